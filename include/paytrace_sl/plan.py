@@ -1,0 +1,124 @@
+"""The SL posting plan: what the transformation decides and the writer materialises.
+
+The transform (pipeline) decides *what* to post: document kind, customer, accounts, amounts,
+applications, and how documents are grouped into SL batches. The writer (:mod:`paytrace_sl.sl.writer`)
+decides *how*: batch/ref numbering, every SL column and its blank, fiscal period, totals, locking,
+the ledger rows and exactly-once. Money is ``Decimal`` here; the writer rounds to the currency's
+decimals when it writes SL's float columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+class PostingKind(StrEnum):
+    PAYMENT = "payment"  # PayTrace SALE / CAPTURE → AR 08030 batch, ARDoc PA
+    REFUND = "refund"  # PayTrace REFUND → AR 08010 batch (document set: see docs/accounting.md)
+    VOID = "void"  # PayTrace void of a sale already posted: remove it from an unreleased batch
+    SETTLEMENT = "settlement"  # settled PayTrace batch → GL 01010 batch, clearing → bank
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An SL account/subaccount pair (``Acct`` char(10), ``Sub`` char(24))."""
+
+    acct: str
+    sub: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceApplication:
+    """One ``DrCr='U'`` application line: pay ``amount`` of SL invoice ``ref_nbr`` (``SiteId``/``CostType``)."""
+
+    ref_nbr: str
+    amount: Decimal
+    doc_type: str = "IN"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPayment:
+    """A customer payment (sale or capture). ``ledger_key`` makes it exactly-once."""
+
+    transaction_id: int
+    cust_id: str
+    amount: Decimal
+    doc_date: dt.date
+    cash_account: Account  # card-clearing account: ARDoc.BankAcct/BankSub
+    applications: tuple[InvoiceApplication, ...] = ()
+    description: str = ""
+    ext_ref_nbr: str = ""  # e.g. PayTrace invoice_id, for the SL user
+    ar_account: Account | None = None  # None → customer's / ARSetup default
+    review_reason: str = ""  # non-empty: posted unapplied, and a review item records why
+
+    @property
+    def ledger_key(self) -> str:
+        return f"paytrace:{self.transaction_id}:payment"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRefund:
+    """A refund given back to a card: net effect Dr refunds account, Cr clearing; A/R unchanged."""
+
+    transaction_id: int
+    cust_id: str
+    amount: Decimal  # positive
+    doc_date: dt.date
+    clearing_account: Account
+    refund_account: Account
+    description: str = ""
+    ext_ref_nbr: str = ""
+    ar_account: Account | None = None
+
+    @property
+    def ledger_key(self) -> str:
+        return f"paytrace:{self.transaction_id}:refund"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedVoid:
+    """PayTrace voided a sale we already posted: remove its payment if SL has not released it."""
+
+    transaction_id: int  # the voided sale's id (its payment's ledger key is looked up)
+    doc_date: dt.date
+    description: str = ""
+
+    @property
+    def ledger_key(self) -> str:
+        return f"paytrace:{self.transaction_id}:void"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSettlement:
+    """A settled PayTrace batch: one balanced GL batch moving ``net_amount`` from clearing to bank."""
+
+    batch_number: int
+    settled_date: dt.date
+    net_amount: Decimal
+    clearing_account: Account
+    bank_account: Account
+    description: str = ""
+
+    @property
+    def ledger_key(self) -> str:
+        return f"paytrace-batch:{self.batch_number}:settlement"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """One SL batch to write in one database transaction. Items all share kind, company and date period."""
+
+    kind: PostingKind
+    cpny_id: str
+    items: tuple[PlannedPayment | PlannedRefund | PlannedVoid | PlannedSettlement, ...]
+    status: str = "H"  # H (Hold) by default, B (Balanced) by configuration; never released
+    description: str = ""
+    per_post: str | None = None  # None → from SL's fiscal calendar for the items' date
+
+
+@dataclass(frozen=True, slots=True)
+class PostingPlan:
+    batches: tuple[PlannedBatch, ...] = field(default_factory=tuple)

@@ -1,0 +1,1 @@
+"""Airflow adapters for paytrace-sl: hooks, connection types, UI plugin."""
