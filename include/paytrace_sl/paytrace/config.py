@@ -1,0 +1,147 @@
+"""PayTrace client settings: one frozen object, built from flags, environment or an Airflow connection.
+
+Precedence for each value: explicit override (CLI flag, hook) → ``PAYTRACE_*`` environment variable →
+Airflow connection ``paytrace_default`` given as ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from paytrace_sl.paytrace.timefmt import DEFAULT_TIMEZONE
+from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env
+
+DEFAULT_URL = "https://api.paytrace.com"
+PAYTRACE_CONN_ID = "paytrace_default"
+
+_ENV = {
+    "url": "PAYTRACE_URL",
+    "username": "PAYTRACE_USERNAME",
+    "password": "PAYTRACE_PASSWORD",
+    "integrator_id": "PAYTRACE_INTEGRATOR_ID",
+    "timezone": "PAYTRACE_TIMEZONE",
+}
+
+
+@dataclass(frozen=True)
+class PayTraceSettings:
+    """Everything the client needs. Secrets are excluded from ``repr`` so the object is safe to log."""
+
+    url: str = DEFAULT_URL
+    username: str = ""
+    password: str = field(default="", repr=False)
+    integrator_id: str = field(default="", repr=False)
+    timezone: str = DEFAULT_TIMEZONE
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0  # exports of a busy day can take a while to be generated
+    max_attempts: int = 5  # per request, first try included
+    max_retry_seconds: float = 120.0  # total time budget for one request incl. retries and waits
+    backoff_base: float = 1.0  # seconds; attempt n waits uniform(0, base * 2**n), capped by backoff_cap
+    backoff_cap: float = 30.0
+    requests_per_second: float = 5.0  # token bucket; 0 disables pacing
+    max_span_days: int = 1  # longer date ranges are split into requests of this many days
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        if self.max_span_days < 1:
+            raise ConfigurationError("max_span_days must be at least 1")
+        if self.requests_per_second < 0 or self.max_retry_seconds < 0 or self.backoff_base < 0:
+            raise ConfigurationError("requests_per_second, max_retry_seconds and backoff_base must be >= 0")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ConfigurationError("connect_timeout and read_timeout must be > 0")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigurationError(f"unknown time zone {self.timezone!r} (PAYTRACE_TIMEZONE)") from exc
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The merchant time zone PayTrace's local timestamps and day boundaries are read in."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+    def require_credentials(self) -> None:
+        """Fail early, naming the setting, when the API user or password is missing."""
+        missing = [name for name in ("username", "password") if not getattr(self, name)]
+        if missing:
+            hints = ", ".join(f"{m} (--{m} / {_ENV[m]})" for m in missing)
+            raise ConfigurationError(f"PayTrace settings missing: {hints}")
+
+    def with_overrides(self, **overrides: Any) -> PayTraceSettings:
+        """Copy with the given non-None values replaced."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_connection(cls, conn: dict[str, str], **overrides: Any) -> PayTraceSettings:
+        """Build from an Airflow connection dict (``settings.airflow_conn_from_env`` shape)."""
+        values = _values_from_connection(conn)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**_coerce(values))
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> PayTraceSettings:
+        """Overrides → ``PAYTRACE_*`` variables → ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
+        values: dict[str, Any] = {}
+        conn = airflow_conn_from_env(PAYTRACE_CONN_ID)
+        if conn is not None:
+            values.update(_values_from_connection(conn))
+        for name, env in _ENV.items():
+            if os.environ.get(env):
+                values[name] = os.environ[env]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**_coerce(values))
+
+
+def _values_from_connection(conn: dict[str, str]) -> dict[str, Any]:
+    """Map connection fields: host = base URL, login/password = API user, extras for the rest."""
+    values: dict[str, Any] = {}
+    try:
+        extra = json.loads(conn.get("extra") or "{}")
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"connection {PAYTRACE_CONN_ID!r}: extra is not valid JSON") from exc
+    host = conn.get("host") or extra.get("url") or ""
+    if host:
+        if "://" not in host:
+            # A URI-form connection loses the scheme of the host; PayTrace is HTTPS-only except locally.
+            scheme = "http" if host in ("127.0.0.1", "localhost") else "https"
+            port = conn.get("port")
+            host = f"{scheme}://{host}" + (f":{port}" if port else "")
+        values["url"] = host
+    if conn.get("login"):
+        values["username"] = conn["login"]
+    if conn.get("password"):
+        values["password"] = conn["password"]
+    known = {f.name for f in fields(PayTraceSettings)}
+    for key, value in extra.items():
+        name = key.removeprefix(f"extra__paytrace__")
+        if name in known and name not in ("username", "password") and value not in (None, ""):
+            values[name] = value
+    return values
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Convert strings (env vars, connection extras) to the field types."""
+    types = {f.name: f.type for f in fields(PayTraceSettings)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in types:
+            raise ConfigurationError(f"unknown PayTrace setting {key!r}")
+        kind = types[key]
+        try:
+            if kind in ("float", float):
+                out[key] = float(value)
+            elif kind in ("int", int):
+                out[key] = int(value)
+            else:
+                out[key] = str(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"PayTrace setting {key!r} must be a {kind}") from exc
+    return out
