@@ -1,10 +1,191 @@
-"""CLI commands (module owned by its area; see paytrace_sl.cli)."""
+"""``paytrace-sl sync`` and ``paytrace-sl replay``: the DAGs' steps without a scheduler.
+
+``sync`` runs merchant day by merchant day over ``[--start, --end)``: the payment steps, then the
+settlement steps, exactly as the two DAGs do, showing progress and ending with the summary table.
+Re-running any range is safe: the writer's ledger posts each PayTrace transaction once.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
 
 import typer
 
 
+def _date(value: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=flag) from exc
+
+
+def _config(
+    sl_url: str | None,
+    mapping: Path | None,
+    landing_dir: Path | None,
+    gx_dir: Path | None,
+    lookback_hours: float | None,
+) -> Any:
+    from paytrace_sl.paytrace.config import PayTraceSettings
+    from paytrace_sl.pipeline.runner import PipelineConfig
+    from paytrace_sl.settings import ConfigurationError
+
+    try:
+        settings = PayTraceSettings.from_env()
+        settings.require_credentials()
+        return PipelineConfig.from_env(
+            sl_url=sl_url,
+            paytrace=settings,
+            mapping_path=mapping,
+            landing_dir=landing_dir,
+            gx_dir=gx_dir,
+            lookback_hours=lookback_hours,
+        )
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def totals_table(transactions: int, totals: dict[str, Any], title: str) -> Any:
+    """The summary table shared by ``sync`` and the demo (``totals`` from ``runner.totals``)."""
+    from rich.table import Table
+
+    def detail(values: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in values.items())
+
+    recon = totals["settlement_batches"]
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    table.add_row("transactions", str(transactions), "PayTrace records created in the window(s)")
+    table.add_row("posted", str(sum(totals["posted"].values())), detail(totals["posted"]) + " (SL documents)")
+    table.add_row("skipped", str(sum(totals["skipped"].values())), detail(totals["skipped"]))
+    table.add_row("review", str(totals["review"]), "xPTReview items opened")
+    table.add_row("dead-letter", str(totals["dead_letter"]), "xPTDeadLetter rows")
+    table.add_row("SL batches", str(totals["sl_batches"]), "on Hold (or Balanced); never released by us")
+    table.add_row(
+        "settlement batches reconciled",
+        f"{recon.get('matched', 0)}/{sum(recon.values())}",
+        detail(recon),
+    )
+    return table
+
+
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
-    # TODO(owner): add commands
+    """Add ``sync`` and ``replay`` to ``app``."""
+
+    @app.command("sync")
+    def sync(
+        start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
+        end: str = typer.Option(..., "--end", help="Day after the last one (exclusive), YYYY-MM-DD."),
+        sl_url: str | None = typer.Option(
+            None,
+            "--sl-url",
+            help="SL database SQLAlchemy URL (default: SL_DATABASE_URL, then dynamics_sl_default).",
+        ),
+        mapping: Path | None = typer.Option(  # noqa: B008
+            None, "--mapping", help="mapping.yaml (default: data_contracts/)."
+        ),
+        landing_dir: Path | None = typer.Option(  # noqa: B008
+            None, "--landing-dir", help="Where run files land (var/landing)."
+        ),
+        gx_dir: Path | None = typer.Option(  # noqa: B008
+            None, "--gx-dir", help="Great Expectations root with Data Docs (var/gx)."
+        ),
+        lookback_hours: float | None = typer.Option(
+            None, "--lookback-hours", help="Re-read this much history before each day (default: mapping)."
+        ),
+        settlements: bool = typer.Option(
+            True, "--settlements/--no-settlements", help="Also post settlements."
+        ),
+    ) -> None:
+        """Run the payment (and settlement) steps for merchant days [start, end) without a scheduler."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from paytrace_sl.logging_setup import configure_logging
+        from paytrace_sl.pipeline.runner import engine_for, run_settlements, run_window, totals
+        from paytrace_sl.pipeline.windows import day_windows
+
+        configure_logging("WARNING")
+        first, last = _date(start, "--start"), _date(end, "--end")
+        cfg = _config(sl_url, mapping, landing_dir, gx_dir, lookback_hours)
+        try:
+            windows = day_windows(first, last, cfg.timezone)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--end") from exc
+        console = Console(stderr=True)
+        batch = uuid.uuid4().hex[:8]
+        run_ids: list[str] = []
+        in_window = 0
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
+            TimeElapsedColumn(), console=console, transient=False,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("sync", total=len(windows))
+            for window in windows:
+                day = window.start.date().isoformat()
+                progress.update(task, description=f"{day}: payments")
+
+                def on_step(name: str, summary: dict[str, Any], day: str = day) -> None:
+                    progress.update(task, description=f"{day}: {name} done")
+
+                run_ids.append(f"sync__{day}__{batch}")
+                summary = run_window(cfg, window, run_ids[-1], on_step)
+                in_window += int(summary.get("in_window", 0))
+                line = (
+                    f"{day}: {summary['transactions']} records, {summary['posted']} posted, "
+                    f"{summary['already_posted']} already posted, {summary['skipped']} skipped, "
+                    f"{summary['review']} review, {summary['dead_letter']} dead-letter"
+                )
+                if settlements:
+                    progress.update(task, description=f"{day}: settlements")
+                    run_ids.append(f"sync-settle__{day}__{batch}")
+                    s = run_settlements(cfg, window, run_ids[-1], on_step)
+                    line += f"; settlements {s['reconciled']}/{s['settlement_batches']} reconciled"
+                progress.console.print(line)
+                progress.advance(task)
+        with engine_for(cfg) as engine:
+            result = totals(engine, run_ids)
+        Console().print(totals_table(in_window, result, f"paytrace-sl sync {first} → {last} (end exclusive)"))
+
+    @app.command("replay")
+    def replay_cmd(
+        dead_letter_id: list[int] = typer.Option(  # noqa: B008
+            [], "--dead-letter-id", help="xPTDeadLetter id to re-process (repeatable)."
+        ),
+        start: str | None = typer.Option(None, "--start", help="First merchant day to re-run, YYYY-MM-DD."),
+        end: str | None = typer.Option(None, "--end", help="Day after the last one (exclusive)."),
+        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        mapping: Path | None = typer.Option(None, "--mapping", help="mapping.yaml."),  # noqa: B008
+        landing_dir: Path | None = typer.Option(None, "--landing-dir"),  # noqa: B008
+        gx_dir: Path | None = typer.Option(None, "--gx-dir"),  # noqa: B008
+    ) -> None:
+        """Re-process dead letters (re-fetched by transaction id) or a date range after a fix."""
+        import json
+
+        from paytrace_sl.logging_setup import configure_logging
+        from paytrace_sl.pipeline.runner import replay
+        from paytrace_sl.settings import ConfigurationError
+
+        configure_logging("WARNING")
+        if not dead_letter_id and not (start and end):
+            raise typer.BadParameter("give --dead-letter-id N (repeatable) or both --start and --end")
+        cfg = _config(sl_url, mapping, landing_dir, gx_dir, None)
+        run_id = f"replay__{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}__{uuid.uuid4().hex[:6]}"
+        try:
+            result = replay(
+                cfg,
+                run_id,
+                dead_letter_ids=dead_letter_id,
+                start=_date(start, "--start") if start else None,
+                end=_date(end, "--end") if end else None,
+            )
+        except ConfigurationError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(json.dumps(result, indent=1, sort_keys=True))

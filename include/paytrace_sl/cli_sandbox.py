@@ -1,10 +1,133 @@
-"""CLI commands (module owned by its area; see paytrace_sl.cli)."""
+"""``paytrace-sl sandbox``: run the local PayTrace sandbox server or dump its generated records."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
 import typer
+
+from paytrace_sl.paytrace.timefmt import DEFAULT_TIMEZONE
+from paytrace_sl.sandbox.faults import FAULT_MODES, FaultConfig
+from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+
+
+def _parse_start(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+def _merchant(
+    seed: int, start: str, days: int, tx_per_day: int, timezone: str, customers: int, bad_records: bool
+) -> MerchantConfig:
+    return MerchantConfig(
+        seed=seed,
+        start=_parse_start(start),
+        days=days,
+        tx_per_day=tx_per_day,
+        timezone=timezone,
+        customers=customers,
+        bad_records=bad_records,
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
-    # TODO(owner): add commands
+    """Add the ``sandbox`` command group to ``app``."""
+    sandbox = typer.Typer(
+        help="Local PayTrace v1 API sandbox (generated merchant, fault injection).", no_args_is_help=True
+    )
+    app.add_typer(sandbox, name="sandbox")
+
+    @sandbox.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+        port: int = typer.Option(8765, help="Port (0 = any free port)."),
+        seed: int = typer.Option(42, help="Generator seed: same seed, same data."),
+        start: str = typer.Option("2025-04-01", help="First merchant day (YYYY-MM-DD)."),
+        days: int = typer.Option(30, help="Number of generated days."),
+        tx_per_day: int = typer.Option(200, help="Generated transactions per day."),
+        timezone: str = typer.Option(DEFAULT_TIMEZONE, help="Merchant time zone (IANA name)."),
+        customers: int = typer.Option(50, help="Vault customers."),
+        username: str = typer.Option("sandbox", help="API user name the sandbox accepts."),
+        password: str = typer.Option("sandbox-password", help="API password the sandbox accepts."),
+        token_ttl: int = typer.Option(7200, help="Access-token lifetime in seconds."),
+        fault: str = typer.Option("none", help=f"Fault mode: {', '.join(FAULT_MODES)}."),
+        fault_rate: float = typer.Option(1.0, help="Fraction of eligible requests that get the fault."),
+        fault_count: int = typer.Option(0, help="Stop after this many faults (0 = unlimited)."),
+        fault_delay: float = typer.Option(5.0, help="Seconds to sleep in 'slow' mode."),
+        bad_records: bool = typer.Option(
+            False,
+            "--bad-records/--no-bad-records",
+            help="Add a few malformed records per day (dead-letter testing).",
+        ),
+    ) -> None:
+        """Serve the PayTrace v1 JSON API on HOST:PORT until Ctrl-C / SIGTERM."""
+        from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
+
+        try:
+            faults = FaultConfig(
+                mode=fault,  # type: ignore[arg-type]  # validated by FaultConfig
+                rate=fault_rate,
+                count=fault_count or None,
+                delay=fault_delay,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        config = SandboxConfig(
+            merchant=_merchant(seed, start, days, tx_per_day, timezone, customers, bad_records),
+            username=username,
+            password=password,
+            token_ttl=token_ttl,
+            bad_records=bad_records,
+            faults=faults,
+        )
+        server = SandboxServer(config, host=host, port=port)
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            # shutdown() blocks until serve_forever returns, so call it from another thread.
+            threading.Thread(target=server.stop, daemon=True).start()
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        typer.echo(server.url, color=False)
+        typer.echo(
+            f"PayTrace sandbox: seed={seed} {config.merchant.start}..{server.sim.end} "
+            f"{tx_per_day}/day tz={timezone} fault={fault}; Ctrl-C to stop",
+            err=True,
+        )
+        server.serve_forever()
+        typer.echo("sandbox stopped", err=True)
+
+    @sandbox.command("generate")
+    def generate(
+        out: Annotated[Path, typer.Option("--out", help="JSONL file to write (one raw record per line).")],
+        seed: int = typer.Option(42, help="Generator seed."),
+        start: str = typer.Option("2025-04-01", help="First merchant day (YYYY-MM-DD)."),
+        days: int = typer.Option(30, help="Number of days."),
+        tx_per_day: int = typer.Option(200, help="Transactions per day."),
+        timezone: str = typer.Option(DEFAULT_TIMEZONE, help="Merchant time zone."),
+        customers: int = typer.Option(50, help="Vault customers."),
+        include_bin: bool = typer.Option(
+            False, "--include-bin/--no-include-bin", help="First 6 + last 4 masks."
+        ),
+        bad_records: bool = typer.Option(
+            False, "--bad-records/--no-bad-records", help="Add malformed records."
+        ),
+    ) -> None:
+        """Write the generated transactions (export shape, §3.1) as JSON Lines, for debugging."""
+        sim = MerchantSimulation(_merchant(seed, start, days, tx_per_day, timezone, customers, bad_records))
+        count = 0
+        with out.open("w", encoding="utf-8") as fh:
+            for di in range(days):
+                for row in sim.rows_for_day(sim.config.start + dt.timedelta(days=di), include_bin):
+                    fh.write(row.to_json())
+                    fh.write("\n")
+                    count += 1
+        typer.echo(json.dumps({"records": count, "out": str(out)}))

@@ -101,10 +101,14 @@ class PlannedSettlement:
     clearing_account: Account
     bank_account: Account
     description: str = ""
+    # Set when one PayTrace batch settles from several clearing accounts (e.g. Amex separately): one
+    # item per account, each exactly-once under its own ledger key. "" keeps the one-item key.
+    clearing_part: str = ""
 
     @property
     def ledger_key(self) -> str:
-        return f"paytrace-batch:{self.batch_number}:settlement"
+        suffix = f":{self.clearing_part}" if self.clearing_part else ""
+        return f"paytrace-batch:{self.batch_number}:settlement{suffix}"
 
 
 @dataclass(frozen=True, slots=True)

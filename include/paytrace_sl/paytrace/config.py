@@ -42,12 +42,19 @@ class PayTraceSettings:
     max_retry_seconds: float = 120.0  # total time budget for one request incl. retries and waits
     backoff_base: float = 1.0  # seconds; attempt n waits uniform(0, base * 2**n), capped by backoff_cap
     backoff_cap: float = 30.0
-    requests_per_second: float = 5.0  # token bucket; 0 disables pacing
+    requests_per_second: float = 5.0  # token bucket refill rate; 0 disables pacing
+    rate_burst: int = 1  # token bucket size: requests allowed back to back before pacing applies
     max_span_days: int = 1  # longer date ranges are split into requests of this many days
+    end_date_inclusive: bool = True  # [U] PayTrace's end_date semantics; the sandbox treats it as inclusive
+    overlap_days: int = 0  # widen each export by this many days per side, then keep only [start, end)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigurationError("max_attempts must be at least 1")
+        if self.overlap_days < 0:
+            raise ConfigurationError("overlap_days must be >= 0")
+        if self.rate_burst < 1:
+            raise ConfigurationError("rate_burst must be at least 1")
         if self.max_span_days < 1:
             raise ConfigurationError("max_span_days must be at least 1")
         if self.requests_per_second < 0 or self.max_retry_seconds < 0 or self.backoff_base < 0:
@@ -121,10 +128,21 @@ def _values_from_connection(conn: dict[str, str]) -> dict[str, Any]:
         values["password"] = conn["password"]
     known = {f.name for f in fields(PayTraceSettings)}
     for key, value in extra.items():
-        name = key.removeprefix(f"extra__paytrace__")
+        name = key.removeprefix("extra__paytrace__")
         if name in known and name not in ("username", "password") and value not in (None, ""):
             values[name] = value
     return values
+
+
+def _parse_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"PayTrace setting {key!r} must be true or false")
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +154,9 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             raise ConfigurationError(f"unknown PayTrace setting {key!r}")
         kind = types[key]
         try:
-            if kind in ("float", float):
+            if kind in ("bool", bool):
+                out[key] = _parse_bool(value, key)
+            elif kind in ("float", float):
                 out[key] = float(value)
             elif kind in ("int", int):
                 out[key] = int(value)

@@ -12,10 +12,6 @@ class PayTraceError(Exception):
     """Base class of everything the PayTrace client raises."""
 
 
-class PayTraceConfigError(PayTraceError):
-    """Settings are missing or malformed (e.g. no API user)."""
-
-
 class PayTraceAuthError(PayTraceError):
     """The OAuth password grant was refused (bad credentials) or a fresh token was refused again."""
 
@@ -60,6 +56,15 @@ class PayTraceConnectionError(PayTraceTransientError):
 
 class PayTraceMalformedResponseError(PayTraceTransientError):
     """The body was not the JSON we expect: invalid or truncated JSON, missing keys, wrong types."""
+
+
+class PayTraceHTTPError(PayTraceError):
+    """An unexpected non-retryable HTTP status (e.g. 403, 404) without a PayTrace error body."""
+
+    def __init__(self, endpoint: str, http_status: int) -> None:
+        self.endpoint = endpoint
+        self.http_status = http_status
+        super().__init__(f"PayTrace {endpoint} answered HTTP {http_status}")
 
 
 class RecordParseError(PayTraceError):

@@ -88,7 +88,9 @@ def _get_path(raw: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def parse_amount(value: Any, txid: object = "<unknown>", field: str = "amount", *, required: bool = True) -> Decimal:
+def parse_amount(
+    value: Any, txid: object = "<unknown>", field: str = "amount", *, required: bool = True
+) -> Decimal:
     """A money amount as ``Decimal`` with 2 places, from a JSON number or a string.
 
     Built from ``str(value)`` so a float never leaks binary noise in; NaN, infinities, booleans and
@@ -99,7 +101,9 @@ def parse_amount(value: Any, txid: object = "<unknown>", field: str = "amount", 
             raise RecordParseError(txid, field, "missing")
         return Decimal("0.00")
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise RecordParseError(txid, field, f"expected a number or numeric string, got {type(value).__name__}")
+        raise RecordParseError(
+            txid, field, f"expected a number or numeric string, got {type(value).__name__}"
+        )
     text = str(value).strip().replace(",", "") if isinstance(value, str) else str(value)
     try:
         amount = Decimal(text)
@@ -122,7 +126,9 @@ def _parse_int(value: Any, txid: object, field: str) -> int:
         return int(value.strip())
     if isinstance(value, (float, Decimal)) and value == int(value):
         return int(value)
-    raise RecordParseError(txid, field, "missing or not an integer" if value in (None, "") else "not an integer")
+    raise RecordParseError(
+        txid, field, "missing or not an integer" if value in (None, "") else "not an integer"
+    )
 
 
 def _parse_text(raw: Mapping[str, Any], path: str, txid: object) -> str:
@@ -142,7 +148,9 @@ def _parse_stamp(value: Any, tz: ZoneInfo, txid: object, field: str, *, required
             raise RecordParseError(txid, field, "missing")
         return None
     if not isinstance(value, str):
-        raise RecordParseError(txid, field, f"expected a 'M/D/YYYY h:mm:ss AM/PM' string, got {type(value).__name__}")
+        raise RecordParseError(
+            txid, field, f"expected a 'M/D/YYYY h:mm:ss AM/PM' string, got {type(value).__name__}"
+        )
     try:
         return parse_paytrace_datetime(value, tz)
     except ValueError:
@@ -154,7 +162,9 @@ def parse_masked_card(value: Any, txid: object, field: str = "credit_card.masked
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
-        raise RecordParseError(txid, field, f"expected a masked card number string, got {type(value).__name__}")
+        raise RecordParseError(
+            txid, field, f"expected a masked card number string, got {type(value).__name__}"
+        )
     compact = value.replace(" ", "").replace("-", "")
     if not any(c in _MASK_CHARS for c in compact):
         if compact.isdigit() and 13 <= len(compact) <= 19:
@@ -253,7 +263,9 @@ def parse_transaction(raw: Any, tz: ZoneInfo, *, export_filter: str | None = Non
 
 def _batch_label(raw: Mapping[str, Any]) -> str:
     number = raw.get(BATCH_FIELDS["number"])
-    return f"batch {number}" if isinstance(number, int) and not isinstance(number, bool) else "batch <unknown>"
+    return (
+        f"batch {number}" if isinstance(number, int) and not isinstance(number, bool) else "batch <unknown>"
+    )
 
 
 def parse_brand_totals(raw: Any, brand: str, label: object) -> BrandTotals:
@@ -262,7 +274,9 @@ def parse_brand_totals(raw: Any, brand: str, label: object) -> BrandTotals:
     return BrandTotals(
         brand=brand,
         sales_count=_parse_int(raw.get(BRAND_FIELDS["sales_count"], 0), label, f"{brand}.sales_count"),
-        sales_amount=parse_amount(raw.get(BRAND_FIELDS["sales_amount"]), label, f"{brand}.sales_amount", required=False),
+        sales_amount=parse_amount(
+            raw.get(BRAND_FIELDS["sales_amount"]), label, f"{brand}.sales_amount", required=False
+        ),
         refund_count=_parse_int(raw.get(BRAND_FIELDS["refund_count"], 0), label, f"{brand}.refund_count"),
         refund_amount=parse_amount(
             raw.get(BRAND_FIELDS["refund_amount"]), label, f"{brand}.refund_amount", required=False
@@ -277,7 +291,9 @@ def parse_batch(raw: Any, tz: ZoneInfo) -> SettlementBatch:
     may only carry brands); ``net_amount`` defaults to sales - refunds.
     """
     if not isinstance(raw, Mapping):
-        raise RecordParseError("batch <unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}")
+        raise RecordParseError(
+            "batch <unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}"
+        )
     label = _batch_label(raw)
     f = BATCH_FIELDS
     number = _parse_int(raw.get(f["number"]), label, f["number"])
@@ -313,7 +329,9 @@ def parse_batch(raw: Any, tz: ZoneInfo) -> SettlementBatch:
 def parse_customer(raw: Any, tz: ZoneInfo) -> VaultCustomer:
     """Normalize one ``customers[]`` element of ``customer/export`` (names in :data:`CUSTOMER_FIELDS`)."""
     if not isinstance(raw, Mapping):
-        raise RecordParseError("customer <unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}")
+        raise RecordParseError(
+            "customer <unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}"
+        )
     f = CUSTOMER_FIELDS
     customer_id = _get_path(raw, f["customer_id"])
     if isinstance(customer_id, bool) or not isinstance(customer_id, (str, int)) or str(customer_id) == "":

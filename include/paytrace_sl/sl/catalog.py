@@ -73,6 +73,8 @@ def _build_tables() -> dict[str, sa.Table]:
                 _sa_type(kind, length),
                 nullable=nullable,
                 autoincrement=False,
+                # Filled by SQL Server (IDENTITY / ROWVERSION): tells SQLAlchemy an omitted value is fine.
+                server_default=sa.FetchedValue() if identity or kind == "rowversion" else None,
                 quote=False,
                 info={
                     "sl_kind": kind,
@@ -85,8 +87,15 @@ def _build_tables() -> dict[str, sa.Table]:
             )
             for col_name, kind, length, nullable, default, identity in columns
         ]
+        # implicit_returning=False: on SQL Server RETURNING becomes OUTPUT, which fails on tables with
+        # triggers — and customers' SL databases may have them.
         tables[name] = sa.Table(
-            name, metadata, *cols, sa.PrimaryKeyConstraint(*pk_cols, name=pk_name), quote=False
+            name,
+            metadata,
+            *cols,
+            sa.PrimaryKeyConstraint(*pk_cols, name=pk_name),
+            quote=False,
+            implicit_returning=False,
         )
     return tables
 
@@ -140,9 +149,7 @@ def blank_value(column: sa.Column[Any]) -> object:
 def writable_columns(tbl: sa.Table, *, include_identity: bool) -> list[sa.Column[Any]]:
     """Columns an INSERT must list: all except ``tstamp``, and except the identity unless we supply it."""
     return [
-        c
-        for c in tbl.columns
-        if not c.info["rowversion"] and (include_identity or not c.info["identity"])
+        c for c in tbl.columns if not c.info["rowversion"] and (include_identity or not c.info["identity"])
     ]
 
 
@@ -162,9 +169,16 @@ def identity_column(tbl: sa.Table) -> sa.Column[Any] | None:
     return None
 
 
-def live_table_names(conn: sa.Connection) -> dict[str, str]:
-    """Tables present in the connected database: lower-cased name → name as the database stores it."""
-    return {name.lower(): name for name in sa.inspect(conn).get_table_names()}
+def live_table_names(conn: sa.Connection, *, include_views: bool = True) -> dict[str, str]:
+    """Tables (and views) in the connected database: lower-cased name → name as the database stores it.
+
+    Views count because production SL exposes ``vs_Company`` as a view over the system database.
+    """
+    inspector = sa.inspect(conn)
+    names = list(inspector.get_table_names())
+    if include_views:
+        names += inspector.get_view_names()
+    return {name.lower(): name for name in names}
 
 
 def identity_supplied_by_db(conn: sa.Connection, tbl: sa.Table | str) -> bool:

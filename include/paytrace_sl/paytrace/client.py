@@ -1,0 +1,547 @@
+"""PayTrace JSON API v1 client for the export endpoints (reference §1.2, §2.1, §7.1).
+
+What it guarantees, because PayTrace documents none of it:
+* one OAuth token per process and (url, username), renewed shortly before ``expires_in`` and, once,
+  when a call answers ``invalid_token``;
+* every request has connect + read timeouts, is paced by a token bucket, and transient failures
+  (429, 5xx, timeouts, connection errors, invalid/truncated JSON on a 200) are retried with exponential
+  backoff and full jitter, honouring ``Retry-After``, bounded by attempts AND total elapsed time;
+* authentication failures and validation errors (``success: false`` + ``errors``) are never retried;
+* ``success`` is checked before ``response_code`` (exports and generic errors both use code 1);
+* date ranges ``[start, end)`` in merchant days are split into requests of at most ``max_span_days``
+  (the server's ``end_date`` is inclusive) and records are de-duplicated on ``transaction_id``.
+Nothing secret is logged or put into an exception message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from paytrace_sl import __version__
+from paytrace_sl.paytrace.config import PayTraceSettings
+from paytrace_sl.paytrace.errors import (
+    PayTraceAuthError,
+    PayTraceConnectionError,
+    PayTraceError,
+    PayTraceHTTPError,
+    PayTraceMalformedResponseError,
+    PayTraceRateLimitedError,
+    PayTraceServerError,
+    PayTraceTimeoutError,
+    PayTraceTransientError,
+    PayTraceValidationError,
+)
+from paytrace_sl.paytrace.parse import (
+    BATCH_FIELDS,
+    parse_batch,
+    parse_customer,
+    parse_transaction,
+)
+from paytrace_sl.paytrace.records import SettlementBatch, Transaction, VaultCustomer
+from paytrace_sl.paytrace.timefmt import format_request_date, parse_paytrace_datetime
+from paytrace_sl.redaction import redact, register_secret
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
+EXPORT_BY_DATE = "/v1/transactions/export/by_date_range"
+EXPORT_BY_ID = "/v1/transactions/export/by_id"
+BATCHES_EXPORT = "/v1/batches/export"
+BATCH_EXPORT_ONE = "/v1/batches/export_one"
+BATCH_TRANSACTIONS = "/v1/batches/transaction_list"
+CUSTOMER_EXPORT = "/v1/customer/export"
+
+TOKEN_RENEW_MARGIN_S = 60.0  # renew this long before expires_in runs out (reference §7.1)
+DEFAULT_EXPIRES_IN_S = 7200.0  # documented lifetime, used if the token answer omits expires_in
+
+
+@dataclass
+class _Token:
+    value: str
+    renew_at: float  # monotonic clock
+
+
+_token_cache: dict[tuple[str, str], _Token] = {}
+_token_lock = threading.Lock()
+
+
+def clear_token_cache() -> None:
+    """Forget every cached token (tests; credential rotation)."""
+    with _token_lock:
+        _token_cache.clear()
+
+
+class TokenBucket:
+    """Request pacing: ``rate`` tokens per second, at most ``burst`` saved up. ``rate <= 0`` disables it."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = float(max(1, burst))
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until one is available; returns the time slept."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: Any  # parsed JSON (dict for every valid PayTrace answer) or None
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds (the HTTP-date form is ignored: backoff applies instead)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def day_windows(start: dt.date, end: dt.date, span_days: int) -> Iterator[tuple[dt.date, dt.date]]:
+    """Split ``[start, end)`` into ``[a, b)`` windows of at most ``span_days`` days."""
+    current = start
+    while current < end:
+        stop = min(end, current + dt.timedelta(days=span_days))
+        yield current, stop
+        current = stop
+
+
+class PayTraceClient:
+    """Export-side PayTrace v1 client. One instance per task/command; cheap to create."""
+
+    def __init__(
+        self,
+        settings: PayTraceSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        settings.require_credentials()
+        self.settings = settings
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {"User-Agent": f"paytrace-sl/{__version__}", "Accept": "application/json"}
+        )
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._bucket = TokenBucket(settings.requests_per_second, settings.rate_burst, clock, sleep)
+        self._cache_key = (settings.base_url, settings.username)
+        register_secret(settings.password)
+        register_secret(settings.integrator_id)
+        self.request_count = 0  # HTTP requests sent (including retries and token calls)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> PayTraceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PayTraceClient({self.settings!r})"
+
+    # -- transport with retries --------------------------------------------------------------------
+
+    def _send(
+        self,
+        path: str,
+        *,
+        form: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> _Answer:
+        """POST with pacing, timeouts and bounded retries of transient failures.
+
+        Returns 2xx answers with parsed JSON and 4xx answers (parsed if possible) for the caller to
+        judge; raises the matching ``PayTrace*Error`` once transient failures exhaust the budget.
+        """
+        s = self.settings
+        url = s.base_url + path
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        started = self._clock()
+        deadline = started + s.max_retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            self._bucket.acquire()
+            remaining = max(0.05, deadline - self._clock())
+            timeout = (min(s.connect_timeout, remaining), min(s.read_timeout, remaining))
+            retry_after: float | None = None
+            error: PayTraceTransientError
+            self.request_count += 1
+            log.debug("POST %s (attempt %d/%d)", path, attempt, s.max_attempts)
+            try:
+                response = self._session.post(
+                    url, data=form, json=body, headers=headers, timeout=timeout, allow_redirects=False
+                )
+                status = response.status_code
+                if status == 200 or status == 201:
+                    try:
+                        parsed = json.loads(response.content, parse_float=Decimal)
+                    except (ValueError, UnicodeDecodeError):
+                        raise PayTraceMalformedResponseError(
+                            f"PayTrace {path}: response is not valid JSON (invalid or truncated)"
+                        ) from None
+                    finally:
+                        response.close()
+                    if not isinstance(parsed, dict):
+                        raise PayTraceMalformedResponseError(
+                            f"PayTrace {path}: response is not a JSON object"
+                        )
+                    return _Answer(status, parsed)
+                if status == 429:
+                    retry_after = _retry_after_seconds(response)
+                    response.close()
+                    raise PayTraceRateLimitedError(f"PayTrace {path}: HTTP 429 Too Many Requests")
+                if status >= 500:
+                    retry_after = _retry_after_seconds(response)
+                    response.close()
+                    raise PayTraceServerError(f"PayTrace {path}: HTTP {status}")
+                try:
+                    parsed_error: Any = response.json()
+                except ValueError:
+                    parsed_error = None
+                finally:
+                    response.close()
+                return _Answer(status, parsed_error)
+            except PayTraceTransientError as exc:
+                error = exc
+            except requests.Timeout:
+                error = PayTraceTimeoutError(
+                    f"PayTrace {path}: timed out (connect {timeout[0]:g}s, read {timeout[1]:g}s)"
+                )
+            except requests.exceptions.ChunkedEncodingError:
+                error = PayTraceMalformedResponseError(f"PayTrace {path}: response cut off (truncated body)")
+            except requests.ConnectionError as exc:
+                error = PayTraceConnectionError(f"PayTrace {path}: connection failed ({type(exc).__name__})")
+            elapsed = self._clock() - started
+            if attempt >= s.max_attempts:
+                raise self._give_up(error, attempt, elapsed, "attempts exhausted")
+            cap = min(s.backoff_cap, s.backoff_base * (2 ** (attempt - 1)))
+            wait = self._rng.uniform(0, cap)
+            if retry_after is not None:
+                wait = max(wait, retry_after)
+            if self._clock() + wait >= deadline:
+                raise self._give_up(error, attempt, elapsed, "retry time budget exhausted")
+            log.warning(
+                "%s; retrying in %.2fs (attempt %d/%d)", str(error), wait, attempt + 1, s.max_attempts
+            )
+            self._sleep(wait)
+
+    def _give_up(
+        self, error: PayTraceTransientError, attempts: int, elapsed: float, why: str
+    ) -> PayTraceError:
+        error.attempts = attempts
+        error.args = (f"{error.args[0]}; gave up after {attempts} attempt(s) in {elapsed:.1f}s ({why})",)
+        log.warning("%s", error.args[0])  # the caller reports the raised error; don't log it twice as ERROR
+        return error
+
+    # -- authentication ------------------------------------------------------------------------------
+
+    def _token(self, *, renew: bool = False, stale: str | None = None) -> str:
+        """The cached bearer token, fetched when missing, near expiry, or when ``stale`` was refused."""
+        with _token_lock:
+            cached = _token_cache.get(self._cache_key)
+            if cached and not renew and self._clock() < cached.renew_at:
+                return cached.value
+            if cached and renew and stale is not None and cached.value != stale:
+                return cached.value  # another caller already renewed it
+        token = self._authenticate()
+        with _token_lock:
+            _token_cache[self._cache_key] = token
+        return token.value
+
+    def authenticate(self) -> None:
+        """Obtain a fresh bearer token now (connection tests); PayTraceAuthError on bad credentials."""
+        self._token(renew=True)
+
+    def _authenticate(self) -> _Token:
+        s = self.settings
+        answer = self._send(
+            TOKEN_PATH, form={"grant_type": "password", "username": s.username, "password": s.password}
+        )
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if answer.status not in (200, 201):
+            code = body.get("error") if isinstance(body.get("error"), str) else "unknown"
+            raise PayTraceAuthError(
+                f"PayTrace refused the API credentials (HTTP {answer.status}, {redact(code)}); "
+                "check the API user and password"
+            )
+        value = body.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise PayTraceMalformedResponseError(f"PayTrace {TOKEN_PATH}: no access_token in the answer")
+        register_secret(value)
+        expires_raw = body.get("expires_in", DEFAULT_EXPIRES_IN_S)
+        if isinstance(expires_raw, bool) or not isinstance(expires_raw, (int, float, Decimal, str)):
+            raise PayTraceMalformedResponseError(f"PayTrace {TOKEN_PATH}: expires_in is not a number")
+        try:
+            expires_in = float(expires_raw)
+        except ValueError:
+            raise PayTraceMalformedResponseError(
+                f"PayTrace {TOKEN_PATH}: expires_in is not a number"
+            ) from None
+        margin = min(TOKEN_RENEW_MARGIN_S, expires_in / 2)
+        log.info("PayTrace token obtained (expires in %ds)", int(expires_in))
+        return _Token(value, self._clock() + expires_in - margin)
+
+    # -- API calls -----------------------------------------------------------------------------------
+
+    def call(self, path: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """POST a v1 API call with bearer auth and ``integrator_id``; returns the checked JSON envelope.
+
+        Renews the token once on ``invalid_token``. Raises PayTraceValidationError for ``success: false``.
+        """
+        body = dict(fields)
+        if self.settings.integrator_id:
+            body["integrator_id"] = self.settings.integrator_id
+        token = self._token()
+        answer = self._send(path, body=body, token=token)
+        if _is_invalid_token(answer):
+            log.info("PayTrace token refused on %s; renewing once", path)
+            token = self._token(renew=True, stale=token)
+            answer = self._send(path, body=body, token=token)
+            if _is_invalid_token(answer):
+                raise PayTraceAuthError(
+                    f"PayTrace {path}: a freshly issued token was refused (invalid_token)"
+                )
+        return _check_envelope(path, answer)
+
+    def _date_range_records(
+        self,
+        path: str,
+        key: str,
+        start: dt.date,
+        end: dt.date,
+        extra: dict[str, Any],
+        id_key: str,
+        stamp_path: str,
+    ) -> Iterator[dict[str, Any]]:
+        """Records of a date-range export over merchant days ``[start, end)``, chunked and de-duplicated.
+
+        With ``overlap_days`` > 0 the requested range is widened on both sides (PayTrace's end-date
+        inclusiveness and day-boundary zone are undocumented, reference §2.1) and records whose
+        timestamp falls outside ``[start, end)`` are dropped here; records with an unreadable timestamp
+        are kept so the parser can reject them by name.
+        """
+        if end < start:
+            raise ValueError(f"end {end} is before start {start}")
+        s = self.settings
+        overlap = dt.timedelta(days=s.overlap_days)
+        tz = s.tz
+        seen: set[Any] = set()
+        for window_start, window_stop in day_windows(
+            start - overlap, end + overlap if end > start else end, s.max_span_days
+        ):
+            last_day = window_stop - dt.timedelta(days=1) if s.end_date_inclusive else window_stop
+            fields = {
+                "start_date": format_request_date(window_start),
+                "end_date": format_request_date(last_day),
+                **extra,
+            }
+            envelope = self.call(path, fields)
+            records = _collection(path, envelope, key)
+            del envelope
+            duplicates = outside = 0
+            for record in records:
+                if s.overlap_days and not _stamp_in_range(record, stamp_path, tz, start, end):
+                    outside += 1
+                    continue
+                rid = record.get(id_key) if isinstance(record, dict) else None
+                if isinstance(rid, (int, str)) and not isinstance(rid, bool):
+                    if rid in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(rid)
+                yield record
+            log.info(
+                "PayTrace %s %s..%s: %d record(s) kept, %d duplicate(s), %d outside the window",
+                path,
+                window_start,
+                window_stop,
+                len(records) - duplicates - outside,
+                duplicates,
+                outside,
+            )
+
+    def export_transactions_raw(
+        self, start: dt.date, end: dt.date, *, transaction_type: str | None = None, include_bin: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Raw ``transactions[]`` dicts of merchant days ``[start, end)``, unique by transaction_id."""
+        extra: dict[str, Any] = {}
+        if transaction_type:
+            extra["transaction_type"] = transaction_type.upper()
+        if include_bin:
+            extra["include_bin"] = True
+        return self._date_range_records(
+            EXPORT_BY_DATE, "transactions", start, end, extra, "transaction_id", "created.at"
+        )
+
+    def export_transactions(
+        self, start: dt.date, end: dt.date, *, transaction_type: str | None = None
+    ) -> Iterator[Transaction]:
+        """Parsed transactions in ``[start, end)``; a record that fails to parse raises RecordParseError."""
+        tz = self.settings.tz
+        for raw in self.export_transactions_raw(start, end, transaction_type=transaction_type):
+            yield parse_transaction(raw, tz, export_filter=transaction_type)
+
+    def parse_transaction(self, raw: Any, *, export_filter: str | None = None) -> Transaction:
+        return parse_transaction(raw, self.settings.tz, export_filter=export_filter)
+
+    def export_transaction(self, transaction_id: int) -> Transaction | None:
+        """One transaction by id (``export/by_id``), or None when PayTrace returns none."""
+        envelope = self.call(EXPORT_BY_ID, {"transaction_id": int(transaction_id)})
+        records = _collection(EXPORT_BY_ID, envelope, "transactions")
+        return parse_transaction(records[0], self.settings.tz) if records else None
+
+    def export_batches_raw(self, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
+        """Raw settled-batch summaries of merchant days ``[start, end)``, unique by batch number."""
+        return self._date_range_records(
+            BATCHES_EXPORT, "batches", start, end, {}, "number", BATCH_FIELDS["created_at"]
+        )
+
+    def export_batches(self, start: dt.date, end: dt.date) -> list[SettlementBatch]:
+        tz = self.settings.tz
+        return [parse_batch(raw, tz) for raw in self.export_batches_raw(start, end)]
+
+    def export_batch_raw(self, batch_number: int | None = None) -> dict[str, Any]:
+        fields = {} if batch_number is None else {"batch_number": int(batch_number)}
+        envelope = self.call(BATCH_EXPORT_ONE, fields)
+        batch = envelope.get("batch")
+        if not isinstance(batch, dict):
+            raise PayTraceMalformedResponseError(
+                f"PayTrace {BATCH_EXPORT_ONE}: 'batch' missing or not an object"
+            )
+        return batch
+
+    def export_batch(self, batch_number: int | None = None) -> SettlementBatch:
+        """One batch with per-brand totals (``export_one``); the latest batch when no number is given."""
+        return parse_batch(self.export_batch_raw(batch_number), self.settings.tz)
+
+    def batch_transactions_raw(self, batch_number: int) -> list[dict[str, Any]]:
+        envelope = self.call(BATCH_TRANSACTIONS, {"batch_number": int(batch_number)})
+        return _collection(BATCH_TRANSACTIONS, envelope, "transactions")
+
+    def batch_transactions(self, batch_number: int) -> list[Transaction]:
+        """Settled transactions of one batch (``batches/transaction_list``)."""
+        tz = self.settings.tz
+        return [parse_transaction(raw, tz) for raw in self.batch_transactions_raw(batch_number)]
+
+    def export_customers_raw(self, customer_id: str | None = None) -> list[dict[str, Any]]:
+        envelope = self.call(CUSTOMER_EXPORT, {"customer_id": customer_id} if customer_id else {})
+        return _collection(CUSTOMER_EXPORT, envelope, "customers")
+
+    def export_customers(self, customer_id: str | None = None) -> list[VaultCustomer]:
+        """Vault customer profiles (masked card data only)."""
+        tz = self.settings.tz
+        return [parse_customer(raw, tz) for raw in self.export_customers_raw(customer_id)]
+
+
+def _is_invalid_token(answer: _Answer) -> bool:
+    return (
+        answer.status in (400, 401, 403)
+        and isinstance(answer.body, dict)
+        and answer.body.get("error") == "invalid_token"
+    )
+
+
+def _check_envelope(path: str, answer: _Answer) -> dict[str, Any]:
+    """Judge a v1 answer: ``success`` first, then ``errors``, then ``response_code``."""
+    body = answer.body
+    if not isinstance(body, dict):
+        if answer.status == 401:
+            raise PayTraceAuthError(f"PayTrace {path}: HTTP 401 (not authorized)")
+        raise PayTraceHTTPError(path, answer.status)
+    success = body.get("success")
+    if success is True:
+        if answer.status not in (200, 201):
+            raise PayTraceMalformedResponseError(f"PayTrace {path}: success with HTTP {answer.status}")
+        code = body.get("response_code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise PayTraceMalformedResponseError(f"PayTrace {path}: response_code missing or not an integer")
+        return body
+    if success is False or "errors" in body:
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            clean = {
+                str(k): [str(redact(m)) for m in (v if isinstance(v, list) else [v])]
+                for k, v in errors.items()
+            }
+            raise PayTraceValidationError(path, clean, answer.status)
+        message = body.get("status_message")
+        text = str(redact(message)) if isinstance(message, str) else "no errors given"
+        raise PayTraceValidationError(path, {"": [text]}, answer.status)
+    if "error" in body:
+        code = body.get("error")
+        if answer.status == 401 or code in ("invalid_grant", "unauthorized", "access_denied"):
+            raise PayTraceAuthError(f"PayTrace {path}: not authorized ({redact(str(code))})")
+        raise PayTraceHTTPError(path, answer.status)
+    if answer.status not in (200, 201):
+        raise PayTraceHTTPError(path, answer.status)
+    raise PayTraceMalformedResponseError(f"PayTrace {path}: 'success' missing or not a boolean")
+
+
+def _stamp_in_range(record: Any, stamp_path: str, tz: ZoneInfo, start: dt.date, end: dt.date) -> bool:
+    """Whether the record's local timestamp falls in merchant days ``[start, end)``; True if unreadable."""
+    node = record
+    for part in stamp_path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, str):
+        return True
+    try:
+        day = parse_paytrace_datetime(node, tz).date()
+    except ValueError:
+        return True
+    return start <= day < end
+
+
+def _collection(path: str, envelope: dict[str, Any], key: str) -> list[Any]:
+    value = envelope.get(key)
+    if value is None:
+        return []  # an empty export may omit the array [I]
+    if not isinstance(value, list):
+        raise PayTraceMalformedResponseError(f"PayTrace {path}: {key!r} is not a list")
+    return value

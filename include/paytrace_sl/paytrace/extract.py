@@ -1,0 +1,180 @@
+"""Extract one window of PayTrace transactions to a JSONL landing file, keeping rejects aside.
+
+The landing file holds one ``Transaction.to_json_dict()`` per line. Records that fail to parse are not
+dropped: they go, with the transaction id, field and reason (and the record itself, redacted), to a
+sibling ``<out>.rejects.jsonl`` file and into the summary. Both files are written to a temporary name
+and renamed at the end, so a failed run never leaves a half-written landing file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from paytrace_sl.paytrace.errors import RecordParseError
+from paytrace_sl.paytrace.parse import parse_transaction
+from paytrace_sl.redaction import redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    """A record that could not be normalized; ``transaction_id`` is ``"<unknown>"`` when unreadable."""
+
+    transaction_id: object
+    field: str
+    reason: str
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"transaction_id": self.transaction_id, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class ExtractSummary:
+    """What an extract produced: counts and amount totals per type and per state, and every reject."""
+
+    start: dt.date
+    end: dt.date  # exclusive
+    timezone: str
+    out_path: Path
+    rejects_path: Path | None = None
+    count: int = 0
+    count_by_type: dict[str, int] = field(default_factory=dict)
+    amount_by_type: dict[str, Decimal] = field(default_factory=dict)
+    count_by_status: dict[str, int] = field(default_factory=dict)
+    amount_by_status: dict[str, Decimal] = field(default_factory=dict)
+    failures: list[ParseFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-safe (XCom-safe) form: decimals as strings, no record content."""
+        return {
+            "start": self.start.isoformat(),
+            "end_exclusive": self.end.isoformat(),
+            "timezone": self.timezone,
+            "out_path": str(self.out_path),
+            "rejects_path": str(self.rejects_path) if self.rejects_path else None,
+            "count": self.count,
+            "count_by_type": dict(sorted(self.count_by_type.items())),
+            "amount_by_type": {k: str(v) for k, v in sorted(self.amount_by_type.items())},
+            "count_by_status": dict(sorted(self.count_by_status.items())),
+            "amount_by_status": {k: str(v) for k, v in sorted(self.amount_by_status.items())},
+            "rejected": len(self.failures),
+            "failures": [f.to_json_dict() for f in self.failures],
+        }
+
+    def report_lines(self) -> list[str]:
+        """Human summary for the CLI."""
+        lines = [
+            f"extracted {self.count} transaction(s) for {self.start}..{self.end} "
+            f"(end exclusive, {self.timezone} days) -> {self.out_path}"
+        ]
+        for kind in sorted(self.count_by_type):
+            lines.append(
+                f"  type   {kind:<14} {self.count_by_type[kind]:>7}  {self.amount_by_type[kind]:>14}"
+            )
+        for state in sorted(self.count_by_status):
+            lines.append(
+                f"  status {state:<14} {self.count_by_status[state]:>7}  {self.amount_by_status[state]:>14}"
+            )
+        if self.failures:
+            lines.append(
+                f"rejected {len(self.failures)} record(s) that could not be parsed -> {self.rejects_path}"
+            )
+            lines.extend(f"  {f.transaction_id}: {f.field}: {f.reason}" for f in self.failures[:20])
+            if len(self.failures) > 20:
+                lines.append(f"  ... and {len(self.failures) - 20} more (see the rejects file)")
+        else:
+            lines.append("rejected 0 records")
+        return lines
+
+
+def rejects_path_for(out_path: Path) -> Path:
+    return out_path.with_name(out_path.name + ".rejects.jsonl")
+
+
+def write_transactions(
+    records: Iterable[Any], tz: ZoneInfo, summary: ExtractSummary, *, export_filter: str | None = None
+) -> None:
+    """Parse ``records`` into ``summary.out_path`` (and its rejects file), updating ``summary``."""
+    out_path = summary.out_path
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    counts: Counter[str] = Counter()
+    amounts: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    status_counts: Counter[str] = Counter()
+    status_amounts: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    rejects_final = rejects_path_for(out_path)
+    tmp_out = _temp_path(out_path)
+    tmp_rejects = _temp_path(rejects_final)
+    try:
+        with tmp_out.open("w", encoding="utf-8") as out, tmp_rejects.open("w", encoding="utf-8") as rejects:
+            for raw in records:
+                try:
+                    tx = parse_transaction(raw, tz, export_filter=export_filter)
+                except RecordParseError as exc:
+                    failure = ParseFailure(exc.transaction_id, exc.field, exc.reason)
+                    summary.failures.append(failure)
+                    log.warning("rejected record: %s", exc)
+                    rejects.write(json.dumps({**failure.to_json_dict(), "record": redact(raw)}, default=str))
+                    rejects.write("\n")
+                    continue
+                out.write(json.dumps(tx.to_json_dict(), separators=(",", ":")))
+                out.write("\n")
+                counts[tx.transaction_type] += 1
+                amounts[tx.transaction_type] += tx.amount
+                status_counts[tx.status.value] += 1
+                status_amounts[tx.status.value] += tx.amount
+                summary.count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_out, out_path)
+        if summary.failures:
+            os.replace(tmp_rejects, rejects_final)
+            summary.rejects_path = rejects_final
+        else:
+            tmp_rejects.unlink()
+            rejects_final.unlink(missing_ok=True)  # a stale rejects file from an earlier run would mislead
+    finally:
+        tmp_out.unlink(missing_ok=True)
+        tmp_rejects.unlink(missing_ok=True)
+    summary.count_by_type = dict(counts)
+    summary.amount_by_type = dict(amounts)
+    summary.count_by_status = dict(status_counts)
+    summary.amount_by_status = dict(status_amounts)
+
+
+def extract_window(client: Any, start: dt.date, end: dt.date, out_path: Path | str) -> ExtractSummary:
+    """Export merchant days ``[start, end)`` from PayTrace into ``out_path`` (JSONL).
+
+    ``client`` is a :class:`~paytrace_sl.paytrace.client.PayTraceClient` (anything with
+    ``settings.tz``/``settings.timezone`` and ``export_transactions_raw``). API errors propagate.
+    """
+    if end <= start:
+        raise ValueError(f"empty window: end {end} must be after start {start} (end is exclusive)")
+    settings = client.settings
+    summary = ExtractSummary(start=start, end=end, timezone=settings.timezone, out_path=Path(out_path))
+    write_transactions(client.export_transactions_raw(start, end), settings.tz, summary)
+    log.info(
+        "extract %s..%s: %d transaction(s), %d rejected", start, end, summary.count, len(summary.failures)
+    )
+    return summary
+
+
+def _temp_path(final: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    return Path(name)

@@ -1,0 +1,563 @@
+"""Data-quality checks of an extracted window with Great Expectations 1.x, generated from contracts.
+
+One source of truth: each contract field rule becomes expectations (not null, type, in set, regex,
+lengths, range, unique). The GX validation of a run is recorded in a File context with a Data Docs
+site (what auditors read); the row-level failures it reports (by a ``_row`` index column) become
+dead letters, the rest of the window proceeds. Table-level failures (schema drift, duplicate ids,
+a row count far outside the recent pattern, totals that do not add up) stop the run with
+:class:`TableCheckError`.
+
+PCI: GX stores unexpected values in its results and Data Docs, so the frame GX sees is scrubbed
+first: a ``sensitive`` field value that does not match its mask pattern, and any Luhn-valid 13–19
+digit run in free text, are replaced by a redaction marker before GX ever sees them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from paytrace_sl.pipeline.contracts import Contract, FieldRule
+
+__all__ = [
+    "CheckResult",
+    "DeadLetterRow",
+    "FailedExpectation",
+    "TableCheckError",
+    "build_expectations",
+    "validate_window",
+]
+
+log = logging.getLogger(__name__)
+
+ROW_COLUMN = "_row"
+VALUE_SUFFIX = "__value"
+PAN_MARK = "[PAN REDACTED]"
+_PAN_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+SITE_NAME = "paytrace_sl"
+DATA_DOCS_INDEX_LIMIT = 50  # runs listed on the Data Docs index page
+TABLE_LEVEL = (
+    "expect_table_columns_to_match_set",
+    "expect_column_values_to_be_unique",
+    "expect_table_row_count_to_be_between",
+)
+
+
+class TableCheckError(RuntimeError):
+    """The window as a whole is wrong: nothing from it may be posted. The message says where to look."""
+
+    def __init__(self, message: str, *, data_docs_index: Path | None = None) -> None:
+        self.data_docs_index = data_docs_index
+        where = f" (Data Docs: {data_docs_index})" if data_docs_index else ""
+        super().__init__(message + where)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedExpectation:
+    expectation: str  # e.g. expect_column_values_to_be_in_set
+    field: str
+    value: str  # PCI-safe summary of the offending value
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    row: int  # position in the validated frame
+    record_key: str  # transaction id text ("" when even that is unreadable)
+    failures: tuple[FailedExpectation, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{f.field}: {f.expectation} (value {f.value})" for f in self.failures)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    run_id: str
+    window: str
+    total_rows: int
+    valid: pd.DataFrame  # rows that passed, original columns, original index
+    dead_letters: tuple[DeadLetterRow, ...]
+    data_docs_index: Path | None
+    summary: str
+    elapsed_seconds: float
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dead_lettered(self) -> int:
+        return len(self.dead_letters)
+
+
+# ---------------------------------------------------------------------------------------------
+# GX import and context (lazy, quiet, cached)
+
+_gx_lock = threading.Lock()
+_contexts: dict[Path, Any] = {}
+
+
+def _gx() -> Any:
+    """Import GX with its log noise and analytics off (must happen before the first import)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    return gx
+
+
+def _context(gx_root: Path) -> Any:
+    """A cached File context under ``gx_root`` with our Data Docs site at ``gx_root/data_docs``."""
+    root = gx_root.resolve()
+    with _gx_lock:
+        if root in _contexts:
+            return _contexts[root]
+        gx = _gx()
+        root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        site_config = {
+            "class_name": "SiteBuilder",
+            # the index re-reads every listed validation result on each build: cap it so a run's cost
+            # does not grow with the number of past runs (older result pages stay on disk)
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": DATA_DOCS_INDEX_LIMIT,
+            },
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(root / "data_docs"),
+            },
+        }
+        if SITE_NAME in context.get_site_names():
+            context.update_data_docs_site(SITE_NAME, site_config)
+        else:
+            context.add_data_docs_site(SITE_NAME, site_config)
+        _contexts[root] = context
+        return context
+
+
+# ---------------------------------------------------------------------------------------------
+# the frame GX sees
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _scrub_pan(text: str) -> str:
+    return _PAN_RUN.sub(lambda m: PAN_MARK if _luhn_ok(m.group(0)) else m.group(0), text)
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Text form of any column (ints stay ints even in float columns with NaN); nulls stay null."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.map(lambda v: None if pd.isna(v) else str(bool(v))).astype("str")
+    if pd.api.types.is_integer_dtype(series):
+        return series.astype("Int64").astype("str").where(series.notna(), None)
+    if pd.api.types.is_float_dtype(series):
+
+        def fmt(v: float) -> str | None:
+            if pd.isna(v):
+                return None
+            return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+        return series.map(fmt).astype("str")
+
+    def fmt_obj(v: Any) -> str | None:
+        if v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
+            return None
+        if isinstance(v, dt.datetime | dt.date):
+            return v.isoformat()
+        return str(v)
+
+    return series.map(fmt_obj).astype("str")
+
+
+def _is_free_text(rule: FieldRule) -> bool:
+    return (
+        rule.type == "string" and rule.allowed_values is None and rule.pattern is None and not rule.sensitive
+    )
+
+
+def _gx_frame(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """The scrubbed text view GX validates: one text column per field + numeric companions + _row."""
+    rules = {r.name: r for r in contract.fields}
+    columns: dict[str, pd.Series] = {ROW_COLUMN: pd.Series(range(len(df)), dtype="int64")}
+    for name in df.columns:
+        text = _as_text(df[name].reset_index(drop=True))
+        rule = rules.get(name)
+        if rule is not None and rule.sensitive and rule.pattern:
+            ok = text.isna() | text.str.fullmatch(rule.pattern).fillna(False).astype(bool)
+            text = text.where(ok, text.map(lambda v: f"[REDACTED len={len(v)}]" if isinstance(v, str) else v))
+        elif rule is None or _is_free_text(rule):
+            has_digits = text.str.contains(_PAN_RUN, regex=True).fillna(False).astype(bool)
+            if has_digits.any():
+                text = text.where(~has_digits, text.map(lambda v: _scrub_pan(v) if isinstance(v, str) else v))
+        columns[str(name)] = text
+        if (
+            rule is not None
+            and rule.type in ("integer", "decimal")
+            and (rule.minimum is not None or rule.maximum is not None)
+        ):
+            columns[name + VALUE_SUFFIX] = pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.DataFrame(columns)
+
+
+def expected_columns(contract: Contract) -> list[str]:
+    cols = [ROW_COLUMN]
+    for rule in contract.fields:
+        cols.append(rule.name)
+        if rule.type in ("integer", "decimal") and (rule.minimum is not None or rule.maximum is not None):
+            cols.append(rule.name + VALUE_SUFFIX)
+    return cols
+
+
+# ---------------------------------------------------------------------------------------------
+# suite generation
+
+
+ROW_COUNT_MIN = "row_count_min"
+ROW_COUNT_MAX = "row_count_max"
+_NO_LIMIT = 10**12
+
+
+def build_expectations(contract: Contract) -> list[Any]:
+    """Contract field rules → GX expectation objects.
+
+    The row-count bounds change every run, so they are suite *parameters* filled in at run time; the
+    suite itself only changes when the contract does (GX's suite update is slow: it compares every
+    expectation pairwise).
+    """
+    gxe = _gx().expectations
+    out: list[Any] = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=expected_columns(contract), exact_match=True),
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value={"$PARAMETER": ROW_COUNT_MIN},
+            max_value={"$PARAMETER": ROW_COUNT_MAX},
+            notes="bounds from the recent windows' row counts (median × / ÷ anomaly factor)",
+        ),
+    ]
+    for rule in contract.fields:
+        col = rule.name
+        meta = {"contract": contract.suite_name, "field": col}
+        if rule.required:
+            out.append(gxe.ExpectColumnValuesToNotBeNull(column=col, meta=meta))
+        if rule.text_pattern:
+            out.append(
+                gxe.ExpectColumnValuesToMatchRegex(
+                    column=col, regex=rule.text_pattern, meta=meta, notes=f"value must be a {rule.type}"
+                )
+            )
+        if rule.allowed_values is not None:
+            out.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=col, value_set=[str(v) for v in rule.allowed_values], meta=meta
+                )
+            )
+        if rule.pattern:
+            out.append(gxe.ExpectColumnValuesToMatchRegex(column=col, regex=rule.pattern, meta=meta))
+        if rule.min_length is not None or rule.max_length is not None:
+            out.append(
+                gxe.ExpectColumnValueLengthsToBeBetween(
+                    column=col, min_value=rule.min_length, max_value=rule.max_length, meta=meta
+                )
+            )
+        if rule.minimum is not None or rule.maximum is not None:
+            out.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=col + VALUE_SUFFIX,
+                    min_value=float(rule.minimum) if rule.minimum is not None else None,
+                    max_value=float(rule.maximum) if rule.maximum is not None else None,
+                    meta=meta,
+                )
+            )
+        if _is_free_text(rule):
+            out.append(
+                gxe.ExpectColumnValuesToNotMatchRegex(
+                    column=col,
+                    regex=re.escape(PAN_MARK),
+                    meta=meta,
+                    notes="free text must not contain a card number",
+                )
+            )
+    for name in contract.primary_key:
+        if not contract.field(name).unique:
+            out.append(gxe.ExpectColumnValuesToBeUnique(column=name))
+    for rule in contract.fields:
+        if rule.unique:
+            out.append(gxe.ExpectColumnValuesToBeUnique(column=rule.name, meta={"field": rule.name}))
+    return out
+
+
+_checkpoints: dict[tuple[int, str, str], Any] = {}
+
+
+def _checkpoint(context: Any, contract: Contract) -> Any:
+    """Suite, asset, batch definition, validation definition and checkpoint: created once per context."""
+    key = (id(context), contract.suite_name, contract.version)
+    with _gx_lock:
+        if key in _checkpoints:
+            return _checkpoints[key]
+        gx = _gx()
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        suite_name = contract.suite_name
+        suite = gx.ExpectationSuite(
+            name=suite_name,
+            expectations=build_expectations(contract),
+            meta={"contract": contract.name, "version": contract.version, "source": contract.source.name},
+        )
+        try:
+            context.suites.delete(suite_name)  # regenerate from the contract: one source of truth
+        except Exception:  # noqa: S110 - absent on first use
+            pass
+        suite = context.suites.add(suite)
+        source = context.data_sources.add_or_update_pandas(name="paytrace_sl")
+        asset = source.add_dataframe_asset(name=contract.name)
+        batch_def = asset.add_batch_definition_whole_dataframe("window")
+        validation = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{suite_name}.window", data=batch_def, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"{suite_name}.checkpoint",
+                validation_definitions=[validation],
+                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": [ROW_COLUMN],
+                    "partial_unexpected_count": 20,
+                },
+            )
+        )
+        _checkpoints[key] = checkpoint
+        return checkpoint
+
+
+# ---------------------------------------------------------------------------------------------
+# table-level helpers
+
+
+def row_count_range(
+    recent_counts: Sequence[int] | None, *, factor: float, min_history: int, floor: int
+) -> tuple[int, int] | None:
+    """Acceptable row-count range from recent windows' counts: median / factor … median × factor."""
+    if not recent_counts or len(recent_counts) < min_history:
+        return None
+    median = statistics.median(recent_counts)
+    low = 0 if median / factor < floor else int(median / factor)
+    high = max(int(median * factor) + 1, floor)
+    return low, high
+
+
+def _value_summary(rule: FieldRule | None, value: Any) -> str:
+    """A PCI-safe short description of an offending value (GX saw only the scrubbed frame)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "null"
+    text = str(value)
+    if rule is not None and rule.sensitive:
+        return f"<redacted, {len(text)} chars>" if not text.startswith("[REDACTED") else text
+    text = _scrub_pan(text)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _decimal_sum(series: pd.Series) -> Decimal:
+    total = Decimal(0)
+    for value in series:
+        try:
+            total += Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            continue
+    return total
+
+
+def _window_label(window: Any) -> str:
+    if isinstance(window, tuple) and len(window) == 2:
+        return f"{window[0].isoformat()} .. {window[1].isoformat()}"
+    return str(window)
+
+
+# ---------------------------------------------------------------------------------------------
+# the entry point
+
+
+def validate_window(
+    records_df: pd.DataFrame,
+    *,
+    contract: Contract,
+    run_id: str,
+    gx_root: Path,
+    window: tuple[dt.datetime, dt.datetime] | str,
+    recent_counts: Sequence[int] | None = None,
+    expected_count: int | None = None,
+    expected_amount_total: Decimal | None = None,
+    amount_column: str = "amount",
+    anomaly_factor: float = 5.0,
+    anomaly_min_history: int = 5,
+    anomaly_floor: int = 20,
+) -> CheckResult:
+    """Validate one window against ``contract``; record it in GX; split good rows from dead letters.
+
+    ``recent_counts`` (row counts of recent windows) enables the row-count anomaly check;
+    ``expected_count``/``expected_amount_total`` (the extract's own summary) enable the totals check.
+    Raises :class:`TableCheckError` for table-level failures, after the validation is recorded.
+    """
+    started = time.perf_counter()
+    _gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = _context(Path(gx_root))
+    key = contract.primary_key[0] if contract.primary_key else None
+    rc_range = row_count_range(
+        recent_counts, factor=anomaly_factor, min_history=anomaly_min_history, floor=anomaly_floor
+    )
+    frame = _gx_frame(records_df, contract)
+    checkpoint = _checkpoint(context, contract)
+    low, high = rc_range if rc_range is not None else (0, _NO_LIMIT)
+    with _gx_lock:
+        run = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters={ROW_COUNT_MIN: low, ROW_COUNT_MAX: high},
+            run_id=RunIdentifier(run_name=run_id),
+        )
+    index_file = Path(gx_root).resolve() / "data_docs" / "index.html"
+    docs_index = index_file if index_file.exists() else None
+    validation_result = next(iter(run.run_results.values()))
+
+    rules = {r.name: r for r in contract.fields}
+    table_problems: list[str] = []
+    row_failures: dict[int, list[FailedExpectation]] = {}
+    evaluated = len(validation_result.results)
+    failed_count = 0
+    for result in validation_result.results:
+        if result.success:
+            continue
+        failed_count += 1
+        config = result.expectation_config
+        etype = config.type
+        column = str(config.kwargs.get("column", ""))
+        field_name = column.removesuffix(VALUE_SUFFIX)
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            if etype == "expect_table_columns_to_match_set" or field_name not in frame.columns:
+                continue  # reported by the schema-drift check below
+            table_problems.append(
+                f"{etype} on {field_name!r} could not run: "
+                f"{result.exception_info.get('exception_message', '')[:200]}"
+            )
+            continue
+        res = result.result or {}
+        if etype in TABLE_LEVEL:
+            if etype == "expect_table_row_count_to_be_between":
+                table_problems.append(
+                    f"row count {len(frame)} is outside the recent pattern {rc_range} "
+                    f"(median of last {len(recent_counts or [])} windows × / ÷ {anomaly_factor}): "
+                    "check the PayTrace extract window and the merchant's activity"
+                )
+            elif etype == "expect_column_values_to_be_unique":
+                dupes = sorted({str(v) for v in res.get("partial_unexpected_list", [])})[:10]
+                table_problems.append(
+                    f"duplicate {field_name} values in the window ({res.get('unexpected_count')} rows), e.g. "
+                    f"{', '.join(dupes)}: the extract returned a record twice; check the pagination/window "
+                    "overlap in the extract"
+                )
+            continue
+        for entry in res.get("unexpected_index_list") or []:
+            row = int(entry[ROW_COLUMN]) if isinstance(entry, dict) else int(entry)
+            value = (
+                frame.at[row, field_name]
+                if column.endswith(VALUE_SUFFIX)
+                else (entry.get(column) if isinstance(entry, dict) else None)
+            )
+            row_failures.setdefault(row, []).append(
+                FailedExpectation(etype, field_name, _value_summary(rules.get(field_name), value))
+            )
+
+    missing = [c for c in contract.field_names if c not in records_df.columns]
+    extra = [c for c in records_df.columns if c not in rules]
+    if missing or extra:
+        table_problems.insert(
+            0,
+            (
+                f"schema drift against contract {contract.suite_name}: missing columns {missing or 'none'}, "
+                f"unexpected columns {extra or 'none'}; the extract format changed "
+                "(PayTrace API or parse.py) "
+                f"or the contract {contract.source.name} needs a new version"
+            ),
+        )
+
+    if expected_count is not None and expected_count != len(records_df):
+        table_problems.append(
+            f"row count {len(records_df)} != {expected_count} announced by the extract summary: "
+            "records were lost or duplicated between extract and check"
+        )
+    if expected_amount_total is not None and amount_column in records_df.columns:
+        actual = _decimal_sum(records_df[amount_column])
+        if actual != expected_amount_total:
+            table_problems.append(
+                f"sum of {amount_column} {actual} != {expected_amount_total} announced by the extract "
+                "summary: compare the landing file with the PayTrace export"
+            )
+
+    elapsed = time.perf_counter() - started
+    label = _window_label(window)
+    if table_problems:
+        log.error("table-level check failed for %s window %s", contract.suite_name, label)
+        raise TableCheckError(
+            f"{contract.suite_name} window {label}: " + " | ".join(table_problems), data_docs_index=docs_index
+        )
+
+    bad_rows = sorted(row_failures)
+    key_text = _as_text(records_df[key].reset_index(drop=True)) if key and key in records_df.columns else None
+    dead = tuple(
+        DeadLetterRow(
+            row=row,
+            record_key=str(key_text.iloc[row])
+            if key_text is not None and pd.notna(key_text.iloc[row])
+            else "",
+            failures=tuple(row_failures[row]),
+        )
+        for row in bad_rows
+    )
+    mask = pd.Series(True, index=range(len(records_df)))
+    mask.iloc[bad_rows] = False
+    valid = records_df[mask.to_numpy()]
+    summary = (
+        f"{contract.suite_name} window {label}: {len(records_df)} rows, "
+        f"{len(records_df) - len(dead)} passed, "
+        f"{len(dead)} dead-lettered; {evaluated} expectations, {failed_count} failed; {elapsed:.2f}s"
+    )
+    if dead:
+        first = dead[0]
+        summary += f"; e.g. row {first.row} (id {first.record_key or '?'}): {first.reason}"
+    return CheckResult(
+        run_id=run_id,
+        window=label,
+        total_rows=len(records_df),
+        valid=valid,
+        dead_letters=dead,
+        data_docs_index=docs_index,
+        summary=summary,
+        elapsed_seconds=elapsed,
+        statistics=dict(validation_result.statistics),
+    )

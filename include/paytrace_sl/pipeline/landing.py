@@ -1,0 +1,182 @@
+"""The landing area: files one run's steps hand to each other (``<landing_dir>/<run>/``).
+
+Airflow tasks run in separate processes and XComs must stay small, so each step writes its output
+here and returns only counts. Every file is written atomically (temp file + rename) so a retried
+task never reads half a file, and every line is checked for card numbers before it is written: only
+normalized records with masked cards may land (PCI).
+
+Files of a run: ``transactions.jsonl`` (parsed records of the fetch range), ``rejects.jsonl`` (records
+that failed to parse: id, field, reason — never the value), ``validated.jsonl`` (rows that passed the
+checks), ``plan.json`` (the posting plan) and ``<step>.json`` summaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from paytrace_sl import plan as plan_module
+from paytrace_sl.redaction import contains_pan
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class LandingError(RuntimeError):
+    """A landing file is missing (an upstream step did not run for this run id) or would leak card data."""
+
+
+def safe_run_name(run_id: str) -> str:
+    """A file-system-safe, still readable directory name for an Airflow run id."""
+    name = _UNSAFE.sub("_", run_id).strip("._")
+    if not name:
+        raise ValueError(f"run id {run_id!r} gives an empty directory name")
+    return name[:200]
+
+
+class Landing:
+    """Files of one run under ``root``."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.root = Path(root)
+        self.run_id = run_id
+        self.dir = self.root / safe_run_name(run_id)
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def _write_text(self, name: str, text: str) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        target = self.path(name)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def write_jsonl(self, name: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Write rows as JSON lines; refuses (LandingError) any line containing a card number."""
+        lines: list[str] = []
+        for row in rows:
+            line = json.dumps(row, sort_keys=True, default=_json_default)
+            if contains_pan(line):
+                raise LandingError(f"refusing to land {name}: a row contains an unmasked card number")
+            lines.append(line)
+        self._write_text(name, "".join(line + "\n" for line in lines))
+        return len(lines)
+
+    def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
+        path = self.path(name)
+        if not path.exists():
+            raise LandingError(f"{path} not found: run the step that writes it for run {self.run_id!r} first")
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+
+    def write_json(self, name: str, data: Any) -> Path:
+        text = json.dumps(data, sort_keys=True, indent=1, default=_json_default)
+        if contains_pan(text):
+            raise LandingError(f"refusing to land {name}: it contains an unmasked card number")
+        return self._write_text(name, text)
+
+    def read_json(self, name: str) -> Any:
+        path = self.path(name)
+        if not path.exists():
+            raise LandingError(f"{path} not found: run the step that writes it for run {self.run_id!r} first")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+# -- posting plan codec -------------------------------------------------------------------------------
+# Tagged JSON so the plan survives the hop from the transform task to the load task exactly
+# (Decimal stays Decimal, dates stay dates, tuples stay tuples). Only classes of paytrace_sl.plan decode.
+
+_PLAN_CLASSES: dict[str, type[Any]] = {
+    name: obj
+    for name, obj in vars(plan_module).items()
+    if isinstance(obj, type) and obj.__module__ == plan_module.__name__
+}
+
+
+def encode_plan_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {"__dc__": type(value).__name__}
+        for f in dataclasses.fields(value):
+            out[f.name] = encode_plan_value(getattr(value, f.name))
+        return out
+    if isinstance(value, Enum):
+        return {"__enum__": type(value).__name__, "value": value.value}
+    if isinstance(value, Decimal):
+        return {"__dec__": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"__dt__": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, list | tuple):
+        return [encode_plan_value(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot encode {type(value).__name__} in a posting plan")
+
+
+def decode_plan_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(decode_plan_value(v) for v in value)
+    if not isinstance(value, dict):
+        return value
+    if "__dc__" in value:
+        cls = _PLAN_CLASSES.get(value["__dc__"])
+        if cls is None:
+            raise LandingError(f"plan file names unknown type {value['__dc__']!r}")
+        kwargs = {k: decode_plan_value(v) for k, v in value.items() if k != "__dc__"}
+        return cls(**kwargs)
+    if "__enum__" in value:
+        cls = _PLAN_CLASSES.get(value["__enum__"])
+        if cls is None:
+            raise LandingError(f"plan file names unknown enum {value['__enum__']!r}")
+        return cls(value["value"])
+    if "__dec__" in value:
+        return Decimal(value["__dec__"])
+    if "__dt__" in value:
+        return dt.datetime.fromisoformat(value["__dt__"])
+    if "__date__" in value:
+        return dt.date.fromisoformat(value["__date__"])
+    return {k: decode_plan_value(v) for k, v in value.items()}
+
+
+def encode_plan(posting_plan: plan_module.PostingPlan) -> dict[str, Any]:
+    encoded = encode_plan_value(posting_plan)
+    assert isinstance(encoded, dict)
+    return encoded
+
+
+def decode_plan(data: dict[str, Any]) -> plan_module.PostingPlan:
+    decoded = decode_plan_value(data)
+    if not isinstance(decoded, plan_module.PostingPlan):
+        raise LandingError("plan file does not hold a PostingPlan")
+    return decoded

@@ -1,0 +1,1316 @@
+"""The pipeline steps for one window: what the Airflow tasks and ``paytrace-sl sync`` both call.
+
+Thin DAGs, thick library: every step is a function of ``(config, window, run_id)`` that reads its input
+from the run's landing directory (or PayTrace / SL), writes its output there, and returns a *small*
+JSON-able dict of counts (safe for XCom and logs: no card data, no amounts per card). Each step can be
+re-run on its own (Airflow retry, "clear task", backfill with ``--reprocess-behavior completed``): the
+landing files are overwritten atomically, our bookkeeping rows are inserted only when absent, and
+the writer's ledger makes posting to SL exactly-once.
+
+Steps of ``paytrace_payments_to_sl``: :func:`extract_step` → :func:`validate_step` →
+:func:`transform_step` → :func:`load_step` → :func:`preflight_step` → :func:`summarize_step`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from paytrace_sl.paytrace.config import PayTraceSettings
+from paytrace_sl.paytrace.records import Transaction, TransactionState
+from paytrace_sl.pipeline.landing import Landing, decode_plan, encode_plan
+from paytrace_sl.pipeline.notify import (
+    Notification,
+    NotifySettings,
+    attention_needed,
+    notify,
+    notify_declines,
+)
+from paytrace_sl.pipeline.windows import Window
+from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_MAPPING = REPO_ROOT / "data_contracts" / "mapping.yaml"
+DEFAULT_VAR = REPO_ROOT / "var"
+PAYMENTS_DAG_ID = "paytrace_payments_to_sl"
+SETTLEMENTS_DAG_ID = "paytrace_settlements_to_sl"
+REPLAY_DAG_ID = "paytrace_sl_replay"
+DEFAULT_LOOKBACK = dt.timedelta(days=1)
+
+TX_FILE = "transactions.jsonl"
+REJECTS_FILE = "rejects.jsonl"
+VALIDATED_FILE = "validated.jsonl"
+PLAN_FILE = "plan.json"
+OUTCOME_FILE = "transform_outcome.json"
+SL_BATCHES_FILE = "sl_batches.json"
+
+
+class PipelineError(RuntimeError):
+    """A step cannot complete; the message says what to look at. Not retried (not transient)."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a run needs. Built by the CLI from flags/environment, by a DAG task from connections."""
+
+    sl_url: str = field(repr=False)  # may carry a password
+    paytrace: PayTraceSettings
+    mapping_path: Path = DEFAULT_MAPPING
+    landing_dir: Path = DEFAULT_VAR / "landing"
+    gx_dir: Path = DEFAULT_VAR / "gx"
+    lookback: dt.timedelta | None = None  # None → the mapping's look-back days (else 1 day)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    sl_user: str = "PAYTRACE"
+    program: str = "PTSL"
+    dag_id: str = PAYMENTS_DAG_ID
+
+    @property
+    def timezone(self) -> str:
+        return self.paytrace.timezone
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        sl_url: str | None = None,
+        paytrace: PayTraceSettings | None = None,
+        mapping_path: str | Path | None = None,
+        landing_dir: str | Path | None = None,
+        gx_dir: str | Path | None = None,
+        lookback_hours: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> PipelineConfig:
+        """Flags → ``PAYTRACE_SL_*`` / ``SL_DATABASE_URL`` / ``PAYTRACE_*`` → connections → defaults."""
+        e = os.environ if env is None else env
+        lookback_env = e.get("PAYTRACE_SL_LOOKBACK_HOURS")
+        hours = (
+            lookback_hours if lookback_hours is not None else (float(lookback_env) if lookback_env else None)
+        )
+        return cls(
+            sl_url=resolve_sl_url(sl_url),
+            paytrace=paytrace or PayTraceSettings.from_env(),
+            mapping_path=Path(mapping_path or e.get("PAYTRACE_SL_MAPPING") or DEFAULT_MAPPING),
+            landing_dir=Path(landing_dir or e.get("PAYTRACE_SL_LANDING_DIR") or DEFAULT_VAR / "landing"),
+            gx_dir=Path(gx_dir or e.get("PAYTRACE_SL_GX_DIR") or DEFAULT_VAR / "gx"),
+            lookback=None if hours is None else dt.timedelta(hours=hours),
+            notify=NotifySettings.from_env(e),
+        )
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _landing(cfg: PipelineConfig, run_id: str) -> Landing:
+    return Landing(cfg.landing_dir, run_id)
+
+
+@contextmanager
+def _engine(cfg: PipelineConfig) -> Iterator[sa.Engine]:
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(cfg.sl_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _install_own_tables(engine: sa.Engine) -> None:
+    from paytrace_sl.sl.own_tables import install
+
+    install(engine)
+
+
+def _load_mapping(cfg: PipelineConfig) -> Any:
+    from paytrace_sl.pipeline.mapping import load_mapping
+
+    return load_mapping(cfg.mapping_path)
+
+
+def lookback_of(cfg: PipelineConfig, mapping: Any | None = None) -> dt.timedelta:
+    """The configured look-back: explicit setting, else the mapping's ``lookback_days``, else 1 day."""
+    if cfg.lookback is not None:
+        return cfg.lookback
+    if mapping is None:
+        return DEFAULT_LOOKBACK
+    days = int(getattr(mapping, "lookback_days", 0) or 0)
+    hours = int(getattr(mapping, "lookback_hours", 0) or 0)
+    return dt.timedelta(days=days, hours=hours)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _payload_hash(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _write_step_summary(landing: Landing, step: str, summary: dict[str, Any]) -> dict[str, Any]:
+    landing.write_json(f"{step}.json", summary)
+    log.info("%s: %s", step, json.dumps(summary, sort_keys=True))
+    return summary
+
+
+def _read_step_summary(landing: Landing, step: str) -> dict[str, Any]:
+    if not landing.exists(f"{step}.json"):
+        return {}
+    data = landing.read_json(f"{step}.json")
+    return data if isinstance(data, dict) else {}
+
+
+# ------------------------------------------------------------------------------- own bookkeeping rows
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record set aside: never the raw value, only what a person needs to find and fix it."""
+
+    transaction_id: int | None
+    source: str
+    payload: dict[str, Any]
+    reason: str
+    failed_checks: tuple[str, ...] = ()
+
+
+def record_dead_letters(engine: sa.Engine, run_id: str, letters: Sequence[DeadLetter]) -> int:
+    """Insert dead letters not already open for the same record and payload; returns rows inserted."""
+    from paytrace_sl.sl.own_tables import xPTDeadLetter as t
+
+    inserted = 0
+    with engine.begin() as conn:
+        for letter in letters:
+            payload = json.dumps(letter.payload, sort_keys=True, default=str)
+            digest = _payload_hash(payload + "|" + letter.reason)
+            exists = conn.execute(
+                sa.select(t.c.id).where(t.c.payload_hash == digest, t.c.replayed_at.is_(None)).limit(1)
+            ).first()
+            if exists:
+                continue
+            conn.execute(
+                sa.insert(t).values(
+                    transaction_id=letter.transaction_id,
+                    source=letter.source,
+                    payload=payload,
+                    payload_hash=digest,
+                    reason=letter.reason[:500],
+                    failed_checks=json.dumps(list(letter.failed_checks)) if letter.failed_checks else None,
+                    run_id=run_id,
+                    created_at=_now(),
+                )
+            )
+            inserted += 1
+    return inserted
+
+
+def record_skips(engine: sa.Engine, run_id: str, skips: Iterable[Mapping[str, Any]]) -> int:
+    """Record skipped transactions (declines, waiting authorizations…) once per (id, reason code)."""
+    from paytrace_sl.sl.own_tables import xPTSkip as t
+
+    inserted = 0
+    with engine.begin() as conn:
+        for skip in skips:
+            txid, code = int(skip["transaction_id"]), str(skip["reason_code"])
+            exists = conn.execute(
+                sa.select(t.c.id).where(t.c.transaction_id == txid, t.c.reason_code == code).limit(1)
+            ).first()
+            if exists:
+                continue
+            conn.execute(
+                sa.insert(t).values(
+                    transaction_id=txid,
+                    reason_code=code[:40],
+                    reason=str(skip.get("reason", code))[:500],
+                    paytrace_state=str(skip.get("paytrace_state", ""))[:40] or None,
+                    run_id=run_id,
+                    created_at=_now(),
+                )
+            )
+            inserted += 1
+    return inserted
+
+
+def record_reviews(engine: sa.Engine, run_id: str, reviews: Iterable[Mapping[str, Any]]) -> int:
+    """Open review items, once per (transaction, reason code) while unresolved."""
+    from paytrace_sl.sl.own_tables import xPTReview as t
+
+    inserted = 0
+    with engine.begin() as conn:
+        for item in reviews:
+            txid = item.get("transaction_id")
+            code = str(item["reason_code"])
+            exists = conn.execute(
+                sa.select(t.c.id)
+                .where(t.c.transaction_id == txid, t.c.reason_code == code, t.c.resolved_at.is_(None))
+                .limit(1)
+            ).first()
+            if exists:
+                continue
+            conn.execute(
+                sa.insert(t).values(
+                    transaction_id=txid,
+                    ledger_key=item.get("ledger_key"),
+                    reason_code=code[:40],
+                    reason=str(item.get("reason", code))[:500],
+                    details=json.dumps(item.get("details") or {}, sort_keys=True, default=str),
+                    run_id=run_id,
+                    created_at=_now(),
+                )
+            )
+            inserted += 1
+    return inserted
+
+
+def record_run(
+    engine: sa.Engine,
+    run_id: str,
+    dag_id: str,
+    window: Window | None,
+    status: str,
+    counts: Mapping[str, Any],
+    error: str | None = None,
+) -> None:
+    """Upsert the run's row in ``xPTRun`` (a cleared/retried task updates the same row)."""
+    from paytrace_sl.sl.own_tables import xPTRun as t
+
+    values = {
+        "dag_id": dag_id,
+        "window_start": window.start if window else None,
+        "window_end": window.end if window else None,
+        "counts": json.dumps(dict(counts), sort_keys=True, default=str),
+        "status": status,
+        "finished_at": _now() if status != "running" else None,
+        "error": (error or None) and error[:1000],
+    }
+    with engine.begin() as conn:
+        found = conn.execute(sa.select(t.c.run_id).where(t.c.run_id == run_id)).first()
+        if found:
+            conn.execute(sa.update(t).where(t.c.run_id == run_id).values(**values))
+        else:
+            conn.execute(sa.insert(t).values(run_id=run_id, started_at=_now(), **values))
+
+
+# ---------------------------------------------------------------------------------------- extract
+
+
+def _client(cfg: PipelineConfig) -> Any:
+    from paytrace_sl.paytrace.client import PayTraceClient
+
+    return PayTraceClient(cfg.paytrace)
+
+
+def parse_failure_letter(raw: Any, exc: Any, source: str, **extra: Any) -> DeadLetter:
+    """A dead letter for a record that could not be parsed: its id, the field and the reason.
+
+    The raw record is never stored (it could hold anything); a digest of it tells two broken records
+    without ids apart and recognises the same record seen again.
+    """
+    txid = exc.transaction_id if isinstance(exc.transaction_id, int) else None
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return DeadLetter(
+        transaction_id=txid,
+        source=source,
+        payload={"transaction_id": txid, "field": exc.field, "record_digest": digest, **extra},
+        reason=f"could not parse field {exc.field!r}: {exc.reason}",
+        failed_checks=(f"parse:{exc.field}",),
+    )
+
+
+def _fetch_transactions(
+    cfg: PipelineConfig, fetch: Window
+) -> tuple[list[Transaction], list[DeadLetter], int]:
+    """All transactions created in ``fetch`` (regular and declined exports), parse failures set aside."""
+    from paytrace_sl.paytrace.errors import RecordParseError
+    from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
+
+    first_day, last_day = fetch.request_dates()
+    end_day = last_day + dt.timedelta(days=1)
+    tz = fetch.tz
+    parsed: dict[int, Transaction] = {}
+    letters: list[DeadLetter] = []
+    seen_bad: set[str] = set()  # a broken record may come in both exports: one dead letter
+    fetched = 0
+    client = _client(cfg)
+    try:
+        for export_filter in (None, DECLINED_FILTER):
+            for raw in client.export_transactions_raw(
+                first_day, end_day, transaction_type=export_filter, include_bin=True
+            ):
+                fetched += 1
+                try:
+                    tx = parse_transaction(raw, tz, export_filter=export_filter)
+                except RecordParseError as exc:
+                    letter = parse_failure_letter(raw, exc, "paytrace-transaction")
+                    if letter.payload["record_digest"] not in seen_bad:
+                        seen_bad.add(letter.payload["record_digest"])
+                        letters.append(letter)
+                    continue
+                if not fetch.contains(tx.created_at):
+                    continue
+                # A decline appears once in the DECLINED export; keep the first normalized version.
+                parsed.setdefault(tx.transaction_id, tx)
+    finally:
+        client.close()
+    return sorted(parsed.values(), key=lambda t: t.transaction_id), letters, fetched
+
+
+def extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Fetch the window plus its look-back from PayTrace and land it; parse failures → dead letters."""
+    mapping = _load_mapping(cfg) if cfg.lookback is None else None
+    fetch = window.fetch_range(lookback_of(cfg, mapping))
+    transactions, letters, fetched = _fetch_transactions(cfg, fetch)
+    landing = _landing(cfg, run_id)
+    landing.write_json("window.json", {"window": window.to_json_dict(), "fetch": fetch.to_json_dict()})
+    landing.write_jsonl(TX_FILE, (t.to_json_dict() for t in transactions))
+    landing.write_jsonl(REJECTS_FILE, (dict(dl.payload, reason=dl.reason) for dl in letters))
+    new_letters = 0
+    if letters:
+        with _engine(cfg) as engine:
+            _install_own_tables(engine)
+            new_letters = record_dead_letters(engine, run_id, letters)
+    in_window = sum(1 for t in transactions if window.contains(t.created_at))
+    return _write_step_summary(
+        landing,
+        "extract",
+        {
+            "window": window.label,
+            "fetched": fetched,
+            "transactions": len(transactions),
+            "in_window": in_window,
+            "lookback_only": len(transactions) - in_window,
+            "parse_rejected": len(letters),
+            "dead_letters_new": new_letters,
+            "declined": sum(1 for t in transactions if t.status is TransactionState.DECLINED),
+        },
+    )
+
+
+def _read_transactions(landing: Landing, name: str) -> list[Transaction]:
+    return [Transaction.from_json_dict(row) for row in landing.read_jsonl(name)]
+
+
+# --------------------------------------------------------------------------------------- validate
+
+
+def validate_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Great Expectations checks from the contract; failing rows → dead letters, table failures raise."""
+    import pandas as pd
+
+    from paytrace_sl.pipeline.checks import validate_window
+    from paytrace_sl.pipeline.contracts import load_contract
+
+    landing = _landing(cfg, run_id)
+    rows = list(landing.read_jsonl(TX_FILE))
+    extract = _read_step_summary(landing, "extract")
+    mapping = _load_mapping(cfg)
+    contract = load_contract("paytrace_transaction")
+    frame = pd.DataFrame(rows, columns=list(contract.field_names)) if not rows else pd.DataFrame(rows)
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        history = recent_window_counts(engine, cfg.dag_id, window, run_id)
+        result = validate_window(
+            frame,
+            contract=contract,
+            run_id=run_id,
+            gx_root=cfg.gx_dir,
+            window=(window.start, window.end),
+            recent_counts=history,
+            expected_count=int(extract["transactions"]) if "transactions" in extract else None,
+            anomaly_factor=mapping.checks.row_count_anomaly_factor,
+            anomaly_min_history=mapping.checks.row_count_min_history,
+            anomaly_floor=mapping.checks.row_count_floor,
+        )
+        failed_rows = {d.row for d in result.dead_letters}
+        letters = [
+            DeadLetter(
+                transaction_id=int(d.record_key) if d.record_key.isdigit() else None,
+                source="paytrace-transaction",
+                payload=_safe_payload(rows[d.row]),
+                reason=d.reason,
+                failed_checks=tuple(f"{f.expectation}:{f.field}" for f in d.failures),
+            )
+            for d in result.dead_letters
+        ]
+        new_letters = record_dead_letters(engine, run_id, letters) if letters else 0
+    passed = [r for i, r in enumerate(rows) if i not in failed_rows]
+    landing.write_jsonl(VALIDATED_FILE, passed)
+    log.info("%s", result.summary)
+    return _write_step_summary(
+        landing,
+        "validate",
+        {
+            "checked": len(rows),
+            "passed": len(passed),
+            "dead_lettered": len(failed_rows),
+            "dead_letters_new": new_letters,
+            "data_docs": str(result.data_docs_index or ""),
+        },
+    )
+
+
+def recent_window_counts(
+    engine: sa.Engine, dag_id: str, window: Window, run_id: str, limit: int = 20
+) -> list[int]:
+    """Checked-row counts of recent successful runs with windows of the same length (anomaly history)."""
+    from paytrace_sl.sl.own_tables import xPTRun as t
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.window_start, t.c.window_end, t.c.counts)
+            .where(t.c.dag_id == dag_id, t.c.status.in_(("success", "partial")), t.c.run_id != run_id)
+            .order_by(t.c.window_end.desc())
+            .limit(limit * 3)
+        ).all()
+    counts: list[int] = []
+    for start, end, raw in rows:
+        if start is None or end is None or (end - start) != window.duration:
+            continue
+        try:
+            checked = json.loads(raw or "{}").get("checked")
+        except json.JSONDecodeError:
+            continue
+        if isinstance(checked, int):
+            counts.append(checked)
+        if len(counts) >= limit:
+            break
+    return counts
+
+
+_SAFE_KEYS = (
+    "transaction_id",
+    "transaction_type",
+    "status",
+    "batch_number",
+    "amount",
+    "tax_amount",
+    "created_at",
+    "settled_at",
+    "customer_id",
+    "invoice_id",
+    "card_masked",
+    "status_code",
+    "status_message",
+)
+
+
+def _safe_payload(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The normalized record (masked card only) reduced to the fields a person needs to fix it."""
+    if not row:
+        return {}
+    return {k: row.get(k) for k in _SAFE_KEYS if k in row}
+
+
+# -------------------------------------------------------------------------------------- transform
+
+
+def transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Validated records + SL context + mapping → posting plan (landed) and the per-record outcome."""
+    from paytrace_sl.pipeline.sl_context import load_sl_context
+    from paytrace_sl.pipeline.transform import build_plan
+
+    landing = _landing(cfg, run_id)
+    transactions = _read_transactions(landing, VALIDATED_FILE)
+    mapping = _load_mapping(cfg)
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        with engine.connect() as conn:
+            ctx = load_sl_context(
+                conn,
+                transaction_ids=[t.transaction_id for t in transactions],
+                customer_ids=[t.customer_id for t in transactions],
+                invoice_ids=[t.invoice_id for t in transactions],
+                mapping=mapping,
+            )
+    result = build_plan(transactions, ctx, mapping, window=window)
+    outcome = _transform_outcome(result, transactions)
+    landing.write_json(PLAN_FILE, encode_plan(result.plan))
+    landing.write_json(OUTCOME_FILE, outcome)
+    return _write_step_summary(
+        landing,
+        "transform",
+        {
+            "records": len(transactions),
+            "planned_documents": sum(len(b.items) for b in result.plan.batches),
+            "planned_batches": len(result.plan.batches),
+            "posted": len(outcome["posted_ids"]),
+            "already_posted": len(outcome["already_posted"]),
+            "skipped": result.skipped_by_reason(),
+            "review": len(outcome["review"]),
+        },
+    )
+
+
+def _transform_outcome(result: Any, transactions: Sequence[Transaction]) -> dict[str, Any]:
+    """The transform result as JSON lists for the load and summary steps (ids, codes, texts; no card data)."""
+    state = {t.transaction_id: t.status.value for t in transactions}
+
+    def reasons(items: Mapping[int, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "transaction_id": int(txid),
+                "reason_code": reason.code,
+                "reason": reason.text,
+                "paytrace_state": state.get(int(txid), ""),
+            }
+            for txid, reason in sorted(items.items())
+        ]
+
+    outcomes = result.outcomes
+    posted_ids = (
+        sorted(int(t) for t in outcomes.loc[outcomes["outcome"] == "posted", "transaction_id"])
+        if len(outcomes)
+        else []
+    )
+    return {
+        "posted_ids": posted_ids,
+        "already_posted": sorted(int(t) for t in result.already_posted),
+        "skipped": reasons(result.skipped),
+        "review": reasons(result.review),
+    }
+
+
+# ------------------------------------------------------------------------------------------- load
+
+
+def load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Write the plan through the SL writer (exactly-once by ledger); record skips, reviews, declines."""
+    from paytrace_sl.sl.writer import SLWriter
+
+    landing = _landing(cfg, run_id)
+    plan = decode_plan(landing.read_json(PLAN_FILE))
+    outcome = landing.read_json(OUTCOME_FILE)
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        writer = SLWriter(
+            engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
+        )
+        result = writer.write_plan(plan)
+        write = _write_counts(result)
+        skips_new = record_skips(engine, run_id, outcome["skipped"])
+        reviews_new = record_reviews(engine, run_id, outcome["review"])
+    declines = [s for s in outcome["skipped"] if s.get("paytrace_state") == TransactionState.DECLINED.value]
+    declines_sent = 0
+    if declines and cfg.notify.decline_webhook_url:
+        tx_by_id = {t.transaction_id: t for t in _read_transactions(landing, VALIDATED_FILE)}
+        declines_sent = notify_declines(
+            cfg.notify,
+            run_id,
+            [
+                _decline_item(tx_by_id[int(d["transaction_id"])])
+                for d in declines
+                if int(d["transaction_id"]) in tx_by_id
+            ],
+        )
+    landing.write_json(SL_BATCHES_FILE, write["batches"])
+    summary = {k: v for k, v in write.items() if k != "batches"}
+    summary.update({"skips_new": skips_new, "reviews_new": reviews_new, "declines_notified": declines_sent})
+    return _write_step_summary(landing, "load", summary)
+
+
+def _decline_item(tx: Transaction) -> dict[str, Any]:
+    return {
+        "transaction_id": tx.transaction_id,
+        "amount": str(tx.amount),
+        "created_at": tx.created_at.isoformat(),
+        "customer_id": tx.customer_id,
+        "invoice_id": tx.invoice_id,
+        "status_message": tx.status_message,
+    }
+
+
+def _write_counts(result: Any) -> dict[str, Any]:
+    """The writer's WriteResult → counts plus the list of SL batches written (the writer records its
+    own review items in xPTReview)."""
+    batches = [
+        {
+            "module": b.module,
+            "bat_nbr": b.bat_nbr,
+            "cpny_id": b.cpny_id,
+            "kind": str(b.kind),
+            "posted": b.posted,
+        }
+        for b in result.batches
+        if b.bat_nbr
+    ]
+    return {
+        "posted": int(result.posted),
+        "already_posted": int(result.already_posted),
+        "removed": int(result.removed),
+        "writer_review": int(result.review_items),
+        "sl_batches": len(batches),
+        "batches": batches,
+    }
+
+
+# -------------------------------------------------------------------------------------- preflight
+
+
+def preflight_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Re-check the SL batches this run wrote the way SL's release would; any finding fails the run.
+
+    The writer already ran the same checks before committing each batch; this step repeats them after
+    the commit so a batch changed in between (by a person or another program) is caught, and so the
+    check is visible as its own task in Airflow.
+    """
+    from paytrace_sl.sl.preflight import run_preflight
+
+    landing = _landing(cfg, run_id)
+    batches = landing.read_json(SL_BATCHES_FILE) if landing.exists(SL_BATCHES_FILE) else []
+    findings: list[Any] = []
+    with _engine(cfg) as engine, engine.connect() as conn:
+        for b in batches:
+            if b.get("bat_nbr"):
+                findings.extend(run_preflight(conn, module=b["module"], bat_nbr=b["bat_nbr"]))
+    summary = {"batches_checked": len(batches), "findings": len(findings)}
+    _write_step_summary(landing, "preflight", summary)
+    if findings:
+        first = "; ".join(str(f) for f in findings[:3])
+        raise PipelineError(
+            f"preflight found {len(findings)} problem(s) in SL batches of run {run_id}: {first}"
+        )
+    return summary
+
+
+# -------------------------------------------------------------------------------------- summarize
+
+
+def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Row accounting for the window, the run's row in ``xPTRun``, and a notification if needed.
+
+    extracted (parsed + unparseable) = posted + already posted + skipped + review + dead-lettered, or the
+    run fails loudly (:class:`~paytrace_sl.pipeline.accounting.RowAccountingError`).
+    """
+    from paytrace_sl.pipeline.accounting import RowAccount
+
+    landing = _landing(cfg, run_id)
+    extract = _read_step_summary(landing, "extract")
+    validate = _read_step_summary(landing, "validate")
+    load = _read_step_summary(landing, "load")
+    outcome = landing.read_json(OUTCOME_FILE)
+    skipped_by_reason = dict(Counter(s["reason_code"] for s in outcome["skipped"]))
+    account = RowAccount(
+        extracted=int(extract.get("transactions", 0)) + int(extract.get("parse_rejected", 0)),
+        posted=len(outcome["posted_ids"]),
+        already_posted=len(outcome["already_posted"]),
+        skipped_by_reason=skipped_by_reason,
+        review=len(outcome["review"]),
+        dead_lettered=int(extract.get("parse_rejected", 0)) + int(validate.get("dead_lettered", 0)),
+    )
+    summary: dict[str, Any] = {
+        "window": window.label,
+        "transactions": account.extracted,
+        "in_window": int(extract.get("in_window", 0)),
+        "checked": int(validate.get("checked", 0)),
+        "posted": account.posted,
+        "already_posted": account.already_posted,
+        "skipped": account.skipped,
+        "skipped_by_reason": dict(sorted(skipped_by_reason.items())),
+        "review": account.review + int(load.get("writer_review", 0)),
+        "dead_letter": account.dead_lettered,
+        "sl_batches": int(load.get("sl_batches", 0)),
+        "sl_documents_new": int(load.get("posted", 0)),
+        "declines_notified": int(load.get("declines_notified", 0)),
+    }
+    account.check()
+    status = "partial" if attention_needed(summary) else "success"
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        record_run(engine, run_id, cfg.dag_id, window, status, summary)
+    if status == "partial":
+        notify(
+            cfg.notify,
+            Notification(
+                kind="attention",
+                title="run left items for a person",
+                run_id=run_id,
+                window=window.label,
+                reason="review and/or dead-letter items are waiting",
+                counts={k: summary[k] for k in ("review", "dead_letter")},
+            ),
+        )
+    return _write_step_summary(landing, "summarize", summary)
+
+
+# ------------------------------------------------------------------------------------ settlements
+
+BATCHES_FILE = "batches.json"
+BATCH_TX_FILE = "batch_transactions.jsonl"
+SETTLE_PLAN_FILE = "settlement_plan.json"
+SETTLE_REVIEW_FILE = "settlement_review.json"
+
+
+def _batch_from_json(data: Mapping[str, Any]) -> Any:
+    from decimal import Decimal
+
+    from paytrace_sl.paytrace.records import BrandTotals, SettlementBatch
+
+    return SettlementBatch(
+        number=int(data["number"]),
+        created_at=dt.datetime.fromisoformat(data["created_at"]),
+        transaction_count=int(data["transaction_count"]),
+        net_amount=Decimal(data["net_amount"]),
+        sales_count=int(data["sales_count"]),
+        sales_amount=Decimal(data["sales_amount"]),
+        refund_count=int(data["refund_count"]),
+        refund_amount=Decimal(data["refund_amount"]),
+        brands=tuple(
+            BrandTotals(
+                b["brand"],
+                int(b["sales_count"]),
+                Decimal(b["sales_amount"]),
+                int(b["refund_count"]),
+                Decimal(b["refund_amount"]),
+            )
+            for b in data.get("brands", [])
+        ),
+    )
+
+
+def _settlement_inputs(landing: Landing) -> tuple[list[Any], dict[int, list[Transaction]]]:
+    batches = [_batch_from_json(b) for b in landing.read_json(BATCHES_FILE)]
+    by_batch: dict[int, list[Transaction]] = {b.number: [] for b in batches}
+    for row in landing.read_jsonl(BATCH_TX_FILE):
+        number = int(row.pop("settlement_batch"))
+        by_batch.setdefault(number, []).append(Transaction.from_json_dict(row))
+    return batches, by_batch
+
+
+def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Settled batches created in the window (plus look-back) and each batch's transaction list."""
+    from paytrace_sl.paytrace.errors import RecordParseError
+    from paytrace_sl.paytrace.parse import parse_batch, parse_transaction
+
+    mapping = _load_mapping(cfg) if cfg.lookback is None else None
+    fetch = window.fetch_range(lookback_of(cfg, mapping))
+    first_day, last_day = fetch.request_dates()
+    tz = fetch.tz
+    letters: list[DeadLetter] = []
+    batches: list[Any] = []
+    tx_rows: list[dict[str, Any]] = []
+    client = _client(cfg)
+    try:
+        for raw in client.export_batches_raw(first_day, last_day + dt.timedelta(days=1)):
+            try:
+                batch = parse_batch(raw, tz)
+            except RecordParseError as exc:
+                letters.append(parse_failure_letter(raw, exc, "paytrace-batch"))
+                continue
+            if not fetch.contains(batch.created_at):
+                continue
+            batches.append(batch)
+            for raw_tx in client.batch_transactions_raw(batch.number):
+                try:
+                    tx = parse_transaction(raw_tx, tz)
+                except RecordParseError as exc:
+                    letters.append(
+                        parse_failure_letter(raw_tx, exc, "paytrace-batch-transaction", batch=batch.number)
+                    )
+                    continue
+                tx_rows.append(dict(tx.to_json_dict(), settlement_batch=batch.number))
+    finally:
+        client.close()
+    landing = _landing(cfg, run_id)
+    landing.write_json(BATCHES_FILE, [b.to_json_dict() for b in sorted(batches, key=lambda b: b.number)])
+    landing.write_jsonl(BATCH_TX_FILE, tx_rows)
+    new_letters = 0
+    if letters:
+        with _engine(cfg) as engine:
+            _install_own_tables(engine)
+            new_letters = record_dead_letters(engine, run_id, letters)
+    return _write_step_summary(
+        landing,
+        "settle_extract",
+        {
+            "window": window.label,
+            "settlement_batches": len(batches),
+            "batch_transactions": len(tx_rows),
+            "parse_rejected": len(letters),
+            "dead_letters_new": new_letters,
+        },
+    )
+
+
+def _company(cfg: PipelineConfig, mapping: Any) -> str:
+    """The SL company: the mapping's, else SL's own setup."""
+    from paytrace_sl.sl.setup import load_sl_setup
+
+    if mapping.company:
+        return str(mapping.company)
+    with _engine(cfg) as engine, engine.connect() as conn:
+        return str(load_sl_setup(conn).cpny_id)
+
+
+def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """One GL settlement per batch and clearing account (see :mod:`paytrace_sl.pipeline.settlement`).
+
+    A batch that cannot be planned (its listed transactions do not add up to its net, say) is not posted:
+    it becomes a review item and the reconciliation records the difference; the other batches proceed.
+    """
+    from paytrace_sl.pipeline.settlement import SettlementPlanError, plan_settlements
+    from paytrace_sl.plan import PostingPlan
+
+    landing = _landing(cfg, run_id)
+    batches, by_batch = _settlement_inputs(landing)
+    mapping = _load_mapping(cfg)
+    cpny_id = _company(cfg, mapping)
+    planned: list[Any] = []
+    review: list[dict[str, Any]] = []
+    for batch in batches:
+        try:
+            plan = plan_settlements(
+                [batch], mapping, cpny_id, transactions_by_batch=by_batch, status=mapping.batch_status
+            )
+        except SettlementPlanError as exc:
+            review.append(
+                {
+                    "transaction_id": None,
+                    "ledger_key": f"paytrace-batch:{batch.number}:settlement",
+                    "reason_code": "settlement_not_planned",
+                    "reason": str(exc),
+                    "details": {"batch_number": batch.number},
+                }
+            )
+            continue
+        planned.extend(plan.batches)
+    landing.write_json(SETTLE_PLAN_FILE, encode_plan(PostingPlan(batches=tuple(planned))))
+    landing.write_json(SETTLE_REVIEW_FILE, review)
+    return _write_step_summary(
+        landing,
+        "settle_transform",
+        {
+            "settlement_batches": len(batches),
+            "planned_entries": sum(len(b.items) for b in planned),
+            "not_planned": len(review),
+            "settlement_planned": bool(mapping.settlement_planned),
+        },
+    )
+
+
+def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Write the settlement GL batches on Hold (exactly-once by ledger key)."""
+    from paytrace_sl.sl.writer import SLWriter
+
+    landing = _landing(cfg, run_id)
+    plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        writer = SLWriter(
+            engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
+        )
+        write = _write_counts(writer.write_plan(plan))
+        review = landing.read_json(SETTLE_REVIEW_FILE) if landing.exists(SETTLE_REVIEW_FILE) else []
+        reviews_new = record_reviews(engine, run_id, review)
+    landing.write_json(SL_BATCHES_FILE, write["batches"])
+    summary = {k: v for k, v in write.items() if k != "batches"}
+    summary["reviews_new"] = reviews_new
+    return _write_step_summary(landing, "settle_load", summary)
+
+
+def reconcile_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Per batch: PayTrace totals vs its listed transactions vs what SL holds → ``xPTRecon``."""
+    from paytrace_sl.pipeline.settlement import reconcile_and_save
+
+    landing = _landing(cfg, run_id)
+    batches, by_batch = _settlement_inputs(landing)
+    mapping = _load_mapping(cfg)
+    cpny_id = _company(cfg, mapping)
+    records = []
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        for batch in batches:
+            with engine.begin() as conn:
+                records.append(
+                    reconcile_and_save(
+                        conn,
+                        batch,
+                        by_batch.get(batch.number, []),
+                        run_id,
+                        mapping=mapping,
+                        cpny_id=cpny_id,
+                        expect_settlement=bool(mapping.settlement_planned),
+                        programs=(cfg.program,),
+                        timezone=cfg.timezone,
+                    )
+                )
+    statuses = Counter(r.status for r in records)
+    landing.write_json("reconciliation.json", [r.to_json_dict() for r in records])
+    return _write_step_summary(
+        landing,
+        "reconcile",
+        {
+            "settlement_batches": len(records),
+            "reconciled": statuses.get("matched", 0),
+            "difference": statuses.get("difference", 0),
+            "pending": statuses.get("pending", 0),
+            "difference_cents": sum(abs(r.difference_cents) for r in records),
+        },
+    )
+
+
+def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """Record the settlement run in ``xPTRun``; notify when a batch does not reconcile."""
+    landing = _landing(cfg, run_id)
+    extract = _read_step_summary(landing, "settle_extract")
+    load = _read_step_summary(landing, "settle_load")
+    recon = _read_step_summary(landing, "reconcile")
+    transform = _read_step_summary(landing, "settle_transform")
+    summary: dict[str, Any] = {
+        "window": window.label,
+        "settlement_batches": int(extract.get("settlement_batches", 0)),
+        "settlement_entries_posted": int(load.get("posted", 0)),
+        "sl_batches": int(load.get("sl_batches", 0)),
+        "reconciled": int(recon.get("reconciled", 0)),
+        "difference": int(recon.get("difference", 0)),
+        "pending": int(recon.get("pending", 0)),
+        "review": int(transform.get("not_planned", 0)),
+        "dead_letter": int(extract.get("parse_rejected", 0)),
+    }
+    needs_person = summary["difference"] > 0 or attention_needed(summary)
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        record_run(engine, run_id, cfg.dag_id, window, "partial" if needs_person else "success", summary)
+    if needs_person:
+        notify(
+            cfg.notify,
+            Notification(
+                kind="attention",
+                title="settlement batches need a look",
+                run_id=run_id,
+                window=window.label,
+                reason="a batch does not reconcile, or review/dead-letter items were left",
+                counts={k: summary[k] for k in ("difference", "pending", "review", "dead_letter")},
+            ),
+        )
+    return _write_step_summary(landing, "settle_summarize", summary)
+
+
+SETTLEMENT_STEPS: tuple[tuple[str, Callable[[PipelineConfig, Window, str], dict[str, Any]]], ...] = (
+    ("settle_extract", settle_extract_step),
+    ("settle_transform", settle_transform_step),
+    ("settle_load", settle_load_step),
+    ("reconcile", reconcile_step),
+    ("settle_summarize", settle_summarize_step),
+)
+
+
+# ------------------------------------------------------------------------------------ whole window
+
+
+PAYMENT_STEPS: tuple[tuple[str, Callable[[PipelineConfig, Window, str], dict[str, Any]]], ...] = (
+    ("extract", extract_step),
+    ("validate", validate_step),
+    ("transform", transform_step),
+    ("load", load_step),
+    ("preflight", preflight_step),
+    ("summarize", summarize_step),
+)
+
+
+def run_steps(
+    cfg: PipelineConfig,
+    steps: Sequence[tuple[str, Callable[[PipelineConfig, Window, str], dict[str, Any]]]],
+    window: Window,
+    run_id: str,
+    on_step: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``steps`` in order in this process; a failure is recorded in ``xPTRun`` and notified."""
+    summary: dict[str, Any] = {}
+    try:
+        for name, step in steps:
+            summary = step(cfg, window, run_id)
+            if on_step is not None:
+                on_step(name, summary)
+    except Exception as exc:
+        _record_failure(cfg, window, run_id, exc)
+        raise
+    return summary
+
+
+def run_window(
+    cfg: PipelineConfig,
+    window: Window,
+    run_id: str,
+    on_step: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """All payment steps for one window in-process (what ``sync`` runs); returns the summary."""
+    return run_steps(
+        with_dag(cfg, PAYMENTS_DAG_ID) if cfg.dag_id == REPLAY_DAG_ID else cfg,
+        PAYMENT_STEPS,
+        window,
+        run_id,
+        on_step,
+    )
+
+
+def run_settlements(
+    cfg: PipelineConfig,
+    window: Window,
+    run_id: str,
+    on_step: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """All settlement steps for one window in-process; returns the settlement summary."""
+    return run_steps(with_dag(cfg, SETTLEMENTS_DAG_ID), SETTLEMENT_STEPS, window, run_id, on_step)
+
+
+# ----------------------------------------------------------------------------------------- totals
+
+
+def totals(engine: sa.Engine, run_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """What a set of runs did (all runs when ``run_ids`` is None), from our tables, de-duplicated.
+
+    Per-window summaries count the look-back again in every window; these totals count each SL
+    document, skip, review item, dead letter and reconciliation once, attributed to the run that made it.
+    """
+    from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTLedger, xPTRecon, xPTReview, xPTSkip
+
+    def scoped(table: sa.Table) -> Any:
+        return table.c.run_id.in_(list(run_ids)) if run_ids is not None else sa.true()
+
+    with engine.connect() as conn:
+        posted = {
+            str(kind): int(n)
+            for kind, n in conn.execute(
+                sa.select(xPTLedger.c.kind, sa.func.count())
+                .where(scoped(xPTLedger))
+                .group_by(xPTLedger.c.kind)
+            )
+        }
+        sl_batches = conn.execute(
+            sa.select(sa.func.count()).select_from(
+                sa.select(xPTLedger.c.module, xPTLedger.c.bat_nbr)
+                .where(scoped(xPTLedger), xPTLedger.c.bat_nbr != "")
+                .distinct()
+                .subquery()
+            )
+        ).scalar_one()
+        skipped = {
+            str(code): int(n)
+            for code, n in conn.execute(
+                sa.select(xPTSkip.c.reason_code, sa.func.count())
+                .where(scoped(xPTSkip))
+                .group_by(xPTSkip.c.reason_code)
+            )
+        }
+        review = conn.execute(
+            sa.select(sa.func.count()).select_from(xPTReview).where(scoped(xPTReview))
+        ).scalar_one()
+        dead = conn.execute(
+            sa.select(sa.func.count()).select_from(xPTDeadLetter).where(scoped(xPTDeadLetter))
+        ).scalar_one()
+        recon = {
+            str(status): int(n)
+            for status, n in conn.execute(
+                sa.select(xPTRecon.c.status, sa.func.count())
+                .where(scoped(xPTRecon))
+                .group_by(xPTRecon.c.status)
+            )
+        }
+    return {
+        "posted": dict(sorted(posted.items())),
+        "skipped": dict(sorted(skipped.items())),
+        "review": int(review),
+        "dead_letter": int(dead),
+        "sl_batches": int(sl_batches),
+        "settlement_batches": dict(sorted(recon.items())),
+    }
+
+
+def engine_for(cfg: PipelineConfig) -> Any:
+    """A context manager yielding an engine on the configured SL database (disposed on exit)."""
+    return _engine(cfg)
+
+
+# ----------------------------------------------------------------------------------------- replay
+
+
+def open_dead_letters(engine: sa.Engine, ids: Sequence[int]) -> list[dict[str, Any]]:
+    from paytrace_sl.sl.own_tables import xPTDeadLetter as t
+
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                sa.select(t.c.id, t.c.transaction_id, t.c.source, t.c.reason, t.c.replayed_at).where(
+                    t.c.id.in_(list(ids))
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return [dict(r) for r in rows]
+
+
+def mark_replayed(engine: sa.Engine, run_id: str, transaction_ids: Iterable[int], before: dt.datetime) -> int:
+    """Close open dead letters (created before this replay) of transactions that now passed the checks."""
+    from paytrace_sl.sl.own_tables import xPTDeadLetter as t
+
+    ids = sorted(set(transaction_ids))
+    closed = 0
+    with engine.begin() as conn:
+        for start in range(0, len(ids), 500):
+            result = conn.execute(
+                sa.update(t)
+                .where(
+                    t.c.transaction_id.in_(ids[start : start + 500]),
+                    t.c.replayed_at.is_(None),
+                    t.c.created_at < before,
+                )
+                .values(replayed_at=_now(), replay_run_id=run_id)
+            )
+            closed += int(result.rowcount or 0)
+    return closed
+
+
+def replay(
+    cfg: PipelineConfig,
+    run_id: str,
+    *,
+    dead_letter_ids: Sequence[int] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    on_step: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Re-process after a fix: named dead letters (re-fetched by id) or merchant days [start, end).
+
+    The writer's ledger makes this safe to repeat: what was posted stays posted once. Dead letters whose
+    transaction now passes the checks are closed (``replayed_at``/``replay_run_id``).
+    """
+    from paytrace_sl.pipeline.windows import day_windows
+
+    cfg = with_dag(cfg, REPLAY_DAG_ID)
+    began = _now()
+    summaries: list[dict[str, Any]] = []
+    passed_ids: list[int] = []
+    not_replayable: list[int] = []
+    if dead_letter_ids:
+        summary, passed, skipped = _replay_dead_letters(cfg, run_id, dead_letter_ids, on_step)
+        not_replayable.extend(skipped)
+        if summary:
+            summaries.append(summary)
+        passed_ids.extend(passed)
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise ConfigurationError("a replay date range needs both start and end")
+        for day in day_windows(start, end, cfg.timezone):
+            day_run = f"{run_id}__{day.start.date().isoformat()}"
+            summaries.append(run_steps(cfg, PAYMENT_STEPS, day, day_run, on_step))
+            passed_ids.extend(
+                int(r["transaction_id"]) for r in _landing(cfg, day_run).read_jsonl(VALIDATED_FILE)
+            )
+    if not summaries and not not_replayable:
+        raise ConfigurationError("nothing to replay: give dead-letter ids or a start and end date")
+    with _engine(cfg) as engine:
+        closed = mark_replayed(engine, run_id, passed_ids, began)
+    total: dict[str, Any] = {
+        k: sum(int(s.get(k, 0)) for s in summaries)
+        for k in ("transactions", "posted", "already_posted", "skipped", "review", "dead_letter")
+    }
+    total.update({"windows": len(summaries), "dead_letters_closed": closed, "not_replayable": not_replayable})
+    return total
+
+
+def _replay_dead_letters(
+    cfg: PipelineConfig,
+    run_id: str,
+    ids: Sequence[int],
+    on_step: Callable[[str, dict[str, Any]], None] | None,
+) -> tuple[dict[str, Any], list[int], list[int]]:
+    from paytrace_sl.paytrace.client import EXPORT_BY_ID
+    from paytrace_sl.paytrace.errors import RecordParseError
+    from paytrace_sl.paytrace.parse import parse_transaction
+
+    with _engine(cfg) as engine:
+        _install_own_tables(engine)
+        letters = open_dead_letters(engine, ids)
+    unknown = sorted(set(ids) - {int(r["id"]) for r in letters})
+    if unknown:
+        raise ConfigurationError(f"dead-letter id(s) {unknown} not found in xPTDeadLetter")
+    replayable = [r for r in letters if r["transaction_id"] is not None and r["replayed_at"] is None]
+    not_replayable = [int(r["id"]) for r in letters if r["transaction_id"] is None]
+    if not replayable:
+        return {}, [], not_replayable
+    transactions: list[Transaction] = []
+    still_bad: list[DeadLetter] = []
+    client = _client(cfg)
+    try:
+        for txid in sorted({int(r["transaction_id"]) for r in replayable}):
+            envelope = client.call(EXPORT_BY_ID, {"transaction_id": txid})
+            for raw in envelope.get("transactions") or []:
+                try:
+                    transactions.append(parse_transaction(raw, cfg.paytrace.tz))
+                except RecordParseError as exc:
+                    still_bad.append(parse_failure_letter(raw, exc, "paytrace-transaction"))
+    finally:
+        client.close()
+    landing = _landing(cfg, run_id)
+    tz = cfg.paytrace.tz
+    if transactions:
+        first = min(t.created_at for t in transactions).astimezone(tz)
+        last = max(t.created_at for t in transactions).astimezone(tz)
+        window = Window(first, last + dt.timedelta(seconds=1), cfg.timezone)
+    else:
+        now = _now()
+        window = Window(now - dt.timedelta(seconds=1), now, cfg.timezone)
+    landing.write_json("window.json", {"window": window.to_json_dict(), "dead_letter_ids": list(ids)})
+    landing.write_jsonl(TX_FILE, (t.to_json_dict() for t in transactions))
+    landing.write_jsonl(REJECTS_FILE, (dict(d.payload, reason=d.reason) for d in still_bad))
+    if still_bad:
+        with _engine(cfg) as engine:
+            record_dead_letters(engine, run_id, still_bad)
+    _write_step_summary(
+        landing,
+        "extract",
+        {
+            "window": window.label,
+            "fetched": len(transactions) + len(still_bad),
+            "transactions": len(transactions),
+            "parse_rejected": len(still_bad),
+            "dead_letters_new": 0,
+        },
+    )
+    summary = run_steps(cfg, PAYMENT_STEPS[1:], window, run_id, on_step)
+    passed = [int(r["transaction_id"]) for r in landing.read_jsonl(VALIDATED_FILE)]
+    return summary, passed, not_replayable
+
+
+def _record_failure(cfg: PipelineConfig, window: Window | None, run_id: str, exc: BaseException) -> None:
+    """Best effort: mark the run failed in xPTRun and notify. Never masks the original error."""
+    reason = f"{type(exc).__name__}: {exc}"
+    try:
+        with _engine(cfg) as engine:
+            _install_own_tables(engine)
+            record_run(engine, run_id, cfg.dag_id, window, "failed", {}, error=reason)
+    except Exception as inner:  # the SL database may be what failed
+        log.warning("could not record the failed run %s: %s", run_id, type(inner).__name__)
+    notify(
+        cfg.notify,
+        Notification(
+            kind="failure",
+            title="pipeline run failed",
+            run_id=run_id,
+            window=window.label if window else "",
+            reason=reason[:500],
+        ),
+    )
+
+
+def with_dag(cfg: PipelineConfig, dag_id: str) -> PipelineConfig:
+    return replace(cfg, dag_id=dag_id)
+
+
+def require(value: str | None, what: str) -> str:
+    if not value:
+        raise ConfigurationError(f"{what} is required")
+    return value

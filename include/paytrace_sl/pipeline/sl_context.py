@@ -1,0 +1,214 @@
+"""What the transformation needs to know from SL, read once per window (no per-row queries).
+
+SL customers, the PayTrace→SL customer cross-reference, open released invoices, sales orders, and our
+ledger (what we already posted for these transactions and the PayTrace state at that time). The
+transform itself is pure: tests build an :class:`SLContext` in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from paytrace_sl.pipeline.mapping import Mapping as Mapping_
+
+__all__ = ["LedgerEntry", "OpenInvoice", "SLContext", "SLContextError", "SalesOrder", "load_sl_context"]
+
+_CHUNK = 500  # SQL Server allows 2100 parameters per statement
+
+
+class SLContextError(RuntimeError):
+    """SL (or our tables in it) cannot be read as the transformation needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInvoice:
+    """An open, released SL invoice (ARDoc DocType IN, Rlsed=1, OpenDoc=1)."""
+
+    ref_nbr: str
+    cust_id: str
+    doc_bal: Decimal
+    cpny_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SalesOrder:
+    ord_nbr: str
+    cust_id: str
+    cpny_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """Our ledger rows of one PayTrace transaction: kind → status, and the PayTrace state posted."""
+
+    kinds: Mapping[str, str]  # payment|refund|void → posted|removed|superseded
+    paytrace_state: str
+
+    def has(self, kind: str, *statuses: str) -> bool:
+        status = self.kinds.get(kind)
+        return status is not None and (not statuses or status in statuses)
+
+
+def _empty() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class SLContext:
+    cpny_id: str = ""  # default company from SL setup ("" when unknown)
+    customers: frozenset[str] = frozenset()
+    xref: Mapping[str, str] = field(default_factory=_empty)  # PayTrace customer_id → SL CustId
+    open_invoices: Mapping[str, tuple[OpenInvoice, ...]] = field(default_factory=_empty)  # by RefNbr
+    orders: Mapping[str, tuple[SalesOrder, ...]] = field(default_factory=_empty)  # by OrdNbr
+    ledger: Mapping[int, LedgerEntry] = field(default_factory=_empty)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        cpny_id: str = "",
+        customers: Iterable[str] = (),
+        xref: Mapping[str, str] | None = None,
+        invoices: Iterable[OpenInvoice] = (),
+        orders: Iterable[SalesOrder] = (),
+        ledger: Mapping[int, LedgerEntry] | None = None,
+    ) -> SLContext:
+        """Convenience constructor from plain iterables (tests, replays)."""
+        by_ref: dict[str, list[OpenInvoice]] = {}
+        for inv in invoices:
+            by_ref.setdefault(inv.ref_nbr, []).append(inv)
+        by_ord: dict[str, list[SalesOrder]] = {}
+        for order in orders:
+            by_ord.setdefault(order.ord_nbr, []).append(order)
+        return cls(
+            cpny_id=cpny_id,
+            customers=frozenset(customers),
+            xref=MappingProxyType(dict(xref or {})),
+            open_invoices=MappingProxyType({k: tuple(v) for k, v in by_ref.items()}),
+            orders=MappingProxyType({k: tuple(v) for k, v in by_ord.items()}),
+            ledger=MappingProxyType(dict(ledger or {})),
+        )
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = sorted(set(values))
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()  # SQL Server pads char(n) with blanks
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(round(float(value or 0.0), 2))).quantize(Decimal("0.01"))
+
+
+def load_sl_context(
+    conn: sa.Connection,
+    *,
+    transaction_ids: Iterable[int],
+    customer_ids: Iterable[str],
+    invoice_ids: Iterable[str],
+    cpny_id: str | None = None,
+    mapping: Mapping_ | None = None,
+) -> SLContext:
+    """Read everything the transform needs for one window, in a handful of set-based queries.
+
+    ``customer_ids`` are PayTrace vault customer ids (looked up as SL CustIds and in xPTCustXref);
+    ``invoice_ids`` are PayTrace invoice ids (looked up as open invoice RefNbrs and SO OrdNbrs).
+    The default company is ``cpny_id``, else ``mapping.company``, else SL's setup (GLSetup/vs_Company).
+    Our own tables must be installed (``paytrace_sl.sl.own_tables.install``).
+    """
+    from paytrace_sl.sl import catalog, own_tables
+    from paytrace_sl.sl.catalog import live_table_names
+
+    live = live_table_names(conn)
+    for tbl in (own_tables.xPTLedger, own_tables.xPTCustXref):
+        if tbl.name.lower() not in live:
+            raise SLContextError(
+                f"table {tbl.name} is missing in the SL database: install the integration tables first "
+                "(paytrace_sl.sl.own_tables.install / `paytrace-sl sl schema install`)"
+            )
+    pt_customers = {c.strip() for c in customer_ids if c and c.strip()}
+    invoice_keys = {i.strip() for i in invoice_ids if i and i.strip()}
+    tx_ids = {int(t) for t in transaction_ids}
+
+    xref: dict[str, str] = {}
+    x = own_tables.xPTCustXref
+    for chunk in _chunks(pt_customers):
+        rows = conn.execute(
+            sa.select(x.c.paytrace_customer_id, x.c.cust_id).where(
+                x.c.paytrace_customer_id.in_(chunk), x.c.active == 1
+            )
+        )
+        xref.update({_text(r[0]): _text(r[1]) for r in rows})
+
+    invoices: list[OpenInvoice] = []
+    ar = catalog.ARDoc
+    for chunk in _chunks(invoice_keys):
+        inv_rows = conn.execute(
+            sa.select(ar.c.RefNbr, ar.c.CustId, ar.c.DocBal, ar.c.CpnyID).where(
+                ar.c.DocType == "IN", ar.c.Rlsed == 1, ar.c.OpenDoc == 1, ar.c.RefNbr.in_(chunk)
+            )
+        )
+        invoices += [OpenInvoice(_text(r[0]), _text(r[1]), _money(r[2]), _text(r[3])) for r in inv_rows]
+
+    orders: list[SalesOrder] = []
+    so = catalog.SOHeader
+    for chunk in _chunks(invoice_keys):
+        so_rows = conn.execute(
+            sa.select(so.c.OrdNbr, so.c.CustID, so.c.CpnyID).where(
+                so.c.OrdNbr.in_(chunk), so.c.Cancelled == 0
+            )
+        )
+        orders += [SalesOrder(_text(r[0]), _text(r[1]), _text(r[2])) for r in so_rows]
+
+    wanted_customers = (
+        pt_customers | set(xref.values()) | {i.cust_id for i in invoices} | {o.cust_id for o in orders}
+    )
+    customers: set[str] = set()
+    cu = catalog.Customer
+    for chunk in _chunks(wanted_customers):
+        customers |= {_text(r[0]) for r in conn.execute(sa.select(cu.c.CustId).where(cu.c.CustId.in_(chunk)))}
+
+    ledger_rows: dict[int, tuple[dict[str, str], Any, str]] = {}
+    lg = own_tables.xPTLedger
+    for chunk in _chunks(tx_ids):
+        lg_rows = conn.execute(
+            sa.select(lg.c.transaction_id, lg.c.kind, lg.c.status, lg.c.paytrace_state, lg.c.updated_at)
+            .where(lg.c.transaction_id.in_(chunk))
+            .order_by(lg.c.updated_at, lg.c.id)
+        )
+        for tid, kind, status, state, updated in lg_rows:
+            kinds, _, _ = ledger_rows.setdefault(int(tid), ({}, None, ""))
+            kinds[_text(kind)] = _text(status)
+            ledger_rows[int(tid)] = (kinds, updated, _text(state))  # latest row's state wins
+    ledger = {
+        tid: LedgerEntry(kinds=MappingProxyType(kinds), paytrace_state=state)
+        for tid, (kinds, _, state) in ledger_rows.items()
+    }
+
+    default_cpny = cpny_id or (mapping.company if mapping is not None else "")
+    if not default_cpny:
+        from paytrace_sl.sl.setup import SLSetupError, load_sl_setup
+
+        try:
+            default_cpny = load_sl_setup(conn).cpny_id
+        except SLSetupError:
+            default_cpny = ""  # the transform fails clearly if mapping.yaml names no company either
+    return SLContext.build(
+        cpny_id=default_cpny,
+        customers=customers,
+        xref=xref,
+        invoices=invoices,
+        orders=orders,
+        ledger=ledger,
+    )

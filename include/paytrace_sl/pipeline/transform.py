@@ -1,0 +1,626 @@
+"""PayTrace transactions → SL posting plan (vectorized pandas, no I/O).
+
+Every input row ends in exactly one bucket: planned (posted), already posted, skipped (with a reason
+code) or review (with a reason code) — see :mod:`paytrace_sl.pipeline.accounting` and docs/mapping.md
+for the rules. Money is handled as integer cents inside the frame and as ``Decimal`` in the plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import pandas as pd
+
+from paytrace_sl.paytrace.records import Transaction
+from paytrace_sl.pipeline.accounting import RowAccount
+from paytrace_sl.pipeline.cards import brand_from_masked
+from paytrace_sl.pipeline.mapping import Mapping
+from paytrace_sl.pipeline.sl_context import SLContext
+from paytrace_sl.plan import (
+    InvoiceApplication,
+    PlannedBatch,
+    PlannedPayment,
+    PlannedRefund,
+    PlannedSettlement,
+    PlannedVoid,
+    PostingKind,
+    PostingPlan,
+)
+
+__all__ = ["Reason", "TransformError", "TransformResult", "build_plan", "plan_rows"]
+
+EXT_REF_LEN = 15  # ARDoc.ExtRefNbr char(15)
+
+POSTED, ALREADY, SKIPPED, REVIEW = "posted", "already_posted", "skipped", "review"
+
+# reason codes → default explanation (the text may add specifics)
+SKIP_REASONS = {
+    "declined": "declined by the card issuer; never posted",
+    "awaiting_capture": "authorization only; the CAPTURE transaction is the payment",
+    "void_record": "a VOID record; the voided transaction's own state drives the void",
+    "type_ignored": "transaction type is mapped to 'ignore' (or not mapped) in mapping.yaml",
+    "voided_before_posting": "voided in PayTrace before it was ever posted to SL",
+    "zero_amount": "amount is 0.00; nothing to post",
+}
+REVIEW_REASONS = {
+    "unknown_customer": "no SL customer found (exact id, cross-reference or invoice)",
+    "invoice_not_found": "invoice id matches no open released SL invoice and no sales order",
+    "invoice_other_customer": "the invoice belongs to a different SL customer",
+    "invoice_balance_short": "the invoice's open balance is less than the payments against it",
+    "refund_voided_after_posting": "a refund we posted was voided in PayTrace; reverse it in SL by hand",
+}
+
+
+class TransformError(ValueError):
+    """The input cannot be transformed at all (bad configuration, duplicate ids, malformed amounts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a transaction was skipped or sent to review: a stable code and a readable text."""
+
+    code: str
+    text: str
+    transaction_id: int | None = None
+
+    @property
+    def reason_code(self) -> str:
+        return self.code
+
+    @property
+    def reason(self) -> str:
+        return self.text
+
+
+class WindowBounds(Protocol):
+    """Anything with zone-aware ``start``/``end`` (e.g. :class:`paytrace_sl.pipeline.windows.Window`)."""
+
+    @property
+    def start(self) -> dt.datetime: ...
+
+    @property
+    def end(self) -> dt.datetime: ...
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    plan: PostingPlan
+    already_posted: tuple[int, ...]
+    skipped: dict[int, Reason]
+    review: dict[int, Reason]
+    outcomes: pd.DataFrame  # one row per input transaction: transaction_id, outcome, reason_code, …
+
+    @property
+    def posted(self) -> int:
+        """Input rows that produced a planned document (payments, refunds and voids)."""
+        return int((self.outcomes["outcome"] == POSTED).sum()) if len(self.outcomes) else 0
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for reason in self.skipped.values():
+            counts[reason.code] = counts.get(reason.code, 0) + 1
+        return counts
+
+    def row_account(self, *, extracted: int, dead_lettered: int) -> RowAccount:
+        """The run's row accounting; ``check()`` proves no row was lost."""
+        return RowAccount(
+            extracted=extracted,
+            posted=self.posted,
+            already_posted=len(self.already_posted),
+            skipped_by_reason=self.skipped_by_reason(),
+            review=len(self.review),
+            dead_lettered=dead_lettered,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# input normalization
+
+
+def _frame(transactions: pd.DataFrame | Sequence[Transaction]) -> pd.DataFrame:
+    if isinstance(transactions, pd.DataFrame):
+        return transactions.reset_index(drop=True)
+    return pd.DataFrame([t.to_json_dict() for t in transactions])
+
+
+def _cents(value: Any, tid: Any) -> int:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise TransformError(f"transaction {tid}: amount {value!r} is not a decimal number") from None
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise TransformError(f"transaction {tid}: amount {value!r} has more than 2 decimal places")
+    return int(cents)
+
+
+def _text_col(df: pd.DataFrame, name: str) -> pd.Series:
+    if name not in df.columns:
+        return pd.Series([""] * len(df), index=df.index, dtype="str")
+    return df[name].fillna("").astype("str").str.strip()
+
+
+def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    required = ("transaction_id", "transaction_type", "status", "amount", "created_at")
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise TransformError(f"input lacks columns {missing}")
+    df = pd.DataFrame(index=raw.index)
+    df["tid"] = pd.to_numeric(raw["transaction_id"], errors="raise").astype("int64")
+    dupes = df["tid"][df["tid"].duplicated()]
+    if len(dupes):
+        raise TransformError(f"duplicate transaction ids in one window: {sorted(set(dupes.tolist()))[:10]}")
+    df["ttype"] = _text_col(raw, "transaction_type").str.upper()
+    df["state"] = _text_col(raw, "status").str.lower()
+    df["cents"] = [_cents(v, t) for v, t in zip(raw["amount"], df["tid"], strict=True)]
+    negative = df.loc[df["cents"] < 0, "tid"]
+    if len(negative):  # the contract forbids it; a refund is a positive REFUND, never a negative SALE
+        raise TransformError(f"negative amounts (run the contract checks first): transactions {negative.tolist()[:10]}")
+    created = pd.to_datetime(raw["created_at"], utc=True, format="ISO8601")
+    local = created.dt.tz_convert(mapping.timezone)
+    df["created"] = created
+    df["doc_date"] = local.dt.date
+    df["customer_id"] = _text_col(raw, "customer_id")
+    df["invoice_id"] = _text_col(raw, "invoice_id")
+    df["channel"] = _text_col(raw, "created_through")
+    masked = _text_col(raw, "card_masked")
+    brand_of = {m: brand_from_masked(m) for m in masked.unique()}
+    df["brand"] = masked.map(brand_of)
+    df["action"] = df["ttype"].map(lambda t: mapping.action_for(t))
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+
+def _gl_rule_index(df: pd.DataFrame, mapping: Mapping) -> pd.Series:
+    """Index of the first matching clearing-account rule per row (the last rule is the catch-all)."""
+    chosen = pd.Series(-1, index=df.index, dtype="int64")
+    for index, rule in enumerate(mapping.gl_rules):
+        mask = chosen == -1
+        if rule.brands:
+            mask &= df["brand"].isin(rule.brands)
+        if rule.invoice_pattern:
+            mask &= df["invoice_id"].str.contains(rule.invoice_pattern, regex=True).fillna(False).astype(bool)
+        if rule.channels:
+            mask &= df["channel"].isin(rule.channels)
+        if rule.merchants and mapping.merchant_id not in rule.merchants:
+            mask &= False
+        chosen[mask] = index
+    return chosen
+
+
+def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.Series:
+    """SL CustId per row by the configured strategy order; "" when unmatched."""
+    cust = pd.Series("", index=df.index, dtype="str")
+    invoice_owner = {
+        ref: invs[0].cust_id
+        for ref, invs in ctx.open_invoices.items()
+        if len({i.cust_id for i in invs}) == 1  # an ambiguous RefNbr identifies nobody
+    }
+    for strategy in mapping.customers.strategy:
+        todo = cust == ""
+        if strategy == "exact":
+            found = df["customer_id"].where(df["customer_id"].isin(ctx.customers), "")
+        elif strategy == "xref":
+            found = df["customer_id"].map(lambda c: ctx.xref.get(c, "") if c else "").astype("str")
+            found = found.where(found.isin(ctx.customers), "")
+        else:  # invoice
+            found = df["invoice_id"].map(lambda i: invoice_owner.get(i, "") if i else "").astype("str")
+        cust = cust.where(~todo, found)
+    return cust
+
+
+def _set(frame: pd.DataFrame, mask: pd.Series, outcome: str, code: str, text: str | None = None) -> None:
+    """Give still-undecided rows under ``mask`` their outcome (first rule wins)."""
+    mask = mask & (frame["outcome"] == "")
+    if mask.any():
+        frame.loc[mask, "outcome"] = outcome
+        frame.loc[mask, "reason_code"] = code
+        frame.loc[mask, "reason_text"] = (
+            text if text is not None else (SKIP_REASONS.get(code) or REVIEW_REASONS.get(code) or code)
+        )
+
+
+def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
+    out = df.copy()
+    for col in (
+        "outcome",
+        "reason_code",
+        "reason_text",
+        "kind",
+        "cust_id",
+        "apply_ref",
+        "ext_ref",
+        "review_note",
+    ):
+        out[col] = ""
+    ledger = ctx.ledger
+    entry = out["tid"].map(lambda t: ledger.get(int(t)))
+    in_ledger = entry.notna()
+    pay_posted = entry.map(lambda e: e is not None and e.has("payment", "posted"))
+    pay_any = entry.map(lambda e: e is not None and e.has("payment"))
+    refund_any = entry.map(lambda e: e is not None and e.has("refund"))
+    void_any = entry.map(lambda e: e is not None and e.has("void"))
+    ledger_state = entry.map(lambda e: e.paytrace_state if e is not None else "")
+
+    is_pay = out["action"] == "payment"
+    is_refund = out["action"] == "refund"
+    voided = out["state"] == "voided"
+
+    _set(out, out["state"] == "declined", SKIPPED, "declined")
+    _set(out, out["action"] == "await_capture", SKIPPED, "awaiting_capture")
+    _set(out, out["action"] == "void_record", SKIPPED, "void_record")
+    _set(out, out["action"] == "ignore", SKIPPED, "type_ignored", None)
+    # voids of payments: plan a void only for a payment we posted and have not voided yet
+    plan_void = is_pay & voided & pay_posted & ~void_any
+    _set(out, plan_void, POSTED, "void", "voided in PayTrace after posting: remove the unreleased payment")
+    out.loc[plan_void & (out["reason_code"] == "void"), "kind"] = PostingKind.VOID.value
+    _set(out, is_pay & voided & (void_any | pay_any), ALREADY, "state_unchanged", "void already handled")
+    _set(out, is_refund & voided & refund_any, REVIEW, "refund_voided_after_posting")
+    _set(out, voided, SKIPPED, "voided_before_posting")
+    # anything we posted before: nothing to do unless the state changed in a way handled above
+    changed = in_ledger & (ledger_state != out["state"])
+    posted_kind = (is_pay & pay_any) | (is_refund & refund_any)
+    _set(out, posted_kind & ~changed, ALREADY, "state_unchanged", "already posted; PayTrace state unchanged")
+    _set(
+        out,
+        posted_kind & changed,
+        ALREADY,
+        "state_changed_no_action",
+        "already posted; state change (e.g. pending → settled) needs no SL document",
+    )
+    _set(out, out["state"] == "authorized", SKIPPED, "awaiting_capture")
+    _set(out, out["cents"] == 0, SKIPPED, "zero_amount")
+
+    # what is left is posted (maybe unapplied with a review note) or goes to review
+    todo = (out["outcome"] == "") & (is_pay | is_refund)
+    cust = _match_customers(out, ctx, mapping)
+    out["cust_id"] = cust.where(todo, "")
+    unmatched = todo & (cust == "")
+    if mapping.customers.unmatched == "unidentified":
+        out.loc[unmatched, "cust_id"] = mapping.customers.unidentified_customer_id
+        out.loc[unmatched, "review_note"] = (
+            "unidentified_customer: PayTrace customer "
+            + out.loc[unmatched, "customer_id"].map(lambda c: repr(c) if c else "(none)")
+            + " not found in SL"
+        )
+    else:
+        reasons = (
+            "PayTrace customer "
+            + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
+            + (" not found in SL (exact id, xPTCustXref, invoice)")
+        )
+        _set(out, unmatched, REVIEW, "unknown_customer", None)
+        out.loc[unmatched & (out["reason_code"] == "unknown_customer"), "reason_text"] = reasons[unmatched]
+
+    pay_todo = (out["outcome"] == "") & is_pay
+    _match_invoices(out, pay_todo, ctx, mapping)
+    out.loc[(out["outcome"] == "") & is_pay, "kind"] = PostingKind.PAYMENT.value
+    out.loc[(out["outcome"] == "") & is_refund, "kind"] = PostingKind.REFUND.value
+    out.loc[(out["outcome"] == "") & (out["kind"] != ""), "reason_code"] = out["kind"]
+    out.loc[(out["outcome"] == "") & (out["kind"] != ""), "outcome"] = POSTED
+    if (out["outcome"] == "").any():  # pragma: no cover - every branch above must decide
+        raise AssertionError(f"undecided rows: {out.loc[out['outcome'] == '', 'tid'].tolist()}")
+    return out
+
+
+def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping: Mapping) -> None:
+    """Invoice application, order reference or review for the payments in ``todo`` (in place)."""
+    has_ref = todo & (out["invoice_id"] != "")
+    out.loc[todo, "ext_ref"] = out.loc[todo, "invoice_id"].str.slice(0, EXT_REF_LEN)
+    if not has_ref.any():
+        return
+    use_invoices = "invoice" in mapping.invoice_match
+    use_orders = "order" in mapping.invoice_match
+
+    def invoice_of(row: pd.Series) -> tuple[str, int]:
+        if not use_invoices:
+            return "", -1
+        for inv in ctx.open_invoices.get(row["invoice_id"], ()):
+            if inv.cust_id == row["cust_id"]:
+                return inv.ref_nbr, int(inv.doc_bal * 100)
+        return ("other", -1) if ctx.open_invoices.get(row["invoice_id"]) else ("", -1)
+
+    sub = out.loc[has_ref, ["invoice_id", "cust_id", "cents", "created", "tid"]].copy()
+    found = sub.apply(invoice_of, axis=1, result_type="expand")
+    sub["ref"], sub["bal"] = found[0], found[1]
+    own = sub["ref"].ne("") & sub["ref"].ne("other")
+    # several payments against one invoice in a window consume its balance in time order
+    sub = sub.sort_values(["created", "tid"])
+    sub["cum"] = sub["cents"].where(own, 0).groupby([sub["cust_id"], sub["ref"]]).cumsum()
+    sub = sub.reindex(out.index[has_ref])
+    enough = own & (sub["cum"] <= sub["bal"])
+    short = own & ~enough
+    other = sub["ref"] == "other"
+    out.loc[enough[enough].index, "apply_ref"] = sub.loc[enough, "ref"]
+    idx_short = short[short].index
+    out.loc[idx_short, "outcome"] = REVIEW
+    out.loc[idx_short, "reason_code"] = "invoice_balance_short"
+    out.loc[idx_short, "reason_text"] = [
+        f"invoice {r} open balance {Decimal(b) / 100:.2f} < {Decimal(c) / 100:.2f} "
+        "paid against it in this window"
+        for r, b, c in zip(
+            sub.loc[idx_short, "ref"], sub.loc[idx_short, "bal"], sub.loc[idx_short, "cum"], strict=True
+        )
+    ]
+    own_all = own.reindex(out.index, fill_value=False).astype(bool)
+    other_all = other.reindex(out.index, fill_value=False).astype(bool)
+    rest = has_ref & ~own_all & (out["outcome"] == "")
+    for idx in rest[rest].index:
+        ref, cust = out.at[idx, "invoice_id"], out.at[idx, "cust_id"]
+        if other_all[idx]:
+            owners = sorted({i.cust_id for i in ctx.open_invoices.get(ref, ())})
+            out.at[idx, "outcome"], out.at[idx, "reason_code"] = REVIEW, "invoice_other_customer"
+            out.at[idx, "reason_text"] = f"invoice {ref!r} belongs to {', '.join(owners)}, not {cust}"
+            continue
+        orders = ctx.orders.get(ref, ()) if use_orders else ()
+        mine = [o for o in orders if o.cust_id == cust]
+        if mine:
+            out.at[idx, "review_note"] = (
+                f"order_not_invoiced: PayTrace invoice id {ref!r} is SL sales order {mine[0].ord_nbr}; "
+                "posted unapplied, apply it when the order is invoiced"
+            )
+        elif orders:
+            out.at[idx, "outcome"], out.at[idx, "reason_code"] = REVIEW, "invoice_other_customer"
+            out.at[idx, "reason_text"] = (
+                f"sales order {ref!r} belongs to customer {orders[0].cust_id}, not {cust}"
+            )
+        else:
+            out.at[idx, "outcome"], out.at[idx, "reason_code"] = REVIEW, "invoice_not_found"
+            out.at[idx, "reason_text"] = (
+                f"invoice id {ref!r} matches no open released SL invoice or sales order"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# plan assembly
+
+
+def _money(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def _group_key(mapping: Mapping, kind: str, cpny: str, day: dt.date) -> tuple[str, str, str]:
+    if mapping.batch_grouping == "window":
+        return kind, cpny, f"{day:%Y-%m}"
+    return kind, cpny, day.isoformat()
+
+
+_KIND_ORDER = {PostingKind.PAYMENT.value: 0, PostingKind.REFUND.value: 1, PostingKind.VOID.value: 2}
+
+
+def build_plan(
+    transactions: pd.DataFrame | Sequence[Transaction],
+    ctx: SLContext,
+    mapping: Mapping,
+    *,
+    window: tuple[dt.datetime, dt.datetime] | WindowBounds | None = None,
+) -> TransformResult:
+    """Decide what to post for one window. Pure: same input, context and mapping → same plan.
+
+    ``window`` (start, end): a void is dated on the window end's local date (when we learned of it);
+    without a window, on the voided sale's date.
+    """
+    raw = _frame(transactions)
+    cpny = mapping.company or ctx.cpny_id
+    if len(raw) == 0:
+        return TransformResult(PostingPlan(), (), {}, {}, _empty_outcomes())
+    if not cpny:
+        raise TransformError(
+            "no SL company: set 'company' in mapping.yaml or fix GLSetup.CpnyId / vs_Company"
+        )
+    df = _normalize(raw, mapping)
+    decided = _decide(df, ctx, mapping)
+    rule_index = _gl_rule_index(decided, mapping)
+    window_end = window[1] if isinstance(window, tuple) else (window.end if window is not None else None)
+    void_date = window_end.astimezone(mapping.tz).date() if window_end is not None else None
+
+    groups: dict[tuple[str, str, str], list[tuple[Any, PlannedPayment | PlannedRefund | PlannedVoid]]] = {}
+    planned = decided[decided["outcome"] == POSTED].sort_values(["created", "tid"])
+    for idx, row in planned.iterrows():
+        kind, tid, day = row["kind"], int(row["tid"]), row["doc_date"]
+        item: PlannedPayment | PlannedRefund | PlannedVoid
+        clearing = mapping.gl_rules[int(rule_index[idx])].clearing
+        if kind == PostingKind.PAYMENT.value:
+            apps = (
+                (InvoiceApplication(ref_nbr=row["apply_ref"], amount=_money(row["cents"])),)
+                if row["apply_ref"]
+                else ()
+            )
+            item = PlannedPayment(
+                transaction_id=tid,
+                cust_id=row["cust_id"],
+                amount=_money(row["cents"]),
+                doc_date=day,
+                cash_account=clearing,
+                applications=apps,
+                description=f"PayTrace {row['ttype'].lower()} {tid}",
+                ext_ref_nbr=row["ext_ref"],
+                review_reason=row["review_note"],
+            )
+        elif kind == PostingKind.REFUND.value:
+            item = PlannedRefund(
+                transaction_id=tid,
+                cust_id=row["cust_id"],
+                amount=_money(row["cents"]),
+                doc_date=day,
+                clearing_account=clearing,
+                refund_account=mapping.refund_account,
+                description=f"PayTrace refund {tid}",
+                ext_ref_nbr=row["invoice_id"][:EXT_REF_LEN],
+            )
+        else:
+            day = void_date or day
+            item = PlannedVoid(transaction_id=tid, doc_date=day, description=f"PayTrace void of {tid}")
+        groups.setdefault(_group_key(mapping, kind, cpny, day), []).append((idx, item))
+
+    batches: list[PlannedBatch] = []
+    batch_of: dict[Any, int] = {}
+    for key in sorted(groups, key=lambda k: (_KIND_ORDER[k[0]], k[1], k[2])):
+        kind, company, label = key
+        for idx, _ in groups[key]:
+            batch_of[idx] = len(batches)
+        batches.append(
+            PlannedBatch(
+                kind=PostingKind(kind),
+                cpny_id=company,
+                items=tuple(item for _, item in groups[key]),
+                status=mapping.batch_status,
+                description=f"PayTrace {kind}s {label}",
+            )
+        )
+
+    outcomes = pd.DataFrame(
+        {
+            "transaction_id": decided["tid"],
+            "transaction_type": decided["ttype"],
+            "paytrace_state": decided["state"],
+            "outcome": decided["outcome"],
+            "reason_code": decided["reason_code"],
+            "reason_text": decided["reason_text"],
+            "kind": decided["kind"],
+            "cust_id": decided["cust_id"],
+            "amount": [_money(c) for c in decided["cents"]],
+            "doc_date": decided["doc_date"],
+            "gl_rule": [mapping.gl_rules[int(i)].name for i in rule_index],
+            "apply_ref": decided["apply_ref"],
+            "review_note": decided["review_note"],
+            "batch_index": [batch_of.get(i, -1) for i in decided.index],
+        }
+    )
+    by = {code: decided["outcome"] == code for code in (ALREADY, SKIPPED, REVIEW)}
+    return TransformResult(
+        plan=PostingPlan(batches=tuple(batches)),
+        already_posted=tuple(int(t) for t in decided.loc[by[ALREADY], "tid"]),
+        skipped={
+            int(t): Reason(c, x, int(t))
+            for t, c, x in decided.loc[by[SKIPPED], ["tid", "reason_code", "reason_text"]].itertuples(
+                index=False
+            )
+        },
+        review={
+            int(t): Reason(c, x, int(t))
+            for t, c, x in decided.loc[by[REVIEW], ["tid", "reason_code", "reason_text"]].itertuples(
+                index=False
+            )
+        },
+        outcomes=outcomes.reset_index(drop=True),
+    )
+
+
+def _empty_outcomes() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=[
+            "transaction_id",
+            "transaction_type",
+            "paytrace_state",
+            "outcome",
+            "reason_code",
+            "reason_text",
+            "kind",
+            "cust_id",
+            "amount",
+            "doc_date",
+            "gl_rule",
+            "apply_ref",
+            "review_note",
+            "batch_index",
+        ]
+    )
+
+
+def plan_rows(plan: PostingPlan, mapping: Mapping) -> pd.DataFrame:
+    """The flat view of a plan checked by contract ``sl_posting_plan``: one row per document item."""
+    rows: list[dict[str, Any]] = []
+    for index, batch in enumerate(plan.batches):
+        for item in batch.items:
+            row: dict[str, Any] = {
+                "batch_index": index,
+                "kind": batch.kind.value,
+                "cpny_id": batch.cpny_id,
+                "batch_status": batch.status,
+                "ledger_key": item.ledger_key,
+                "cust_id": "",
+                "amount": "0.00",
+                "applied_amount": "0.00",
+                "applied_ref_nbrs": "",
+                "acct": None,
+                "sub": None,
+                "offset_acct": None,
+                "offset_sub": None,
+                "ext_ref_nbr": "",
+                "review_reason": "",
+            }
+            if isinstance(item, PlannedPayment):
+                applied = sum((a.amount for a in item.applications), Decimal("0.00"))
+                row.update(
+                    doc_date=item.doc_date.isoformat(),
+                    transaction_id=item.transaction_id,
+                    doc_type=mapping.sl_doc_types["payment"],
+                    cust_id=item.cust_id,
+                    amount=str(item.amount),
+                    applied_amount=str(applied),
+                    applied_ref_nbrs=",".join(a.ref_nbr for a in item.applications),
+                    acct=item.cash_account.acct,
+                    sub=item.cash_account.sub,
+                    ext_ref_nbr=item.ext_ref_nbr,
+                    review_reason=item.review_reason,
+                )
+            elif isinstance(item, PlannedRefund):
+                row.update(
+                    doc_date=item.doc_date.isoformat(),
+                    transaction_id=item.transaction_id,
+                    doc_type=mapping.sl_doc_types["refund"],
+                    cust_id=item.cust_id,
+                    amount=str(item.amount),
+                    acct=item.clearing_account.acct,
+                    sub=item.clearing_account.sub,
+                    offset_acct=item.refund_account.acct,
+                    offset_sub=item.refund_account.sub,
+                    ext_ref_nbr=item.ext_ref_nbr,
+                )
+            elif isinstance(item, PlannedVoid):
+                row.update(
+                    doc_date=item.doc_date.isoformat(), transaction_id=item.transaction_id, doc_type="VOID"
+                )
+            elif isinstance(item, PlannedSettlement):
+                row.update(
+                    doc_date=item.settled_date.isoformat(),
+                    transaction_id=None,
+                    doc_type="GL",
+                    amount=str(abs(item.net_amount)),
+                    acct=item.bank_account.acct,
+                    sub=item.bank_account.sub,
+                    offset_acct=item.clearing_account.acct,
+                    offset_sub=item.clearing_account.sub,
+                )
+            rows.append(row)
+    columns = [
+        "batch_index",
+        "kind",
+        "cpny_id",
+        "batch_status",
+        "doc_date",
+        "transaction_id",
+        "ledger_key",
+        "doc_type",
+        "cust_id",
+        "amount",
+        "applied_amount",
+        "applied_ref_nbrs",
+        "acct",
+        "sub",
+        "offset_acct",
+        "offset_sub",
+        "ext_ref_nbr",
+        "review_reason",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["transaction_id"] = frame["transaction_id"].astype("Int64")
+    return frame

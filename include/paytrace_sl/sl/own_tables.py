@@ -1,0 +1,413 @@
+"""Our integration tables inside the SL application database, and their versioned installer.
+
+Why inside SL's database: the ledger row that makes a posting exactly-once must commit in the *same*
+transaction as the SL batch it describes — a second database would need two-phase commit. Names use SL's
+custom-table prefix ``x`` (SL upgrades leave ``x*`` tables alone) plus ``PT`` for PayTrace.
+
+Naming follows the catalog: table names keep their mixed case but render unquoted (``xPTLedger`` is
+``xptledger`` on PostgreSQL), columns and index names are lower-case snake_case, every name ≤ 30 chars.
+Types are portable: ``Unicode``/``UnicodeText`` become NVARCHAR on SQL Server; timestamps are stored as
+UTC (:class:`UTCDateTime`), amounts as ``NUMERIC(18,2)``.
+
+:func:`install` creates or upgrades these tables — and only these: it refuses any name not starting with
+``xPT`` and never creates, alters or drops an SL table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from paytrace_sl.sl.catalog import live_table_names
+
+OWN_PREFIX = "xPT"
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC on every dialect and returned zone-aware (UTC).
+
+    Naive datetimes are refused on write: the project's rule is that time is always zone-aware.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "mssql":
+            return dialect.type_descriptor(mssql.DATETIME2())  # DATETIME rounds to 1/300 s
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} written to a UTC column; pass a zone-aware value")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# JSON and long text: NVARCHAR(max) on SQL Server (UnicodeText would render the deprecated NTEXT).
+_LongText = sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
+
+# Surrogate keys: BIGINT identity on PostgreSQL/SQL Server, INTEGER PRIMARY KEY (rowid) on SQLite.
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+own_metadata = sa.MetaData()
+
+
+def _since(version: int) -> dict[str, int]:
+    """Column ``info`` marking the schema version that added it (absent = version 1)."""
+    return {"since": version}
+
+
+def _run_id() -> sa.Column[str]:
+    return sa.Column("run_id", sa.String(250), nullable=True)
+
+
+xPTSchemaVer = sa.Table(
+    "xPTSchemaVer",
+    own_metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Unicode(200), nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+xPTLedger = sa.Table(
+    "xPTLedger",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("ledger_key", sa.String(100), nullable=False),  # "paytrace:81234567:payment"
+    sa.Column("transaction_id", sa.BigInteger, nullable=True),  # None for non-transaction keys (settlements)
+    sa.Column("kind", sa.String(20), nullable=False),  # payment | refund | void | settlement
+    sa.Column("cpny_id", sa.String(10), nullable=False),
+    sa.Column("module", sa.String(2), nullable=False),  # AR | GL
+    sa.Column("bat_nbr", sa.String(10), nullable=False),
+    sa.Column("doc_type", sa.String(2), nullable=False),
+    sa.Column("ref_nbr", sa.String(10), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("cury_id", sa.String(4), nullable=False),
+    sa.Column("per_post", sa.String(6), nullable=False),
+    sa.Column("paytrace_state", sa.String(40), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),  # what was posted; changes → review
+    sa.Column("status", sa.String(12), nullable=False),  # posted | removed | superseded
+    _run_id(),
+    sa.Column("posted_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Unicode(255), nullable=True),
+    # v2: PayTrace settlement batch the transaction settled in (links ledger rows to xPTRecon)
+    sa.Column("settle_batch_nbr", sa.BigInteger, nullable=True, info=_since(2)),
+    quote=False,
+)
+
+xPTReview = sa.Table(
+    "xPTReview",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transaction_id", sa.BigInteger, nullable=True),
+    sa.Column("ledger_key", sa.String(100), nullable=True),
+    sa.Column("reason_code", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Unicode(500), nullable=False),
+    sa.Column("details", _LongText, nullable=True),  # JSON, PCI-safe
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("resolution", sa.Unicode(500), nullable=True),
+    sa.Column("resolved_by", sa.Unicode(60), nullable=True),
+    quote=False,
+)
+
+xPTDeadLetter = sa.Table(
+    "xPTDeadLetter",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transaction_id", sa.BigInteger, nullable=True),
+    sa.Column("source", sa.String(40), nullable=False),  # "paytrace-transaction", "paytrace-batch", …
+    sa.Column("payload", _LongText, nullable=False),  # JSON, already PCI-safe (masked card only)
+    sa.Column("payload_hash", sa.String(64), nullable=True),
+    sa.Column("reason", sa.Unicode(500), nullable=False),
+    sa.Column("failed_checks", _LongText, nullable=True),  # JSON list
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("replayed_at", UTCDateTime, nullable=True),
+    sa.Column("replay_run_id", sa.String(250), nullable=True),
+    quote=False,
+)
+
+xPTRun = sa.Table(
+    "xPTRun",
+    own_metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=True),
+    sa.Column("window_end", UTCDateTime, nullable=True),
+    sa.Column("counts", _LongText, nullable=True),  # JSON
+    sa.Column("status", sa.String(20), nullable=False),  # running | success | failed | partial
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("error", sa.Unicode(1000), nullable=True),
+    quote=False,
+)
+
+xPTSkip = sa.Table(
+    "xPTSkip",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),
+    sa.Column("reason_code", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Unicode(500), nullable=False),
+    sa.Column("paytrace_state", sa.String(40), nullable=True),
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+xPTCustXref = sa.Table(
+    "xPTCustXref",
+    own_metadata,
+    sa.Column("paytrace_customer_id", sa.Unicode(100), primary_key=True),
+    sa.Column("cust_id", sa.String(15), nullable=False),  # SL Customer.CustId
+    sa.Column("source", sa.String(20), nullable=False),  # manual | sandbox | import
+    sa.Column("active", sa.SmallInteger, nullable=False, server_default=sa.text("1")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+xPTRecon = sa.Table(
+    "xPTRecon",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("batch_number", sa.BigInteger, nullable=False),  # PayTrace settlement batch
+    sa.Column("cpny_id", sa.String(10), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),  # balanced | difference | pending
+    sa.Column("paytrace_count", sa.Integer, nullable=False),
+    sa.Column("paytrace_total", sa.Numeric(18, 2), nullable=False),
+    sa.Column("posted_count", sa.Integer, nullable=False),
+    sa.Column("posted_total", sa.Numeric(18, 2), nullable=False),
+    sa.Column("difference_cents", sa.BigInteger, nullable=False),
+    sa.Column("explanation", _LongText, nullable=True),  # JSON
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    name: str  # lower-case, ≤ 30 chars, unique in the database
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+
+
+INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec("xptledger_ux_key", "xPTLedger", ("ledger_key",), unique=True),
+    IndexSpec("xptledger_ix_txn", "xPTLedger", ("transaction_id",)),
+    IndexSpec("xptledger_ix_batch", "xPTLedger", ("module", "bat_nbr")),
+    IndexSpec("xptreview_ix_txn", "xPTReview", ("transaction_id",)),
+    IndexSpec("xptreview_ix_open", "xPTReview", ("resolved_at",)),
+    IndexSpec("xptdeadletter_ix_txn", "xPTDeadLetter", ("transaction_id",)),
+    IndexSpec("xptskip_ix_txn", "xPTSkip", ("transaction_id",)),
+    IndexSpec("xptcustxref_ix_custid", "xPTCustXref", ("cust_id",)),
+    IndexSpec("xptrecon_ix_batch", "xPTRecon", ("batch_number",)),
+    IndexSpec("xptledger_ix_settle", "xPTLedger", ("settle_batch_nbr",)),
+)
+
+
+# --------------------------------------------------------------------------------------------- install
+
+
+class InstallError(RuntimeError):
+    """The install cannot proceed (not an SL database, newer schema than this code, unsafe name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    from_version: int
+    to_version: int
+    applied: tuple[str, ...] = ()  # "v2: …" descriptions of the migrations run now
+    created_tables: tuple[str, ...] = ()
+    added_columns: tuple[str, ...] = ()  # "xPTLedger.settle_batch_nbr"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+@dataclass
+class _StepLog:
+    created_tables: list[str] = field(default_factory=list)
+    added_columns: list[str] = field(default_factory=list)
+
+
+def _assert_ours(name: str) -> None:
+    if not name.startswith(OWN_PREFIX) or len(name) > 30:
+        raise InstallError(f"refusing to touch table {name!r}: install only manages {OWN_PREFIX}* tables")
+
+
+def _table_as_of(tbl: sa.Table, version: int) -> sa.Table:
+    """A copy of ``tbl`` with only the columns that existed at schema ``version``."""
+    cols = [c._copy() for c in tbl.columns if int(c.info.get("since", 1)) <= version]
+    return sa.Table(tbl.name, sa.MetaData(), *cols, quote=False)
+
+
+def _create_table(conn: sa.Connection, name: str, version: int, log: _StepLog) -> None:
+    """Create ``name`` in its shape at ``version`` (if absent) with that version's indexes."""
+    _assert_ours(name)
+    if name.lower() in live_table_names(conn):
+        return
+    shaped = _table_as_of(OWN_TABLES[name], version)
+    conn.execute(CreateTable(shaped))
+    log.created_tables.append(name)
+    present = {c.name for c in shaped.columns}
+    for spec in INDEXES:
+        if spec.table == name and set(spec.columns) <= present:
+            _create_index(conn, spec)
+
+
+def _existing_indexes(conn: sa.Connection, table_name: str) -> set[str]:
+    live = live_table_names(conn)[table_name.lower()]
+    return {str(ix["name"]).lower() for ix in sa.inspect(conn).get_indexes(live) if ix.get("name")}
+
+
+def _create_index(conn: sa.Connection, spec: IndexSpec) -> None:
+    _assert_ours(spec.table)
+    if spec.name.lower() in _existing_indexes(conn, spec.table):
+        return
+    tbl = OWN_TABLES[spec.table]
+    index = sa.Index(spec.name, *(tbl.c[c] for c in spec.columns), unique=spec.unique)
+    conn.execute(CreateIndex(index))
+
+
+def _add_column(conn: sa.Connection, table_name: str, column_name: str, log: _StepLog) -> None:
+    """``ALTER TABLE … ADD`` a nullable column if missing (portable: PG, SQLite and SQL Server accept it)."""
+    _assert_ours(table_name)
+    live = live_table_names(conn)[table_name.lower()]
+    existing = {str(c["name"]).lower() for c in sa.inspect(conn).get_columns(live)}
+    if column_name.lower() in existing:
+        return
+    column = OWN_TABLES[table_name].c[column_name]
+    if not column.nullable:
+        raise InstallError(f"{table_name}.{column_name}: columns added by a migration must be nullable")
+    type_sql = column.type.compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE {table_name} ADD {column_name} {type_sql} NULL"))
+    log.added_columns.append(f"{table_name}.{column_name}")
+
+
+def _v1(conn: sa.Connection, log: _StepLog) -> None:
+    for name in ("xPTLedger", "xPTReview", "xPTDeadLetter", "xPTRun", "xPTSkip", "xPTCustXref"):
+        _create_table(conn, name, 1, log)
+
+
+def _v2(conn: sa.Connection, log: _StepLog) -> None:
+    _create_table(conn, "xPTRecon", 2, log)
+    _add_column(conn, "xPTLedger", "settle_batch_nbr", log)
+    _create_index(conn, next(s for s in INDEXES if s.name == "xptledger_ix_settle"))
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[sa.Connection, _StepLog], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "ledger, review, dead-letter, run, skip and customer cross-reference tables", _v1),
+    Migration(2, "settlement reconciliation table xPTRecon; xPTLedger.settle_batch_nbr", _v2),
+)
+"""Ordered, append-only. A new version adds a step; never edit a released one."""
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: sa.Connection) -> int:
+    """The installed version of our tables (0 when ``xPTSchemaVer`` does not exist)."""
+    if xPTSchemaVer.name.lower() not in live_table_names(conn):
+        return 0
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(xPTSchemaVer.c.version), 0))).scalar_one())
+
+
+_SL_MARKER_TABLES = ("glsetup", "arsetup", "batch")
+
+
+def install(
+    engine: sa.Engine, *, target_version: int | None = None, require_sl: bool = True
+) -> InstallResult:
+    """Create or upgrade our ``xPT*`` tables to ``target_version`` (default: latest). Idempotent.
+
+    Each migration runs in its own transaction together with its ``xPTSchemaVer`` row, so a failed step
+    leaves the previous version intact (PostgreSQL and SQL Server DDL is transactional). With
+    ``require_sl`` (default) the target must look like an SL application database (GLSetup, ARSetup and
+    Batch exist) — a guard against installing into the wrong database.
+    """
+    target = SCHEMA_VERSION if target_version is None else target_version
+    if not 1 <= target <= SCHEMA_VERSION:
+        raise InstallError(f"target version {target} outside 1..{SCHEMA_VERSION}")
+    with engine.connect() as conn:
+        live = live_table_names(conn)
+        if require_sl and not all(t in live for t in _SL_MARKER_TABLES):
+            missing = [t for t in _SL_MARKER_TABLES if t not in live]
+            raise InstallError(
+                f"{engine.url.render_as_string(hide_password=True)} does not look like an SL application "
+                f"database (missing tables: {', '.join(missing)})"
+            )
+        start = current_version(conn)
+    if start > SCHEMA_VERSION:
+        raise InstallError(f"installed schema version {start} is newer than this code ({SCHEMA_VERSION})")
+    log = _StepLog()
+    applied: list[str] = []
+    for migration in MIGRATIONS:
+        if migration.version <= start or migration.version > target:
+            continue
+        with engine.begin() as conn:
+            if migration.version == 1:
+                _create_schema_version_table(conn, log)
+            migration.apply(conn, log)
+            conn.execute(
+                sa.insert(xPTSchemaVer).values(
+                    version=migration.version, description=migration.description, applied_at=utcnow()
+                )
+            )
+        applied.append(f"v{migration.version}: {migration.description}")
+    with engine.connect() as conn:
+        end = current_version(conn)
+    return InstallResult(
+        from_version=start,
+        to_version=end,
+        applied=tuple(applied),
+        created_tables=tuple(log.created_tables),
+        added_columns=tuple(log.added_columns),
+    )
+
+
+def _create_schema_version_table(conn: sa.Connection, log: _StepLog) -> None:
+    _assert_ours(xPTSchemaVer.name)
+    if xPTSchemaVer.name.lower() not in live_table_names(conn):
+        conn.execute(CreateTable(xPTSchemaVer))
+        log.created_tables.append(xPTSchemaVer.name)
+
+
+def own_table_names() -> Sequence[str]:
+    """Names of all our tables (for docs and checks)."""
+    return list(OWN_TABLES)

@@ -1,0 +1,826 @@
+"""Release preflight: the checks SL's release procedures make, run on UNRELEASED batches.
+
+SL's AR release (``pp_08400``) and GL release (``pp_01400``) reject a batch for reasons listed in the
+reference (§4.4, §7 item 8). Finding them *before* a user clicks Release — and before the writer commits —
+keeps the books clean. Each :class:`Finding` carries SL's own error number where SL has one; where SL
+has none we use a documented number from our own range 90301–90399 (see ``docs/accounting.md``).
+
+All checks are set-based SQL over the batches in scope (``Batch.Rlsed = 0``, status not ``V``/``D``),
+so they run inside the writer's transaction at the cost of a few queries per batch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from paytrace_sl.sl import catalog
+
+# SL's own error numbers (messages from pp_08400 / pp_01400).
+ERR_BATCH_TOTALS = 12123  # batch totals differ from the sum of its documents
+ERR_CURY_NE_BASE = 12124  # base-currency document with CuryTranAmt <> TranAmt
+ERR_DOC_NO_LINES = 12125  # ARTrans missing or blank RefNbr
+ERR_TRAN_NO_DOC = 12126  # transactions without a document
+ERR_APPL_UNRELEASED = 12306  # payment batch would be released before the invoice batch
+ERR_MISSING_BATCH = 12319  # missing batch or blank EditScrnNbr
+ERR_BAD_CUSTOMER = 12347  # ARDocs have invalid Customer id
+ERR_GL_UNBALANCED = 6019  # GL batch out of balance (debits <> credits)
+ERR_BAD_ACCOUNT = 6928  # invalid (or blank/inactive) account
+ERR_BAD_SUB = 6929  # invalid (or blank/inactive) subaccount
+ERR_OUT_OF_BALANCE = 8888  # batch totals out of balance with its lines (GL)
+# Our own numbers, for checks SL makes without a published number (documented in docs/accounting.md).
+PT_APPL_DOC_MISSING = 90301  # application line points at no document of that customer
+PT_APPL_DOC_CLOSED = 90302  # application line points at a closed (paid) document
+PT_APPL_SHORT_BALANCE = 90303  # applications exceed the document's open balance
+PT_MULTI_PERPOST = 90310  # a document/line has a PerPost different from its batch (one PerPost per batch)
+PT_VALUE_TOO_LONG = 90320  # value longer than its char(n) column
+PT_NULL_VALUE = 90321  # NULL in an SL column (SL never stores NULL)
+PT_REQUIRED_BLANK = 90322  # a key/required column is blank
+PT_DUPLICATE_PAYMENT = 90330  # same PA RefNbr twice for one customer (SL's xv_PCLDUPARPAY)
+
+ERROR_TITLES: dict[int, str] = {
+    ERR_BATCH_TOTALS: "batch totals differ from its documents",
+    ERR_CURY_NE_BASE: "base-currency amount differs from currency amount",
+    ERR_DOC_NO_LINES: "document without lines / blank RefNbr",
+    ERR_TRAN_NO_DOC: "transactions without a document",
+    ERR_APPL_UNRELEASED: "application to an unreleased document",
+    ERR_MISSING_BATCH: "missing batch or blank EditScrnNbr",
+    ERR_BAD_CUSTOMER: "invalid customer",
+    ERR_GL_UNBALANCED: "GL batch out of balance",
+    ERR_BAD_ACCOUNT: "invalid account",
+    ERR_BAD_SUB: "invalid subaccount",
+    ERR_OUT_OF_BALANCE: "batch totals out of balance with lines",
+    PT_APPL_DOC_MISSING: "application to a missing document",
+    PT_APPL_DOC_CLOSED: "application to a closed document",
+    PT_APPL_SHORT_BALANCE: "applications exceed open balance",
+    PT_MULTI_PERPOST: "more than one PerPost in a batch",
+    PT_VALUE_TOO_LONG: "value longer than its column",
+    PT_NULL_VALUE: "NULL value",
+    PT_REQUIRED_BLANK: "required value blank",
+    PT_DUPLICATE_PAYMENT: "duplicate payment reference",
+}
+
+B = catalog.Batch
+D = catalog.ARDoc
+T = catalog.ARTran
+G = catalog.GLTran
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "Batch": ("Module", "BatNbr", "CpnyID", "PerPost", "Status", "CuryId", "LedgerID"),
+    "ARDoc": ("CustId", "DocType", "BatNbr", "CpnyID", "PerPost", "CuryId", "DocClass"),
+    "ARTran": ("CustId", "TranType", "BatNbr", "CpnyID", "PerPost", "DrCr", "CuryId", "FiscYr"),
+    "GLTran": ("Module", "BatNbr", "CpnyID", "LedgerID", "PerPost", "FiscYr", "BalanceType", "Posted"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason SL's release would reject (or mis-post) a batch."""
+
+    error: int
+    module: str
+    bat_nbr: str
+    doc_type: str
+    ref_nbr: str
+    message: str
+    cust_id: str = ""
+
+    @property
+    def title(self) -> str:
+        return ERROR_TITLES.get(self.error, "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "title": self.title}
+
+    def __str__(self) -> str:
+        doc = f" {self.doc_type} {self.ref_nbr}".rstrip() if (self.doc_type or self.ref_nbr) else ""
+        return f"[{self.error}] {self.module} batch {self.bat_nbr}{doc}: {self.message}"
+
+
+def _s(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _blank(col: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    return sa.func.coalesce(sa.func.rtrim(col), "") == ""
+
+
+class _Scope:
+    """The unreleased batches preflight looks at, as reusable SQL fragments."""
+
+    def __init__(self, module: str | None, bat_nbr: str | None) -> None:
+        self.module = module
+        self.bat_nbr = bat_nbr
+        cond: list[sa.ColumnElement[bool]] = [B.c.Rlsed == 0, B.c.Status.not_in(("V", "D"))]
+        if module:
+            cond.append(B.c.Module == module)
+        if bat_nbr:
+            cond.append(B.c.BatNbr == bat_nbr)
+        self.batch_cond = sa.and_(*cond)
+
+    def batnbrs(self, module: str) -> sa.Select[Any]:
+        return sa.select(B.c.BatNbr).where(self.batch_cond, B.c.Module == module)
+
+    def wants(self, module: str) -> bool:
+        return self.module in (None, module)
+
+
+def run_preflight(
+    conn: sa.Connection, *, module: str | None = None, bat_nbr: str | None = None
+) -> list[Finding]:
+    """All findings for unreleased batches (optionally one module and/or one batch number)."""
+    scope = _Scope(module, bat_nbr)
+    findings: list[Finding] = []
+    base_cury = _base_currency(conn)
+    decimals = _decimals(conn)
+    findings += _missing_batches(conn, scope)
+    findings += _batch_header(conn, scope)
+    findings += _values(conn, scope)
+    if scope.wants("AR"):
+        findings += _ar_totals(conn, scope, decimals)
+        findings += _ar_cury(conn, scope, base_cury)
+        findings += _ar_lines(conn, scope)
+        findings += _ar_customers(conn, scope)
+        findings += _ar_accounts(conn, scope)
+        findings += _ar_applications(conn, scope, decimals)
+        findings += _ar_perpost(conn, scope)
+        findings += _ar_duplicate_payments(conn, scope)
+    if scope.wants("GL"):
+        findings += _gl_balance(conn, scope, decimals)
+        findings += _gl_accounts(conn, scope)
+        findings += _gl_perpost(conn, scope)
+    return sorted(
+        set(findings), key=lambda f: (f.module, f.bat_nbr, f.error, f.doc_type, f.ref_nbr, f.message)
+    )
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------
+
+
+def _base_currency(conn: sa.Connection) -> str:
+    g = catalog.GLSetup
+    value = conn.execute(sa.select(g.c.BaseCuryId).where(g.c.SetupId == "GL")).scalar()
+    return _s(value)
+
+
+def _decimals(conn: sa.Connection) -> dict[str, int]:
+    c = catalog.Currncy
+    out: dict[str, int] = defaultdict(lambda: 2)
+    for cury, decpl in conn.execute(sa.select(c.c.CuryId, c.c.DecPl)):
+        out[_s(cury)] = int(decpl)
+    return out
+
+
+def _differs(a: float, b: float, decimals: int) -> bool:
+    return round(float(a), decimals) != round(float(b), decimals)
+
+
+# ---- rules -----------------------------------------------------------------------------------------------
+
+
+def _missing_batches(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """12319: unreleased documents/lines whose batch header does not exist."""
+    out: list[Finding] = []
+    ar_batches = sa.select(B.c.BatNbr).where(B.c.Module == "AR")
+    if scope.wants("AR"):
+        q = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId).where(
+            D.c.Rlsed == 0, D.c.BatNbr.not_in(ar_batches)
+        )
+        if scope.bat_nbr:
+            q = q.where(D.c.BatNbr == scope.bat_nbr)
+        for bat, dtype, ref, cust in conn.execute(q):
+            out.append(
+                Finding(
+                    ERR_MISSING_BATCH,
+                    "AR",
+                    _s(bat),
+                    _s(dtype),
+                    _s(ref),
+                    "document's batch does not exist in Batch",
+                    _s(cust),
+                )
+            )
+    if scope.wants("GL"):
+        gl_batches = sa.select(B.c.BatNbr).where(B.c.Module == "GL")
+        q2 = (
+            sa.select(G.c.BatNbr, sa.func.count())
+            .where(G.c.Module == "GL", G.c.Rlsed == 0, G.c.BatNbr.not_in(gl_batches))
+            .group_by(G.c.BatNbr)
+        )
+        if scope.bat_nbr:
+            q2 = q2.where(G.c.BatNbr == scope.bat_nbr)
+        for bat, n in conn.execute(q2):
+            out.append(
+                Finding(
+                    ERR_MISSING_BATCH,
+                    "GL",
+                    _s(bat),
+                    "",
+                    "",
+                    f"{n} GL transaction(s) whose batch does not exist in Batch",
+                )
+            )
+    return out
+
+
+def _batch_header(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    out: list[Finding] = []
+    q = sa.select(B.c.Module, B.c.BatNbr, B.c.EditScrnNbr).where(scope.batch_cond, _blank(B.c.EditScrnNbr))
+    for mod, bat, _ in conn.execute(q):
+        out.append(Finding(ERR_MISSING_BATCH, _s(mod), _s(bat), "", "", "batch has a blank EditScrnNbr"))
+    return out
+
+
+def _table_scope(tbl: sa.Table, scope: _Scope) -> sa.ColumnElement[bool] | None:
+    if tbl is B:
+        return scope.batch_cond
+    if tbl is D:
+        return D.c.BatNbr.in_(scope.batnbrs("AR")) if scope.wants("AR") else None
+    if tbl is T:
+        return T.c.BatNbr.in_(scope.batnbrs("AR")) if scope.wants("AR") else None
+    if tbl is G:
+        return sa.and_(G.c.Module == "GL", G.c.BatNbr.in_(scope.batnbrs("GL"))) if scope.wants("GL") else None
+    return None
+
+
+def _doc_ids(tbl: sa.Table, row: sa.Row[Any]) -> tuple[str, str, str, str]:
+    m = row._mapping
+    if tbl is B:
+        return _s(m["Module"]), _s(m["BatNbr"]), "", ""
+    if tbl is D:
+        return "AR", _s(m["BatNbr"]), _s(m["DocType"]), _s(m["RefNbr"])
+    if tbl is T:
+        return "AR", _s(m["BatNbr"]), _s(m["TranType"]), _s(m["RefNbr"])
+    return _s(m["Module"]), _s(m["BatNbr"]), "", _s(m["RefNbr"])
+
+
+def _values(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """NULLs, over-long char values and blank required columns — one query per table."""
+    out: list[Finding] = []
+    for tbl in (B, D, T, G):
+        where = _table_scope(tbl, scope)
+        if where is None:
+            continue
+        cols = [c for c in tbl.columns if not c.info["rowversion"]]
+        bad: list[sa.ColumnElement[bool]] = [c.is_(None) for c in cols]
+        bad += [sa.func.length(c) > c.info["length"] for c in cols if c.info["sl_kind"] == "char"]
+        bad += [_blank(tbl.c[name]) for name in REQUIRED[tbl.name]]
+        for row in conn.execute(sa.select(tbl).where(where, sa.or_(*bad))):
+            mod, bat, dtype, ref = _doc_ids(tbl, row)
+            m = row._mapping
+            for c in cols:
+                value = m[c.name]
+                if value is None:
+                    out.append(Finding(PT_NULL_VALUE, mod, bat, dtype, ref, f"{tbl.name}.{c.name} is NULL"))
+                elif c.info["sl_kind"] == "char" and len(str(value).rstrip()) > c.info["length"]:
+                    out.append(
+                        Finding(
+                            PT_VALUE_TOO_LONG,
+                            mod,
+                            bat,
+                            dtype,
+                            ref,
+                            f"{tbl.name}.{c.name} longer than char({c.info['length']}): {value!r}",
+                        )
+                    )
+            for name in REQUIRED[tbl.name]:
+                if m[name] is not None and not _s(m[name]):
+                    out.append(
+                        Finding(PT_REQUIRED_BLANK, mod, bat, dtype, ref, f"{tbl.name}.{name} is blank")
+                    )
+    return out
+
+
+def _ar_totals(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> list[Finding]:
+    """12123: CuryCrTot/CrTot (and the control totals) must equal Σ documents whose BatNbr is the batch."""
+    sums = (
+        sa.select(
+            D.c.BatNbr,
+            sa.func.sum(D.c.CuryOrigDocAmt).label("cury"),
+            sa.func.sum(D.c.OrigDocAmt).label("base"),
+        )
+        .where(D.c.BatNbr.in_(scope.batnbrs("AR")), D.c.DocType.not_in(("SB", "SC")))
+        .group_by(D.c.BatNbr)
+        .subquery()
+    )
+    q = (
+        sa.select(
+            B.c.BatNbr,
+            B.c.CuryId,
+            B.c.CuryCrTot,
+            B.c.CrTot,
+            B.c.CuryCtrlTot,
+            B.c.CtrlTot,
+            sa.func.coalesce(sums.c.cury, 0.0),
+            sa.func.coalesce(sums.c.base, 0.0),
+        )
+        .select_from(B.outerjoin(sums, sums.c.BatNbr == B.c.BatNbr))
+        .where(scope.batch_cond, B.c.Module == "AR")
+    )
+    out: list[Finding] = []
+    for bat, cury, cury_cr, cr, cury_ctrl, ctrl, doc_cury, doc_base in conn.execute(q):
+        dec = decimals[_s(cury)]
+        checks = (
+            ("CuryCrTot", cury_cr, doc_cury, "Σ CuryOrigDocAmt"),
+            ("CrTot", cr, doc_base, "Σ OrigDocAmt"),
+            ("CuryCtrlTot", cury_ctrl, doc_cury, "Σ CuryOrigDocAmt"),
+            ("CtrlTot", ctrl, doc_base, "Σ OrigDocAmt"),
+        )
+        for name, total, expected, what in checks:
+            if _differs(total, expected, dec):
+                out.append(
+                    Finding(
+                        ERR_BATCH_TOTALS,
+                        "AR",
+                        _s(bat),
+                        "",
+                        "",
+                        f"Batch.{name} {float(total):.{dec}f} <> {what} {float(expected):.{dec}f}",
+                    )
+                )
+    return out
+
+
+def _ar_cury(conn: sa.Connection, scope: _Scope, base_cury: str) -> list[Finding]:
+    """12124: on base-currency documents the currency and base amounts must be equal."""
+    out: list[Finding] = []
+    if not base_cury:
+        return out
+    q = sa.select(T.c.BatNbr, T.c.TranType, T.c.RefNbr, T.c.CustId, T.c.CuryTranAmt, T.c.TranAmt).where(
+        T.c.BatNbr.in_(scope.batnbrs("AR")),
+        sa.func.rtrim(T.c.CuryId) == base_cury,
+        sa.func.abs(T.c.CuryTranAmt - T.c.TranAmt) > 0.0000001,
+    )
+    for bat, ttype, ref, cust, cury_amt, amt in conn.execute(q):
+        out.append(
+            Finding(
+                ERR_CURY_NE_BASE,
+                "AR",
+                _s(bat),
+                _s(ttype),
+                _s(ref),
+                f"base-currency line CuryTranAmt {cury_amt} <> TranAmt {amt}",
+                _s(cust),
+            )
+        )
+    q2 = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId, D.c.CuryOrigDocAmt, D.c.OrigDocAmt).where(
+        D.c.BatNbr.in_(scope.batnbrs("AR")),
+        sa.func.rtrim(D.c.CuryId) == base_cury,
+        sa.func.abs(D.c.CuryOrigDocAmt - D.c.OrigDocAmt) > 0.0000001,
+    )
+    for bat, dtype, ref, cust, cury_amt, amt in conn.execute(q2):
+        out.append(
+            Finding(
+                ERR_CURY_NE_BASE,
+                "AR",
+                _s(bat),
+                _s(dtype),
+                _s(ref),
+                f"base-currency document CuryOrigDocAmt {cury_amt} <> OrigDocAmt {amt}",
+                _s(cust),
+            )
+        )
+    return out
+
+
+def _ar_lines(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """12125: 08010 documents need detail lines; 12126: lines need their document."""
+    out: list[Finding] = []
+    memo_batches = sa.select(B.c.BatNbr).where(
+        scope.batch_cond, B.c.Module == "AR", B.c.EditScrnNbr == "08010"
+    )
+    has_line = sa.exists().where(
+        T.c.CustId == D.c.CustId,
+        T.c.TranType == D.c.DocType,
+        T.c.RefNbr == D.c.RefNbr,
+        T.c.BatNbr == D.c.BatNbr,
+        T.c.DrCr != "U",
+    )
+    q = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId).where(
+        D.c.BatNbr.in_(memo_batches), ~has_line
+    )
+    for bat, dtype, ref, cust in conn.execute(q):
+        out.append(
+            Finding(
+                ERR_DOC_NO_LINES, "AR", _s(bat), _s(dtype), _s(ref), "document has no ARTran lines", _s(cust)
+            )
+        )
+    q_blank = sa.select(T.c.BatNbr, T.c.TranType, T.c.CustId).where(
+        T.c.BatNbr.in_(scope.batnbrs("AR")), _blank(T.c.RefNbr)
+    )
+    for bat, ttype, cust in conn.execute(q_blank):
+        out.append(
+            Finding(ERR_DOC_NO_LINES, "AR", _s(bat), _s(ttype), "", "ARTran with blank RefNbr", _s(cust))
+        )
+    # Detail lines belong to a document in the same batch; application (U) lines to the adjusting
+    # document applied in this batch (ApplBatNbr).
+    doc_detail = sa.exists().where(
+        D.c.CustId == T.c.CustId,
+        D.c.DocType == T.c.TranType,
+        D.c.RefNbr == T.c.RefNbr,
+        D.c.BatNbr == T.c.BatNbr,
+    )
+    doc_appl = sa.exists().where(
+        D.c.CustId == T.c.CustId,
+        D.c.DocType == T.c.TranType,
+        D.c.RefNbr == T.c.RefNbr,
+        D.c.ApplBatNbr == T.c.BatNbr,
+    )
+    q2 = sa.select(T.c.BatNbr, T.c.TranType, T.c.RefNbr, T.c.CustId, T.c.DrCr).where(
+        T.c.BatNbr.in_(scope.batnbrs("AR")),
+        ~_blank(T.c.RefNbr),
+        sa.or_(sa.and_(T.c.DrCr != "U", ~doc_detail), sa.and_(T.c.DrCr == "U", ~doc_appl)),
+    )
+    for bat, ttype, ref, cust, drcr in conn.execute(q2):
+        kind = "application line" if _s(drcr) == "U" else "transaction"
+        out.append(
+            Finding(
+                ERR_TRAN_NO_DOC,
+                "AR",
+                _s(bat),
+                _s(ttype),
+                _s(ref),
+                f"{kind} without its ARDoc in this batch",
+                _s(cust),
+            )
+        )
+    return out
+
+
+def _ar_customers(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """12347: every document's CustId exists in Customer."""
+    cu = catalog.Customer
+    q = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId).where(
+        D.c.BatNbr.in_(scope.batnbrs("AR")), D.c.CustId.not_in(sa.select(cu.c.CustId))
+    )
+    return [
+        Finding(
+            ERR_BAD_CUSTOMER,
+            "AR",
+            _s(bat),
+            _s(dt),
+            _s(ref),
+            f"customer {_s(cust)!r} does not exist",
+            _s(cust),
+        )
+        for bat, dt, ref, cust in conn.execute(q)
+    ]
+
+
+def _account_findings(conn: sa.Connection, rows: Iterable[tuple[Any, ...]], where: str) -> list[Finding]:
+    """6928/6929 for (module, bat, doctype, ref, cust, acct, sub) tuples: blank, unknown or inactive."""
+    a, s = catalog.Account, catalog.SubAcct
+    rows = list(rows)
+    accts = {_s(r[5]) for r in rows}
+    subs = {_s(r[6]) for r in rows}
+    acct_active = (
+        {_s(k): int(v) for k, v in conn.execute(sa.select(a.c.Acct, a.c.Active).where(a.c.Acct.in_(accts)))}
+        if accts
+        else {}
+    )
+    sub_active = (
+        {_s(k): int(v) for k, v in conn.execute(sa.select(s.c.Sub, s.c.Active).where(s.c.Sub.in_(subs)))}
+        if subs
+        else {}
+    )
+    out: list[Finding] = []
+    for mod, bat, dtype, ref, cust, acct, sub in rows:
+        acct_s, sub_s = _s(acct), _s(sub)
+        if not acct_s:
+            out.append(
+                Finding(
+                    ERR_BAD_ACCOUNT, mod, _s(bat), _s(dtype), _s(ref), f"{where}: account is blank", _s(cust)
+                )
+            )
+        elif acct_s not in acct_active:
+            out.append(
+                Finding(
+                    ERR_BAD_ACCOUNT,
+                    mod,
+                    _s(bat),
+                    _s(dtype),
+                    _s(ref),
+                    f"{where}: account {acct_s!r} does not exist",
+                    _s(cust),
+                )
+            )
+        elif not acct_active[acct_s]:
+            out.append(
+                Finding(
+                    ERR_BAD_ACCOUNT,
+                    mod,
+                    _s(bat),
+                    _s(dtype),
+                    _s(ref),
+                    f"{where}: account {acct_s!r} is inactive",
+                    _s(cust),
+                )
+            )
+        if not sub_s:
+            out.append(
+                Finding(
+                    ERR_BAD_SUB, mod, _s(bat), _s(dtype), _s(ref), f"{where}: subaccount is blank", _s(cust)
+                )
+            )
+        elif sub_s not in sub_active:
+            out.append(
+                Finding(
+                    ERR_BAD_SUB,
+                    mod,
+                    _s(bat),
+                    _s(dtype),
+                    _s(ref),
+                    f"{where}: subaccount {sub_s!r} does not exist",
+                    _s(cust),
+                )
+            )
+        elif not sub_active[sub_s]:
+            out.append(
+                Finding(
+                    ERR_BAD_SUB,
+                    mod,
+                    _s(bat),
+                    _s(dtype),
+                    _s(ref),
+                    f"{where}: subaccount {sub_s!r} is inactive",
+                    _s(cust),
+                )
+            )
+    return out
+
+
+def _ar_accounts(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """6928/6929 on ARDoc.BankAcct/BankSub (cash for PA, A/R for memos) and ARTran.Acct/Sub."""
+    docs = conn.execute(
+        sa.select(
+            sa.literal("AR"), D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId, D.c.BankAcct, D.c.BankSub
+        )
+        .where(D.c.BatNbr.in_(scope.batnbrs("AR")))
+        .distinct()
+    )
+    lines = conn.execute(
+        sa.select(sa.literal("AR"), T.c.BatNbr, T.c.TranType, T.c.RefNbr, T.c.CustId, T.c.Acct, T.c.Sub)
+        .where(T.c.BatNbr.in_(scope.batnbrs("AR")))
+        .distinct()
+    )
+    return _account_findings(conn, docs, "ARDoc.BankAcct/BankSub") + _account_findings(
+        conn, lines, "ARTran.Acct/Sub"
+    )
+
+
+def _ar_applications(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> list[Finding]:
+    """Application (U) lines must point at an existing, released, open document with enough balance."""
+    appl = conn.execute(
+        sa.select(
+            T.c.BatNbr,
+            T.c.TranType,
+            T.c.RefNbr,
+            T.c.CustId,
+            T.c.SiteId,
+            T.c.CostType,
+            T.c.CuryTranAmt,
+            T.c.CuryId,
+        ).where(T.c.BatNbr.in_(scope.batnbrs("AR")), T.c.DrCr == "U")
+    ).all()
+    if not appl:
+        return []
+    targets = {(_s(r[3]), _s(r[5]), _s(r[4])) for r in appl}
+    adjusted: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+    refs = {t[2] for t in targets}
+    for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(
+        sa.select(D.c.CustId, D.c.DocType, D.c.RefNbr, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal).where(
+            D.c.RefNbr.in_(refs)
+        )
+    ):
+        key = (_s(cust), _s(dtype), _s(ref))
+        if key in targets:
+            prev = adjusted.get(key)
+            # Several rows (same doc in two batches) should not exist; prefer the released one.
+            if prev is None or (int(rlsed), float(bal)) > (prev[0], prev[2]):
+                adjusted[key] = (int(rlsed), int(open_doc), float(bal))
+    # Everything applied to these documents by ANY unreleased batch counts against the open balance.
+    unreleased_ar = sa.select(B.c.BatNbr).where(
+        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status.not_in(("V", "D"))
+    )
+    pending: dict[tuple[str, str, str], float] = defaultdict(float)
+    for cust, dtype, ref, amt in conn.execute(
+        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt))
+        .where(T.c.DrCr == "U", T.c.SiteId.in_(refs), T.c.BatNbr.in_(unreleased_ar))
+        .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
+    ):
+        pending[(_s(cust), _s(dtype), _s(ref))] += float(amt or 0.0)
+    out: list[Finding] = []
+    for bat, ttype, ref, cust, site, cost, amt, cury in appl:
+        key = (_s(cust), _s(cost), _s(site))
+        target = f"{key[1]} {key[2]}"
+        doc = adjusted.get(key)
+        if doc is None:
+            out.append(
+                Finding(
+                    PT_APPL_DOC_MISSING,
+                    "AR",
+                    _s(bat),
+                    _s(ttype),
+                    _s(ref),
+                    f"applies {amt} to {target}, which does not exist for customer {key[0]!r}",
+                    key[0],
+                )
+            )
+            continue
+        rlsed, open_doc, bal = doc
+        if not rlsed:
+            out.append(
+                Finding(
+                    ERR_APPL_UNRELEASED,
+                    "AR",
+                    _s(bat),
+                    _s(ttype),
+                    _s(ref),
+                    f"applies {amt} to {target}, which is not released yet",
+                    key[0],
+                )
+            )
+        elif not open_doc or bal <= 0:
+            out.append(
+                Finding(
+                    PT_APPL_DOC_CLOSED,
+                    "AR",
+                    _s(bat),
+                    _s(ttype),
+                    _s(ref),
+                    f"applies {amt} to {target}, which is closed (paid)",
+                    key[0],
+                )
+            )
+        elif round(pending[key], decimals[_s(cury)]) > round(bal, decimals[_s(cury)]):
+            out.append(
+                Finding(
+                    PT_APPL_SHORT_BALANCE,
+                    "AR",
+                    _s(bat),
+                    _s(ttype),
+                    _s(ref),
+                    f"unreleased applications to {target} total {pending[key]:.2f} but its open "
+                    f"balance is {bal:.2f}",
+                    key[0],
+                )
+            )
+    return out
+
+
+def _perpost_findings(conn: sa.Connection, q: sa.Select[Any], module: str, what: str) -> list[Finding]:
+    return [
+        Finding(
+            PT_MULTI_PERPOST,
+            module,
+            _s(bat),
+            _s(dt),
+            _s(ref),
+            f"{what} PerPost {_s(pp)!r} differs from batch PerPost {_s(bpp)!r}",
+        )
+        for bat, dt, ref, pp, bpp in conn.execute(q)
+    ]
+
+
+def _ar_perpost(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """One PerPost per batch: SL's release forces documents to the batch period (pp_08400_CorrectPerPost)."""
+    bj = sa.and_(B.c.Module == "AR", B.c.BatNbr == D.c.BatNbr)
+    q = (
+        sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.PerPost, B.c.PerPost)
+        .select_from(D.join(B, bj))
+        .where(scope.batch_cond, D.c.PerPost != B.c.PerPost)
+    )
+    tj = sa.and_(B.c.Module == "AR", B.c.BatNbr == T.c.BatNbr)
+    q2 = (
+        sa.select(T.c.BatNbr, T.c.TranType, T.c.RefNbr, T.c.PerPost, B.c.PerPost)
+        .select_from(T.join(B, tj))
+        .where(scope.batch_cond, T.c.PerPost != B.c.PerPost)
+        .distinct()
+    )
+    return _perpost_findings(conn, q, "AR", "ARDoc") + _perpost_findings(conn, q2, "AR", "ARTran")
+
+
+def _ar_duplicate_payments(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """The same payment RefNbr twice for a customer (SL's own analysis view xv_PCLDUPARPAY flags it)."""
+    mine = sa.select(D.c.CustId, D.c.RefNbr).where(D.c.BatNbr.in_(scope.batnbrs("AR")), D.c.DocType == "PA")
+    mine_sq = mine.subquery()
+    q = (
+        sa.select(D.c.CustId, D.c.RefNbr, sa.func.count())
+        .join(mine_sq, sa.and_(mine_sq.c.CustId == D.c.CustId, mine_sq.c.RefNbr == D.c.RefNbr))
+        .where(D.c.DocType == "PA")
+        .group_by(D.c.CustId, D.c.RefNbr)
+        .having(sa.func.count() > 1)
+    )
+    out: list[Finding] = []
+    for cust, ref, n in conn.execute(q):
+        # Report against each in-scope batch holding it.
+        for (bat,) in conn.execute(
+            sa.select(D.c.BatNbr).where(
+                D.c.CustId == cust,
+                D.c.RefNbr == ref,
+                D.c.DocType == "PA",
+                D.c.BatNbr.in_(scope.batnbrs("AR")),
+            )
+        ):
+            out.append(
+                Finding(
+                    PT_DUPLICATE_PAYMENT,
+                    "AR",
+                    _s(bat),
+                    "PA",
+                    _s(ref),
+                    f"payment {_s(ref)} exists {n} times for customer {_s(cust)!r}",
+                    _s(cust),
+                )
+            )
+    return out
+
+
+def _gl_balance(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> list[Finding]:
+    """6019: Σ debits = Σ credits; 8888: batch totals = lines."""
+    sums = (
+        sa.select(
+            G.c.BatNbr,
+            sa.func.sum(G.c.DrAmt).label("dr"),
+            sa.func.sum(G.c.CrAmt).label("cr"),
+            sa.func.sum(G.c.CuryDrAmt).label("cdr"),
+            sa.func.sum(G.c.CuryCrAmt).label("ccr"),
+        )
+        .where(G.c.Module == "GL", G.c.BatNbr.in_(scope.batnbrs("GL")))
+        .group_by(G.c.BatNbr)
+        .subquery()
+    )
+    q = (
+        sa.select(
+            B.c.BatNbr,
+            B.c.BaseCuryID,
+            B.c.DrTot,
+            B.c.CrTot,
+            B.c.CtrlTot,
+            B.c.CuryDrTot,
+            B.c.CuryCrTot,
+            sa.func.coalesce(sums.c.dr, 0.0),
+            sa.func.coalesce(sums.c.cr, 0.0),
+            sa.func.coalesce(sums.c.cdr, 0.0),
+            sa.func.coalesce(sums.c.ccr, 0.0),
+        )
+        .select_from(B.outerjoin(sums, sums.c.BatNbr == B.c.BatNbr))
+        .where(scope.batch_cond, B.c.Module == "GL")
+    )
+    out: list[Finding] = []
+    for bat, cury, drtot, crtot, ctrl, cdrtot, ccrtot, dr, cr, cdr, ccr in conn.execute(q):
+        dec = decimals[_s(cury)]
+        if _differs(dr, cr, dec) or _differs(cdr, ccr, dec):
+            out.append(
+                Finding(
+                    ERR_GL_UNBALANCED,
+                    "GL",
+                    _s(bat),
+                    "",
+                    "",
+                    f"debits {float(dr):.{dec}f} <> credits {float(cr):.{dec}f}",
+                )
+            )
+        for name, total, expected in (
+            ("DrTot", drtot, dr),
+            ("CrTot", crtot, cr),
+            ("CtrlTot", ctrl, dr),
+            ("CuryDrTot", cdrtot, cdr),
+            ("CuryCrTot", ccrtot, ccr),
+        ):
+            if _differs(total, expected, dec):
+                out.append(
+                    Finding(
+                        ERR_OUT_OF_BALANCE,
+                        "GL",
+                        _s(bat),
+                        "",
+                        "",
+                        f"Batch.{name} {float(total):.{dec}f} <> lines {float(expected):.{dec}f}",
+                    )
+                )
+    return out
+
+
+def _gl_accounts(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    lines = conn.execute(
+        sa.select(sa.literal("GL"), G.c.BatNbr, G.c.TranType, G.c.RefNbr, G.c.Id, G.c.Acct, G.c.Sub)
+        .where(G.c.Module == "GL", G.c.BatNbr.in_(scope.batnbrs("GL")))
+        .distinct()
+    )
+    return _account_findings(conn, lines, "GLTran.Acct/Sub")
+
+
+def _gl_perpost(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    gj = sa.and_(B.c.Module == G.c.Module, B.c.BatNbr == G.c.BatNbr)
+    q = (
+        sa.select(G.c.BatNbr, G.c.TranType, G.c.RefNbr, G.c.PerPost, B.c.PerPost)
+        .select_from(G.join(B, gj))
+        .where(scope.batch_cond, G.c.Module == "GL", G.c.PerPost != B.c.PerPost)
+        .distinct()
+    )
+    return _perpost_findings(conn, q, "GL", "GLTran")

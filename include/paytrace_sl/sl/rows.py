@@ -1,0 +1,110 @@
+"""Complete, checked SL rows: every column, SL's blanks, no silent truncation, smalldatetime range.
+
+SL stores no NULLs and ARDoc/ARTran/GLTran have no DEFAULTs, so every INSERT names every column
+(except ``tstamp``, and the identity ``RecordID`` where the database fills it). A value that does not
+fit its column is an error that names the table, the column and the value — SQL Server would reject it
+("String or binary data would be truncated") *after* half a batch was sent; we refuse before sending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from paytrace_sl.sl import catalog
+
+SMALLDATETIME_MIN = dt.datetime(1900, 1, 1)
+SMALLDATETIME_MAX = dt.datetime(2079, 6, 6, 23, 59)
+SMALLINT_RANGE = (-32768, 32767)
+INT_RANGE = (-(2**31), 2**31 - 1)
+
+
+class SLValueError(ValueError):
+    """A value cannot be stored in an SL column as given (too long, out of range, NULL, wrong type)."""
+
+    def __init__(self, table: str, column: str, value: object, problem: str) -> None:
+        self.table = table
+        self.column = column
+        self.value = value
+        super().__init__(f"{table}.{column}: {problem} (value {value!r})")
+
+
+def money(amount: Decimal | int | float, decimals: int) -> float:
+    """Round a money amount half-up to the currency's decimals and hand it to SL's float columns.
+
+    Rounding happens only here, at write time: the plan carries exact Decimals.
+    """
+    dec = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    quant = Decimal(1).scaleb(-decimals)
+    return float(dec.quantize(quant, rounding=ROUND_HALF_UP))
+
+
+def to_smalldatetime(value: dt.date | dt.datetime, *, table: str = "?", column: str = "?") -> dt.datetime:
+    """A naive datetime SL's ``smalldatetime`` accepts: minute precision, 1900-01-01 … 2079-06-06."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            raise SLValueError(table, column, value, "smalldatetime has no time zone; convert to local first")
+        out = value.replace(second=0, microsecond=0)
+    else:
+        out = dt.datetime(value.year, value.month, value.day)
+    if not SMALLDATETIME_MIN <= out <= SMALLDATETIME_MAX:
+        raise SLValueError(table, column, value, "outside smalldatetime range 1900-01-01..2079-06-06")
+    return out
+
+
+def _coerce(tbl: sa.Table, col: sa.Column[Any], value: object) -> object:
+    kind = col.info["sl_kind"]
+    name = tbl.name
+    if value is None:
+        raise SLValueError(name, col.name, value, "SL columns are NOT NULL; use the blank value")
+    if kind == "char":
+        if not isinstance(value, str):
+            raise SLValueError(name, col.name, value, "char column needs a str")
+        text = value.rstrip(" ")
+        if text == "":
+            return catalog.BLANK_CHAR
+        length = col.info["length"]
+        if len(text) > length:
+            raise SLValueError(name, col.name, value, f"longer than char({length}) ({len(text)} characters)")
+        return text
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            raise SLValueError(name, col.name, value, "float column needs a number")
+        return float(value)
+    if kind in ("smallint", "int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SLValueError(name, col.name, value, f"{kind} column needs an int")
+        low, high = SMALLINT_RANGE if kind == "smallint" else INT_RANGE
+        if not low <= value <= high:
+            raise SLValueError(name, col.name, value, f"outside {kind} range {low}..{high}")
+        return value
+    if kind == "datetime":
+        if not isinstance(value, dt.date):
+            raise SLValueError(name, col.name, value, "smalldatetime column needs a date/datetime")
+        return to_smalldatetime(value, table=name, column=col.name)
+    raise SLValueError(name, col.name, value, f"column kind {kind} is never written by the pipeline")
+
+
+def complete_row(tbl: sa.Table, values: Mapping[str, object], *, include_identity: bool) -> dict[str, object]:
+    """Every writable column of ``tbl``: SL's blank overlaid with ``values``, each value checked.
+
+    Unknown column names are an error (a typo would otherwise silently leave a blank).
+    """
+    row = catalog.blank_row(tbl, include_identity=include_identity)
+    for key in values:
+        if key not in row:
+            raise SLValueError(tbl.name, key, values[key], "not a writable column of this table")
+    columns = tbl.columns
+    out: dict[str, object] = {}
+    for key, blank in row.items():
+        out[key] = _coerce(tbl, columns[key], values.get(key, blank))
+    return out
+
+
+def fiscal_year(per_post: str) -> str:
+    """``FiscYr`` = left(PerPost, 4), as SL's release writes it."""
+    return per_post[:4]

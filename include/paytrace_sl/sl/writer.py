@@ -1,0 +1,1213 @@
+"""The exactly-once SL batch writer: a :class:`~paytrace_sl.plan.PostingPlan` becomes SL batches on Hold.
+
+One database transaction per SL batch. Inside it: lock SL's setup row, drop items the ledger already
+has, take the next batch number (width kept), insert ``Batch``, ``ARDoc``, ``ARTran`` / ``GLTran`` with
+*every* column, our ``xPTLedger`` rows (unique ``ledger_key``) and ``xPTReview`` items, run the release
+preflight on the batch, commit. A crash anywhere leaves all or nothing; a concurrent writer that got the
+same item first makes our ledger insert fail, and the batch is retried once after re-filtering.
+
+What the writer never does (SL's release does it, and half-doing it corrupts balances): write
+``ARAdjust``, ``AR_Balances``, ``ARHist`` or AR-module ``GLTran``, or set ``Rlsed = 1``.
+The document set for each PayTrace event, and the journal entries SL posts on release, are in
+``docs/accounting.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from paytrace_sl.plan import (
+    Account,
+    PlannedBatch,
+    PlannedPayment,
+    PlannedRefund,
+    PlannedSettlement,
+    PlannedVoid,
+    PostingKind,
+    PostingPlan,
+)
+from paytrace_sl.sl import catalog, numbering
+from paytrace_sl.sl import writer_sql as q
+from paytrace_sl.sl.own_tables import utcnow
+from paytrace_sl.sl.preflight import Finding, run_preflight
+from paytrace_sl.sl.rows import SLValueError, complete_row, fiscal_year, money
+from paytrace_sl.sl.setup import SLSetup, load_sl_setup
+
+log = logging.getLogger(__name__)
+
+SCREEN_INVOICE_MEMO = "08010"
+SCREEN_PAYMENT = "08030"
+SCREEN_GL_JOURNAL = "01010"
+FIRST_LINE_NBR = -32767  # SL's grid numbering starts at -32767 (reference §2.4)
+
+Item = PlannedPayment | PlannedRefund | PlannedVoid | PlannedSettlement
+StepHook = Callable[[str], None]
+
+
+class WriterError(RuntimeError):
+    """The plan cannot be written as given; the message names the batch/item and the field."""
+
+
+class PreflightFailed(WriterError):
+    """SL's release checks failed on the batch we were about to commit; it was rolled back."""
+
+    def __init__(self, module: str, findings: Sequence[Finding]) -> None:
+        self.findings = list(findings)
+        lines = "\n".join(f"  {f}" for f in self.findings)
+        super().__init__(f"{module} batch failed the release preflight and was rolled back:\n{lines}")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What happened to one planned item (keyed by its ledger key)."""
+
+    ledger_key: str
+    outcome: str  # posted | already_posted | removed | review | nothing_to_do
+    doc_type: str = ""
+    ref_nbr: str = ""
+    message: str = ""
+
+
+@dataclass
+class BatchResult:
+    kind: str
+    cpny_id: str
+    module: str = ""
+    bat_nbr: str = ""
+    posted: int = 0
+    already_posted: int = 0
+    removed: int = 0
+    review_items: int = 0
+    outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
+    attempts: int = 1
+
+    def add(self, outcome: ItemOutcome) -> None:
+        self.outcomes[outcome.ledger_key] = outcome
+
+
+@dataclass
+class WriteResult:
+    batches: list[BatchResult] = field(default_factory=list)
+
+    @property
+    def posted(self) -> int:
+        return sum(b.posted for b in self.batches)
+
+    @property
+    def already_posted(self) -> int:
+        return sum(b.already_posted for b in self.batches)
+
+    @property
+    def removed(self) -> int:
+        return sum(b.removed for b in self.batches)
+
+    @property
+    def review_items(self) -> int:
+        return sum(b.review_items for b in self.batches)
+
+    @property
+    def batch_numbers(self) -> list[tuple[str, str]]:
+        return [(b.module, b.bat_nbr) for b in self.batches if b.bat_nbr]
+
+
+@dataclass
+class _Review:
+    transaction_id: int | None
+    ledger_key: str
+    reason_code: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Work:
+    """Rows for one batch, accumulated before the inserts."""
+
+    ardoc: list[dict[str, object]] = field(default_factory=list)
+    artran: list[dict[str, object]] = field(default_factory=list)
+    gltran: list[dict[str, object]] = field(default_factory=list)
+    refnbr: list[dict[str, object]] = field(default_factory=list)
+    ledger: list[dict[str, object]] = field(default_factory=list)
+    reviews: list[_Review] = field(default_factory=list)
+    total: Decimal = Decimal(0)
+    deposit: Decimal = Decimal(0)
+    bank: Account | None = None
+    mixed_bank: bool = False
+
+
+def content_hash(item: Item) -> str:
+    """SHA-256 of what the plan asked us to post (so a later change to the same transaction is detectable)."""
+    payload = json.dumps(_plain(item), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class SLWriter:
+    """Writes posting plans into an SL database, exactly once, leaving every batch unreleased."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        user: str = "PAYTRACE",
+        program: str = "PTSL",
+        batch_status: str | None = None,
+        run_id: str | None = None,
+        gl_journal_type: str = "GJ",
+        time_zone: str = "America/Los_Angeles",
+        step_hook: StepHook | None = None,
+        preflight: bool = True,
+    ) -> None:
+        if not user or len(user) > 10:
+            raise WriterError(f"user {user!r} must be 1..10 characters (SL Crtd_User is char(10))")
+        if not program or len(program) > 8:
+            raise WriterError(f"program {program!r} must be 1..8 characters (SL Crtd_Prog is char(8))")
+        if batch_status not in (None, "H", "B"):
+            raise WriterError(
+                f"batch_status {batch_status!r}: the writer only creates H (hold) or B (balanced)"
+            )
+        if not gl_journal_type or len(gl_journal_type) > 3:
+            raise WriterError(f"gl_journal_type {gl_journal_type!r} must be 1..3 characters")
+        self.engine = engine
+        self.user = user
+        self.program = program
+        self.batch_status = batch_status
+        self.run_id = run_id
+        self.gl_journal_type = gl_journal_type
+        self.zone = ZoneInfo(time_zone)
+        self.step_hook = step_hook
+        self.preflight = preflight
+        self._identity_by_db: bool | None = None
+        self._setup: dict[str, SLSetup] = {}
+
+    # ---- public API --------------------------------------------------------------------------------
+
+    def write_plan(self, plan: PostingPlan) -> WriteResult:
+        """Write every batch of ``plan``, each in its own transaction; stops at the first failing batch."""
+        self._setup.clear()  # re-read SL's setup once per plan
+        result = WriteResult()
+        for batch in plan.batches:
+            result.batches.append(self.write_batch(batch))
+        return result
+
+    def write_batch(self, batch: PlannedBatch) -> BatchResult:
+        """Write one planned batch in one transaction (retried once if a concurrent writer beat us)."""
+        self._validate(batch)
+        try:
+            return self._write_once(batch)
+        except sa.exc.IntegrityError as exc:
+            log.warning(
+                "batch of %d %s item(s) collided with a concurrent writer (%s); retrying once",
+                len(batch.items),
+                batch.kind,
+                type(exc.orig).__name__ if exc.orig else "IntegrityError",
+            )
+            result = self._write_once(batch)
+            result.attempts = 2
+            return result
+
+    # ---- orchestration -----------------------------------------------------------------------------
+
+    def _step(self, name: str) -> None:
+        if self.step_hook is not None:
+            self.step_hook(name)
+
+    def _validate(self, batch: PlannedBatch) -> None:
+        if not batch.items:
+            raise WriterError(f"planned {batch.kind} batch for company {batch.cpny_id!r} has no items")
+        expected = {
+            PostingKind.PAYMENT: PlannedPayment,
+            PostingKind.REFUND: PlannedRefund,
+            PostingKind.VOID: PlannedVoid,
+            PostingKind.SETTLEMENT: PlannedSettlement,
+        }[PostingKind(batch.kind)]
+        for item in batch.items:
+            if not isinstance(item, expected):
+                raise WriterError(f"{batch.kind} batch holds a {type(item).__name__} ({item.ledger_key})")
+        keys = [i.ledger_key for i in batch.items]
+        if len(set(keys)) != len(keys):
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            raise WriterError(f"planned batch repeats ledger key(s) {', '.join(dupes)}")
+        if batch.status not in ("H", "B"):
+            raise WriterError(
+                f"planned batch status {batch.status!r}: only H or B are written, never released"
+            )
+
+    def _status(self, batch: PlannedBatch) -> str:
+        return self.batch_status or batch.status
+
+    def _now(self) -> dt.datetime:
+        """Audit timestamp: merchant-local wall time at minute precision (SL smalldatetime has no zone)."""
+        return dt.datetime.now(self.zone).replace(tzinfo=None, second=0, microsecond=0)
+
+    def _existing(self, conn: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(keys), 1000):
+            for key, status in conn.execute(q.ledger_keys_stmt(keys[start : start + 1000])):
+                out[str(key)] = str(status)
+        return out
+
+    def _write_once(self, batch: PlannedBatch) -> BatchResult:
+        result = BatchResult(kind=str(batch.kind), cpny_id=batch.cpny_id)
+        keys = [i.ledger_key for i in batch.items]
+        with self.engine.connect() as conn:
+            # Cheap filter outside the lock: a re-run of a fully posted plan never touches SL's setup row.
+            with conn.begin():
+                existing = self._existing(conn, keys)
+            if all(k in existing for k in keys):
+                for k in keys:
+                    result.add(ItemOutcome(k, "already_posted"))
+                result.already_posted = len(keys)
+                return result
+            with conn.begin():
+                self._step("begin")
+                if batch.kind == PostingKind.VOID:
+                    self._write_voids(conn, batch, result)
+                else:
+                    self._write_documents(conn, batch, result)
+                self._step("before_commit")
+            self._step("committed")
+        return result
+
+    def _setup_for(self, conn: sa.Connection, cpny_id: str) -> SLSetup:
+        if cpny_id not in self._setup:
+            self._setup[cpny_id] = load_sl_setup(conn, cpny_id)
+        return self._setup[cpny_id]
+
+    def _identity(self, conn: sa.Connection) -> bool:
+        if self._identity_by_db is None:
+            self._identity_by_db = catalog.identity_supplied_by_db(conn, catalog.ARTran)
+        return self._identity_by_db
+
+    def _write_documents(self, conn: sa.Connection, batch: PlannedBatch, result: BatchResult) -> None:
+        module = "GL" if batch.kind == PostingKind.SETTLEMENT else "AR"
+        setup = self._setup_for(conn, batch.cpny_id)
+        locked = numbering.lock_setup(
+            conn, module, *(("LastBatNbr", "LastRefNbr") if module == "AR" else ("LastBatNbr",))
+        )
+        self._step("locked")
+        # Re-filter under the lock: a concurrent writer holding the lock before us has committed by now.
+        existing = self._existing(conn, [i.ledger_key for i in batch.items])
+        fresh = [i for i in batch.items if i.ledger_key not in existing]
+        for item in batch.items:
+            if item.ledger_key in existing:
+                result.add(ItemOutcome(item.ledger_key, "already_posted"))
+                result.already_posted += 1
+        if not fresh:
+            return  # nothing new: no number consumed, nothing written
+        per_post = self._per_post(batch, fresh, setup)
+        now = self._now()
+        work = _Work()
+        if batch.kind == PostingKind.SETTLEMENT:
+            settle = [i for i in fresh if isinstance(i, PlannedSettlement)]
+            writes_sl = any(i.net_amount != 0 for i in settle)
+            bat_nbr = numbering.take_batch_number(conn, "GL", str(locked.LastBatNbr)) if writes_sl else ""
+            self._step("numbered")
+            self._build_settlements(settle, batch, setup, bat_nbr, per_post, now, work, result)
+        else:
+            bat_nbr = numbering.take_batch_number(conn, "AR", str(locked.LastBatNbr))
+            self._step("numbered")
+            if batch.kind == PostingKind.PAYMENT:
+                pays = [i for i in fresh if isinstance(i, PlannedPayment)]
+                self._build_payments(conn, pays, batch, setup, bat_nbr, per_post, now, work, result)
+            else:
+                refunds = [i for i in fresh if isinstance(i, PlannedRefund)]
+                refs = numbering.take_ref_numbers(conn, str(locked.LastRefNbr), 2 * len(refunds))
+                self._step("ref_numbered")
+                self._build_refunds(conn, refunds, refs, batch, setup, bat_nbr, per_post, now, work, result)
+        result.module = module
+        result.bat_nbr = bat_nbr
+        if bat_nbr:
+            conn.execute(
+                q.insert_stmt(catalog.Batch, include_identity=False),
+                [self._batch_row(batch, module, setup, bat_nbr, per_post, now, work)],
+            )
+            self._step("batch_inserted")
+        self._insert_all(conn, work)
+        if self.preflight and bat_nbr:
+            findings = run_preflight(conn, module=module, bat_nbr=bat_nbr)
+            self._step("preflight_done")
+            if findings:
+                raise PreflightFailed(module, findings)
+
+    def _insert_all(self, conn: sa.Connection, work: _Work) -> None:
+        if work.ardoc:
+            conn.execute(q.insert_stmt(catalog.ARDoc, include_identity=False), work.ardoc)
+            self._step("ardoc_inserted")
+        if work.artran:
+            identity = self._identity(conn)
+            if identity:  # the database numbers RecordID; sending a value would fail on SQL Server
+                for row in work.artran:
+                    row.pop("RecordID", None)
+            else:
+                first = int(conn.execute(q.max_record_id_stmt()).scalar_one()) + 1
+                for offset, row in enumerate(work.artran):
+                    row["RecordID"] = first + offset
+            conn.execute(q.insert_stmt(catalog.ARTran, include_identity=not identity), work.artran)
+            self._step("artran_inserted")
+        if work.refnbr:
+            conn.execute(q.register_refnbr_stmt(), work.refnbr)
+            self._step("refnbr_inserted")
+        if work.gltran:
+            conn.execute(q.insert_stmt(catalog.GLTran, include_identity=False), work.gltran)
+            self._step("gltran_inserted")
+        if work.ledger:
+            conn.execute(q.ledger_insert_stmt(), work.ledger)
+            self._step("ledger_inserted")
+        if work.reviews:
+            now = utcnow()
+            conn.execute(
+                q.review_insert_stmt(),
+                [
+                    {
+                        "transaction_id": r.transaction_id,
+                        "ledger_key": r.ledger_key,
+                        "reason_code": r.reason_code,
+                        "reason": r.reason[:500],
+                        "details": json.dumps(r.details, sort_keys=True, default=str),
+                        "run_id": self.run_id,
+                        "created_at": now,
+                        "resolved_at": None,
+                        "resolution": None,
+                        "resolved_by": None,
+                    }
+                    for r in work.reviews
+                ],
+            )
+            self._step("reviews_inserted")
+
+    # ---- shared row pieces -------------------------------------------------------------------------
+
+    def _per_post(self, batch: PlannedBatch, items: Sequence[Item], setup: SLSetup) -> str:
+        """One PerPost per batch: the plan's, else SL's fiscal period of the items' dates (all must agree)."""
+        if batch.per_post:
+            return batch.per_post
+        periods: dict[str, list[str]] = defaultdict(list)
+        for item in items:
+            day = item.settled_date if isinstance(item, PlannedSettlement) else item.doc_date
+            periods[setup.period_for(day)].append(item.ledger_key)
+        if len(periods) > 1:
+            detail = "; ".join(f"{p}: {', '.join(k[:3])}" for p, k in sorted(periods.items()))
+            raise WriterError(
+                f"planned {batch.kind} batch spans fiscal periods ({detail}); SL allows one PerPost "
+                "per batch — split it or set per_post"
+            )
+        return next(iter(periods))
+
+    def _audit(self, now: dt.datetime) -> dict[str, object]:
+        return {
+            "Crtd_DateTime": now,
+            "Crtd_Prog": self.program,
+            "Crtd_User": self.user,
+            "LUpd_DateTime": now,
+            "LUpd_Prog": self.program,
+            "LUpd_User": self.user,
+        }
+
+    def _cury(self, setup: SLSetup, day: dt.date) -> dict[str, object]:
+        """Base-currency document: rate 1, multiply (what SL's screens write for the base currency)."""
+        return {"CuryId": setup.base_cury_id, "CuryMultDiv": "M", "CuryRate": 1.0, "CuryEffDate": day}
+
+    def _ledger_row(
+        self,
+        item: Item,
+        *,
+        kind: str,
+        cpny: str,
+        module: str,
+        bat_nbr: str,
+        doc_type: str,
+        ref_nbr: str,
+        cust_id: str,
+        amount: Decimal,
+        setup: SLSetup,
+        per_post: str,
+        status: str = "posted",
+        note: str | None = None,
+    ) -> dict[str, object]:
+        now = utcnow()
+        txn = getattr(item, "transaction_id", None)
+        return {
+            "ledger_key": item.ledger_key,
+            "transaction_id": txn,
+            "kind": kind,
+            "cpny_id": cpny,
+            "module": module,
+            "bat_nbr": bat_nbr,
+            "doc_type": doc_type,
+            "ref_nbr": ref_nbr,
+            "cust_id": cust_id,
+            "amount": amount.quantize(Decimal("0.01")),
+            "cury_id": setup.base_cury_id,
+            "per_post": per_post,
+            "paytrace_state": "",
+            "content_hash": content_hash(item),
+            "status": status,
+            "run_id": self.run_id,
+            "posted_at": now,
+            "updated_at": now,
+            "note": note,
+            "settle_batch_nbr": None,
+        }
+
+    def _batch_row(
+        self,
+        batch: PlannedBatch,
+        module: str,
+        setup: SLSetup,
+        bat_nbr: str,
+        per_post: str,
+        now: dt.datetime,
+        work: _Work,
+    ) -> dict[str, object]:
+        dec = setup.cury_dec_pl
+        total = money(work.total, dec)
+        values: dict[str, object] = {
+            "Module": module,
+            "BatNbr": bat_nbr,
+            "CpnyID": batch.cpny_id,
+            "BatType": "N",
+            "Status": self._status(batch),
+            "Rlsed": 0,
+            "PerPost": per_post,
+            "PerEnt": per_post,
+            "BaseCuryID": setup.base_cury_id,
+            "LedgerID": setup.ledger_id,
+            "DateEnt": now.date(),
+            "Descr": batch.description or f"PayTrace {batch.kind}s",
+            "CuryRateType": " ",
+            **self._cury(setup, now.date()),
+            **self._audit(now),
+        }
+        if module == "GL":
+            values.update(
+                {
+                    "EditScrnNbr": SCREEN_GL_JOURNAL,
+                    "JrnlType": self.gl_journal_type,
+                    "BalanceType": "A",
+                    "CtrlTot": total,
+                    "CrTot": total,
+                    "DrTot": total,
+                    "CuryCtrlTot": total,
+                    "CuryCrTot": total,
+                    "CuryDrTot": total,
+                }
+            )
+        else:
+            screen = SCREEN_PAYMENT if batch.kind == PostingKind.PAYMENT else SCREEN_INVOICE_MEMO
+            # SL release error 12123: CuryCrTot must equal Σ CuryOrigDocAmt of the batch's documents.
+            values.update(
+                {
+                    "EditScrnNbr": screen,
+                    "JrnlType": "AR",
+                    "GLPostOpt": "D",
+                    "CtrlTot": total,
+                    "CrTot": total,
+                    "CuryCtrlTot": total,
+                    "CuryCrTot": total,
+                }
+            )
+            if batch.kind == PostingKind.PAYMENT:
+                deposit = money(work.deposit, dec)
+                values.update({"DepositAmt": deposit, "CuryDepositAmt": deposit})
+                if work.bank is not None and not work.mixed_bank:
+                    values.update({"BankAcct": work.bank.acct, "BankSub": work.bank.sub})
+        return complete_row(catalog.Batch, values, include_identity=False)
+
+    def _ardoc(
+        self,
+        *,
+        cust_id: str,
+        doc_type: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        appl_bat_nbr: str,
+        cpny: str,
+        day: dt.date,
+        amount: float,
+        applied: float,
+        bank: Account,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        line_cntr: int,
+        setup: SLSetup,
+        now: dt.datetime,
+    ) -> dict[str, object]:
+        values: dict[str, object] = {
+            "CustId": cust_id,
+            "DocType": doc_type,
+            "RefNbr": ref_nbr,
+            "BatNbr": bat_nbr,
+            "BatSeq": 0,
+            "ApplBatNbr": appl_bat_nbr,
+            "CpnyID": cpny,
+            "DocDate": day,
+            "DueDate": day,
+            "DiscDate": day,
+            "DocDesc": desc,
+            "BankAcct": bank.acct,
+            "BankSub": bank.sub,
+            "CuryOrigDocAmt": amount,
+            "OrigDocAmt": amount,
+            "CuryDocBal": amount,
+            "DocBal": amount,
+            "CuryApplAmt": applied,
+            "ApplAmt": applied,
+            "DocClass": "N",
+            "OpenDoc": 1,
+            "Rlsed": 0,
+            "PerEnt": per_post,
+            "PerPost": per_post,
+            "CustOrdNbr": ext_ref,
+            "LineCntr": line_cntr,
+            **self._cury(setup, day),
+            **self._audit(now),
+        }
+        return complete_row(catalog.ARDoc, values, include_identity=False)
+
+    def _artran(
+        self,
+        *,
+        cust_id: str,
+        tran_type: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        cpny: str,
+        line: int,
+        drcr: str,
+        acct: Account,
+        amount: float,
+        day: dt.date,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        setup: SLSetup,
+        now: dt.datetime,
+        extra: dict[str, object] | None = None,
+    ) -> dict[str, object]:
+        values: dict[str, object] = {
+            "CustId": cust_id,
+            "TranType": tran_type,
+            "RefNbr": ref_nbr,
+            "BatNbr": bat_nbr,
+            "CpnyID": cpny,
+            "LineNbr": FIRST_LINE_NBR + line,
+            "LineId": line + 1,
+            "LineRef": f"{line + 1:05d}",
+            "DrCr": drcr,
+            "Acct": acct.acct,
+            "Sub": acct.sub,
+            "CuryTranAmt": amount,
+            "TranAmt": amount,
+            "TranDate": day,
+            "TranDesc": desc,
+            "ExtRefNbr": ext_ref,
+            "PerEnt": per_post,
+            "PerPost": per_post,
+            "FiscYr": fiscal_year(per_post),
+            "JrnlType": "AR",
+            "Rlsed": 0,
+            "TranClass": "N",
+            "Qty": 0.0,
+            **self._cury(setup, day),
+            **self._audit(now),
+        }
+        values.pop("CuryEffDate")  # ARTran has no CuryEffDate
+        values.update(extra or {})
+        return complete_row(catalog.ARTran, values, include_identity=True)
+
+    # ---- payments ----------------------------------------------------------------------------------
+
+    def _build_payments(
+        self,
+        conn: sa.Connection,
+        pays: Sequence[PlannedPayment],
+        batch: PlannedBatch,
+        setup: SLSetup,
+        bat_nbr: str,
+        per_post: str,
+        now: dt.datetime,
+        work: _Work,
+        result: BatchResult,
+    ) -> None:
+        dec = setup.cury_dec_pl
+        refs = {a.ref_nbr for p in pays for a in p.applications}
+        docs: dict[tuple[str, str], list[sa.Row[Any]]] = defaultdict(list)
+        pending: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        if refs:
+            for start in range(0, len(refs), 1000):
+                chunk = sorted(refs)[start : start + 1000]
+                for row in conn.execute(q.adjusted_docs_stmt(chunk)):
+                    docs[(str(row.DocType).strip(), str(row.RefNbr).strip())].append(row)
+                for cust, dtype, ref, amt in conn.execute(q.pending_applications_stmt(chunk)):
+                    pending[(str(cust).strip(), str(dtype).strip(), str(ref).strip())] += Decimal(
+                        str(amt or 0)
+                    )
+            self._step("invoices_checked")
+        for pay in pays:
+            ref_nbr = str(pay.transaction_id)
+            if len(ref_nbr) > 10:
+                raise SLValueError("ARDoc", "RefNbr", ref_nbr, "PayTrace transaction id longer than char(10)")
+            if pay.amount <= 0:
+                raise WriterError(f"payment {pay.ledger_key}: amount {pay.amount} must be positive")
+            amount = money(pay.amount, dec)
+            lines: list[dict[str, object]] = []
+            applied_total = Decimal(0)
+            reviews: list[_Review] = []
+            if pay.review_reason:
+                reviews.append(
+                    _Review(
+                        pay.transaction_id,
+                        pay.ledger_key,
+                        "plan_review",
+                        pay.review_reason,
+                        {"bat_nbr": bat_nbr, "ref_nbr": ref_nbr},
+                    )
+                )
+            for appl in pay.applications:
+                problem = self._check_application(
+                    pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending
+                )
+                if problem:
+                    code, reason = problem
+                    reviews.append(
+                        _Review(
+                            pay.transaction_id,
+                            pay.ledger_key,
+                            code,
+                            reason,
+                            {
+                                "bat_nbr": bat_nbr,
+                                "ref_nbr": ref_nbr,
+                                "invoice": appl.ref_nbr,
+                                "doc_type": appl.doc_type,
+                                "amount": str(appl.amount),
+                            },
+                        )
+                    )
+                    continue
+                inv = self._find_doc(docs, appl.doc_type, appl.ref_nbr, pay.cust_id)
+                assert inv is not None
+                pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl.amount
+                applied_total += appl.amount
+                applied = money(appl.amount, dec)
+                lines.append(
+                    self._artran(
+                        cust_id=pay.cust_id,
+                        tran_type="PA",
+                        ref_nbr=ref_nbr,
+                        bat_nbr=bat_nbr,
+                        cpny=batch.cpny_id,
+                        line=len(lines),
+                        drcr="U",
+                        acct=Account(str(inv.BankAcct).strip(), str(inv.BankSub).strip()),
+                        amount=applied,
+                        day=pay.doc_date,
+                        per_post=per_post,
+                        desc=pay.description,
+                        ext_ref=pay.ext_ref_nbr,
+                        setup=setup,
+                        now=now,
+                        extra={
+                            "SiteId": appl.ref_nbr,
+                            "CostType": appl.doc_type,
+                            "CuryUnitPrice": 0.0,
+                            "CnvFact": 0.0,
+                            "UnitPrice": float(inv.CuryRate or 1.0),
+                            "TranClass": " ",
+                        },
+                    )
+                )
+            if applied_total > pay.amount:
+                raise WriterError(
+                    f"payment {pay.ledger_key}: applications {applied_total} exceed amount {pay.amount}"
+                )
+            work.ardoc.append(
+                self._ardoc(
+                    cust_id=pay.cust_id,
+                    doc_type="PA",
+                    ref_nbr=ref_nbr,
+                    bat_nbr=bat_nbr,
+                    appl_bat_nbr=bat_nbr,
+                    cpny=batch.cpny_id,
+                    day=pay.doc_date,
+                    amount=amount,
+                    applied=money(applied_total, dec),
+                    bank=pay.cash_account,
+                    per_post=per_post,
+                    desc=pay.description,
+                    ext_ref=pay.ext_ref_nbr,
+                    line_cntr=len(lines),
+                    setup=setup,
+                    now=now,
+                )
+            )
+            work.artran.extend(lines)
+            rounded = Decimal(str(amount))
+            work.total += rounded
+            work.deposit += rounded
+            if work.bank is None:
+                work.bank = pay.cash_account
+            elif work.bank != pay.cash_account:
+                work.mixed_bank = True
+            note = "; ".join(r.reason for r in reviews) or None
+            work.ledger.append(
+                self._ledger_row(
+                    pay,
+                    kind="payment",
+                    cpny=batch.cpny_id,
+                    module="AR",
+                    bat_nbr=bat_nbr,
+                    doc_type="PA",
+                    ref_nbr=ref_nbr,
+                    cust_id=pay.cust_id,
+                    amount=pay.amount,
+                    setup=setup,
+                    per_post=per_post,
+                    note=note[:255] if note else None,
+                )
+            )
+            work.reviews.extend(reviews)
+            result.posted += 1
+            result.review_items += len(reviews)
+            result.add(
+                ItemOutcome(pay.ledger_key, "review" if reviews else "posted", "PA", ref_nbr, note or "")
+            )
+
+    @staticmethod
+    def _find_doc(
+        docs: dict[tuple[str, str], list[sa.Row[Any]]], doc_type: str, ref: str, cust_id: str
+    ) -> sa.Row[Any] | None:
+        rows = [r for r in docs.get((doc_type, ref), []) if str(r.CustId).strip() == cust_id]
+        released = [r for r in rows if int(r.Rlsed) == 1]
+        chosen = released or rows
+        return chosen[0] if chosen else None
+
+    def _check_application(
+        self,
+        pay: PlannedPayment,
+        ref: str,
+        doc_type: str,
+        amount: Decimal,
+        applied_so_far: Decimal,
+        docs: dict[tuple[str, str], list[sa.Row[Any]]],
+        pending: dict[tuple[str, str, str], Decimal],
+    ) -> tuple[str, str] | None:
+        """Why this application cannot be written now (reason code, text), or None when it can."""
+        if amount <= 0:
+            return "appl_bad_amount", f"application of {amount} to {doc_type} {ref} is not positive"
+        if applied_so_far + amount > pay.amount:
+            return "appl_exceeds_payment", (
+                f"applications to {doc_type} {ref} would exceed the payment amount "
+                f"{pay.amount}; posted unapplied"
+            )
+        candidates = docs.get((doc_type, ref), [])
+        if not candidates:
+            return "appl_invoice_missing", f"{doc_type} {ref} does not exist in SL; payment posted unapplied"
+        doc = self._find_doc(docs, doc_type, ref, pay.cust_id)
+        if doc is None:
+            owners = sorted({str(r.CustId).strip() for r in candidates})
+            return "appl_wrong_customer", (
+                f"{doc_type} {ref} belongs to customer {', '.join(owners)}, not "
+                f"{pay.cust_id}; payment posted unapplied"
+            )
+        if int(doc.Rlsed) != 1:
+            return (
+                "appl_invoice_unreleased",
+                f"{doc_type} {ref} is not released in SL yet; payment posted unapplied",
+            )
+        balance = Decimal(str(doc.CuryDocBal))
+        if int(doc.OpenDoc) != 1 or balance <= 0:
+            return (
+                "appl_invoice_closed",
+                f"{doc_type} {ref} is already paid (closed); payment posted unapplied",
+            )
+        already = pending[(pay.cust_id, doc_type, ref)]
+        if already + amount > balance:
+            return "appl_short_balance", (
+                f"{doc_type} {ref} open balance {balance:.2f} (minus {already:.2f} "
+                f"awaiting release) is less than {amount}; payment posted unapplied"
+            )
+        return None
+
+    # ---- refunds -----------------------------------------------------------------------------------
+
+    def _build_refunds(
+        self,
+        conn: sa.Connection,
+        refunds: Sequence[PlannedRefund],
+        refs: Sequence[str],
+        batch: PlannedBatch,
+        setup: SLSetup,
+        bat_nbr: str,
+        per_post: str,
+        now: dt.datetime,
+        work: _Work,
+        result: BatchResult,
+    ) -> None:
+        """Per refund a credit memo (Dr refunds, Cr A/R) + a debit memo (Dr A/R, Cr clearing): A/R nets 0."""
+        dec = setup.cury_dec_pl
+        customers = {
+            str(r.CustId).strip(): r for r in conn.execute(q.customers_stmt({r.cust_id for r in refunds}))
+        }
+        for index, refund in enumerate(refunds):
+            if refund.amount <= 0:
+                raise WriterError(f"refund {refund.ledger_key}: amount {refund.amount} must be positive")
+            cm_ref, dm_ref = refs[2 * index], refs[2 * index + 1]
+            ar = refund.ar_account or self._customer_ar(customers.get(refund.cust_id), setup)
+            amount = money(refund.amount, dec)
+            desc = refund.description or f"PayTrace refund {refund.transaction_id}"
+            ext = refund.ext_ref_nbr or str(refund.transaction_id)
+            for doc_type, ref, drcr, detail in (
+                ("CM", cm_ref, "D", refund.refund_account),
+                ("DM", dm_ref, "C", refund.clearing_account),
+            ):
+                work.ardoc.append(
+                    self._ardoc(
+                        cust_id=refund.cust_id,
+                        doc_type=doc_type,
+                        ref_nbr=ref,
+                        bat_nbr=bat_nbr,
+                        appl_bat_nbr=" ",
+                        cpny=batch.cpny_id,
+                        day=refund.doc_date,
+                        amount=amount,
+                        applied=0.0,
+                        bank=ar,
+                        per_post=per_post,
+                        desc=desc,
+                        ext_ref=ext,
+                        line_cntr=1,
+                        setup=setup,
+                        now=now,
+                    )
+                )
+                work.artran.append(
+                    self._artran(
+                        cust_id=refund.cust_id,
+                        tran_type=doc_type,
+                        ref_nbr=ref,
+                        bat_nbr=bat_nbr,
+                        cpny=batch.cpny_id,
+                        line=0,
+                        drcr=drcr,
+                        acct=detail,
+                        amount=amount,
+                        day=refund.doc_date,
+                        per_post=per_post,
+                        desc=desc,
+                        ext_ref=ext,
+                        setup=setup,
+                        now=now,
+                        extra={"Qty": 1.0, "UnitPrice": amount, "CuryUnitPrice": amount},
+                    )
+                )
+                work.refnbr.append(
+                    complete_row(
+                        catalog.RefNbr,
+                        {"RefNbr": ref, "DocType": doc_type, **self._audit(now)},
+                        include_identity=False,
+                    )
+                )
+                work.total += Decimal(str(amount))
+            work.ledger.append(
+                self._ledger_row(
+                    refund,
+                    kind="refund",
+                    cpny=batch.cpny_id,
+                    module="AR",
+                    bat_nbr=bat_nbr,
+                    doc_type="CM",
+                    ref_nbr=cm_ref,
+                    cust_id=refund.cust_id,
+                    amount=refund.amount,
+                    setup=setup,
+                    per_post=per_post,
+                    note=f"CM {cm_ref} + DM {dm_ref}",
+                )
+            )
+            result.posted += 1
+            result.add(ItemOutcome(refund.ledger_key, "posted", "CM", cm_ref, f"CM {cm_ref} + DM {dm_ref}"))
+
+    @staticmethod
+    def _customer_ar(customer: sa.Row[Any] | None, setup: SLSetup) -> Account:
+        if customer is not None and str(customer.ArAcct).strip():
+            return Account(str(customer.ArAcct).strip(), str(customer.ArSub).strip() or setup.ar_account.sub)
+        return setup.ar_account
+
+    # ---- settlements -------------------------------------------------------------------------------
+
+    def _build_settlements(
+        self,
+        items: Sequence[PlannedSettlement],
+        batch: PlannedBatch,
+        setup: SLSetup,
+        bat_nbr: str,
+        per_post: str,
+        now: dt.datetime,
+        work: _Work,
+        result: BatchResult,
+    ) -> None:
+        """Dr bank / Cr card clearing for the settled net (reversed when the net is negative)."""
+        dec = setup.cury_dec_pl
+        line = 0
+        for item in items:
+            if item.bank_account == item.clearing_account:
+                raise WriterError(
+                    f"settlement {item.ledger_key}: bank and clearing account are the same "
+                    f"({item.bank_account.acct}/{item.bank_account.sub})"
+                )
+            ref = str(item.batch_number)
+            if item.net_amount == 0:
+                work.ledger.append(
+                    self._ledger_row(
+                        item,
+                        kind="settlement",
+                        cpny=batch.cpny_id,
+                        module="GL",
+                        bat_nbr="",
+                        doc_type="GL",
+                        ref_nbr=ref,
+                        cust_id="",
+                        amount=Decimal(0),
+                        setup=setup,
+                        per_post=per_post,
+                        note="net 0: nothing to post",
+                    )
+                )
+                result.posted += 1
+                result.add(ItemOutcome(item.ledger_key, "nothing_to_do", "GL", ref, "net 0: nothing to post"))
+                continue
+            amount = money(abs(item.net_amount), dec)
+            debit, credit = (
+                (item.bank_account, item.clearing_account)
+                if item.net_amount > 0
+                else (item.clearing_account, item.bank_account)
+            )
+            desc = item.description or f"PayTrace settlement {item.batch_number}"
+            for acct, dr, cr in ((debit, amount, 0.0), (credit, 0.0, amount)):
+                work.gltran.append(
+                    complete_row(
+                        catalog.GLTran,
+                        {
+                            "Module": "GL",
+                            "BatNbr": bat_nbr,
+                            "LineNbr": FIRST_LINE_NBR + line,
+                            "LineId": line + 1,
+                            "CpnyID": batch.cpny_id,
+                            "Acct": acct.acct,
+                            "Sub": acct.sub,
+                            "DrAmt": dr,
+                            "CrAmt": cr,
+                            "CuryDrAmt": dr,
+                            "CuryCrAmt": cr,
+                            "BalanceType": "A",
+                            "BaseCuryID": setup.base_cury_id,
+                            "LedgerID": setup.ledger_id,
+                            "JrnlType": self.gl_journal_type,
+                            "TranType": "GL",
+                            "RefNbr": ref,
+                            "ExtRefNbr": ref,
+                            "TranDate": item.settled_date,
+                            "TranDesc": desc,
+                            "PerEnt": per_post,
+                            "PerPost": per_post,
+                            "FiscYr": fiscal_year(per_post),
+                            "Posted": "U",
+                            "Rlsed": 0,
+                            **self._cury(setup, item.settled_date),
+                            **self._audit(now),
+                        },
+                        include_identity=False,
+                    )
+                )
+                line += 1
+            work.total += Decimal(str(amount))
+            work.ledger.append(
+                self._ledger_row(
+                    item,
+                    kind="settlement",
+                    cpny=batch.cpny_id,
+                    module="GL",
+                    bat_nbr=bat_nbr,
+                    doc_type="GL",
+                    ref_nbr=ref,
+                    cust_id="",
+                    amount=item.net_amount,
+                    setup=setup,
+                    per_post=per_post,
+                )
+            )
+            result.posted += 1
+            result.add(ItemOutcome(item.ledger_key, "posted", "GL", ref))
+
+    # ---- voids -------------------------------------------------------------------------------------
+
+    def _write_voids(self, conn: sa.Connection, batch: PlannedBatch, result: BatchResult) -> None:
+        """Remove voided sales' payments from batches SL has not released; otherwise raise a review item."""
+        setup = self._setup_for(conn, batch.cpny_id)
+        dec = setup.cury_dec_pl
+        now = self._now()
+        work = _Work()
+        touched: set[str] = set()
+        if conn.dialect.name == "sqlite":  # take SQLite's write lock first (BEGIN IMMEDIATE semantics)
+            conn.execute(numbering.sqlite_write_lock_stmt("AR"))
+        voids = [i for i in batch.items if isinstance(i, PlannedVoid)]
+        existing = self._existing(conn, [v.ledger_key for v in voids])
+        for void in voids:
+            if void.ledger_key in existing:
+                result.already_posted += 1
+                result.add(ItemOutcome(void.ledger_key, "already_posted"))
+                continue
+            pay_key = PlannedPayment(
+                void.transaction_id, "", Decimal(0), void.doc_date, Account("", "")
+            ).ledger_key
+            pay = conn.execute(q.ledger_row_stmt(pay_key)).first()
+            if pay is None or pay.status != "posted":
+                why = (
+                    "the sale was never posted to SL"
+                    if pay is None
+                    else f"its payment is already {pay.status}"
+                )
+                work.ledger.append(self._void_ledger(void, batch, setup, "", "", "", "", note=why))
+                result.add(ItemOutcome(void.ledger_key, "nothing_to_do", message=why))
+                continue
+            bat_nbr, cust, ref = str(pay.bat_nbr).strip(), str(pay.cust_id).strip(), str(pay.ref_nbr).strip()
+            header = conn.execute(q.lock_batch_stmt("AR", bat_nbr)).first()
+            self._step("void_locked")
+            doc = conn.execute(q.payment_doc_stmt(cust, ref, bat_nbr)).first()
+            unreleased = (
+                header is not None
+                and int(header.Rlsed) == 0
+                and str(header.Status).strip() in q.UNRELEASED_STATUSES
+                and doc is not None
+                and int(doc.Rlsed) == 0
+            )
+            if not unreleased:
+                status = "missing" if header is None else f"status {str(header.Status).strip()}"
+                reason = (
+                    f"void after release: PayTrace voided sale {void.transaction_id}, but its payment PA "
+                    f"{ref} (customer {cust}) in AR batch {bat_nbr} ({status}) is already released or "
+                    "out of our hands; enter an NS/RP reversal in SL (08.240)"
+                )
+                work.reviews.append(
+                    _Review(
+                        void.transaction_id,
+                        void.ledger_key,
+                        "void_after_release",
+                        reason,
+                        {"bat_nbr": bat_nbr, "ref_nbr": ref, "cust_id": cust},
+                    )
+                )
+                work.ledger.append(
+                    self._void_ledger(
+                        void,
+                        batch,
+                        setup,
+                        bat_nbr,
+                        ref,
+                        cust,
+                        "PA",
+                        note="void after release: review item raised",
+                    )
+                )
+                result.review_items += 1
+                result.add(ItemOutcome(void.ledger_key, "review", "PA", ref, reason))
+                continue
+            conn.execute(q.delete_payment_lines_stmt(cust, ref, bat_nbr))
+            conn.execute(q.delete_payment_doc_stmt(cust, ref, bat_nbr))
+            self._step("void_deleted")
+            conn.execute(
+                q.ledger_mark_removed_stmt(pay_key),
+                {"updated_at": utcnow(), "note": f"voided in PayTrace; removed by {void.ledger_key}"},
+            )
+            work.ledger.append(
+                self._void_ledger(
+                    void,
+                    batch,
+                    setup,
+                    bat_nbr,
+                    ref,
+                    cust,
+                    "PA",
+                    note=f"removed PA {ref} from AR batch {bat_nbr}",
+                )
+            )
+            touched.add(bat_nbr)
+            result.removed += 1
+            result.add(ItemOutcome(void.ledger_key, "removed", "PA", ref, f"removed from AR batch {bat_nbr}"))
+        for bat_nbr in sorted(touched):
+            count, cury_sum, base_sum = conn.execute(q.batch_doc_sums_stmt(bat_nbr)).one()
+            cury_total, base_total = money(Decimal(str(cury_sum)), dec), money(Decimal(str(base_sum)), dec)
+            header = conn.execute(q.lock_batch_stmt("AR", bat_nbr)).one()
+            # An emptied batch is voided (Status V): SL treats V as deleted, so users see no empty batch.
+            status = str(header.Status).strip() if count else "V"
+            conn.execute(
+                q.update_batch_totals_stmt("AR", bat_nbr),
+                {
+                    "CrTot": base_total,
+                    "CtrlTot": base_total,
+                    "CuryCrTot": cury_total,
+                    "CuryCtrlTot": cury_total,
+                    "DepositAmt": base_total,
+                    "CuryDepositAmt": cury_total,
+                    "Status": status,
+                    "LUpd_DateTime": now,
+                    "LUpd_Prog": self.program,
+                    "LUpd_User": self.user,
+                },
+            )
+            self._step("void_totals_fixed")
+        result.module = "AR" if touched else ""
+        result.bat_nbr = ",".join(sorted(touched))
+        self._insert_all(conn, work)
+        if self.preflight:
+            for bat_nbr in sorted(touched):
+                findings = run_preflight(conn, module="AR", bat_nbr=bat_nbr)
+                if findings:
+                    raise PreflightFailed("AR", findings)
+
+    def _void_ledger(
+        self,
+        void: PlannedVoid,
+        batch: PlannedBatch,
+        setup: SLSetup,
+        bat_nbr: str,
+        ref: str,
+        cust: str,
+        doc_type: str,
+        note: str,
+    ) -> dict[str, object]:
+        return self._ledger_row(
+            void,
+            kind="void",
+            cpny=batch.cpny_id,
+            module="AR",
+            bat_nbr=bat_nbr,
+            doc_type=doc_type,
+            ref_nbr=ref,
+            cust_id=cust,
+            amount=Decimal(0),
+            setup=setup,
+            per_post="",
+            note=note,
+        )

@@ -1,0 +1,209 @@
+"""Every statement the SL writer issues, built in one place (so the T-SQL golden files cover them all).
+
+Statements are SQLAlchemy Core constructs over the catalog (SL's names, unquoted) and our ``xPT*``
+tables; the writer executes them, ``tests/golden`` compiles them for ``mssql+pyodbc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from paytrace_sl.sl import catalog
+from paytrace_sl.sl.own_tables import xPTLedger, xPTReview
+
+B = catalog.Batch
+D = catalog.ARDoc
+T = catalog.ARTran
+G = catalog.GLTran
+
+UNRELEASED_STATUSES = ("H", "B")
+
+
+def insert_stmt(tbl: sa.Table, *, include_identity: bool) -> sa.Insert:
+    """``INSERT INTO <tbl> (<every writable column>) VALUES (…)`` with one bind parameter per column.
+
+    Listing the columns explicitly (rather than relying on the first row's keys) keeps the statement —
+    and SQL Server's cached plan — identical for every row and every batch.
+    """
+    cols = catalog.writable_columns(tbl, include_identity=include_identity)
+    return sa.insert(tbl).values({c.name: sa.bindparam(c.name, type_=c.type) for c in cols})
+
+
+def ledger_keys_stmt(keys: Iterable[str]) -> sa.Select[Any]:
+    """Ledger rows for these keys (the exactly-once filter)."""
+    return sa.select(xPTLedger.c.ledger_key, xPTLedger.c.status).where(xPTLedger.c.ledger_key.in_(list(keys)))
+
+
+def ledger_row_stmt(key: str) -> sa.Select[Any]:
+    return sa.select(xPTLedger).where(xPTLedger.c.ledger_key == key)
+
+
+def ledger_insert_stmt() -> sa.Insert:
+    return sa.insert(xPTLedger)
+
+
+def ledger_mark_removed_stmt(key: str) -> sa.Update:
+    return (
+        sa.update(xPTLedger)
+        .where(xPTLedger.c.ledger_key == key, xPTLedger.c.status == "posted")
+        .values(status="removed", updated_at=sa.bindparam("updated_at"), note=sa.bindparam("note"))
+    )
+
+
+def review_insert_stmt() -> sa.Insert:
+    return sa.insert(xPTReview)
+
+
+def max_record_id_stmt() -> sa.Select[Any]:
+    """SQLite only (no identity there): the writer numbers ARTran.RecordID itself under its write lock."""
+    return sa.select(sa.func.coalesce(sa.func.max(T.c.RecordID), 0))
+
+
+def adjusted_docs_stmt(refs: Iterable[str]) -> sa.Select[Any]:
+    """Candidate invoices (any customer) for application lines, locked against concurrent changes."""
+    return (
+        sa.select(
+            D.c.CustId,
+            D.c.DocType,
+            D.c.RefNbr,
+            D.c.Rlsed,
+            D.c.OpenDoc,
+            D.c.CuryDocBal,
+            D.c.DocBal,
+            D.c.BankAcct,
+            D.c.BankSub,
+            D.c.CuryRate,
+            D.c.CpnyID,
+        )
+        .where(D.c.RefNbr.in_(sorted(set(refs))))
+        .with_hint(D, "WITH (UPDLOCK, ROWLOCK)", "mssql")
+        .with_for_update()
+    )
+
+
+def pending_applications_stmt(refs: Iterable[str]) -> sa.Select[Any]:
+    """Σ of application (U) lines already waiting in unreleased AR batches, per adjusted document."""
+    unreleased = sa.select(B.c.BatNbr).where(
+        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status.not_in(("V", "D"))
+    )
+    return (
+        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt))
+        .where(T.c.DrCr == "U", T.c.SiteId.in_(sorted(set(refs))), T.c.BatNbr.in_(unreleased))
+        .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
+    )
+
+
+def customers_stmt(cust_ids: Iterable[str]) -> sa.Select[Any]:
+    cu = catalog.Customer
+    return sa.select(cu.c.CustId, cu.c.ArAcct, cu.c.ArSub, cu.c.Status).where(
+        cu.c.CustId.in_(sorted(set(cust_ids)))
+    )
+
+
+def register_refnbr_stmt() -> sa.Insert:
+    return insert_stmt(catalog.RefNbr, include_identity=False)
+
+
+# ---- void ------------------------------------------------------------------------------------------------
+
+
+def lock_batch_stmt(module: str, bat_nbr: str) -> sa.Select[Any]:
+    """The batch header, row-locked, so an SL user cannot start releasing it while we remove a document."""
+    return (
+        sa.select(B.c.Status, B.c.Rlsed, B.c.CuryId)
+        .where(B.c.Module == module, B.c.BatNbr == bat_nbr)
+        .with_hint(B, "WITH (UPDLOCK, ROWLOCK)", "mssql")
+        .with_for_update()
+    )
+
+
+def payment_doc_stmt(cust_id: str, ref_nbr: str, bat_nbr: str) -> sa.Select[Any]:
+    return sa.select(D.c.Rlsed, D.c.OrigDocAmt).where(
+        D.c.CustId == cust_id, D.c.DocType == "PA", D.c.RefNbr == ref_nbr, D.c.BatNbr == bat_nbr
+    )
+
+
+def delete_payment_lines_stmt(cust_id: str, ref_nbr: str, bat_nbr: str) -> sa.Delete:
+    return sa.delete(T).where(
+        T.c.CustId == cust_id,
+        T.c.TranType == "PA",
+        T.c.RefNbr == ref_nbr,
+        T.c.BatNbr == bat_nbr,
+        T.c.Rlsed == 0,
+    )
+
+
+def delete_payment_doc_stmt(cust_id: str, ref_nbr: str, bat_nbr: str) -> sa.Delete:
+    return sa.delete(D).where(
+        D.c.CustId == cust_id,
+        D.c.DocType == "PA",
+        D.c.RefNbr == ref_nbr,
+        D.c.BatNbr == bat_nbr,
+        D.c.Rlsed == 0,
+    )
+
+
+def batch_doc_sums_stmt(bat_nbr: str) -> sa.Select[Any]:
+    """What SL's release compares the batch totals with (12123): Σ documents whose BatNbr is the batch."""
+    return sa.select(
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(D.c.CuryOrigDocAmt), 0.0),
+        sa.func.coalesce(sa.func.sum(D.c.OrigDocAmt), 0.0),
+    ).where(D.c.BatNbr == bat_nbr, D.c.DocType.not_in(("SB", "SC")))
+
+
+def update_batch_totals_stmt(module: str, bat_nbr: str) -> sa.Update:
+    return (
+        sa.update(B)
+        .where(B.c.Module == module, B.c.BatNbr == bat_nbr, B.c.Rlsed == 0)
+        .values(
+            CrTot=sa.bindparam("CrTot"),
+            CtrlTot=sa.bindparam("CtrlTot"),
+            CuryCrTot=sa.bindparam("CuryCrTot"),
+            CuryCtrlTot=sa.bindparam("CuryCtrlTot"),
+            DepositAmt=sa.bindparam("DepositAmt"),
+            CuryDepositAmt=sa.bindparam("CuryDepositAmt"),
+            Status=sa.bindparam("Status"),
+            LUpd_DateTime=sa.bindparam("LUpd_DateTime"),
+            LUpd_Prog=sa.bindparam("LUpd_Prog"),
+            LUpd_User=sa.bindparam("LUpd_User"),
+        )
+    )
+
+
+def golden_statements() -> dict[str, sa.Executable]:
+    """Named, representative instances of every statement kind (for the T-SQL golden files)."""
+    from paytrace_sl.sl import numbering
+
+    return {
+        "lock_ar_setup": numbering.lock_setup_stmt("AR", "LastBatNbr", "LastRefNbr"),
+        "lock_gl_setup": numbering.lock_setup_stmt("GL", "LastBatNbr"),
+        "batch_exists": numbering.batch_exists_stmt("AR", "000101"),
+        "update_ar_last_bat_nbr": numbering.update_last_bat_nbr_stmt("AR", "000101"),
+        "update_gl_last_bat_nbr": numbering.update_last_bat_nbr_stmt("GL", "000101"),
+        "refnbr_used": numbering.refnbr_used_stmt("000452"),
+        "ardoc_refnbr_used": numbering.ardoc_refnbr_used_stmt("000452"),
+        "update_last_ref_nbr": numbering.update_last_ref_nbr_stmt("000452"),
+        "insert_batch": insert_stmt(catalog.Batch, include_identity=False),
+        "insert_ardoc": insert_stmt(catalog.ARDoc, include_identity=False),
+        "insert_artran": insert_stmt(catalog.ARTran, include_identity=False),
+        "insert_gltran": insert_stmt(catalog.GLTran, include_identity=False),
+        "insert_refnbr": register_refnbr_stmt(),
+        "ledger_keys": ledger_keys_stmt(["paytrace:1:payment"]),
+        "ledger_row": ledger_row_stmt("paytrace:1:payment"),
+        "ledger_insert": ledger_insert_stmt(),
+        "ledger_mark_removed": ledger_mark_removed_stmt("paytrace:1:payment"),
+        "review_insert": review_insert_stmt(),
+        "adjusted_docs": adjusted_docs_stmt(["000451"]),
+        "pending_applications": pending_applications_stmt(["000451"]),
+        "customers": customers_stmt(["C100"]),
+        "lock_batch": lock_batch_stmt("AR", "000101"),
+        "payment_doc": payment_doc_stmt("C100", "81234567", "000101"),
+        "delete_payment_lines": delete_payment_lines_stmt("C100", "81234567", "000101"),
+        "delete_payment_doc": delete_payment_doc_stmt("C100", "81234567", "000101"),
+        "batch_doc_sums": batch_doc_sums_stmt("000101"),
+        "update_batch_totals": update_batch_totals_stmt("AR", "000101"),
+    }

@@ -1,0 +1,161 @@
+"""What the DAG files share: schedule settings, retry policy, and the bridge from a task to the library.
+
+Parse-time functions here only read environment variables (cheap, no database, no network): the DAG
+processor re-parses every file every few seconds. Everything heavy is imported inside
+:func:`run_payment_step` and friends, which run in the task.
+
+Settings (environment; an Airflow Variable of the same name in lower case works too, see
+``_setting``): ``PAYTRACE_SL_INTERVAL`` (``hourly`` | ``daily``), ``PAYTRACE_SL_START_DATE``
+(``YYYY-MM-DD``, merchant-local), ``PAYTRACE_TIMEZONE`` (merchant zone), ``PAYTRACE_SL_RETRIES``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from paytrace_sl.pipeline.windows import Interval, Window
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+DEFAULT_START_DATE = "2025-04-01"
+PAYTRACE_CONN_ID = "paytrace_default"
+SL_CONN_ID = "dynamics_sl_default"
+
+# Dotted paths (resolved in the worker) of errors worth retrying: network trouble, PayTrace 429/5xx
+# and timeouts after the client's own retries, a database that is briefly unreachable or locked.
+TRANSIENT_ERRORS = [
+    "paytrace_sl.paytrace.errors.PayTraceTransientError",
+    "requests.exceptions.ConnectionError",
+    "requests.exceptions.Timeout",
+    "sqlalchemy.exc.OperationalError",
+    "sqlalchemy.exc.TimeoutError",
+    "builtins.ConnectionError",
+    "builtins.TimeoutError",
+]
+
+
+def _setting(name: str, default: str) -> str:
+    """Environment variable ``NAME``, else an env-defined Airflow Variable ``AIRFLOW_VAR_NAME``, else default.
+
+    Deliberately no metadata-database lookup at parse time (it would run on every parse).
+    """
+    return os.environ.get(name) or os.environ.get(f"AIRFLOW_VAR_{name}") or default
+
+
+def merchant_timezone() -> str:
+    return _setting("PAYTRACE_TIMEZONE", DEFAULT_TIMEZONE)
+
+
+def payments_interval() -> Interval:
+    return Interval.parse(_setting("PAYTRACE_SL_INTERVAL", Interval.HOURLY.value))
+
+
+def start_date() -> dt.datetime:
+    """Merchant-local midnight of ``PAYTRACE_SL_START_DATE`` (zone-aware, as Airflow requires)."""
+    import pendulum
+
+    day = dt.date.fromisoformat(_setting("PAYTRACE_SL_START_DATE", DEFAULT_START_DATE))
+    return pendulum.datetime(day.year, day.month, day.day, tz=merchant_timezone())
+
+
+def retry_policy() -> Any:
+    """Retry transient errors with the task's exponential backoff; fail everything else at once."""
+    from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=list(TRANSIENT_ERRORS), action=RetryAction.RETRY, reason="transient error")
+        ],
+        default=RetryAction.FAIL,
+    )
+
+
+def default_task_args() -> dict[str, Any]:
+    from paytrace_sl_airflow.callbacks import notify_failure
+
+    return {
+        "owner": "finance-it",
+        "retries": int(_setting("PAYTRACE_SL_RETRIES", "4")),
+        "retry_delay": dt.timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=15),
+        "retry_policy": retry_policy(),
+        "on_failure_callback": notify_failure,
+    }
+
+
+# ---------------------------------------------------------------------------------- task-time bridge
+
+
+def pipeline_config(dag_id: str) -> Any:
+    """A :class:`~paytrace_sl.pipeline.runner.PipelineConfig` from the Airflow connections.
+
+    ``paytrace_default`` and ``dynamics_sl_default`` are read through our hooks, so connections
+    defined in the UI, in a secrets backend or as ``AIRFLOW_CONN_*`` variables all work.
+    """
+    from paytrace_sl.pipeline.runner import PipelineConfig, with_dag
+    from paytrace_sl_airflow.hooks import DynamicsSLHook, PayTraceHook
+
+    paytrace_settings = PayTraceHook(paytrace_conn_id=PAYTRACE_CONN_ID).get_settings()
+    sl_url = DynamicsSLHook(dynamics_sl_conn_id=SL_CONN_ID).get_sqlalchemy_url()
+    cfg = PipelineConfig.from_env(sl_url=sl_url, paytrace=paytrace_settings)
+    return with_dag(cfg, dag_id)
+
+
+def window_from_context(context: Mapping[str, Any], tz_name: str) -> Window:
+    """The run's data interval as a merchant-tz window; refuses a zero-width interval (trigger timetable)."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise ValueError(
+            "this run has no data interval; trigger it with a logical date or use the replay DAG"
+        )
+    if end <= start:
+        raise ValueError(
+            f"zero-width data interval {start} → {end}: "
+            "the DAG needs a data-interval timetable, not a trigger timetable"
+        )
+    return Window(start, end, tz_name)
+
+
+def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
+    """Run one library step for the current task's window and run id; returns its small summary."""
+    from airflow.sdk import get_current_context
+
+    from paytrace_sl.logging_setup import install_redaction
+    from paytrace_sl.pipeline import runner
+
+    install_redaction()
+    context = get_current_context()
+    cfg = pipeline_config(dag_id)
+    window = window_from_context(context, cfg.timezone)
+    run_id = str(context["run_id"])
+    steps = dict(runner.PAYMENT_STEPS) | dict(runner.SETTLEMENT_STEPS)
+    log.info("%s for %s (run %s)", step, window.label, run_id)
+    try:
+        return steps[step](cfg, window, run_id)
+    except Exception as exc:
+        if step in ("summarize", "settle_summarize"):
+            runner._record_failure(cfg, window, run_id, exc)
+        raise
+
+
+def run_replay(dag_id: str) -> dict[str, Any]:
+    """The replay task: read the Params, run :func:`paytrace_sl.pipeline.runner.replay`."""
+    from airflow.sdk import get_current_context
+
+    from paytrace_sl.logging_setup import install_redaction
+    from paytrace_sl.pipeline import runner
+
+    install_redaction()
+    context = get_current_context()
+    params = context["params"]
+    ids = [int(i) for i in (params.get("dead_letter_ids") or [])]
+    start = dt.date.fromisoformat(params["start_date"]) if params.get("start_date") else None
+    end = dt.date.fromisoformat(params["end_date"]) if params.get("end_date") else None
+    cfg = pipeline_config(dag_id)
+    return runner.replay(cfg, str(context["run_id"]), dead_letter_ids=ids, start=start, end=end)

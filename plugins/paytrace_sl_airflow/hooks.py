@@ -1,0 +1,155 @@
+"""Airflow hooks: turn an Airflow connection into the library's PayTrace client or SL engine.
+
+Thin on purpose: all behaviour lives in ``paytrace_sl``; these classes only read connections.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from paytrace_sl.paytrace.config import PayTraceSettings
+from paytrace_sl.paytrace.connection_ui import (
+    DYNAMICS_SL_CONN_FIELDS,
+    DYNAMICS_SL_UI_FIELD_BEHAVIOUR,
+    PAYTRACE_CONN_FIELDS,
+    PAYTRACE_UI_FIELD_BEHAVIOUR,
+)
+from paytrace_sl.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from paytrace_sl.paytrace.client import PayTraceClient
+
+
+def _conn_dict(conn: Any) -> dict[str, str]:
+    """An Airflow Connection in the shape ``paytrace_sl.settings.airflow_conn_from_env`` returns."""
+    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    return {
+        "conn_type": str(conn.conn_type or ""),
+        "host": str(conn.host or ""),
+        "login": str(conn.login or ""),
+        "password": str(conn.password or ""),
+        "schema": str(conn.schema or ""),
+        "port": str(conn.port or ""),
+        "extra": json.dumps(extra),
+    }
+
+
+def _widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """wtforms widgets for the legacy form path (only when flask-appbuilder/wtforms are installed)."""
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import PasswordField, StringField
+
+    widgets: dict[str, Any] = {}
+    for name, spec in fields.items():
+        secret = spec.get("schema", {}).get("format") == "password"
+        cls, widget = (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
+        widgets[name] = cls(
+            lazy_gettext(spec["label"]),
+            widget=widget(),
+            description=spec.get("description"),
+            default=spec.get("schema", {}).get("default"),
+        )
+    return widgets
+
+
+class PayTraceHook(BaseHook):
+    """PayTrace API connection: host = base URL, login/password = API user, extras integrator id and zone."""
+
+    conn_name_attr = "paytrace_conn_id"
+    default_conn_name = "paytrace_default"
+    conn_type = "paytrace"
+    hook_name = "PayTrace"
+
+    def __init__(self, paytrace_conn_id: str = default_conn_name, **settings_overrides: Any) -> None:
+        super().__init__()
+        self.paytrace_conn_id = paytrace_conn_id
+        self.settings_overrides = settings_overrides
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in PAYTRACE_UI_FIELD_BEHAVIOUR.items()
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return _widgets(PAYTRACE_CONN_FIELDS)
+
+    def get_settings(self) -> PayTraceSettings:
+        conn = self.get_connection(self.paytrace_conn_id)
+        return PayTraceSettings.from_connection(_conn_dict(conn), **self.settings_overrides)
+
+    def get_client(self) -> PayTraceClient:
+        """A ready client; the caller closes it (it is a context manager)."""
+        from paytrace_sl.paytrace.client import PayTraceClient
+
+        return PayTraceClient(self.get_settings())
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Used by the UI's Test button: can we obtain a token with these credentials?"""
+        from paytrace_sl.paytrace.errors import PayTraceError
+
+        try:
+            with self.get_client() as client:
+                client.authenticate()
+        except (PayTraceError, ConfigurationError) as exc:
+            return False, str(exc)
+        return True, "PayTrace accepted the API credentials"
+
+
+class DynamicsSLHook(BaseHook):
+    """Dynamics SL database: the SQLAlchemy URL lives in extra ``sqlalchemy_url``; credentials may not."""
+
+    conn_name_attr = "dynamics_sl_conn_id"
+    default_conn_name = "dynamics_sl_default"
+    conn_type = "dynamics_sl"
+    hook_name = "Dynamics SL"
+
+    def __init__(self, dynamics_sl_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.dynamics_sl_conn_id = dynamics_sl_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            k: (dict(v) if isinstance(v, dict) else list(v))
+            for k, v in DYNAMICS_SL_UI_FIELD_BEHAVIOUR.items()
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return _widgets(DYNAMICS_SL_CONN_FIELDS)
+
+    def get_sqlalchemy_url(self) -> str:
+        """The URL from extra ``sqlalchemy_url`` (or a host holding a URL), with login/password filled in
+        from the connection when the URL carries none."""
+        from sqlalchemy.engine import make_url
+
+        conn = self.get_connection(self.dynamics_sl_conn_id)
+        extra = conn.extra_dejson
+        raw = (
+            extra.get("sqlalchemy_url") or extra.get("extra__dynamics_sl__sqlalchemy_url") or conn.host or ""
+        )
+        if "://" not in str(raw):
+            raise ConfigurationError(
+                f"connection {self.dynamics_sl_conn_id!r} has no SQLAlchemy URL: "
+                "set the extra 'sqlalchemy_url'"
+            )
+        url = make_url(str(raw))
+        if conn.login and not url.username:
+            url = url.set(username=conn.login)
+        if conn.password and not url.password:
+            url = url.set(password=conn.password)
+        return url.render_as_string(hide_password=False)
+
+    def get_engine(self, **engine_kwargs: Any) -> sa.Engine:
+        import sqlalchemy as sa
+
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        return sa.create_engine(self.get_sqlalchemy_url(), **engine_kwargs)

@@ -1,0 +1,284 @@
+"""Airflow 3 UI page "PayTrace reconciliation": latest settlement reconciliation status and the reports.
+
+A FastAPI app mounted by Airflow's API server under ``/paytrace-sl`` (``fastapi_apps``) and shown in the
+Airflow navigation as an embedded page (``external_views``), so an operator sees the reconciliation state
+without leaving Airflow. It only reads: ``xPTRecon``/``xPTReview``/``xPTDeadLetter`` in the SL database,
+and the report directories written by ``paytrace-sl report`` under ``PAYTRACE_SL_REPORTS_DIR``.
+
+Plugin endpoints are not covered by Airflow's auth automatically; the app requires an authenticated
+Airflow user (``requires_authenticated``) unless built with ``require_login=False`` (tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
+
+from paytrace_sl.sl.catalog import live_table_names
+from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
+
+URL_PREFIX = "/paytrace-sl"
+DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[2] / "var" / "reports"
+RECENT_BATCHES = 30
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+_STYLE = """
+body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:20px;color:#222}
+h1{font-size:20px}h2{font-size:16px;margin-top:24px}table{border-collapse:collapse;font-size:13px}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f4}
+.matched{color:#1e6b2a}.difference{color:#8a1f1f;font-weight:bold}.pending{color:#8a6d1f}
+.status{padding:8px 12px;border-radius:4px;font-weight:bold;display:inline-block}
+.ok{background:#e7f5e9;color:#1e6b2a}.bad{background:#fbeaea;color:#8a1f1f}.muted{color:#666;font-size:12px}
+"""
+
+
+def default_sl_url() -> str:
+    """``SL_DATABASE_URL`` / ``AIRFLOW_CONN_DYNAMICS_SL_DEFAULT``, else the ``dynamics_sl_default``
+    connection from Airflow's metadata database."""
+    from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+
+    try:
+        return resolve_sl_url(None)
+    except ConfigurationError:
+        from paytrace_sl_airflow.hooks import DynamicsSLHook
+
+        return DynamicsSLHook().get_sqlalchemy_url()
+
+
+def reports_dir_from_env() -> Path:
+    return Path(os.environ.get("PAYTRACE_SL_REPORTS_DIR") or DEFAULT_REPORTS_DIR)
+
+
+def list_reports(root: Path) -> list[dict[str, Any]]:
+    """Report directories under ``root`` (those with a ``report.html``), newest range first."""
+    found: list[dict[str, Any]] = []
+    if not root.is_dir():
+        return found
+    for path in root.iterdir():
+        if not (path.is_dir() and _SAFE_NAME.match(path.name) and (path / "report.html").exists()):
+            continue
+        meta: dict[str, Any] = {}
+        try:
+            meta = json.loads((path / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        summary = {r.get("metric"): r.get("value") for r in meta.get("tables", {}).get("summary", [])}
+        found.append(
+            {
+                "name": path.name,
+                "start": meta.get("start", ""),
+                "end": meta.get("end", ""),
+                "generated_at": meta.get("generated_at", ""),
+                "unexplained": summary.get("unexplained", ""),
+                "exceptions": summary.get("exceptions", ""),
+            }
+        )
+    return sorted(found, key=lambda r: (str(r["end"]), str(r["start"]), r["name"]), reverse=True)
+
+
+def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any]:
+    """Latest settlement reconciliations (newest batch first) and the open work queues."""
+    with engine.connect() as conn:
+        live = live_table_names(conn)
+        if xPTRecon.name.lower() not in live:
+            return {"installed": False, "batches": [], "open_reviews": 0, "open_dead_letters": 0}
+        rows = conn.execute(sa.select(xPTRecon).order_by(xPTRecon.c.batch_number.desc()).limit(limit)).all()
+        reviews = conn.execute(
+            sa.select(sa.func.count()).select_from(xPTReview).where(xPTReview.c.resolved_at.is_(None))
+        ).scalar_one()
+        letters = conn.execute(
+            sa.select(sa.func.count()).select_from(xPTDeadLetter).where(xPTDeadLetter.c.replayed_at.is_(None))
+        ).scalar_one()
+    batches = []
+    for r in rows:
+        detail: dict[str, Any] = {}
+        try:
+            detail = json.loads(r.explanation) if r.explanation else {}
+        except ValueError:
+            detail = {}
+        batches.append(
+            {
+                "batch_number": int(r.batch_number),
+                "status": str(r.status),
+                "settled_date": detail.get("settled_date", ""),
+                "explained": bool(detail.get("explained", False)),
+                "paytrace_total": f"{r.paytrace_total:.2f}",
+                "posted_total": f"{r.posted_total:.2f}",
+                "difference": f"{int(r.difference_cents) / 100:.2f}",
+                "run_id": r.run_id or "",
+                "checked_at": r.created_at.isoformat(timespec="seconds") if r.created_at else "",
+            }
+        )
+    return {
+        "installed": True,
+        "batches": batches,
+        "open_reviews": int(reviews),
+        "open_dead_letters": int(letters),
+    }
+
+
+def _page(status: dict[str, Any] | None, error: str, reports: list[dict[str, Any]]) -> str:
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>PayTrace reconciliation</title>"
+        f"<style>{_STYLE}</style></head><body><h1>PayTrace → SL reconciliation</h1>"
+    ]
+    if error:
+        parts.append(f"<p class='status bad'>SL database not reachable: {escape(error)}</p>")
+    elif status is not None and not status["installed"]:
+        parts.append(
+            "<p class='status bad'>Our tables are not installed in the SL database yet "
+            "(run <code>paytrace-sl sl install</code>).</p>"
+        )
+    elif status is not None:
+        batches = status["batches"]
+        latest = batches[0] if batches else None
+        bad = [b for b in batches if b["status"] == "difference" and not b["explained"]]
+        if latest is None:
+            parts.append("<p class='status ok'>No settlement batch reconciled yet.</p>")
+        else:
+            cls = "bad" if bad else "ok"
+            text = (
+                f"{len(bad)} of the last {len(batches)} batches have unexplained differences"
+                if bad
+                else f"Latest batch {latest['batch_number']} ({latest['settled_date']}): {latest['status']}"
+            )
+            parts.append(
+                f"<p class='status {cls}' id='latest-status' data-status='{escape(latest['status'])}'>"
+                f"{escape(text)}</p>"
+            )
+        parts.append(
+            f"<p>Open review items: <b id='open-reviews'>{status['open_reviews']}</b> · "
+            f"unreplayed dead letters: <b id='open-dead-letters'>{status['open_dead_letters']}</b></p>"
+        )
+        parts.append(
+            "<h2>Settlement batches</h2><table id='batches'><thead><tr><th>batch</th><th>settled</th>"
+            "<th>status</th><th>PayTrace</th><th>SL</th><th>difference</th><th>checked</th><th>run</th>"
+            "</tr></thead><tbody>"
+        )
+        for b in batches:
+            status_text = b["status"] + (
+                " (explained)" if b["status"] == "difference" and b["explained"] else ""
+            )
+            parts.append(
+                f"<tr data-batch='{b['batch_number']}'><td>{b['batch_number']}</td>"
+                f"<td>{escape(b['settled_date'])}</td>"
+                f"<td class='{escape(b['status'])}'>{escape(status_text)}</td>"
+                f"<td>{b['paytrace_total']}</td>"
+                f"<td>{b['posted_total']}</td><td>{b['difference']}</td><td>{escape(b['checked_at'])}</td>"
+                f"<td class='muted'>{escape(b['run_id'])}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    parts.append("<h2>Reports</h2>")
+    if not reports:
+        parts.append(
+            "<p class='muted'>No reports yet: <code>paytrace-sl report --start … --end … --out "
+            "$PAYTRACE_SL_REPORTS_DIR/&lt;name&gt;</code></p>"
+        )
+    else:
+        parts.append(
+            "<table id='reports'><thead><tr><th>report</th><th>range</th><th>generated</th>"
+            "<th>exceptions</th><th>unexplained</th></tr></thead><tbody>"
+        )
+        for r in reports:
+            name = escape(r["name"])
+            parts.append(
+                f"<tr><td><a href='reports/{name}/report.html' target='_blank'>{name}</a></td>"
+                f"<td>{escape(str(r['start']))} – {escape(str(r['end']))}</td>"
+                f"<td>{escape(str(r['generated_at']))}</td><td>{escape(str(r['exceptions']))}</td>"
+                f"<td>{escape(str(r['unexplained']))}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def create_app(
+    *,
+    sl_url: Callable[[], str] | str | None = None,
+    reports_dir: Path | None = None,
+    require_login: bool = True,
+) -> FastAPI:
+    """The page's FastAPI app. ``sl_url``/``reports_dir`` default to the environment / connections,
+    resolved per request so the API server starts even when SL is not configured yet."""
+    dependencies: list[Any] = []
+    if require_login:
+        from airflow.api_fastapi.core_api.security import requires_authenticated
+
+        dependencies.append(Depends(requires_authenticated()))
+    app = FastAPI(title="paytrace-sl reconciliation", docs_url=None, redoc_url=None, openapi_url=None)
+    router = APIRouter(dependencies=dependencies)
+    engines: dict[str, sa.Engine] = {}
+
+    def engine() -> sa.Engine:
+        url = sl_url() if callable(sl_url) else (sl_url or default_sl_url())
+        if url not in engines:
+            engines[url] = create_sl_engine(url)
+        return engines[url]
+
+    def root() -> Path:
+        return reports_dir or reports_dir_from_env()
+
+    def status_or_error() -> tuple[dict[str, Any] | None, str]:
+        try:
+            return read_status(engine()), ""
+        except Exception as exc:  # show the operator what is wrong instead of a bare 500
+            return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+    @router.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        status, error = status_or_error()
+        return HTMLResponse(_page(status, error, list_reports(root())))
+
+    @router.get("/api/status")
+    def api_status() -> dict[str, Any]:
+        status, error = status_or_error()
+        return {"status": status, "error": error, "reports": list_reports(root())}
+
+    @router.get("/reports/{name}/{file_name}")
+    def report_file(name: str, file_name: str) -> FileResponse:
+        if not (_SAFE_NAME.match(name) and _SAFE_NAME.match(file_name)):
+            raise HTTPException(status_code=404)
+        base = root().resolve()
+        path = (base / name / file_name).resolve()
+        if base not in path.parents or not path.is_file():
+            raise HTTPException(status_code=404)
+        return FileResponse(path)
+
+    app.include_router(router)
+    return app
+
+
+def _plugin_app() -> FastAPI:
+    return create_app()
+
+
+try:
+    from airflow.plugins_manager import AirflowPlugin
+except ImportError:  # the library and CLI work without Airflow installed
+    AirflowPlugin = object  # type: ignore[assignment,misc]
+
+
+class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
+    """Adds the "PayTrace reconciliation" page to the Airflow 3 UI."""
+
+    name = "paytrace_sl"
+    fastapi_apps = [{"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"}]
+    external_views = [
+        {
+            "name": "PayTrace reconciliation",
+            "href": URL_PREFIX.lstrip("/") + "/",
+            "url_route": "paytrace-reconciliation",
+            "destination": "nav",
+            "category": "browse",
+        }
+    ]

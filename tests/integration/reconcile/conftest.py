@@ -1,0 +1,31 @@
+"""Fixtures: the crafted reconciliation worlds of :mod:`reconcile_world`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reconcile_world import World, build_world
+
+
+@pytest.fixture(scope="module")
+def messy_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """An SL replica (init_sandbox runs SL's own replica DDL on a new file), seeded, written, disturbed.
+
+    Module-scoped: reconciliation and the report only read it, and building it takes seconds.
+    """
+    tmp = tmp_path_factory.mktemp("messy")
+    return build_world(f"sqlite:///{tmp / 'sl.db'}", tmp, messy=True)
+
+
+@pytest.fixture(scope="module")
+def clean_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """Everything posted and matching."""
+    tmp = tmp_path_factory.mktemp("clean")
+    return build_world(f"sqlite:///{tmp / 'sl.db'}", tmp, messy=False)
+
+
+@pytest.fixture
+def pg_messy_world(sl_pg_url: str, tmp_path: Path) -> World:
+    """The messy world on the PostgreSQL replica built from SL's DDL script by the shared fixture."""
+    return build_world(sl_pg_url, tmp_path, messy=True)

@@ -1,0 +1,143 @@
+"""Our xPT* tables: idempotent, versioned install that never touches SL's tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paytrace_sl.sl import catalog, own_tables
+from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import SCHEMA_VERSION, InstallError, install, xPTLedger, xPTSchemaVer
+
+pytestmark = pytest.mark.integration
+
+
+def _sl_columns(engine: sa.Engine) -> dict[str, list[str]]:
+    with engine.connect() as conn:
+        live = catalog.live_table_names(conn)
+        inspector = sa.inspect(conn)
+        return {t: [c["name"] for c in inspector.get_columns(live[t.lower()])] for t in catalog.TABLES}
+
+
+def test_install_is_idempotent_and_versioned(replica_url: str) -> None:
+    engine = create_sl_engine(replica_url)
+    try:
+        before = _sl_columns(engine)
+        first = install(engine)
+        assert (first.from_version, first.to_version) == (0, SCHEMA_VERSION)
+        assert set(first.created_tables) == set(own_tables.OWN_TABLES)
+        second = install(engine)
+        assert not second.changed and second.from_version == second.to_version == SCHEMA_VERSION
+        assert _sl_columns(engine) == before  # SL tables untouched
+        with engine.connect() as conn:
+            versions = conn.execute(
+                sa.select(xPTSchemaVer.c.version).order_by(xPTSchemaVer.c.version)
+            ).scalars()
+            assert list(versions) == list(range(1, SCHEMA_VERSION + 1))
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: str) -> None:
+    engine = create_sl_engine(replica_url)
+    try:
+        assert install(engine, target_version=1).to_version == 1
+        with engine.connect() as conn:
+            live = catalog.live_table_names(conn)
+            assert "xptrecon" not in live
+            cols = {c["name"].lower() for c in sa.inspect(conn).get_columns(live["xptledger"])}
+            assert "settle_batch_nbr" not in cols
+        now = dt.datetime(2025, 4, 1, 17, 5, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
+        v1_row = {
+            "ledger_key": "paytrace:81234567:payment",
+            "transaction_id": 81234567,
+            "kind": "payment",
+            "cpny_id": "PTDEMO",
+            "module": "AR",
+            "bat_nbr": "000101",
+            "doc_type": "PA",
+            "ref_nbr": "81234567",
+            "cust_id": "CUST00001",
+            "amount": Decimal("1234.56"),
+            "cury_id": "USD",
+            "per_post": "202504",
+            "paytrace_state": "settled",
+            "content_hash": "ab" * 32,
+            "status": "posted",
+            "run_id": "r1",
+            "posted_at": now,
+            "updated_at": now,
+        }
+        with engine.begin() as conn:
+            conn.execute(sa.insert(own_tables._table_as_of(xPTLedger, 1)), [v1_row])
+        result = install(engine)
+        assert (result.from_version, result.to_version) == (1, SCHEMA_VERSION)
+        assert result.created_tables == ("xPTRecon",)
+        assert result.added_columns == ("xPTLedger.settle_batch_nbr",)
+        with engine.connect() as conn:
+            got = conn.execute(sa.select(xPTLedger)).mappings().one()
+        assert got["amount"] == Decimal("1234.56")
+        assert got["posted_at"] == now and got["posted_at"].tzinfo is not None  # stored as UTC, read aware
+        assert got["settle_batch_nbr"] is None
+    finally:
+        engine.dispose()
+
+
+def test_ledger_key_is_unique(replica_url: str) -> None:
+    engine = create_sl_engine(replica_url)
+    try:
+        install(engine)
+        now = dt.datetime.now(dt.UTC)
+        row = {
+            "ledger_key": "paytrace:1:payment",
+            "transaction_id": 1,
+            "kind": "payment",
+            "cpny_id": "C",
+            "module": "AR",
+            "bat_nbr": "1",
+            "doc_type": "PA",
+            "ref_nbr": "1",
+            "cust_id": "C",
+            "amount": 1,
+            "cury_id": "USD",
+            "per_post": "202504",
+            "paytrace_state": "s",
+            "content_hash": "h",
+            "status": "posted",
+            "posted_at": now,
+            "updated_at": now,
+        }
+        with engine.begin() as conn:
+            conn.execute(sa.insert(xPTLedger), [row])
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(sa.insert(xPTLedger), [row])
+    finally:
+        engine.dispose()
+
+
+def test_install_refuses_a_database_that_is_not_sl(tmp_path: Path) -> None:
+    engine = create_sl_engine(f"sqlite:///{tmp_path / 'not-sl.db'}")
+    try:
+        with pytest.raises(InstallError, match="does not look like an SL application database"):
+            install(engine)
+        assert install(engine, require_sl=False).to_version == SCHEMA_VERSION
+    finally:
+        engine.dispose()
+
+
+def test_naive_timestamps_are_refused(sl_sqlite_url: str) -> None:
+    engine = create_sl_engine(sl_sqlite_url)
+    try:
+        install(engine)
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"), engine.begin() as conn:
+            conn.execute(
+                sa.insert(own_tables.xPTRun).values(
+                    run_id="r", dag_id="d", status="running", started_at=dt.datetime(2025, 1, 1)
+                )
+            )
+    finally:
+        engine.dispose()

@@ -1,0 +1,96 @@
+"""mapping.yaml loading: the shipped file is valid; mistakes are reported with the line and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paytrace_sl.pipeline.mapping import ConfigFileError, default_mapping_path, load_mapping
+from paytrace_sl.plan import Account
+
+GOOD = default_mapping_path().read_text()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text)
+    return path
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def test_shipped_mapping_loads_with_documented_defaults() -> None:
+    m = load_mapping()
+    assert m.timezone == "America/Los_Angeles"
+    assert m.action_for("sale") == "payment" and m.action_for("CAPTURE") == "payment"
+    assert m.action_for("REFUND") == "refund" and m.action_for("AUTHORIZATION") == "await_capture"
+    assert m.action_for("SOMETHING-NEW") == "ignore"
+    assert m.sl_doc_types == {"payment": "PA", "refund": "CM"}
+    assert m.gl_rules[-1].is_catch_all
+    assert m.bank_account == Account("1000", "000000") and m.settlement_planned
+    assert m.batch_status == "H" and m.batch_grouping == "day"
+    assert m.customers.strategy == ("exact", "xref", "invoice")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "reason"),
+    [
+        ("timezone: America/Los_Angeles", "timezone: Mars/Olympus", "timezone:", "unknown time zone"),
+        ('clearing: {acct: "1015"', 'clearing: {acct: "10151015101"', '"10151015101"', "longer than 10"),
+        ("  status: H", "  status: X", "  status: X", "must be one of H, B"),
+        ("  grouping: day", "  grouping: weekly", "grouping: weekly", "must be one of day, window"),
+        ("  CAPTURE: payment", "  CAPTURE: pay", "CAPTURE: pay", "must be one of payment"),
+        ("      brand: [amex]", "      brand: [amexx]", "brand: [amexx]", "must be one of visa"),
+        ("  lookback_days: 3", "  lookback_days: -1", "lookback_days", "must be >= 0"),
+        ("  lookback_hours: 0", "  lookbak_hours: 0", "lookbak_hours", "unknown key"),
+        ("  unmatched: review", "  unmatched: unidentified", "unidentified_customer_id: \"\"", "required when"),
+        ("  schedule: \"15 * * * *\"", "  schedule: hourly", "schedule: hourly", "cron"),
+    ],
+)
+def test_bad_values_report_line_and_reason(tmp_path: Path, old: str, new: str, needle: str, reason: str) -> None:
+    assert old in GOOD
+    text = GOOD.replace(old, new, 1)
+    with pytest.raises(ConfigFileError) as info:
+        load_mapping(write(tmp_path, text))
+    err = info.value
+    assert reason in err.reason
+    assert err.line == line_of(text, needle), str(err)
+    assert str(err).startswith(f"{tmp_path / 'mapping.yaml'}:{err.line}: ")
+
+
+def test_invalid_regex_in_rule(tmp_path: Path) -> None:
+    text = GOOD.replace("      brand: [amex]", "      invoice_pattern: '^(WEB'")
+    with pytest.raises(ConfigFileError, match="invalid regex") as info:
+        load_mapping(write(tmp_path, text))
+    assert info.value.line == line_of(text, "invoice_pattern: '")
+
+
+def test_last_rule_must_be_catch_all(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "  - name: card-clearing\n", "  - name: card-clearing\n    when:\n      channel: [API]\n"
+    )
+    with pytest.raises(ConfigFileError, match="catch-all") as info:
+        load_mapping(write(tmp_path, text))
+    assert info.value.line == line_of(text, "- name: card-clearing")
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    text = GOOD.replace("company: \"\"", "company: [unclosed")
+    with pytest.raises(ConfigFileError, match="YAML syntax error") as info:
+        load_mapping(write(tmp_path, text))
+    assert info.value.line is not None and info.value.line >= line_of(text, "company: [unclosed")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="cannot read file"):
+        load_mapping(tmp_path / "nope.yaml")
+
+
+def test_optional_bank_account_absent_or_equal_to_clearing_means_no_settlement(tmp_path: Path) -> None:
+    no_bank = GOOD.replace('  bank_account: {acct: "1000", sub: "000000"}\n', "")
+    assert not load_mapping(write(tmp_path, no_bank)).settlement_planned
+    same = GOOD.replace('bank_account: {acct: "1000"', 'bank_account: {acct: "1010"')
+    assert not load_mapping(write(tmp_path, same)).settlement_planned

@@ -1,0 +1,292 @@
+"""Transform rules on small inputs with an in-memory SL context (every rule of docs/mapping.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from pipeline_tx_builders import LA, tx
+
+from paytrace_sl.paytrace.records import TransactionState as S
+from paytrace_sl.pipeline.mapping import CustomerMatching, load_mapping
+from paytrace_sl.pipeline.sl_context import LedgerEntry, OpenInvoice, SalesOrder, SLContext
+from paytrace_sl.pipeline.transform import TransformError, build_plan, plan_rows
+from paytrace_sl.plan import Account, PlannedPayment, PlannedRefund, PlannedVoid, PostingKind
+
+MAPPING = load_mapping()
+
+
+def ctx(**kw: object) -> SLContext:
+    base: dict[str, object] = {"cpny_id": "0010", "customers": {"C100", "C200", "UNIDENT"}}
+    base.update(kw)
+    return SLContext.build(**base)  # type: ignore[arg-type]
+
+
+def only_item(result):  # type: ignore[no-untyped-def]
+    items = [i for b in result.plan.batches for i in b.items]
+    assert len(items) == 1, items
+    return items[0]
+
+
+def test_sale_becomes_unapplied_payment_with_clearing_account_and_local_doc_date() -> None:
+    # 2025-04-10 23:30 in Los Angeles is already 04-11 in UTC: the SL date is the merchant's local date
+    late = dt.datetime(2025, 4, 10, 23, 30, tzinfo=LA)
+    result = build_plan([tx(1, created_at=late)], ctx(), MAPPING)
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment)
+    assert item.doc_date == dt.date(2025, 4, 10)
+    assert item.cust_id == "C100"
+    assert item.amount == Decimal("100.00")
+    assert item.cash_account == Account("1010", "000000")
+    assert item.applications == ()
+    batch = result.plan.batches[0]
+    assert (batch.kind, batch.cpny_id, batch.status) == (PostingKind.PAYMENT, "0010", "H")
+
+
+def test_capture_and_force_are_payments_authorization_waits() -> None:
+    result = build_plan(
+        [
+            tx(1, transaction_type="CAPTURE"),
+            tx(2, transaction_type="FORCE"),
+            tx(3, transaction_type="AUTHORIZATION", status=S.AUTHORIZED),
+        ],
+        ctx(),
+        MAPPING,
+    )
+    assert {i.transaction_id for b in result.plan.batches for i in b.items} == {1, 2}
+    assert result.skipped[3].code == "awaiting_capture"
+
+
+def test_declined_skipped_never_posted() -> None:
+    result = build_plan([tx(1, status=S.DECLINED)], ctx(), MAPPING)
+    assert result.plan.batches == ()
+    assert result.skipped[1].code == "declined"
+
+
+def test_zero_amount_skipped() -> None:
+    result = build_plan([tx(1, amount="0.00")], ctx(), MAPPING)
+    assert result.skipped[1].code == "zero_amount"
+
+
+def test_amex_brand_rule_picks_its_clearing_account() -> None:
+    result = build_plan([tx(1, card_masked="378282*****0005"), tx(2)], ctx(), MAPPING)
+    accounts = {i.transaction_id: i.cash_account for b in result.plan.batches for i in b.items}
+    assert accounts[1] == Account("1015", "000000")
+    assert accounts[2] == Account("1010", "000000")
+    assert list(result.outcomes.sort_values("transaction_id")["gl_rule"]) == ["amex-clearing", "card-clearing"]
+
+
+def test_invoice_pattern_and_channel_rules_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = (MAPPING.source.read_text()).replace(  # type: ignore[union-attr]
+        "  - name: amex-clearing\n",
+        "  - name: parts\n    when:\n      invoice_pattern: '^PRT-'\n      channel: [API]\n"
+        "    clearing: {acct: \"1020\", sub: \"PARTS\"}\n  - name: amex-clearing\n",
+    )
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text)
+    mapping = load_mapping(path)
+    result = build_plan(
+        [
+            tx(1, invoice_id="PRT-9", card_masked="378282*****0005"),  # first rule wins over amex
+            tx(2, invoice_id="PRT-9", created_through="VT"),  # channel does not match
+        ],
+        ctx(orders=[SalesOrder("PRT-9", "C100")]),
+        mapping,
+    )
+    accounts = {i.transaction_id: i.cash_account for b in result.plan.batches for i in b.items}
+    assert accounts == {1: Account("1020", "PARTS"), 2: Account("1010", "000000")}
+
+
+def test_refund_becomes_planned_refund_with_refund_account() -> None:
+    result = build_plan([tx(7, transaction_type="REFUND", amount="25.50")], ctx(), MAPPING)
+    item = only_item(result)
+    assert isinstance(item, PlannedRefund)
+    assert item.amount == Decimal("25.50")
+    assert item.refund_account == Account("4910", "000000")
+    assert item.clearing_account == Account("1010", "000000")
+    assert result.plan.batches[0].kind == PostingKind.REFUND
+    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["CM"]
+
+
+def test_customer_matching_exact_then_xref_then_invoice() -> None:
+    context = ctx(
+        xref={"vault-9": "C200"},
+        invoices=[OpenInvoice("INV-1", "C200", Decimal("500.00"))],
+    )
+    result = build_plan(
+        [
+            tx(1, customer_id="C100"),
+            tx(2, customer_id="vault-9"),
+            tx(3, customer_id="", invoice_id="INV-1"),
+            tx(4, customer_id="nobody"),
+        ],
+        context,
+        MAPPING,
+    )
+    custs = {i.transaction_id: i.cust_id for b in result.plan.batches for i in b.items}
+    assert custs == {1: "C100", 2: "C200", 3: "C200"}
+    assert result.review[4].code == "unknown_customer"
+    assert "'nobody'" in result.review[4].text
+
+
+def test_xref_to_a_customer_missing_in_sl_is_not_a_match() -> None:
+    result = build_plan([tx(1, customer_id="vault-9")], ctx(xref={"vault-9": "GONE"}), MAPPING)
+    assert result.review[1].code == "unknown_customer"
+
+
+def test_unmatched_customer_to_unidentified_receipts_by_configuration() -> None:
+    mapping = dataclasses.replace(
+        MAPPING, customers=CustomerMatching(unmatched="unidentified", unidentified_customer_id="UNIDENT")
+    )
+    result = build_plan([tx(1, customer_id="nobody")], ctx(), mapping)
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment)
+    assert item.cust_id == "UNIDENT"
+    assert item.review_reason.startswith("unidentified_customer")
+    assert result.review == {}
+
+
+def test_invoice_applied_when_balance_suffices_and_in_time_order() -> None:
+    context = ctx(invoices=[OpenInvoice("INV-1", "C100", Decimal("150.00"))])
+    early = dt.datetime(2025, 4, 10, 9, 0, tzinfo=LA)
+    later = dt.datetime(2025, 4, 10, 10, 0, tzinfo=LA)
+    result = build_plan(
+        [tx(2, invoice_id="INV-1", created_at=later), tx(1, invoice_id="INV-1", created_at=early)],
+        context,
+        MAPPING,
+    )
+    item = only_item(result)
+    assert item.transaction_id == 1
+    assert item.applications[0].ref_nbr == "INV-1"
+    assert item.applications[0].amount == Decimal("100.00")
+    assert item.ext_ref_nbr == "INV-1"
+    assert result.review[2].code == "invoice_balance_short"
+    assert "150.00" in result.review[2].text
+
+
+def test_invoice_of_another_customer_goes_to_review() -> None:
+    context = ctx(invoices=[OpenInvoice("INV-1", "C200", Decimal("500.00"))])
+    result = build_plan([tx(1, customer_id="C100", invoice_id="INV-1")], context, MAPPING)
+    assert result.review[1].code == "invoice_other_customer"
+
+
+def test_sales_order_reference_posts_unapplied_with_review_note() -> None:
+    result = build_plan([tx(1, invoice_id="SO-77")], ctx(orders=[SalesOrder("SO-77", "C100")]), MAPPING)
+    item = only_item(result)
+    assert item.applications == ()
+    assert item.ext_ref_nbr == "SO-77"
+    assert item.review_reason.startswith("order_not_invoiced")
+
+
+def test_unknown_invoice_id_goes_to_review() -> None:
+    result = build_plan([tx(1, invoice_id="NOPE-1")], ctx(), MAPPING)
+    assert result.review[1].code == "invoice_not_found"
+    assert result.plan.batches == ()
+
+
+def test_void_of_posted_sale_plans_a_void_once() -> None:
+    ledger = {1: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="pending")}
+    end = dt.datetime(2025, 4, 12, 1, 0, tzinfo=LA)
+    result = build_plan(
+        [tx(1, status=S.VOIDED)], ctx(ledger=ledger), MAPPING, window=(end - dt.timedelta(hours=1), end)
+    )
+    item = only_item(result)
+    assert isinstance(item, PlannedVoid)
+    assert item.doc_date == dt.date(2025, 4, 12)
+    assert result.plan.batches[0].kind == PostingKind.VOID
+    # the next window sees the void in the ledger: nothing more
+    ledger2 = {1: LedgerEntry(kinds={"payment": "removed", "void": "posted"}, paytrace_state="voided")}
+    again = build_plan([tx(1, status=S.VOIDED)], ctx(ledger=ledger2), MAPPING)
+    assert again.plan.batches == ()
+    assert again.already_posted == (1,)
+
+
+def test_void_of_sale_never_posted_is_skipped() -> None:
+    result = build_plan([tx(1, status=S.VOIDED)], ctx(), MAPPING)
+    assert result.skipped[1].code == "voided_before_posting"
+
+
+def test_void_record_itself_is_skipped() -> None:
+    result = build_plan([tx(1, transaction_type="VOID", status=S.VOIDED)], ctx(), MAPPING)
+    assert result.skipped[1].code == "void_record"
+
+
+def test_lookback_same_state_changes_nothing_state_change_no_document() -> None:
+    ledger = {
+        1: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="settled"),
+        2: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="pending"),
+        3: LedgerEntry(kinds={"refund": "posted"}, paytrace_state="settled"),
+    }
+    result = build_plan(
+        [tx(1), tx(2), tx(3, transaction_type="REFUND")],
+        ctx(ledger=ledger),
+        MAPPING,
+    )
+    assert result.plan.batches == ()
+    assert sorted(result.already_posted) == [1, 2, 3]
+    codes = dict(zip(result.outcomes["transaction_id"], result.outcomes["reason_code"], strict=True))
+    assert codes == {1: "state_unchanged", 2: "state_changed_no_action", 3: "state_unchanged"}
+
+
+def test_refund_voided_after_posting_goes_to_review() -> None:
+    ledger = {5: LedgerEntry(kinds={"refund": "posted"}, paytrace_state="pending")}
+    result = build_plan([tx(5, transaction_type="REFUND", status=S.VOIDED)], ctx(ledger=ledger), MAPPING)
+    assert result.review[5].code == "refund_voided_after_posting"
+
+
+def test_batches_grouped_per_kind_company_and_local_date() -> None:
+    d1 = dt.datetime(2025, 4, 10, 12, 0, tzinfo=LA)
+    d2 = dt.datetime(2025, 4, 11, 12, 0, tzinfo=LA)
+    rows = [tx(1, created_at=d1), tx(2, created_at=d2), tx(3, created_at=d1), tx(4, transaction_type="REFUND")]
+    result = build_plan(rows, ctx(), MAPPING)
+    shape = [(b.kind.value, [i.transaction_id for i in b.items]) for b in result.plan.batches]
+    assert shape == [("payment", [1, 3]), ("payment", [2]), ("refund", [4])]
+    monthly = build_plan(rows, ctx(), dataclasses.replace(MAPPING, batch_grouping="window"))
+    assert [(b.kind.value, len(b.items)) for b in monthly.plan.batches] == [("payment", 3), ("refund", 1)]
+
+
+def test_company_from_mapping_overrides_sl_setup_and_missing_company_fails() -> None:
+    result = build_plan([tx(1)], ctx(), dataclasses.replace(MAPPING, company="0020"))
+    assert result.plan.batches[0].cpny_id == "0020"
+    with pytest.raises(TransformError, match="no SL company"):
+        build_plan([tx(1)], ctx(cpny_id=""), MAPPING)
+
+
+def test_dataframe_input_and_bad_amount_scale_named() -> None:
+    frame = pd.DataFrame([tx(1).to_json_dict(), tx(2).to_json_dict()])
+    assert build_plan(frame, ctx(), MAPPING).posted == 2
+    frame.loc[1, "amount"] = "10.005"
+    with pytest.raises(TransformError, match="transaction 2: amount '10.005'"):
+        build_plan(frame, ctx(), MAPPING)
+
+
+def test_duplicate_ids_rejected() -> None:
+    with pytest.raises(TransformError, match="duplicate transaction ids"):
+        build_plan([tx(1), tx(1)], ctx(), MAPPING)
+
+
+def test_every_row_accounted_and_plan_rows_match_contract_shape() -> None:
+    rows = [
+        tx(1),
+        tx(2, status=S.DECLINED),
+        tx(3, transaction_type="AUTHORIZATION", status=S.AUTHORIZED),
+        tx(4, customer_id="nobody"),
+        tx(5, transaction_type="REFUND"),
+        tx(6, amount="0.00"),
+    ]
+    ledger = {7: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="settled")}
+    result = build_plan([*rows, tx(7)], ctx(ledger=ledger), MAPPING)
+    account = result.row_account(extracted=9, dead_lettered=2).check()
+    assert account.as_dict()["skipped_by_reason"] == {"awaiting_capture": 1, "declined": 1, "zero_amount": 1}
+    assert (account.posted, account.already_posted, account.review) == (2, 1, 1)
+    flat = plan_rows(result.plan, MAPPING)
+    assert flat["ledger_key"].tolist() == ["paytrace:1:payment", "paytrace:5:refund"]
+    assert set(result.outcomes["outcome"]) == {"posted", "already_posted", "skipped", "review"}
+
+
+def test_empty_input() -> None:
+    result = build_plan([], ctx(), MAPPING)
+    assert result.plan.batches == () and result.posted == 0
