@@ -66,6 +66,13 @@ def extract(
         int | None,
         typer.Option("--overlap-days", help="Widen each export by N days per side, keep the window (0)."),
     ] = None,
+    declined_export: Annotated[
+        bool,
+        typer.Option(
+            "--declined-export/--no-declined-export",
+            help="Also run the DECLINED export (declines never missed).",
+        ),
+    ] = True,
     max_attempts: Annotated[
         int | None, typer.Option("--max-attempts", help="Tries per request, retries included (5).")
     ] = None,
@@ -109,7 +116,7 @@ def extract(
             max_retry_seconds=max_retry_seconds,
         )
         with PayTraceClient(settings) as client:
-            summary = extract_window(client, start_day, end_day, out)
+            summary = extract_window(client, start_day, end_day, out, include_declined=declined_export)
     except (PayTraceError, ConfigurationError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -82,7 +82,9 @@ def luhn_valid(digits: str) -> bool:
 
 def find_pans(text: str) -> list[str]:
     """Luhn-valid 13–19 digit card numbers in ``text`` (contiguous, or grouped with spaces/dashes)."""
-    found = []
+    found: list[str] = []
+    if len(text) < 13:  # hot path: most fields are short
+        return found
     for match in _PAN_CANDIDATE.finditer(text):
         digits = re.sub(r"[ -]", "", match.group(0))
         if 13 <= len(digits) <= 19 and luhn_valid(digits):

@@ -258,6 +258,8 @@ class PayTraceClient:
                 error = PayTraceMalformedResponseError(f"PayTrace {path}: response cut off (truncated body)")
             except requests.ConnectionError as exc:
                 error = PayTraceConnectionError(f"PayTrace {path}: connection failed ({type(exc).__name__})")
+            except requests.RequestException as exc:  # e.g. ContentDecodingError: treat as transient too
+                error = PayTraceConnectionError(f"PayTrace {path}: request failed ({type(exc).__name__})")
             elapsed = self._clock() - started
             if attempt >= s.max_attempts:
                 raise self._give_up(error, attempt, elapsed, "attempts exhausted")

@@ -49,6 +49,10 @@ class PayTraceSettings:
     overlap_days: int = 0  # widen each export by this many days per side, then keep only [start, end)
 
     def __post_init__(self) -> None:
+        if not self.url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"PayTrace url must start with https:// (got {self.url!r}; PAYTRACE_URL)"
+            )
         if self.max_attempts < 1:
             raise ConfigurationError("max_attempts must be at least 1")
         if self.overlap_days < 0:

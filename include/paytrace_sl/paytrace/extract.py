@@ -9,6 +9,7 @@ and renamed at the end, so a failed run never leaves a half-written landing file
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from paytrace_sl.paytrace.errors import RecordParseError
-from paytrace_sl.paytrace.parse import parse_transaction
+from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
 from paytrace_sl.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ExtractSummary:
     count_by_status: dict[str, int] = field(default_factory=dict)
     amount_by_status: dict[str, Decimal] = field(default_factory=dict)
     failures: list[ParseFailure] = field(default_factory=list)
+    duplicates: int = 0  # records seen again in a later export pass (e.g. declines in both exports)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,7 @@ class ExtractSummary:
             "count_by_status": dict(sorted(self.count_by_status.items())),
             "amount_by_status": {k: str(v) for k, v in sorted(self.amount_by_status.items())},
             "rejected": len(self.failures),
+            "duplicates_skipped": self.duplicates,
             "failures": [f.to_json_dict() for f in self.failures],
         }
 
@@ -108,9 +111,13 @@ def rejects_path_for(out_path: Path) -> Path:
 
 
 def write_transactions(
-    records: Iterable[Any], tz: ZoneInfo, summary: ExtractSummary, *, export_filter: str | None = None
+    records: Iterable[tuple[Any, str | None]], tz: ZoneInfo, summary: ExtractSummary
 ) -> None:
-    """Parse ``records`` into ``summary.out_path`` (and its rejects file), updating ``summary``."""
+    """Parse ``(raw record, export filter)`` pairs into ``summary.out_path`` (and its rejects file).
+
+    A transaction id already written or rejected is skipped, so passes over several export filters
+    (the regular export and the DECLINED one) never produce a line twice.
+    """
     out_path = summary.out_path
     out_path.parent.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
@@ -122,7 +129,13 @@ def write_transactions(
     tmp_rejects = _temp_path(rejects_final)
     try:
         with tmp_out.open("w", encoding="utf-8") as out, tmp_rejects.open("w", encoding="utf-8") as rejects:
-            for raw in records:
+            seen: set[object] = set()
+            for raw, export_filter in records:
+                key = _identity(raw)
+                if key in seen:
+                    summary.duplicates += 1
+                    continue
+                seen.add(key)
                 try:
                     tx = parse_transaction(raw, tz, export_filter=export_filter)
                 except RecordParseError as exc:
@@ -157,21 +170,40 @@ def write_transactions(
     summary.amount_by_status = dict(status_amounts)
 
 
-def extract_window(client: Any, start: dt.date, end: dt.date, out_path: Path | str) -> ExtractSummary:
+def extract_window(
+    client: Any, start: dt.date, end: dt.date, out_path: Path | str, *, include_declined: bool = True
+) -> ExtractSummary:
     """Export merchant days ``[start, end)`` from PayTrace into ``out_path`` (JSONL).
 
-    ``client`` is a :class:`~paytrace_sl.paytrace.client.PayTraceClient` (anything with
-    ``settings.tz``/``settings.timezone`` and ``export_transactions_raw``). API errors propagate.
+    Runs the regular export and, unless ``include_declined`` is False, the ``DECLINED`` export too:
+    whether the unfiltered export lists declined attempts is undocumented (reference §2.1), and a
+    decline must not go missing. ``client`` is a :class:`~paytrace_sl.paytrace.client.PayTraceClient`
+    (anything with ``settings`` and ``export_transactions_raw``). API errors propagate.
     """
     if end <= start:
         raise ValueError(f"empty window: end {end} must be after start {start} (end is exclusive)")
     settings = client.settings
     summary = ExtractSummary(start=start, end=end, timezone=settings.timezone, out_path=Path(out_path))
-    write_transactions(client.export_transactions_raw(start, end), settings.tz, summary)
+    filters = (None, DECLINED_FILTER) if include_declined else (None,)
+    passes = (
+        (raw, export_filter)
+        for export_filter in filters
+        for raw in client.export_transactions_raw(start, end, transaction_type=export_filter)
+    )
+    write_transactions(passes, settings.tz, summary)
     log.info(
         "extract %s..%s: %d transaction(s), %d rejected", start, end, summary.count, len(summary.failures)
     )
     return summary
+
+
+def _identity(raw: Any) -> object:
+    """The transaction id, or (for a record without a usable one) a digest of its content."""
+    rid = raw.get("transaction_id") if isinstance(raw, dict) else None
+    if type(rid) is int:
+        return rid
+    text = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+    return ("content", hashlib.sha256(text.encode()).hexdigest())
 
 
 def _temp_path(final: Path) -> Path:

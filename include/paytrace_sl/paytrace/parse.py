@@ -80,9 +80,11 @@ def _txid_label(raw: Mapping[str, Any]) -> object:
 
 
 def _get_path(raw: Mapping[str, Any], path: str) -> Any:
+    if "." not in path:
+        return raw.get(path)
     node: Any = raw
     for part in path.split("."):
-        if not isinstance(node, Mapping):
+        if not (type(node) is dict or isinstance(node, Mapping)):
             return None
         node = node.get(part)
     return node
@@ -136,10 +138,13 @@ def _parse_text(raw: Mapping[str, Any], path: str, txid: object) -> str:
     value = _get_path(raw, path)
     if value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if type(value) is str:
+        text = value
+    elif isinstance(value, bool) or not isinstance(value, (str, int)):
         raise RecordParseError(txid, path, f"expected text, got {type(value).__name__}")
-    text = str(value)
-    return mask_pans(text) if contains_pan(text) else text
+    else:
+        text = str(value)
+    return mask_pans(text) if len(text) >= 13 and contains_pan(text) else text
 
 
 def _parse_stamp(value: Any, tz: ZoneInfo, txid: object, field: str, *, required: bool) -> dt.datetime | None:

@@ -333,9 +333,20 @@ def _checkpoint(context: Any, contract: Contract) -> Any:
         except Exception:  # noqa: S110 - absent on first use
             pass
         suite = context.suites.add(suite)
-        source = context.data_sources.add_or_update_pandas(name="paytrace_sl")
-        asset = source.add_dataframe_asset(name=contract.name)
-        batch_def = asset.add_batch_definition_whole_dataframe("window")
+        # get-or-add, never add_or_update: replacing the data source would drop the other contracts'
+        # assets and break their cached checkpoints (and a File context keeps them across processes)
+        try:
+            source = context.data_sources.get("paytrace_sl")
+        except (KeyError, ValueError, LookupError):
+            source = context.data_sources.add_pandas(name="paytrace_sl")
+        try:
+            asset = source.get_asset(contract.name)
+        except LookupError:
+            asset = source.add_dataframe_asset(name=contract.name)
+        try:
+            batch_def = asset.get_batch_definition("window")
+        except (KeyError, ValueError, LookupError):
+            batch_def = asset.add_batch_definition_whole_dataframe("window")
         validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{suite_name}.window", data=batch_def, suite=suite)
         )

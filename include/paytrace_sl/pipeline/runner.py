@@ -315,11 +315,13 @@ def _client(cfg: PipelineConfig) -> Any:
 def parse_failure_letter(raw: Any, exc: Any, source: str, **extra: Any) -> DeadLetter:
     """A dead letter for a record that could not be parsed: its id, the field and the reason.
 
-    The raw record is never stored (it could hold anything); a digest of it tells two broken records
-    without ids apart and recognises the same record seen again.
+    The raw record is never stored (it could hold anything); for a record without a usable id, a digest
+    of it tells two broken records apart and recognises the same record seen again.
     """
     txid = exc.transaction_id if isinstance(exc.transaction_id, int) else None
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    # With an id, the id names the record (exports differ in details such as include_bin).
+    identity = {"transaction_id": txid} if txid is not None else raw
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
     return DeadLetter(
         transaction_id=txid,
         source=source,

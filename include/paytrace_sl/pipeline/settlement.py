@@ -35,7 +35,7 @@ from paytrace_sl.reconcile.model import (
     Totals,
     cents,
 )
-from paytrace_sl.reconcile.sl_state import PostedDoc, load_posted_docs, why_not_posted
+from paytrace_sl.reconcile.sl_state import PostedDoc, WhyNotPosted, load_posted_docs, why_not_posted
 from paytrace_sl.sl.own_tables import utcnow, xPTLedger, xPTRecon
 
 DEFAULT_ACTIONS: MappingABC[str, str] = {
@@ -72,15 +72,34 @@ class _Mapping(Protocol):
 
 
 def classify(tx: Transaction, mapping: _Mapping | None = None) -> str | None:
-    """``"sale"``, ``"refund"`` or None (not counted in settlement totals: voided, declined, auth only…)."""
+    """``"sale"``, ``"refund"`` or None (not counted in settlement totals: voided, declined, auth only…).
+
+    A *settled* AUTHORIZATION counts as a sale whatever the mapping says: PayTrace captured and deposited
+    it (its settled-batch totals include it), even when no separate CAPTURE record exists.
+    """
     if tx.status not in COUNTED_STATES:
         return None
+    if tx.status == TransactionState.SETTLED and tx.transaction_type.upper() == "AUTHORIZATION":
+        return "sale"
     action = (
         mapping.action_for(tx.transaction_type)
         if mapping is not None
         else DEFAULT_ACTIONS.get(tx.transaction_type.upper(), "ignore")
     )
     return {"payment": "sale", "refund": "refund"}.get(action)
+
+
+def explains(tx: Transaction, reason: WhyNotPosted) -> bool:
+    """Whether our record of why ``tx`` is not posted really accounts for it.
+
+    A skip as "awaiting capture" does not, once PayTrace has *settled* the authorization: the money was
+    deposited and no CAPTURE record will come, so the pipeline must post it (unexplained until it does).
+    """
+    return not (
+        reason.code == "skipped"
+        and tx.status == TransactionState.SETTLED
+        and "awaiting_capture" in reason.reason
+    )
 
 
 def totals_of(transactions: Sequence[Transaction], mapping: _Mapping | None = None) -> Totals:
@@ -266,16 +285,18 @@ def reconcile_settlement_batch(
         doc = by_key.get(key)
         if doc is None:
             reason = why.get(tx.transaction_id)
+            if reason is not None and not explains(tx, reason):
+                reason = WhyNotPosted("", f"{reason.reason}; but PayTrace settled it, so it must be posted")
             items.append(
                 ReconItem(
                     tx.transaction_id,
-                    f"not_in_sl:{reason.code}" if reason else "not_in_sl",
+                    f"not_in_sl:{reason.code}" if reason and reason.code else "not_in_sl",
                     reason.reason
                     if reason
                     else f"{kind} {tx.amount} is in PayTrace batch {batch.number} but was "
                     "never posted to SL and our tables hold no reason",
                     sign * cents(tx.amount),
-                    explained=reason is not None,
+                    explained=reason is not None and bool(reason.code),
                 )
             )
             continue

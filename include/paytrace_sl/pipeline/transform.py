@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from paytrace_sl.paytrace.records import Transaction
@@ -159,7 +160,9 @@ def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     df["cents"] = [_cents(v, t) for v, t in zip(raw["amount"], df["tid"], strict=True)]
     negative = df.loc[df["cents"] < 0, "tid"]
     if len(negative):  # the contract forbids it; a refund is a positive REFUND, never a negative SALE
-        raise TransformError(f"negative amounts (run the contract checks first): transactions {negative.tolist()[:10]}")
+        raise TransformError(
+            f"negative amounts (run the contract checks first): transactions {negative.tolist()[:10]}"
+        )
     created = pd.to_datetime(raw["created_at"], utc=True, format="ISO8601")
     local = created.dt.tz_convert(mapping.timezone)
     df["created"] = created
@@ -310,72 +313,78 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     return out
 
 
+def _review(out: pd.DataFrame, mask: pd.Series, code: str, texts: pd.Series) -> None:
+    mask = mask & (out["outcome"] == "")
+    out.loc[mask, "outcome"] = REVIEW
+    out.loc[mask, "reason_code"] = code
+    out.loc[mask, "reason_text"] = texts[mask]
+
+
 def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping: Mapping) -> None:
     """Invoice application, order reference or review for the payments in ``todo`` (in place)."""
-    has_ref = todo & (out["invoice_id"] != "")
     out.loc[todo, "ext_ref"] = out.loc[todo, "invoice_id"].str.slice(0, EXT_REF_LEN)
+    has_ref = todo & (out["invoice_id"] != "")
     if not has_ref.any():
         return
     use_invoices = "invoice" in mapping.invoice_match
     use_orders = "order" in mapping.invoice_match
+    ref, cust = out["invoice_id"], out["cust_id"]
+    pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
 
-    def invoice_of(row: pd.Series) -> tuple[str, int]:
-        if not use_invoices:
-            return "", -1
-        for inv in ctx.open_invoices.get(row["invoice_id"], ()):
-            if inv.cust_id == row["cust_id"]:
-                return inv.ref_nbr, int(inv.doc_bal * 100)
-        return ("other", -1) if ctx.open_invoices.get(row["invoice_id"]) else ("", -1)
+    # balance (cents) of the customer's own open invoice with RefNbr = invoice_id
+    own_bal = {
+        f"{inv.ref_nbr}\u241e{inv.cust_id}": int(inv.doc_bal * 100)
+        for invs in ctx.open_invoices.values()
+        for inv in invs
+    }
+    bal = pair.map(own_bal) if use_invoices else pd.Series(np.nan, index=out.index)
+    own = has_ref & bal.notna()
+    other = has_ref & ~own & ref.isin(set(ctx.open_invoices)) if use_invoices else has_ref & False
 
-    sub = out.loc[has_ref, ["invoice_id", "cust_id", "cents", "created", "tid"]].copy()
-    found = sub.apply(invoice_of, axis=1, result_type="expand")
-    sub["ref"], sub["bal"] = found[0], found[1]
-    own = sub["ref"].ne("") & sub["ref"].ne("other")
     # several payments against one invoice in a window consume its balance in time order
-    sub = sub.sort_values(["created", "tid"])
-    sub["cum"] = sub["cents"].where(own, 0).groupby([sub["cust_id"], sub["ref"]]).cumsum()
-    sub = sub.reindex(out.index[has_ref])
-    enough = own & (sub["cum"] <= sub["bal"])
+    order = out.loc[own, ["created", "tid"]].sort_values(["created", "tid"]).index
+    cum = out.loc[order, "cents"].groupby(pair[order]).cumsum().reindex(out.index)
+    enough = own & (cum <= bal)
+    out.loc[enough, "apply_ref"] = ref[enough]
     short = own & ~enough
-    other = sub["ref"] == "other"
-    out.loc[enough[enough].index, "apply_ref"] = sub.loc[enough, "ref"]
-    idx_short = short[short].index
-    out.loc[idx_short, "outcome"] = REVIEW
-    out.loc[idx_short, "reason_code"] = "invoice_balance_short"
-    out.loc[idx_short, "reason_text"] = [
-        f"invoice {r} open balance {Decimal(b) / 100:.2f} < {Decimal(c) / 100:.2f} "
-        "paid against it in this window"
-        for r, b, c in zip(
-            sub.loc[idx_short, "ref"], sub.loc[idx_short, "bal"], sub.loc[idx_short, "cum"], strict=True
-        )
-    ]
-    own_all = own.reindex(out.index, fill_value=False).astype(bool)
-    other_all = other.reindex(out.index, fill_value=False).astype(bool)
-    rest = has_ref & ~own_all & (out["outcome"] == "")
-    for idx in rest[rest].index:
-        ref, cust = out.at[idx, "invoice_id"], out.at[idx, "cust_id"]
-        if other_all[idx]:
-            owners = sorted({i.cust_id for i in ctx.open_invoices.get(ref, ())})
-            out.at[idx, "outcome"], out.at[idx, "reason_code"] = REVIEW, "invoice_other_customer"
-            out.at[idx, "reason_text"] = f"invoice {ref!r} belongs to {', '.join(owners)}, not {cust}"
-            continue
-        orders = ctx.orders.get(ref, ()) if use_orders else ()
-        mine = [o for o in orders if o.cust_id == cust]
-        if mine:
-            out.at[idx, "review_note"] = (
-                f"order_not_invoiced: PayTrace invoice id {ref!r} is SL sales order {mine[0].ord_nbr}; "
-                "posted unapplied, apply it when the order is invoiced"
-            )
-        elif orders:
-            out.at[idx, "outcome"], out.at[idx, "reason_code"] = REVIEW, "invoice_other_customer"
-            out.at[idx, "reason_text"] = (
-                f"sales order {ref!r} belongs to customer {orders[0].cust_id}, not {cust}"
-            )
-        else:
-            out.at[idx, "outcome"], out.at[idx, "reason_code"] = REVIEW, "invoice_not_found"
-            out.at[idx, "reason_text"] = (
-                f"invoice id {ref!r} matches no open released SL invoice or sales order"
-            )
+    if short.any():
+        texts = pd.Series("", index=out.index, dtype="str")
+        texts[short] = [
+            f"invoice {r} open balance {Decimal(int(b)) / 100:.2f} < {Decimal(int(c)) / 100:.2f} "
+            "paid against it in this window"
+            for r, b, c in zip(ref[short], bal[short], cum[short], strict=True)
+        ]
+        _review(out, short, "invoice_balance_short", texts)
+    if other.any():
+        owners = {r: ", ".join(sorted({i.cust_id for i in invs})) for r, invs in ctx.open_invoices.items()}
+        texts = "invoice " + ref.map(repr) + " belongs to " + ref.map(owners).fillna("") + ", not " + cust
+        _review(out, other, "invoice_other_customer", texts)
+
+    rest = has_ref & ~own & ~other & (out["outcome"] == "")
+    if not rest.any():
+        return
+    own_orders = {f"{o.ord_nbr}\u241e{o.cust_id}": o.ord_nbr for os_ in ctx.orders.values() for o in os_}
+    order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=out.index)
+    mine = rest & order_nbr.notna()
+    out.loc[mine, "review_note"] = (
+        "order_not_invoiced: PayTrace invoice id "
+        + ref[mine].map(repr)
+        + " is SL sales order "
+        + order_nbr[mine].astype("str")
+        + "; posted unapplied, apply it when the order is invoiced"
+    )
+    foreign = rest & ~mine & ref.isin(set(ctx.orders)) if use_orders else rest & False
+    if foreign.any():
+        order_owner = {k: ", ".join(sorted({o.cust_id for o in v})) for k, v in ctx.orders.items()}
+        texts = "sales order " + ref.map(repr) + " belongs to customer " + ref.map(order_owner).fillna("")
+        _review(out, foreign, "invoice_other_customer", texts + ", not " + cust)
+    missing = rest & ~mine & ~foreign
+    _review(
+        out,
+        missing,
+        "invoice_not_found",
+        "invoice id " + ref.map(repr) + " matches no open released SL invoice or sales order",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

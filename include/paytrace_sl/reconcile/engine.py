@@ -23,9 +23,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, TransactionState
-from paytrace_sl.pipeline.settlement import classify, reconcile_settlement_batch
+from paytrace_sl.pipeline.settlement import classify, explains, reconcile_settlement_batch
 from paytrace_sl.reconcile.model import DIFFERENCE, PENDING, ReconException, ReconRecord, ReconReport, Totals
-from paytrace_sl.reconcile.sl_state import PostedDoc, load_posted_docs, loads_json, why_not_posted
+from paytrace_sl.reconcile.sl_state import (
+    PostedDoc,
+    WhyNotPosted,
+    load_posted_docs,
+    loads_json,
+    why_not_posted,
+)
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTLedger, xPTRecon
 
@@ -300,6 +306,8 @@ def find_exceptions(
         doc = by_key.get(key)
         if doc is None:
             reason = why.get(tx.transaction_id)
+            if reason is not None and not explains(tx, reason):
+                reason = WhyNotPosted("", f"{reason.reason}; but PayTrace settled it, so it must be posted")
             text = reason.reason if reason else "no SL document and no review, dead-letter or skip record"
             action = {
                 "review": "work the review queue item (paytrace-sl review …), then re-run the window",
@@ -315,7 +323,7 @@ def find_exceptions(
                     f"{tx.transaction_type} {tx.transaction_id} ({tx.amount}) is in PayTrace but not "
                     f"in SL: {text}",
                     action,
-                    explained=reason is not None,
+                    explained=reason is not None and bool(reason.code),
                     transaction_id=tx.transaction_id,
                     ledger_key=key,
                     amount=tx.amount,

@@ -156,6 +156,11 @@ def join_sl(conn: sa.Connection, rows: Sequence[sa.Row[Any]], *, programs: Itera
                 rl or bool(line.Rlsed),
                 edited,
             )
+    # One settlement may have several ledger rows (one per clearing account) sharing BatNbr and RefNbr.
+    gl_groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in rows:
+        if _s(r.module) == "GL":
+            gl_groups[(_s(r.bat_nbr), _s(r.ref_nbr))].append(r)
     batch_keys = sorted({(_s(r.module), _s(r.bat_nbr)) for r in rows if _s(r.bat_nbr)})
     batches = load_batches(conn, batch_keys)
     out: list[PostedDoc] = []
@@ -174,9 +179,7 @@ def join_sl(conn: sa.Connection, rows: Sequence[sa.Row[Any]], *, programs: Itera
             found = gl_sums.get((bat, _s(r.ref_nbr)))
             if found is not None:
                 dr, cr, day, rlsed, prog = found
-                # Balanced entry: Σ Dr = Σ Cr = |net|; a user edit makes them differ (min is what is left).
-                magnitude = min(dr, cr)
-                sl_amount = -magnitude if Decimal(str(r.amount)) < 0 else magnitude
+                sl_amount = _gl_share(r, gl_groups[(bat, _s(r.ref_nbr))], min(dr, cr))
                 edited_by = "" if rlsed else prog
         out.append(
             PostedDoc(
@@ -204,6 +207,22 @@ def join_sl(conn: sa.Connection, rows: Sequence[sa.Row[Any]], *, programs: Itera
             )
         )
     return out
+
+
+def _gl_share(row: Any, group: Sequence[Any], magnitude: Decimal) -> Decimal:
+    """This ledger row's part of a balanced GL entry (Σ Dr = Σ Cr = |net|; ``magnitude`` = min of both, so
+    an edit of one side shows). Untouched entry: each row gets its own amount. Changed entry: the whole
+    change is put on the group's first row, so the group still sums to what SL holds."""
+    amounts = [_money(g.amount) for g in group]
+    expected = sum((abs(a) for a in amounts), Decimal(0))
+    own = _money(row.amount)
+    if magnitude == expected:
+        return own
+    if len(group) == 1:
+        return -magnitude if own < 0 else magnitude
+    sign = -1 if sum(amounts) < 0 else 1
+    first = min(group, key=lambda g: _s(g.ledger_key))
+    return own + sign * (magnitude - expected) if row is first else own
 
 
 def _date(value: Any) -> dt.date | None:

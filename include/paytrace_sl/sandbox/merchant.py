@@ -603,7 +603,7 @@ class MerchantSimulation:
         cents = np.clip(np.rint(np.exp(4.0 + _box_muller(u[5], u[6])) * 100).astype(np.int64), 100, 2_500_000)
         magic = u[7] < 0.003
         cents[magic] = shapes.MAGIC_DECLINE_AMOUNT_CENTS
-        a.magic = magic & (kind != K_REFUND_ATTEMPT)
+        a.magic = magic
         kind[a.magic] = K_DECLINE
         a.kind = kind
         a.cents = cents
@@ -659,6 +659,11 @@ class MerchantSimulation:
         voidable = (kind == K_SALE) & (a.sec < cutoff - 120) & (follow < 0.03)
         span = np.minimum(cutoff - a.sec - 61, 3 * 3600)
         a.void_sec = np.where(voidable, a.sec + 60 + (af * np.maximum(span, 0)).astype(np.int64), -1)
+        # Keep the cached days small: every integer column fits in 32 bits (amounts are cents <= 75M).
+        for name in _DayArrays.__slots__:
+            column = getattr(a, name, None)
+            if isinstance(column, np.ndarray) and column.dtype == np.int64:
+                setattr(a, name, column.astype(np.int32))
         return a
 
     def _day(self, day: dt.date) -> _DayArrays:
@@ -669,7 +674,7 @@ class MerchantSimulation:
         a.kind[attempts] = K_SALE  # unless a refundable original is found below
         if attempts.size == 0:
             return a
-        here_abs = day.toordinal() * 86400 + a.sec
+        here_abs = day.toordinal() * 86400 + a.sec.astype(np.int64)
         for back in range(1, REFUND_LOOKBACK_DAYS + 1):
             ks = attempts[(attempts % REFUND_LOOKBACK_DAYS) + 1 == back]
             tday = day - dt.timedelta(days=back)
@@ -689,7 +694,7 @@ class MerchantSimulation:
             if ks.size == 0:
                 continue
             a.kind[ks] = K_REFUND
-            base = np.where(t.capture[ks] >= 0, t.capture[ks], t.cents[ks])
+            base = np.where(t.capture[ks] >= 0, t.capture[ks], t.cents[ks]).astype(np.int64)
             follow, af = a.follow_amount[0][ks], a.follow_amount[1][ks]
             a.cents[ks] = np.where(
                 follow < 0.6, base, np.maximum(1, (base * (0.1 + 0.8 * af)).astype(np.int64))

@@ -115,7 +115,7 @@ class _Scope:
     def __init__(self, module: str | None, bat_nbr: str | None) -> None:
         self.module = module
         self.bat_nbr = bat_nbr
-        cond: list[sa.ColumnElement[bool]] = [B.c.Rlsed == 0, B.c.Status.not_in(("V", "D"))]
+        cond: list[sa.ColumnElement[bool]] = [B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"]
         if module:
             cond.append(B.c.Module == module)
         if bat_nbr:
@@ -303,7 +303,7 @@ def _ar_totals(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> 
             sa.func.sum(D.c.CuryOrigDocAmt).label("cury"),
             sa.func.sum(D.c.OrigDocAmt).label("base"),
         )
-        .where(D.c.BatNbr.in_(scope.batnbrs("AR")), D.c.DocType.not_in(("SB", "SC")))
+        .where(D.c.BatNbr.in_(scope.batnbrs("AR")), D.c.DocType != "SB", D.c.DocType != "SC")
         .group_by(D.c.BatNbr)
         .subquery()
     )
@@ -604,7 +604,7 @@ def _ar_applications(conn: sa.Connection, scope: _Scope, decimals: dict[str, int
                 adjusted[key] = (int(rlsed), int(open_doc), float(bal))
     # Everything applied to these documents by ANY unreleased batch counts against the open balance.
     unreleased_ar = sa.select(B.c.BatNbr).where(
-        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status.not_in(("V", "D"))
+        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"
     )
     pending: dict[tuple[str, str, str], float] = defaultdict(float)
     for cust, dtype, ref, amt in conn.execute(

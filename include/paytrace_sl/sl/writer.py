@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -200,9 +200,21 @@ class SLWriter:
 
     # ---- public API --------------------------------------------------------------------------------
 
+    def prepare(self, cpny_ids: Iterable[str]) -> None:
+        """Read SL's setup for these companies (and how ARTran.RecordID is filled) before writing anything.
+
+        A misconfigured database (missing setup row, unknown company, bad fiscal calendar) fails here,
+        before any batch is written. Called by :meth:`write_plan`; batch numbers are re-read under lock.
+        """
+        self._setup.clear()
+        with self.engine.connect() as conn:
+            for cpny_id in sorted(set(cpny_ids)):
+                self._setup_for(conn, cpny_id)
+            self._identity(conn)
+
     def write_plan(self, plan: PostingPlan) -> WriteResult:
         """Write every batch of ``plan``, each in its own transaction; stops at the first failing batch."""
-        self._setup.clear()  # re-read SL's setup once per plan
+        self.prepare(b.cpny_id for b in plan.batches)
         result = WriteResult()
         for batch in plan.batches:
             result.batches.append(self.write_batch(batch))

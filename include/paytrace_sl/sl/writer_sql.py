@@ -87,7 +87,7 @@ def adjusted_docs_stmt(refs: Iterable[str]) -> sa.Select[Any]:
 def pending_applications_stmt(refs: Iterable[str]) -> sa.Select[Any]:
     """Σ of application (U) lines already waiting in unreleased AR batches, per adjusted document."""
     unreleased = sa.select(B.c.BatNbr).where(
-        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status.not_in(("V", "D"))
+        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"
     )
     return (
         sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt))
@@ -152,7 +152,7 @@ def batch_doc_sums_stmt(bat_nbr: str) -> sa.Select[Any]:
         sa.func.count(),
         sa.func.coalesce(sa.func.sum(D.c.CuryOrigDocAmt), 0.0),
         sa.func.coalesce(sa.func.sum(D.c.OrigDocAmt), 0.0),
-    ).where(D.c.BatNbr == bat_nbr, D.c.DocType.not_in(("SB", "SC")))
+    ).where(D.c.BatNbr == bat_nbr, D.c.DocType != "SB", D.c.DocType != "SC")
 
 
 def update_batch_totals_stmt(module: str, bat_nbr: str) -> sa.Update:

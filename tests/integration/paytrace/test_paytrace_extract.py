@@ -42,6 +42,8 @@ def test_extract_window_writes_every_good_record_and_keeps_rejects(
     txs = [Transaction.from_json_dict(json.loads(line)) for line in lines]
     assert summary.count == len(txs) > 60
     assert summary.failures and summary.count + len(summary.failures) == raw_count  # nothing dropped
+    assert summary.duplicates > 0  # the DECLINED pass saw declines the regular export already had
+    assert summary.count_by_status.get("declined", 0) > 0
     assert {t.created_at.date() for t in txs} == {START, START + dt.timedelta(days=1)}
     assert sum(summary.count_by_type.values()) == summary.count
     assert sum(summary.amount_by_type.values(), Decimal(0)) == sum((t.amount for t in txs), Decimal(0))

@@ -53,13 +53,16 @@ def test_bad_rows_dead_lettered_rest_proceeds_with_data_docs(gx_root: Path) -> N
     rows[6]["card_masked"] = PAN  # would be a PCI leak if shown anywhere
     rows[8]["description"] = f"paid with {PAN}"
     rows[10]["amount"] = "1.005"  # scale 3
-    result = validate_window(pd.DataFrame(rows), contract=CONTRACT, run_id="run-bad-rows", gx_root=gx_root,
-                             window=WINDOW)  # fmt: skip
+    result = validate_window(
+        pd.DataFrame(rows), contract=CONTRACT, run_id="run-bad-rows", gx_root=gx_root, window=WINDOW
+    )
     failed = {d.row: d for d in result.dead_letters}
     assert sorted(failed) == [2, 4, 6, 8, 10]
     assert len(result.valid) == 7 and 2 not in result.valid.index
     assert failed[2].record_key == "80000002"
-    assert ("expect_column_values_to_be_between", "amount") in {(f.expectation, f.field) for f in failed[2].failures}
+    assert ("expect_column_values_to_be_between", "amount") in {
+        (f.expectation, f.field) for f in failed[2].failures
+    }
     assert failed[4].failures[0].expectation == "expect_column_values_to_be_in_set"
     assert "'BOGUS'" in failed[4].reason
     assert failed[6].failures[0].field == "card_masked"
@@ -79,29 +82,53 @@ def test_duplicate_ids_stop_the_window(gx_root: Path) -> None:
     rows = records(5)
     rows[3]["transaction_id"] = rows[1]["transaction_id"]
     with pytest.raises(TableCheckError, match=r"duplicate transaction_id values .*80000001") as info:
-        validate_window(pd.DataFrame(rows), contract=CONTRACT, run_id="run-dupes", gx_root=gx_root, window=WINDOW)
+        validate_window(
+            pd.DataFrame(rows), contract=CONTRACT, run_id="run-dupes", gx_root=gx_root, window=WINDOW
+        )
     assert info.value.data_docs_index is not None and info.value.data_docs_index.exists()
 
 
 def test_schema_drift_names_missing_and_extra_columns(gx_root: Path) -> None:
     frame = pd.DataFrame(records(3)).drop(columns=["invoice_id"]).assign(pan_hint="x")
-    with pytest.raises(TableCheckError, match=r"missing columns \['invoice_id'\].*unexpected columns \['pan_hint'\]"):
+    with pytest.raises(
+        TableCheckError, match=r"missing columns \['invoice_id'\].*unexpected columns \['pan_hint'\]"
+    ):
         validate_window(frame, contract=CONTRACT, run_id="run-drift", gx_root=gx_root, window=WINDOW)
 
 
 def test_row_count_anomaly_and_totals(gx_root: Path) -> None:
     frame = pd.DataFrame(records(40))
     with pytest.raises(TableCheckError, match="outside the recent pattern"):
-        validate_window(frame, contract=CONTRACT, run_id="run-spike", gx_root=gx_root, window=WINDOW,
-                        recent_counts=[4, 5, 6, 5, 4])  # fmt: skip
+        validate_window(
+            frame,
+            contract=CONTRACT,
+            run_id="run-spike",
+            gx_root=gx_root,
+            window=WINDOW,
+            recent_counts=[4, 5, 6, 5, 4],
+        )
     total = sum(Decimal(r) for r in frame["amount"])
-    ok = validate_window(frame, contract=CONTRACT, run_id="run-normal", gx_root=gx_root, window=WINDOW,
-                         recent_counts=[38, 41, 40, 39, 42], expected_count=40,
-                         expected_amount_total=total)  # fmt: skip
+    ok = validate_window(
+        frame,
+        contract=CONTRACT,
+        run_id="run-normal",
+        gx_root=gx_root,
+        window=WINDOW,
+        recent_counts=[38, 41, 40, 39, 42],
+        expected_count=40,
+        expected_amount_total=total,
+    )
     assert ok.dead_lettered == 0
     with pytest.raises(TableCheckError, match=r"row count 40 != 41 announced.*sum of amount .* != "):
-        validate_window(frame, contract=CONTRACT, run_id="run-totals", gx_root=gx_root, window=WINDOW,
-                        expected_count=41, expected_amount_total=total + Decimal("0.01"))  # fmt: skip
+        validate_window(
+            frame,
+            contract=CONTRACT,
+            run_id="run-totals",
+            gx_root=gx_root,
+            window=WINDOW,
+            expected_count=41,
+            expected_amount_total=total + Decimal("0.01"),
+        )
 
 
 def test_posting_plan_rows_satisfy_their_contract(gx_root: Path) -> None:
@@ -109,6 +136,20 @@ def test_posting_plan_rows_satisfy_their_contract(gx_root: Path) -> None:
     txs = [Transaction.from_json_dict(r) for r in records(4)]
     result = build_plan(txs, SLContext.build(cpny_id="0010", customers={"C100"}), mapping)
     flat = plan_rows(result.plan, mapping)
-    checked = validate_window(flat, contract=load_contract("sl_posting_plan"), run_id="run-plan", gx_root=gx_root,
-                              window="plan")  # fmt: skip
+    checked = validate_window(
+        flat, contract=load_contract("sl_posting_plan"), run_id="run-plan", gx_root=gx_root, window="plan"
+    )
     assert checked.dead_lettered == 0, checked.summary
+
+
+def test_empty_window_passes(gx_root: Path) -> None:
+    frame = pd.DataFrame(columns=list(CONTRACT.field_names))
+    result = validate_window(
+        frame,
+        contract=CONTRACT,
+        run_id="run-empty",
+        gx_root=gx_root,
+        window=WINDOW,
+        recent_counts=[30, 31, 29, 30, 30],
+    )
+    assert (result.total_rows, result.dead_lettered, len(result.valid)) == (0, 0, 0)

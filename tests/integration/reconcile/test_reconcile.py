@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from reconcile_world import END, NOW, START, World
+import sqlalchemy as sa
+from reconcile_world import D1, END, NOW, START, World, batch_of, tx
 
+from paytrace_sl.paytrace.records import BrandTotals
+from paytrace_sl.pipeline.mapping import default_mapping_path, load_mapping
+from paytrace_sl.pipeline.settlement import plan_settlements, reconcile_and_save, reconcile_settlement_batch
+from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
 from paytrace_sl.reconcile.engine import ReconOptions, reconcile
+from paytrace_sl.sandbox.merchant import MerchantConfig
+from paytrace_sl.sl import catalog
+from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import xPTRecon
+from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl.sl.writer import SLWriter
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +100,82 @@ def test_every_exception_kind_on_postgres(pg_messy_world: World) -> None:
     } <= kinds
     assert {b.batch_number: b.status for b in report.batches} == {501: "matched", 502: "difference"}
     pg_messy_world.engine.dispose()
+
+
+def test_planned_settlement_is_written_and_reconciles(tmp_path: Path) -> None:
+    """plan_settlements (Amex apart) → the real writer → per-batch reconciliation finds the deposit entry."""
+    text = (
+        default_mapping_path()
+        .read_text()
+        .replace('acct: "1015"', 'acct: "1030"')
+        .replace('{acct: "1010", sub: "000000"}', '{acct: "1020", sub: "000000"}')
+        .replace('bank_account: {acct: "1000"', 'bank_account: {acct: "1010"')
+    )
+    (tmp_path / "mapping.yaml").write_text(text)
+    mapping = load_mapping(tmp_path / "mapping.yaml")
+    url = f"sqlite:///{tmp_path / 'sl.db'}"
+    init_sandbox(url, MerchantConfig(days=1, tx_per_day=3, customers=3))
+    engine = create_sl_engine(url)
+    batch = batch_of(777, D1, ["100.00", "40.00"], [])
+    batch = replace(
+        batch,
+        brands=(
+            BrandTotals("amex", 1, Decimal("100.00"), 0, Decimal("0.00")),
+            BrandTotals("visa", 1, Decimal("40.00"), 0, Decimal("0.00")),
+        ),
+    )
+    plan = plan_settlements([batch], mapping, "PTDEMO")
+    SLWriter(engine, run_id="r1").write_plan(plan)
+    pays = PlannedBatch(
+        PostingKind.PAYMENT,
+        "PTDEMO",
+        (
+            PlannedPayment(1, "CUST00001", Decimal("100.00"), D1, Account("1030", "000000")),
+            PlannedPayment(2, "CUST00001", Decimal("40.00"), D1, Account("1020", "000000")),
+        ),
+    )
+    SLWriter(engine, run_id="r1").write_plan(PostingPlan((pays,)))
+    listed = [tx(1, "100.00", batch=777), tx(2, "40.00", batch=777)]
+    with engine.begin() as conn:
+        record = reconcile_and_save(conn, batch, listed, "r1", mapping=mapping, expect_settlement=True)
+        stored = conn.execute(sa.select(xPTRecon)).all()
+        again = reconcile_and_save(conn, batch, listed, "r2", mapping=mapping, expect_settlement=True)
+        assert conn.execute(sa.select(sa.func.count()).select_from(xPTRecon)).scalar_one() == 1  # upsert
+        gl = conn.execute(
+            sa.select(catalog.GLTran.c.Acct, catalog.GLTran.c.DrAmt, catalog.GLTran.c.CrAmt)
+            .where(catalog.GLTran.c.Module == "GL")
+            .order_by(catalog.GLTran.c.LineNbr)
+        ).all()
+    assert record.status == "matched" and record.settlement_posted == Decimal("140.00") and again == record
+    assert len(stored) == 1 and stored[0].status == "matched" and stored[0].difference_cents == 0
+    assert sorted((a.strip(), dr, cr) for a, dr, cr in gl) == [
+        ("1010", 40.0, 0.0),
+        ("1010", 100.0, 0.0),
+        ("1020", 0.0, 40.0),
+        ("1030", 0.0, 100.0),
+    ]
+    engine.dispose()
+
+
+def test_deposit_entry_edited_is_a_batch_difference(clean_world: World) -> None:
+    """If someone changes the deposit GL entry, the batch no longer matches (checked read-only here)."""
+    batch = clean_world.batches[0]
+    listed = [t for t in clean_world.transactions if t.batch_number == batch.number]
+    with clean_world.engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            conn.execute(
+                sa.update(catalog.GLTran)
+                .where(catalog.GLTran.c.Module == "GL", catalog.GLTran.c.DrAmt > 0)
+                .values(DrAmt=120.0)
+            )
+            conn.execute(
+                sa.update(catalog.GLTran)
+                .where(catalog.GLTran.c.Module == "GL", catalog.GLTran.c.CrAmt > 0)
+                .values(CrAmt=120.0)
+            )
+            record = reconcile_settlement_batch(conn, batch, listed, expect_settlement=True)
+        finally:
+            trans.rollback()
+    assert record.status == "difference" and record.settlement_difference_cents == 1000
+    assert not record.explained

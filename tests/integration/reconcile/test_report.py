@@ -89,6 +89,10 @@ def test_report_files_and_numbers(messy_world: World, tmp_path: Path) -> None:
         assert f'data-metric="{metric}">{value}<' in html
     assert "<svg" in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html and "<script" not in html
+    # PCI: no card number (not even a masked one) and no 13–19 digit run in any file of the report.
+    for path in out.iterdir():
+        text = path.read_text()
+        assert "************" not in text and not re.search(r"(?<![0-9a-f])\d{13,19}(?![0-9a-f])", text), path
 
 
 def test_report_is_deterministic(messy_world: World, tmp_path: Path) -> None:

@@ -19,9 +19,17 @@ def test_page_shows_latest_status_and_reports(messy_world: World, tmp_path: Path
     from paytrace_sl_airflow.ui_plugin import create_app
 
     reports = tmp_path / "reports"
-    build_report(messy_world.engine, START, END, reports / "2025-04", landing_dir=messy_world.landing,
-                 gx_dir=messy_world.gx_dir, options=ReconOptions(expect_settlement=True), now=NOW,
-                 generated_at=dt.datetime(2025, 4, 21, tzinfo=dt.UTC))
+    build_report(
+        messy_world.engine,
+        START,
+        END,
+        reports / "2025-04",
+        landing_dir=messy_world.landing,
+        gx_dir=messy_world.gx_dir,
+        options=ReconOptions(expect_settlement=True),
+        now=NOW,
+        generated_at=dt.datetime(2025, 4, 21, tzinfo=dt.UTC),
+    )
     client = TestClient(create_app(sl_url=messy_world.url, reports_dir=reports, require_login=False))
     page = client.get("/")
     assert page.status_code == 200
@@ -44,10 +52,15 @@ def test_page_shows_latest_status_and_reports(messy_world: World, tmp_path: Path
 def test_page_reports_unreachable_sl(tmp_path: Path) -> None:
     from paytrace_sl_airflow.ui_plugin import create_app
 
-    client = TestClient(create_app(sl_url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}", reports_dir=tmp_path,
-                                   require_login=False))
+    client = TestClient(
+        create_app(
+            sl_url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}", reports_dir=tmp_path, require_login=False
+        )
+    )
     page = client.get("/")
-    assert page.status_code == 200 and "SL database not reachable" in page.text and "No reports yet" in page.text
+    assert (
+        page.status_code == 200 and "SL database not reachable" in page.text and "No reports yet" in page.text
+    )
 
 
 def test_login_required_by_default(messy_world: World, tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ def test_init_check_install_cycle(tmp_path: Path) -> None:
     assert "[warning] ARTran.xExtra: extra_column" in drift.output
 
 
-def test_install_upgrades_a_replica_and_refuses_a_non_sl_database(sl_pg_url: str, tmp_path: Path) -> None:
-    first = _run("install", "--sl-url", sl_pg_url)
+def test_install_upgrades_a_replica_and_refuses_a_non_sl_database(sl_sqlite_url: str, tmp_path: Path) -> None:
+    first = _run("install", "--sl-url", sl_sqlite_url)
     assert first.exit_code == 0 and "from version 0 to 2" in first.output
     refused = _run("install", "--sl-url", f"sqlite:///{tmp_path / 'other.db'}")
     assert refused.exit_code == 2 and "does not look like an SL application database" in refused.output

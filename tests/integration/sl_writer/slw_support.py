@@ -233,6 +233,14 @@ def seed_rows(conn: sa.Connection, *, invoice_rlsed: int = 1) -> None:
     )
 
 
+def pg_url(name: str) -> str:
+    """SQLAlchemy URL of database ``name`` on the test PostgreSQL server."""
+    import os
+
+    admin = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    return f"{admin.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+
+
 def fetch(engine: sa.Engine, tbl: sa.Table, *where: Any) -> list[dict[str, Any]]:
     """Rows of an SL table as dicts, SL's char padding stripped (PostgreSQL pads CHAR, SQLite does not)."""
     with engine.connect() as conn:
@@ -245,8 +253,8 @@ def count(engine: sa.Engine, tbl: sa.Table, *where: Any) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(tbl).where(*where)).scalar_one())
 
 
-def snapshot(engine: sa.Engine) -> dict[str, Any]:
-    """Row counts of every table the writer may touch, plus SL's number sequences."""
+def snapshot(engine: sa.Engine) -> tuple[Any, ...]:
+    """Row counts of every table the writer may touch plus SL's number sequences — in one query."""
     from paytrace_sl.sl.own_tables import xPTLedger, xPTReview
 
     tables = (
@@ -260,12 +268,16 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
         xPTLedger,
         xPTReview,
     )
-    out: dict[str, Any] = {t.name: count(engine, t) for t in tables}
-    ar = fetch(engine, catalog.ARSetup)[0]
-    gl = fetch(engine, catalog.GLSetup)[0]
-    out["ar_last"] = (ar["LastBatNbr"], ar["LastRefNbr"])
-    out["gl_last"] = gl["LastBatNbr"]
-    return out
+    ar, gl = catalog.ARSetup, catalog.GLSetup
+    cols: list[Any] = [sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables]
+    cols += [
+        sa.select(ar.c.LastBatNbr).where(ar.c.SetupId == "AR").scalar_subquery(),
+        sa.select(ar.c.LastRefNbr).where(ar.c.SetupId == "AR").scalar_subquery(),
+        sa.select(gl.c.LastBatNbr).where(gl.c.SetupId == "GL").scalar_subquery(),
+        sa.select(sa.func.sum(catalog.Batch.c.CrTot)).scalar_subquery(),
+    ]
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.select(*cols)).one())
 
 
 def simulate_release_gl(engine: sa.Engine, module: str, bat_nbr: str) -> dict[str, Decimal]:

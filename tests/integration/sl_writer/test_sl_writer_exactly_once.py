@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,12 +78,14 @@ def _fail_everywhere_then_post(engine: sa.Engine, batch: PlannedBatch) -> int:
     assert dry == []
     before = snapshot(engine)
     # Count the statements of one successful write without committing it: fail after the last one.
+    writer = SLWriter(engine)
+    writer.prepare([batch.cpny_id])
     n = 0
     while True:
         failed = False
         with statements(engine, fail_at=n) as seen:
             try:
-                SLWriter(engine).write_batch(batch)
+                writer.write_batch(batch)
             except InjectedFailure:
                 failed = True
         if not failed:  # fail_at was past the last statement: the batch is committed
@@ -162,19 +165,33 @@ def test_concurrent_writers_post_every_transaction_once(sl_pg_engine: sa.Engine)
 def test_ledger_collision_is_retried_once_after_refiltering(sl_pg_engine: sa.Engine) -> None:
     """Another writer commits one of our keys between our filter and our insert: retry posts the rest."""
     batch = PlannedBatch(PostingKind.PAYMENT, CPNY, (pay(501, "1.00"), pay(502, "2.00")))
-    other = SLWriter(sl_pg_engine)
+    other = create_sl_engine(sl_pg_engine.url.render_as_string(hide_password=False))
     fired: list[str] = []
 
     def hook(step: str) -> None:
-        if step == "numbered" and not fired:
+        if step == "numbered" and not fired:  # a concurrent attempt commits key 502 right now
             fired.append(step)
-            other.write_batch(PlannedBatch(PostingKind.PAYMENT, CPNY, (pay(502, "2.00"),)))
+            row = {c.name: "" for c in xPTLedger.columns if isinstance(c.type, sa.String)}
+            now = dt.datetime.now(dt.UTC)
+            row.update(
+                ledger_key="paytrace:502:payment",
+                kind="payment",
+                status="posted",
+                amount=Decimal("2.00"),
+                posted_at=now,
+                updated_at=now,
+            )
+            with other.begin() as conn:
+                conn.execute(sa.insert(xPTLedger).values(row))
 
     res = SLWriter(sl_pg_engine, step_hook=hook).write_batch(batch)
     assert res.attempts == 2
     assert res.outcomes["paytrace:502:payment"].outcome == "already_posted"
     assert res.outcomes["paytrace:501:payment"].outcome == "posted"
-    assert sorted(d["RefNbr"] for d in fetch(sl_pg_engine, catalog.ARDoc, catalog.ARDoc.c.DocType == "PA")) == [
-        "501",
-        "502",
+    assert [d["RefNbr"] for d in fetch(sl_pg_engine, catalog.ARDoc, catalog.ARDoc.c.DocType == "PA")] == [
+        "501"
     ]
+    assert (
+        fetch(sl_pg_engine, catalog.ARSetup)[0]["LastBatNbr"] == "000101"
+    )  # first attempt's number rolled back
+    other.dispose()

@@ -6,6 +6,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paytrace_sl.logging_setup import configure_logging, install_redaction
 from paytrace_sl.redaction import (
@@ -145,3 +147,30 @@ def test_configure_logging_installs_filter_on_root_handlers(capsys: pytest.Captu
             if h not in before:
                 root.removeHandler(h)
         root.setLevel(old_level)
+
+
+NON_DIGITS = st.characters(exclude_categories=["Nd"])
+
+
+def _luhn_complete(body: str) -> str:
+    """Append the check digit that makes ``body`` Luhn-valid."""
+    for check in "0123456789":
+        if luhn_valid(body + check):
+            return body + check
+    raise AssertionError("unreachable")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=12, max_value=18).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n)),
+    st.text(alphabet=NON_DIGITS, max_size=20),
+    st.text(alphabet=NON_DIGITS, max_size=20),
+)
+def test_any_card_number_in_any_text_is_found_and_masked(body: str, before: str, after: str) -> None:
+    pan = _luhn_complete(body)
+    text = f"{before}{pan}{after}"
+    assert find_pans(text) == [pan]
+    masked = mask_pans(text)
+    assert masked == f"{before}{'*' * (len(pan) - 4)}{pan[-4:]}{after}"
+    scrubbed = redact_text(text)
+    assert pan not in scrubbed and find_pans(scrubbed) == []

@@ -35,8 +35,14 @@ def test_full_pan_is_not_read_as_a_bin() -> None:
 
 
 def test_row_account_adds_up() -> None:
-    account = RowAccount(10, posted=4, already_posted=2, skipped_by_reason={"declined": 1, "zero_amount": 1},
-                         review=1, dead_lettered=1)  # fmt: skip
+    account = RowAccount(
+        10,
+        posted=4,
+        already_posted=2,
+        skipped_by_reason={"declined": 1, "zero_amount": 1},
+        review=1,
+        dead_lettered=1,
+    )
     assert account.check() is account
     assert account.skipped == 2
     assert account.as_dict()["skipped_by_reason"] == {"declined": 1, "zero_amount": 1}
@@ -44,12 +50,21 @@ def test_row_account_adds_up() -> None:
 
 
 def test_row_account_mismatch_lists_numbers() -> None:
-    account = RowAccount(10, posted=4, already_posted=2, skipped_by_reason={"declined": 1}, review=1,
-                         dead_lettered=1)  # fmt: skip
+    account = RowAccount(
+        10, posted=4, already_posted=2, skipped_by_reason={"declined": 1}, review=1, dead_lettered=1
+    )
     with pytest.raises(RowAccountingError) as info:
         account.check()
     message = str(info.value)
-    for part in ("extracted 10", "posted 4", "already posted 2", "skipped 1", "review 1", "dead-lettered 1", "= 9"):
+    for part in (
+        "extracted 10",
+        "posted 4",
+        "already posted 2",
+        "skipped 1",
+        "review 1",
+        "dead-lettered 1",
+        "= 9",
+    ):
         assert part in message
 
 

@@ -43,16 +43,28 @@ def line_of(text: str, needle: str) -> int:
 @pytest.mark.parametrize(
     ("old", "new", "needle", "reason"),
     [
-        ("    type: decimal\n    scale: 2\n    required: true\n    minimum: -99999999.99",
-         "    type: money\n    scale: 2\n    required: true\n    minimum: -99999999.99", "type: money", "money"),
+        (
+            "    type: decimal\n    scale: 2\n    required: true\n    minimum: -99999999.99",
+            "    type: money\n    scale: 2\n    required: true\n    minimum: -99999999.99",
+            "type: money",
+            "money",
+        ),
         ("    unique: true\n", "    unique: yes-please\n", "unique: yes-please", "not of type 'boolean'"),
-        ("    description: PayTrace batch number.\n", "    descripton: PayTrace batch number.\n",
-         "descripton", "Additional properties"),
-        ("  - name: sales_count\n    type: integer\n", "  - name: sales_count\n    type: integer\n    scale: 2\n",
-         "- name: sales_count", "decimal"),
+        (
+            "    description: PayTrace batch number.\n",
+            "    descripton: PayTrace batch number.\n",
+            "descripton",
+            "Additional properties",
+        ),
+        (
+            "  - name: sales_count\n    type: integer\n",
+            "  - name: sales_count\n    type: integer\n    scale: 2\n",
+            "- name: sales_count",
+            "decimal",
+        ),
         ("version: 1.0.0", "version: one", "version: one", "does not match"),
     ],
-)  # fmt: skip
+)
 def test_schema_violations_name_file_line_reason(
     tmp_path: Path, old: str, new: str, needle: str, reason: str
 ) -> None:

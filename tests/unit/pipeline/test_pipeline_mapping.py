@@ -46,11 +46,13 @@ def test_shipped_mapping_loads_with_documented_defaults() -> None:
         ("      brand: [amex]", "      brand: [amexx]", "brand: [amexx]", "must be one of visa"),
         ("  lookback_days: 3", "  lookback_days: -1", "lookback_days", "must be >= 0"),
         ("  lookback_hours: 0", "  lookbak_hours: 0", "lookbak_hours", "unknown key"),
-        ("  unmatched: review", "  unmatched: unidentified", "unidentified_customer_id: \"\"", "required when"),
-        ("  schedule: \"15 * * * *\"", "  schedule: hourly", "schedule: hourly", "cron"),
+        ("  unmatched: review", "  unmatched: unidentified", 'unidentified_customer_id: ""', "required when"),
+        ('  schedule: "15 * * * *"', "  schedule: hourly", "schedule: hourly", "cron"),
     ],
 )
-def test_bad_values_report_line_and_reason(tmp_path: Path, old: str, new: str, needle: str, reason: str) -> None:
+def test_bad_values_report_line_and_reason(
+    tmp_path: Path, old: str, new: str, needle: str, reason: str
+) -> None:
     assert old in GOOD
     text = GOOD.replace(old, new, 1)
     with pytest.raises(ConfigFileError) as info:
@@ -78,7 +80,7 @@ def test_last_rule_must_be_catch_all(tmp_path: Path) -> None:
 
 
 def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
-    text = GOOD.replace("company: \"\"", "company: [unclosed")
+    text = GOOD.replace('company: ""', "company: [unclosed")
     with pytest.raises(ConfigFileError, match="YAML syntax error") as info:
         load_mapping(write(tmp_path, text))
     assert info.value.line is not None and info.value.line >= line_of(text, "company: [unclosed")

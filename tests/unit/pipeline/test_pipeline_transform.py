@@ -76,14 +76,17 @@ def test_amex_brand_rule_picks_its_clearing_account() -> None:
     accounts = {i.transaction_id: i.cash_account for b in result.plan.batches for i in b.items}
     assert accounts[1] == Account("1015", "000000")
     assert accounts[2] == Account("1010", "000000")
-    assert list(result.outcomes.sort_values("transaction_id")["gl_rule"]) == ["amex-clearing", "card-clearing"]
+    assert list(result.outcomes.sort_values("transaction_id")["gl_rule"]) == [
+        "amex-clearing",
+        "card-clearing",
+    ]
 
 
 def test_invoice_pattern_and_channel_rules_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = (MAPPING.source.read_text()).replace(  # type: ignore[union-attr]
         "  - name: amex-clearing\n",
         "  - name: parts\n    when:\n      invoice_pattern: '^PRT-'\n      channel: [API]\n"
-        "    clearing: {acct: \"1020\", sub: \"PARTS\"}\n  - name: amex-clearing\n",
+        '    clearing: {acct: "1020", sub: "PARTS"}\n  - name: amex-clearing\n',
     )
     path = tmp_path / "mapping.yaml"
     path.write_text(text)
@@ -240,7 +243,12 @@ def test_refund_voided_after_posting_goes_to_review() -> None:
 def test_batches_grouped_per_kind_company_and_local_date() -> None:
     d1 = dt.datetime(2025, 4, 10, 12, 0, tzinfo=LA)
     d2 = dt.datetime(2025, 4, 11, 12, 0, tzinfo=LA)
-    rows = [tx(1, created_at=d1), tx(2, created_at=d2), tx(3, created_at=d1), tx(4, transaction_type="REFUND")]
+    rows = [
+        tx(1, created_at=d1),
+        tx(2, created_at=d2),
+        tx(3, created_at=d1),
+        tx(4, transaction_type="REFUND"),
+    ]
     result = build_plan(rows, ctx(), MAPPING)
     shape = [(b.kind.value, [i.transaction_id for i in b.items]) for b in result.plan.batches]
     assert shape == [("payment", [1, 3]), ("payment", [2]), ("refund", [4])]
@@ -259,7 +267,7 @@ def test_dataframe_input_and_bad_amount_scale_named() -> None:
     frame = pd.DataFrame([tx(1).to_json_dict(), tx(2).to_json_dict()])
     assert build_plan(frame, ctx(), MAPPING).posted == 2
     frame.loc[1, "amount"] = "10.005"
-    with pytest.raises(TransformError, match="transaction 2: amount '10.005'"):
+    with pytest.raises(TransformError, match=r"transaction 2: amount .10\.005."):
         build_plan(frame, ctx(), MAPPING)
 
 

@@ -28,11 +28,17 @@ def _day_bytes(sim: MerchantSimulation, day: dt.date) -> bytes:
     return "\n".join(r.to_json() for r in sim.rows_for_day(day)).encode()
 
 
+_ALL_CACHE: dict[MerchantConfig, list[dict]] = {}
+
+
 def _all(sim: MerchantSimulation) -> list[dict]:
-    out: list[dict] = []
-    for i in range(sim.config.days):
-        out += list(sim.transactions_for_day(START + dt.timedelta(days=i)))
-    return out
+    """Every record of the window (memoized per config: the generator is deterministic, tests only read)."""
+    if sim.config not in _ALL_CACHE:
+        out: list[dict] = []
+        for i in range(sim.config.days):
+            out += list(sim.transactions_for_day(START + dt.timedelta(days=i)))
+        _ALL_CACHE[sim.config] = out
+    return _ALL_CACHE[sim.config]
 
 
 def _cents(value: object) -> int:

@@ -1,0 +1,60 @@
+"""The T-SQL the writer sends to SQL Server, compiled for mssql+pyodbc and pinned in golden files.
+
+Regenerate after an intended change: ``PAYTRACE_SL_REGEN_GOLDEN=1 pytest tests/unit/sl_writer`` and
+review the diff of ``tests/golden/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects.mssql import pyodbc as mssql_pyodbc
+
+from paytrace_sl.sl import writer_sql
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+REGENERATE = os.environ.get("PAYTRACE_SL_REGEN_GOLDEN") == "1"
+STATEMENTS = writer_sql.golden_statements()
+
+
+def mssql_dialect() -> sa.Dialect:
+    dialect = mssql_pyodbc.dialect(paramstyle="qmark")  # what pyodbc sends
+    dialect.server_version_info = (16, 0, 1000)  # SQL Server 2022
+    dialect._setup_version_attributes()  # what a live connect would do for that version
+    return dialect
+
+
+def compile_tsql(stmt: sa.Executable) -> str:
+    compiled = stmt.compile(dialect=mssql_dialect(), compile_kwargs={"render_postcompile": True})  # type: ignore[attr-defined]
+    return str(compiled).strip() + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(STATEMENTS))
+def test_statement_matches_golden_tsql(name: str) -> None:
+    sql = compile_tsql(STATEMENTS[name])
+    path = GOLDEN / f"sl_writer_{name}.sql"
+    if REGENERATE:
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(sql)
+    assert path.exists(), f"missing golden file {path.name}: run with PAYTRACE_SL_REGEN_GOLDEN=1"
+    assert sql == path.read_text()
+
+
+def test_tsql_properties() -> None:
+    lock = compile_tsql(STATEMENTS["lock_ar_setup"])
+    assert "FROM ARSetup WITH (UPDLOCK, ROWLOCK)" in lock and "FOR UPDATE" not in lock
+    artran = compile_tsql(STATEMENTS["insert_artran"])
+    assert "RecordID" not in artran and "tstamp" not in artran  # SQL Server fills both
+    assert "OUTPUT" not in artran  # no RETURNING/OUTPUT: breaks on tables with triggers
+    ardoc = compile_tsql(STATEMENTS["insert_ardoc"])
+    assert ardoc.count("?") == 125  # every ARDoc column but tstamp is sent
+    assert '"' not in ardoc and "[" not in ardoc  # SL's names unquoted
+
+
+def test_golden_dir_has_no_stale_files() -> None:
+    expected = {f"sl_writer_{n}.sql" for n in STATEMENTS}
+    present = {p.name for p in GOLDEN.glob("sl_writer_*.sql")}
+    assert present == expected
