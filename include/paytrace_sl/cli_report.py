@@ -65,8 +65,15 @@ def register(app: typer.Typer) -> None:
         end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        landing_dir: str = typer.Option(DEFAULT_LANDING, "--landing-dir", envvar="PAYTRACE_SL_LANDING_DIR"),
-        mapping_path: str | None = typer.Option(None, "--mapping", envvar="PAYTRACE_SL_MAPPING"),
+        landing_dir: str = typer.Option(
+            DEFAULT_LANDING,
+            "--landing-dir",
+            envvar="PAYTRACE_SL_LANDING_DIR",
+            help="Landing files of past runs.",
+        ),
+        mapping_path: str | None = typer.Option(
+            None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
+        ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
     ) -> None:
         """Reconcile PayTrace with SL for a date range; exit 1 when anything is unexplained."""
@@ -108,9 +115,21 @@ def register(app: typer.Typer) -> None:
         end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
         out: str = typer.Option(..., "--out", help="Directory for report.html and the CSV/JSON tables."),
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
-        landing_dir: str = typer.Option(DEFAULT_LANDING, "--landing-dir", envvar="PAYTRACE_SL_LANDING_DIR"),
-        gx_dir: str = typer.Option(DEFAULT_GX, "--gx-dir", envvar="PAYTRACE_SL_GX_DIR"),
-        mapping_path: str | None = typer.Option(None, "--mapping", envvar="PAYTRACE_SL_MAPPING"),
+        landing_dir: str = typer.Option(
+            DEFAULT_LANDING,
+            "--landing-dir",
+            envvar="PAYTRACE_SL_LANDING_DIR",
+            help="Landing files of past runs.",
+        ),
+        gx_dir: str = typer.Option(
+            DEFAULT_GX,
+            "--gx-dir",
+            envvar="PAYTRACE_SL_GX_DIR",
+            help="Great Expectations project (Data Docs).",
+        ),
+        mapping_path: str | None = typer.Option(
+            None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
+        ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
     ) -> None:
         """Write the self-contained auditor report (HTML + CSV + JSON) for a date range."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -19,6 +20,10 @@ from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, reso
 
 DEFAULT_SECRET_ENVS = ("PAYTRACE_PASSWORD", "PAYTRACE_INTEGRATOR_ID", "PAYTRACE_CLIENT_SECRET")
 PAYTRACE_CONN_ID = "paytrace_default"
+_SECRET_ENV_HELP = (
+    "Environment variable holding a secret value to look for (repeatable). Always included when set: "
+    f"{', '.join(DEFAULT_SECRET_ENVS)} and the {PAYTRACE_CONN_ID} connection's password/integrator_id."
+)
 
 
 def known_secrets(secret_envs: Sequence[str]) -> list[str]:
@@ -41,23 +46,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command("pci-scan")
     def pci_scan(
-        paths: list[str] = typer.Argument(None, help="Files or directories to scan (recursively)."),
-        sl_url: str | None = typer.Option(
-            None, "--sl-url", help="Also scan every text column of this database (SL + xPT* tables)."
-        ),
-        secret_env: list[str] = typer.Option(
-            [],
-            "--secret-env",
-            help="Environment variable holding a secret value to look for (repeatable). "
-            f"Always included when set: {', '.join(DEFAULT_SECRET_ENVS)} and the {PAYTRACE_CONN_ID} connection.",
-        ),
-        show: int = typer.Option(50, "--show", help="Print at most this many findings."),
+        paths: Annotated[
+            list[str] | None, typer.Argument(help="Files or directories to scan (recursively).")
+        ] = None,
+        sl_url: Annotated[
+            str | None,
+            typer.Option("--sl-url", help="Also scan every text column of this database (SL + xPT*)."),
+        ] = None,
+        secret_env: Annotated[list[str] | None, typer.Option("--secret-env", help=_SECRET_ENV_HELP)] = None,
+        show: Annotated[int, typer.Option("--show", help="Print at most this many findings.")] = 50,
     ) -> None:
         """Fail (exit 1) when a card number, CVV, password, token or integrator id is found."""
         from paytrace_sl.pci_scan import scan_database, scan_paths, summarize
 
         if not paths and not sl_url:
             raise typer.BadParameter("give at least one PATH or --sl-url")
+        secret_env = secret_env or []
         missing = [name for name in secret_env if not os.environ.get(name)]
         if missing:
             raise typer.BadParameter(f"--secret-env variable(s) not set or empty: {', '.join(missing)}")

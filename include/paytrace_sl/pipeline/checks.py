@@ -37,6 +37,7 @@ __all__ = [
     "FailedExpectation",
     "TableCheckError",
     "build_expectations",
+    "check_settlement_totals",
     "validate_window",
 ]
 
@@ -108,7 +109,7 @@ _contexts: dict[Path, Any] = {}
 
 def _gx() -> Any:
     """Import GX with its log noise and analytics off (must happen before the first import)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"  # GX makes no calls without it; be explicit anyway
     for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
         logging.getLogger(name).setLevel(logging.WARNING)
     import great_expectations as gx
@@ -210,7 +211,9 @@ def _gx_frame(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
         if rule is not None and rule.sensitive and rule.pattern:
             ok = text.isna() | text.str.fullmatch(rule.pattern).fillna(False).astype(bool)
             text = text.where(ok, text.map(lambda v: f"[REDACTED len={len(v)}]" if isinstance(v, str) else v))
-        elif rule is None or _is_free_text(rule):
+        elif (
+            rule is None or rule.type == "string"
+        ):  # scrub every text column; only free text gets the PAN rule
             has_digits = text.str.contains(_PAN_RUN, regex=True).fillna(False).astype(bool)
             if has_digits.any():
                 text = text.where(~has_digits, text.map(lambda v: _scrub_pan(v) if isinstance(v, str) else v))
@@ -572,3 +575,32 @@ def validate_window(
         elapsed_seconds=elapsed,
         statistics=dict(validation_result.statistics),
     )
+
+
+def check_settlement_totals(batches: pd.DataFrame) -> None:
+    """Table-level invariants of settlement batch summaries (contract ``paytrace_settlement_batch``).
+
+    ``net_amount = sales_amount - refund_amount`` and ``transaction_count = sales_count + refund_count``
+    for every batch; a batch that breaks them must not be turned into a deposit entry.
+    """
+    problems: list[str] = []
+    for row in batches.itertuples(index=False):
+        try:
+            sales, refunds, net = (
+                Decimal(str(v)) for v in (row.sales_amount, row.refund_amount, row.net_amount)
+            )
+        except (InvalidOperation, ValueError):
+            problems.append(f"batch {row.number}: amounts are not decimals")
+            continue
+        if sales - refunds != net:
+            problems.append(f"batch {row.number}: net_amount {net} != sales {sales} - refunds {refunds}")
+        if int(row.sales_count) + int(row.refund_count) != int(row.transaction_count):
+            problems.append(
+                f"batch {row.number}: transaction_count {row.transaction_count} != sales_count "
+                f"{row.sales_count} + refund_count {row.refund_count}"
+            )
+    if problems:
+        raise TableCheckError(
+            "settlement batch totals do not add up (compare with PayTrace's batch report): "
+            + "; ".join(problems)
+        )

@@ -76,11 +76,13 @@ class FaultInjector:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
+        self._injected_since_set = 0  # what ``count`` limits: faults under the current config
 
     def set(self, config: FaultConfig) -> None:
         with self._lock:
             self.config = config
             self._rng = random.Random(config.seed)
+            self._injected_since_set = 0
 
     def eligible(self, path: str) -> bool:
         """Admin paths never fault; /oauth/token only when listed in ``paths``."""
@@ -97,7 +99,7 @@ class FaultInjector:
             cfg = self.config
             if cfg.mode == "token_expiry" or not self.eligible(path):
                 return False
-            if cfg.count is not None and self.injected >= cfg.count:
+            if cfg.count is not None and self._injected_since_set >= cfg.count:
                 return False
             if cfg.rate < 1.0 and self._rng.random() >= cfg.rate:
                 return False
@@ -110,7 +112,7 @@ class FaultInjector:
             cfg = self.config
             if cfg.mode != "token_expiry" or not self.eligible(path) or cfg.expire_after_calls is None:
                 return False
-            if cfg.count is not None and self.injected >= cfg.count:
+            if cfg.count is not None and self._injected_since_set >= cfg.count:
                 return False
             if calls_with_token <= cfg.expire_after_calls:
                 return False
@@ -119,11 +121,13 @@ class FaultInjector:
 
     def _record(self, mode: str) -> None:
         self.injected += 1
+        self._injected_since_set += 1
         self.injected_by_mode[mode] = self.injected_by_mode.get(mode, 0) + 1
 
     def reset(self) -> None:
         with self._lock:
             self.config = FaultConfig()
             self._rng = random.Random(0)
+            self._injected_since_set = 0
             self.injected = 0
             self.injected_by_mode = {}

@@ -774,7 +774,18 @@ class MerchantSimulation:
     def rows_for_day(self, day: dt.date, include_bin: bool = False) -> Iterator[Row]:
         """The day's records in time order as :class:`Row` (filterable fields + lazy dict/JSON)."""
         if not self.in_window(day):
-            return
+            return iter(())
+        return self._rows(day, include_bin, 0, None)
+
+    def row_by_id(self, transaction_id: int, include_bin: bool = False) -> Row | None:
+        """One generated record by id, rendering only that record (ids are day base + time rank)."""
+        day = self.day_of_id(transaction_id)
+        if day is None:
+            return None
+        rank = transaction_id - self.id_base(self.day_index(day))
+        return next(self._rows(day, include_bin, rank, rank + 1), None)
+
+    def _rows(self, day: dt.date, include_bin: bool, lo: int, hi: int | None) -> Iterator[Row]:
         a = self._day(day)
         n = a.n
         # Events: every slot, plus a VOID record per voided sale, plus the bad records; sorted by time.
@@ -794,6 +805,7 @@ class MerchantSimulation:
         slot_all = np.concatenate(ev_slot)
         sub_all = np.concatenate(ev_sub)
         order = np.lexsort((sub_all, slot_all, sec_all))
+        order = order[lo:hi]
         sec_all, slot_all, sub_all = sec_all[order], slot_all[order], sub_all[order]
 
         base_id = self.id_base(self.day_index(day))
@@ -811,7 +823,7 @@ class MerchantSimulation:
         names = [c[0].name for c in self._customers]
         addresses = [c[2] for c in self._customers]
         stamp_cache: dict[int, str] = {}
-        rank = 0
+        rank = lo
         for start in range(0, sec_all.size, _BLOCK):
             ks = slot_all[start : start + _BLOCK]
             cols = {name: getattr(a, name)[ks].tolist() for name in _RENDER_COLUMNS}

@@ -267,13 +267,8 @@ class SandboxServer:
             return ov.records[tid], True
         if tid in ov.overrides:
             return ov.overrides[tid], False
-        day = self.sim.day_of_id(tid)
-        if day is None:
-            return None
-        for row in self.sim.rows_for_day(day, include_bin=True):
-            if row.transaction_id == tid:
-                return row.to_dict(), False
-        return None
+        row = self.sim.row_by_id(tid, include_bin=True)
+        return (row.to_dict(), False) if row is not None else None
 
     def _store(self, rec: dict[str, Any], overlay_record: bool) -> None:
         tid = int(rec["transaction_id"])

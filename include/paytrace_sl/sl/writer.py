@@ -175,6 +175,7 @@ class SLWriter:
         time_zone: str = "America/Los_Angeles",
         step_hook: StepHook | None = None,
         preflight: bool = True,
+        bulk: bool = True,
     ) -> None:
         if not user or len(user) > 10:
             raise WriterError(f"user {user!r} must be 1..10 characters (SL Crtd_User is char(10))")
@@ -195,6 +196,7 @@ class SLWriter:
         self.zone = ZoneInfo(time_zone)
         self.step_hook = step_hook
         self.preflight = preflight
+        self.bulk = bulk
         self._identity_by_db: bool | None = None
         self._setup: dict[str, SLSetup] = {}
 
@@ -362,7 +364,7 @@ class SLWriter:
 
     def _insert_all(self, conn: sa.Connection, work: _Work) -> None:
         if work.ardoc:
-            conn.execute(q.insert_stmt(catalog.ARDoc, include_identity=False), work.ardoc)
+            self._insert_rows(conn, q.insert_stmt(catalog.ARDoc, include_identity=False), work.ardoc)
             self._step("ardoc_inserted")
         if work.artran:
             identity = self._identity(conn)
@@ -373,16 +375,16 @@ class SLWriter:
                 first = int(conn.execute(q.max_record_id_stmt()).scalar_one()) + 1
                 for offset, row in enumerate(work.artran):
                     row["RecordID"] = first + offset
-            conn.execute(q.insert_stmt(catalog.ARTran, include_identity=not identity), work.artran)
+            self._insert_rows(conn, q.insert_stmt(catalog.ARTran, include_identity=not identity), work.artran)
             self._step("artran_inserted")
         if work.refnbr:
-            conn.execute(q.register_refnbr_stmt(), work.refnbr)
+            self._insert_rows(conn, q.register_refnbr_stmt(), work.refnbr)
             self._step("refnbr_inserted")
         if work.gltran:
-            conn.execute(q.insert_stmt(catalog.GLTran, include_identity=False), work.gltran)
+            self._insert_rows(conn, q.insert_stmt(catalog.GLTran, include_identity=False), work.gltran)
             self._step("gltran_inserted")
         if work.ledger:
-            conn.execute(q.ledger_insert_stmt(), work.ledger)
+            self._insert_rows(conn, q.ledger_insert_stmt(), work.ledger)
             self._step("ledger_inserted")
         if work.reviews:
             now = utcnow()
@@ -406,6 +408,17 @@ class SLWriter:
             )
             self._step("reviews_inserted")
 
+    def _insert_rows(self, conn: sa.Connection, stmt: sa.Insert, rows: list[dict[str, object]]) -> None:
+        """One executemany per table (psycopg pipelines it; SQL Server uses fast_executemany).
+
+        ``bulk=False`` sends one INSERT per row — the naive baseline the load benchmark compares with.
+        """
+        if self.bulk:
+            conn.execute(stmt, rows)
+        else:
+            for row in rows:
+                conn.execute(stmt, row)
+
     # ---- shared row pieces -------------------------------------------------------------------------
 
     def _per_post(self, batch: PlannedBatch, items: Sequence[Item], setup: SLSetup) -> str:
@@ -413,9 +426,12 @@ class SLWriter:
         if batch.per_post:
             return batch.per_post
         periods: dict[str, list[str]] = defaultdict(list)
+        by_day: dict[dt.date, str] = {}
         for item in items:
             day = item.settled_date if isinstance(item, PlannedSettlement) else item.doc_date
-            periods[setup.period_for(day)].append(item.ledger_key)
+            if day not in by_day:
+                by_day[day] = setup.period_for(day)
+            periods[by_day[day]].append(item.ledger_key)
         if len(periods) > 1:
             detail = "; ".join(f"{p}: {', '.join(k[:3])}" for p, k in sorted(periods.items()))
             raise WriterError(

@@ -30,8 +30,16 @@ def test_sync_one_day_then_again_changes_nothing(
     monkeypatch.setenv("SL_DATABASE_URL", sl_sqlite_url)
     monkeypatch.delenv("AIRFLOW_CONN_PAYTRACE_DEFAULT", raising=False)
     mapping = write_sandbox_mapping(tmp_path / "mapping.yaml")
-    args = ["sync", "--start", "2025-04-02", "--end", "2025-04-03", "--mapping", str(mapping),
-            "--landing-dir", str(tmp_path / "landing"), "--gx-dir", str(tmp_path / "gx"), "--lookback-hours", "24"]  # fmt: skip
+    dirs = [
+        "--mapping",
+        str(mapping),
+        "--landing-dir",
+        str(tmp_path / "landing"),
+        "--gx-dir",
+        str(tmp_path / "gx"),
+    ]
+    days = ["--start", "2025-04-02", "--end", "2025-04-03"]
+    args = ["sync", *days, *dirs, "--lookback-hours", "24"]
     runner = CliRunner()
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -42,16 +50,15 @@ def test_sync_one_day_then_again_changes_nothing(
     with engine.connect() as conn:
         posted = conn.execute(count).scalar_one()
     assert posted > 0
-    second = runner.invoke(app, args)
+    second = runner.invoke(app, [*args, "--no-settlements"])
     assert second.exit_code == 0, second.output
     with engine.connect() as conn:
         assert conn.execute(count).scalar_one() == posted
     engine.dispose()
 
-    replayed = runner.invoke(app, ["replay", "--start", "2025-04-02", "--end", "2025-04-03", "--mapping", str(mapping),
-                                   "--landing-dir", str(tmp_path / "landing"), "--gx-dir", str(tmp_path / "gx")])  # fmt: skip
+    replayed = runner.invoke(app, ["replay", *days, *dirs])
     assert replayed.exit_code == 0, replayed.output
-    assert json.loads(replayed.output)["windows"] == 1
+    assert json.loads(replayed.stdout)["windows"] == 1
 
 
 def test_sync_rejects_bad_dates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

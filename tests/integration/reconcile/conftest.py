@@ -8,17 +8,17 @@ import pytest
 from reconcile_world import World, build_world
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def messy_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """An SL replica (init_sandbox runs SL's own replica DDL on a new file), seeded, written, disturbed.
 
-    Module-scoped: reconciliation and the report only read it, and building it takes seconds.
+    Session-scoped: reconciliation, the report and the page only read it; building it takes seconds.
     """
     tmp = tmp_path_factory.mktemp("messy")
     return build_world(f"sqlite:///{tmp / 'sl.db'}", tmp, messy=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clean_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Everything posted and matching."""
     tmp = tmp_path_factory.mktemp("clean")

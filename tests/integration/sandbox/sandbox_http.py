@@ -21,8 +21,11 @@ class Api:
     def login(self) -> str:
         resp = self.session.post(
             f"{self.url}/oauth/token",
-            data={"grant_type": "password", "username": self.server.config.username,
-                  "password": self.server.config.password},
+            data={
+                "grant_type": "password",
+                "username": self.server.config.username,
+                "password": self.server.config.password,
+            },
             timeout=10,
         )
         resp.raise_for_status()

@@ -47,8 +47,9 @@ def test_slow(api: Api) -> None:
     assert api.post(EXPORT, DAY).status_code == 200
     assert time.monotonic() - started >= 0.4
     with pytest.raises(requests.exceptions.ReadTimeout):
-        api.session.post(f"{api.url}{EXPORT}", json=DAY, headers={"Authorization": f"Bearer {api.token}"},
-                         timeout=0.1)
+        api.session.post(
+            f"{api.url}{EXPORT}", json=DAY, headers={"Authorization": f"Bearer {api.token}"}, timeout=0.1
+        )
 
 
 def test_truncated_json_small_and_streamed(api: Api) -> None:
@@ -134,8 +135,9 @@ def test_admin_endpoints_switch_faults_at_run_time(api: Api) -> None:
 
 
 def test_faults_from_the_constructor(make_sandbox: Callable[..., SandboxServer]) -> None:
-    server = make_sandbox(SandboxConfig(MerchantConfig(days=1, tx_per_day=3),
-                                        faults=FaultConfig(mode="http_503", count=1)))
+    server = make_sandbox(
+        SandboxConfig(MerchantConfig(days=1, tx_per_day=3), faults=FaultConfig(mode="http_503", count=1))
+    )
     api = Api(server)
     api.login()
     assert api.post(EXPORT, DAY).status_code == 503

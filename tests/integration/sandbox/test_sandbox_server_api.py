@@ -10,12 +10,11 @@ from decimal import Decimal
 
 import pytest
 import requests
+from sandbox_http import Api
 
 from paytrace_sl.sandbox import shapes
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
-
-from sandbox_http import Api
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +42,16 @@ def test_token_is_a_password_grant(paytrace_sandbox: SandboxServer) -> None:
 
 
 def test_bad_credentials_are_invalid_grant(paytrace_sandbox: SandboxServer) -> None:
-    resp = requests.post(f"{paytrace_sandbox.url}/oauth/token",
-                         data={"grant_type": "password", "username": "sandbox", "password": "nope"}, timeout=10)
+    resp = requests.post(
+        f"{paytrace_sandbox.url}/oauth/token",
+        data={"grant_type": "password", "username": "sandbox", "password": "nope"},
+        timeout=10,
+    )
     assert resp.status_code == 401
     assert resp.json() == {"error": "invalid_grant", "error_description": shapes.INVALID_GRANT_DESCRIPTION}
-    resp = requests.post(f"{paytrace_sandbox.url}/oauth/token", data={"grant_type": "client_credentials"},
-                         timeout=10)
+    resp = requests.post(
+        f"{paytrace_sandbox.url}/oauth/token", data={"grant_type": "client_credentials"}, timeout=10
+    )
     assert resp.status_code == 400 and resp.json()["error"] == "unsupported_grant_type"
 
 
@@ -62,8 +65,9 @@ def test_api_calls_need_a_valid_token(paytrace_sandbox: SandboxServer) -> None:
     assert ping.status_code == 200 and ping.json()["success"] is True
 
 
-def test_expired_token_is_invalid_token(make_sandbox: Callable[..., SandboxServer],
-                                        api_for: Callable[[SandboxServer], Api]) -> None:
+def test_expired_token_is_invalid_token(
+    make_sandbox: Callable[..., SandboxServer], api_for: Callable[[SandboxServer], Api]
+) -> None:
     server = make_sandbox(SandboxConfig(MerchantConfig(seed=1, days=1, tx_per_day=5), token_ttl=0))
     api = api_for(server)
     api.login()
@@ -71,8 +75,9 @@ def test_expired_token_is_invalid_token(make_sandbox: Callable[..., SandboxServe
     assert resp.status_code == 401 and resp.json()["error"] == "invalid_token"
 
 
-def test_integrator_id_checked_only_when_required(make_sandbox: Callable[..., SandboxServer],
-                                                  api_for: Callable[[SandboxServer], Api]) -> None:
+def test_integrator_id_checked_only_when_required(
+    make_sandbox: Callable[..., SandboxServer], api_for: Callable[[SandboxServer], Api]
+) -> None:
     server = make_sandbox(SandboxConfig(MerchantConfig(days=1, tx_per_day=5), require_integrator_id=True))
     api = api_for(server)
     body = {"start_date": "04/01/2025", "end_date": "04/01/2025"}
@@ -195,7 +200,9 @@ def test_customer_export(api: Api) -> None:
 
 
 # ----------------------------------------------------------------------------------- processing
-def _sale(api: Api, amount: float, path: str = "/v1/transactions/sale/keyed", **extra: object) -> requests.Response:
+def _sale(
+    api: Api, amount: float, path: str = "/v1/transactions/sale/keyed", **extra: object
+) -> requests.Response:
     return api.post(path, {"amount": amount, "credit_card": VISA, "csc": "999", **extra})
 
 
@@ -260,8 +267,10 @@ def test_void_and_settle_of_generated_pending_records(api: Api) -> None:
     first = pending[0]["transaction_id"]
     assert api.post("/v1/transactions/void", {"transaction_id": first}).json()["response_code"] == 109
     settled = api.post(EXPORT, {**WEEK, "transaction_type": "SETTLED"}).json()["transactions"]
-    old_settled = api.post("/v1/transactions/refund/for_transaction",
-                           {"transaction_id": settled[0]["transaction_id"], "amount": 0.01})
+    old_settled = api.post(
+        "/v1/transactions/refund/for_transaction",
+        {"transaction_id": settled[0]["transaction_id"], "amount": 0.01},
+    )
     assert old_settled.json()["response_code"] == 106
     result = api.post("/v1/transactions/settle", {}).json()
     assert result["transaction_count"] == len(pending) - 1 + 1  # the rest of the pending + the new refund
@@ -277,7 +286,10 @@ def test_authorization_capture(api: Api) -> None:
     tid = auth["transaction_id"]
     rec = api.post("/v1/transactions/export/by_id", {"transaction_id": tid}).json()["transactions"][0]
     assert (rec["status_code"], rec["status_message"]) == shapes.STATUS_AUTH_ONLY
-    assert api.post("/v1/transactions/authorization/capture", {"transaction_id": tid, "amount": 6}).status_code == 400
+    assert (
+        api.post("/v1/transactions/authorization/capture", {"transaction_id": tid, "amount": 6}).status_code
+        == 400
+    )
     cap = api.post("/v1/transactions/authorization/capture", {"transaction_id": tid, "amount": 2}).json()
     assert cap["response_code"] == 112 and cap["transaction_id"] == tid
     rec = api.post("/v1/transactions/export/by_id", {"transaction_id": tid}).json()["transactions"][0]
@@ -304,9 +316,13 @@ def test_customers_create_duplicate_and_charge(api: Api) -> None:
 
 
 def test_invalid_card_errors_together(api: Api) -> None:
-    resp = api.post("/v1/transactions/sale/keyed", {
-        "amount": 1, "credit_card": {"number": "54545454545454", "expiration_month": 14, "expiration_year": 2030},
-    })
+    resp = api.post(
+        "/v1/transactions/sale/keyed",
+        {
+            "amount": 1,
+            "credit_card": {"number": "54545454545454", "expiration_month": 14, "expiration_year": 2030},
+        },
+    )
     assert resp.status_code == 400
     assert set(resp.json()["errors"]) == {"35", "43"}
     assert api.post("/v1/transactions/sale/keyed", {"amount": "abc", "credit_card": VISA}).status_code == 400

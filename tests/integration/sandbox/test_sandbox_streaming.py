@@ -27,21 +27,43 @@ def _peak_rss_mb(pid: int) -> float:
 def test_large_export_streams_in_bounded_memory() -> None:
     exe = Path(sys.executable).with_name("paytrace-sl")
     proc = subprocess.Popen(
-        [str(exe), "sandbox", "serve", "--port", "0", "--seed", "5", "--days", str(DAYS),
-         "--tx-per-day", str(TX_PER_DAY)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            str(exe),
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--seed",
+            "5",
+            "--days",
+            str(DAYS),
+            "--tx-per-day",
+            str(TX_PER_DAY),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:")
         session = requests.Session()
-        token = session.post(f"{url}/oauth/token", data={"grant_type": "password", "username": "sandbox",
-                                                         "password": "sandbox-password"}, timeout=10).json()
+        token = session.post(
+            f"{url}/oauth/token",
+            data={"grant_type": "password", "username": "sandbox", "password": "sandbox-password"},
+            timeout=10,
+        ).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         baseline = _peak_rss_mb(proc.pid)
         started = time.monotonic()
-        resp = session.post(f"{url}/v1/transactions/export/by_date_range", headers=headers, stream=True,
-                            json={"start_date": "04/01/2025", "end_date": "04/04/2025"}, timeout=120)
+        resp = session.post(
+            f"{url}/v1/transactions/export/by_date_range",
+            headers=headers,
+            stream=True,
+            json={"start_date": "04/01/2025", "end_date": "04/04/2025"},
+            timeout=120,
+        )
         assert resp.status_code == 200 and resp.headers["Transfer-Encoding"] == "chunked"
         size = records = 0
         tail = b""
@@ -56,8 +78,10 @@ def test_large_export_streams_in_bounded_memory() -> None:
         # The body is ~108 MB; a server that built it (or the record list) in memory would exceed this.
         assert size > 100 * 1024 * 1024
         assert peak - baseline < 80, f"server RSS grew {peak - baseline:.0f} MB (peak {peak:.0f} MB)"
-        print(f"\nstreamed {records} records / {size / 1e6:.0f} MB in {elapsed:.1f}s "
-              f"({records / elapsed:.0f} rec/s); server peak RSS {peak:.0f} MB (baseline {baseline:.0f} MB)")
+        print(
+            f"\nstreamed {records} records / {size / 1e6:.0f} MB in {elapsed:.1f}s "
+            f"({records / elapsed:.0f} rec/s); server peak RSS {peak:.0f} MB (baseline {baseline:.0f} MB)"
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from security_support import ROLE_SCRIPT, StatementLog, allowed, role_grants
 
 from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.config import PayTraceSettings
@@ -30,8 +31,6 @@ from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install
 from paytrace_sl.sl.sandbox_seed import init_sandbox
-
-from .conftest import ROLE_SCRIPT, StatementLog, allowed, role_grants
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +109,9 @@ def test_full_run_with_faults_leaves_no_secret_and_stays_within_the_role(
     )
     assert len(caplog.records) > 10, "the run logged (almost) nothing: the log scan would prove nothing"
     findings: list[Finding] = scan_text(log_text, secrets=secrets, location="log")
-    findings += scan_paths([tmp_path / "landing", tmp_path / "gx", tmp_path / "summary.json"], secrets=secrets)
+    findings += scan_paths(
+        [tmp_path / "landing", tmp_path / "gx", tmp_path / "summary.json"], secrets=secrets
+    )
     engine = create_sl_engine(sl_sqlite_url)
     try:
         findings += scan_database(engine, secrets=secrets)

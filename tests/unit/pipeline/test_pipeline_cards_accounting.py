@@ -71,3 +71,23 @@ def test_row_account_mismatch_lists_numbers() -> None:
 def test_negative_bucket_rejected_even_when_sum_matches() -> None:
     with pytest.raises(RowAccountingError, match="negative"):
         RowAccount(1, posted=2, already_posted=-1).check()
+
+
+def test_settlement_totals_invariants() -> None:
+    import pandas as pd
+
+    from paytrace_sl.pipeline.checks import TableCheckError, check_settlement_totals
+
+    good = {
+        "number": 571,
+        "transaction_count": 3,
+        "net_amount": "80.00",
+        "sales_count": 2,
+        "sales_amount": "100.00",
+        "refund_count": 1,
+        "refund_amount": "20.00",
+    }
+    check_settlement_totals(pd.DataFrame([good]))
+    bad = dict(good, number=572, net_amount="80.01", transaction_count=4)
+    with pytest.raises(TableCheckError, match=r"batch 572: net_amount 80.01 != sales 100.00 - refunds 20.00"):
+        check_settlement_totals(pd.DataFrame([good, bad]))

@@ -89,7 +89,10 @@ def test_record_formats_follow_the_reference() -> None:
         else:
             assert rec["settled"] == ""
             assert (rec["status_code"], rec["status_message"]) in {
-                shapes.STATUS_PENDING, shapes.STATUS_AUTH_ONLY, shapes.STATUS_VOIDED, shapes.STATUS_DECLINED
+                shapes.STATUS_PENDING,
+                shapes.STATUS_AUTH_ONLY,
+                shapes.STATUS_VOIDED,
+                shapes.STATUS_DECLINED,
             }
     with_bin = list(sim.rows_for_day(START, include_bin=True))
     for row in with_bin:
@@ -127,7 +130,9 @@ def test_settlement_follows_the_cutoff() -> None:
         created = parse_paytrace_datetime(rec["created"]["at"], sim.tz)
         if rec["status_code"].startswith("GB"):
             settled = parse_paytrace_datetime(rec["settled"], sim.tz)
-            expected_day = created.date() if created.time() < dt.time(20, 0) else created.date() + dt.timedelta(1)
+            expected_day = (
+                created.date() if created.time() < dt.time(20, 0) else created.date() + dt.timedelta(1)
+            )
             assert settled.date() == expected_day
             assert rec["status_code"] == f"GB{sim.batch_number(expected_day)}"
         if rec["status_code"] == "Y":
@@ -180,8 +185,10 @@ def test_refunds_point_at_earlier_settled_sales() -> None:
     for ref in refunds:
         when = parse_paytrace_datetime(ref["created"]["at"], sim.tz)
         candidates = [
-            s for s in sales
-            if s["credit_card"] == ref["credit_card"] and s["invoice_id"] == ref["invoice_id"]
+            s
+            for s in sales
+            if s["credit_card"] == ref["credit_card"]
+            and s["invoice_id"] == ref["invoice_id"]
             and s["customer_id"] == ref["customer_id"]
             and parse_paytrace_datetime(s["settled"], sim.tz) < when
             and _cents(s["amount"]) >= _cents(ref["amount"])
@@ -245,3 +252,14 @@ def test_days_outside_the_window_are_empty() -> None:
 def test_timezone_is_configuration(tz: str) -> None:
     sim = _sim(timezone=tz, days=2)
     assert all(STAMP.match(r["created"]["at"]) for r in _all(sim))
+
+
+def test_row_by_id_renders_the_same_record() -> None:
+    sim = _sim()
+    day = START + dt.timedelta(days=3)
+    rows = list(sim.rows_for_day(day, include_bin=True))
+    for row in rows[::37]:
+        found = sim.row_by_id(row.transaction_id, include_bin=True)
+        assert found is not None and found.to_json() == row.to_json()
+    assert sim.row_by_id(rows[-1].transaction_id + 1) is None
+    assert sim.row_by_id(1234) is None

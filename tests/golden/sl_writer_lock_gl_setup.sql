@@ -1,0 +1,3 @@
+SELECT GLSetup.LastBatNbr 
+FROM GLSetup WITH (UPDLOCK, ROWLOCK) 
+WHERE GLSetup.SetupId = ?

@@ -1,0 +1,1 @@
+UPDATE ARSetup SET LastBatNbr=? WHERE ARSetup.SetupId = ?

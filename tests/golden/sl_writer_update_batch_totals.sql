@@ -1,0 +1,1 @@
+UPDATE Batch SET CrTot=?, CtrlTot=?, CuryCrTot=?, CuryCtrlTot=?, CuryDepositAmt=?, DepositAmt=?, LUpd_DateTime=?, LUpd_Prog=?, LUpd_User=?, Status=? WHERE Batch.Module = ? AND Batch.BatNbr = ? AND Batch.Rlsed = ?

@@ -1,0 +1,1 @@
+UPDATE GLSetup SET LastBatNbr=? WHERE GLSetup.SetupId = ?

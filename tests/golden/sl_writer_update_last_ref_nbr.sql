@@ -1,0 +1,1 @@
+UPDATE ARSetup SET LastRefNbr=? WHERE ARSetup.SetupId = ?
