@@ -1,4 +1,4 @@
-"""Load benchmark: PayTrace payments into a PostgreSQL SL sandbox, bulk writer vs a naive row-at-a-time baseline.
+"""Load benchmark: payments into a PostgreSQL SL sandbox, bulk writer vs a naive row-at-a-time baseline.
 
 Creates a fresh PostgreSQL database, builds the SL replica from SL's DDL and seeds it with the sandbox
 company (``paytrace_sl.sl.sandbox_seed.init_sandbox``), then writes ``--count`` unapplied card payments
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             customers = [str(c).strip() for c in conn.execute(sa.select(catalog.Customer.c.CustId)).scalars()]
         day = merchant.start
         print(
-            f"sandbox: {seeded.url} company {cfg.cpny_id}, {len(customers)} customers, PerPost {seeded.per_nbr}"
+            f"sandbox: {seeded.url} company {cfg.cpny_id}, {len(customers)} customers, "
+            f"PerPost {seeded.per_nbr}"
         )
 
         naive_s, naive_rows = _run(
@@ -110,18 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         engine.dispose()
         naive_rate, bulk_rate = naive_rows / naive_s, bulk_rows / bulk_s
-        print(f"{'path':<28}{'payments':>10}{'rows':>10}{'seconds':>10}{'rows/s':>10}{'payments/s':>12}")
-        print(
-            f"{'naive (1 INSERT per row)':<28}{baseline:>10}{naive_rows:>10}{naive_s:>10.2f}{naive_rate:>10.0f}"
-            f"{baseline / naive_s:>12.0f}"
-        )
-        print(
-            f"{'bulk (executemany/pipeline)':<28}{args.count:>10}{bulk_rows:>10}{bulk_s:>10.2f}{bulk_rate:>10.0f}"
-            f"{args.count / bulk_s:>12.0f}"
-        )
-        print(
-            f"speed-up: {bulk_rate / naive_rate:.1f}x  (batch size {args.batch_size}, preflight on every batch)"
-        )
+        header = f"{'path':<28}{'payments':>10}{'rows':>10}{'seconds':>10}{'rows/s':>10}{'payments/s':>12}"
+        print(header)
+        for label, n, rows, secs in (
+            ("naive (1 INSERT per row)", baseline, naive_rows, naive_s),
+            ("bulk (pipeline/COPY)", args.count, bulk_rows, bulk_s),
+        ):
+            print(f"{label:<28}{n:>10}{rows:>10}{secs:>10.2f}{rows / secs:>10.0f}{n / secs:>12.0f}")
+        print(f"speed-up: {bulk_rate / naive_rate:.1f}x  (batch size {args.batch_size}; preflight per batch)")
     finally:
         if not args.keep:
             with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:

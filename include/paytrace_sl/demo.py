@@ -89,6 +89,7 @@ def airflow_env(
             "PAYTRACE_SL_LANDING_DIR": str(var_dir / "landing"),
             "PAYTRACE_SL_GX_DIR": str(var_dir / "gx"),
             "PAYTRACE_SL_RETRIES": "0",
+            "PAYTRACE_SL_LOOKBACK_HOURS": "24",  # the demo's days run in order: one day of look-back suffices
             "GX_ANALYTICS_ENABLED": "false",
         }
     )
@@ -112,6 +113,20 @@ def _airflow(args: Sequence[str], env: Mapping[str, str], log_file: Path) -> Non
         )
 
 
+def _run_streaming(cmd: Sequence[str], env: Mapping[str, str], log_file: Path) -> int:
+    """Run ``cmd``; everything goes to ``log_file``, our ``@@`` progress lines also to the terminal."""
+    with log_file.open("a") as out:
+        proc = subprocess.Popen(
+            cmd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if line.startswith("@@ "):
+                print("  " + line[3:], end="", flush=True)
+        return proc.wait()
+
+
 def run_day_script(days: Sequence[dt.date]) -> str:
     """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up)."""
     return f"""
@@ -126,7 +141,7 @@ for iso in {[d.isoformat() for d in days]!r}:
     logical = pendulum.datetime(day.year, day.month, day.day, tz={TIMEZONE!r})
     for dag_id in ({PAYMENTS_DAG_ID!r}, {SETTLEMENTS_DAG_ID!r}):
         dr = bag.get_dag(dag_id).test(logical_date=logical)
-        print(f"{{dag_id}} {{iso}}: {{dr.state}}", flush=True)
+        print(f"@@ {{dag_id}} {{iso}}: {{dr.state}}", flush=True)
         if str(dr.state) != "success":
             sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
 """
@@ -208,13 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Airflow: running {PAYMENTS_DAG_ID} and {SETTLEMENTS_DAG_ID} for {len(days)} days", flush=True)
         script = var_dir / "run_days.py"
         script.write_text(run_day_script(days))
-        with log_file.open("a") as out:
-            proc = subprocess.run([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
-                                  stderr=out, text=True, check=False)  # fmt: skip
-        print(proc.stdout, end="", flush=True)
-        if proc.returncode != 0:
+        returncode = _run_streaming([sys.executable, str(script)], env, log_file)
+        if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
-            raise SystemExit(f"the Airflow runs failed (exit {proc.returncode}); see {log_file}\n{tail}")
+            raise SystemExit(f"the Airflow runs failed (exit {returncode}); see {log_file}\n{tail}")
     transactions, result = demo_totals(sl_url)
     print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started)
     return 0

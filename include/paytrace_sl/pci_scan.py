@@ -74,8 +74,13 @@ def _is_masked(value: str) -> bool:
     )
 
 
-def _pan_spans(line: str) -> Iterator[tuple[int, int]]:
-    """Spans of card numbers in ``line``, skipping digit runs that are part of hashes or decimals."""
+def _pan_spans(line: str, *, binary: bool = False) -> Iterator[tuple[int, int]]:
+    """Spans of card numbers in ``line``, skipping digit runs that are part of hashes or decimals.
+
+    ``binary``: the text is a binary file read byte for byte (a SQLite page, a pickle), where fields
+    are packed without separators; a digit run glued to letters or digits there is concatenated fields
+    (e.g. CustId + RefNbr + BatNbr in an index record), not a card, so only a free-standing run counts.
+    """
     hex_runs = [m.span() for m in _HEX_RUN.finditer(line) if re.search(r"(?i)[a-f]", m.group(0))]
     position = 0
     for pan in find_pans(line):
@@ -90,14 +95,16 @@ def _pan_spans(line: str) -> Iterator[tuple[int, int]]:
             continue  # the fraction of a decimal number (e.g. a float's repr)
         if line[end : end + 1] == "." and line[end + 1 : end + 2].isdigit():
             continue  # the integer part of a decimal number (an amount, never a card)
+        if binary and (line[start - 1 : start].isalnum() or line[end : end + 1].isalnum()):
+            continue
         yield start, end
 
 
-def _line_spans(line: str, secrets: Sequence[str]) -> list[tuple[int, int, str, str]]:
+def _line_spans(line: str, secrets: Sequence[str], binary: bool) -> list[tuple[int, int, str, str]]:
     """(start, end, kind, detail) of every finding on one line."""
     spans: list[tuple[int, int, str, str]] = []
     if len(line) >= 13:
-        spans.extend((s, e, "pan", "") for s, e in _pan_spans(line))
+        spans.extend((s, e, "pan", "") for s, e in _pan_spans(line, binary=binary))
     for m in _CVV.finditer(line):
         spans.append((m.start(1), m.end(1), "cvv", ""))
     for m in _CREDENTIAL.finditer(line):
@@ -148,12 +155,14 @@ def _known_secrets(secrets: Iterable[str | None]) -> list[str]:
     return sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
 
 
-def scan_text(text: str, *, secrets: Iterable[str | None] = (), location: str = "<text>") -> list[Finding]:
-    """Findings in ``text``; each location is ``<location>:<line number>``."""
+def scan_text(
+    text: str, *, secrets: Iterable[str | None] = (), location: str = "<text>", binary: bool = False
+) -> list[Finding]:
+    """Findings in ``text``; each location is ``<location>:<line number>`` (see :func:`_pan_spans`)."""
     known = _known_secrets(secrets)
     findings: list[Finding] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
-        spans = _line_spans(line, known)
+        spans = _line_spans(line, known, binary)
         if not spans:
             continue
         masked = _masked_line(line, spans)
@@ -184,8 +193,10 @@ def scan_paths(paths: Iterable[str | Path], *, secrets: Iterable[str | None] = (
     for path in _files(paths):
         data = path.read_bytes()
         # latin-1 keeps every byte, so a card number inside a SQLite file or a pickle is still found
-        text = data.decode("utf-8") if _is_utf8(data) else data.decode("latin-1")
-        findings.extend(scan_text(text, secrets=known, location=str(path)))
+        if _is_utf8(data):
+            findings.extend(scan_text(data.decode("utf-8"), secrets=known, location=str(path)))
+        else:
+            findings.extend(scan_text(data.decode("latin-1"), secrets=known, location=str(path), binary=True))
     return findings
 
 

@@ -174,6 +174,13 @@ def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     brand_of = {m: brand_from_masked(m) for m in masked.unique()}
     df["brand"] = masked.map(brand_of)
     df["action"] = df["ttype"].map(lambda t: mapping.action_for(t))
+    # PayTrace captures in place: a captured AUTHORIZATION keeps its id and type and moves on to
+    # pending settlement ("Y") or settled ("GB<n>"). Only "Authorization Only" still waits for its
+    # capture; a captured one is the payment (its amount is the captured amount). A voided
+    # authorization is treated as a payment too, so that the void rules apply: skipped when it was
+    # never posted, a PlannedVoid when a captured one was posted in an earlier window.
+    captured = (df["action"] == "await_capture") & df["state"].isin(["pending", "settled", "voided"])
+    df.loc[captured, "action"] = "payment"
     return df
 
 
@@ -287,20 +294,22 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     out["cust_id"] = cust.where(todo, "")
     unmatched = todo & (cust == "")
     if mapping.customers.unmatched == "unidentified":
-        out.loc[unmatched, "cust_id"] = mapping.customers.unidentified_customer_id
-        out.loc[unmatched, "review_note"] = (
+        # only payments go to the unidentified-receipts customer: a refund cannot carry a review note
+        # (PlannedRefund has none) and must never be credited to a customer nobody identified
+        to_unident = unmatched & is_pay
+        out.loc[to_unident, "cust_id"] = mapping.customers.unidentified_customer_id
+        out.loc[to_unident, "review_note"] = (
             "unidentified_customer: PayTrace customer "
-            + out.loc[unmatched, "customer_id"].map(lambda c: repr(c) if c else "(none)")
+            + out.loc[to_unident, "customer_id"].map(lambda c: repr(c) if c else "(none)")
             + " not found in SL"
         )
-    else:
-        reasons = (
-            "PayTrace customer "
-            + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
-            + (" not found in SL (exact id, xPTCustXref, invoice)")
-        )
-        _set(out, unmatched, REVIEW, "unknown_customer", None)
-        out.loc[unmatched & (out["reason_code"] == "unknown_customer"), "reason_text"] = reasons[unmatched]
+        unmatched = unmatched & ~is_pay
+    texts = (
+        "PayTrace customer "
+        + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
+        + " not found in SL (exact id, xPTCustXref, invoice)"
+    )
+    _review(out, unmatched, "unknown_customer", texts)
 
     pay_todo = (out["outcome"] == "") & is_pay
     _match_invoices(out, pay_todo, ctx, mapping)

@@ -20,6 +20,7 @@ Inferred modelling choices (see docs/paytrace-sandbox.md):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import random
@@ -822,59 +823,74 @@ class MerchantSimulation:
         customers = [c[0].customer_id for c in self._customers]
         names = [c[0].name for c in self._customers]
         addresses = [c[2] for c in self._customers]
-        stamp_cache: dict[int, str] = {}
+        # created.at = "<M/D/YYYY> <h:mm:ss AM/PM>": the date part is the day's, the time part comes from a
+        # table of the 86,400 local times, both rendered by format_paytrace_datetime.
+        date_part = format_paytrace_datetime(midnight, tz).split(" ", 1)[0]
+        times = _time_of_day_strings()
         rank = lo
         for start in range(0, sec_all.size, _BLOCK):
             ks = slot_all[start : start + _BLOCK]
-            cols = {name: getattr(a, name)[ks].tolist() for name in _RENDER_COLUMNS}
+            columns = [getattr(a, name)[ks].tolist() for name in _RENDER_COLUMNS]
             secs = sec_all[start : start + _BLOCK].tolist()
             subs = sub_all[start : start + _BLOCK].tolist()
-            for j, sec in enumerate(secs):
-                sub = subs[j]
+            for (
+                sec,
+                sub,
+                kind,
+                cust,
+                bin_ix,
+                last4,
+                expm,
+                expy,
+                first,
+                last,
+                address_num,
+                address_street,
+                address_city,
+                inv_kind,
+                inv_seq,
+                po,
+                desc,
+                channel,
+                tax,
+                ip,
+                avs,
+                approval,
+                cents,
+                capture,
+                void_sec,
+                magic,
+            ) in zip(secs, subs, *columns, strict=True):
                 row = Row()
                 row.transaction_id = base_id + rank
                 rank += 1
-                created = stamp_cache.get(sec)
-                if created is None:
-                    created = format_paytrace_datetime(midnight + dt.timedelta(seconds=sec), tz)
-                    stamp_cache[sec] = created
-                row._created = created
-                kind = cols["kind"][j]
-                cust = cols["cust_ix"][j]
-                bin6, length, brand = _BINS[cols["bin_ix"][j]]
-                last4 = f"{cols['last4'][j]:04d}"
+                row._created = f"{date_part} {times[sec]}"
+                bin6, length, brand = _BINS[bin_ix]
+                last4s = f"{last4:04d}"
                 row._masked = (
-                    (bin6 + "*" * (length - 10) + last4) if include_bin else "*" * (length - 4) + last4
+                    (bin6 + "*" * (length - 10) + last4s) if include_bin else "*" * (length - 4) + last4s
                 )
                 row.brand = brand
-                row._exp_month = cols["expm"][j]
-                row._exp_year = cols["expy"][j]
+                row._exp_month = expm
+                row._exp_year = expy
                 if cust >= 0:
                     row.customer_id = customers[cust]
                     row._name = names[cust]
                     row._address = addresses[cust]
                 else:
                     row.customer_id = ""
-                    row._name = f"{_FIRST[cols['first'][j]]} {_LAST[cols['last'][j]]}"
-                    row._address = (
-                        f"{cols['address_num'][j]} {_STREETS[cols['address_street'][j]]}",
-                        *_CITIES[cols["address_city"][j]],
-                    )
-                row.invoice_id = _invoice_id(cols["inv_kind"][j], cols["inv_seq"][j])
-                po = cols["po"][j]
+                    row._name = f"{_FIRST[first]} {_LAST[last]}"
+                    row._address = (f"{address_num} {_STREETS[address_street]}", *_CITIES[address_city])
+                row.invoice_id = _invoice_id(inv_kind, inv_seq) if inv_kind else ""
                 row._po = f"PO-{po}" if po >= 0 else ""
-                desc = cols["desc"][j]
                 row._description = f"Order {desc:06d}" if desc >= 0 else ""
-                row._channel = _CHANNELS[cols["channel"][j]]
-                row._tax = cols["tax"][j]
-                row._ip = f"203.0.113.{cols['ip'][j]}"
-                avs = cols["avs"][j]
+                row._channel = _CHANNELS[channel]
+                row._tax = tax
+                row._ip = f"203.0.113.{ip}"
                 row._avs = avs
-                row.approval_code = f"TAS{cols['approval'][j]:03d}"
+                row.approval_code = f"TAS{approval:03d}"
                 row.approval_message = _APPROVED if avs else _APPROVED_NO_MATCH
                 row._settled = shapes.UNSETTLED_SETTLED_VALUE
-                cents = cols["cents"][j]
-                capture = cols["capture"][j]
                 ttype = "SALE"
                 if kind == K_AUTH:
                     ttype = "AUTHORIZATION"
@@ -889,14 +905,14 @@ class MerchantSimulation:
                     status = shapes.STATUS_DECLINED
                     row.approval_code = ""
                     row.approval_message = (
-                        shapes.MAGIC_DECLINE_APPROVAL if cols["magic"][j] else shapes.RANDOM_DECLINE_APPROVAL
+                        shapes.MAGIC_DECLINE_APPROVAL if magic else shapes.RANDOM_DECLINE_APPROVAL
                     )
                 elif kind == K_AUTH and capture < 0:
                     status = shapes.STATUS_AUTH_ONLY
                 elif sub == 1:
                     ttype = "VOID"
                     status = shapes.STATUS_VOIDED
-                elif cols["void_sec"][j] >= 0:
+                elif void_sec >= 0:
                     status = shapes.STATUS_VOIDED
                 elif settled is None:
                     status = shapes.STATUS_PENDING
@@ -1015,6 +1031,17 @@ _RENDER_COLUMNS = (
     "void_sec",
     "magic",
 )
+
+
+@functools.cache
+def _time_of_day_strings() -> tuple[str, ...]:
+    """ "h:mm:ss AM/PM" for every second of a day, via format_paytrace_datetime (built once, ~5 MB)."""
+    utc = ZoneInfo("UTC")
+    base = dt.datetime(2000, 1, 1, tzinfo=utc)
+    return tuple(
+        format_paytrace_datetime(base + dt.timedelta(seconds=sec), utc).split(" ", 1)[1]
+        for sec in range(86400)
+    )
 
 
 def _invoice_id(inv_kind: int, seq: int) -> str:

@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -57,37 +56,39 @@ def to_smalldatetime(value: dt.date | dt.datetime, *, table: str = "?", column: 
     return out
 
 
-def _coerce(tbl: sa.Table, col: sa.Column[Any], value: object) -> object:
-    kind = col.info["sl_kind"]
-    name = tbl.name
+def _coerce(table: str, column: str, kind: str, length: int | None, value: object) -> object:
     if value is None:
-        raise SLValueError(name, col.name, value, "SL columns are NOT NULL; use the blank value")
+        raise SLValueError(table, column, value, "SL columns are NOT NULL; use the blank value")
     if kind == "char":
         if not isinstance(value, str):
-            raise SLValueError(name, col.name, value, "char column needs a str")
+            raise SLValueError(table, column, value, "char column needs a str")
         text = value.rstrip(" ")
         if text == "":
             return catalog.BLANK_CHAR
-        length = col.info["length"]
-        if len(text) > length:
-            raise SLValueError(name, col.name, value, f"longer than char({length}) ({len(text)} characters)")
+        if length is not None and len(text) > length:
+            raise SLValueError(table, column, value, f"longer than char({length}) ({len(text)} characters)")
         return text
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-            raise SLValueError(name, col.name, value, "float column needs a number")
+            raise SLValueError(table, column, value, "float column needs a number")
         return float(value)
     if kind in ("smallint", "int"):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SLValueError(name, col.name, value, f"{kind} column needs an int")
+            raise SLValueError(table, column, value, f"{kind} column needs an int")
         low, high = SMALLINT_RANGE if kind == "smallint" else INT_RANGE
         if not low <= value <= high:
-            raise SLValueError(name, col.name, value, f"outside {kind} range {low}..{high}")
+            raise SLValueError(table, column, value, f"outside {kind} range {low}..{high}")
         return value
     if kind == "datetime":
         if not isinstance(value, dt.date):
-            raise SLValueError(name, col.name, value, "smalldatetime column needs a date/datetime")
-        return to_smalldatetime(value, table=name, column=col.name)
-    raise SLValueError(name, col.name, value, f"column kind {kind} is never written by the pipeline")
+            raise SLValueError(table, column, value, "smalldatetime column needs a date/datetime")
+        return to_smalldatetime(value, table=table, column=column)
+    raise SLValueError(table, column, value, f"column kind {kind} is never written by the pipeline")
+
+
+@functools.cache
+def _column_kinds(tbl: sa.Table) -> dict[str, tuple[str, int | None]]:
+    return {c.name: (c.info["sl_kind"], c.info["length"]) for c in tbl.columns}
 
 
 @functools.cache
@@ -103,11 +104,13 @@ def complete_row(tbl: sa.Table, values: Mapping[str, object], *, include_identit
     for every row of a 100,000-payment load).
     """
     row = dict(_blank_template(tbl, include_identity))
-    columns = tbl.columns
+    kinds = _column_kinds(tbl)
+    name = tbl.name
     for key, value in values.items():
         if key not in row:
-            raise SLValueError(tbl.name, key, value, "not a writable column of this table")
-        row[key] = _coerce(tbl, columns[key], value)
+            raise SLValueError(name, key, value, "not a writable column of this table")
+        kind, length = kinds[key]
+        row[key] = _coerce(name, key, kind, length, value)
     return row
 
 

@@ -24,6 +24,10 @@ class StatementLog:
             found |= statement_accesses(sql)
         return found
 
+    def first_statement(self, access: tuple[str, str, str | None]) -> str:
+        """The first statement that made ``access`` (for a readable failure)."""
+        return next((sql for sql in self.statements if access in statement_accesses(sql)), "")
+
 
 def statement_accesses(sql: str) -> set[tuple[str, str, str | None]]:
     text = " ".join(sql.split())

@@ -292,3 +292,24 @@ def test_amounts_rounded_to_currency_decimals_at_write_time(sl_engine: sa.Engine
     amounts = sorted(d["OrigDocAmt"] for d in fetch(sl_engine, D, D.c.DocType == "PA"))
     assert amounts == [0.0, 10.01]
     assert fetch(sl_engine, B, B.c.BatNbr == res.bat_nbr)[0]["CrTot"] == 10.01
+
+
+def test_large_batch_copy_path_writes_the_same_rows_as_row_by_row(sl_pg_engine: sa.Engine) -> None:
+    """PostgreSQL bulk path (COPY above COPY_THRESHOLD rows) vs the naive one-INSERT-per-row path."""
+    from paytrace_sl.sl.writer import COPY_THRESHOLD
+
+    n = COPY_THRESHOLD + 5
+    fast = SLWriter(sl_pg_engine).write_batch(pay_batch(*(payment(10_000 + i, "1.25") for i in range(n))))
+    slow = SLWriter(sl_pg_engine, bulk=False).write_batch(
+        pay_batch(*(payment(20_000 + i, "1.25") for i in range(n)))
+    )
+    assert (fast.posted, slow.posted) == (n, n)
+
+    def normalised(bat_nbr: str) -> list[dict[str, object]]:
+        skip = {"RefNbr", "BatNbr", "ApplBatNbr", "Crtd_DateTime", "LUpd_DateTime", "tstamp"}
+        docs = fetch(sl_pg_engine, D, D.c.BatNbr == bat_nbr)
+        return sorted(({k: v for k, v in d.items() if k not in skip} for d in docs), key=repr)
+
+    assert normalised(fast.bat_nbr) == normalised(slow.bat_nbr)
+    assert count(sl_pg_engine, xPTLedger) == 2 * n
+    assert fetch(sl_pg_engine, B, B.c.BatNbr == fast.bat_nbr)[0]["CrTot"] == float(Decimal("1.25") * n)

@@ -60,6 +60,26 @@ def test_capture_and_force_are_payments_authorization_waits() -> None:
     assert result.skipped[3].code == "awaiting_capture"
 
 
+def test_authorization_captured_in_place_is_a_payment() -> None:
+    # PayTrace captures in place: the AUTHORIZATION record moves on to pending/settled with the
+    # captured amount, and that is the money the merchant receives.
+    result = build_plan(
+        [
+            tx(1, transaction_type="AUTHORIZATION", status=S.PENDING, amount="80.00"),
+            tx(2, transaction_type="AUTHORIZATION", status=S.SETTLED),
+            tx(3, transaction_type="AUTHORIZATION", status=S.AUTHORIZED),
+            tx(4, transaction_type="AUTHORIZATION", status=S.VOIDED),
+        ],
+        ctx(),
+        MAPPING,
+    )
+    items = {i.transaction_id: i for b in result.plan.batches for i in b.items}
+    assert set(items) == {1, 2}
+    assert isinstance(items[1], PlannedPayment) and items[1].amount == Decimal("80.00")
+    assert result.skipped[3].code == "awaiting_capture"
+    assert result.skipped[4].code == "voided_before_posting"
+
+
 def test_declined_skipped_never_posted() -> None:
     result = build_plan([tx(1, status=S.DECLINED)], ctx(), MAPPING)
     assert result.plan.batches == ()
@@ -144,7 +164,11 @@ def test_unmatched_customer_to_unidentified_receipts_by_configuration() -> None:
     mapping = dataclasses.replace(
         MAPPING, customers=CustomerMatching(unmatched="unidentified", unidentified_customer_id="UNIDENT")
     )
-    result = build_plan([tx(1, customer_id="nobody")], ctx(), mapping)
+    result = build_plan(
+        [tx(1, customer_id="nobody"), tx(2, customer_id="nobody", transaction_type="REFUND")], ctx(), mapping
+    )
+    assert result.review[2].code == "unknown_customer"  # refunds are never credited to "unidentified"
+    del result.review[2]
     item = only_item(result)
     assert isinstance(item, PlannedPayment)
     assert item.cust_id == "UNIDENT"
