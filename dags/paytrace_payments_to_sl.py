@@ -16,6 +16,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from paytrace_sl_airflow.dag_support import (
     default_task_args,
+    end_date,
     merchant_timezone,
     payments_interval,
     run_payment_step,
@@ -29,6 +30,7 @@ DAG_ID = "paytrace_payments_to_sl"
     dag_id=DAG_ID,
     schedule=CronDataIntervalTimetable(payments_interval().cron, timezone=merchant_timezone()),
     start_date=start_date(),
+    end_date=end_date(),
     catchup=True,
     max_active_runs=1,  # windows overlap by the look-back; one at a time keeps SL batches tidy
     default_args=default_task_args(),
@@ -42,27 +44,27 @@ def paytrace_payments_to_sl() -> None:
         return run_payment_step("extract", DAG_ID)
 
     @task
-    def validate(_: dict[str, Any]) -> dict[str, Any]:
+    def validate(_upstream: Any) -> dict[str, Any]:
         """Great Expectations checks from the data contract; bad rows → dead letters."""
         return run_payment_step("validate", DAG_ID)
 
     @task
-    def transform(_: dict[str, Any]) -> dict[str, Any]:
+    def transform(_upstream: Any) -> dict[str, Any]:
         """Records + SL customers/invoices + mapping.yaml → posting plan."""
         return run_payment_step("transform", DAG_ID)
 
     @task
-    def load(_: dict[str, Any]) -> dict[str, Any]:
+    def load(_upstream: Any) -> dict[str, Any]:
         """Write SL batches on Hold through the exactly-once writer."""
         return run_payment_step("load", DAG_ID)
 
     @task
-    def preflight(_: dict[str, Any]) -> dict[str, Any]:
+    def preflight(_upstream: Any) -> dict[str, Any]:
         """SL's release checks on the batches this run wrote."""
         return run_payment_step("preflight", DAG_ID)
 
     @task
-    def summarize(_: dict[str, Any]) -> dict[str, Any]:
+    def summarize(_upstream: Any) -> dict[str, Any]:
         """Row accounting, the run's xPTRun row, and a notification if items await a person."""
         return run_payment_step("summarize", DAG_ID)
 

@@ -11,7 +11,13 @@ from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from paytrace_sl_airflow.dag_support import default_task_args, merchant_timezone, run_payment_step, start_date
+from paytrace_sl_airflow.dag_support import (
+    default_task_args,
+    end_date,
+    merchant_timezone,
+    run_payment_step,
+    start_date,
+)
 
 DAG_ID = "paytrace_settlements_to_sl"
 
@@ -20,6 +26,7 @@ DAG_ID = "paytrace_settlements_to_sl"
     dag_id=DAG_ID,
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=merchant_timezone()),
     start_date=start_date(),
+    end_date=end_date(),
     catchup=True,
     max_active_runs=1,
     default_args=default_task_args(),
@@ -33,22 +40,22 @@ def paytrace_settlements_to_sl() -> None:
         return run_payment_step("settle_extract", DAG_ID)
 
     @task
-    def plan_settlements(_: dict[str, Any]) -> dict[str, Any]:
+    def plan_settlements(_upstream: Any) -> dict[str, Any]:
         """One GL entry per batch and clearing account: clearing → bank."""
         return run_payment_step("settle_transform", DAG_ID)
 
     @task
-    def load_settlements(_: dict[str, Any]) -> dict[str, Any]:
+    def load_settlements(_upstream: Any) -> dict[str, Any]:
         """Write the GL batches on Hold through the exactly-once writer."""
         return run_payment_step("settle_load", DAG_ID)
 
     @task
-    def reconcile(_: dict[str, Any]) -> dict[str, Any]:
+    def reconcile(_upstream: Any) -> dict[str, Any]:
         """PayTrace batch count/net vs posted ledger rows → xPTRecon (matched, or the cents and why)."""
         return run_payment_step("reconcile", DAG_ID)
 
     @task
-    def summarize(_: dict[str, Any]) -> dict[str, Any]:
+    def summarize(_upstream: Any) -> dict[str, Any]:
         """The run's xPTRun row; a notification when a batch does not reconcile."""
         return run_payment_step("settle_summarize", DAG_ID)
 

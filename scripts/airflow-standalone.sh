@@ -31,6 +31,7 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export PAYTRACE_TIMEZONE="${PAYTRACE_TIMEZONE:-America/Los_Angeles}"
 export PAYTRACE_SL_INTERVAL="${PAYTRACE_SL_INTERVAL:-daily}"
 export PAYTRACE_SL_START_DATE="${START}"
+export PAYTRACE_SL_END_DATE="${PAYTRACE_SL_END_DATE:-$(date -d "${START} + ${DAYS} days" +%F)}"  # catch-up stops where the sandbox data ends
 export PAYTRACE_SL_LANDING_DIR="${VAR}/landing"
 export PAYTRACE_SL_GX_DIR="${VAR}/gx"
 export GX_ANALYTICS_ENABLED=false

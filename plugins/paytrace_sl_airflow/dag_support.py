@@ -4,9 +4,10 @@ Parse-time functions here only read environment variables (cheap, no database, n
 processor re-parses every file every few seconds. Everything heavy is imported inside
 :func:`run_payment_step` and friends, which run in the task.
 
-Settings (environment; an Airflow Variable of the same name in lower case works too, see
-``_setting``): ``PAYTRACE_SL_INTERVAL`` (``hourly`` | ``daily``), ``PAYTRACE_SL_START_DATE``
-(``YYYY-MM-DD``, merchant-local), ``PAYTRACE_TIMEZONE`` (merchant zone), ``PAYTRACE_SL_RETRIES``.
+Settings (environment, or an env-defined Airflow Variable ``AIRFLOW_VAR_<NAME>``, see ``_setting``):
+``PAYTRACE_SL_INTERVAL`` (``hourly`` | ``daily``), ``PAYTRACE_SL_START_DATE`` and optional
+``PAYTRACE_SL_END_DATE`` (``YYYY-MM-DD``, merchant-local), ``PAYTRACE_TIMEZONE`` (merchant zone),
+``PAYTRACE_SL_RETRIES``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ def start_date() -> dt.datetime:
     import pendulum
 
     day = dt.date.fromisoformat(_setting("PAYTRACE_SL_START_DATE", DEFAULT_START_DATE))
+    return pendulum.datetime(day.year, day.month, day.day, tz=merchant_timezone())
+
+
+def end_date() -> dt.datetime | None:
+    """Merchant-local midnight of ``PAYTRACE_SL_END_DATE`` (no runs after it), or None (run forever).
+
+    Local setups use it so catch-up stops where the sandbox's data ends.
+    """
+    import pendulum
+
+    value = _setting("PAYTRACE_SL_END_DATE", "")
+    if not value:
+        return None
+    day = dt.date.fromisoformat(value)
     return pendulum.datetime(day.year, day.month, day.day, tz=merchant_timezone())
 
 

@@ -205,7 +205,7 @@ _BY = {"API": "apiuser", "Virtual Terminal": "frontdesk", "Recurring": "recurrin
 # Defects of the deliberately malformed records (``bad_records``), one record each per day.
 BAD_RECORD_DEFECTS = ("bad_date", "bad_amount", "missing_transaction_id")
 _DRAWS = 34  # uniform draws per slot
-_CACHE_DAYS = 8  # raw day arrays kept (refunds look back up to REFUND_LOOKBACK_DAYS days)
+_CACHE_DAYS = 7  # raw day arrays kept: today + the REFUND_LOOKBACK_DAYS days refunds look back at
 _BLOCK = 4096  # records converted to Python objects at a time while streaming
 
 
@@ -928,22 +928,37 @@ class MerchantSimulation:
 
     # ----------------------------------------------------------------------------- batches
     def batches(self) -> Iterator[dict[str, Any]]:
-        """Settled batches (raw §3.3 shape, brands included) whose totals equal their transactions.
-
-        One pass over the days: a batch holds yesterday's after-cut-off records and today's earlier ones.
-        """
-        carry: list[tuple[str, str, int]] = []
+        """Settled batches (raw §3.3 shape, brands included) whose totals equal their transactions."""
         for di in range(self.config.days):
-            day = self.config.start + dt.timedelta(days=di)
-            today_code = f"GB{self.batch_number(day)}"
-            today, tomorrow = [], []
-            for row in self.rows_for_day(day):
-                if row.status_code == today_code:
-                    today.append((row.transaction_type, row.brand, row.amount_cents))
-                elif row.status_code.startswith("GB"):
-                    tomorrow.append((row.transaction_type, row.brand, row.amount_cents))
-            yield self.batch_summary(day, carry + today)
-            carry = tomorrow
+            yield self.settled_batch(self.config.start + dt.timedelta(days=di))
+
+    def settled_batch(self, day: dt.date) -> dict[str, Any]:
+        """The summary of the batch closed on ``day``, computed on the day arrays (no record rendering).
+
+        A batch holds yesterday's after-cut-off settleable slots and today's earlier ones. Settleable =
+        what the records show as ``GB<n>``: not declined, not voided, not an uncaptured authorization; VOID
+        and bad records never settle. A test checks this against the rendered records.
+        """
+        totals = np.zeros((len(shapes.BATCH_BRANDS), 4), dtype=np.int64)
+        brand_of_bin = np.array([shapes.BATCH_BRANDS.index(b[2]) for b in _BINS], dtype=np.int64)
+        for d, late in ((day - dt.timedelta(days=1), True), (day, False)):
+            if not self.in_window(d):
+                continue
+            a = self._day(d)
+            settleable = (
+                (a.kind != K_DECLINE) & ~((a.kind == K_AUTH) & (a.capture < 0)) & (a.void_sec < 0)
+            ) & ((a.sec >= self._cutoff_sec) if late else (a.sec < self._cutoff_sec))
+            cents = np.where(a.kind == K_AUTH, a.capture, a.cents).astype(np.int64)
+            brand = brand_of_bin[a.bin_ix]
+            refund = a.kind == K_REFUND
+            for col, mask in ((0, settleable & ~refund), (2, settleable & refund)):
+                totals[:, col] += np.bincount(brand[mask], minlength=len(shapes.BATCH_BRANDS))
+                totals[:, col + 1] += np.bincount(
+                    brand[mask], weights=cents[mask], minlength=len(shapes.BATCH_BRANDS)
+                ).astype(np.int64)
+        brands = {b: [int(v) for v in totals[i]] for i, b in enumerate(shapes.BATCH_BRANDS)}
+        created = format_paytrace_datetime(self.settle_time(day), self.tz)
+        return _summary_dict(self.batch_number(day), created, brands)
 
     def batch_day(self, number: int) -> dt.date | None:
         """The day whose evening settlement produced batch ``number`` (None if not a generated batch)."""
@@ -960,31 +975,28 @@ class MerchantSimulation:
                 if row.status_code == number:
                     yield row
 
-    def batch_summary(self, day: dt.date, items: list[tuple[str, str, int]]) -> dict[str, Any]:
-        """Summary of the batch closed on ``day`` from (transaction_type, brand, cents) items."""
-        return summarize_batch(
-            self.batch_number(day), format_paytrace_datetime(self.settle_time(day), self.tz), items
-        )
-
 
 def summarize_batch(number: int, created: str, items: list[tuple[str, str, int]]) -> dict[str, Any]:
-    """A §3.3 batch summary (field names from :mod:`shapes`): REFUNDs count as refunds, the rest as sales."""
-    f = shapes.BATCH_FIELDS
-    sales_c = refund_c = 0
-    sales_cents = refund_cents = 0
+    """A §3.3 batch summary from (transaction_type, brand, cents): REFUNDs are refunds, the rest sales."""
     brands: dict[str, list[int]] = {b: [0, 0, 0, 0] for b in shapes.BATCH_BRANDS}
     for ttype, brand, cents in items:
         slot = brands.setdefault(brand, [0, 0, 0, 0])
         if ttype == "REFUND":
-            refund_c += 1
-            refund_cents += cents
             slot[2] += 1
             slot[3] += cents
         else:
-            sales_c += 1
-            sales_cents += cents
             slot[0] += 1
             slot[1] += cents
+    return _summary_dict(number, created, brands)
+
+
+def _summary_dict(number: int, created: str, brands: dict[str, list[int]]) -> dict[str, Any]:
+    """Per-brand [sales_count, sales_cents, refund_count, refund_cents] -> the wire shape (``shapes``)."""
+    f = shapes.BATCH_FIELDS
+    sales_c = sum(v[0] for v in brands.values())
+    sales_cents = sum(v[1] for v in brands.values())
+    refund_c = sum(v[2] for v in brands.values())
+    refund_cents = sum(v[3] for v in brands.values())
     out: dict[str, Any] = {
         f["number"]: number,
         f["created"]: created,

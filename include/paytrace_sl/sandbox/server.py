@@ -390,8 +390,7 @@ class SandboxServer:
         hi = min(end or sim.end, sim.end)
         if lo <= hi:
             for day in _days(lo, hi):
-                items = [(r.transaction_type, r.brand, r.amount_cents) for r in sim.batch_rows(day)]
-                yield sim.batch_summary(day, items)
+                yield sim.settled_batch(day)
         with self._lock:
             overlay = [b for b, _ in self._overlay.batches]
         for summary in overlay:
@@ -424,8 +423,7 @@ class SandboxServer:
     def _batch_by_number(self, number: int) -> dict[str, Any]:
         day = self.sim.batch_day(number)
         if day is not None:
-            items = [(r.transaction_type, r.brand, r.amount_cents) for r in self.sim.batch_rows(day)]
-            return self.sim.batch_summary(day, items)
+            return self.sim.settled_batch(day)
         with self._lock:
             for summary, _ in self._overlay.batches:
                 if summary[shapes.BATCH_FIELDS["number"]] == number:
@@ -1118,7 +1116,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _form(raw: bytes, content_type: str) -> dict[str, str]:
     """The token request: urlencoded as documented; JSON tolerated (some clients send it)."""
     text = raw.decode("utf-8", "replace")
-    if "json" in content_type:
+    if "json" in content_type or text.lstrip().startswith("{"):
         try:
             data = json.loads(text or "{}")
         except ValueError:

@@ -69,11 +69,13 @@ D = catalog.ARDoc
 T = catalog.ARTran
 G = catalog.GLTran
 
+# Columns that must never be blank. Deliberately short: SL's release fills LedgerID, CuryId, FiscYr and
+# the like itself, so batches keyed in by SL users must not be flagged for leaving them blank.
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "Batch": ("Module", "BatNbr", "CpnyID", "PerPost", "Status", "CuryId", "LedgerID"),
-    "ARDoc": ("CustId", "DocType", "BatNbr", "CpnyID", "PerPost", "CuryId", "DocClass"),
-    "ARTran": ("CustId", "TranType", "BatNbr", "CpnyID", "PerPost", "DrCr", "CuryId", "FiscYr"),
-    "GLTran": ("Module", "BatNbr", "CpnyID", "LedgerID", "PerPost", "FiscYr", "BalanceType", "Posted"),
+    "Batch": ("Module", "BatNbr", "CpnyID", "PerPost", "Status"),
+    "ARDoc": ("CustId", "DocType", "BatNbr", "CpnyID", "PerPost"),
+    "ARTran": ("CustId", "TranType", "BatNbr", "PerPost", "DrCr"),
+    "GLTran": ("Module", "BatNbr", "CpnyID", "LedgerID", "PerPost", "Posted"),
 }
 
 

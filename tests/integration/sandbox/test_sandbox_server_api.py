@@ -41,6 +41,12 @@ def test_token_is_a_password_grant(paytrace_sandbox: SandboxServer) -> None:
     assert body["access_token"].count(":") == 2
 
 
+def test_token_request_as_json_is_tolerated(paytrace_sandbox: SandboxServer) -> None:
+    body = {"grant_type": "password", "username": "sandbox", "password": "sandbox-password"}
+    resp = requests.post(f"{paytrace_sandbox.url}/oauth/token", json=body, timeout=10)
+    assert resp.status_code == 200 and resp.json()["token_type"] == "bearer"
+
+
 def test_bad_credentials_are_invalid_grant(paytrace_sandbox: SandboxServer) -> None:
     resp = requests.post(
         f"{paytrace_sandbox.url}/oauth/token",

@@ -59,10 +59,9 @@ def test_access_parser_sees_verbs_tables_and_columns() -> None:
     grants = _grants()
     update = sa.text("UPDATE ARSetup SET LastBatNbr=?, ArAcct=? WHERE SetupId = ?")
     accesses = statement_accesses(str(update))
-    assert accesses == {("UPDATE", "arsetup", "lastbatnbr"), ("UPDATE", "arsetup", "acct")} or (
-        ("UPDATE", "arsetup", "aracct") in accesses
-    )
+    assert accesses == {("UPDATE", "arsetup", "lastbatnbr"), ("UPDATE", "arsetup", "aracct")}
     assert [a for a in accesses if not allowed(a, grants)] == [("UPDATE", "arsetup", "aracct")]
     assert not allowed(("DELETE", "batch", None), grants)
     assert not allowed(("INSERT", "aradjust", None), grants)
-    assert statement_accesses('DELETE FROM "ARTran" WHERE "ARTran"."RefNbr" = ?') == {("DELETE", "artran", None)}
+    delete = 'DELETE FROM "ARTran" WHERE "ARTran"."RefNbr" = ?'
+    assert statement_accesses(delete) == {("DELETE", "artran", None)}

@@ -105,7 +105,7 @@ RULES: list[tuple[str, Breaker, int]] = [
     ("application exceeds balance", upd(D, INV, DocBal=100.0, CuryDocBal=100.0), 90303),
     ("two PerPosts in a batch", upd(D, PA_DOC, PerPost="202410"), 90310),
     ("two PerPosts in a GL batch", upd(G, [G.c.BatNbr == GL_BAT, G.c.DrAmt > 0], PerPost="202410"), 90310),
-    ("required value blank", upd(T, PA_LINE, FiscYr=" "), 90322),
+    ("required value blank", upd(G, [G.c.BatNbr == GL_BAT], LedgerID=" "), 90322),
     ("GL out of balance", upd(G, [G.c.BatNbr == GL_BAT, G.c.CrAmt > 0], CrAmt=1.0), 6019),
     ("GL batch totals", upd(B, [B.c.BatNbr == GL_BAT, B.c.Module == "GL"], DrTot=1.0), 8888),
     ("blank EditScrnNbr", upd(B, [B.c.BatNbr == PAY_BAT, B.c.Module == "AR"], EditScrnNbr=" "), 12319),

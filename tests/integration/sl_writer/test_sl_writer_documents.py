@@ -259,7 +259,7 @@ def test_void_after_release_raises_review_item_only(sl_engine: sa.Engine) -> Non
     review = reviews(sl_engine)[0]
     assert review["reason_code"] == "void_after_release" and "NS/RP" in str(review["reason"])
     after = snapshot(sl_engine)
-    assert after["ARDoc"] == before["ARDoc"] and after["ARTran"] == before["ARTran"]
+    assert after[1:3] == before[1:3]  # ARDoc and ARTran counts unchanged
 
 
 def test_value_too_long_names_table_column_and_writes_nothing(sl_engine: sa.Engine) -> None:

@@ -151,8 +151,9 @@ def test_declines_include_the_magic_amount() -> None:
     assert all(r["amount"] != 0.29 for r in _all(sim) if r["status_message"] != "Declined")
 
 
-def test_batches_equal_their_transactions() -> None:
-    sim = _sim()
+@pytest.mark.parametrize("options", [{}, {"bad_records": True, "void_records": False}])
+def test_batches_equal_their_transactions(options: dict) -> None:
+    sim = _sim(**options)
     records = _all(sim)
     by_batch: dict[str, list[dict]] = {}
     for rec in records:

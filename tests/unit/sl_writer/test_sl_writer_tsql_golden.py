@@ -55,6 +55,45 @@ def test_tsql_properties() -> None:
 
 
 def test_golden_dir_has_no_stale_files() -> None:
-    expected = {f"sl_writer_{n}.sql" for n in STATEMENTS}
+    expected = {f"sl_writer_{n}.sql" for n in STATEMENTS} | {"sl_writer_preflight.sql"}
     present = {p.name for p in GOLDEN.glob("sl_writer_*.sql")}
     assert present == expected
+
+
+class _CompileOnlyConnection:
+    """Compiles what preflight sends for SQL Server and answers "no rows" (there is no SQL Server here).
+
+    It stands in for the database only so every preflight statement is compiled by the real mssql dialect.
+    """
+
+    def __init__(self) -> None:
+        self.dialect = mssql_dialect()
+        self.sql: list[str] = []
+
+    def execute(self, stmt: sa.Executable) -> _NoRows:
+        self.sql.append(compile_tsql(stmt))
+        return _NoRows()
+
+
+class _NoRows:
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def all(self) -> list[object]:
+        return []
+
+    def scalar(self) -> None:
+        return None
+
+
+def test_preflight_statements_compile_for_sql_server() -> None:
+    from paytrace_sl.sl.preflight import run_preflight
+
+    conn = _CompileOnlyConnection()
+    assert run_preflight(conn, module=None, bat_nbr="000101") == []  # type: ignore[arg-type]
+    sql = "\n".join(conn.sql)
+    path = GOLDEN / "sl_writer_preflight.sql"
+    if REGENERATE:
+        path.write_text(sql)
+    assert sql == path.read_text()
+    assert "LEN(" in sql and "LIMIT" not in sql and "FOR UPDATE" not in sql
