@@ -5,7 +5,7 @@
 # - starts the PayTrace sandbox (http://127.0.0.1:${PAYTRACE_SANDBOX_PORT:-8765}, 7 days from 2025-04-01)
 #   and seeds ./var/airflow/sl-sandbox.db once;
 # - connections paytrace_default / dynamics_sl_default come from AIRFLOW_CONN_* variables;
-# - DAGs are unpaused (they start catching up daily runs from PAYTRACE_SL_START_DATE);
+# - DAGs are unpaused: daily runs catch up from PAYTRACE_SL_START_DATE to where the sandbox data ends;
 # - prints the admin login (standalone writes the password file); stop with Ctrl-C (SIGINT).
 set -euo pipefail
 
@@ -27,7 +27,11 @@ export AIRFLOW__CORE__DAGS_FOLDER="${ROOT}/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="${ROOT}/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///${VAR}/airflow.db"
+# Unpaused at creation: no slow CLI round-trips after start-up. A task queued before the API server is
+# up fails its first try and is retried (transient), which is harmless.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"  # LocalExecutor workers; default 32 is a lot
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}"
 export PAYTRACE_TIMEZONE="${PAYTRACE_TIMEZONE:-America/Los_Angeles}"
 export PAYTRACE_SL_INTERVAL="${PAYTRACE_SL_INTERVAL:-daily}"
 export PAYTRACE_SL_START_DATE="${START}"
@@ -54,41 +58,37 @@ SANDBOX_PID=$!
 export AIRFLOW_CONN_PAYTRACE_DEFAULT="{\"conn_type\": \"paytrace\", \"host\": \"http://127.0.0.1:${PORT}\", \"login\": \"sandbox\", \"password\": \"sandbox-password\", \"extra\": {\"timezone\": \"${PAYTRACE_TIMEZONE}\"}}"
 export AIRFLOW_CONN_DYNAMICS_SL_DEFAULT="{\"conn_type\": \"dynamics_sl\", \"extra\": {\"sqlalchemy_url\": \"sqlite:///${SL_DB}\"}}"
 
-AIRFLOW_PID=""
+PRINTER_PID=""
 cleanup() {
-  if [[ -n "${AIRFLOW_PID}" ]] && kill -0 "${AIRFLOW_PID}" 2>/dev/null; then
-    kill -INT "${AIRFLOW_PID}" 2>/dev/null || true  # standalone stops its components only on SIGINT
-    wait "${AIRFLOW_PID}" 2>/dev/null || true
-  fi
+  [[ -n "${PRINTER_PID}" ]] && kill "${PRINTER_PID}" 2>/dev/null || true
   kill "${SANDBOX_PID}" 2>/dev/null || true
   wait "${SANDBOX_PID}" 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 airflow db migrate >/dev/null
-airflow standalone &
-AIRFLOW_PID=$!
 
-# Wait for the API server, unpause the DAGs, print the login.
-for _ in $(seq 1 90); do
-  if curl -fsS "http://localhost:8080/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
-  sleep 2
-done
-for dag in paytrace_payments_to_sl paytrace_settlements_to_sl paytrace_sl_replay; do
-  for _ in $(seq 1 30); do
-    airflow dags unpause "${dag}" >/dev/null 2>&1 && break
-    sleep 2  # the dag-processor has not parsed the file yet
+# Print the login once the API server answers (standalone writes the password file on first start).
+(
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://localhost:8080/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
+    sleep 2
   done
-done
-PASSWORD_FILE="${VAR}/simple_auth_manager_passwords.json.generated"
-echo
-echo "Airflow UI:  http://localhost:8080"
-if [[ -f "${PASSWORD_FILE}" ]]; then
-  echo "Login:       $(cat "${PASSWORD_FILE}")"
-else
-  echo "Login:       see 'Login with username' in the output above (${PASSWORD_FILE})"
-fi
-echo "SL sandbox:  sqlite:///${SL_DB}"
-echo "Stop:        Ctrl-C"
-wait "${AIRFLOW_PID}"
+  PASSWORD_FILE="${VAR}/simple_auth_manager_passwords.json.generated"
+  echo
+  echo "================================================================================"
+  echo "Airflow UI:  http://localhost:8080"
+  if [[ -f "${PASSWORD_FILE}" ]]; then
+    echo "Login:       $(cat "${PASSWORD_FILE}")"
+  else
+    echo "Login:       see 'Login with username' in the output above"
+  fi
+  echo "SL sandbox:  sqlite:///${SL_DB}"
+  echo "DAGs:        unpaused; daily runs ${START} .. ${PAYTRACE_SL_END_DATE} (exclusive) catch up now"
+  echo "Stop:        Ctrl-C"
+  echo "================================================================================"
+) &
+PRINTER_PID=$!
+
+# In the foreground, so Ctrl-C (SIGINT) reaches it: standalone shuts its components down only on SIGINT.
+airflow standalone

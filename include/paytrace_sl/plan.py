@@ -53,6 +53,9 @@ class PlannedPayment:
     ext_ref_nbr: str = ""  # e.g. PayTrace invoice_id, for the SL user
     ar_account: Account | None = None  # None → customer's / ARSetup default
     review_reason: str = ""  # non-empty: posted unapplied, and a review item records why
+    # PayTrace state when planned (pending/settled…), kept in the ledger so a later window can tell
+    # whether the state changed. Not part of repr/eq: it does not change what is posted.
+    paytrace_state: str = field(default="", repr=False, compare=False)
 
     @property
     def ledger_key(self) -> str:
@@ -72,6 +75,7 @@ class PlannedRefund:
     description: str = ""
     ext_ref_nbr: str = ""
     ar_account: Account | None = None
+    paytrace_state: str = field(default="", repr=False, compare=False)
 
     @property
     def ledger_key(self) -> str:
@@ -113,7 +117,7 @@ class PlannedSettlement:
 
 @dataclass(frozen=True, slots=True)
 class PlannedBatch:
-    """One SL batch to write in one database transaction. Items all share kind, company and date period."""
+    """One SL batch to write in one database transaction; items share kind, company and period."""
 
     kind: PostingKind
     cpny_id: str

@@ -76,5 +76,6 @@ def resolve_sl_url(explicit: str | None = None) -> str:
     if conn is not None:
         return sl_url_from_connection(conn)
     raise ConfigurationError(
-        f"no SL database given: pass --sl-url, set {SL_URL_ENV}, or define the Airflow connection {SL_CONN_ID!r}"
+        f"no SL database given: pass --sl-url, set {SL_URL_ENV}, "
+        f"or define the Airflow connection {SL_CONN_ID!r}"
     )

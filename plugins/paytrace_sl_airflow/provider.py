@@ -1,4 +1,6 @@
-"""Provider metadata: registers our connection types with Airflow's UI (entry point ``apache_airflow_provider``).
+"""Provider metadata: registers our connection types with Airflow's UI.
+
+Loaded through the ``apache_airflow_provider`` entry point.
 
 Airflow 3.2+ builds connection forms from the declarative ``conn-fields``/``ui-field-behaviour`` keys;
 they come from :mod:`paytrace_sl.paytrace.connection_ui`, which the hooks use too, so they cannot drift.

@@ -29,7 +29,8 @@ class Transaction:
     """One PayTrace transaction, normalized. ``to_json_dict`` is the JSONL line format of ``extract``."""
 
     transaction_id: int
-    transaction_type: str  # upper-case PayTrace type: SALE, AUTHORIZATION, CAPTURE, REFUND, VOID, FORCE, STR/FWD
+    # upper-case PayTrace type: SALE, AUTHORIZATION, CAPTURE, REFUND, VOID, FORCE, STR/FWD
+    transaction_type: str
     status: TransactionState
     batch_number: int | None
     amount: Decimal

@@ -1315,9 +1315,3 @@ def _record_failure(cfg: PipelineConfig, window: Window | None, run_id: str, exc
 
 def with_dag(cfg: PipelineConfig, dag_id: str) -> PipelineConfig:
     return replace(cfg, dag_id=dag_id)
-
-
-def require(value: str | None, what: str) -> str:
-    if not value:
-        raise ConfigurationError(f"{what} is required")
-    return value

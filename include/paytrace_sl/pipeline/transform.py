@@ -461,6 +461,7 @@ def build_plan(
                 description=f"PayTrace {row['ttype'].lower()} {tid}",
                 ext_ref_nbr=row["ext_ref"],
                 review_reason=row["review_note"],
+                paytrace_state=row["state"],
             )
         elif kind == PostingKind.REFUND.value:
             item = PlannedRefund(
@@ -472,6 +473,7 @@ def build_plan(
                 refund_account=mapping.refund_account,
                 description=f"PayTrace refund {tid}",
                 ext_ref_nbr=row["invoice_id"][:EXT_REF_LEN],
+                paytrace_state=row["state"],
             )
         else:
             day = void_date or day

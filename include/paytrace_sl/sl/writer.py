@@ -82,6 +82,9 @@ class ItemOutcome:
 
 @dataclass
 class BatchResult:
+    """One planned batch's outcome. ``bat_nbr`` is the SL batch written (for voids: the one batch changed,
+    or "" when none or several — see ``touched``); counts and per-item outcomes keyed by ledger key."""
+
     kind: str
     cpny_id: str
     module: str = ""
@@ -92,6 +95,7 @@ class BatchResult:
     review_items: int = 0
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
     attempts: int = 1
+    touched: list[str] = field(default_factory=list)  # voids: the existing AR batches they changed
 
     def add(self, outcome: ItemOutcome) -> None:
         self.outcomes[outcome.ledger_key] = outcome
@@ -501,7 +505,7 @@ class SLWriter:
             "amount": amount.quantize(Decimal("0.01")),
             "cury_id": setup.base_cury_id,
             "per_post": per_post,
-            "paytrace_state": "",
+            "paytrace_state": getattr(item, "paytrace_state", ""),
             "content_hash": content_hash(item),
             "status": status,
             "run_id": self.run_id,
@@ -1221,7 +1225,8 @@ class SLWriter:
             )
             self._step("void_totals_fixed")
         result.module = "AR" if touched else ""
-        result.bat_nbr = ",".join(sorted(touched))
+        result.touched = sorted(touched)
+        result.bat_nbr = result.touched[0] if len(result.touched) == 1 else ""
         self._insert_all(conn, work)
         if self.preflight:
             for bat_nbr in sorted(touched):

@@ -83,6 +83,7 @@ def sandbox_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_payments_and_settlements_through_airflow_are_idempotent(
+    dagbag: Any,
     run_dag: Callable[[str, dt.date], Any],
     airflow_connections: Callable[[str, str], None],
     paytrace_sandbox: SandboxServer,
@@ -135,7 +136,16 @@ def test_payments_and_settlements_through_airflow_are_idempotent(
         recon = conn.execute(sa.text("SELECT batch_number, status FROM xptrecon")).all()
     engine.dispose()
     assert recon, "no reconciliation record for the day's settled batch"
+    first_after_settlement = sl_state(seeded_sl)
     assert all(status in ("matched", "difference", "pending") for _, status in recon)
+
+    # the replay DAG, with its Params: the same day again changes nothing in SL
+    replay_dag = dagbag.get_dag("paytrace_sl_replay")
+    dr = replay_dag.test(
+        run_conf={"start_date": day.isoformat(), "end_date": (day + dt.timedelta(days=1)).isoformat()}
+    )
+    assert str(dr.state) == "success", {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+    assert sl_state(seeded_sl) == first_after_settlement
 
 
 def _config(

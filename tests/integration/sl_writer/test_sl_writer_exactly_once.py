@@ -96,19 +96,29 @@ def _fail_everywhere_then_post(engine: sa.Engine, batch: PlannedBatch) -> int:
     return n
 
 
-@pytest.mark.parametrize("kind", sorted(BATCHES))
-def test_failure_between_any_two_statements_leaves_nothing(sl_engine: sa.Engine, kind: str) -> None:
+def _check_failures_then_once(engine: sa.Engine, kind: str) -> None:
     batch = BATCHES[kind]
-    n = _fail_everywhere_then_post(sl_engine, batch)
+    n = _fail_everywhere_then_post(engine, batch)
     assert n > 5
     keys = [i.ledger_key for i in batch.items]
-    assert count(sl_engine, xPTLedger, xPTLedger.c.ledger_key.in_(keys)) == len(keys)
-    after = snapshot(sl_engine)
-    again = SLWriter(sl_engine).write_batch(batch)
+    assert count(engine, xPTLedger, xPTLedger.c.ledger_key.in_(keys)) == len(keys)
+    after = snapshot(engine)
+    again = SLWriter(engine).write_batch(batch)
     assert (again.posted, again.already_posted) == (0, len(keys))
-    assert snapshot(sl_engine) == after
-    with sl_engine.connect() as conn:
+    assert snapshot(engine) == after
+    with engine.connect() as conn:
         assert run_preflight(conn) == []
+
+
+@pytest.mark.parametrize("kind", sorted(BATCHES))
+def test_failure_between_any_two_statements_leaves_nothing(sl_pg_engine: sa.Engine, kind: str) -> None:
+    """PostgreSQL, every batch kind, a failure before each statement in turn."""
+    _check_failures_then_once(sl_pg_engine, kind)
+
+
+def test_failure_between_any_two_statements_leaves_nothing_sqlite(sl_sqlite_engine: sa.Engine) -> None:
+    """SQLite (no row locks; write lock taken first): the payment batch, a failure before each statement."""
+    _check_failures_then_once(sl_sqlite_engine, "payment")
 
 
 def test_void_failure_anywhere_leaves_payment_in_place(sl_engine: sa.Engine) -> None:

@@ -120,7 +120,8 @@ def test_astronomic_amount_is_rejected_by_name(amount: object) -> None:
 @pytest.mark.xfail(
     strict=True,
     raises=(ValueError, OverflowError),
-    reason="_parse_int: int(float('nan'/'inf')) escapes as ValueError/OverflowError; fix in paytrace/parse.py",
+    reason="_parse_int: int(float('nan'/'inf')) escapes as ValueError/OverflowError; "
+    "fix in paytrace/parse.py",
 )
 @pytest.mark.parametrize("txid", [float("nan"), float("inf")])
 def test_non_finite_transaction_id_is_rejected_by_name(txid: float) -> None:

@@ -1,0 +1,48 @@
+"""scan_database finds a card number / secret in any text column of SL's or our tables, on SQLite and
+PostgreSQL replicas built from SL's own DDL, and names the row without repeating the value."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from paytrace_sl.pci_scan import scan_database
+from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import install
+from paytrace_sl.sl.sandbox_seed import init_sandbox
+
+pytestmark = pytest.mark.integration
+
+PAN = "5555555555554444"
+PASSWORD = "db-Secret-pw-77"
+
+
+@pytest.mark.parametrize("url_fixture", ["sl_sqlite_url", "sl_pg_url"])
+def test_scan_database_finds_planted_values(url_fixture: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(url_fixture)
+    init_sandbox(url)
+    engine = create_sl_engine(url)
+    try:
+        install(engine)
+        assert scan_database(engine, secrets=[PASSWORD]) == [], "a freshly seeded SL sandbox must be clean"
+        with engine.begin() as conn:
+            cust = conn.execute(sa.text("SELECT CustId FROM Customer ORDER BY CustId")).scalars().first()
+            conn.execute(
+                sa.text("UPDATE Customer SET Addr1 = :v WHERE CustId = :c"), {"v": f"card {PAN}", "c": cust}
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO xPTDeadLetter (transaction_id, source, payload, reason, run_id, created_at)"
+                    " VALUES (1, 'test', :p, 'r', 'run-1', CURRENT_TIMESTAMP)"
+                ),
+                {"p": f'{{"note": "pw {PASSWORD}"}}'},
+            )
+        findings = scan_database(engine, secrets=[PASSWORD])
+    finally:
+        engine.dispose()
+    where = sorted((f.kind, f.location.split("[")[0].lower()) for f in findings)
+    assert where == [("pan", "customer.addr1"), ("secret", "xptdeadletter.payload")], findings
+    pan_finding = next(f for f in findings if f.kind == "pan")
+    assert str(cust).strip() in pan_finding.location  # the row is named by its primary key
+    for finding in findings:
+        assert PAN not in str(finding) and PASSWORD not in str(finding)
