@@ -32,7 +32,10 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceApplication:
-    """One ``DrCr='U'`` application line: pay ``amount`` of SL invoice ``ref_nbr`` (``SiteId``/``CostType``)."""
+    """One ``DrCr='U'`` application line: pay ``amount`` of SL invoice ``ref_nbr``.
+
+    The writer puts the invoice's RefNbr in ``SiteId`` and its DocType in ``CostType``.
+    """
 
     ref_nbr: str
     amount: Decimal

@@ -12,6 +12,7 @@ and :data:`BRAND_FIELDS` only, so one real sandbox call can fix them in one plac
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -90,6 +91,10 @@ def _get_path(raw: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+# Integer digits a money amount may have: SL's float columns hold cents exactly up to ~2**53.
+MAX_AMOUNT_DIGITS = 13
+
+
 def parse_amount(
     value: Any, txid: object = "<unknown>", field: str = "amount", *, required: bool = True
 ) -> Decimal:
@@ -113,6 +118,9 @@ def parse_amount(
         raise RecordParseError(txid, field, "not a number") from None
     if not amount.is_finite():
         raise RecordParseError(txid, field, "not a finite number")
+    if amount.adjusted() >= MAX_AMOUNT_DIGITS:
+        # SL stores money in float columns: beyond ~13 integer digits cents are no longer exact.
+        raise RecordParseError(txid, field, f"out of range (more than {MAX_AMOUNT_DIGITS} integer digits)")
     quantized = amount.quantize(CENT)
     if quantized != amount:
         raise RecordParseError(txid, field, "more than 2 decimal places")
@@ -126,7 +134,7 @@ def _parse_int(value: Any, txid: object, field: str) -> int:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
-    if isinstance(value, (float, Decimal)) and value == int(value):
+    if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
         return int(value)
     raise RecordParseError(
         txid, field, "missing or not an integer" if value in (None, "") else "not an integer"
