@@ -3,10 +3,13 @@ PostgreSQL replicas built from SL's own DDL, and names the row without repeating
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
 from paytrace_sl.pci_scan import scan_database
+from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install
 from paytrace_sl.sl.sandbox_seed import init_sandbox
@@ -20,7 +23,7 @@ PASSWORD = "db-Secret-pw-77"
 @pytest.mark.parametrize("url_fixture", ["sl_sqlite_url", "sl_pg_url"])
 def test_scan_database_finds_planted_values(url_fixture: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(url_fixture)
-    init_sandbox(url)
+    init_sandbox(url, MerchantConfig(seed=1, start=dt.date(2025, 4, 1), days=1, tx_per_day=10, customers=5))
     engine = create_sl_engine(url)
     try:
         install(engine)

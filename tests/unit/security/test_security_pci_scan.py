@@ -179,3 +179,15 @@ def test_cli_reads_the_paytrace_connection_secrets(monkeypatch: pytest.MonkeyPat
     conn = {"conn_type": "paytrace", "password": PASSWORD, "extra": {"integrator_id": INTEGRATOR}}
     monkeypatch.setenv("AIRFLOW_CONN_PAYTRACE_DEFAULT", json.dumps(conn))
     assert {PASSWORD, INTEGRATOR} <= set(cli_security.known_secrets([]))
+
+
+def test_binary_files_find_free_standing_cards_but_not_packed_fields(tmp_path: Path) -> None:
+    """In a binary file (a SQLite page) fields are packed: digits glued to letters are not a card."""
+    packed = b"\x00\x03CUST00012PA4111111111111111Q!\x00"
+    free = b"\x00\x01" + PAN.encode() + b"\x00\xff"
+    (tmp_path / "packed.db").write_bytes(packed)
+    (tmp_path / "free.db").write_bytes(free)
+    findings = scan_paths([tmp_path])
+    assert [(Path(f.location.rsplit(":", 1)[0]).name, f.kind) for f in findings] == [("free.db", "pan")]
+    # the same packed text in a text file is a finding: text files get no such allowance
+    assert kinds(scan_text("CUST00012PA4111111111111111Q!")) == ["pan"]
