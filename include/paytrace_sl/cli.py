@@ -36,13 +36,14 @@ def _root(
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl import cli_extract, cli_pipeline, cli_report, cli_sandbox, cli_sl
+    from paytrace_sl import cli_extract, cli_pipeline, cli_report, cli_sandbox, cli_security, cli_sl
 
     cli_extract.register(app)
     cli_sandbox.register(app)
     cli_sl.register(app)
     cli_pipeline.register(app)
     cli_report.register(app)
+    cli_security.register(app)
 
 
 _register()

@@ -193,14 +193,17 @@ def scan_paths(paths: Iterable[str | Path], *, secrets: Iterable[str | None] = (
     for path in _files(paths):
         data = path.read_bytes()
         # latin-1 keeps every byte, so a card number inside a SQLite file or a pickle is still found
-        if _is_utf8(data):
+        if _is_text(data):
             findings.extend(scan_text(data.decode("utf-8"), secrets=known, location=str(path)))
         else:
             findings.extend(scan_text(data.decode("latin-1"), secrets=known, location=str(path), binary=True))
     return findings
 
 
-def _is_utf8(data: bytes) -> bool:
+def _is_text(data: bytes) -> bool:
+    """UTF-8 without NUL bytes; anything else (SQLite pages, pickles, gzip) is scanned as binary."""
+    if b"\x00" in data:
+        return False
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

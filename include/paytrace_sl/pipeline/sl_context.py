@@ -135,7 +135,7 @@ def load_sl_context(
         if tbl.name.lower() not in live:
             raise SLContextError(
                 f"table {tbl.name} is missing in the SL database: install the integration tables first "
-                "(paytrace_sl.sl.own_tables.install / `paytrace-sl sl schema install`)"
+                "(paytrace_sl.sl.own_tables.install / `paytrace-sl sl install`)"
             )
     pt_customers = {c.strip() for c in customer_ids if c and c.strip()}
     invoice_keys = {i.strip() for i in invoice_ids if i and i.strip()}

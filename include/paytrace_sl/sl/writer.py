@@ -15,11 +15,12 @@ The document set for each PayTrace event, and the journal entries SL posts on re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,11 +38,11 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
-from paytrace_sl.sl import catalog, numbering
+from paytrace_sl.sl import catalog, copy_text, numbering
 from paytrace_sl.sl import writer_sql as q
-from paytrace_sl.sl.own_tables import utcnow
+from paytrace_sl.sl.own_tables import utcnow, xPTLedger
 from paytrace_sl.sl.preflight import Finding, run_preflight
-from paytrace_sl.sl.rows import SLValueError, complete_row, fiscal_year, money
+from paytrace_sl.sl.rows import SLValueError, complete_columns, complete_row, fiscal_year, money
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ SCREEN_INVOICE_MEMO = "08010"
 SCREEN_PAYMENT = "08030"
 SCREEN_GL_JOURNAL = "01010"
 COPY_THRESHOLD = 200  # rows; below it a plain executemany is as fast and simpler
+COPY_CHUNK_LINES = 2000  # COPY lines sent per write (bounded memory, few calls)
 FIRST_LINE_NBR = -32767  # SL's grid numbering starts at -32767 (reference §2.4)
 
 Item = PlannedPayment | PlannedRefund | PlannedVoid | PlannedSettlement
@@ -149,6 +151,16 @@ class _Work:
     deposit: Decimal = Decimal(0)
     bank: Account | None = None
     mixed_bank: bool = False
+
+
+def fit_text(table: sa.Table, column: str, text: str) -> str:
+    """Free text (descriptions) cut to SL's ``char(n)`` width, as SL's own screens do on entry.
+
+    Only descriptions are cut: keys and numbers that do not fit still fail loudly in ``complete_row``.
+    The full text is not lost: the ledger row and ``ExtRefNbr`` keep the transaction's identity.
+    """
+    width = getattr(table.c[column].type, "length", None)
+    return text[:width] if width and len(text) > width else text
 
 
 def content_hash(item: Item) -> str:
@@ -273,6 +285,10 @@ class SLWriter:
 
     def _existing(self, conn: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
+        if conn.dialect.name == "postgresql":
+            for key, status in conn.execute(q.ledger_keys_any_stmt(keys)):
+                out[str(key)] = str(status)
+            return out
         for start in range(0, len(keys), 1000):
             for key, status in conn.execute(q.ledger_keys_stmt(keys[start : start + 1000])):
                 out[str(key)] = str(status)
@@ -363,27 +379,27 @@ class SLWriter:
 
     def _insert_all(self, conn: sa.Connection, work: _Work) -> None:
         if work.ardoc:
-            self._insert_rows(conn, q.insert_stmt(catalog.ARDoc, include_identity=False), work.ardoc)
+            self._insert_sl(conn, catalog.ARDoc, work.ardoc, include_identity=False)
             self._step("ardoc_inserted")
         if work.artran:
             identity = self._identity(conn)
-            if identity:  # the database numbers RecordID; sending a value would fail on SQL Server
-                for row in work.artran:
-                    row.pop("RecordID", None)
-            else:
+            if not identity:  # SQLite: we number RecordID under the write lock; the database does elsewhere
                 first = int(conn.execute(q.max_record_id_stmt()).scalar_one()) + 1
                 for offset, row in enumerate(work.artran):
                     row["RecordID"] = first + offset
-            self._insert_rows(conn, q.insert_stmt(catalog.ARTran, include_identity=not identity), work.artran)
+            self._insert_sl(conn, catalog.ARTran, work.artran, include_identity=not identity)
             self._step("artran_inserted")
         if work.refnbr:
-            self._insert_rows(conn, q.register_refnbr_stmt(), work.refnbr)
+            self._insert_sl(conn, catalog.RefNbr, work.refnbr, include_identity=False)
             self._step("refnbr_inserted")
         if work.gltran:
-            self._insert_rows(conn, q.insert_stmt(catalog.GLTran, include_identity=False), work.gltran)
+            self._insert_sl(conn, catalog.GLTran, work.gltran, include_identity=False)
             self._step("gltran_inserted")
         if work.ledger:
-            self._insert_rows(conn, q.ledger_insert_stmt(), work.ledger)
+            if self._use_copy(conn, work.ledger):
+                self._copy_own(conn, xPTLedger, work.ledger)
+            else:
+                self._insert_rows(conn, q.ledger_insert_stmt(), work.ledger)
             self._step("ledger_inserted")
         if work.reviews:
             now = utcnow()
@@ -407,36 +423,82 @@ class SLWriter:
             )
             self._step("reviews_inserted")
 
-    def _insert_rows(self, conn: sa.Connection, stmt: sa.Insert, rows: list[dict[str, object]]) -> None:
-        """One executemany per table (psycopg pipelines it; SQL Server uses fast_executemany).
+    def _use_copy(self, conn: sa.Connection, rows: Sized) -> bool:
+        """COPY only on PostgreSQL through psycopg 3, in bulk mode, for batches worth the set-up."""
+        return (
+            self.bulk
+            and len(rows) >= COPY_THRESHOLD
+            and conn.dialect.name == "postgresql"
+            and conn.dialect.driver == "psycopg"
+        )
 
-        ``bulk=False`` sends one INSERT per row — the naive baseline the load benchmark compares with.
+    def _insert_sl(
+        self, conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]], *, include_identity: bool
+    ) -> None:
+        """Check ``rows`` (the values the writer chose) and insert them with every other column blank.
+
+        PostgreSQL bulk: checked column-wise and streamed with COPY. Elsewhere: :func:`complete_row` per
+        row and one executemany (psycopg pipelines it; SQL Server uses fast_executemany). The rows and
+        the errors for a bad value are the same on both paths.
         """
+        if self._use_copy(conn, rows):
+            given, blanks = complete_columns(tbl, rows, include_identity=include_identity)
+            # Columns holding one value for the whole batch join the blanks in the constant line suffix.
+            varying = [(n, v) for n, v in given if v.count(v[0]) != len(v)] or given[:1]
+            constant = {n: v[0] for n, v in given if (n, v) not in varying} | blanks
+            names = [n for n, _ in varying] + list(constant)
+            rendered = [copy_text.render_column(values) for _, values in varying]
+            self._copy(conn, tbl, names, copy_text.lines(rendered, constant.values()))
+            return
+        complete = [complete_row(tbl, row, include_identity=include_identity) for row in rows]
+        self._insert_rows(conn, q.insert_stmt(tbl, include_identity=include_identity), complete)
+
+    def _insert_rows(self, conn: sa.Connection, stmt: sa.Insert, rows: list[dict[str, object]]) -> None:
+        """One executemany per table, or — ``bulk=False`` — one INSERT per row (the naive baseline)."""
         if self.bulk:
-            table = stmt.table
-            if (
-                conn.dialect.name == "postgresql"
-                and len(rows) >= COPY_THRESHOLD
-                and isinstance(table, sa.Table)
-                and table.name in catalog.TABLES
-            ):
-                self._copy_rows(conn, table, rows)
-            else:
-                conn.execute(stmt, rows)
+            conn.execute(stmt, rows)
         else:
             for row in rows:
                 conn.execute(stmt, row)
 
-    def _copy_rows(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, object]]) -> None:
-        """PostgreSQL replica/sandbox only: ``COPY … FROM STDIN`` inside the batch's transaction.
+    def _copy_own(self, conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]]) -> None:
+        """COPY rows of one of our ``xPT*`` tables, converted by the columns' own bind logic (UTC times)."""
+        names = list(rows[0])
+        columns = []
+        for name in names:
+            col_type = tbl.c[name].type
+            convert = (
+                functools.partial(col_type.process_bind_param, dialect=conn.dialect)
+                if isinstance(col_type, sa.types.TypeDecorator)
+                else None
+            )
+            columns.append(copy_text.render_column([row[name] for row in rows], convert))
+        self._copy(conn, tbl, names, copy_text.lines(columns))
 
-        Same rows as the INSERT path (complete, checked by :func:`complete_row`), streamed in one round trip.
+    def _copy(self, conn: sa.Connection, tbl: sa.Table, names: Sequence[str], data: Iterable[str]) -> None:
+        """``COPY <tbl> (<names>) FROM STDIN`` on the connection's own transaction (all or nothing).
+
+        A unique-key collision (a concurrent writer got there first) surfaces as SQLAlchemy's
+        IntegrityError, exactly as from an INSERT, so :meth:`write_batch` retries the batch.
         """
-        cols = list(rows[0])
+        import psycopg  # the COPY path runs only under the psycopg 3 driver
+
+        prep = conn.dialect.identifier_preparer
+        columns = ", ".join(prep.format_column(tbl.c[n]) for n in names)
+        sql = f"COPY {prep.format_table(tbl)} ({columns}) FROM STDIN"
         raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in cols])
+        chunk: list[str] = []
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for line in data:
+                    chunk.append(line)
+                    if len(chunk) == COPY_CHUNK_LINES:
+                        copy.write("".join(chunk))
+                        chunk.clear()
+                if chunk:
+                    copy.write("".join(chunk))
+        except psycopg.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from exc
 
     # ---- shared row pieces -------------------------------------------------------------------------
 
@@ -539,7 +601,7 @@ class SLWriter:
             "BaseCuryID": setup.base_cury_id,
             "LedgerID": setup.ledger_id,
             "DateEnt": now.date(),
-            "Descr": batch.description or f"PayTrace {batch.kind}s",
+            "Descr": fit_text(catalog.Batch, "Descr", batch.description or f"PayTrace {batch.kind}s"),
             "CuryRateType": " ",
             **self._cury(setup, now.date()),
             **self._audit(now),
@@ -610,7 +672,7 @@ class SLWriter:
             "DocDate": day,
             "DueDate": day,
             "DiscDate": day,
-            "DocDesc": desc,
+            "DocDesc": fit_text(catalog.ARDoc, "DocDesc", desc),
             "BankAcct": bank.acct,
             "BankSub": bank.sub,
             "CuryOrigDocAmt": amount,
@@ -629,7 +691,7 @@ class SLWriter:
             **self._cury(setup, day),
             **self._audit(now),
         }
-        return complete_row(catalog.ARDoc, values, include_identity=False)
+        return values  # checked and completed with SL blanks at insert time (_insert_sl)
 
     def _artran(
         self,
@@ -666,7 +728,7 @@ class SLWriter:
             "CuryTranAmt": amount,
             "TranAmt": amount,
             "TranDate": day,
-            "TranDesc": desc,
+            "TranDesc": fit_text(catalog.ARTran, "TranDesc", desc),
             "ExtRefNbr": ext_ref,
             "PerEnt": per_post,
             "PerPost": per_post,
@@ -680,7 +742,7 @@ class SLWriter:
         }
         values.pop("CuryEffDate")  # ARTran has no CuryEffDate
         values.update(extra or {})
-        return complete_row(catalog.ARTran, values, include_identity=True)
+        return values  # checked and completed with SL blanks at insert time (_insert_sl)
 
     # ---- payments ----------------------------------------------------------------------------------
 
@@ -968,13 +1030,7 @@ class SLWriter:
                         extra={"Qty": 1.0, "UnitPrice": amount, "CuryUnitPrice": amount},
                     )
                 )
-                work.refnbr.append(
-                    complete_row(
-                        catalog.RefNbr,
-                        {"RefNbr": ref, "DocType": doc_type, **self._audit(now)},
-                        include_identity=False,
-                    )
-                )
+                work.refnbr.append({"RefNbr": ref, "DocType": doc_type, **self._audit(now)})
                 work.total += Decimal(str(amount))
             work.ledger.append(
                 self._ledger_row(
@@ -1053,39 +1109,35 @@ class SLWriter:
             desc = item.description or f"PayTrace settlement {item.batch_number}"
             for acct, dr, cr in ((debit, amount, 0.0), (credit, 0.0, amount)):
                 work.gltran.append(
-                    complete_row(
-                        catalog.GLTran,
-                        {
-                            "Module": "GL",
-                            "BatNbr": bat_nbr,
-                            "LineNbr": FIRST_LINE_NBR + line,
-                            "LineId": line + 1,
-                            "CpnyID": batch.cpny_id,
-                            "Acct": acct.acct,
-                            "Sub": acct.sub,
-                            "DrAmt": dr,
-                            "CrAmt": cr,
-                            "CuryDrAmt": dr,
-                            "CuryCrAmt": cr,
-                            "BalanceType": "A",
-                            "BaseCuryID": setup.base_cury_id,
-                            "LedgerID": setup.ledger_id,
-                            "JrnlType": self.gl_journal_type,
-                            "TranType": "GL",
-                            "RefNbr": ref,
-                            "ExtRefNbr": ref,
-                            "TranDate": item.settled_date,
-                            "TranDesc": desc,
-                            "PerEnt": per_post,
-                            "PerPost": per_post,
-                            "FiscYr": fiscal_year(per_post),
-                            "Posted": "U",
-                            "Rlsed": 0,
-                            **self._cury(setup, item.settled_date),
-                            **self._audit(now),
-                        },
-                        include_identity=False,
-                    )
+                    {
+                        "Module": "GL",
+                        "BatNbr": bat_nbr,
+                        "LineNbr": FIRST_LINE_NBR + line,
+                        "LineId": line + 1,
+                        "CpnyID": batch.cpny_id,
+                        "Acct": acct.acct,
+                        "Sub": acct.sub,
+                        "DrAmt": dr,
+                        "CrAmt": cr,
+                        "CuryDrAmt": dr,
+                        "CuryCrAmt": cr,
+                        "BalanceType": "A",
+                        "BaseCuryID": setup.base_cury_id,
+                        "LedgerID": setup.ledger_id,
+                        "JrnlType": self.gl_journal_type,
+                        "TranType": "GL",
+                        "RefNbr": ref,
+                        "ExtRefNbr": ref,
+                        "TranDate": item.settled_date,
+                        "TranDesc": fit_text(catalog.GLTran, "TranDesc", desc),
+                        "PerEnt": per_post,
+                        "PerPost": per_post,
+                        "FiscYr": fiscal_year(per_post),
+                        "Posted": "U",
+                        "Rlsed": 0,
+                        **self._cury(setup, item.settled_date),
+                        **self._audit(now),
+                    }
                 )
                 line += 1
             work.total += Decimal(str(amount))

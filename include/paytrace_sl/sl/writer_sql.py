@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTLedger, xPTReview
@@ -35,6 +36,17 @@ def insert_stmt(tbl: sa.Table, *, include_identity: bool) -> sa.Insert:
 def ledger_keys_stmt(keys: Iterable[str]) -> sa.Select[Any]:
     """Ledger rows for these keys (the exactly-once filter)."""
     return sa.select(xPTLedger.c.ledger_key, xPTLedger.c.status).where(xPTLedger.c.ledger_key.in_(list(keys)))
+
+
+def ledger_keys_any_stmt(keys: Iterable[str]) -> sa.Select[Any]:
+    """PostgreSQL only: the same filter with one array parameter (``= ANY(%(keys)s)``).
+
+    A 1,000-item ``IN`` list is 1,000 bind parameters the driver parses and the server plans per chunk;
+    one array is one parameter for any number of keys. Never sent to SQL Server (no golden file).
+    """
+    return sa.select(xPTLedger.c.ledger_key, xPTLedger.c.status).where(
+        xPTLedger.c.ledger_key == sa.any_(sa.bindparam("keys", list(keys), type_=ARRAY(sa.String)))
+    )
 
 
 def ledger_row_stmt(key: str) -> sa.Select[Any]:

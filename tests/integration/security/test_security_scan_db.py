@@ -49,3 +49,40 @@ def test_scan_database_finds_planted_values(url_fixture: str, request: pytest.Fi
     assert str(cust).strip() in pan_finding.location  # the row is named by its primary key
     for finding in findings:
         assert PAN not in str(finding) and PASSWORD not in str(finding)
+
+
+def test_cli_scans_the_sl_database(sl_sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from paytrace_sl import cli_security
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """Root."""
+
+    cli_security.register(app)
+    for name in (*cli_security.DEFAULT_SECRET_ENVS, "AIRFLOW_CONN_PAYTRACE_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["pci-scan", "--sl-url", sl_sqlite_url])
+    assert result.exit_code == 0, result.output
+    engine = create_sl_engine(sl_sqlite_url)
+    try:
+        install(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO xPTReview (reason_code, reason, details, run_id, created_at)"
+                    " VALUES ('x', 'r', :d, 'run-1', CURRENT_TIMESTAMP)"
+                ),
+                {"d": f'{{"pw": "{PASSWORD}"}}'},
+            )
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("PAYTRACE_PASSWORD", PASSWORD)
+    result = runner.invoke(app, ["pci-scan", "--sl-url", sl_sqlite_url])
+    assert result.exit_code == 1
+    assert "xPTReview.details[" in result.output and PASSWORD not in result.output

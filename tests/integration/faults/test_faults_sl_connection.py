@@ -1,0 +1,76 @@
+"""The SL database connection dies in the middle of a batch: all or nothing, and the re-run posts once.
+
+The writer is paused at a chosen step inside its batch transaction (its ``step_hook``); from a separate
+admin connection the test terminates the writer's backend with ``pg_terminate_backend``. PostgreSQL rolls
+the open transaction back, the writer's next statement fails, the run fails; SL must hold no part of that
+batch, and a re-run posts every transaction of the window exactly once.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from faults_support import (
+    AtStep,
+    FaultWorld,
+    assert_sl_whole,
+    ledger_transaction_ids,
+    planned_ids,
+    run_status,
+    writer_step_hook,
+)
+
+from paytrace_sl.pipeline.runner import run_window
+
+pytestmark = pytest.mark.integration
+
+
+def terminate_writer(sl_url: str, killed: list[int]) -> None:
+    """From an admin connection: kill the one backend that is inside a transaction on the SL database."""
+    dsn = sa.make_url(sl_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        pids = [
+            int(pid)
+            for (pid,) in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+            )
+        ]
+        assert len(pids) == 1, f"expected exactly the writer's backend in a transaction, found {pids}"
+        (ok,) = admin.execute("SELECT pg_terminate_backend(%s)", (pids[0],)).fetchone() or (False,)
+        assert ok, "pg_terminate_backend refused"
+        killed.append(pids[0])
+
+
+@pytest.mark.parametrize(
+    ("step", "occurrence"),
+    [
+        ("ardoc_inserted", 1),  # first batch (payments): documents written, lines and ledger not yet
+        ("ledger_inserted", 2),  # second batch (refunds): everything written but the commit
+    ],
+)
+def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(
+    fault_world: FaultWorld, step: str, occurrence: int
+) -> None:
+    cfg = fault_world.config()
+    window = fault_world.window()
+    killed: list[int] = []
+    hook = AtStep(step, occurrence, lambda: terminate_writer(fault_world.sl_url, killed))
+    with writer_step_hook(hook), pytest.raises(sa.exc.OperationalError, match="terminat|closed|lost"):
+        run_window(cfg, window, "killed")
+    assert hook.fired and len(killed) == 1, hook.seen
+
+    with fault_world.engine() as engine:
+        status, error = run_status(engine, "killed")
+        assert status == "failed" and "OperationalError" in error, (status, error)
+        before = assert_sl_whole(engine)  # no Batch without docs, totals right, ledger == SL
+        posted_before = ledger_transaction_ids(engine)
+
+    summary = run_window(cfg, window, "rerun")
+    assert summary["posted"] > 0 and summary["already_posted"] == len(posted_before), summary
+    with fault_world.engine() as engine:
+        after = assert_sl_whole(engine)
+        assert ledger_transaction_ids(engine) == planned_ids(cfg, "rerun")
+    assert after["payments"] + after["refunds"] == len(planned_ids(cfg, "rerun")), after
+    assert after["batches"] > before["batches"]
