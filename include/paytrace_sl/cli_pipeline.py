@@ -70,7 +70,12 @@ def totals_table(transactions: int, totals: dict[str, Any], title: str) -> Any:
     table.add_row(
         "settlement batches reconciled",
         f"{recon.get('matched', 0)}/{sum(recon.values())}",
-        detail(recon),
+        detail(recon)
+        + (
+            f" ({totals['settlement_differences_explained']} explained by review/skipped items)"
+            if totals.get("settlement_differences_explained")
+            else ""
+        ),
     )
     return table
 

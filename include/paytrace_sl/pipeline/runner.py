@@ -1125,7 +1125,16 @@ def totals(engine: sa.Engine, run_ids: Sequence[str] | None = None) -> dict[str,
                 .group_by(xPTRecon.c.status)
             )
         }
+        explained = 0
+        for (raw,) in conn.execute(
+            sa.select(xPTRecon.c.explanation).where(scoped(xPTRecon), xPTRecon.c.status != "matched")
+        ):
+            try:
+                explained += bool(json.loads(raw or "{}").get("explained"))
+            except (json.JSONDecodeError, AttributeError):
+                continue
     return {
+        "settlement_differences_explained": explained,
         "posted": dict(sorted(posted.items())),
         "skipped": dict(sorted(skipped.items())),
         "review": int(review),

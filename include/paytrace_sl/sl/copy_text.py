@@ -12,7 +12,7 @@ Only the value types SL rows and our ``xPT*`` rows hold are rendered; anything e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 
 NULL = "\\N"
@@ -51,7 +51,7 @@ def render_column(values: Sequence[object], convert: Callable[[object], object] 
     if kind is str:
         text = "".join(values)  # type: ignore[arg-type]
         if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-            return [v.translate(_ESCAPES) for v in values]  # type: ignore[union-attr]
+            return [v.translate(_ESCAPES) for v in values]  # type: ignore[attr-defined]
         return list(values)  # type: ignore[arg-type]
     distinct = dict.fromkeys(values)
     if 4 * len(distinct) <= len(values):  # mostly repeats (per-batch constants, a few dates)
@@ -61,10 +61,12 @@ def render_column(values: Sequence[object], convert: Callable[[object], object] 
         return list(map(float.__repr__, values))  # type: ignore[arg-type]
     if kind is int or kind is Decimal:
         return list(map(str, values))
+    if kind is dt.datetime and all(v.tzinfo is None for v in values):  # type: ignore[attr-defined]
+        return [v.isoformat(" ") for v in values]  # type: ignore[attr-defined]
     return [render(v) for v in values]
 
 
-def lines(columns: Sequence[list[str]], suffix: Sequence[object] = ()) -> Iterator[str]:
+def lines(columns: Sequence[list[str]], suffix: Iterable[object] = ()) -> Iterator[str]:
     """COPY lines from rendered columns (same length each) plus constant trailing values."""
     tail = "".join("\t" + render(v) for v in suffix) + "\n"
     if not columns:

@@ -763,11 +763,15 @@ class SLWriter:
         docs: dict[tuple[str, str], list[sa.Row[Any]]] = defaultdict(list)
         pending: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
         if refs:
-            for start in range(0, len(refs), 1000):
-                chunk = sorted(refs)[start : start + 1000]
-                for row in conn.execute(q.adjusted_docs_stmt(chunk)):
+            pg_array = conn.dialect.name == "postgresql"  # one array parameter instead of 1,000-item INs
+            chunk_size = len(refs) if pg_array else 1000
+            for start in range(0, len(refs), chunk_size):
+                chunk = sorted(refs)[start : start + chunk_size]
+                for row in conn.execute(q.adjusted_docs_stmt(chunk, pg_array=pg_array)):
                     docs[(str(row.DocType).strip(), str(row.RefNbr).strip())].append(row)
-                for cust, dtype, ref, amt in conn.execute(q.pending_applications_stmt(chunk)):
+                for cust, dtype, ref, amt in conn.execute(
+                    q.pending_applications_stmt(chunk, pg_array=pg_array)
+                ):
                     pending[(str(cust).strip(), str(dtype).strip(), str(ref).strip())] += Decimal(
                         str(amt or 0)
                     )

@@ -74,7 +74,15 @@ def max_record_id_stmt() -> sa.Select[Any]:
     return sa.select(sa.func.coalesce(sa.func.max(T.c.RecordID), 0))
 
 
-def adjusted_docs_stmt(refs: Iterable[str]) -> sa.Select[Any]:
+def _ref_filter(col: sa.ColumnElement[Any], refs: Iterable[str], pg_array: bool) -> sa.ColumnElement[bool]:
+    """``col IN (…)`` (every dialect), or on PostgreSQL ``col = ANY(:refs)``: one parameter for any count."""
+    values = sorted(set(refs))
+    if pg_array:
+        return col == sa.any_(sa.bindparam("refs", values, type_=ARRAY(sa.String)))
+    return col.in_(values)
+
+
+def adjusted_docs_stmt(refs: Iterable[str], *, pg_array: bool = False) -> sa.Select[Any]:
     """Candidate invoices (any customer) for application lines, locked against concurrent changes."""
     return (
         sa.select(
@@ -90,20 +98,20 @@ def adjusted_docs_stmt(refs: Iterable[str]) -> sa.Select[Any]:
             D.c.CuryRate,
             D.c.CpnyID,
         )
-        .where(D.c.RefNbr.in_(sorted(set(refs))))
+        .where(_ref_filter(D.c.RefNbr, refs, pg_array))
         .with_hint(D, "WITH (UPDLOCK, ROWLOCK)", "mssql")
         .with_for_update()
     )
 
 
-def pending_applications_stmt(refs: Iterable[str]) -> sa.Select[Any]:
+def pending_applications_stmt(refs: Iterable[str], *, pg_array: bool = False) -> sa.Select[Any]:
     """Σ of application (U) lines already waiting in unreleased AR batches, per adjusted document."""
     unreleased = sa.select(B.c.BatNbr).where(
         B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"
     )
     return (
         sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt))
-        .where(T.c.DrCr == "U", T.c.SiteId.in_(sorted(set(refs))), T.c.BatNbr.in_(unreleased))
+        .where(T.c.DrCr == "U", _ref_filter(T.c.SiteId, refs, pg_array), T.c.BatNbr.in_(unreleased))
         .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
     )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,15 @@ def fault_world(
     server = make_sandbox(SandboxConfig(MERCHANT))
     init_sandbox(sl_pg_url, MERCHANT)
     return FaultWorld(server, sl_pg_url, tmp_path, write_sandbox_mapping(tmp_path / "mapping.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def collect_dead_connections() -> Iterator[None]:
+    """Finalize what a killed connection left behind now, not inside some later ``ast.parse``.
+
+    CPython 3.11.7 keeps the AST converter's recursion depth in shared state: a finalizer that runs
+    during a later ``ast.parse`` (pytest's assertion rewriting) and parses too corrupts it, and the
+    session dies with "SystemError: AST constructor recursion depth mismatch" (fixed in later CPython).
+    """
+    yield
+    gc.collect()

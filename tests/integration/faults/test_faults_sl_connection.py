@@ -26,6 +26,11 @@ from paytrace_sl.pipeline.runner import run_window
 pytestmark = pytest.mark.integration
 
 
+def last_ar_batch_number(engine: sa.Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(sa.text("SELECT lastbatnbr FROM arsetup")).scalar_one())
+
+
 def terminate_writer(sl_url: str, killed: list[int]) -> None:
     """From an admin connection: kill the one backend that is inside a transaction on the SL database."""
     dsn = sa.make_url(sl_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -46,8 +51,8 @@ def terminate_writer(sl_url: str, killed: list[int]) -> None:
 @pytest.mark.parametrize(
     ("step", "occurrence"),
     [
-        ("ardoc_inserted", 1),  # first batch (payments): documents written, lines and ledger not yet
-        ("ledger_inserted", 2),  # second batch (refunds): everything written but the commit
+        ("numbered", 1),  # batch number taken (ARSetup updated), nothing else written yet
+        ("ledger_inserted", 1),  # Batch, ARDoc, ARTran and ledger rows written: only the commit missing
     ],
 )
 def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(
@@ -56,8 +61,10 @@ def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(
     cfg = fault_world.config()
     window = fault_world.window()
     killed: list[int] = []
+    with fault_world.engine() as engine:
+        last_bat_nbr = last_ar_batch_number(engine)
     hook = AtStep(step, occurrence, lambda: terminate_writer(fault_world.sl_url, killed))
-    with writer_step_hook(hook), pytest.raises(sa.exc.OperationalError, match="terminat|closed|lost"):
+    with writer_step_hook(hook), pytest.raises(sa.exc.OperationalError, match=r"terminat|closed|lost"):
         run_window(cfg, window, "killed")
     assert hook.fired and len(killed) == 1, hook.seen
 
@@ -66,6 +73,8 @@ def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(
         assert status == "failed" and "OperationalError" in error, (status, error)
         before = assert_sl_whole(engine)  # no Batch without docs, totals right, ledger == SL
         posted_before = ledger_transaction_ids(engine)
+        assert posted_before == set() and before["batches"] == 0, "the killed batch left rows behind"
+        assert last_ar_batch_number(engine) == last_bat_nbr, "the killed batch's number was kept"
 
     summary = run_window(cfg, window, "rerun")
     assert summary["posted"] > 0 and summary["already_posted"] == len(posted_before), summary
@@ -74,3 +83,12 @@ def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(
         assert ledger_transaction_ids(engine) == planned_ids(cfg, "rerun")
     assert after["payments"] + after["refunds"] == len(planned_ids(cfg, "rerun")), after
     assert after["batches"] > before["batches"]
+    with fault_world.engine() as engine:  # numbering continues where it stood: no gap from the kill
+        first_new = int(last_bat_nbr) + 1
+        numbers = {
+            int(n)
+            for (n,) in engine.connect().execute(
+                sa.text("SELECT batnbr FROM batch WHERE crtd_prog = 'PTSL' AND module = 'AR'")
+            )
+        }
+    assert numbers == set(range(first_new, first_new + len(numbers))), (last_bat_nbr, numbers)

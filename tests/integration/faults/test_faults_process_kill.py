@@ -1,0 +1,62 @@
+"""The loading process is SIGKILLed inside a batch transaction: SL keeps whole batches only.
+
+Extract, validate and transform run here; the load step runs in a fresh process (``spawn``) whose writer
+kills its own process with SIGKILL at a chosen step inside the second batch's transaction (the first
+batch is committed by then). No ``finally``, no rollback call: PostgreSQL alone must discard the open
+transaction. The SL database then holds the first batch whole and nothing of the second, and a re-run of
+the window posts every remaining transaction exactly once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+
+import pytest
+from faults_support import (
+    DAY,
+    FaultWorld,
+    assert_sl_whole,
+    ledger_transaction_ids,
+    load_and_die,
+    planned_ids,
+)
+
+from paytrace_sl.pipeline import runner
+from paytrace_sl.pipeline.landing import Landing, decode_plan
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("step", ["ardoc_inserted", "ledger_inserted"])
+def test_loader_sigkilled_mid_batch_leaves_whole_batches_and_rerun_posts_once(
+    fault_world: FaultWorld, step: str
+) -> None:
+    cfg = fault_world.config()
+    window = fault_world.window(DAY, days=2)  # two merchant days: at least two SL batches
+    for _, prepare in runner.PAYMENT_STEPS[:3]:  # extract, validate, transform
+        prepare(cfg, window, "killed")
+    plan = decode_plan(Landing(cfg.landing_dir, "killed").read_json(runner.PLAN_FILE))
+    assert len(plan.batches) >= 2, "the window must plan two batches to kill inside the second"
+
+    child = multiprocessing.get_context("spawn").Process(
+        target=load_and_die, args=(cfg, window, "killed", step, 2)
+    )
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == -signal.SIGKILL, f"loader ended with {child.exitcode}, not SIGKILL"
+
+    with fault_world.engine() as engine:
+        whole = assert_sl_whole(engine)  # no partial batch, totals right, ledger == SL
+        first_batch = ledger_transaction_ids(engine)
+    assert whole["batches"] == 1 and first_batch, f"expected only the first batch, found {whole}"
+    planned = planned_ids(cfg, "killed")
+    assert first_batch < planned
+
+    summary = runner.run_window(cfg, window, "rerun")
+    assert summary["already_posted"] == len(first_batch), summary
+    assert summary["posted"] == len(planned) - len(first_batch), summary
+    with fault_world.engine() as engine:
+        after = assert_sl_whole(engine)
+        assert ledger_transaction_ids(engine) == planned == planned_ids(cfg, "rerun")
+    assert after["payments"] + after["refunds"] == len(planned), after
