@@ -13,7 +13,7 @@ dropped afterwards:
    script does — and extrapolate per row.
 
 It prints stage times, rows/s, the ratios (load vs COPY, pipeline vs COPY, load vs naive) and rows/s per
-size (does cost grow linearly?). ``--profile`` adds a cProfile summary of the load step.
+size (does cost grow linearly?). ``--profile load`` (or another stage) adds a cProfile summary.
 
     .venv/bin/python bench/bench_pipeline.py                          # 10k and 100k
     .venv/bin/python bench/bench_pipeline.py --sizes 10000,100000,1000000
@@ -167,7 +167,7 @@ def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
         ("transform", runner.transform_step),
         ("load", runner.load_step),
     ):
-        profiler = cProfile.Profile() if (args.profile and name == "load") else None
+        profiler = cProfile.Profile() if name in (args.profile or ()) else None
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -175,7 +175,9 @@ def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
         if profiler is not None:
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+            stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+            stats.print_stats("paytrace_sl|psycopg/cursor", 30)
+            stats.sort_stats("tottime").print_stats(15)
             profile_text = out.getvalue()
         stages[name] = time.perf_counter() - started
     return {
@@ -318,8 +320,8 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                 "--workdir",
                 work,
             ]
-            if args.profile:
-                child.append("--profile")
+            for stage in args.profile or ():
+                child += ["--profile", stage]
             done = subprocess.run(child, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"pipeline child failed:\n{done.stderr[-4000:]}")
@@ -388,6 +390,7 @@ def report(results: list[dict[str, Any]]) -> None:
         print("  where the writer's time goes: " + ", ".join(f"{k} {v:.2f}s" for k, v in steps[:8]))
         if r.get("profile"):
             print(r["profile"])
+        sys.stdout.flush()
     if len(results) > 1:
         rates = [(r["size"], sum(r["rows"].values()) / r["stages"]["load"]) for r in results]
         e2e = [(r["size"], r["size"] / sum(r["stages"].values())) for r in results]
@@ -401,7 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated transaction counts")
     parser.add_argument("--naive-sample", type=int, default=2000, help="rows for the naive loader")
-    parser.add_argument("--profile", action="store_true", help="cProfile summary of the load step")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        choices=("extract", "validate", "transform", "load"),
+        help="cProfile summary of this stage (repeatable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -419,9 +427,12 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         print(f"-- {size} transactions ...", flush=True)
         results.append(bench_size(size, args))
-    report(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+        report(results[-1:])  # each size as soon as it is measured (a later size may take long)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    if len(results) > 1:
+        print("\n== all sizes ==")
+        report(results)
     return 0
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-sl_app = typer.Typer(help="Dynamics SL database: schema check, install our tables, sandbox, preflight.",
-                     no_args_is_help=True)
+sl_app = typer.Typer(
+    help="Dynamics SL database: schema check, install our tables, sandbox, preflight.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PAYMENTS_DAG_ID, REPO_ROOT, SETTLEMENTS_DAG_ID
+from paytrace_sl.sl.sandbox_seed import SandboxSLConfig
 
 SANDBOX_USER = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the local sandbox's fixed credential
@@ -39,9 +40,20 @@ TIMEZONE = "America/Los_Angeles"
 SANDBOX_ACCOUNTS = {"clearing": "1020", "bank": "1010", "refund": "4900", "sub": "000000"}
 
 
-def write_sandbox_mapping(dest: Path, source: Path = DEFAULT_MAPPING) -> Path:
-    """A copy of ``mapping.yaml`` whose accounts exist in the SL sandbox; returns ``dest``."""
+def write_sandbox_mapping(
+    dest: Path, source: Path = DEFAULT_MAPPING, *, unidentified_receipts: bool = False
+) -> Path:
+    """A copy of ``mapping.yaml`` whose accounts exist in the SL sandbox; returns ``dest``.
+
+    With ``unidentified_receipts`` (the demo and ``make airflow``), payments no SL customer matches are
+    posted unapplied to the sandbox's unidentified-receipts customer with a review note, the way SL
+    users book walk-in card receipts, instead of waiting in the review queue unposted.
+    """
     data = yaml.safe_load(source.read_text())
+    if unidentified_receipts:
+        customers = data.setdefault("customers", {})
+        customers["unmatched"] = "unidentified"
+        customers["unidentified_customer_id"] = SandboxSLConfig().unidentified_cust_id
     sub = SANDBOX_ACCOUNTS["sub"]
     data["gl_accounts"] = [
         {"name": "card-clearing", "clearing": {"acct": SANDBOX_ACCOUNTS["clearing"], "sub": sub}}
@@ -210,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     merchant = MerchantConfig(seed=args.seed, start=DEMO_START, days=args.days, tx_per_day=args.tx_per_day)
     print(f"SL sandbox: seeding {sl_url}", flush=True)
     init_sandbox(sl_url, merchant)
-    mapping = write_sandbox_mapping(var_dir / "mapping-sandbox.yaml")
+    mapping = write_sandbox_mapping(var_dir / "mapping-sandbox.yaml", unidentified_receipts=True)
     days = [DEMO_START + dt.timedelta(days=i) for i in range(args.days)]
     log_file = var_dir / "airflow.log"
     with SandboxServer(SandboxConfig(merchant), port=0) as server:

@@ -636,16 +636,18 @@ def _decline_item(tx: Transaction) -> dict[str, Any]:
 def _write_counts(result: Any) -> dict[str, Any]:
     """The writer's WriteResult → counts plus the list of SL batches written (the writer records its
     own review items in xPTReview)."""
+    # A void may change several existing batches: the writer lists them in ``touched`` (and leaves
+    # ``bat_nbr`` blank when there is more than one); each of them must be re-checked by preflight.
     batches = [
         {
             "module": b.module,
-            "bat_nbr": b.bat_nbr,
+            "bat_nbr": bat_nbr,
             "cpny_id": b.cpny_id,
             "kind": str(b.kind),
             "posted": b.posted,
         }
         for b in result.batches
-        if b.bat_nbr
+        for bat_nbr in (b.touched or ([b.bat_nbr] if b.bat_nbr else []))
     ]
     return {
         "posted": int(result.posted),
@@ -703,10 +705,15 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     load = _read_step_summary(landing, "load")
     outcome = landing.read_json(OUTCOME_FILE)
     skipped_by_reason = dict(Counter(s["reason_code"] for s in outcome["skipped"]))
+    # The plan says what was new when it was made; another run (an overlapping backfill) may have
+    # posted some of it first. The writer counted those as already posted: move them over, so the
+    # run log says what this run actually wrote.
+    planned_posted = len(outcome["posted_ids"])
+    raced = min(planned_posted, int(load.get("already_posted", 0)))
     account = RowAccount(
         extracted=int(extract.get("transactions", 0)) + int(extract.get("parse_rejected", 0)),
-        posted=len(outcome["posted_ids"]),
-        already_posted=len(outcome["already_posted"]),
+        posted=planned_posted - raced,
+        already_posted=len(outcome["already_posted"]) + raced,
         skipped_by_reason=skipped_by_reason,
         review=len(outcome["review"]),
         dead_lettered=int(extract.get("parse_rejected", 0)) + int(validate.get("dead_lettered", 0)),

@@ -184,6 +184,9 @@ def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     return df
 
 
+# SL description label per PayTrace type (an authorization is posted once captured).
+_DOC_LABEL = {"SALE": "sale", "CAPTURE": "capture", "AUTHORIZATION": "capture", "FORCE": "force"}
+
 # ---------------------------------------------------------------------------------------------
 # rules
 
@@ -458,7 +461,8 @@ def build_plan(
                 doc_date=day,
                 cash_account=clearing,
                 applications=apps,
-                description=f"PayTrace {row['ttype'].lower()} {tid}",
+                # ≤ 30 chars (SL's DocDesc/TranDesc) with a 9-digit id: "PayTrace capture 812345678"
+                description=f"PayTrace {_DOC_LABEL.get(row['ttype'], 'payment')} {tid}",
                 ext_ref_nbr=row["ext_ref"],
                 review_reason=row["review_note"],
                 paytrace_state=row["state"],

@@ -119,6 +119,26 @@ def fiscal_year(per_post: str) -> str:
     return per_post[:4]
 
 
+def _unchanged_by_coerce(kind: str, length: int | None, value_type: type, values: list[object]) -> bool:
+    """True when :func:`_coerce` would return every value as it is (checked over the whole column at once).
+
+    False only means "check value by value" — the slow path then raises the precise error.
+    """
+    if kind == "float":
+        return value_type is float
+    if kind in ("smallint", "int") and value_type is int:
+        low, high = SMALLINT_RANGE if kind == "smallint" else INT_RANGE
+        return low <= min(values) and max(values) <= high  # type: ignore[type-var,operator]
+    if kind == "char" and value_type is str:
+        distinct: set[str] = set(values)  # type: ignore[arg-type]
+        return (
+            "" not in distinct
+            and not any(v[-1] == " " for v in distinct)
+            and (length is None or max(map(len, distinct)) <= length)
+        )
+    return False
+
+
 def complete_columns(
     tbl: sa.Table, rows: Sequence[Mapping[str, object]], *, include_identity: bool
 ) -> tuple[list[tuple[str, list[object]]], dict[str, object]]:
@@ -153,6 +173,8 @@ def complete_columns(
         types = set(map(type, values))
         if len(types) == 1 and values.count(head) == len(values):  # one value for every row: check once
             given.append((key, [_coerce(name, key, kind, length, head)] * len(values)))
+        elif len(types) == 1 and _unchanged_by_coerce(kind, length, next(iter(types)), values):
+            given.append((key, values))
         elif len(types) == 1:
             # One type: equal values coerce equally, so check each distinct value once.
             checked = {v: _coerce(name, key, kind, length, v) for v in dict.fromkeys(values)}

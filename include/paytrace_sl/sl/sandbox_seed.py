@@ -85,6 +85,7 @@ class SandboxSLConfig:
     prepay_acct: str = "2300"
     discount_acct: str = "4950"
     sales_acct: str = "4000"
+    unidentified_cust_id: str = "UNIDENTIFIED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +321,17 @@ def _seed(
         for cust_id, c in sorted(by_sl.items())
     ]
     counts["customers"] = _insert(conn, catalog.Customer, customers)
+    # The "unidentified receipts" customer SL users keep for card payments nobody can match yet
+    # (mapping: customers.unmatched = unidentified). Not a PayTrace customer, so not counted above.
+    unidentified = dict(customers[0]) if customers else None
+    if unidentified is not None and cfg.unidentified_cust_id not in by_sl:
+        unidentified.update(
+            CustId=cfg.unidentified_cust_id,
+            Name="Unidentified card receipts",
+            BillName="Unidentified card receipts",
+            EMailAddr=" ",
+        )
+        _insert(conn, catalog.Customer, [unidentified])
     aware_now = utcnow()
     counts["cust_xrefs"] = _insert(
         conn,

@@ -52,6 +52,7 @@ SCREEN_PAYMENT = "08030"
 SCREEN_GL_JOURNAL = "01010"
 COPY_THRESHOLD = 200  # rows; below it a plain executemany is as fast and simpler
 COPY_CHUNK_LINES = 2000  # COPY lines sent per write (bounded memory, few calls)
+CENT = Decimal("0.01")
 FIRST_LINE_NBR = -32767  # SL's grid numbering starts at -32767 (reference §2.4)
 
 Item = PlannedPayment | PlannedRefund | PlannedVoid | PlannedSettlement
@@ -159,8 +160,14 @@ def fit_text(table: sa.Table, column: str, text: str) -> str:
     Only descriptions are cut: keys and numbers that do not fit still fail loudly in ``complete_row``.
     The full text is not lost: the ledger row and ``ExtRefNbr`` keep the transaction's identity.
     """
-    width = getattr(table.c[column].type, "length", None)
+    width = _char_width(table, column)
     return text[:width] if width and len(text) > width else text
+
+
+@functools.cache
+def _char_width(table: sa.Table, column: str) -> int | None:
+    width: int | None = getattr(table.c[column].type, "length", None)
+    return width
 
 
 def content_hash(item: Item) -> str:
@@ -522,6 +529,7 @@ class SLWriter:
         return next(iter(periods))
 
     def _audit(self, now: dt.datetime) -> dict[str, object]:
+        """The six audit columns (a fresh dict per call: callers merge it into rows)."""
         return {
             "Crtd_DateTime": now,
             "Crtd_Prog": self.program,
@@ -564,7 +572,7 @@ class SLWriter:
             "doc_type": doc_type,
             "ref_nbr": ref_nbr,
             "cust_id": cust_id,
-            "amount": amount.quantize(Decimal("0.01")),
+            "amount": amount.quantize(CENT),
             "cury_id": setup.base_cury_id,
             "per_post": per_post,
             "paytrace_state": getattr(item, "paytrace_state", ""),

@@ -28,10 +28,10 @@ from paytrace_sl.pipeline.landing import Landing, decode_plan
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("step", ["ardoc_inserted", "ledger_inserted"])
 def test_loader_sigkilled_mid_batch_leaves_whole_batches_and_rerun_posts_once(
-    fault_world: FaultWorld, step: str
+    fault_world: FaultWorld,
 ) -> None:
+    step = "ledger_inserted"  # every row of the batch written; only the commit missing
     cfg = fault_world.config()
     window = fault_world.window(DAY, days=2)  # two merchant days: at least two SL batches
     for _, prepare in runner.PAYMENT_STEPS[:3]:  # extract, validate, transform

@@ -8,6 +8,8 @@ batch, and a re-run posts every transaction of the window exactly once.
 
 from __future__ import annotations
 
+import functools
+
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -48,47 +50,44 @@ def terminate_writer(sl_url: str, killed: list[int]) -> None:
         killed.append(pids[0])
 
 
-@pytest.mark.parametrize(
-    ("step", "occurrence"),
-    [
-        ("numbered", 1),  # batch number taken (ARSetup updated), nothing else written yet
-        ("ledger_inserted", 1),  # Batch, ARDoc, ARTran and ledger rows written: only the commit missing
-    ],
+KILL_POINTS = (
+    ("numbered", 1),  # batch number taken (ARSetup updated), nothing else written yet
+    ("ledger_inserted", 1),  # Batch, ARDoc, ARTran and ledger rows written: only the commit missing
 )
-def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(
-    fault_world: FaultWorld, step: str, occurrence: int
-) -> None:
+
+
+def test_sl_connection_killed_mid_batch_leaves_nothing_half_written(fault_world: FaultWorld) -> None:
     cfg = fault_world.config()
     window = fault_world.window()
-    killed: list[int] = []
     with fault_world.engine() as engine:
         last_bat_nbr = last_ar_batch_number(engine)
-    hook = AtStep(step, occurrence, lambda: terminate_writer(fault_world.sl_url, killed))
-    with writer_step_hook(hook), pytest.raises(sa.exc.OperationalError, match=r"terminat|closed|lost"):
-        run_window(cfg, window, "killed")
-    assert hook.fired and len(killed) == 1, hook.seen
-
-    with fault_world.engine() as engine:
-        status, error = run_status(engine, "killed")
-        assert status == "failed" and "OperationalError" in error, (status, error)
-        before = assert_sl_whole(engine)  # no Batch without docs, totals right, ledger == SL
-        posted_before = ledger_transaction_ids(engine)
-        assert posted_before == set() and before["batches"] == 0, "the killed batch left rows behind"
-        assert last_ar_batch_number(engine) == last_bat_nbr, "the killed batch's number was kept"
+    for step, occurrence in KILL_POINTS:
+        killed: list[int] = []
+        hook = AtStep(step, occurrence, functools.partial(terminate_writer, fault_world.sl_url, killed))
+        run_id = f"killed-at-{step}"
+        with writer_step_hook(hook), pytest.raises(sa.exc.OperationalError, match=r"terminat|closed|lost"):
+            run_window(cfg, window, run_id)
+        assert hook.fired and len(killed) == 1, (step, hook.seen)
+        with fault_world.engine() as engine:
+            status, error = run_status(engine, run_id)
+            assert status == "failed" and "OperationalError" in error, (step, status, error)
+            whole = assert_sl_whole(engine)  # no Batch without docs, totals right, ledger == SL
+            assert ledger_transaction_ids(engine) == set() and whole["batches"] == 0, (step, whole)
+            assert last_ar_batch_number(engine) == last_bat_nbr, f"{step}: the batch number was kept"
 
     summary = run_window(cfg, window, "rerun")
-    assert summary["posted"] > 0 and summary["already_posted"] == len(posted_before), summary
+    planned = planned_ids(cfg, "rerun")
+    assert summary["posted"] == len(planned) > 0 and summary["already_posted"] == 0, summary
     with fault_world.engine() as engine:
         after = assert_sl_whole(engine)
-        assert ledger_transaction_ids(engine) == planned_ids(cfg, "rerun")
-    assert after["payments"] + after["refunds"] == len(planned_ids(cfg, "rerun")), after
-    assert after["batches"] > before["batches"]
-    with fault_world.engine() as engine:  # numbering continues where it stood: no gap from the kill
-        first_new = int(last_bat_nbr) + 1
-        numbers = {
-            int(n)
-            for (n,) in engine.connect().execute(
-                sa.text("SELECT batnbr FROM batch WHERE crtd_prog = 'PTSL' AND module = 'AR'")
-            )
-        }
+        assert ledger_transaction_ids(engine) == planned
+        with engine.connect() as conn:
+            numbers = {
+                int(n)
+                for (n,) in conn.execute(
+                    sa.text("SELECT batnbr FROM batch WHERE crtd_prog = 'PTSL' AND module = 'AR'")
+                )
+            }
+    assert after["payments"] + after["refunds"] == len(planned), after
+    first_new = int(last_bat_nbr) + 1  # numbering continues where it stood: no gap from the kills
     assert numbers == set(range(first_new, first_new + len(numbers))), (last_bat_nbr, numbers)

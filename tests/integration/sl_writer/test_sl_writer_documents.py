@@ -263,12 +263,18 @@ def test_void_after_release_raises_review_item_only(sl_engine: sa.Engine) -> Non
 
 
 def test_value_too_long_names_table_column_and_writes_nothing(sl_engine: sa.Engine) -> None:
+    # Keys never get cut (free-text descriptions do, as SL's screens do: see writer.fit_text).
     before = snapshot(sl_engine)
-    with pytest.raises(SLValueError, match=r"ARDoc\.DocDesc: longer than char\(30\)"):
-        SLWriter(sl_engine).write_batch(pay_batch(payment(6001, "1.00", description="x" * 31)))
+    with pytest.raises(SLValueError, match=r"ARDoc\.CustId: longer than char\(15\)"):
+        SLWriter(sl_engine).write_batch(pay_batch(payment(6001, "1.00", cust="C" * 16)))
     with pytest.raises(SLValueError, match=r"ARDoc\.RefNbr"):
         SLWriter(sl_engine).write_batch(pay_batch(payment(12345678901, "1.00")))
     assert snapshot(sl_engine) == before
+
+
+def test_long_description_is_cut_to_the_column_width(sl_engine: sa.Engine) -> None:
+    res = SLWriter(sl_engine).write_batch(pay_batch(payment(6002, "1.00", description="y" * 40)))
+    assert [d["DocDesc"] for d in fetch(sl_engine, D, D.c.BatNbr == res.bat_nbr)] == ["y" * 30]
 
 
 def test_preflight_failure_rolls_the_batch_back(sl_engine: sa.Engine) -> None:
