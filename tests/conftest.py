@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sl_replica import PG_ADMIN_DSN, create_pg_replica, create_sqlite_replica
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REPLICA_DDL = FIXTURES / "dynamics-sl-replica.sql"
-REPLICA_PG_DDL = FIXTURES / "dynamics-sl-replica-postgres.sql"
-PG_ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+__all__ = ["create_pg_replica", "create_sqlite_replica"]
 
 
 def _pg_admin_connect():  # type: ignore[no-untyped-def]
@@ -35,23 +31,6 @@ def pg_database() -> Iterator[str]:
         with _pg_admin_connect() as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-def create_pg_replica(url: str) -> None:
-    """Run SL's replica DDL (and the identity fix-up) on an empty PostgreSQL database, as a DBA would."""
-    import psycopg
-
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(REPLICA_DDL.read_text())  # type: ignore[arg-type]
-        conn.execute(REPLICA_PG_DDL.read_text())  # type: ignore[arg-type]
-
-
-def create_sqlite_replica(path: Path) -> str:
-    """Run SL's replica DDL on a new SQLite file; returns its SQLAlchemy URL."""
-    with sqlite3.connect(path) as conn:
-        conn.executescript(REPLICA_DDL.read_text())
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sl_replica import REPLICA_DDL, REPLICA_PG_DDL
 
 REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "dags"
@@ -121,14 +122,13 @@ def second_sl_pg_url() -> Iterator[str]:
 
     admin = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"ptsl_test_{uuid.uuid4().hex[:12]}"
-    fixtures = REPO / "tests" / "fixtures"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     dsn = f"{admin.rsplit('/', 1)[0]}/{name}"
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute((fixtures / "dynamics-sl-replica.sql").read_text())  # type: ignore[arg-type]
-            conn.execute((fixtures / "dynamics-sl-replica-postgres.sql").read_text())  # type: ignore[arg-type]
+            conn.execute(REPLICA_DDL.read_text())  # type: ignore[arg-type]
+            conn.execute(REPLICA_PG_DDL.read_text())  # type: ignore[arg-type]
         yield dsn.replace("postgresql://", "postgresql+psycopg://")
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:

@@ -140,7 +140,7 @@ def test_context_reads_customers_xref_invoices_orders_and_ledger(sl_sqlite_url: 
     assert dict(ctx.ledger[1].kinds) == {"payment": "posted", "void": "posted"}
     assert ctx.ledger[1].paytrace_state == "voided"  # the latest row's state
     # and the context drives a transform end to end
-    from pipeline_tx_builders_int import tx  # local builder (same shape as the unit tests')
+    from pipeline_tx_builders import tx
 
     result = build_plan(
         [tx(2), tx(3, customer_id="vault-9", invoice_id="INV-2", amount="75.50")], ctx, load_mapping()

@@ -8,13 +8,14 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sl_replica import REPLICA_DDL
 
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine, dialect_name
 
 pytestmark = pytest.mark.integration
 
-FIXTURE_DDL = Path(__file__).resolve().parents[2] / "fixtures" / "dynamics-sl-replica.sql"
+FIXTURE_DDL = REPLICA_DDL
 
 
 def _key_values(tbl: sa.Table) -> dict[str, object]:

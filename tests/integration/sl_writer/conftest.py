@@ -7,9 +7,7 @@ copy of a seeded file.
 
 from __future__ import annotations
 
-import os
 import shutil
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,27 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sl_replica import PG_ADMIN_DSN, create_pg_replica, create_sqlite_replica
 from slw_support import reset_sl, seed_sl
 
 from paytrace_sl.sl.engine import create_sl_engine
-
-# Same sources as tests/conftest.py (a rootdir conftest is not importable as a module).
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-PG_ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def create_pg_replica(url: str) -> None:
-    """SL's replica DDL (+ identity fix-up) on an empty PostgreSQL database, as tests/conftest.py does."""
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute((FIXTURES / "dynamics-sl-replica.sql").read_text())  # type: ignore[arg-type]
-        conn.execute((FIXTURES / "dynamics-sl-replica-postgres.sql").read_text())  # type: ignore[arg-type]
-
-
-def create_sqlite_replica(path: Path) -> str:
-    with sqlite3.connect(path) as conn:
-        conn.executescript((FIXTURES / "dynamics-sl-replica.sql").read_text())
-    return f"sqlite:///{path}"
 
 
 def _admin() -> psycopg.Connection:

@@ -33,12 +33,6 @@ def test_generated_spec_is_up_to_date_with_the_vendored_ddl() -> None:
     ), "catalog_spec.py is stale: run `python tools/gen_catalog.py`"
 
 
-def test_packaged_ddl_is_the_test_fixture_ddl() -> None:
-    for name in ("dynamics-sl-replica.sql", "dynamics-sl-replica-postgres.sql"):
-        packaged = ROOT / "include/paytrace_sl/sl/ddl" / name
-        assert packaged.read_text() == (ROOT / "tests/fixtures" / name).read_text(), name
-
-
 def test_catalog_has_the_required_tables_with_sl_primary_keys() -> None:
     required = {
         "Batch": ("Module", "BatNbr"),
