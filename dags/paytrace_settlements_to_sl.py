@@ -59,7 +59,12 @@ def paytrace_settlements_to_sl() -> None:
         """The run's xPTRun row; a notification when a batch does not reconcile."""
         return run_payment_step("settle_summarize", DAG_ID)
 
-    summarize(reconcile(load_settlements(plan_settlements(extract_batches()))))
+    @task
+    def report(_upstream: Any) -> dict[str, Any]:
+        """The auditor report for the day (HTML + CSV/JSON), listed on the PayTrace → SL UI page."""
+        return run_payment_step("report", DAG_ID)
+
+    report(summarize(reconcile(load_settlements(plan_settlements(extract_batches())))))
 
 
 paytrace_settlements_to_sl()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,3 +45,15 @@ def sl_pg_url(pg_database: str) -> str:
 def sl_sqlite_url(tmp_path: Path) -> str:
     """An empty SL replica on SQLite created from ``dynamics-sl-replica.sql``."""
     return create_sqlite_replica(tmp_path / "sl.db")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reports_outside_the_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Reports written by settlement runs in tests go to a temporary directory, not the repo's var/."""
+    previous = os.environ.get("PAYTRACE_SL_REPORTS_DIR")
+    os.environ["PAYTRACE_SL_REPORTS_DIR"] = str(tmp_path_factory.mktemp("reports"))
+    yield
+    if previous is None:
+        os.environ.pop("PAYTRACE_SL_REPORTS_DIR", None)
+    else:
+        os.environ["PAYTRACE_SL_REPORTS_DIR"] = previous

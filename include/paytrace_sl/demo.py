@@ -196,6 +196,9 @@ def print_summary(
     console.print(totals_table(transactions, dict(result), title))
     console.print(f"Airflow runs recorded in xPTRun: {result['runs']}")
     console.print(f"Data Docs:      {var_dir / 'gx' / 'data_docs' / 'index.html'}")
+    from paytrace_sl.pipeline.runner import reports_dir
+
+    console.print(f"Reports:        {reports_dir()}/<day>/index.html (auditor report per settlement day)")
     console.print(f"SL sandbox:     {sl_url}")
     console.print(f"Landing files:  {var_dir / 'landing'}")
     console.print(f"Airflow output: {var_dir / 'airflow.log'}")

@@ -1011,12 +1011,47 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
     return _write_step_summary(landing, "settle_summarize", summary)
 
 
+def reports_dir() -> Path:
+    """Where the auditor reports live (the Airflow UI page lists the same directory)."""
+    return Path(os.environ.get("PAYTRACE_SL_REPORTS_DIR") or DEFAULT_VAR / "reports")
+
+
+def report_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
+    """The auditor report for the window's merchant day(s): ``<reports dir>/<first day>/index.html``.
+
+    Rebuilt from SL and our tables on every run, so a re-run or backfill replaces it with the same
+    content (apart from its generation time).
+    """
+    from paytrace_sl.reconcile.report import build_report
+
+    first = window.start.date()
+    last = (window.end - dt.timedelta(microseconds=1)).date()
+    name = first.isoformat() if first == last else f"{first.isoformat()}_{last.isoformat()}"
+    out_dir = reports_dir() / name
+    with _engine(cfg) as engine:
+        data = build_report(
+            engine,
+            first,
+            last,
+            out_dir,
+            landing_dir=cfg.landing_dir,
+            gx_dir=cfg.gx_dir,
+            mapping=_load_mapping(cfg),
+        )
+    landing = _landing(cfg, run_id)
+    # The settlement summary travels on (this is the last step of a settlement run).
+    summary = dict(_read_step_summary(landing, "settle_summarize"))
+    summary.update(report=str(out_dir / "index.html"), report_tables=len(data.tables))
+    return _write_step_summary(landing, "report", summary)
+
+
 SETTLEMENT_STEPS: tuple[tuple[str, Callable[[PipelineConfig, Window, str], dict[str, Any]]], ...] = (
     ("settle_extract", settle_extract_step),
     ("settle_transform", settle_transform_step),
     ("settle_load", settle_load_step),
     ("reconcile", reconcile_step),
     ("settle_summarize", settle_summarize_step),
+    ("report", report_step),
 )
 
 
