@@ -216,62 +216,94 @@ def record_dead_letters(engine: sa.Engine, run_id: str, letters: Sequence[DeadLe
     return inserted
 
 
+def _existing_pairs(
+    conn: sa.Connection, table: sa.Table, ids: Sequence[int], *where: sa.ColumnElement[bool]
+) -> set[tuple[int | None, str]]:
+    """(transaction id, reason code) pairs already in ``table`` for ``ids``: one query per 1,000 ids
+    instead of one per item (a 100k window has tens of thousands of skips and review items)."""
+    found: set[tuple[int | None, str]] = set()
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), 1000):
+        chunk = unique[i : i + 1000]
+        rows = conn.execute(
+            sa.select(table.c.transaction_id, table.c.reason_code).where(
+                table.c.transaction_id.in_(chunk), *where
+            )
+        )
+        found.update((r[0], str(r[1]).strip()) for r in rows)
+    return found
+
+
 def record_skips(engine: sa.Engine, run_id: str, skips: Iterable[Mapping[str, Any]]) -> int:
     """Record skipped transactions (declines, waiting authorizations…) once per (id, reason code)."""
     from paytrace_sl.sl.own_tables import xPTSkip as t
 
-    inserted = 0
+    items = [(int(skip["transaction_id"]), str(skip["reason_code"]), skip) for skip in skips]
     with engine.begin() as conn:
-        for skip in skips:
-            txid, code = int(skip["transaction_id"]), str(skip["reason_code"])
-            exists = conn.execute(
-                sa.select(t.c.id).where(t.c.transaction_id == txid, t.c.reason_code == code).limit(1)
-            ).first()
-            if exists:
+        seen = _existing_pairs(conn, t, [txid for txid, _, _ in items])
+        rows = []
+        for txid, code, skip in items:
+            if (txid, code[:40]) in seen:
                 continue
-            conn.execute(
-                sa.insert(t).values(
-                    transaction_id=txid,
-                    reason_code=code[:40],
-                    reason=str(skip.get("reason", code))[:500],
-                    paytrace_state=str(skip.get("paytrace_state", ""))[:40] or None,
-                    run_id=run_id,
-                    created_at=_now(),
-                )
+            seen.add((txid, code[:40]))
+            rows.append(
+                {
+                    "transaction_id": txid,
+                    "reason_code": code[:40],
+                    "reason": str(skip.get("reason", code))[:500],
+                    "paytrace_state": str(skip.get("paytrace_state", ""))[:40] or None,
+                    "run_id": run_id,
+                    "created_at": _now(),
+                }
             )
-            inserted += 1
-    return inserted
+        if rows:
+            conn.execute(sa.insert(t), rows)
+    return len(rows)
 
 
 def record_reviews(engine: sa.Engine, run_id: str, reviews: Iterable[Mapping[str, Any]]) -> int:
     """Open review items, once per (transaction, reason code) while unresolved."""
     from paytrace_sl.sl.own_tables import xPTReview as t
 
-    inserted = 0
+    items = [
+        (
+            None if item.get("transaction_id") is None else int(item["transaction_id"]),
+            str(item["reason_code"]),
+            item,
+        )
+        for item in reviews
+    ]
     with engine.begin() as conn:
-        for item in reviews:
-            txid = item.get("transaction_id")
-            code = str(item["reason_code"])
-            exists = conn.execute(
-                sa.select(t.c.id)
-                .where(t.c.transaction_id == txid, t.c.reason_code == code, t.c.resolved_at.is_(None))
-                .limit(1)
-            ).first()
-            if exists:
+        seen = _existing_pairs(
+            conn, t, [txid for txid, _, _ in items if txid is not None], t.c.resolved_at.is_(None)
+        )
+        rows = []
+        for txid, code, item in items:
+            if txid is None:
+                # not tied to a transaction (rare): the same check, one query
+                if (None, code[:40]) in seen or conn.execute(
+                    sa.select(t.c.id)
+                    .where(t.c.transaction_id.is_(None), t.c.reason_code == code, t.c.resolved_at.is_(None))
+                    .limit(1)
+                ).first():
+                    continue
+            elif (txid, code[:40]) in seen:
                 continue
-            conn.execute(
-                sa.insert(t).values(
-                    transaction_id=txid,
-                    ledger_key=item.get("ledger_key"),
-                    reason_code=code[:40],
-                    reason=str(item.get("reason", code))[:500],
-                    details=json.dumps(item.get("details") or {}, sort_keys=True, default=str),
-                    run_id=run_id,
-                    created_at=_now(),
-                )
+            seen.add((txid, code[:40]))
+            rows.append(
+                {
+                    "transaction_id": txid,
+                    "ledger_key": item.get("ledger_key"),
+                    "reason_code": code[:40],
+                    "reason": str(item.get("reason", code))[:500],
+                    "details": json.dumps(item.get("details") or {}, sort_keys=True, default=str),
+                    "run_id": run_id,
+                    "created_at": _now(),
+                }
             )
-            inserted += 1
-    return inserted
+        if rows:
+            conn.execute(sa.insert(t), rows)
+    return len(rows)
 
 
 def record_run(
