@@ -954,6 +954,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_bytes(
         self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None
     ) -> None:
+        # Count before answering: a client that has its answer may read stats() at once.
+        path = self.path.split("?", 1)[0]
+        if not path.startswith("/_sandbox/"):  # admin calls are not traffic
+            self.server.sandbox._count(path, status)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -962,9 +966,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
-        path = self.path.split("?", 1)[0]
-        if not path.startswith("/_sandbox/"):  # admin calls are not traffic
-            self.server.sandbox._count(path, status)
 
     def _send_stream(self, head: dict[str, Any], key: str, items: Iterable[str], truncate: bool) -> None:
         """Chunked JSON: ``{envelope..., "<key>":[item,item,...],"external_transaction_id":""}``."""
