@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 
@@ -101,6 +102,9 @@ class FiscalCalendar:
         """The fiscal period ``'YYYYPP'`` containing ``day`` (fiscal year + period number)."""
         if isinstance(day, dt.datetime):
             day = day.date()
+        return _period_for(self, day)
+
+    def _search_period(self, day: dt.date) -> str:
         for fiscal_year in (day.year - 1, day.year, day.year + 1, day.year + 2):
             start = self.period_start(f"{fiscal_year:04d}01")
             if day < start:
@@ -128,3 +132,9 @@ class FiscalCalendar:
 def fiscal_year(per_post: str) -> str:
     """``FiscYr`` of ``per_post`` (module-level convenience for :meth:`FiscalCalendar.fiscal_year`)."""
     return FiscalCalendar.fiscal_year(per_post)
+
+
+@functools.lru_cache(maxsize=8192)
+def _period_for(cal: FiscalCalendar, day: dt.date) -> str:
+    """Memoised :meth:`FiscalCalendar._search_period` (a few distinct days, looked up once per document)."""
+    return cal._search_period(day)

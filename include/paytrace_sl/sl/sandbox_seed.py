@@ -19,12 +19,14 @@ Guard against seeding a real database:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -179,8 +181,19 @@ def _mark(conn: sa.Connection, created_at: dt.datetime) -> None:
     )
 
 
+@functools.cache
+def _blank_template(tbl: sa.Table) -> dict[str, object]:
+    return blank_row(tbl)
+
+
+@functools.cache
+def _char_lengths(tbl: sa.Table) -> dict[str, int]:
+    lengths = {c.name: catalog.char_length(c) for c in tbl.columns}
+    return {name: n for name, n in lengths.items() if n is not None}
+
+
 def _row(tbl: sa.Table, now: dt.datetime, **values: object) -> dict[str, object]:
-    row = blank_row(tbl)
+    row = dict(_blank_template(tbl))
     audit = {
         "Crtd_DateTime": now,
         "Crtd_Prog": PROG,
@@ -193,8 +206,9 @@ def _row(tbl: sa.Table, now: dt.datetime, **values: object) -> dict[str, object]
     unknown = set(values) - set(row)
     if unknown:
         raise KeyError(f"{tbl.name} has no column(s) {sorted(unknown)}")
+    lengths = _char_lengths(tbl)
     for name, value in values.items():
-        length = catalog.char_length(tbl.c[name])
+        length = lengths.get(name)
         if length is not None and isinstance(value, str) and len(value) > length:
             raise SandboxSeedError(f"{tbl.name}.{name} is char({length}); value {value!r} is too long")
     row.update(values)
@@ -213,9 +227,23 @@ def _chunks(rows: list[dict[str, object]], size: int = 1000) -> Iterable[list[di
 
 
 def _insert(conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]]) -> int:
+    if rows and conn.dialect.driver == "psycopg" and all(r.keys() == rows[0].keys() for r in rows):
+        _copy(conn, tbl, rows)
+        return len(rows)
     for chunk in _chunks(rows):
         conn.execute(sa.insert(tbl), chunk)
     return len(rows)
+
+
+def _copy(conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]]) -> None:
+    """PostgreSQL ``COPY`` of uniform rows (a 1M-transaction sandbox seeds minutes faster than INSERTs)."""
+    names = list(rows[0])
+    prep = conn.dialect.identifier_preparer
+    columns = ", ".join(prep.format_column(tbl.c[n]) for n in names)
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {prep.format_table(tbl)} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[n] for n in names])
 
 
 def _money(value: Decimal, places: int) -> float:
