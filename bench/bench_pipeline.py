@@ -5,8 +5,8 @@ dropped afterwards:
 
 1. start the PayTrace sandbox in its own process (one day, ``tx_per_day=N``) and seed the SL sandbox;
 2. run the pipeline's own step functions (``paytrace_sl.pipeline.runner``: extract over HTTP, GX
-   validate, transform, load through the SL writer) in a child process, timing each step and recording
-   its peak RSS (``VmHWM``);
+   validate, transform, load through the SL writer), each in its own child process as Airflow runs each
+   task, timing each step (imports excluded) and recording its peak RSS (``VmHWM``);
 3. measure the physical limit of the load: PostgreSQL ``COPY`` of exactly the rows the writer produced
    (SL tables + our ledger) into a fresh replica with the same indexes;
 4. measure a naive loader on a sample — one plain ``INSERT`` per row, autocommit, what a hand-written
@@ -102,8 +102,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
-    """Run extract → validate → transform → load for one day (in this process) and time each step."""
+STAGES = ("extract", "validate", "transform", "load")
+
+
+def run_stage_child(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one pipeline step for one day in this process (as an Airflow task runs in its own process)."""
     from paytrace_sl.demo import SANDBOX_PASSWORD, SANDBOX_USER, write_sandbox_mapping
     from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline import runner
@@ -111,6 +114,7 @@ def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
     from paytrace_sl.sl.writer import SLWriter
 
     work = Path(args.workdir)
+    mapping = work / "mapping.yaml"
     cfg = runner.PipelineConfig(
         sl_url=args.sl_url,
         paytrace=PayTraceSettings(
@@ -120,13 +124,19 @@ def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
             timezone=TIMEZONE,
             requests_per_second=0,
         ),
-        mapping_path=write_sandbox_mapping(work / "mapping.yaml"),
+        mapping_path=mapping if mapping.exists() else write_sandbox_mapping(mapping),
         landing_dir=work / "landing",
         gx_dir=work / "gx",
         lookback=dt.timedelta(0),
     )
     window = day_window(START, TIMEZONE)
     run_id = f"bench-{args.size}"
+    step = {
+        "extract": runner.extract_step,
+        "validate": runner.validate_step,
+        "transform": runner.transform_step,
+        "load": runner.load_step,
+    }[args.stage]
 
     # Writer-internal breakdown: the writer's own step hook, timed (bench-only wrapper, no behaviour change).
     writer_steps: dict[str, float] = collections.defaultdict(float)
@@ -135,10 +145,10 @@ def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
     original_init = SLWriter.__init__
     original_write_plan = SLWriter.write_plan
 
-    def hook(step: str) -> None:
+    def hook(name: str) -> None:
         now = time.perf_counter()
         if last:
-            writer_steps[step] += now - last[0]
+            writer_steps[name] += now - last[0]
             last[0] = now
         else:
             last.append(now)
@@ -158,36 +168,61 @@ def run_pipeline_child(args: argparse.Namespace) -> dict[str, Any]:
     SLWriter.__init__ = init  # type: ignore[method-assign]
     SLWriter.write_plan = write_plan  # type: ignore[method-assign]
 
-    stages: dict[str, float] = {}
-    summaries: dict[str, Any] = {}
+    rss_before = _peak_rss_mb()
+    profiler = cProfile.Profile() if args.stage in (args.profile or ()) else None
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    summary = step(cfg, window, run_id)
+    if profiler is not None:
+        profiler.disable()
+    seconds = time.perf_counter() - started
     profile_text = ""
-    for name, step in (
-        ("extract", runner.extract_step),
-        ("validate", runner.validate_step),
-        ("transform", runner.transform_step),
-        ("load", runner.load_step),
-    ):
-        profiler = cProfile.Profile() if name in (args.profile or ()) else None
-        started = time.perf_counter()
-        if profiler is not None:
-            profiler.enable()
-        summaries[name] = step(cfg, window, run_id)
-        if profiler is not None:
-            profiler.disable()
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-            stats.print_stats("paytrace_sl|psycopg/cursor", 30)
-            stats.sort_stats("tottime").print_stats(15)
-            profile_text = out.getvalue()
-        stages[name] = time.perf_counter() - started
+    if profiler is not None:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats("paytrace_sl|psycopg/cursor", 30)
+        stats.sort_stats("tottime").print_stats(15)
+        profile_text = out.getvalue()
     return {
-        "stages": stages,
+        "seconds": seconds,
         "writer_seconds": sum(writer_time),
         "writer_steps": dict(writer_steps),
-        "summaries": summaries,
+        "summary": summary,
         "peak_rss_mb": _peak_rss_mb(),
+        "rss_after_imports_mb": rss_before,
         "profile": profile_text,
     }
+
+
+def run_pipeline(
+    args: argparse.Namespace, size: int, sl_url: str, paytrace_url: str, work: str
+) -> dict[str, Any]:
+    """The four steps, each in its own child process; per-stage time and peak RSS."""
+    stages: dict[str, float] = {}
+    summaries: dict[str, Any] = {}
+    peak_rss: dict[str, float] = {}
+    result: dict[str, Any] = {"profile": "", "writer_seconds": 0.0, "writer_steps": {}}
+    for stage in STAGES:
+        child = [sys.executable, __file__, "--child", "--stage", stage, "--size", str(size)]
+        child += ["--sl-url", sl_url, "--paytrace-url", paytrace_url, "--workdir", work]
+        for name in args.profile or ():
+            child += ["--profile", name]
+        done = subprocess.run(child, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"pipeline child ({stage}) failed:\n{done.stderr[-4000:]}")
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        stages[stage] = out["seconds"]
+        summaries[stage] = out["summary"]
+        peak_rss[stage] = out["peak_rss_mb"]
+        result["profile"] += out["profile"]
+        if stage == "load":
+            result["writer_seconds"] = out["writer_seconds"]
+            result["writer_steps"] = out["writer_steps"]
+            result["rss_after_imports_mb"] = out["rss_after_imports_mb"]
+    result.update(stages=stages, summaries=summaries, peak_rss_by_stage=peak_rss)
+    result["peak_rss_mb"] = max(peak_rss.values())
+    return result
 
 
 # ----------------------------------------------------------------------- parent: baselines and report
@@ -307,25 +342,7 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         init_sandbox(_url(db), MerchantConfig(seed=SEED, start=START, days=1, tx_per_day=size))
         result["seed_seconds"] = time.perf_counter() - started
         with tempfile.TemporaryDirectory(prefix="ptsl-bench-") as work:
-            child = [
-                sys.executable,
-                __file__,
-                "--child",
-                "--size",
-                str(size),
-                "--sl-url",
-                _url(db),
-                "--paytrace-url",
-                paytrace_url,
-                "--workdir",
-                work,
-            ]
-            for stage in args.profile or ():
-                child += ["--profile", stage]
-            done = subprocess.run(child, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"pipeline child failed:\n{done.stderr[-4000:]}")
-            result.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            result.update(run_pipeline(args, size, _url(db), paytrace_url, work))
         data = export_written_rows(db)
         result["rows"] = {t: c for t, (_, _, c) in data.items()}
         _fresh_replica(replica)
@@ -369,6 +386,11 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"size {r['size']}: rows written {r['rows']}")
         print(f"  load average {r['load_average_start']} → {r['load_average_end']}")
         print(f"  SL sandbox seed (not part of the pipeline): {r['seed_seconds']:.1f}s")
+        print(
+            "  peak RSS per stage (each in its own process, as under Airflow): "
+            + ", ".join(f"{k} {v:,.0f} MB" for k, v in r["peak_rss_by_stage"].items())
+            + f" (imports alone: {r['rss_after_imports_mb']:,.0f} MB)"
+        )
         print(f"  raw COPY of the same rows: {r['copy_seconds']:.2f}s = {copy_rate:,.0f} rows/s")
         print(
             f"  writer (write_plan) {r['writer_seconds']:.2f}s = {rows / r['writer_seconds']:,.0f} rows/s; "
@@ -413,13 +435,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sl-url", help=argparse.SUPPRESS)
     parser.add_argument("--paytrace-url", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_pipeline_child(args), default=str))
+        print(json.dumps(run_stage_child(args), default=str))
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print(f"machine: {os.cpu_count()} cores, load average {_load_average()}")
