@@ -10,17 +10,15 @@ records are caught; the writer's ledger makes overlapping windows, retries and b
 
 from __future__ import annotations
 
-from typing import Any
-
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag
 
 from paytrace_sl_airflow.dag_support import (
     default_task_args,
     end_date,
     merchant_timezone,
     payments_interval,
-    run_payment_step,
     start_date,
+    step_chain,
 )
 
 DAG_ID = "paytrace_payments_to_sl"
@@ -38,37 +36,8 @@ DAG_ID = "paytrace_payments_to_sl"
     doc_md=__doc__,
 )
 def paytrace_payments_to_sl() -> None:
-    @task
-    def extract() -> dict[str, Any]:
-        """PayTrace export of the window plus look-back → landing file; unparseable records → dead letters."""
-        return run_payment_step("extract", DAG_ID)
-
-    @task
-    def validate(_upstream: Any) -> dict[str, Any]:
-        """Great Expectations checks from the data contract; bad rows → dead letters."""
-        return run_payment_step("validate", DAG_ID)
-
-    @task
-    def transform(_upstream: Any) -> dict[str, Any]:
-        """Records + SL customers/invoices + mapping.yaml → posting plan."""
-        return run_payment_step("transform", DAG_ID)
-
-    @task
-    def load(_upstream: Any) -> dict[str, Any]:
-        """Write SL batches on Hold through the exactly-once writer."""
-        return run_payment_step("load", DAG_ID)
-
-    @task
-    def preflight(_upstream: Any) -> dict[str, Any]:
-        """SL's release checks on the batches this run wrote."""
-        return run_payment_step("preflight", DAG_ID)
-
-    @task
-    def summarize(_upstream: Any) -> dict[str, Any]:
-        """Row accounting, the run's xPTRun row, and a notification if items await a person."""
-        return run_payment_step("summarize", DAG_ID)
-
-    summarize(preflight(load(transform(validate(extract())))))
+    # extract → validate → transform → load → preflight → summarize (runner.PAYMENT_STEPS)
+    step_chain(DAG_ID, "payments", owner="paytrace_payments_to_sl")
 
 
 paytrace_payments_to_sl()

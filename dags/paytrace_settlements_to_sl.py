@@ -7,16 +7,14 @@ backfills post each settlement once.
 
 from __future__ import annotations
 
-from typing import Any
-
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag
 
 from paytrace_sl_airflow.dag_support import (
     default_task_args,
     end_date,
     merchant_timezone,
-    run_payment_step,
     start_date,
+    step_chain,
 )
 
 DAG_ID = "paytrace_settlements_to_sl"
@@ -34,37 +32,9 @@ DAG_ID = "paytrace_settlements_to_sl"
     doc_md=__doc__,
 )
 def paytrace_settlements_to_sl() -> None:
-    @task
-    def extract_batches() -> dict[str, Any]:
-        """Settled batches of the day (plus look-back) and each batch's transaction list."""
-        return run_payment_step("settle_extract", DAG_ID)
-
-    @task
-    def plan_settlements(_upstream: Any) -> dict[str, Any]:
-        """One GL entry per batch and clearing account: clearing → bank."""
-        return run_payment_step("settle_transform", DAG_ID)
-
-    @task
-    def load_settlements(_upstream: Any) -> dict[str, Any]:
-        """Write the GL batches on Hold through the exactly-once writer."""
-        return run_payment_step("settle_load", DAG_ID)
-
-    @task
-    def reconcile(_upstream: Any) -> dict[str, Any]:
-        """PayTrace batch count/net vs posted ledger rows → xPTRecon (matched, or the cents and why)."""
-        return run_payment_step("reconcile", DAG_ID)
-
-    @task
-    def summarize(_upstream: Any) -> dict[str, Any]:
-        """The run's xPTRun row; a notification when a batch does not reconcile."""
-        return run_payment_step("settle_summarize", DAG_ID)
-
-    @task
-    def report(_upstream: Any) -> dict[str, Any]:
-        """The auditor report for the day (HTML + CSV/JSON), listed on the PayTrace → SL UI page."""
-        return run_payment_step("report", DAG_ID)
-
-    report(summarize(reconcile(load_settlements(plan_settlements(extract_batches())))))
+    # extract_batches → plan_settlements → load_settlements → reconcile → summarize → report
+    # (runner.SETTLEMENT_STEPS)
+    step_chain(DAG_ID, "settlements", owner="paytrace_settlements_to_sl")
 
 
 paytrace_settlements_to_sl()

@@ -64,7 +64,15 @@ def totals_table(transactions: int, totals: dict[str, Any], title: str) -> Any:
     table.add_row("transactions", str(transactions), "PayTrace records created in the window(s)")
     table.add_row("posted", str(sum(totals["posted"].values())), detail(totals["posted"]) + " (SL documents)")
     table.add_row("skipped", str(sum(totals["skipped"].values())), detail(totals["skipped"]))
-    table.add_row("review", str(totals["review"]), "xPTReview items opened")
+    with_note = int(totals.get("posted_with_note", 0))
+    table.add_row(
+        "review", str(totals["review"] - with_note), "waiting for a person, nothing posted (xPTReview)"
+    )
+    table.add_row(
+        "posted with note",
+        str(with_note),
+        "in SL (counted in posted) with an xPTReview note: unidentified receipts, unapplied payments",
+    )
     table.add_row("dead-letter", str(totals["dead_letter"]), "xPTDeadLetter rows")
     table.add_row("SL batches", str(totals["sl_batches"]), "on Hold (or Balanced); never released by us")
     table.add_row(
@@ -145,7 +153,9 @@ def register(app: typer.Typer) -> None:
                 line = (
                     f"{day}: {summary['transactions']} records, {summary['posted']} posted, "
                     f"{summary['already_posted']} already posted, {summary['skipped']} skipped, "
-                    f"{summary['review']} review, {summary['dead_letter']} dead-letter"
+                    f"{summary['review'] - summary.get('posted_with_note', 0)} review, "
+                    f"{summary.get('posted_with_note', 0)} posted with note, "
+                    f"{summary['dead_letter']} dead-letter"
                 )
                 if settlements:
                     progress.update(task, description=f"{day}: settlements")

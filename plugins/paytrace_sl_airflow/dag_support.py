@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES, SETTLEMENT_STEP_NAMES
 from paytrace_sl.pipeline.windows import Interval, Window
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,88 @@ def default_task_args() -> dict[str, Any]:
         "retry_policy": retry_policy(),
         "on_failure_callback": notify_failure,
     }
+
+
+# ------------------------------------------------------------------------------- parse-time wiring
+
+# The Airflow face of each runner step: task id and the task's doc (shown in the UI). The order of the
+# chain is the runner's (paytrace_sl.pipeline.steps, which runner.PAYMENT_STEPS / SETTLEMENT_STEPS use).
+PAYMENT_TASKS: dict[str, tuple[str, str]] = {
+    "extract": (
+        "extract",
+        "PayTrace export of the window plus look-back → landing file; unparseable records → dead letters.",
+    ),
+    "validate": ("validate", "Great Expectations checks from the data contract; bad rows → dead letters."),
+    "transform": ("transform", "Records + SL customers/invoices + mapping.yaml → posting plan."),
+    "load": ("load", "Write SL batches on Hold through the exactly-once writer."),
+    "preflight": ("preflight", "SL's release checks on the batches this run wrote."),
+    "summarize": (
+        "summarize",
+        "Row accounting, the run's xPTRun row, and a notification if items await a person.",
+    ),
+}
+SETTLEMENT_TASKS: dict[str, tuple[str, str]] = {
+    "settle_extract": (
+        "extract_batches",
+        "Settled batches of the day (plus look-back) and each batch's transaction list.",
+    ),
+    "settle_transform": ("plan_settlements", "One GL entry per batch and clearing account: clearing → bank."),
+    "settle_load": ("load_settlements", "Write the GL batches on Hold through the exactly-once writer."),
+    "reconcile": (
+        "reconcile",
+        "PayTrace batch count/net vs posted ledger rows → xPTRecon (matched, or the cents and why).",
+    ),
+    "settle_summarize": (
+        "summarize",
+        "The run's xPTRun row; a notification when a batch does not reconcile.",
+    ),
+    "report": (
+        "report",
+        "The auditor report for the day (HTML + CSV/JSON), listed on the PayTrace → SL UI page.",
+    ),
+}
+CHAINS: dict[str, tuple[Sequence[str], Mapping[str, tuple[str, str]]]] = {
+    "payments": (PAYMENT_STEP_NAMES, PAYMENT_TASKS),
+    "settlements": (SETTLEMENT_STEP_NAMES, SETTLEMENT_TASKS),
+}
+
+
+def _step_callable(
+    step: str, dag_id: str, task_id: str, doc: str, owner: str, first: bool
+) -> Callable[..., Any]:
+    """The task's Python callable: runs ``step`` for the run's window. Downstream tasks take the upstream
+    summary (an XCom) only to be ordered after it."""
+
+    def first_task() -> dict[str, Any]:
+        return run_payment_step(step, dag_id)
+
+    def next_task(_upstream: Any) -> dict[str, Any]:
+        return run_payment_step(step, dag_id)
+
+    fn = first_task if first else next_task
+    fn.__name__ = task_id
+    fn.__qualname__ = f"{owner}.<locals>.{task_id}"
+    fn.__doc__ = doc
+    return fn
+
+
+def step_chain(dag_id: str, chain: str, owner: str) -> Any:
+    """Inside a ``@dag`` function: one ``@task`` per runner step of ``chain`` (``payments`` or
+    ``settlements``), each fed the previous one's summary; returns the last task's output.
+
+    ``owner`` is the ``@dag`` function's name (the tasks' callables are named as if defined in it).
+    Only names are needed at parse time; the step itself runs in the task (:func:`run_payment_step`).
+    """
+    from airflow.sdk import task
+
+    steps, tasks = CHAINS[chain]
+    output: Any = None
+    for step in steps:
+        task_id, doc = tasks[step]
+        fn = _step_callable(step, dag_id, task_id, doc, owner, first=output is None)
+        decorated = task(task_id=task_id)(fn)
+        output = decorated() if output is None else decorated(output)
+    return output
 
 
 # ---------------------------------------------------------------------------------- task-time bridge

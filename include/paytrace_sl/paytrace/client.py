@@ -9,13 +9,17 @@ What it guarantees, because PayTrace documents none of it:
 * authentication failures and validation errors (``success: false`` + ``errors``) are never retried;
 * ``success`` is checked before ``response_code`` (exports and generic errors both use code 1);
 * date ranges ``[start, end)`` in merchant days are split into requests of at most ``max_span_days``
-  (the server's ``end_date`` is inclusive) and records are de-duplicated on ``transaction_id``.
+  (the server's ``end_date`` is inclusive); an exact repeat of a record (what overlapping requests
+  return) is dropped, while copies of one ``transaction_id`` (batch ``number``) with different content
+  are all passed on: the pipeline runner is the one place that resolves them (dead letter), and the
+  parsed convenience methods refuse them (:class:`ConflictingDuplicateError`).
 Nothing secret is logged or put into an exception message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import random
@@ -362,7 +366,11 @@ class PayTraceClient:
         id_key: str,
         stamp_path: str,
     ) -> Iterator[dict[str, Any]]:
-        """Records of a date-range export over merchant days ``[start, end)``, chunked and de-duplicated.
+        """Records of a date-range export over merchant days ``[start, end)``, chunked, exact repeats dropped.
+
+        A record whose id was already yielded with the *same* content (overlapping requests, a repeated
+        row) is dropped silently; one with *different* content is yielded too, for the caller to
+        resolve (:func:`paytrace_sl.pipeline.runner.resolve_copies` turns it into a dead letter).
 
         With ``overlap_days`` > 0 the requested range is widened on both sides (PayTrace's end-date
         inclusiveness and day-boundary zone are undocumented, reference §2.1) and records whose
@@ -374,7 +382,7 @@ class PayTraceClient:
         s = self.settings
         overlap = dt.timedelta(days=s.overlap_days)
         tz = s.tz
-        seen: set[Any] = set()
+        seen: dict[Any, set[bytes]] = {}  # id -> digests of the distinct copies yielded
         for window_start, window_stop in day_windows(
             start - overlap, end + overlap if end > start else end, s.max_span_days
         ):
@@ -387,32 +395,41 @@ class PayTraceClient:
             envelope = self.call(path, fields)
             records = _collection(path, envelope, key)
             del envelope
-            duplicates = outside = 0
+            duplicates = conflicting = outside = 0
             for record in records:
                 if s.overlap_days and not _stamp_in_range(record, stamp_path, tz, start, end):
                     outside += 1
                     continue
                 rid = record.get(id_key) if isinstance(record, dict) else None
                 if isinstance(rid, (int, str)) and not isinstance(rid, bool):
-                    if rid in seen:
+                    digest = _record_digest(record)
+                    copies = seen.get(rid)
+                    if copies is None:
+                        seen[rid] = {digest}
+                    elif digest in copies:
                         duplicates += 1
                         continue
-                    seen.add(rid)
+                    else:
+                        copies.add(digest)
+                        conflicting += 1
                 yield record
             log.info(
-                "PayTrace %s %s..%s: %d record(s) kept, %d duplicate(s), %d outside the window",
+                "PayTrace %s %s..%s: %d record(s) kept, %d exact repeat(s) dropped, "
+                "%d differing cop(y/ies) of a seen id passed on, %d outside the window",
                 path,
                 window_start,
                 window_stop,
                 len(records) - duplicates - outside,
                 duplicates,
+                conflicting,
                 outside,
             )
 
     def export_transactions_raw(
         self, start: dt.date, end: dt.date, *, transaction_type: str | None = None, include_bin: bool = False
     ) -> Iterator[dict[str, Any]]:
-        """Raw ``transactions[]`` dicts of merchant days ``[start, end)``, unique by transaction_id."""
+        """Raw ``transactions[]`` dicts of merchant days ``[start, end)``; no exact repeats, but an id may
+        come more than once with different content (see :meth:`_date_range_records`)."""
         extra: dict[str, Any] = {}
         if transaction_type:
             extra["transaction_type"] = transaction_type.upper()
@@ -425,10 +442,14 @@ class PayTraceClient:
     def export_transactions(
         self, start: dt.date, end: dt.date, *, transaction_type: str | None = None
     ) -> Iterator[Transaction]:
-        """Parsed transactions in ``[start, end)``; a record that fails to parse raises RecordParseError."""
+        """Parsed transactions in ``[start, end)``, unique by id; a record that fails to parse raises
+        RecordParseError, an id returned with different content raises ConflictingDuplicateError."""
         tz = self.settings.tz
+        seen: dict[int, Transaction] = {}
         for raw in self.export_transactions_raw(start, end, transaction_type=transaction_type):
-            yield parse_transaction(raw, tz, export_filter=transaction_type)
+            tx = parse_transaction(raw, tz, export_filter=transaction_type)
+            if _first_copy(seen, tx.transaction_id, tx, "transaction"):
+                yield tx
 
     def parse_transaction(self, raw: Any, *, export_filter: str | None = None) -> Transaction:
         return parse_transaction(raw, self.settings.tz, export_filter=export_filter)
@@ -440,14 +461,18 @@ class PayTraceClient:
         return parse_transaction(records[0], self.settings.tz) if records else None
 
     def export_batches_raw(self, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
-        """Raw settled-batch summaries of merchant days ``[start, end)``, unique by batch number."""
+        """Raw settled-batch summaries of merchant days ``[start, end)``; no exact repeats, but a number
+        may come more than once with different content (see :meth:`_date_range_records`)."""
         return self._date_range_records(
             BATCHES_EXPORT, "batches", start, end, {}, "number", BATCH_FIELDS["created_at"]
         )
 
     def export_batches(self, start: dt.date, end: dt.date) -> list[SettlementBatch]:
+        """Parsed batch summaries, unique by number (different content: ConflictingDuplicateError)."""
         tz = self.settings.tz
-        return [parse_batch(raw, tz) for raw in self.export_batches_raw(start, end)]
+        seen: dict[int, SettlementBatch] = {}
+        batches = (parse_batch(raw, tz) for raw in self.export_batches_raw(start, end))
+        return [b for b in batches if _first_copy(seen, b.number, b, "settlement batch")]
 
     def export_batch_raw(self, batch_number: int | None = None) -> dict[str, Any]:
         fields = {} if batch_number is None else {"batch_number": int(batch_number)}
@@ -480,6 +505,35 @@ class PayTraceClient:
         """Vault customer profiles (masked card data only)."""
         tz = self.settings.tz
         return [parse_customer(raw, tz) for raw in self.export_customers_raw(customer_id)]
+
+
+class ConflictingDuplicateError(PayTraceError):
+    """PayTrace returned one id twice with different content (names the fields, no values; not retried)."""
+
+
+def _record_digest(record: Any) -> bytes:
+    """Digest of a raw record's content: tells an exact repeat from a differing copy of the same id."""
+    text = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def differing_fields(a: Transaction | SettlementBatch, b: Transaction | SettlementBatch) -> list[str]:
+    """Names of the normalized fields in which two copies of one record differ (names only, no values)."""
+    left, right = a.to_json_dict(), b.to_json_dict()
+    return sorted(k for k in left.keys() | right.keys() if left.get(k) != right.get(k))
+
+
+def _first_copy(seen: dict[int, Any], key: int, record: Any, what: str) -> bool:
+    """True for the first copy of ``key``; False for an identical copy; raises for a different one."""
+    first = seen.setdefault(key, record)
+    if first is record:
+        return True
+    fields = differing_fields(first, record)
+    if fields:
+        raise ConflictingDuplicateError(
+            f"PayTrace returned {what} {key} twice with different content (fields: {', '.join(fields)})"
+        )
+    return False
 
 
 def _is_invalid_token(answer: _Answer) -> bool:

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.config import PayTraceSettings
-from paytrace_sl.pipeline.runner import PipelineConfig, replay, run_window
+from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, replay, reports_dir, run_window
 from paytrace_sl.pipeline.windows import Window, day_window
 from paytrace_sl.redaction import contains_pan
 from paytrace_sl.sandbox.merchant import MerchantConfig
@@ -77,9 +76,9 @@ def seeded_sl(sl_pg_url: str) -> str:
 
 @pytest.fixture
 def sandbox_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = write_sandbox_mapping(tmp_path / "mapping-sandbox.yaml")
-    monkeypatch.setenv("PAYTRACE_SL_MAPPING", str(path))
-    return path
+    """The shipped mapping.yaml, as shipped: its accounts are the SL sandbox chart."""
+    monkeypatch.delenv("PAYTRACE_SL_MAPPING", raising=False)
+    return DEFAULT_MAPPING
 
 
 def test_payments_and_settlements_through_airflow_are_idempotent(
@@ -90,8 +89,10 @@ def test_payments_and_settlements_through_airflow_are_idempotent(
     seeded_sl: str,
     sandbox_mapping: Path,
     pipeline_dirs: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     airflow_connections(paytrace_sandbox.url, seeded_sl)
+    monkeypatch.setenv("PAYTRACE_SL_REPORTS_DIR", str(pipeline_dirs / "reports"))
     day = dt.date(2025, 4, 3)
 
     dr = run_dag("paytrace_payments_to_sl", day)
@@ -138,6 +139,9 @@ def test_payments_and_settlements_through_airflow_are_idempotent(
     assert recon, "no reconciliation record for the day's settled batch"
     first_after_settlement = sl_state(seeded_sl)
     assert all(status in ("matched", "difference", "pending") for _, status in recon)
+    # the auditor report of the run's one merchant day, under <reports dir>/<day>/
+    assert sorted(p.name for p in reports_dir().iterdir()) == [day.isoformat()]
+    assert (reports_dir() / day.isoformat() / "report.html").is_file()
 
     # the replay DAG, with its Params: the same day again changes nothing in SL
     replay_dag = dagbag.get_dag("paytrace_sl_replay")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from paytrace_sl.cli import app
-from paytrace_sl.demo import write_sandbox_mapping
+from paytrace_sl.pipeline.runner import DEFAULT_MAPPING
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sandbox.server import SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
@@ -29,7 +29,7 @@ def test_sync_one_day_then_again_changes_nothing(
     monkeypatch.setenv("PAYTRACE_PASSWORD", "sandbox-password")
     monkeypatch.setenv("SL_DATABASE_URL", sl_sqlite_url)
     monkeypatch.delenv("AIRFLOW_CONN_PAYTRACE_DEFAULT", raising=False)
-    mapping = write_sandbox_mapping(tmp_path / "mapping.yaml")
+    mapping = DEFAULT_MAPPING  # the shipped mapping uses the SL sandbox chart
     dirs = [
         "--mapping",
         str(mapping),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from faults_support import MERCHANT, FaultWorld
 
-from paytrace_sl.demo import write_sandbox_mapping
+from paytrace_sl.pipeline.runner import DEFAULT_MAPPING
 from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl.sandbox_seed import init_sandbox
 
@@ -21,7 +21,7 @@ def fault_world(
     """The PayTrace sandbox (no faults yet) and an SL sandbox seeded with the same merchant."""
     server = make_sandbox(SandboxConfig(MERCHANT))
     init_sandbox(sl_pg_url, MERCHANT)
-    return FaultWorld(server, sl_pg_url, tmp_path, write_sandbox_mapping(tmp_path / "mapping.yaml"))
+    return FaultWorld(server, sl_pg_url, tmp_path, DEFAULT_MAPPING)  # shipped file: sandbox chart
 
 
 @pytest.fixture(autouse=True)

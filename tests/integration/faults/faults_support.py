@@ -5,7 +5,7 @@ A plain module (not the conftest) so the child processes of the SIGKILL and conc
 import it too.
 
 Setup follows ``tests/integration/security/test_security_full_run.py``: the real sandbox HTTP server,
-``init_sandbox`` on an SL replica built from SL's DDL, ``write_sandbox_mapping``, ``PipelineConfig``.
+``init_sandbox`` on an SL replica built from SL's DDL, the shipped ``mapping.yaml``, ``PipelineConfig``.
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from mapping_examples import TWO_CLEARING_MAPPING
 from reconcile_world import D1, END, NOW, START, World, batch_of, tx
 
 from paytrace_sl.paytrace.records import BrandTotals
-from paytrace_sl.pipeline.mapping import default_mapping_path, load_mapping
+from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.settlement import plan_settlements, reconcile_and_save, reconcile_settlement_batch
 from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
 from paytrace_sl.reconcile.engine import ReconOptions, reconcile
@@ -105,8 +106,7 @@ def test_every_exception_kind_on_postgres(pg_messy_world: World) -> None:
 def test_planned_settlement_is_written_and_reconciles(tmp_path: Path) -> None:
     """plan_settlements (Amex apart) → the real writer → per-batch reconciliation finds the deposit entry."""
     text = (
-        default_mapping_path()
-        .read_text()
+        TWO_CLEARING_MAPPING.read_text()
         .replace('acct: "1015"', 'acct: "1030"')
         .replace('{acct: "1010", sub: "000000"}', '{acct: "1020", sub: "000000"}')
         .replace('bank_account: {acct: "1000"', 'bank_account: {acct: "1010"')

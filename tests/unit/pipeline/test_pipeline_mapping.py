@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mapping_examples import TWO_CLEARING_MAPPING
 
-from paytrace_sl.pipeline.mapping import ConfigFileError, default_mapping_path, load_mapping
+from paytrace_sl.pipeline.mapping import ConfigFileError, load_mapping
 from paytrace_sl.plan import Account
+from paytrace_sl.sl.sandbox_seed import SandboxSLConfig
 
-GOOD = default_mapping_path().read_text()
+# Error reporting is checked on a mapping with brand rules (the shipped one has a single catch-all rule).
+GOOD = TWO_CLEARING_MAPPING.read_text()
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -30,9 +33,22 @@ def test_shipped_mapping_loads_with_documented_defaults() -> None:
     assert m.action_for("SOMETHING-NEW") == "ignore"
     assert m.sl_doc_types == {"payment": "PA", "refund": "CM"}
     assert m.gl_rules[-1].is_catch_all
-    assert m.bank_account == Account("1000", "000000") and m.settlement_planned
+    assert m.bank_account == Account("1010", "000000") and m.settlement_planned
     assert m.batch_status == "H" and m.batch_grouping == "day"
     assert m.customers.strategy == ("exact", "xref", "invoice")
+
+
+def test_shipped_mapping_uses_the_sl_sandbox_chart() -> None:
+    """The demo, ``make airflow`` and the tests run on the shipped file: its accounts are the sandbox's."""
+    m = load_mapping()
+    sandbox = SandboxSLConfig()
+    chart = {a.acct for a in sandbox.accounts}
+    used = [rule.clearing for rule in m.gl_rules] + [m.refund_account, m.bank_account]
+    assert all(a is not None and a.acct in chart and a.sub == "000000" for a in used), used
+    assert [rule.clearing.acct for rule in m.gl_rules] == ["1020"]  # card clearing
+    assert m.refund_account == Account("4900", "000000")  # sales returns
+    assert m.bank_account == Account(sandbox.checking_acct, "000000")  # the operating bank account
+    assert m.customers.unmatched == "review"
 
 
 @pytest.mark.parametrize(

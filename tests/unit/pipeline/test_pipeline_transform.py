@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from mapping_examples import TWO_CLEARING_MAPPING
 from pipeline_tx_builders import LA, tx
 
 from paytrace_sl.paytrace.records import TransactionState as S
@@ -16,7 +17,7 @@ from paytrace_sl.pipeline.sl_context import LedgerEntry, OpenInvoice, SalesOrder
 from paytrace_sl.pipeline.transform import TransformError, build_plan, plan_rows
 from paytrace_sl.plan import Account, PlannedPayment, PlannedRefund, PlannedVoid, PostingKind
 
-MAPPING = load_mapping()
+MAPPING = load_mapping(TWO_CLEARING_MAPPING)  # two clearing rules (Amex apart)
 
 
 def ctx(**kw: object) -> SLContext:

@@ -8,15 +8,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from mapping_examples import TWO_CLEARING_MAPPING
 
 from paytrace_sl.paytrace.records import BrandTotals, SettlementBatch, Transaction, TransactionState
-from paytrace_sl.pipeline.mapping import default_mapping_path, load_mapping
+from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.settlement import SettlementPlanError, plan_settlements, totals_of
 from paytrace_sl.plan import Account, PostingKind
 from paytrace_sl.reconcile.charts import bar_chart
 from paytrace_sl.reconcile.model import Totals, cents
 
 TZ = ZoneInfo("America/Los_Angeles")
+MAPPING = load_mapping(TWO_CLEARING_MAPPING)  # two clearing rules (Amex apart)
 AMEX, CARDS, BANK = Account("1015", "000000"), Account("1010", "000000"), Account("1000", "000000")
 
 
@@ -41,14 +43,14 @@ def _brand(name: str, sales: str, refunds: str = "0.00") -> BrandTotals:
 
 
 def _mapping_file(tmp_path: Path, replace: tuple[str, str]) -> Path:
-    text = default_mapping_path().read_text().replace(*replace)
+    text = TWO_CLEARING_MAPPING.read_text().replace(*replace)
     path = tmp_path / "mapping.yaml"
     path.write_text(text)
     return path
 
 
 def test_brands_split_over_clearing_accounts() -> None:
-    mapping = load_mapping()
+    mapping = MAPPING
     batch = _batch(
         571, (_brand("visa", "900.00", "20.00"), _brand("amex", "400.00"), _brand("mastercard", "50.00"))
     )
@@ -66,7 +68,7 @@ def test_brands_split_over_clearing_accounts() -> None:
 
 
 def test_single_account_keeps_plain_key() -> None:
-    plan = plan_settlements([_batch(9, (_brand("visa", "10.00"),))], load_mapping(), "PTDEMO")
+    plan = plan_settlements([_batch(9, (_brand("visa", "10.00"),))], MAPPING, "PTDEMO")
     (item,) = plan.batches[0].items
     assert item.ledger_key == "paytrace-batch:9:settlement" and item.clearing_account == CARDS
 
@@ -93,19 +95,24 @@ def test_transactions_decide_when_given() -> None:
         t(3, "5.00", "411111******1111", "REFUND"),
     ]
     batch = _batch(7, net="145.00")
-    plan = plan_settlements([batch], load_mapping(), "C1", transactions_by_batch={7: txs})
+    plan = plan_settlements([batch], MAPPING, "C1", transactions_by_batch={7: txs})
     nets = {i.clearing_account: i.net_amount for i in plan.batches[0].items}
     assert nets == {AMEX: Decimal("100.00"), CARDS: Decimal("45.00")}
     with pytest.raises(SettlementPlanError, match=r"listed transactions sum to 145\.00"):
-        plan_settlements([_batch(7, net="150.00")], load_mapping(), "C1", transactions_by_batch={7: txs})
+        plan_settlements(
+            [_batch(7, net="150.00")],
+            MAPPING,
+            "C1",
+            transactions_by_batch={7: txs},
+        )
 
 
 def test_refuses_what_it_cannot_split() -> None:
     with pytest.raises(SettlementPlanError, match="no brand totals or transactions"):
-        plan_settlements([_batch(1, net="10.00")], load_mapping(), "C1")
+        plan_settlements([_batch(1, net="10.00")], MAPPING, "C1")
     inconsistent = _batch(2, (_brand("visa", "10.00"),), net="11.00")
     with pytest.raises(SettlementPlanError, match=r"brand totals sum to 10\.00"):
-        plan_settlements([inconsistent], load_mapping(), "C1")
+        plan_settlements([inconsistent], MAPPING, "C1")
 
 
 def test_no_bank_account_no_plan(tmp_path: Path) -> None:
@@ -160,8 +167,8 @@ def test_settled_authorization_counts_and_its_capture_skip_explains_nothing() ->
         )
 
     skip = WhyNotPosted("skipped", "skipped (awaiting_capture): authorization only")
-    assert classify(auth(TransactionState.SETTLED), load_mapping()) == "sale"
-    assert classify(auth(TransactionState.AUTHORIZED), load_mapping()) is None
+    assert classify(auth(TransactionState.SETTLED), MAPPING) == "sale"
+    assert classify(auth(TransactionState.AUTHORIZED), MAPPING) is None
     assert not explains(auth(TransactionState.SETTLED), skip)
     assert explains(auth(TransactionState.AUTHORIZED), skip)
     assert explains(auth(TransactionState.SETTLED), WhyNotPosted("review", "waiting in the review queue"))

@@ -1,0 +1,18 @@
+"""The names and order of the pipeline steps: one definition for the runner and the DAG files.
+
+Deliberately import-free (the DAG processor reads it on every parse, see
+``paytrace_sl_airflow.dag_support.step_chain``); :mod:`paytrace_sl.pipeline.runner` pairs each name
+with its step function in ``PAYMENT_STEPS`` / ``SETTLEMENT_STEPS``.
+"""
+
+from __future__ import annotations
+
+PAYMENT_STEP_NAMES: tuple[str, ...] = ("extract", "validate", "transform", "load", "preflight", "summarize")
+SETTLEMENT_STEP_NAMES: tuple[str, ...] = (
+    "settle_extract",
+    "settle_transform",
+    "settle_load",
+    "reconcile",
+    "settle_summarize",
+    "report",
+)

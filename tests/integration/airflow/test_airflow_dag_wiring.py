@@ -1,0 +1,58 @@
+"""The two pipeline DAGs are built from the runner's step lists, and parsing them stays cheap."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paytrace_sl.pipeline import runner
+from paytrace_sl_airflow import dag_support
+
+DAGS = Path(__file__).resolve().parents[3] / "dags"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "steps", "tasks"),
+    [
+        ("paytrace_payments_to_sl", runner.PAYMENT_STEPS, dag_support.PAYMENT_TASKS),
+        ("paytrace_settlements_to_sl", runner.SETTLEMENT_STEPS, dag_support.SETTLEMENT_TASKS),
+    ],
+)
+def test_task_chain_is_the_runner_step_order(
+    dagbag: Any, dag_id: str, steps: Any, tasks: dict[str, tuple[str, str]]
+) -> None:
+    dag = dagbag.get_dag(dag_id)
+    assert set(tasks) == {name for name, _ in steps}
+    chain = [tasks[name][0] for name, _ in steps]
+    assert sorted(dag.task_ids) == sorted(chain)
+    assert dag.get_task(chain[0]).upstream_task_ids == set()
+    for upstream, downstream in itertools.pairwise(chain):
+        assert dag.get_task(downstream).upstream_task_ids == {upstream}
+    for name, _ in steps:
+        task_id, doc = tasks[name]
+        assert dag.get_task(task_id).doc_md == doc
+
+
+def test_parsing_the_dag_files_imports_no_pipeline_code(tmp_path: Path) -> None:
+    """The DAG processor re-parses every file every few seconds: no runner, PayTrace client or pandas."""
+    script = f"""
+import json, runpy, sys
+for f in {[str(DAGS / "paytrace_payments_to_sl.py"), str(DAGS / "paytrace_settlements_to_sl.py")]!r}:
+    runpy.run_path(f)
+heavy = ("paytrace_sl.pipeline.runner", "paytrace_sl.pipeline.landing", "paytrace_sl.paytrace.client",
+         "pandas", "great_expectations")
+print(json.dumps([m for m in heavy if m in sys.modules]))
+"""
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), PAYTRACE_SL_INTERVAL="daily")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
