@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from paytrace_sl.paytrace.client import differing_fields
 from paytrace_sl.paytrace.errors import RecordParseError
 from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
+from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class ExtractSummary:
     amount_by_status: dict[str, Decimal] = field(default_factory=dict)
     failures: list[ParseFailure] = field(default_factory=list)
     duplicates: int = 0  # records seen again in a later export pass (e.g. declines in both exports)
+    conflicts: int = 0  # copies of a seen id with different content (rejected, in ``failures``)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +80,7 @@ class ExtractSummary:
             "amount_by_status": {k: str(v) for k, v in sorted(self.amount_by_status.items())},
             "rejected": len(self.failures),
             "duplicates_skipped": self.duplicates,
+            "conflicting_copies_rejected": self.conflicts,
             "failures": [f.to_json_dict() for f in self.failures],
         }
 
@@ -115,8 +119,9 @@ def write_transactions(
 ) -> None:
     """Parse ``(raw record, export filter)`` pairs into ``summary.out_path`` (and its rejects file).
 
-    A transaction id already written or rejected is skipped, so passes over several export filters
-    (the regular export and the DECLINED one) never produce a line twice.
+    An exact repeat of an id (a decline in both the regular and the DECLINED export) is skipped; a copy
+    whose content differs from the first is rejected by name (never silently dropped), so passes over
+    several export filters never produce a line twice.
     """
     out_path = summary.out_path
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,22 +134,46 @@ def write_transactions(
     tmp_rejects = _temp_path(rejects_final)
     try:
         with tmp_out.open("w", encoding="utf-8") as out, tmp_rejects.open("w", encoding="utf-8") as rejects:
-            seen: set[object] = set()
+            first_copies: dict[object, Transaction | None] = {}  # id -> written copy (None: rejected)
             for raw, export_filter in records:
                 key = _identity(raw)
-                if key in seen:
-                    summary.duplicates += 1
-                    continue
-                seen.add(key)
                 try:
-                    tx = parse_transaction(raw, tz, export_filter=export_filter)
+                    tx: Transaction | None = parse_transaction(raw, tz, export_filter=export_filter)
+                    error: RecordParseError | None = None
                 except RecordParseError as exc:
-                    failure = ParseFailure(exc.transaction_id, exc.field, exc.reason)
+                    tx, error = None, exc
+                if key in first_copies:
+                    first = first_copies[key]
+                    if first == tx:  # an exact repeat, or another unreadable copy of a rejected id
+                        summary.duplicates += 1
+                        continue
+                    if first is None or tx is None:
+                        fields = ["<one copy unreadable>"]
+                    else:
+                        fields = differing_fields(first, tx)
+                    kept = "the first copy was kept" if first is not None else "no copy was kept"
+                    failure = ParseFailure(
+                        key if type(key) is int else "<unknown>",
+                        "transaction_id",
+                        f"PayTrace returned this id again with different content (fields: "
+                        f"{', '.join(fields)}); {kept}, this copy is rejected",
+                    )
+                    summary.conflicts += 1
+                elif error is not None:
+                    first_copies[key] = None
+                    failure = ParseFailure(error.transaction_id, error.field, error.reason)
+                else:
+                    first_copies[key] = tx
+                    failure = None
+                if failure is not None:
                     summary.failures.append(failure)
-                    log.warning("rejected record: %s", exc)
+                    log.warning(
+                        "rejected record %s: %s: %s", failure.transaction_id, failure.field, failure.reason
+                    )
                     rejects.write(json.dumps({**failure.to_json_dict(), "record": redact(raw)}, default=str))
                     rejects.write("\n")
                     continue
+                assert tx is not None
                 out.write(json.dumps(tx.to_json_dict(), separators=(",", ":")))
                 out.write("\n")
                 counts[tx.transaction_type] += 1
