@@ -396,7 +396,11 @@ class PayTraceClient:
             records = _collection(path, envelope, key)
             del envelope
             duplicates = conflicting = outside = 0
-            for record in records:
+            # Hand records out front to back while dropping our reference to each: the caller turns
+            # them into compact records, so the raw dicts of a big export are freed as it goes.
+            records.reverse()
+            while records:
+                record = records.pop()
                 if s.overlap_days and not _stamp_in_range(record, stamp_path, tz, start, end):
                     outside += 1
                     continue
