@@ -8,6 +8,7 @@ these records from PayTrace's raw JSON live in :mod:`paytrace_sl.paytrace.parse`
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +23,12 @@ class TransactionState(StrEnum):
     VOIDED = "voided"  # "N" + message mentioning VOID
     DECLINED = "declined"  # "N" + message mentioning DECL (or a DECLINED export record)
     AUTHORIZED = "authorized"  # "N" + "Authorization Only": waits for its capture
+
+
+def _shared(value: Any) -> str:
+    """``str(value)``, one object per distinct text: a window repeats types, states, channels and customers
+    thousands of times, and records read back from a landing file would otherwise hold a copy each."""
+    return sys.intern(str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,23 +85,23 @@ class Transaction:
         """Inverse of :meth:`to_json_dict` (used to read landing files back)."""
         return cls(
             transaction_id=int(data["transaction_id"]),
-            transaction_type=str(data["transaction_type"]),
+            transaction_type=_shared(data["transaction_type"]),
             status=TransactionState(data["status"]),
             batch_number=None if data.get("batch_number") is None else int(data["batch_number"]),
             amount=Decimal(str(data["amount"])),
             tax_amount=Decimal(str(data["tax_amount"])),
             created_at=dt.datetime.fromisoformat(data["created_at"]),
             settled_at=dt.datetime.fromisoformat(data["settled_at"]) if data.get("settled_at") else None,
-            customer_id=str(data.get("customer_id", "")),
+            customer_id=_shared(data.get("customer_id", "")),
             invoice_id=str(data.get("invoice_id", "")),
-            card_masked=str(data.get("card_masked", "")),
-            status_code=str(data.get("status_code", "")),
-            status_message=str(data.get("status_message", "")),
+            card_masked=_shared(data.get("card_masked", "")),
+            status_code=_shared(data.get("status_code", "")),
+            status_message=_shared(data.get("status_message", "")),
             description=str(data.get("description", "")),
             customer_reference_id=str(data.get("customer_reference_id", "")),
-            approval_code=str(data.get("approval_code", "")),
-            created_through=str(data.get("created_through", "")),
-            created_by=str(data.get("created_by", "")),
+            approval_code=_shared(data.get("approval_code", "")),
+            created_through=_shared(data.get("created_through", "")),
+            created_by=_shared(data.get("created_by", "")),
             billing_name=str(data.get("billing_name", "")),
         )
 

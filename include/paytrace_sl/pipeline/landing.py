@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from paytrace_sl import plan as plan_module
-from paytrace_sl.redaction import contains_pan
+from paytrace_sl.pci_scan import text_has_pan
+
+_JSONL_CHUNK = 5000  # rows encoded, scanned and written at a time (memory stays flat in the window size)
+_INDENT_LIMIT = 256 * 1024  # JSON files up to this size are indented for people; larger ones compact
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -57,12 +60,17 @@ class Landing:
         return self.path(name).exists()
 
     def _write_text(self, name: str, text: str) -> Path:
+        return self._write_chunks(name, (text,))
+
+    def _write_chunks(self, name: str, chunks: Iterable[str]) -> Path:
+        """Write ``chunks`` to a temp file and rename it into place; nothing lands if any chunk raises."""
         self.dir.mkdir(parents=True, exist_ok=True)
         target = self.path(name)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+                for chunk in chunks:
+                    fh.write(chunk)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -70,15 +78,36 @@ class Landing:
         return target
 
     def write_jsonl(self, name: str, rows: Iterable[dict[str, Any]]) -> int:
-        """Write rows as JSON lines; refuses (LandingError) any line containing a card number."""
-        lines: list[str] = []
-        for row in rows:
-            line = json.dumps(row, sort_keys=True, default=_json_default)
-            if contains_pan(line):
-                raise LandingError(f"refusing to land {name}: a row contains an unmasked card number")
-            lines.append(line)
-        self._write_text(name, "".join(line + "\n" for line in lines))
-        return len(lines)
+        """Write rows as JSON lines; refuses (LandingError) any line containing a card number.
+
+        Rows are encoded and scanned in chunks of lines (a card number cannot span a line break, so
+        scanning a chunk finds exactly what scanning each line finds) and streamed to the temp file.
+        """
+        encode = json.JSONEncoder(sort_keys=True, default=_json_default).encode
+        count = 0
+
+        def chunks() -> Iterator[str]:
+            nonlocal count
+            lines: list[str] = []
+            for row in rows:
+                lines.append(encode(row))
+                if len(lines) >= _JSONL_CHUNK:
+                    yield self._checked(name, lines, "a row contains")
+                    count += len(lines)
+                    lines = []
+            if lines:
+                yield self._checked(name, lines, "a row contains")
+                count += len(lines)
+
+        self._write_chunks(name, chunks())
+        return count
+
+    @staticmethod
+    def _checked(name: str, lines: list[str], what: str) -> str:
+        text = "\n".join(lines) + "\n"
+        if text_has_pan(text):
+            raise LandingError(f"refusing to land {name}: {what} an unmasked card number")
+        return text
 
     def read_jsonl(self, name: str) -> Iterator[dict[str, Any]]:
         path = self.path(name)
@@ -90,10 +119,50 @@ class Landing:
                     yield json.loads(line)
 
     def write_json(self, name: str, data: Any) -> Path:
-        text = json.dumps(data, sort_keys=True, indent=1, default=_json_default)
-        if contains_pan(text):
+        # the C encoder only runs without ``indent``: encode compactly, indent only small files
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
+        if len(text) <= _INDENT_LIMIT:
+            text = json.dumps(data, sort_keys=True, indent=1, default=_json_default)
+        if text_has_pan(text):
             raise LandingError(f"refusing to land {name}: it contains an unmasked card number")
         return self._write_text(name, text)
+
+    def write_plan(self, name: str, posting_plan: plan_module.PostingPlan) -> Path:
+        """``write_json(name, encode_plan(plan))`` without holding the encoded plan in memory.
+
+        Writes the same JSON document (read it back with ``decode_plan(read_json(name))``), encoding and
+        scanning it a few thousand items at a time.
+        """
+        return self._write_chunks(name, self._plan_chunks(name, posting_plan))
+
+    def _plan_chunks(self, name: str, posting_plan: plan_module.PostingPlan) -> Iterator[str]:
+        """The JSON text of ``encode_plan(posting_plan)`` (sorted keys), in scanned chunks of lines."""
+        encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default).encode
+        if _field_names(type(posting_plan)) != ("batches",):  # pragma: no cover - the plan grew a field
+            yield self._checked(name, [encode(encode_plan(posting_plan))], "it contains")
+            return
+        lines = ['{"__dc__":"PostingPlan","batches":[']
+        for b_index, batch in enumerate(posting_plan.batches):
+            head: dict[str, Any] = {"__dc__": type(batch).__name__}
+            for field_name in _field_names(type(batch)):
+                if field_name != "items":
+                    head[field_name] = encode_plan_value(getattr(batch, field_name))
+            before = [k for k in sorted([*head, "items"]) if k < "items"]
+            after = [k for k in sorted(head) if k > "items"]
+            lines.append(
+                ("," if b_index else "")
+                + "{"
+                + "".join(f"{encode(k)}:{encode(head[k])}," for k in before)
+                + '"items":['
+            )
+            for i, item in enumerate(batch.items):
+                lines.append(("," if i else "") + encode(encode_plan_value(item)))
+                if len(lines) >= _JSONL_CHUNK:
+                    yield self._checked(name, lines, "it contains")
+                    lines = []
+            lines.append("]" + "".join(f",{encode(k)}:{encode(head[k])}" for k in after) + "}")
+        lines.append("]}")
+        yield self._checked(name, lines, "it contains")
 
     def read_json(self, name: str) -> Any:
         path = self.path(name)
@@ -123,14 +192,31 @@ _PLAN_CLASSES: dict[str, type[Any]] = {
 }
 
 
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def encode_plan_value(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"__dc__": type(value).__name__}
-        for f in dataclasses.fields(value):
-            out[f.name] = encode_plan_value(getattr(value, f.name))
+    cls = type(value)
+    if cls in _ATOMS:
+        return value
+    names = _FIELDS.get(cls)  # a dataclass seen before (the plan's items): no introspection per value
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _field_names(cls)
+    if names is not None:
+        out: dict[str, Any] = {"__dc__": cls.__name__}
+        for name in names:
+            out[name] = encode_plan_value(getattr(value, name))
         return out
     if isinstance(value, Enum):
-        return {"__enum__": type(value).__name__, "value": value.value}
+        return {"__enum__": cls.__name__, "value": value.value}
     if isinstance(value, Decimal):
         return {"__dec__": str(value)}
     if isinstance(value, dt.datetime):
@@ -139,7 +225,7 @@ def encode_plan_value(value: Any) -> Any:
         return {"__date__": value.isoformat()}
     if isinstance(value, list | tuple):
         return [encode_plan_value(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str | int | float | bool):
         return value
     raise TypeError(f"cannot encode {type(value).__name__} in a posting plan")
 

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
-from paytrace_sl.pipeline.landing import Landing, decode_plan, encode_plan
+from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import (
     Notification,
     NotifySettings,
@@ -661,7 +661,7 @@ def transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
             )
     result = build_plan(transactions, ctx, mapping, window=window)
     outcome = _transform_outcome(result, transactions)
-    landing.write_json(PLAN_FILE, encode_plan(result.plan))
+    landing.write_plan(PLAN_FILE, result.plan)
     landing.write_json(OUTCOME_FILE, outcome)
     return _write_step_summary(
         landing,
@@ -1057,7 +1057,7 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
             )
             continue
         planned.extend(plan.batches)
-    landing.write_json(SETTLE_PLAN_FILE, encode_plan(PostingPlan(batches=tuple(planned))))
+    landing.write_plan(SETTLE_PLAN_FILE, PostingPlan(batches=tuple(planned)))
     landing.write_json(SETTLE_REVIEW_FILE, review)
     return _write_step_summary(
         landing,

@@ -8,6 +8,7 @@ for the rules. Money is handled as integer cents inside the frame and as ``Decim
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -122,10 +123,40 @@ class TransformResult:
 # input normalization
 
 
+# the record fields the transform reads (``_normalize``), in ``Transaction.to_json_dict`` form
+_RECORD_COLUMNS = (
+    "transaction_id",
+    "transaction_type",
+    "status",
+    "amount",
+    "created_at",
+    "customer_id",
+    "invoice_id",
+    "created_through",
+    "card_masked",
+)
+
+
 def _frame(transactions: pd.DataFrame | Sequence[Transaction]) -> pd.DataFrame:
+    """The input as a frame. Records are read column-wise (only the fields used, no per-row dicts)."""
     if isinstance(transactions, pd.DataFrame):
         return transactions.reset_index(drop=True)
-    return pd.DataFrame([t.to_json_dict() for t in transactions])
+    if not len(transactions):
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "transaction_id": [t.transaction_id for t in transactions],
+            "transaction_type": [t.transaction_type for t in transactions],
+            "status": [t.status.value for t in transactions],
+            "amount": [str(t.amount) for t in transactions],
+            "created_at": [t.created_at.isoformat() for t in transactions],
+            "customer_id": [t.customer_id for t in transactions],
+            "invoice_id": [t.invoice_id for t in transactions],
+            "created_through": [t.created_through for t in transactions],
+            "card_masked": [t.card_masked for t in transactions],
+        },
+        columns=list(_RECORD_COLUMNS),
+    )
 
 
 def _cents(value: Any, tid: Any) -> int:
@@ -137,6 +168,25 @@ def _cents(value: Any, tid: Any) -> int:
     if cents != cents.to_integral_value():
         raise TransformError(f"transaction {tid}: amount {value!r} has more than 2 decimal places")
     return int(cents)
+
+
+def _cents_column(amounts: pd.Series, tids: pd.Series) -> list[int]:
+    """``_cents`` per row, computed once per distinct amount (amounts repeat a lot in a window)."""
+    memo: dict[Any, int] = {}
+    out: list[int] = []
+    for value, tid in zip(amounts.tolist(), tids.tolist(), strict=True):
+        try:
+            cents = memo.get(value)
+        except TypeError:  # unhashable: no memo
+            cents = None
+        if cents is None:
+            cents = _cents(value, tid)
+            try:
+                memo[value] = cents
+            except TypeError:
+                pass
+        out.append(cents)
+    return out
 
 
 def _text_col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -157,7 +207,7 @@ def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
         raise TransformError(f"duplicate transaction ids in one window: {sorted(set(dupes.tolist()))[:10]}")
     df["ttype"] = _text_col(raw, "transaction_type").str.upper()
     df["state"] = _text_col(raw, "status").str.lower()
-    df["cents"] = [_cents(v, t) for v, t in zip(raw["amount"], df["tid"], strict=True)]
+    df["cents"] = _cents_column(raw["amount"], df["tid"])
     negative = df.loc[df["cents"] < 0, "tid"]
     if len(negative):  # the contract forbids it; a refund is a positive REFUND, never a negative SALE
         raise TransformError(
@@ -221,10 +271,12 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
         if strategy == "exact":
             found = df["customer_id"].where(df["customer_id"].isin(ctx.customers), "")
         elif strategy == "xref":
-            found = df["customer_id"].map(lambda c: ctx.xref.get(c, "") if c else "").astype("str")
+            xref = {k: v for k, v in ctx.xref.items() if k}
+            found = df["customer_id"].map(xref).fillna("").astype("str")
             found = found.where(found.isin(ctx.customers), "")
         else:  # invoice
-            found = df["invoice_id"].map(lambda i: invoice_owner.get(i, "") if i else "").astype("str")
+            owners = {k: v for k, v in invoice_owner.items() if k}
+            found = df["invoice_id"].map(owners).fillna("").astype("str")
         cust = cust.where(~todo, found)
     return cust
 
@@ -241,7 +293,7 @@ def _set(frame: pd.DataFrame, mask: pd.Series, outcome: str, code: str, text: st
 
 
 def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write (pandas ≥ 3): the caller's frame never changes
     for col in (
         "outcome",
         "reason_code",
@@ -253,14 +305,15 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
         "review_note",
     ):
         out[col] = ""
+    # ledger facts per row: sets/dicts over the (few) ledger entries, then one vectorised lookup each
     ledger = ctx.ledger
-    entry = out["tid"].map(lambda t: ledger.get(int(t)))
-    in_ledger = entry.notna()
-    pay_posted = entry.map(lambda e: e is not None and e.has("payment", "posted"))
-    pay_any = entry.map(lambda e: e is not None and e.has("payment"))
-    refund_any = entry.map(lambda e: e is not None and e.has("refund"))
-    void_any = entry.map(lambda e: e is not None and e.has("void"))
-    ledger_state = entry.map(lambda e: e.paytrace_state if e is not None else "")
+    tids = out["tid"]
+    in_ledger = tids.isin([int(t) for t in ledger])
+    pay_posted = tids.isin([int(t) for t, e in ledger.items() if e.has("payment", "posted")])
+    pay_any = tids.isin([int(t) for t, e in ledger.items() if e.has("payment")])
+    refund_any = tids.isin([int(t) for t, e in ledger.items() if e.has("refund")])
+    void_any = tids.isin([int(t) for t, e in ledger.items() if e.has("void")])
+    ledger_state = tids.map({int(t): e.paytrace_state for t, e in ledger.items()}).fillna("")
 
     is_pay = out["action"] == "payment"
     is_refund = out["action"] == "refund"
@@ -403,7 +456,9 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
 # plan assembly
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _money(cents: int) -> Decimal:
+    """Cents as a 2-place Decimal; one shared (immutable) object per amount, as amounts repeat."""
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
@@ -444,40 +499,48 @@ def build_plan(
 
     groups: dict[tuple[str, str, str], list[tuple[Any, PlannedPayment | PlannedRefund | PlannedVoid]]] = {}
     planned = decided[decided["outcome"] == POSTED].sort_values(["created", "tid"])
-    for idx, row in planned.iterrows():
-        kind, tid, day = row["kind"], int(row["tid"]), row["doc_date"]
+    gl_rules = mapping.gl_rules
+    columns = ("kind", "tid", "doc_date", "cents", "apply_ref", "cust_id", "ttype", "ext_ref", "review_note")
+    values = [planned[c].tolist() for c in columns]
+    rules_of = rule_index[planned.index].tolist()
+    for idx, rule_i, (kind, tid, day, cents, apply_ref, cust_id, ttype, ext_ref, note), state, inv in zip(
+        planned.index.tolist(),
+        rules_of,
+        zip(*values, strict=True),
+        planned["state"].tolist(),
+        planned["invoice_id"].tolist(),
+        strict=True,
+    ):
+        tid = int(tid)
         item: PlannedPayment | PlannedRefund | PlannedVoid
-        clearing = mapping.gl_rules[int(rule_index[idx])].clearing
+        clearing = gl_rules[int(rule_i)].clearing
         if kind == PostingKind.PAYMENT.value:
-            apps = (
-                (InvoiceApplication(ref_nbr=row["apply_ref"], amount=_money(row["cents"])),)
-                if row["apply_ref"]
-                else ()
-            )
+            amount = _money(cents)
+            apps = (InvoiceApplication(ref_nbr=apply_ref, amount=amount),) if apply_ref else ()
             item = PlannedPayment(
                 transaction_id=tid,
-                cust_id=row["cust_id"],
-                amount=_money(row["cents"]),
+                cust_id=cust_id,
+                amount=amount,
                 doc_date=day,
                 cash_account=clearing,
                 applications=apps,
                 # ≤ 30 chars (SL's DocDesc/TranDesc) with a 9-digit id: "PayTrace capture 812345678"
-                description=f"PayTrace {_DOC_LABEL.get(row['ttype'], 'payment')} {tid}",
-                ext_ref_nbr=row["ext_ref"],
-                review_reason=row["review_note"],
-                paytrace_state=row["state"],
+                description=f"PayTrace {_DOC_LABEL.get(ttype, 'payment')} {tid}",
+                ext_ref_nbr=ext_ref,
+                review_reason=note,
+                paytrace_state=state,
             )
         elif kind == PostingKind.REFUND.value:
             item = PlannedRefund(
                 transaction_id=tid,
-                cust_id=row["cust_id"],
-                amount=_money(row["cents"]),
+                cust_id=cust_id,
+                amount=_money(cents),
                 doc_date=day,
                 clearing_account=clearing,
                 refund_account=mapping.refund_account,
                 description=f"PayTrace refund {tid}",
-                ext_ref_nbr=row["invoice_id"][:EXT_REF_LEN],
-                paytrace_state=row["state"],
+                ext_ref_nbr=inv[:EXT_REF_LEN],
+                paytrace_state=state,
             )
         else:
             day = void_date or day

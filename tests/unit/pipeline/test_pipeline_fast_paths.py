@@ -1,0 +1,279 @@
+"""The fast paths of transform, landing, PAN scan and the GX frame give exactly what the plain ones give."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from pipeline_tx_builders import tx
+
+from paytrace_sl.paytrace.records import TransactionState
+from paytrace_sl.pci_scan import text_has_pan
+from paytrace_sl.pipeline import checks, landing
+from paytrace_sl.pipeline.landing import Landing, LandingError, decode_plan, encode_plan
+from paytrace_sl.pipeline.mapping import load_mapping
+from paytrace_sl.pipeline.sl_context import LedgerEntry, OpenInvoice, SLContext
+from paytrace_sl.pipeline.transform import TransformError, _cents, _cents_column, build_plan
+from paytrace_sl.plan import (
+    Account,
+    InvoiceApplication,
+    PlannedBatch,
+    PlannedPayment,
+    PlannedRefund,
+    PlannedVoid,
+    PostingKind,
+    PostingPlan,
+)
+from paytrace_sl.redaction import find_pans
+
+VISA = "4111111111111111"  # Luhn-valid test PAN
+
+# ------------------------------------------------------------------------------------------ PAN scan
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        VISA,
+        f"x{VISA}y",
+        f"amount 12.{VISA}",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "3782 822463 10005",  # Amex grouping
+        f"1{VISA}",  # 17 digits, not Luhn-valid as a whole
+        f"----    {VISA}    ----",
+        "2025-04-01 2025-04-02 2025-04-03",
+        "４１１１１１１１１１１１１１１１",  # full-width digits: \\d matches them, so find_pans does too
+        f"line one\n{VISA[:8]}\n{VISA[8:]}",  # split by a line break: not a card
+        "5555555555554444 and 4000000000000002",
+        "12345678901234567890123",  # too long a run
+    ],
+)
+def test_text_has_pan_agrees_with_find_pans_on_examples(text: str) -> None:
+    assert text_has_pan(text) is bool(find_pans(text))
+
+
+def test_text_has_pan_agrees_with_find_pans_on_random_text() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789" * 6 + '  --\n.abc:"{}٣'
+    pans = [VISA, "5555555555554444", "378282246310005", "6011111111111117", "4111 1111 1111 1111"]
+    for _ in range(3000):
+        parts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))]
+        if rng.random() < 0.3:
+            parts.insert(rng.randint(0, 1), rng.choice(pans))
+        text = "".join(parts)
+        assert text_has_pan(text) is bool(find_pans(text)), text
+
+
+# ------------------------------------------------------------------------------------------ landing
+
+
+def _plan() -> PostingPlan:
+    clearing = Account("1050", "000000")
+    payments = tuple(
+        PlannedPayment(
+            transaction_id=i,
+            cust_id=f"C{i:03d}",
+            amount=Decimal("12.34"),
+            doc_date=dt.date(2025, 3, 9),
+            cash_account=clearing,
+            applications=(InvoiceApplication(f"INV{i}", Decimal("12.34")),) if i % 2 else (),
+            description=f"PayTrace sale {i}",
+            review_reason="" if i % 3 else "order_not_invoiced: x",
+            paytrace_state="settled",
+        )
+        for i in range(1, 40)
+    )
+    return PostingPlan(
+        batches=(
+            PlannedBatch(kind=PostingKind.PAYMENT, cpny_id="0010", items=payments, description="P"),
+            PlannedBatch(
+                kind=PostingKind.REFUND,
+                cpny_id="0010",
+                items=(
+                    PlannedRefund(
+                        transaction_id=77,
+                        cust_id="C1",
+                        amount=Decimal("1.00"),
+                        doc_date=dt.date(2025, 3, 9),
+                        clearing_account=clearing,
+                        refund_account=Account("2000", "x"),
+                    ),
+                ),
+            ),
+            PlannedBatch(
+                kind=PostingKind.VOID,
+                cpny_id="0010",
+                items=(PlannedVoid(transaction_id=5, doc_date=dt.date(2025, 3, 10)),),
+            ),
+            PlannedBatch(kind=PostingKind.PAYMENT, cpny_id="0020", items=()),
+        )
+    )
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 5000])
+def test_write_plan_writes_the_document_write_json_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(landing, "_JSONL_CHUNK", chunk)
+    plan = _plan()
+    target = Landing(tmp_path, "r")
+    target.write_json("a.json", encode_plan(plan))
+    target.write_plan("b.json", plan)
+    assert (
+        target.read_json("b.json") == target.read_json("a.json") == json.loads(json.dumps(encode_plan(plan)))
+    )
+    decoded = decode_plan(target.read_json("b.json"))
+    assert decoded == plan
+    assert [i.paytrace_state for i in decoded.batches[0].items] == ["settled"] * 39  # type: ignore[union-attr]
+    empty = Landing(tmp_path, "e")
+    empty.write_plan("plan.json", PostingPlan())
+    assert decode_plan(empty.read_json("plan.json")) == PostingPlan()
+
+
+def test_write_plan_refuses_a_card_number_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(landing, "_JSONL_CHUNK", 3)
+    plan = _plan()
+    bad = PlannedBatch(kind=PostingKind.PAYMENT, cpny_id="0010", items=(), description=f"card {VISA}")
+    target = Landing(tmp_path, "r")
+    for poisoned in (PostingPlan(batches=(*plan.batches, bad)), PostingPlan(batches=(bad, *plan.batches))):
+        with pytest.raises(LandingError, match="unmasked card number"):
+            target.write_plan("plan.json", poisoned)
+        assert not target.exists("plan.json")
+        assert list(target.dir.iterdir()) == []
+
+
+def test_write_jsonl_streams_in_chunks_and_refuses_a_card_in_any_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(landing, "_JSONL_CHUNK", 4)
+    target = Landing(tmp_path, "r")
+    rows = [{"transaction_id": i, "amount": Decimal("1.10"), "at": dt.date(2025, 1, 1)} for i in range(10)]
+    assert target.write_jsonl("t.jsonl", iter(rows)) == 10
+    assert list(target.read_jsonl("t.jsonl")) == [
+        {"transaction_id": i, "amount": "1.10", "at": "2025-01-01"} for i in range(10)
+    ]
+    assert target.path("t.jsonl").read_text().count("\n") == 10
+    assert target.write_jsonl("empty.jsonl", []) == 0
+    assert target.path("empty.jsonl").read_text() == ""
+    with pytest.raises(LandingError, match="unmasked card number"):
+        target.write_jsonl("bad.jsonl", [*rows, {"note": f"card {VISA}"}])
+    assert not target.exists("bad.jsonl")
+    assert sorted(p.name for p in target.dir.iterdir()) == ["empty.jsonl", "t.jsonl"]
+
+
+def test_write_json_indents_small_files_and_keeps_large_ones_compact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = Landing(tmp_path, "r")
+    data = {"b": [1, 2], "a": Decimal("1.5")}
+    target.write_json("small.json", data)
+    assert target.path("small.json").read_text() == json.dumps(
+        {"a": "1.5", "b": [1, 2]}, indent=1, sort_keys=True
+    )
+    monkeypatch.setattr(landing, "_INDENT_LIMIT", 5)
+    target.write_json("large.json", data)
+    assert target.path("large.json").read_text() == '{"a":"1.5","b":[1,2]}'
+    with pytest.raises(LandingError, match="unmasked card number"):
+        target.write_json("bad.json", {"x": VISA})
+
+
+# ---------------------------------------------------------------------------------------- transform
+
+
+def test_cents_column_is_cents_per_row_and_names_the_first_bad_row() -> None:
+    amounts = pd.Series(["1.10", "1.10", "0.00", "12", Decimal("3.5"), 7, "1.10"], dtype=object)
+    tids = pd.Series(range(1, 8))
+    assert _cents_column(amounts, tids) == [_cents(v, t) for v, t in zip(amounts, tids, strict=True)]
+    with pytest.raises(TransformError, match=r"transaction 3: amount '1\.005'"):
+        _cents_column(pd.Series(["1.00", "2.00", "1.005", "1.005"], dtype=object), pd.Series([1, 2, 3, 4]))
+    with pytest.raises(TransformError, match="transaction 2: amount 'abc'"):
+        _cents_column(pd.Series(["1.00", "abc"], dtype=object), pd.Series([1, 2]))
+
+
+def test_records_and_their_json_rows_give_the_same_plan_and_outcomes() -> None:
+    mapping = load_mapping()
+    ctx = SLContext.build(
+        cpny_id="0010",
+        customers=["C100", "C200", "C300"],
+        xref={"vault-9": "C200", "": "C300"},
+        invoices=[
+            OpenInvoice("INV-1", "C100", Decimal("150.00")),
+            OpenInvoice("INV-2", "C200", Decimal("5.00")),
+        ],
+        ledger={
+            10: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="pending"),
+            11: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="settled"),
+            12: LedgerEntry(kinds={"refund": "posted"}, paytrace_state="settled"),
+        },
+    )
+    records = [
+        tx(1, invoice_id="INV-1", amount="100.00"),
+        tx(2, invoice_id="INV-1", amount="60.00"),  # balance short
+        tx(3, customer_id="vault-9", invoice_id="INV-2", amount="5.00"),
+        tx(4, customer_id="", invoice_id="INV-2"),  # owner by invoice
+        tx(5, customer_id="nobody"),
+        tx(6, status=TransactionState.DECLINED),
+        tx(7, transaction_type="AUTHORIZATION", status=TransactionState.AUTHORIZED),
+        tx(8, transaction_type="REFUND", amount="3.00"),
+        tx(9, amount="0.00"),
+        tx(10, status=TransactionState.VOIDED),  # posted before: void
+        tx(11),  # already posted, state unchanged
+        tx(12, transaction_type="REFUND", status=TransactionState.VOIDED),
+        tx(13, invoice_id="SO-404"),
+    ]
+    window = (dt.datetime(2025, 4, 10, tzinfo=dt.UTC), dt.datetime(2025, 4, 11, tzinfo=dt.UTC))
+    from_records = build_plan(records, ctx, mapping, window=window)
+    from_rows = build_plan(pd.DataFrame([r.to_json_dict() for r in records]), ctx, mapping, window=window)
+    assert encode_plan(from_records.plan) == encode_plan(from_rows.plan)
+    assert from_records.skipped == from_rows.skipped
+    assert from_records.review == from_rows.review
+    assert from_records.already_posted == from_rows.already_posted == (11,)
+    pd.testing.assert_frame_equal(from_records.outcomes, from_rows.outcomes)
+    assert {r.code for r in from_records.review.values()} >= {
+        "invoice_balance_short",
+        "refund_voided_after_posting",
+    }
+    assert from_records.posted + len(from_records.already_posted) + len(from_records.skipped) + len(
+        from_records.review
+    ) == len(records)
+
+
+# --------------------------------------------------------------------------------------- GX frame
+
+
+def _slow_as_text(series: pd.Series) -> pd.Series:
+    def fmt_obj(v: Any) -> str | None:
+        if v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
+            return None
+        if isinstance(v, dt.datetime | dt.date):
+            return v.isoformat()
+        return str(v)
+
+    return series.map(fmt_obj).astype("str")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a", None, "b"],
+        ["a", float("nan"), ""],
+        ["x", pd.NA, "y"],
+        [None, None],
+        [" 4111 ", None, "é"],
+        ["a", 1, None],  # mixed: the per-value path
+        [dt.date(2025, 1, 1), "x"],
+    ],
+)
+def test_as_text_fast_path_matches_the_per_value_path(values: list[Any]) -> None:
+    series = pd.Series(values, dtype=object)
+    pd.testing.assert_series_equal(checks._as_text(series), _slow_as_text(series))
