@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -40,6 +40,9 @@ from paytrace_sl.pipeline.notify import (
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES, SETTLEMENT_STEP_NAMES
 from paytrace_sl.pipeline.windows import Window
 from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -538,11 +541,13 @@ def validate_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str,
     from paytrace_sl.pipeline.contracts import load_contract
 
     landing = _landing(cfg, run_id)
-    rows = list(landing.read_jsonl(TX_FILE))
     extract = _read_step_summary(landing, "extract")
     mapping = _load_mapping(cfg)
     contract = load_contract("paytrace_transaction")
-    frame = pd.DataFrame(rows, columns=list(contract.field_names)) if not rows else pd.DataFrame(rows)
+    frame = _frame_from_jsonl(landing, TX_FILE)
+    checked = len(frame)
+    if not checked:
+        frame = pd.DataFrame([], columns=list(contract.field_names))
     with _engine(cfg) as engine:
         _install_own_tables(engine)
         history = recent_window_counts(engine, cfg.dag_id, window, run_id)
@@ -558,32 +563,57 @@ def validate_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str,
             anomaly_min_history=mapping.checks.row_count_min_history,
             anomaly_floor=mapping.checks.row_count_floor,
         )
+        del frame
         failed_rows = {d.row for d in result.dead_letters}
+        failed_payloads = (
+            {i: row for i, row in enumerate(landing.read_jsonl(TX_FILE)) if i in failed_rows}
+            if failed_rows
+            else {}
+        )
         letters = [
             DeadLetter(
                 transaction_id=int(d.record_key) if d.record_key.isdigit() else None,
                 source="paytrace-transaction",
-                payload=_safe_payload(rows[d.row]),
+                payload=_safe_payload(failed_payloads[d.row]),
                 reason=d.reason,
                 failed_checks=tuple(f"{f.expectation}:{f.field}" for f in d.failures),
             )
             for d in result.dead_letters
         ]
         new_letters = record_dead_letters(engine, run_id, letters) if letters else 0
-    passed = [r for i, r in enumerate(rows) if i not in failed_rows]
-    landing.write_jsonl(VALIDATED_FILE, passed)
+    passed = landing.write_jsonl(
+        VALIDATED_FILE, (r for i, r in enumerate(landing.read_jsonl(TX_FILE)) if i not in failed_rows)
+    )
     log.info("%s", result.summary)
     return _write_step_summary(
         landing,
         "validate",
         {
-            "checked": len(rows),
-            "passed": len(passed),
+            "checked": checked,
+            "passed": passed,
             "dead_lettered": len(failed_rows),
             "dead_letters_new": new_letters,
             "data_docs": str(result.data_docs_index or ""),
         },
     )
+
+
+def _frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
+    """A landing file as a DataFrame, built column by column: the same frame as ``pd.DataFrame(rows)``
+    without holding a dict per row next to it (a 1M-row window's dicts alone are gigabytes)."""
+    import pandas as pd
+
+    keys: tuple[str, ...] | None = None
+    columns: dict[str, list[Any]] = {}
+    for row in landing.read_jsonl(name):
+        if keys is None:
+            keys = tuple(row)
+            columns = {k: [] for k in keys}
+        elif tuple(row) != keys:  # rows of differing shape (never written by extract): pandas aligns them
+            return pd.DataFrame(list(landing.read_jsonl(name)))
+        for key in keys:
+            columns[key].append(row[key])
+    return pd.DataFrame(columns)
 
 
 def recent_window_counts(
