@@ -151,6 +151,10 @@ class MerchantConfig:
     customers: int = 50
     bad_records: bool = False  # add a few deliberately malformed records per day (dead-letter tests)
     void_records: bool = True  # a void also emits its own VOID record (inferred; see module doc)
+    # Benchmarks: put ``busy_hour_share`` of each day's slots into the local hour [busy_hour, busy_hour+1)
+    # (uniformly), the rest keep the normal profile. None (default) = the normal profile, unchanged output.
+    busy_hour: int | None = None
+    busy_hour_share: float = 1.0
 
 
 class _Card:
@@ -473,6 +477,10 @@ class MerchantSimulation:
     def __init__(self, config: MerchantConfig) -> None:
         if config.days < 0 or config.tx_per_day < 0 or config.customers < 1:
             raise ValueError("days and tx_per_day must be >= 0 and customers >= 1")
+        if config.busy_hour is not None and not 0 <= config.busy_hour <= 23:
+            raise ValueError("busy_hour must be an hour 0..23 (or None)")
+        if not 0.0 <= config.busy_hour_share <= 1.0:
+            raise ValueError("busy_hour_share must be between 0 and 1")
         self.config = config
         self.tz = ZoneInfo(config.timezone)
         self._cutoff_sec = config.settle_cutoff.hour * 3600 + config.settle_cutoff.minute * 60
@@ -597,6 +605,12 @@ class MerchantSimulation:
         # Time of day: business-hours peak plus a flat background (seconds after local midnight).
         peak = np.clip((12.5 * 3600 + 2.6 * 3600 * _box_muller(u[1], u[2])).astype(np.int64), 5 * 3600, 86399)
         a.sec = np.where(u[0] < 0.85, peak, (u[3] * 86400).astype(np.int64))
+        if cfg.busy_hour is not None:
+            # Own RNG stream, so every other field of a slot is the same as without the option.
+            busy = np.random.Generator(np.random.PCG64([cfg.seed & 0xFFFFFFFF, day.toordinal(), 0xB5E4]))
+            v = busy.random((2, n))
+            in_hour = cfg.busy_hour * 3600 + (v[1] * 3600).astype(np.int64)
+            a.sec = np.where(v[0] < cfg.busy_hour_share, in_hour, a.sec)
         kind = np.select(
             [u[4] < 0.06, u[4] < 0.18, u[4] < 0.21], [K_REFUND_ATTEMPT, K_AUTH, K_DECLINE], K_SALE
         )
