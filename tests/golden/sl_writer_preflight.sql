@@ -69,11 +69,17 @@ SELECT ARTran.BatNbr, ARTran.TranType, ARTran.RefNbr, ARTran.CustId, ARTran.DrCr
 FROM ARTran 
 WHERE ARTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 
-WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?) AND coalesce(rtrim(ARTran.RefNbr), ?) != ? AND (ARTran.DrCr != ? AND NOT (EXISTS (SELECT * 
+WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?) AND coalesce(rtrim(ARTran.RefNbr), ?) != ? AND ARTran.DrCr != ? AND NOT (EXISTS (SELECT * 
 FROM ARDoc 
-WHERE ARDoc.CustId = ARTran.CustId AND ARDoc.DocType = ARTran.TranType AND ARDoc.RefNbr = ARTran.RefNbr AND ARDoc.BatNbr = ARTran.BatNbr)) OR ARTran.DrCr = ? AND NOT (EXISTS (SELECT * 
+WHERE ARDoc.CustId = ARTran.CustId AND ARDoc.DocType = ARTran.TranType AND ARDoc.RefNbr = ARTran.RefNbr AND ARDoc.BatNbr = ARTran.BatNbr))
+
+SELECT ARTran.BatNbr, ARTran.TranType, ARTran.RefNbr, ARTran.CustId, ARTran.DrCr 
+FROM ARTran 
+WHERE ARTran.BatNbr IN (SELECT Batch.BatNbr 
+FROM Batch 
+WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?) AND coalesce(rtrim(ARTran.RefNbr), ?) != ? AND ARTran.DrCr = ? AND NOT (EXISTS (SELECT * 
 FROM ARDoc 
-WHERE ARDoc.CustId = ARTran.CustId AND ARDoc.DocType = ARTran.TranType AND ARDoc.RefNbr = ARTran.RefNbr AND ARDoc.ApplBatNbr = ARTran.BatNbr)))
+WHERE ARDoc.CustId = ARTran.CustId AND ARDoc.DocType = ARTran.TranType AND ARDoc.RefNbr = ARTran.RefNbr AND ARDoc.ApplBatNbr = ARTran.BatNbr))
 
 SELECT ARDoc.BatNbr, ARDoc.DocType, ARDoc.RefNbr, ARDoc.CustId 
 FROM ARDoc 
@@ -82,23 +88,26 @@ FROM Batch
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?) AND (ARDoc.CustId NOT IN (SELECT Customer.CustId 
 FROM Customer))
 
-SELECT DISTINCT ? AS anon_1, ARDoc.BatNbr, ARDoc.DocType, ARDoc.RefNbr, ARDoc.CustId, ARDoc.BankAcct, ARDoc.BankSub 
+SELECT DISTINCT ARDoc.BankAcct, ARDoc.BankSub 
 FROM ARDoc 
 WHERE ARDoc.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?)
 
-SELECT DISTINCT ? AS anon_1, ARTran.BatNbr, ARTran.TranType, ARTran.RefNbr, ARTran.CustId, ARTran.Acct, ARTran.Sub 
+SELECT DISTINCT ARTran.Acct, ARTran.Sub 
 FROM ARTran 
 WHERE ARTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?)
 
-SELECT ARTran.BatNbr, ARTran.TranType, ARTran.RefNbr, ARTran.CustId, ARTran.SiteId, ARTran.CostType, ARTran.CuryTranAmt, ARTran.CuryId 
+SELECT DISTINCT tg.SiteId 
+FROM (SELECT ARTran.CustId AS CustId, ARTran.CostType AS CostType, ARTran.SiteId AS SiteId, sum(ARTran.CuryTranAmt) AS total 
 FROM ARTran 
-WHERE ARTran.BatNbr IN (SELECT Batch.BatNbr 
+WHERE ARTran.DrCr = ? AND ARTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 
-WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?) AND ARTran.DrCr = ?
+WHERE Batch.Module = ? AND Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ?) GROUP BY ARTran.CustId, ARTran.CostType, ARTran.SiteId 
+HAVING max(CASE WHEN (ARTran.BatNbr = ?) THEN ? ELSE ? END) = ?) AS tg LEFT OUTER JOIN ARDoc ON ARDoc.CustId = tg.CustId AND ARDoc.DocType = tg.CostType AND ARDoc.RefNbr = tg.SiteId 
+WHERE ARDoc.RefNbr IS NULL OR ARDoc.Rlsed = ? OR ARDoc.OpenDoc = ? OR ARDoc.CuryDocBal <= ? OR ARDoc.CuryDocBal < tg.total
 
 SELECT ARDoc.BatNbr, ARDoc.DocType, ARDoc.RefNbr, ARDoc.PerPost, Batch.PerPost AS [PerPost_1] 
 FROM ARDoc JOIN Batch ON Batch.Module = ? AND Batch.BatNbr = ARDoc.BatNbr 
@@ -125,7 +134,7 @@ FROM Batch
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?) GROUP BY GLTran.BatNbr) AS anon_1 ON anon_1.BatNbr = Batch.BatNbr 
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?
 
-SELECT DISTINCT ? AS anon_1, GLTran.BatNbr, GLTran.TranType, GLTran.RefNbr, GLTran.Id, GLTran.Acct, GLTran.Sub 
+SELECT DISTINCT GLTran.Acct, GLTran.Sub 
 FROM GLTran 
 WHERE GLTran.Module = ? AND GLTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 

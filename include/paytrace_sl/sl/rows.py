@@ -39,8 +39,12 @@ def money(amount: Decimal | int | float, decimals: int) -> float:
     Rounding happens only here, at write time: the plan carries exact Decimals.
     """
     dec = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-    quant = Decimal(1).scaleb(-decimals)
-    return float(dec.quantize(quant, rounding=ROUND_HALF_UP))
+    return float(dec.quantize(_quantum(decimals), rounding=ROUND_HALF_UP))
+
+
+@functools.cache
+def _quantum(decimals: int) -> Decimal:
+    return Decimal(1).scaleb(-decimals)
 
 
 def to_smalldatetime(value: dt.date | dt.datetime, *, table: str = "?", column: str = "?") -> dt.datetime:

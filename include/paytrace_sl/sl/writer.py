@@ -41,7 +41,7 @@ from paytrace_sl.plan import (
 from paytrace_sl.sl import catalog, copy_text, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow, xPTLedger
-from paytrace_sl.sl.preflight import Finding, run_preflight
+from paytrace_sl.sl.preflight import Finding, required_filled, run_preflight
 from paytrace_sl.sl.rows import SLValueError, complete_columns, complete_row, fiscal_year, money
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
 
@@ -372,14 +372,16 @@ class SLWriter:
         result.module = module
         result.bat_nbr = bat_nbr
         if bat_nbr:
-            conn.execute(
-                q.insert_stmt(catalog.Batch, include_identity=False),
-                [self._batch_row(batch, module, setup, bat_nbr, per_post, now, work)],
-            )
+            batch_row = self._batch_row(batch, module, setup, bat_nbr, per_post, now, work)
+            conn.execute(q.insert_stmt(catalog.Batch, include_identity=False), [batch_row])
             self._step("batch_inserted")
         self._insert_all(conn, work)
         if self.preflight and bat_nbr:
-            findings = run_preflight(conn, module=module, bat_nbr=bat_nbr)
+            # Every row of the new batch was checked column by column on its way in (complete_row /
+            # complete_columns): preflight re-reads them only if rows of other origin share the batch.
+            tables = {"Batch": [batch_row], "ARDoc": work.ardoc, "ARTran": work.artran, "GLTran": work.gltran}
+            written = {name: len(rows) for name, rows in tables.items() if required_filled(name, rows)}
+            findings = run_preflight(conn, module=module, bat_nbr=bat_nbr, written=written)
             self._step("preflight_done")
             if findings:
                 raise PreflightFailed(module, findings)
@@ -773,17 +775,26 @@ class SLWriter:
         if refs:
             pg_array = conn.dialect.name == "postgresql"  # one array parameter instead of 1,000-item INs
             chunk_size = len(refs) if pg_array else 1000
-            for start in range(0, len(refs), chunk_size):
-                chunk = sorted(refs)[start : start + chunk_size]
-                for row in conn.execute(q.adjusted_docs_stmt(chunk, pg_array=pg_array)):
+            ordered = sorted(refs)
+            for start in range(0, len(ordered), chunk_size):
+                chunk = ordered[start : start + chunk_size]
+                for row in conn.execute(q.adjusted_docs_stmt(chunk, pg_array=pg_array)).all():
                     docs[(str(row.DocType).strip(), str(row.RefNbr).strip())].append(row)
                 for cust, dtype, ref, amt in conn.execute(
                     q.pending_applications_stmt(chunk, pg_array=pg_array)
-                ):
+                ).all():
                     pending[(str(cust).strip(), str(dtype).strip(), str(ref).strip())] += Decimal(
                         str(amt or 0)
                     )
             self._step("invoices_checked")
+        chosen: dict[tuple[str, str, str], sa.Row[Any] | None] = {}
+
+        def find(doc_type: str, ref: str, cust_id: str) -> sa.Row[Any] | None:
+            key = (doc_type, ref, cust_id)
+            if key not in chosen:
+                chosen[key] = self._find_doc(docs, doc_type, ref, cust_id)
+            return chosen[key]
+
         for pay in pays:
             ref_nbr = str(pay.transaction_id)
             if len(ref_nbr) > 10:
@@ -806,7 +817,7 @@ class SLWriter:
                 )
             for appl in pay.applications:
                 problem = self._check_application(
-                    pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending
+                    pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending, find
                 )
                 if problem:
                     code, reason = problem
@@ -826,7 +837,7 @@ class SLWriter:
                         )
                     )
                     continue
-                inv = self._find_doc(docs, appl.doc_type, appl.ref_nbr, pay.cust_id)
+                inv = find(appl.doc_type, appl.ref_nbr, pay.cust_id)
                 assert inv is not None
                 pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl.amount
                 applied_total += appl.amount
@@ -932,6 +943,7 @@ class SLWriter:
         applied_so_far: Decimal,
         docs: dict[tuple[str, str], list[sa.Row[Any]]],
         pending: dict[tuple[str, str, str], Decimal],
+        find: Callable[[str, str, str], sa.Row[Any] | None] | None = None,
     ) -> tuple[str, str] | None:
         """Why this application cannot be written now (reason code, text), or None when it can."""
         if amount <= 0:
@@ -944,7 +956,7 @@ class SLWriter:
         candidates = docs.get((doc_type, ref), [])
         if not candidates:
             return "appl_invoice_missing", f"{doc_type} {ref} does not exist in SL; payment posted unapplied"
-        doc = self._find_doc(docs, doc_type, ref, pay.cust_id)
+        doc = find(doc_type, ref, pay.cust_id) if find else self._find_doc(docs, doc_type, ref, pay.cust_id)
         if doc is None:
             owners = sorted({str(r.CustId).strip() for r in candidates})
             return "appl_wrong_customer", (

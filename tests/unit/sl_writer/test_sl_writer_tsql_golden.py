@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -55,7 +56,10 @@ def test_tsql_properties() -> None:
 
 
 def test_golden_dir_has_no_stale_files() -> None:
-    expected = {f"sl_writer_{n}.sql" for n in STATEMENTS} | {"sl_writer_preflight.sql"}
+    expected = {f"sl_writer_{n}.sql" for n in STATEMENTS} | {
+        "sl_writer_preflight.sql",
+        "sl_writer_preflight_findings.sql",
+    }
     present = {p.name for p in GOLDEN.glob("sl_writer_*.sql")}
     assert present == expected
 
@@ -97,3 +101,62 @@ def test_preflight_statements_compile_for_sql_server() -> None:
         path.write_text(sql)
     assert sql == path.read_text()
     assert "LEN(" in sql and "LIMIT" not in sql and "FOR UPDATE" not in sql
+
+
+class _CannedConnection(_CompileOnlyConnection):
+    """Like :class:`_CompileOnlyConnection`, but every SELECT answers one row of typed placeholders.
+
+    With something found everywhere (counts that differ from what was written, an inactive account, a
+    suspect application), preflight also sends the statements that read the offending rows.
+    """
+
+    def execute(self, stmt: sa.Executable) -> _NoRows:
+        self.sql.append(compile_tsql(stmt))
+        return _OneRow(stmt)
+
+
+class _OneRow(_NoRows):
+    def __init__(self, stmt: sa.Executable) -> None:
+        values: list[object] = []
+        for col in stmt.selected_columns:  # type: ignore[attr-defined]
+            kind = col.type._type_affinity if col.type is not None else None
+            if kind is not None and issubclass(kind, sa.Integer):
+                values.append(0)
+            elif kind is not None and issubclass(kind, sa.Float | sa.Numeric):
+                values.append(1.0)
+            else:
+                values.append("X")
+        keys: list[str] = []
+        for i, col in enumerate(stmt.selected_columns):  # type: ignore[attr-defined]
+            key = col.key or f"c{i}"
+            keys.append(key if key not in keys else f"{key}_{i}")
+        result: sa.engine.result.IteratorResult[Any] = sa.engine.result.IteratorResult(
+            sa.engine.result.SimpleResultMetaData(keys), iter([tuple(values)])
+        )
+        self.row = result.one()  # a real Row: preflight reads some rows by name
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter([self.row])
+
+    def all(self) -> list[object]:
+        return [self.row]
+
+    def scalar(self) -> Any:
+        return self.row[0]
+
+
+def test_preflight_statements_reading_findings_compile_for_sql_server() -> None:
+    """Every statement preflight sends when something is wrong, compiled for SQL Server and pinned."""
+    from paytrace_sl.sl.preflight import run_preflight
+
+    conn = _CannedConnection()
+    written = {"Batch": 1, "ARDoc": 1, "ARTran": 1, "GLTran": 1}  # the canned count (0) differs: full check
+    assert run_preflight(conn, module=None, bat_nbr="000101", written=written)  # type: ignore[arg-type]
+    sql = "\n".join(conn.sql)
+    path = GOLDEN / "sl_writer_preflight_findings.sql"
+    if REGENERATE:
+        path.write_text(sql)
+    assert sql == path.read_text()
+    assert "LIMIT" not in sql and "FOR UPDATE" not in sql
+    assert "FROM Account" in sql and "tg.SiteId" in sql and "ARTran.SiteId IN (" in sql
+    assert "ARTran.Acct IN (" in sql and "ARDoc.BankSub IN (" in sql  # the rows holding a bad account
