@@ -179,3 +179,18 @@ def test_invalid_fiscal_calendar_is_named(sandbox_sqlite: str) -> None:
     _exec(sandbox_sqlite, "UPDATE GLSetup SET FiscalPerEnd03 = '0431'")
     with pytest.raises(SLSetupError, match="FiscalPerEnd03"):
         _setup(sandbox_sqlite)
+
+
+def test_sandbox_has_sls_documented_secondary_indexes(empty_url: str) -> None:
+    from paytrace_sl.sl.sandbox_seed import SL_SECONDARY_INDEXES
+
+    init_sandbox(empty_url, MERCHANT)
+    engine = create_sl_engine(empty_url)
+    try:
+        inspector = sa.inspect(engine)
+        for name, table, columns in SL_SECONDARY_INDEXES:
+            found = {ix["name"].lower(): ix for ix in inspector.get_indexes(table.lower())}
+            assert name.lower() in found, f"{table} lacks SL's index {name}"
+            assert [c.lower() for c in found[name.lower()]["column_names"]] == [c.lower() for c in columns]
+    finally:
+        engine.dispose()
