@@ -323,7 +323,7 @@ def measure_naive(
 
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sl.sandbox_seed import init_sandbox
+    from paytrace_sl.sl.sandbox_seed import SandboxSLConfig, init_sandbox
 
     tag = uuid.uuid4().hex[:8]
     db, replica = f"ptsl_pipe_{tag}", f"ptsl_pipe_{tag}_copy"
@@ -339,7 +339,11 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         paytrace_url = sandbox.stdout.readline().strip()
         _create_db(db)
         started = time.perf_counter()
-        init_sandbox(_url(db), MerchantConfig(seed=SEED, start=START, days=1, tx_per_day=size))
+        init_sandbox(
+            _url(db),
+            MerchantConfig(seed=SEED, start=START, days=1, tx_per_day=size),
+            sl_config=SandboxSLConfig(ar_last_bat_nbr="005000"),  # room for a 1M day's invoice batches
+        )
         result["seed_seconds"] = time.perf_counter() - started
         with tempfile.TemporaryDirectory(prefix="ptsl-bench-") as work:
             result.update(run_pipeline(args, size, _url(db), paytrace_url, work))
