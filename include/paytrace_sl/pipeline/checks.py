@@ -186,18 +186,20 @@ def _as_text(series: pd.Series) -> pd.Series:
         return series.map(fmt).astype("str")
 
     if pd.api.types.infer_dtype(series, skipna=True) == "string":
-        # all text (JSON strings) with maybe nulls: what ``fmt_obj`` below gives, without a Python call
+        # all text (JSON strings) with maybe nulls: what ``_value_text`` gives, without a Python call
         # per value (nulls stay null; the text is unchanged)
         return series.astype("str")
 
-    def fmt_obj(v: Any) -> str | None:
-        if v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
-            return None
-        if isinstance(v, dt.datetime | dt.date):
-            return v.isoformat()
-        return str(v)
+    return series.map(_value_text).astype("str")
 
-    return series.map(fmt_obj).astype("str")
+
+def _value_text(v: Any) -> str | None:
+    """One value of an object column as text (``None`` for nulls, ISO dates); :func:`_as_text`'s rule."""
+    if v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
+        return None
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    return str(v)
 
 
 def _is_free_text(rule: FieldRule) -> bool:

@@ -173,6 +173,74 @@ def _rows(conn: sa.Connection, sql: str, **params: Any) -> list[tuple[Any, ...]]
     return [tuple(r) for r in conn.execute(sa.text(sql), params)]
 
 
+# What must never be found in SL after any run, crash or overlap: (problem, query listing offenders).
+# ``:p`` is the writing program (our Crtd_Prog); a query without it ignores the parameter.
+_SL_INVARIANTS: tuple[tuple[str, str], ...] = (
+    (
+        "batch numbers used twice",
+        "SELECT module, batnbr FROM batch GROUP BY module, batnbr HAVING count(*) > 1",
+    ),
+    (
+        "AR batches without documents (half-written)",
+        "SELECT b.batnbr FROM batch b WHERE b.crtd_prog = :p AND b.module = 'AR' AND b.status <> 'V'"
+        " AND NOT EXISTS (SELECT 1 FROM ardoc d WHERE d.batnbr = b.batnbr)",
+    ),
+    (
+        "GL batches without lines (half-written)",
+        "SELECT b.batnbr FROM batch b WHERE b.crtd_prog = :p AND b.module = 'GL'"
+        " AND NOT EXISTS (SELECT 1 FROM gltran t WHERE t.module = 'GL' AND t.batnbr = b.batnbr)",
+    ),
+    (
+        "ARDoc rows without their batch",
+        "SELECT d.doctype, d.refnbr, d.batnbr FROM ardoc d WHERE d.crtd_prog = :p AND NOT EXISTS"
+        " (SELECT 1 FROM batch b WHERE b.module = 'AR' AND b.batnbr = d.batnbr)",
+    ),
+    (
+        "ARTran rows without their document",
+        "SELECT t.trantype, t.refnbr, t.batnbr FROM artran t WHERE t.crtd_prog = :p AND NOT EXISTS"
+        " (SELECT 1 FROM ardoc d WHERE d.batnbr = t.batnbr AND d.refnbr = t.refnbr"
+        " AND d.custid = t.custid)",
+    ),
+    (
+        "AR batch totals differ from their documents",
+        "SELECT b.batnbr, b.crtot, coalesce(sum(d.origdocamt), 0) FROM batch b"
+        " LEFT JOIN ardoc d ON d.batnbr = b.batnbr"
+        " WHERE b.crtd_prog = :p AND b.module = 'AR' AND b.status <> 'V'"
+        " GROUP BY b.batnbr, b.crtot HAVING abs(b.crtot - coalesce(sum(d.origdocamt), 0)) > 0.005",
+    ),
+    (
+        "RefNbr used twice",
+        "SELECT doctype, refnbr, count(*) FROM ardoc WHERE crtd_prog = :p"
+        " GROUP BY doctype, refnbr HAVING count(*) > 1",
+    ),
+    (
+        "a transaction posted twice",
+        "SELECT kind, transaction_id, count(*) FROM xptledger WHERE transaction_id IS NOT NULL"
+        " GROUP BY kind, transaction_id HAVING count(*) > 1",
+    ),
+    (
+        "ledger rows whose ARDoc is missing",
+        "SELECT l.ledger_key, l.bat_nbr, l.doc_type, l.ref_nbr FROM xptledger l"
+        " WHERE l.status = 'posted' AND l.module = 'AR' AND NOT EXISTS (SELECT 1 FROM ardoc d"
+        " WHERE d.custid = l.cust_id AND d.doctype = l.doc_type AND d.refnbr = l.ref_nbr"
+        " AND d.batnbr = l.bat_nbr)",
+    ),
+    (
+        "ledger rows whose GLTran is missing",
+        "SELECT l.ledger_key FROM xptledger l WHERE l.status = 'posted' AND l.module = 'GL'"
+        " AND l.bat_nbr <> '' AND NOT EXISTS (SELECT 1 FROM gltran t WHERE t.module = 'GL'"
+        " AND t.batnbr = l.bat_nbr AND t.refnbr = l.ref_nbr)",
+    ),
+    (
+        "documents of ours without a posted ledger row",
+        "SELECT d.doctype, d.refnbr, d.batnbr FROM ardoc d WHERE d.crtd_prog = :p"
+        " AND d.doctype IN ('PA', 'CM') AND NOT EXISTS (SELECT 1 FROM xptledger l"
+        " WHERE l.cust_id = d.custid AND l.doc_type = d.doctype AND l.ref_nbr = d.refnbr"
+        " AND l.bat_nbr = d.batnbr AND l.status = 'posted')",
+    ),
+)
+
+
 def assert_sl_whole(engine: sa.Engine, program: str = PROGRAM) -> dict[str, int]:
     """The SL database holds only whole batches and agrees with our ledger; returns counts.
 
@@ -182,86 +250,8 @@ def assert_sl_whole(engine: sa.Engine, program: str = PROGRAM) -> dict[str, int]
     """
     prog = {"p": program}
     with engine.connect() as conn:
-        dup_batches = _rows(
-            conn,
-            "SELECT module, batnbr FROM batch GROUP BY module, batnbr HAVING count(*) > 1",
-        )
-        assert dup_batches == [], f"batch numbers used twice: {dup_batches}"
-        empty_ar = _rows(
-            conn,
-            "SELECT b.batnbr FROM batch b WHERE b.crtd_prog = :p AND b.module = 'AR' AND b.status <> 'V'"
-            " AND NOT EXISTS (SELECT 1 FROM ardoc d WHERE d.batnbr = b.batnbr)",
-            **prog,
-        )
-        assert empty_ar == [], f"AR batches without documents (half-written): {empty_ar}"
-        empty_gl = _rows(
-            conn,
-            "SELECT b.batnbr FROM batch b WHERE b.crtd_prog = :p AND b.module = 'GL'"
-            " AND NOT EXISTS (SELECT 1 FROM gltran t WHERE t.module = 'GL' AND t.batnbr = b.batnbr)",
-            **prog,
-        )
-        assert empty_gl == [], f"GL batches without lines (half-written): {empty_gl}"
-        orphan_docs = _rows(
-            conn,
-            "SELECT d.doctype, d.refnbr, d.batnbr FROM ardoc d WHERE d.crtd_prog = :p AND NOT EXISTS"
-            " (SELECT 1 FROM batch b WHERE b.module = 'AR' AND b.batnbr = d.batnbr)",
-            **prog,
-        )
-        assert orphan_docs == [], f"ARDoc rows without their batch: {orphan_docs}"
-        orphan_lines = _rows(
-            conn,
-            "SELECT t.trantype, t.refnbr, t.batnbr FROM artran t WHERE t.crtd_prog = :p AND NOT EXISTS"
-            " (SELECT 1 FROM ardoc d WHERE d.batnbr = t.batnbr AND d.refnbr = t.refnbr"
-            " AND d.custid = t.custid)",
-            **prog,
-        )
-        assert orphan_lines == [], f"ARTran rows without their document: {orphan_lines}"
-        wrong_totals = _rows(
-            conn,
-            "SELECT b.batnbr, b.crtot, coalesce(sum(d.origdocamt), 0) FROM batch b"
-            " LEFT JOIN ardoc d ON d.batnbr = b.batnbr"
-            " WHERE b.crtd_prog = :p AND b.module = 'AR' AND b.status <> 'V'"
-            " GROUP BY b.batnbr, b.crtot HAVING abs(b.crtot - coalesce(sum(d.origdocamt), 0)) > 0.005",
-            **prog,
-        )
-        assert wrong_totals == [], f"AR batch totals differ from their documents: {wrong_totals}"
-        dup_refs = _rows(
-            conn,
-            "SELECT doctype, refnbr, count(*) FROM ardoc WHERE crtd_prog = :p"
-            " GROUP BY doctype, refnbr HAVING count(*) > 1",
-            **prog,
-        )
-        assert dup_refs == [], f"RefNbr used twice: {dup_refs}"
-        dup_ledger = _rows(
-            conn,
-            "SELECT kind, transaction_id, count(*) FROM xptledger WHERE transaction_id IS NOT NULL"
-            " GROUP BY kind, transaction_id HAVING count(*) > 1",
-        )
-        assert dup_ledger == [], f"a transaction posted twice: {dup_ledger}"
-        missing_docs = _rows(
-            conn,
-            "SELECT l.ledger_key, l.bat_nbr, l.doc_type, l.ref_nbr FROM xptledger l"
-            " WHERE l.status = 'posted' AND l.module = 'AR' AND NOT EXISTS (SELECT 1 FROM ardoc d"
-            " WHERE d.custid = l.cust_id AND d.doctype = l.doc_type AND d.refnbr = l.ref_nbr"
-            " AND d.batnbr = l.bat_nbr)",
-        )
-        assert missing_docs == [], f"ledger rows whose ARDoc is missing: {missing_docs}"
-        missing_gl = _rows(
-            conn,
-            "SELECT l.ledger_key FROM xptledger l WHERE l.status = 'posted' AND l.module = 'GL'"
-            " AND l.bat_nbr <> '' AND NOT EXISTS (SELECT 1 FROM gltran t WHERE t.module = 'GL'"
-            " AND t.batnbr = l.bat_nbr AND t.refnbr = l.ref_nbr)",
-        )
-        assert missing_gl == [], f"ledger rows whose GLTran is missing: {missing_gl}"
-        unledgered = _rows(
-            conn,
-            "SELECT d.doctype, d.refnbr, d.batnbr FROM ardoc d WHERE d.crtd_prog = :p"
-            " AND d.doctype IN ('PA', 'CM') AND NOT EXISTS (SELECT 1 FROM xptledger l"
-            " WHERE l.cust_id = d.custid AND l.doc_type = d.doctype AND l.ref_nbr = d.refnbr"
-            " AND l.bat_nbr = d.batnbr AND l.status = 'posted')",
-            **prog,
-        )
-        assert unledgered == [], f"documents of ours without a posted ledger row: {unledgered}"
+        problems = {what: rows for what, sql in _SL_INVARIANTS if (rows := _rows(conn, sql, **prog))}
+        assert problems == {}, "\n".join(f"{what}: {rows}" for what, rows in problems.items())
         batches = _rows(
             conn, "SELECT module, batnbr FROM batch WHERE crtd_prog = :p AND status <> 'V'", **prog
         )

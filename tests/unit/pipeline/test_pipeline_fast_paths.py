@@ -252,14 +252,8 @@ def test_records_and_their_json_rows_give_the_same_plan_and_outcomes() -> None:
 
 
 def _slow_as_text(series: pd.Series) -> pd.Series:
-    def fmt_obj(v: Any) -> str | None:
-        if v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
-            return None
-        if isinstance(v, dt.datetime | dt.date):
-            return v.isoformat()
-        return str(v)
-
-    return series.map(fmt_obj).astype("str")
+    """The per-value rule the vectorised branch of ``_as_text`` must agree with."""
+    return series.map(checks._value_text).astype("str")
 
 
 @pytest.mark.parametrize(
