@@ -91,12 +91,12 @@ def _coerce(table: str, column: str, kind: str, length: int | None, value: objec
 
 
 @functools.cache
-def _column_kinds(tbl: sa.Table) -> dict[str, tuple[str, int | None]]:
+def column_kinds(tbl: sa.Table) -> dict[str, tuple[str, int | None]]:
     return {c.name: (c.info["sl_kind"], c.info["length"]) for c in tbl.columns}
 
 
 @functools.cache
-def _blank_template(tbl: sa.Table, include_identity: bool) -> dict[str, object]:
+def blank_template(tbl: sa.Table, include_identity: bool) -> dict[str, object]:
     return catalog.blank_row(tbl, include_identity=include_identity)
 
 
@@ -107,8 +107,8 @@ def complete_row(tbl: sa.Table, values: Mapping[str, object], *, include_identit
     from the catalog and are valid by construction, so only the given values are checked (this runs
     for every row of a 100,000-payment load).
     """
-    row = dict(_blank_template(tbl, include_identity))
-    kinds = _column_kinds(tbl)
+    row = dict(blank_template(tbl, include_identity))
+    kinds = column_kinds(tbl)
     name = tbl.name
     for key, value in values.items():
         if key not in row:
@@ -154,8 +154,8 @@ def complete_columns(
     value of a column is checked once: most SL columns hold one value per batch (company, period, audit
     stamps), so a 5,000-document batch costs a few dozen checks per column instead of 5,000.
     """
-    template = _blank_template(tbl, include_identity)
-    kinds = _column_kinds(tbl)
+    template = blank_template(tbl, include_identity)
+    kinds = column_kinds(tbl)
     name = tbl.name
     first = tuple(rows[0]) if rows else ()
     if all(tuple(row) == first for row in rows):  # the usual case: one builder, same keys, same order

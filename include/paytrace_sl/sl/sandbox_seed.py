@@ -19,7 +19,6 @@ Guard against seeding a real database:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -33,10 +32,11 @@ from sqlalchemy.engine import make_url
 
 from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
 from paytrace_sl.sl import catalog
-from paytrace_sl.sl.catalog import blank_row, live_table_names
+from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.fiscal import FiscalCalendar
 from paytrace_sl.sl.own_tables import OWN_TABLES, InstallResult, install, utcnow, xPTCustXref
+from paytrace_sl.sl.rows import blank_template, column_kinds
 
 SANDBOX_MARKER = "xPTSandbox"
 PROG = "PTSANDBX"  # Crtd_Prog / LUpd_Prog (char 8)
@@ -138,17 +138,16 @@ SL_SECONDARY_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def create_sl_tables(conn: sa.Connection, *, secondary_indexes: bool = True) -> None:
+def create_sl_tables(conn: sa.Connection) -> None:
     """Run SL's replica DDL (and, on PostgreSQL, the RecordID identity script) — as a DBA would — plus
-    SL's documented secondary indexes (:data:`SL_SECONDARY_INDEXES`) unless told not to."""
+    SL's documented secondary indexes (:data:`SL_SECONDARY_INDEXES`)."""
     for stmt in _statements(_ddl("dynamics-sl-replica.sql")):
         conn.exec_driver_sql(stmt)
     if conn.dialect.name == "postgresql":
         for stmt in _statements(_ddl("dynamics-sl-replica-postgres.sql")):
             conn.exec_driver_sql(stmt)
-    if secondary_indexes:
-        for name, table, columns in SL_SECONDARY_INDEXES:
-            conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({', '.join(columns)})")
+    for name, table, columns in SL_SECONDARY_INDEXES:
+        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({', '.join(columns)})")
 
 
 def _guard(engine: sa.Engine, force: bool) -> bool:
@@ -205,19 +204,8 @@ def _mark(conn: sa.Connection, created_at: dt.datetime) -> None:
     )
 
 
-@functools.cache
-def _blank_template(tbl: sa.Table) -> dict[str, object]:
-    return blank_row(tbl)
-
-
-@functools.cache
-def _char_lengths(tbl: sa.Table) -> dict[str, int]:
-    lengths = {c.name: catalog.char_length(c) for c in tbl.columns}
-    return {name: n for name, n in lengths.items() if n is not None}
-
-
 def _row(tbl: sa.Table, now: dt.datetime, **values: object) -> dict[str, object]:
-    row = dict(_blank_template(tbl))
+    row = dict(blank_template(tbl, False))
     audit = {
         "Crtd_DateTime": now,
         "Crtd_Prog": PROG,
@@ -230,9 +218,9 @@ def _row(tbl: sa.Table, now: dt.datetime, **values: object) -> dict[str, object]
     unknown = set(values) - set(row)
     if unknown:
         raise KeyError(f"{tbl.name} has no column(s) {sorted(unknown)}")
-    lengths = _char_lengths(tbl)
+    kinds = column_kinds(tbl)
     for name, value in values.items():
-        length = lengths.get(name)
+        length = kinds[name][1]
         if length is not None and isinstance(value, str) and len(value) > length:
             raise SandboxSeedError(f"{tbl.name}.{name} is char({length}); value {value!r} is too long")
     row.update(values)
@@ -251,7 +239,10 @@ def _chunks(rows: list[dict[str, object]], size: int = 1000) -> Iterable[list[di
 
 
 def _insert(conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]]) -> int:
-    if rows and conn.dialect.driver == "psycopg" and all(r.keys() == rows[0].keys() for r in rows):
+    # COPY for SL's own tables only: our xPT* tables hold zone-aware instants that their column type
+    # converts on bind (own_tables.UTCDateTime), which a raw COPY row would bypass.
+    uniform = all(r.keys() == rows[0].keys() for r in rows)
+    if rows and tbl.name in catalog.TABLES and conn.dialect.driver == "psycopg" and uniform:
         _copy(conn, tbl, rows)
         return len(rows)
     for chunk in _chunks(rows):

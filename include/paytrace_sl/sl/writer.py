@@ -160,14 +160,8 @@ def fit_text(table: sa.Table, column: str, text: str) -> str:
     Only descriptions are cut: keys and numbers that do not fit still fail loudly in ``complete_row``.
     The full text is not lost: the ledger row and ``ExtRefNbr`` keep the transaction's identity.
     """
-    width = _char_width(table, column)
+    width = catalog.char_length(table.c[column])
     return text[:width] if width and len(text) > width else text
-
-
-@functools.cache
-def _char_width(table: sa.Table, column: str) -> int | None:
-    width: int | None = getattr(table.c[column].type, "length", None)
-    return width
 
 
 def content_hash(item: Item) -> str:
@@ -943,7 +937,7 @@ class SLWriter:
         applied_so_far: Decimal,
         docs: dict[tuple[str, str], list[sa.Row[Any]]],
         pending: dict[tuple[str, str, str], Decimal],
-        find: Callable[[str, str, str], sa.Row[Any] | None] | None = None,
+        find: Callable[[str, str, str], sa.Row[Any] | None],
     ) -> tuple[str, str] | None:
         """Why this application cannot be written now (reason code, text), or None when it can."""
         if amount <= 0:
@@ -956,7 +950,7 @@ class SLWriter:
         candidates = docs.get((doc_type, ref), [])
         if not candidates:
             return "appl_invoice_missing", f"{doc_type} {ref} does not exist in SL; payment posted unapplied"
-        doc = find(doc_type, ref, pay.cust_id) if find else self._find_doc(docs, doc_type, ref, pay.cust_id)
+        doc = find(doc_type, ref, pay.cust_id)
         if doc is None:
             owners = sorted({str(r.CustId).strip() for r in candidates})
             return "appl_wrong_customer", (

@@ -123,10 +123,6 @@ def customers_stmt(cust_ids: Iterable[str]) -> sa.Select[Any]:
     )
 
 
-def register_refnbr_stmt() -> sa.Insert:
-    return insert_stmt(catalog.RefNbr, include_identity=False)
-
-
 # ---- void ------------------------------------------------------------------------------------------------
 
 
@@ -211,7 +207,7 @@ def golden_statements() -> dict[str, sa.Executable]:
         "insert_ardoc": insert_stmt(catalog.ARDoc, include_identity=False),
         "insert_artran": insert_stmt(catalog.ARTran, include_identity=False),
         "insert_gltran": insert_stmt(catalog.GLTran, include_identity=False),
-        "insert_refnbr": register_refnbr_stmt(),
+        "insert_refnbr": insert_stmt(catalog.RefNbr, include_identity=False),
         "ledger_keys": ledger_keys_stmt(["paytrace:1:payment"]),
         "ledger_row": ledger_row_stmt("paytrace:1:payment"),
         "ledger_insert": ledger_insert_stmt(),
