@@ -92,8 +92,22 @@ def find_pans(text: str) -> list[str]:
     return found
 
 
+# a run of digits, spaces and dashes starting with a digit, long enough to hold a card number: every
+# ``find_pans`` candidate lies inside one (it is made of those characters only and is ≥ 13 long)
+_PAN_RUN = re.compile(r"\d[\d -]{12,}")
+
+
 def contains_pan(text: str) -> bool:
-    return bool(find_pans(text))
+    """``bool(find_pans(text))``, several times faster on large texts (landing files, GX frames).
+
+    The regex engine skips everything but long digit/space/dash runs; ``find_pans`` then decides on
+    each run exactly as it would on the whole text: a run is maximal (the characters around it are
+    neither digits, spaces nor dashes), so the candidate pattern's digit look-arounds see the same
+    thing inside the run as in the whole text.
+    """
+    if len(text) < 13:
+        return False
+    return any(find_pans(m.group(0)) for m in _PAN_RUN.finditer(text))
 
 
 def mask_pans(text: str) -> str:

@@ -396,6 +396,7 @@ class PayTraceClient:
             records = _collection(path, envelope, key)
             del envelope
             duplicates = conflicting = outside = 0
+            total = len(records)
             # Hand records out front to back while dropping our reference to each: the caller turns
             # them into compact records, so the raw dicts of a big export are freed as it goes.
             records.reverse()
@@ -423,7 +424,7 @@ class PayTraceClient:
                 path,
                 window_start,
                 window_stop,
-                len(records) - duplicates - outside,
+                total - duplicates - outside,
                 duplicates,
                 conflicting,
                 outside,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from paytrace_sl import plan as plan_module
-from paytrace_sl.pci_scan import text_has_pan
+from paytrace_sl.redaction import contains_pan
 
 _JSONL_CHUNK = 5000  # rows encoded, scanned and written at a time (memory stays flat in the window size)
 _INDENT_LIMIT = 256 * 1024  # JSON files up to this size are indented for people; larger ones compact
@@ -105,7 +105,7 @@ class Landing:
     @staticmethod
     def _checked(name: str, lines: list[str], what: str) -> str:
         text = "\n".join(lines) + "\n"
-        if text_has_pan(text):
+        if contains_pan(text):
             raise LandingError(f"refusing to land {name}: {what} an unmasked card number")
         return text
 
@@ -123,7 +123,7 @@ class Landing:
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
         if len(text) <= _INDENT_LIMIT:
             text = json.dumps(data, sort_keys=True, indent=1, default=_json_default)
-        if text_has_pan(text):
+        if contains_pan(text):
             raise LandingError(f"refusing to land {name}: it contains an unmasked card number")
         return self._write_text(name, text)
 

@@ -177,3 +177,19 @@ def test_cli_help() -> None:
     assert (
         result.exit_code == 0 and "--integrator-id" in result.stdout and "PAYTRACE_PASSWORD" in result.stdout
     )
+
+
+def test_export_log_line_counts_the_records_kept(
+    bad_sandbox: SandboxServer,
+    fast_settings: Callable[..., PayTraceSettings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="paytrace_sl.paytrace.client")
+    with PayTraceClient(fast_settings(bad_sandbox)) as client:
+        yielded = len(list(client.export_transactions_raw(START, END)))
+    kept = [
+        int(r.getMessage().split(": ", 1)[1].split(" record(s) kept")[0])
+        for r in caplog.records
+        if "record(s) kept" in r.getMessage()
+    ]
+    assert kept and sum(kept) == yielded > 0

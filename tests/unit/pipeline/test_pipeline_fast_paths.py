@@ -14,7 +14,6 @@ import pytest
 from pipeline_tx_builders import tx
 
 from paytrace_sl.paytrace.records import TransactionState
-from paytrace_sl.pci_scan import text_has_pan
 from paytrace_sl.pipeline import checks, landing
 from paytrace_sl.pipeline.landing import Landing, LandingError, decode_plan, encode_plan
 from paytrace_sl.pipeline.mapping import load_mapping
@@ -30,7 +29,7 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
-from paytrace_sl.redaction import find_pans
+from paytrace_sl.redaction import contains_pan, find_pans
 
 VISA = "4111111111111111"  # Luhn-valid test PAN
 
@@ -56,11 +55,11 @@ VISA = "4111111111111111"  # Luhn-valid test PAN
         "12345678901234567890123",  # too long a run
     ],
 )
-def test_text_has_pan_agrees_with_find_pans_on_examples(text: str) -> None:
-    assert text_has_pan(text) is bool(find_pans(text))
+def test_contains_pan_agrees_with_find_pans_on_examples(text: str) -> None:
+    assert contains_pan(text) is bool(find_pans(text))
 
 
-def test_text_has_pan_agrees_with_find_pans_on_random_text() -> None:
+def test_contains_pan_agrees_with_find_pans_on_random_text() -> None:
     rng = random.Random(7)
     alphabet = "0123456789" * 6 + '  --\n.abc:"{}٣'
     pans = [VISA, "5555555555554444", "378282246310005", "6011111111111117", "4111 1111 1111 1111"]
@@ -69,7 +68,7 @@ def test_text_has_pan_agrees_with_find_pans_on_random_text() -> None:
         if rng.random() < 0.3:
             parts.insert(rng.randint(0, 1), rng.choice(pans))
         text = "".join(parts)
-        assert text_has_pan(text) is bool(find_pans(text)), text
+        assert contains_pan(text) is bool(find_pans(text)), text
 
 
 # ------------------------------------------------------------------------------------------ landing
