@@ -37,7 +37,7 @@ DAG_ID = "paytrace_payments_to_sl"
 )
 def paytrace_payments_to_sl() -> None:
     # extract → validate → transform → load → preflight → summarize (runner.PAYMENT_STEPS)
-    step_chain(DAG_ID, "payments", owner="paytrace_payments_to_sl")
+    step_chain(DAG_ID, "payments")
 
 
 paytrace_payments_to_sl()

@@ -34,7 +34,7 @@ DAG_ID = "paytrace_settlements_to_sl"
 def paytrace_settlements_to_sl() -> None:
     # extract_batches → plan_settlements → load_settlements → reconcile → summarize → report
     # (runner.SETTLEMENT_STEPS)
-    step_chain(DAG_ID, "settlements", owner="paytrace_settlements_to_sl")
+    step_chain(DAG_ID, "settlements")
 
 
 paytrace_settlements_to_sl()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PAYMENTS_DAG_ID, REPO_ROOT, SETTLEMENTS_DAG_ID
+from paytrace_sl.settings import reports_dir
 from paytrace_sl.sl.sandbox_seed import SandboxSLConfig
 
 SANDBOX_USER = "sandbox"
@@ -198,8 +199,6 @@ def print_summary(
     console.print(totals_table(transactions, dict(result), title))
     console.print(f"Airflow runs recorded in xPTRun: {result['runs']}")
     console.print(f"Data Docs:      {var_dir / 'gx' / 'data_docs' / 'index.html'}")
-    from paytrace_sl.pipeline.runner import reports_dir
-
     console.print(f"Reports:        {reports_dir()}/<day>/report.html (auditor report per settlement day)")
     console.print(f"SL sandbox:     {sl_url}")
     console.print(f"Landing files:  {var_dir / 'landing'}")

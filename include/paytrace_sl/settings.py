@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 SL_URL_ENV = "SL_DATABASE_URL"
+REPORTS_DIR_ENV = "PAYTRACE_SL_REPORTS_DIR"
+DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[2] / "var" / "reports"
 SL_CONN_ID = "dynamics_sl_default"
 
 
@@ -79,3 +82,8 @@ def resolve_sl_url(explicit: str | None = None) -> str:
         f"no SL database given: pass --sl-url, set {SL_URL_ENV}, "
         f"or define the Airflow connection {SL_CONN_ID!r}"
     )
+
+
+def reports_dir() -> Path:
+    """Where the auditor reports live: the settlements DAG writes there, the Airflow UI page lists it."""
+    return Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)

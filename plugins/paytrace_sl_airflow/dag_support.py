@@ -149,30 +149,24 @@ CHAINS: dict[str, tuple[Sequence[str], Mapping[str, tuple[str, str]]]] = {
 }
 
 
-def _step_callable(
-    step: str, dag_id: str, task_id: str, doc: str, owner: str, first: bool
-) -> Callable[..., Any]:
+def _step_callable(step: str, dag_id: str, task_id: str, doc: str) -> Callable[..., Any]:
     """The task's Python callable: runs ``step`` for the run's window. Downstream tasks take the upstream
-    summary (an XCom) only to be ordered after it."""
+    summary (an XCom) only to be ordered after it; the first task is called without one."""
 
-    def first_task() -> dict[str, Any]:
+    def run_step(_upstream: Any = None) -> dict[str, Any]:
         return run_payment_step(step, dag_id)
 
-    def next_task(_upstream: Any) -> dict[str, Any]:
-        return run_payment_step(step, dag_id)
-
-    fn = first_task if first else next_task
-    fn.__name__ = task_id
-    fn.__qualname__ = f"{owner}.<locals>.{task_id}"
-    fn.__doc__ = doc
-    return fn
+    run_step.__name__ = task_id
+    run_step.__qualname__ = f"{dag_id}.<locals>.{task_id}"  # as if defined in the @dag function
+    run_step.__doc__ = doc
+    return run_step
 
 
-def step_chain(dag_id: str, chain: str, owner: str) -> Any:
+def step_chain(dag_id: str, chain: str) -> Any:
     """Inside a ``@dag`` function: one ``@task`` per runner step of ``chain`` (``payments`` or
     ``settlements``), each fed the previous one's summary; returns the last task's output.
 
-    ``owner`` is the ``@dag`` function's name (the tasks' callables are named as if defined in it).
+    The ``@dag`` function is named like the DAG id; the tasks' callables are named as if defined in it.
     Only names are needed at parse time; the step itself runs in the task (:func:`run_payment_step`).
     """
     from airflow.sdk import task
@@ -181,7 +175,7 @@ def step_chain(dag_id: str, chain: str, owner: str) -> Any:
     output: Any = None
     for step in steps:
         task_id, doc = tasks[step]
-        fn = _step_callable(step, dag_id, task_id, doc, owner, first=output is None)
+        fn = _step_callable(step, dag_id, task_id, doc)
         decorated = task(task_id=task_id)(fn)
         output = decorated() if output is None else decorated(output)
     return output

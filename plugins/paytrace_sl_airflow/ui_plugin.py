@@ -12,7 +12,6 @@ Airflow user (``requires_authenticated``) unless built with ``require_login=Fals
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from html import escape
@@ -23,12 +22,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
+from paytrace_sl.settings import reports_dir as settings_reports_dir
 from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 
 URL_PREFIX = "/paytrace-sl"
-DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[2] / "var" / "reports"
 RECENT_BATCHES = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -53,10 +52,6 @@ def default_sl_url() -> str:
         from paytrace_sl_airflow.hooks import DynamicsSLHook
 
         return DynamicsSLHook().get_sqlalchemy_url()
-
-
-def reports_dir_from_env() -> Path:
-    return Path(os.environ.get("PAYTRACE_SL_REPORTS_DIR") or DEFAULT_REPORTS_DIR)
 
 
 def list_reports(root: Path) -> list[dict[str, Any]]:
@@ -226,7 +221,7 @@ def create_app(
         return engines[url]
 
     def root() -> Path:
-        return reports_dir or reports_dir_from_env()
+        return reports_dir or settings_reports_dir()
 
     def status_or_error() -> tuple[dict[str, Any] | None, str]:
         try:

@@ -39,7 +39,7 @@ from paytrace_sl.pipeline.notify import (
 )
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES, SETTLEMENT_STEP_NAMES
 from paytrace_sl.pipeline.windows import Window
-from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+from paytrace_sl.settings import ConfigurationError, reports_dir, resolve_sl_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1197,11 +1197,6 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
             ),
         )
     return _write_step_summary(landing, "settle_summarize", summary)
-
-
-def reports_dir() -> Path:
-    """Where the auditor reports live (the Airflow UI page lists the same directory)."""
-    return Path(os.environ.get("PAYTRACE_SL_REPORTS_DIR") or DEFAULT_VAR / "reports")
 
 
 def _report_days(window: Window) -> tuple[dt.date, dt.date]:
