@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sl_replica import PG_ADMIN_DSN, create_pg_replica, create_sqlite_replica
-
-__all__ = ["create_pg_replica", "create_sqlite_replica"]
-
-
-def _pg_admin_connect():  # type: ignore[no-untyped-def]
-    import psycopg
-
-    return psycopg.connect(PG_ADMIN_DSN, autocommit=True)
+from sl_replica import create_pg_replica, create_sqlite_replica, new_pg_database
 
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A new, empty PostgreSQL database; yields its SQLAlchemy URL and drops it afterwards."""
-    name = f"ptsl_test_{uuid.uuid4().hex[:12]}"
-    with _pg_admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with _pg_admin_connect() as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with new_pg_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sl_replica import REPLICA_DDL, REPLICA_PG_DDL
+from sl_replica import create_pg_replica, new_pg_database
 
 REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "dags"
@@ -116,21 +116,6 @@ def run_dag(dagbag: Any) -> Iterator[Callable[[str, dt.date], Any]]:
 @pytest.fixture
 def second_sl_pg_url() -> Iterator[str]:
     """Another SL replica on PostgreSQL (``sl_pg_url`` gives one per test), same DDL, dropped afterwards."""
-    import uuid
-
-    import psycopg
-
-    admin = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"ptsl_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    dsn = f"{admin.rsplit('/', 1)[0]}/{name}"
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(REPLICA_DDL.read_text())  # type: ignore[arg-type]
-            conn.execute(REPLICA_PG_DDL.read_text())  # type: ignore[arg-type]
-        yield dsn.replace("postgresql://", "postgresql+psycopg://")
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')  # type: ignore[arg-type]
+    with new_pg_database() as url:
+        create_pg_replica(url)
+        yield url

@@ -15,7 +15,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,6 @@ def days_window(day: dt.date, days: int = 1) -> Window:
     """Merchant days ``[day, day + days)`` as one pipeline window."""
     last = day_window(day + dt.timedelta(days=days - 1), LA)
     return Window(day_window(day, LA).start, last.end, LA)
-
-
-def with_paytrace(cfg: PipelineConfig, **overrides: Any) -> PipelineConfig:
-    return replace(cfg, paytrace=replace(cfg.paytrace, **overrides))
 
 
 # ------------------------------------------------------------------------------ writer fault hooks

@@ -15,8 +15,6 @@ from paytrace_sl.sl.engine import create_sl_engine, dialect_name
 
 pytestmark = pytest.mark.integration
 
-FIXTURE_DDL = REPLICA_DDL
-
 
 def _key_values(tbl: sa.Table) -> dict[str, object]:
     """Distinct non-blank values for primary-key columns (so PK constraints are exercised)."""
@@ -85,7 +83,7 @@ def test_over_length_char_is_rejected_like_sql_server(sl_sqlite_url: str) -> Non
 def test_identity_detection_inspects_the_live_column(pg_database: str) -> None:
     """A PostgreSQL copy made without the identity script: the writer must supply RecordID."""
     with psycopg.connect(pg_database.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
-        c.execute(FIXTURE_DDL.read_text())  # type: ignore[arg-type]
+        c.execute(REPLICA_DDL.read_text())  # type: ignore[arg-type]
     engine = create_sl_engine(pg_database)
     try:
         with engine.connect() as conn:

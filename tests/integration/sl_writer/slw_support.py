@@ -322,3 +322,20 @@ def simulate_release_gl(engine: sa.Engine, module: str, bat_nbr: str) -> dict[st
         sign = -1 if doc["DocType"] in ("CM", "PA", "PP") else 1
         post(doc["BankAcct"], sign * doc["OrigDocAmt"])
     return {k: v.quantize(Decimal("0.01")) for k, v in net.items() if v}
+
+
+def commit_posted_ledger_row(engine: sa.Engine, ledger_key: str, amount: str) -> None:
+    """Another writer's committed ``posted`` ledger row for ``ledger_key`` (a concurrent run's claim)."""
+    ledger = own_tables.xPTLedger
+    row: dict[str, object] = {c.name: "" for c in ledger.columns if isinstance(c.type, sa.String)}
+    now = dt.datetime.now(dt.UTC)
+    row.update(
+        ledger_key=ledger_key,
+        kind="payment",
+        status="posted",
+        amount=Decimal(amount),
+        posted_at=now,
+        updated_at=now,
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.insert(ledger).values(row))

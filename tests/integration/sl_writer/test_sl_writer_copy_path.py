@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from slw_support import CLEARING, CPNY, CUST, DOC_DATE, count, fetch, snapshot
+from slw_support import CLEARING, CPNY, CUST, DOC_DATE, commit_posted_ledger_row, count, fetch, snapshot
 
 from paytrace_sl.plan import PlannedBatch, PlannedPayment, PostingKind
 from paytrace_sl.sl import catalog
@@ -71,18 +71,7 @@ def test_copy_ledger_collision_is_retried_like_an_insert(sl_pg_engine: sa.Engine
     def hook(step: str) -> None:
         if step == "numbered" and not fired:  # a concurrent writer commits one of our keys right now
             fired.append(step)
-            row = {c.name: "" for c in xPTLedger.columns if isinstance(c.type, sa.String)}
-            now = dt.datetime.now(dt.UTC)
-            row.update(
-                ledger_key="paytrace:40001:payment",
-                kind="payment",
-                status="posted",
-                amount=Decimal("1.00"),
-                posted_at=now,
-                updated_at=now,
-            )
-            with other.begin() as conn:
-                conn.execute(sa.insert(xPTLedger).values(row))
+            commit_posted_ledger_row(other, "paytrace:40001:payment", "1.00")
 
     res = SLWriter(sl_pg_engine, step_hook=hook).write_batch(batch(40_000, n))
     other.dispose()

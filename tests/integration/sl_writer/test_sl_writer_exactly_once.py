@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from slw_support import BANK, CLEARING, CPNY, CUST, DOC_DATE, INVOICE, REFUNDS, count, fetch, snapshot
+from slw_support import (
+    BANK,
+    CLEARING,
+    CPNY,
+    CUST,
+    DOC_DATE,
+    INVOICE,
+    REFUNDS,
+    commit_posted_ledger_row,
+    count,
+    fetch,
+    snapshot,
+)
 
 from paytrace_sl.plan import (
     InvoiceApplication,
@@ -181,18 +192,7 @@ def test_ledger_collision_is_retried_once_after_refiltering(sl_pg_engine: sa.Eng
     def hook(step: str) -> None:
         if step == "numbered" and not fired:  # a concurrent attempt commits key 502 right now
             fired.append(step)
-            row = {c.name: "" for c in xPTLedger.columns if isinstance(c.type, sa.String)}
-            now = dt.datetime.now(dt.UTC)
-            row.update(
-                ledger_key="paytrace:502:payment",
-                kind="payment",
-                status="posted",
-                amount=Decimal("2.00"),
-                posted_at=now,
-                updated_at=now,
-            )
-            with other.begin() as conn:
-                conn.execute(sa.insert(xPTLedger).values(row))
+            commit_posted_ledger_row(other, "paytrace:502:payment", "2.00")
 
     res = SLWriter(sl_pg_engine, step_hook=hook).write_batch(batch)
     assert res.attempts == 2
