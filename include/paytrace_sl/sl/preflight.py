@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paytrace_sl.sl import catalog
+from paytrace_sl.sl.writer_sql import pending_applications_stmt, unreleased_ar_batches_stmt
 
 # SL's own error numbers (messages from pp_08400 / pp_01400).
 ERR_BATCH_TOTALS = 12123  # batch totals differ from the sum of its documents
@@ -675,12 +676,6 @@ def _ar_accounts(conn: sa.Connection, scope: _Scope) -> list[Finding]:
     return docs + lines
 
 
-def _unreleased_ar() -> sa.Select[Any]:
-    return sa.select(B.c.BatNbr).where(
-        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"
-    )
-
-
 def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
     """The adjusted documents (``SiteId``) of the batch's application lines that may fail a check below.
 
@@ -698,7 +693,7 @@ def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
     """
     targets = (
         sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt).label("total"))
-        .where(T.c.DrCr == "U", T.c.BatNbr.in_(_unreleased_ar()))
+        .where(T.c.DrCr == "U", T.c.BatNbr.in_(unreleased_ar_batches_stmt()))
         .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
     )
     if scope.bat_nbr:
@@ -767,13 +762,8 @@ def _application_findings(
             if prev is None or (int(rlsed), float(bal)) > (prev[0], prev[2]):
                 adjusted[key] = (int(rlsed), int(open_doc), float(bal))
     # Everything applied to these documents by ANY unreleased batch counts against the open balance.
-    unreleased_ar = _unreleased_ar()
     pending: dict[tuple[str, str, str], float] = defaultdict(float)
-    for cust, dtype, ref, amt in conn.execute(
-        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt))
-        .where(T.c.DrCr == "U", T.c.SiteId.in_(refs), T.c.BatNbr.in_(unreleased_ar))
-        .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
-    ):
+    for cust, dtype, ref, amt in conn.execute(pending_applications_stmt(refs)):
         pending[(_s(cust), _s(dtype), _s(ref))] += float(amt or 0.0)
     out: list[Finding] = []
     for bat, ttype, ref, cust, site, cost, amt, cury in appl:

@@ -286,13 +286,11 @@ class SLWriter:
 
     def _existing(self, conn: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        if conn.dialect.name == "postgresql":
-            for key, status in conn.execute(q.ledger_keys_any_stmt(keys)):
-                out[str(key)] = str(status)
-            return out
-        for start in range(0, len(keys), 1000):
-            for key, status in conn.execute(q.ledger_keys_stmt(keys[start : start + 1000])):
-                out[str(key)] = str(status)
+        pg_array = conn.dialect.name == "postgresql"
+        chunk = max(1, len(keys)) if pg_array else 1000
+        for start in range(0, len(keys), chunk):
+            stmt = q.ledger_keys_stmt(keys[start : start + chunk], pg_array=pg_array)
+            out.update((str(key), str(status)) for key, status in conn.execute(stmt))
         return out
 
     def _write_once(self, batch: PlannedBatch) -> BatchResult:

@@ -33,19 +33,10 @@ def insert_stmt(tbl: sa.Table, *, include_identity: bool) -> sa.Insert:
     return sa.insert(tbl).values({c.name: sa.bindparam(c.name, type_=c.type) for c in cols})
 
 
-def ledger_keys_stmt(keys: Iterable[str]) -> sa.Select[Any]:
-    """Ledger rows for these keys (the exactly-once filter)."""
-    return sa.select(xPTLedger.c.ledger_key, xPTLedger.c.status).where(xPTLedger.c.ledger_key.in_(list(keys)))
-
-
-def ledger_keys_any_stmt(keys: Iterable[str]) -> sa.Select[Any]:
-    """PostgreSQL only: the same filter with one array parameter (``= ANY(%(keys)s)``).
-
-    A 1,000-item ``IN`` list is 1,000 bind parameters the driver parses and the server plans per chunk;
-    one array is one parameter for any number of keys. Never sent to SQL Server (no golden file).
-    """
+def ledger_keys_stmt(keys: Iterable[str], *, pg_array: bool = False) -> sa.Select[Any]:
+    """Ledger rows for these keys (the exactly-once filter); see :func:`_ref_filter` for ``pg_array``."""
     return sa.select(xPTLedger.c.ledger_key, xPTLedger.c.status).where(
-        xPTLedger.c.ledger_key == sa.any_(sa.bindparam("keys", list(keys), type_=ARRAY(sa.String)))
+        _ref_filter(xPTLedger.c.ledger_key, keys, pg_array)
     )
 
 
@@ -75,7 +66,9 @@ def max_record_id_stmt() -> sa.Select[Any]:
 
 
 def _ref_filter(col: sa.ColumnElement[Any], refs: Iterable[str], pg_array: bool) -> sa.ColumnElement[bool]:
-    """``col IN (…)`` (every dialect), or on PostgreSQL ``col = ANY(:refs)``: one parameter for any count."""
+    """``col IN (…)`` (every dialect), or on PostgreSQL ``col = ANY(:refs)``: one parameter for any count
+    (a 1,000-item ``IN`` list is 1,000 bind parameters the driver parses and the server plans per chunk).
+    """
     values = sorted(set(refs))
     if pg_array:
         return col == sa.any_(sa.bindparam("refs", values, type_=ARRAY(sa.String)))
@@ -104,14 +97,22 @@ def adjusted_docs_stmt(refs: Iterable[str], *, pg_array: bool = False) -> sa.Sel
     )
 
 
-def pending_applications_stmt(refs: Iterable[str], *, pg_array: bool = False) -> sa.Select[Any]:
-    """Σ of application (U) lines already waiting in unreleased AR batches, per adjusted document."""
-    unreleased = sa.select(B.c.BatNbr).where(
+def unreleased_ar_batches_stmt() -> sa.Select[Any]:
+    """AR batches SL has not released (nor voided/deleted): their applications count against balances."""
+    return sa.select(B.c.BatNbr).where(
         B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"
     )
+
+
+def pending_applications_stmt(refs: Iterable[str], *, pg_array: bool = False) -> sa.Select[Any]:
+    """Σ of application (U) lines already waiting in unreleased AR batches, per adjusted document."""
     return (
         sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt))
-        .where(T.c.DrCr == "U", _ref_filter(T.c.SiteId, refs, pg_array), T.c.BatNbr.in_(unreleased))
+        .where(
+            T.c.DrCr == "U",
+            _ref_filter(T.c.SiteId, refs, pg_array),
+            T.c.BatNbr.in_(unreleased_ar_batches_stmt()),
+        )
         .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
     )
 
