@@ -534,20 +534,23 @@ def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[list[Any]]:
         yield list(values[start : start + size])
 
 
-def _active_flags(
-    conn: sa.Connection, accts: set[str], subs: set[str]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """``Account.Active`` / ``SubAcct.Active`` by (stripped) key, for these (stripped) keys only."""
-    a, s = catalog.Account, catalog.SubAcct
-    acct_active: dict[str, int] = {}
-    sub_active: dict[str, int] = {}
-    for chunk in _chunks(sorted(accts)):
-        for k, v in conn.execute(sa.select(a.c.Acct, a.c.Active).where(a.c.Acct.in_(chunk))):
-            acct_active[_s(k)] = int(v)
-    for chunk in _chunks(sorted(subs)):
-        for k, v in conn.execute(sa.select(s.c.Sub, s.c.Active).where(s.c.Sub.in_(chunk))):
-            sub_active[_s(k)] = int(v)
-    return acct_active, sub_active
+def _in_or_null(col: sa.ColumnElement[Any], values: Sequence[Any]) -> list[sa.ColumnElement[bool]]:
+    """Conditions that together select ``col`` in ``values``: ``IN`` chunks, plus ``IS NULL`` for a None."""
+    present = [v for v in values if v is not None]
+    conds: list[sa.ColumnElement[bool]] = [col.in_(chunk) for chunk in _chunks(present)]
+    if len(present) < len(values):
+        conds.append(col.is_(None))
+    return conds
+
+
+def _active(
+    conn: sa.Connection, key: sa.ColumnElement[Any], active: sa.ColumnElement[Any], keys: set[str]
+) -> dict[str, int]:
+    """``Active`` by (stripped) key of Account or SubAcct, for these (stripped) keys only."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(keys)):
+        found.update((_s(k), int(v)) for k, v in conn.execute(sa.select(key, active).where(key.in_(chunk))))
+    return found
 
 
 def _account_ok(value: str, active: Mapping[str, int]) -> bool:
@@ -568,16 +571,14 @@ def _accounts(
     value is blank, unknown or inactive are the rows holding it read, to name each document.
     """
     pairs = conn.execute(sa.select(acct, sub).where(where).distinct()).all()
-    acct_active, sub_active = _active_flags(conn, {_s(r[0]) for r in pairs}, {_s(r[1]) for r in pairs})
+    a, s = catalog.Account, catalog.SubAcct
+    acct_active = _active(conn, a.c.Acct, a.c.Active, {_s(r[0]) for r in pairs})
+    sub_active = _active(conn, s.c.Sub, s.c.Active, {_s(r[1]) for r in pairs})
     bad_accts = sorted({r[0] for r in pairs if not _account_ok(_s(r[0]), acct_active)}, key=repr)
     bad_subs = sorted({r[1] for r in pairs if not _account_ok(_s(r[1]), sub_active)}, key=repr)
     rows: set[tuple[Any, ...]] = set()
     for col, bad in ((acct, bad_accts), (sub, bad_subs)):
-        values = [v for v in bad if v is not None]
-        conds: list[sa.ColumnElement[bool]] = [col.in_(chunk) for chunk in _chunks(values)]
-        if len(values) < len(bad):
-            conds.append(col.is_(None))
-        for cond in conds:
+        for cond in _in_or_null(col, bad):
             rows.update(
                 tuple(r) for r in conn.execute(sa.select(*ids, acct, sub).where(where, cond).distinct())
             )
@@ -720,11 +721,7 @@ def _ar_applications(conn: sa.Connection, scope: _Scope, decimals: dict[str, int
     """Application (U) lines must point at an existing, released, open document with enough balance."""
     suspects = sorted({r[0] for r in conn.execute(_suspect_applications_stmt(scope)).all()}, key=repr)
     out: list[Finding] = []
-    values = [v for v in suspects if v is not None]
-    conds: list[sa.ColumnElement[bool]] = [T.c.SiteId.in_(chunk) for chunk in _chunks(values)]
-    if len(values) < len(suspects):
-        conds.append(T.c.SiteId.is_(None))
-    for cond in conds:
+    for cond in _in_or_null(T.c.SiteId, suspects):
         out += _application_findings(conn, scope, decimals, cond)
     return out
 
