@@ -5,11 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION="0.13.9"
-APT_PACKAGES=(unixodbc)
+# unixodbc: the ODBC driver manager pyodbc needs; tdsodbc: FreeTDS, a SQL Server ODBC driver from
+# Debian's packages (Microsoft's ODBC Driver 18 works too where the customer has it: docs/sl-schema.md).
+APT_PACKAGES=(unixodbc tdsodbc)
 
 missing_apt=()
 if ! ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2'; then
   missing_apt+=(unixodbc)
+fi
+if ! grep -qs '^\[FreeTDS\]' /etc/odbcinst.ini; then
+  missing_apt+=(tdsodbc)
 fi
 if [ "${PAYTRACE_SL_NEED_CHROMIUM:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   missing_apt+=(chromium)

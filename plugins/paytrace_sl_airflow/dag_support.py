@@ -24,7 +24,7 @@ from paytrace_sl.pipeline.windows import Interval, Window
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
-DEFAULT_START_DATE = "2025-04-01"
+START_DATE_SETTING = "PAYTRACE_SL_START_DATE"
 PAYTRACE_CONN_ID = "paytrace_default"
 SL_CONN_ID = "dynamics_sl_default"
 
@@ -39,6 +39,10 @@ TRANSIENT_ERRORS = [
     "builtins.ConnectionError",
     "builtins.TimeoutError",
 ]
+
+
+class StartDateMissing(ValueError):
+    """``PAYTRACE_SL_START_DATE`` is missing or not a date: the DAG files refuse to load."""
 
 
 def _setting(name: str, default: str) -> str:
@@ -58,10 +62,24 @@ def payments_interval() -> Interval:
 
 
 def start_date() -> dt.datetime:
-    """Merchant-local midnight of ``PAYTRACE_SL_START_DATE`` (zone-aware, as Airflow requires)."""
+    """Merchant-local midnight of ``PAYTRACE_SL_START_DATE`` (zone-aware, as Airflow requires).
+
+    Required, with no default: a default day in the past would make the first unpause schedule every
+    interval since then (thousands of hourly catch-up runs), and "today" would move with every parse and
+    let a missed night fall out of the schedule. The DAG import error in the UI says what to set.
+    """
     import pendulum
 
-    day = dt.date.fromisoformat(_setting("PAYTRACE_SL_START_DATE", DEFAULT_START_DATE))
+    value = _setting(START_DATE_SETTING, "")
+    if not value:
+        raise StartDateMissing(
+            f"{START_DATE_SETTING} is not set: set it (environment or Airflow Variable) to the first "
+            "merchant day to sync, YYYY-MM-DD; the DAGs catch up from that day when first unpaused"
+        )
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise StartDateMissing(f"{START_DATE_SETTING}={value!r} is not a date (YYYY-MM-DD)") from None
     return pendulum.datetime(day.year, day.month, day.day, tz=merchant_timezone())
 
 

@@ -2,22 +2,82 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from paytrace_sl.errors import PaytraceSlError, Transient
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_ENV = "PAYTRACE_SL_SL_LOCK_TIMEOUT_S"
+STATEMENT_TIMEOUT_ENV = "PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S"
+DEFAULT_LOCK_TIMEOUT_S = 60.0
+DEFAULT_STATEMENT_TIMEOUT_S = 3600.0
+
+# How each SL dialect says "gave up waiting for a lock": PostgreSQL's SQLSTATE, SQL Server's error
+# number 1222 ("Lock request time out period exceeded"), SQLite's busy message.
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+_PG_QUERY_CANCELED = "57014"
+_MSSQL_LOCK_TIMEOUT = "1222"
 
 
-def create_sl_engine(url: str, **kwargs: Any) -> sa.Engine:
-    """An engine tuned per dialect.
+class SLLockTimeout(PaytraceSlError, Transient):
+    """Another SL session held a row or table lock longer than our lock timeout; retry later."""
 
-    * ``mssql+pyodbc``: ``fast_executemany=True`` (one round trip per batch of rows instead of per row).
-    * ``sqlite``: ``foreign_keys=ON``, WAL journal and a busy timeout, so a CLI run and a test reading the
-      same file wait instead of failing with "database is locked".
-    * ``postgresql``: the ``psycopg`` (v3) driver when the URL names none.
+
+class SLStatementTimeout(PaytraceSlError, Transient):
+    """One SL statement ran longer than the statement timeout; retry later or raise the timeout."""
+
+
+def _seconds(env: str, default: float) -> float:
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise PaytraceSlError(f"{env}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise PaytraceSlError(f"{env} must be 0 (no limit) or a positive number of seconds")
+    return value
+
+
+def lock_timeout_s() -> float:
+    """How long an SL statement waits for a lock (``PAYTRACE_SL_SL_LOCK_TIMEOUT_S``, 0 = forever)."""
+    return _seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S)
+
+
+def statement_timeout_s() -> float:
+    """How long one SL statement may run (``PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S``, 0 = no limit)."""
+    return _seconds(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_S)
+
+
+def create_sl_engine(
+    url: str,
+    *,
+    lock_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    **kwargs: Any,
+) -> sa.Engine:
+    """An engine tuned per dialect, with a lock and a statement timeout on every connection.
+
+    Without them a writer queued behind an SL user's open transaction on ``ARSetup`` would wait forever
+    and hold an Airflow worker slot; with them it gives up with :class:`SLLockTimeout` (retryable).
+    Timeouts default to ``PAYTRACE_SL_SL_LOCK_TIMEOUT_S`` / ``PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S``
+    (60 s / 3600 s; 0 = no limit).
+
+    * ``mssql+pyodbc``: ``fast_executemany=True`` (one round trip per batch of rows instead of per row);
+      ``SET LOCK_TIMEOUT`` per connection, the statement timeout as pyodbc's query timeout.
+    * ``sqlite``: ``foreign_keys=ON``, WAL journal and a busy timeout (the lock timeout), so a CLI run and
+      a test reading the same file wait instead of failing with "database is locked".
+    * ``postgresql``: the ``psycopg`` (v3) driver when the URL names none; ``lock_timeout`` and
+      ``statement_timeout`` as session settings.
     """
+    lock_s = lock_timeout_s() if lock_timeout is None else lock_timeout
+    statement_s = statement_timeout_s() if statement_timeout is None else statement_timeout
+    lock_ms, statement_ms = int(lock_s * 1000), int(statement_s * 1000)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": True}
@@ -27,24 +87,71 @@ def create_sl_engine(url: str, **kwargs: Any) -> sa.Engine:
     elif backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        options["connect_args"] = {
+            "options": f"-c lock_timeout={lock_ms} -c statement_timeout={statement_ms}"
+        }
     elif backend == "sqlite":
         options.pop("pool_pre_ping")
-        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        busy_ms = lock_ms or SQLITE_BUSY_TIMEOUT_MS
+        options["connect_args"] = {"timeout": busy_ms / 1000}
     options.update(kwargs)
     engine = sa.create_engine(parsed, **options)
     if backend == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_pragmas(lock_ms or SQLITE_BUSY_TIMEOUT_MS))
+    elif backend == "mssql":
+        sa.event.listen(engine, "connect", _mssql_timeouts(lock_ms, statement_s))
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-    finally:
-        cursor.close()
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _mssql_timeouts(lock_ms: int, statement_s: float) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"SET LOCK_TIMEOUT {int(lock_ms) if lock_ms else -1}")
+        finally:
+            cursor.close()
+        if statement_s and hasattr(dbapi_conn, "timeout"):
+            dbapi_conn.timeout = max(1, round(statement_s))  # pyodbc: query timeout in whole seconds
+
+    return on_connect
+
+
+def timeout_error(exc: BaseException, doing: str) -> PaytraceSlError | None:
+    """The clear, retryable error for a lock or statement timeout inside ``exc``, else None.
+
+    ``doing`` names the step (e.g. ``"numbering the batch (ARSetup)"``); the message never carries the
+    statement's parameters.
+    """
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return None
+    orig = exc.orig
+    state = str(getattr(orig, "sqlstate", "") or getattr(orig, "pgcode", "") or "")
+    text = str(orig)
+    args = " ".join(str(a) for a in getattr(orig, "args", ()))
+    if state == _PG_LOCK_NOT_AVAILABLE or f"({_MSSQL_LOCK_TIMEOUT})" in args or "database is locked" in text:
+        return SLLockTimeout(
+            f"SL database: gave up waiting for a lock while {doing} after {lock_timeout_s():g} s "
+            f"({LOCK_TIMEOUT_ENV}); another session holds it. Nothing was written; the task will retry."
+        )
+    if state == _PG_QUERY_CANCELED and "statement timeout" in text:
+        return SLStatementTimeout(
+            f"SL database: a statement ran longer than {statement_timeout_s():g} s while {doing} "
+            f"({STATEMENT_TIMEOUT_ENV}). Nothing was written; the task will retry."
+        )
+    return None
 
 
 def dialect_name(bind: sa.Engine | sa.Connection) -> str:

@@ -40,12 +40,21 @@ from paytrace_sl.plan import (
 )
 from paytrace_sl.sl import catalog, copy_text, numbering
 from paytrace_sl.sl import writer_sql as q
+from paytrace_sl.sl.engine import timeout_error
 from paytrace_sl.sl.own_tables import utcnow, xPTLedger
 from paytrace_sl.sl.preflight import Finding, required_filled, run_preflight
 from paytrace_sl.sl.rows import SLValueError, complete_columns, complete_row, fiscal_year, money
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
 
 log = logging.getLogger(__name__)
+
+# What the writer is about to do after each step hook, in an operator's words (lock timeout messages).
+_STEP_WORDS = {
+    "begin": "locking SL's setup row (ARSetup/GLSetup) to number the batch",
+    "locked": "numbering the batch",
+    "numbered": "inserting the Batch row",
+    "void_locked": "removing voided documents",
+}
 
 SCREEN_INVOICE_MEMO = "08010"
 SCREEN_PAYMENT = "08030"
@@ -207,6 +216,7 @@ class SLWriter:
         self.gl_journal_type = gl_journal_type
         self.zone = ZoneInfo(time_zone)
         self.step_hook = step_hook
+        self._last_step = "starting"
         self.preflight = preflight
         self.bulk = bulk
         self._identity_by_db: bool | None = None
@@ -238,7 +248,7 @@ class SLWriter:
         """Write one planned batch in one transaction (retried once if a concurrent writer beat us)."""
         self._validate(batch)
         try:
-            return self._write_once(batch)
+            return self._write_once_timed(batch)
         except sa.exc.IntegrityError as exc:
             log.warning(
                 "batch of %d %s item(s) collided with a concurrent writer (%s); retrying once",
@@ -246,13 +256,25 @@ class SLWriter:
                 batch.kind,
                 type(exc.orig).__name__ if exc.orig else "IntegrityError",
             )
-            result = self._write_once(batch)
+            result = self._write_once_timed(batch)
             result.attempts = 2
             return result
+
+    def _write_once_timed(self, batch: PlannedBatch) -> BatchResult:
+        """``_write_once``, turning a lock or statement timeout into a clear retryable error."""
+        self._last_step = "reading the ledger"
+        try:
+            return self._write_once(batch)
+        except sa.exc.DBAPIError as exc:
+            clear = timeout_error(exc, f"writing a {batch.kind} batch (last step: {self._last_step})")
+            if clear is None:
+                raise
+            raise clear from None
 
     # ---- orchestration -----------------------------------------------------------------------------
 
     def _step(self, name: str) -> None:
+        self._last_step = _STEP_WORDS.get(name, name)
         if self.step_hook is not None:
             self.step_hook(name)
 

@@ -56,3 +56,20 @@ print(json.dumps([m for m in heavy if m in sys.modules]))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("value", ["", "April 1st"])
+def test_dag_files_refuse_to_load_without_a_start_date(tmp_path: Path, value: str) -> None:
+    """No default start day in the past: the first unpause must not schedule years of catch-up runs."""
+    script = f"""
+import runpy
+runpy.run_path({str(DAGS / "paytrace_payments_to_sl.py")!r})
+"""
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), PAYTRACE_SL_INTERVAL="daily")
+    env["PAYTRACE_SL_START_DATE"] = value
+    env.pop("AIRFLOW_VAR_PAYTRACE_SL_START_DATE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "PAYTRACE_SL_START_DATE" in done.stderr and "YYYY-MM-DD" in done.stderr
