@@ -27,7 +27,8 @@ GRANT SELECT ON dbo.Account TO paytrace_sl_writer;        -- account exists / ac
 GRANT SELECT ON dbo.SubAcct TO paytrace_sl_writer;        -- subaccount exists / active (preflight)
 GRANT SELECT ON dbo.Customer TO paytrace_sl_writer;       -- customer match, AR account defaults
 GRANT SELECT ON dbo.Currncy TO paytrace_sl_writer;        -- decimal places for rounding
-GRANT SELECT ON dbo.vs_Company TO paytrace_sl_writer;     -- CpnyID validation
+GRANT SELECT ON dbo.vs_Company TO paytrace_sl_writer;     -- CpnyID validation (view over the SL SYSTEM
+                                                          -- database: also run paytrace_sl_sysdb.sql there)
 GRANT SELECT ON dbo.SOHeader TO paytrace_sl_writer;       -- invoice match through the sales order
 GRANT SELECT ON dbo.AR_Balances TO paytrace_sl_writer;    -- customer balance checks (preflight)
 GRANT SELECT ON dbo.ARAdjust TO paytrace_sl_writer;       -- released applications (reconciliation)

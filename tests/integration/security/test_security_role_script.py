@@ -65,3 +65,14 @@ def test_access_parser_sees_verbs_tables_and_columns() -> None:
     assert not allowed(("INSERT", "aradjust", None), grants)
     delete = 'DELETE FROM "ARTran" WHERE "ARTran"."RefNbr" = ?'
     assert statement_accesses(delete) == {("DELETE", "artran", None)}
+
+
+def test_system_database_script_grants_one_read_only() -> None:
+    """vs_Company reads SL's system database: one SELECT there, nothing else (no chaining, no roles)."""
+    script = ROLE_SCRIPT.with_name("paytrace_sl_sysdb.sql").read_text()
+    body = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith(("/*", "*", "--")))
+    code = body.split("*/", 1)[-1]
+    grants = [line.split("--")[0].strip() for line in code.splitlines() if line.strip().startswith("GRANT")]
+    assert grants == ["GRANT SELECT ON dbo.Company TO [$(PipelineLogin)];"]
+    assert "DB_CHAINING ON" not in code and "ALTER ROLE" not in code and "db_owner" not in code
+    assert "paytrace_sl_sysdb.sql" in ROLE_SCRIPT.read_text()

@@ -28,9 +28,33 @@ def mssql_dialect() -> sa.Dialect:
     return dialect
 
 
-def compile_tsql(stmt: sa.Executable) -> str:
-    compiled = stmt.compile(dialect=mssql_dialect(), compile_kwargs={"render_postcompile": True})  # type: ignore[attr-defined]
+def compile_tsql(stmt: sa.Executable, *, many: bool = True) -> str:
+    """What the driver receives: an INSERT into one of our tables is compiled with the columns the writer
+    sends (never the identity ``id``), for executemany (``many``) or for one row, where SQL Server's
+    dialect adds ``OUTPUT inserted.id``. SL's tables are inserted with explicit column lists already.
+    """
+    kwargs: dict[str, Any] = {}
+    table = getattr(stmt, "table", None)
+    if isinstance(stmt, sa.Insert) and isinstance(table, sa.Table) and table.name.startswith("xPT"):
+        kwargs["column_keys"] = [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
+        kwargs["for_executemany"] = many
+    compiled = stmt.compile(dialect=mssql_dialect(), compile_kwargs={"render_postcompile": True}, **kwargs)  # type: ignore[attr-defined]
     return str(compiled).strip() + "\n"
+
+
+# Our inserts as sent for a single row (SQLAlchemy asks SQL Server for the new id with OUTPUT).
+ONE_ROW = {f"{name}_one_row": name for name in ("ledger_insert", "review_insert")}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_ROW))
+def test_single_row_insert_matches_golden_tsql(name: str) -> None:
+    sql = compile_tsql(STATEMENTS[ONE_ROW[name]], many=False)
+    path = GOLDEN / f"sl_writer_{name}.sql"
+    if REGENERATE:
+        path.write_text(sql)
+    assert path.exists(), f"missing golden file {path.name}: run with PAYTRACE_SL_REGEN_GOLDEN=1"
+    assert sql == path.read_text()
+    assert "OUTPUT inserted.id" in sql and "(id," not in sql
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
@@ -52,11 +76,13 @@ def test_tsql_properties() -> None:
     assert "OUTPUT" not in artran  # no RETURNING/OUTPUT: breaks on tables with triggers
     ardoc = compile_tsql(STATEMENTS["insert_ardoc"])
     assert ardoc.count("?") == 125  # every ARDoc column but tstamp is sent
+    ledger = compile_tsql(STATEMENTS["ledger_insert"])
+    assert "(id," not in ledger and "OUTPUT" not in ledger  # executemany: SQL Server numbers the ids
     assert '"' not in ardoc and "[" not in ardoc  # SL's names unquoted
 
 
 def test_golden_dir_has_no_stale_files() -> None:
-    expected = {f"sl_writer_{n}.sql" for n in STATEMENTS} | {
+    expected = {f"sl_writer_{n}.sql" for n in [*STATEMENTS, *ONE_ROW]} | {
         "sl_writer_preflight.sql",
         "sl_writer_preflight_findings.sql",
     }

@@ -1,0 +1,1 @@
+INSERT INTO xPTLedger (ledger_key, transaction_id, kind, cpny_id, module, bat_nbr, doc_type, ref_nbr, cust_id, amount, cury_id, per_post, paytrace_state, content_hash, status, run_id, posted_at, updated_at, note, settle_batch_nbr) OUTPUT inserted.id VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
