@@ -45,7 +45,12 @@ def test_own_inserts_send_the_golden_columns(sl_sqlite_engine: sa.Engine) -> Non
         CPNY,
         (
             PlannedPayment(
-                701, CUST, Decimal("5.00"), DOC_DATE, CLEARING, (InvoiceApplication(INVOICE, Decimal("5.00")),)
+                701,
+                CUST,
+                Decimal("5.00"),
+                DOC_DATE,
+                CLEARING,
+                (InvoiceApplication(INVOICE, Decimal("5.00")),),
             ),
             PlannedPayment(
                 702, CUST, Decimal("6.00"), DOC_DATE, CLEARING, (InvoiceApplication("NOPE", Decimal("1.00")),)
