@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # `make airflow`: Airflow standalone on this checkout, wired to a PayTrace sandbox and a SQLite SL sandbox.
 #
-# - AIRFLOW_HOME=./var/airflow, DAGs from ./dags, metadata DB SQLite (a demo: use PostgreSQL for more);
+# - AIRFLOW_HOME=./var/airflow (PAYTRACE_SL_AIRFLOW_HOME), DAGs from ./dags;
+# - metadata DB: PostgreSQL database `paytrace_sl_airflow` on 127.0.0.1:5432 when PostgreSQL answers there
+#   (created if missing; holds concurrent UI use such as backfills), else SQLite with a warning;
+#   AIRFLOW__DATABASE__SQL_ALCHEMY_CONN set by you wins;
 # - starts the PayTrace sandbox (http://127.0.0.1:${PAYTRACE_SANDBOX_PORT:-8765}, 7 days from 2025-04-01)
 #   and seeds ./var/airflow/sl-sandbox.db once;
-# - connections paytrace_default / dynamics_sl_default come from AIRFLOW_CONN_* variables;
-# - DAGs are unpaused: daily runs catch up from PAYTRACE_SL_START_DATE to where the sandbox data ends;
-# - prints the admin login (standalone writes the password file); stop with Ctrl-C (SIGINT).
+# - connections paytrace_default / dynamics_sl_default are created in the metadata DB when missing, so
+#   edits made in the UI (Admin -> Connections) are what the next run uses;
+# - DAGs are unpaused: daily runs catch up from PAYTRACE_SL_START_DATE to PAYTRACE_SL_END_DATE (exclusive),
+#   where the sandbox data ends;
+# - prints the admin login (standalone writes the password file); one Ctrl-C (SIGINT) or SIGTERM stops
+#   everything this script started within seconds (Airflow runs in its own process group, which the
+#   script stops: SIGINT, then SIGTERM, then SIGKILL).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_BIN="${ROOT}/.venv/bin"
 export PATH="${VENV_BIN}:${PATH}"  # standalone starts its components as plain `airflow ...`
 
-VAR="${ROOT}/var/airflow"
+VAR="${PAYTRACE_SL_AIRFLOW_HOME:-${ROOT}/var/airflow}"
 mkdir -p "${VAR}"
 PORT="${PAYTRACE_SANDBOX_PORT:-8765}"
 START="${PAYTRACE_SL_START_DATE:-2025-04-01}"
@@ -26,7 +33,28 @@ export AIRFLOW_HOME="${VAR}"
 export AIRFLOW__CORE__DAGS_FOLDER="${ROOT}/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="${ROOT}/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///${VAR}/airflow.db"
+API_PORT="${AIRFLOW__API__PORT:-8080}"
+export AIRFLOW__API__PORT="${API_PORT}"
+META_DB="${PAYTRACE_SL_AIRFLOW_DB:-paytrace_sl_airflow}"
+if [[ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]]; then
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    "${VENV_BIN}/python" - "${META_DB}" <<'PY'
+import sys
+import psycopg
+name = sys.argv[1]
+with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+    if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+        conn.execute(f'CREATE DATABASE "{name}"')
+PY
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg://postgres@127.0.0.1:5432/${META_DB}"
+    # Airflow derives postgresql+asyncpg for its async engine; asyncpg is not installed, psycopg 3 is.
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="postgresql+psycopg_async://postgres@127.0.0.1:5432/${META_DB}"
+  else
+    echo "WARNING: no PostgreSQL on 127.0.0.1:5432: metadata DB is SQLite, which fails under concurrent" >&2
+    echo "         UI use (backfills from the UI may fail). Start PostgreSQL or set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN." >&2
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///${VAR}/airflow.db"
+  fi
+fi
 # Unpaused at creation: no slow CLI round-trips after start-up. A task queued before the API server is
 # up fails its first try and is retried (transient), which is harmless.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
@@ -55,40 +83,68 @@ echo "PayTrace sandbox: http://127.0.0.1:${PORT}"
   --tx-per-day "${TX_PER_DAY}" >"${VAR}/paytrace-sandbox.log" 2>&1 &
 SANDBOX_PID=$!
 
-export AIRFLOW_CONN_PAYTRACE_DEFAULT="{\"conn_type\": \"paytrace\", \"host\": \"http://127.0.0.1:${PORT}\", \"login\": \"sandbox\", \"password\": \"sandbox-password\", \"extra\": {\"timezone\": \"${PAYTRACE_TIMEZONE}\"}}"
-export AIRFLOW_CONN_DYNAMICS_SL_DEFAULT="{\"conn_type\": \"dynamics_sl\", \"extra\": {\"sqlalchemy_url\": \"sqlite:///${SL_DB}\"}}"
-
+AIRFLOW_PID=""
 PRINTER_PID=""
 cleanup() {
+  trap - INT TERM EXIT
+  if [[ -n "${AIRFLOW_PID}" ]] && kill -0 -- "-${AIRFLOW_PID}" 2>/dev/null; then
+    echo "stopping Airflow (process group ${AIRFLOW_PID})..."
+    kill -INT -- "-${AIRFLOW_PID}" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 -- "-${AIRFLOW_PID}" 2>/dev/null || break; sleep 0.5; done
+    kill -TERM -- "-${AIRFLOW_PID}" 2>/dev/null || true
+    for _ in $(seq 1 10); do kill -0 -- "-${AIRFLOW_PID}" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-${AIRFLOW_PID}" 2>/dev/null || true
+  fi
   [[ -n "${PRINTER_PID}" ]] && kill "${PRINTER_PID}" 2>/dev/null || true
   kill "${SANDBOX_PID}" 2>/dev/null || true
-  wait "${SANDBOX_PID}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  echo "stopped."
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 airflow db migrate >/dev/null
+
+# Connections live in the metadata DB (created once), not in AIRFLOW_CONN_* variables: Airflow reads
+# environment connections before the metadata DB, which would silently override every UI edit.
+unset AIRFLOW_CONN_PAYTRACE_DEFAULT AIRFLOW_CONN_DYNAMICS_SL_DEFAULT
+if ! airflow connections get paytrace_default >/dev/null 2>&1; then
+  airflow connections add paytrace_default --conn-type paytrace --conn-host "http://127.0.0.1:${PORT}" \
+    --conn-login sandbox --conn-password sandbox-password \
+    --conn-extra "{\"timezone\": \"${PAYTRACE_TIMEZONE}\"}" >/dev/null
+fi
+if ! airflow connections get dynamics_sl_default >/dev/null 2>&1; then
+  airflow connections add dynamics_sl_default --conn-type dynamics_sl \
+    --conn-extra "{\"sqlalchemy_url\": \"sqlite:///${SL_DB}\"}" >/dev/null
+fi
 
 # Print the login once the API server answers (standalone writes the password file on first start).
 (
   for _ in $(seq 1 120); do
-    if curl -fsS "http://localhost:8080/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
+    if curl -fsS "http://localhost:${API_PORT}/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
     sleep 2
   done
   PASSWORD_FILE="${VAR}/simple_auth_manager_passwords.json.generated"
   echo
   echo "================================================================================"
-  echo "Airflow UI:  http://localhost:8080"
+  echo "Airflow UI:  http://localhost:${API_PORT}"
   if [[ -f "${PASSWORD_FILE}" ]]; then
     echo "Login:       $(cat "${PASSWORD_FILE}")"
   else
     echo "Login:       see 'Login with username' in the output above"
   fi
   echo "SL sandbox:  sqlite:///${SL_DB}"
+  echo "Metadata DB: ${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
+  echo "Connections: paytrace_default, dynamics_sl_default in the metadata DB (edit in Admin -> Connections)"
   echo "DAGs:        unpaused; daily runs ${START} .. ${PAYTRACE_SL_END_DATE} (exclusive) catch up now"
   echo "Stop:        Ctrl-C"
   echo "================================================================================"
 ) &
 PRINTER_PID=$!
 
-# In the foreground, so Ctrl-C (SIGINT) reaches it: standalone shuts its components down only on SIGINT.
-airflow standalone
+# In its own process group (setsid), so the script decides how it stops: a terminal's Ctrl-C reaches
+# only this script, whose EXIT trap stops the whole group (SIGINT, then SIGTERM, then SIGKILL).
+setsid airflow standalone &
+AIRFLOW_PID=$!
+wait "${AIRFLOW_PID}"

@@ -84,9 +84,11 @@ def start_date() -> dt.datetime:
 
 
 def end_date() -> dt.datetime | None:
-    """Merchant-local midnight of ``PAYTRACE_SL_END_DATE`` (no runs after it), or None (run forever).
+    """``PAYTRACE_SL_END_DATE`` as an exclusive end: no window starting on that merchant day or later.
 
-    Local setups use it so catch-up stops where the sandbox's data ends.
+    Airflow's ``end_date`` admits a run whose data interval *starts* at it, so the DAG gets the second
+    before that day's midnight: with 2025-04-08 the last daily window is 2025-04-07 (as the CLI's
+    ``--end``). None = run forever. Local setups use it so catch-up stops where the sandbox's data ends.
     """
     import pendulum
 
@@ -94,7 +96,7 @@ def end_date() -> dt.datetime | None:
     if not value:
         return None
     day = dt.date.fromisoformat(value)
-    return pendulum.datetime(day.year, day.month, day.day, tz=merchant_timezone())
+    return pendulum.datetime(day.year, day.month, day.day, tz=merchant_timezone()) - dt.timedelta(seconds=1)
 
 
 def retry_policy() -> Any:

@@ -73,3 +73,31 @@ runpy.run_path({str(DAGS / "paytrace_payments_to_sl.py")!r})
     )
     assert done.returncode != 0
     assert "PAYTRACE_SL_START_DATE" in done.stderr and "YYYY-MM-DD" in done.stderr
+
+
+def test_end_date_is_exclusive(tmp_path: Path) -> None:
+    """PAYTRACE_SL_END_DATE=2025-04-08: the last daily window is 2025-04-07, no run for 2025-04-08."""
+    script = f"""
+import json, runpy
+import pendulum
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.timetables.base import DataInterval, TimeRestriction
+defined = runpy.run_path({str(DAGS / "paytrace_settlements_to_sl.py")!r})["paytrace_settlements_to_sl"]()
+dag = DagSerialization.from_dict(DagSerialization.to_dict(defined))  # what the scheduler schedules from
+tz = "America/Los_Angeles"
+def after(day):
+    start = pendulum.datetime(2025, 4, day, tz=tz)
+    info = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=DataInterval(start, start.add(days=1)),
+        restriction=TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True),
+    )
+    return None if info is None else info.data_interval.start.in_timezone(tz).date().isoformat()
+print(json.dumps([after(6), after(7)]))
+"""
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), PAYTRACE_SL_INTERVAL="daily")
+    env.update(PAYTRACE_SL_START_DATE="2025-04-01", PAYTRACE_SL_END_DATE="2025-04-08")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["2025-04-07", None]

@@ -1,0 +1,136 @@
+"""`make airflow` (scripts/airflow-standalone.sh): PostgreSQL metadata, connections in the metadata DB, and
+one SIGINT stops everything it started.
+
+The script is run for real: Airflow standalone (api-server, scheduler, dag-processor, triggerer) on a
+free port with its own AIRFLOW_HOME and a fresh PostgreSQL metadata database, the PayTrace sandbox and
+the SL sandbox. The test sends one SIGINT to the script's process group, as a terminal's Ctrl-C does, and
+then looks for any process that still carries the run's AIRFLOW_HOME in its environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sl_replica import PG_ADMIN_DSN
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+SCRIPT = REPO / "scripts" / "airflow-standalone.sh"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _processes_with(marker: str) -> list[int]:
+    """PIDs whose environment holds ``marker`` (this machine's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def _decrypt(home: Path, stored: str) -> str:
+    """A connection field as Airflow stored it: Fernet-encrypted with the key in airflow.cfg, if any."""
+    key = ""
+    for line in (home / "airflow.cfg").read_text().splitlines():
+        if line.replace(" ", "").startswith("fernet_key="):
+            key = line.split("=", 1)[1].strip()
+    if not key:
+        return stored
+    from cryptography.fernet import Fernet
+
+    return Fernet(key.encode()).decrypt(stored.encode()).decode()
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Path) -> None:
+    home = tmp_path / "airflow"
+    api_port, sandbox_port = _free_port(), _free_port()
+    meta_db = f"ptsl_af_{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PAYTRACE", "SL_DATABASE"))}
+    env.update(
+        PAYTRACE_SL_AIRFLOW_HOME=str(home),
+        PAYTRACE_SL_AIRFLOW_DB=meta_db,
+        AIRFLOW__API__PORT=str(api_port),
+        PAYTRACE_SANDBOX_PORT=str(sandbox_port),
+        PAYTRACE_SANDBOX_DAYS="1",
+        PAYTRACE_SANDBOX_TX_PER_DAY="10",
+        # someone's environment connection must not override the metadata DB's (UI-editable) one
+        AIRFLOW_CONN_DYNAMICS_SL_DEFAULT='{"conn_type": "dynamics_sl", "extra": {"sqlalchemy_url": "sqlite:///x"}}',
+    )
+    log = (tmp_path / "airflow.log").open("w")
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    marker = f"AIRFLOW_HOME={home}"
+    try:
+        deadline = time.monotonic() + 300
+        while not _healthy(api_port):
+            assert proc.poll() is None, (tmp_path / "airflow.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "Airflow did not answer within 300 s"
+            time.sleep(2)
+        assert _processes_with(marker), "the started components should carry AIRFLOW_HOME"
+        # connections are in the metadata DB (PostgreSQL), with the sandbox's SL URL, not the env's
+        with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
+            rows = dict(conn.execute("SELECT conn_id, extra FROM connection").fetchall())
+        assert set(rows) >= {"paytrace_default", "dynamics_sl_default"}
+        extra = json.loads(_decrypt(home, rows["dynamics_sl_default"]))
+        assert extra["sqlalchemy_url"].endswith("sl-sandbox.db")
+
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what one Ctrl-C in the terminal sends
+        proc.wait(timeout=60)
+        stopped_in = time.monotonic() - started
+        leftovers: list[int] = []
+        for _ in range(20):
+            leftovers = _processes_with(marker)
+            if not leftovers:
+                break
+            time.sleep(0.5)
+        assert leftovers == [], f"processes left after one SIGINT: {leftovers}"
+        assert stopped_in < 45
+        assert "stopped." in (tmp_path / "airflow.log").read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in _processes_with(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        log.close()
+        _drop(meta_db)
