@@ -192,7 +192,7 @@ def print_summary(
 ) -> None:
     from rich.console import Console
 
-    from paytrace_sl.cli_pipeline import totals_table
+    from paytrace_sl.cli.pipeline import totals_table
 
     console = Console()
     title = f"paytrace-sl demo: {days} merchant days from {DEMO_START} through Airflow ({elapsed:.0f} s)"

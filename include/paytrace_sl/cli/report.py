@@ -16,8 +16,8 @@ import typer
 
 from paytrace_sl.settings import ConfigurationError, resolve_sl_url
 
-DEFAULT_LANDING = str(Path(__file__).resolve().parents[2] / "var" / "landing")
-DEFAULT_GX = str(Path(__file__).resolve().parents[2] / "var" / "gx")
+DEFAULT_LANDING = str(Path(__file__).resolve().parents[3] / "var" / "landing")
+DEFAULT_GX = str(Path(__file__).resolve().parents[3] / "var" / "gx")
 
 
 def _date(value: str, flag: str) -> dt.date:
