@@ -12,13 +12,15 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from paytrace_sl.errors import PaytraceSlError
+
 SL_URL_ENV = "SL_DATABASE_URL"
 REPORTS_DIR_ENV = "PAYTRACE_SL_REPORTS_DIR"
 DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[2] / "var" / "reports"
 SL_CONN_ID = "dynamics_sl_default"
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(PaytraceSlError, ValueError):
     """A required setting is missing or malformed; the message says which and where to set it."""
 
 

@@ -28,10 +28,11 @@ DEFAULT_START_DATE = "2025-04-01"
 PAYTRACE_CONN_ID = "paytrace_default"
 SL_CONN_ID = "dynamics_sl_default"
 
-# Dotted paths (resolved in the worker) of errors worth retrying: network trouble, PayTrace 429/5xx
-# and timeouts after the client's own retries, a database that is briefly unreachable or locked.
+# Dotted paths (resolved in the worker) of errors worth retrying: every library error carrying the
+# Transient marker (PayTrace 429/5xx and timeouts after the client's own retries, …), plus what
+# third-party libraries raise for network trouble or a database briefly unreachable or locked.
 TRANSIENT_ERRORS = [
-    "paytrace_sl.paytrace.errors.PayTraceTransientError",
+    "paytrace_sl.errors.Transient",
     "requests.exceptions.ConnectionError",
     "requests.exceptions.Timeout",
     "sqlalchemy.exc.OperationalError",

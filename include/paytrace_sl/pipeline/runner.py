@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
 from paytrace_sl.pipeline.landing import Landing, decode_plan
@@ -62,7 +63,7 @@ OUTCOME_FILE = "transform_outcome.json"
 SL_BATCHES_FILE = "sl_batches.json"
 
 
-class PipelineError(RuntimeError):
+class PipelineError(PaytraceSlError, RuntimeError):
     """A step cannot complete; the message says what to look at. Not retried (not transient)."""
 
 
