@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from paytrace_sl import __version__
+from paytrace_sl.cli.common import ErrorHandlingGroup
 
 app = typer.Typer(
     name="paytrace-sl",
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=ErrorHandlingGroup,
 )
 
 

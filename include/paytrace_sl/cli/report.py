@@ -14,17 +14,17 @@ from typing import Any
 
 import typer
 
-from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_OK, AsJson, EndDay, StartDay, day_range
+from paytrace_sl.settings import resolve_sl_url
 
 DEFAULT_LANDING = str(Path(__file__).resolve().parents[3] / "var" / "landing")
 DEFAULT_GX = str(Path(__file__).resolve().parents[3] / "var" / "gx")
 
 
-def _date(value: str, flag: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{flag} must be a date YYYY-MM-DD, got {value!r}") from exc
+def _days(start: str, end: str) -> tuple[dt.date, dt.date]:
+    """``--start``/``--end`` (end exclusive, as everywhere) → the first and *last* day the library takes."""
+    first, stop = day_range(start, end)
+    return first, stop - dt.timedelta(days=1)
 
 
 def _client(offline: bool) -> Any | None:
@@ -49,10 +49,7 @@ def _mapping(path: str | None) -> Any | None:
 def _common(sl_url: str | None, offline: bool, mapping_path: str | None) -> tuple[Any, Any | None, Any]:
     from paytrace_sl.sl.engine import create_sl_engine
 
-    try:
-        url = resolve_sl_url(sl_url)
-    except ConfigurationError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    url = resolve_sl_url(sl_url)  # a ConfigurationError is one line and exit 2 (cli.common)
     return create_sl_engine(url), _client(offline), _mapping(mapping_path)
 
 
@@ -61,10 +58,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("reconcile")
     def reconcile_cmd(
-        start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
-        end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
+        start: StartDay,
+        end: EndDay,
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        as_json: AsJson = False,
         landing_dir: str = typer.Option(
             DEFAULT_LANDING,
             "--landing-dir",
@@ -76,10 +73,14 @@ def register(app: typer.Typer) -> None:
         ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
     ) -> None:
-        """Reconcile PayTrace with SL for a date range; exit 1 when anything is unexplained."""
+        """Reconcile PayTrace with SL for a date range; exit 1 when anything is unexplained.
+
+        Exit status (docs/operations.md): 0 all explained; 1 unexplained differences; 2 usage or
+        settings; 3 SL or PayTrace down (one line on stderr).
+        """
         from paytrace_sl.reconcile.engine import reconcile
 
-        first, last = _date(start, "--start"), _date(end, "--end")
+        first, last = _days(start, end)
         engine, client, mapping = _common(sl_url, offline, mapping_path)
         try:
             report = reconcile(
@@ -107,12 +108,12 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"    {mark} {exc.kind}: {exc.reason}\n                → {exc.action}")
             for note in report.notes:
                 typer.echo(f"  note: {note}")
-        raise typer.Exit(0 if report.ok else 1)
+        raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
     @app.command("report")
     def report_cmd(
-        start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
-        end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
+        start: StartDay,
+        end: EndDay,
         out: str = typer.Option(..., "--out", help="Directory for report.html and the CSV/JSON tables."),
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
         landing_dir: str = typer.Option(
@@ -131,11 +132,16 @@ def register(app: typer.Typer) -> None:
             None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
         ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
+        as_json: AsJson = False,
     ) -> None:
-        """Write the self-contained auditor report (HTML + CSV + JSON) for a date range."""
+        """Write the self-contained auditor report (HTML + CSV + JSON) for a date range.
+
+        Exit status (docs/operations.md): 0 written (unexplained differences are in the report; gate on
+        ``reconcile``); 2 usage or settings; 3 SL or PayTrace down (one line on stderr).
+        """
         from paytrace_sl.reconcile.report import build_report, summary_value
 
-        first, last = _date(start, "--start"), _date(end, "--end")
+        first, last = _days(start, end)
         engine, client, mapping = _common(sl_url, offline, mapping_path)
         try:
             data = build_report(
@@ -152,6 +158,16 @@ def register(app: typer.Typer) -> None:
             engine.dispose()
             if client is not None:
                 client.close()
+        if as_json:
+            document = {
+                "report": str(Path(out) / "report.html"),
+                "first_day": first.isoformat(),
+                "last_day": last.isoformat(),
+                "tables": len(data.tables),
+                "unexplained": summary_value(data, "unexplained"),
+            }
+            typer.echo(json.dumps(document, indent=1, default=str))
+            return
         typer.echo(
             f"wrote {Path(out) / 'report.html'} ({len(data.tables)} tables, "
             f"{summary_value(data, 'unexplained')} unexplained exception(s))"
