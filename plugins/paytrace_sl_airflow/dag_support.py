@@ -186,16 +186,19 @@ def step_chain(dag_id: str, chain: str) -> Any:
 
 
 def pipeline_config(dag_id: str) -> Any:
-    """A :class:`~paytrace_sl.pipeline.runner.PipelineConfig` from the Airflow connections.
+    """A :class:`~paytrace_sl.pipeline.runner.PipelineConfig` by ``paytrace_sl.settings``' precedence.
 
-    ``paytrace_default`` and ``dynamics_sl_default`` are read through our hooks, so connections
-    defined in the UI, in a secrets backend or as ``AIRFLOW_CONN_*`` variables all work.
+    Environment first (``PAYTRACE_SL_*``, ``SL_DATABASE_URL``, ``PAYTRACE_*``), then the connections
+    ``paytrace_default`` / ``dynamics_sl_default`` read through Airflow, so connections defined in the
+    UI, in a secrets backend or as ``AIRFLOW_CONN_*`` variables all work; the same resolvers as the CLI.
     """
+    from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline.runner import PipelineConfig, with_dag
-    from paytrace_sl_airflow.hooks import DynamicsSLHook, PayTraceHook
+    from paytrace_sl.settings import resolve_sl_url
+    from paytrace_sl_airflow.hooks import airflow_connection
 
-    paytrace_settings = PayTraceHook(paytrace_conn_id=PAYTRACE_CONN_ID).get_settings()
-    sl_url = DynamicsSLHook(dynamics_sl_conn_id=SL_CONN_ID).get_sqlalchemy_url()
+    paytrace_settings = PayTraceSettings.from_env(connection=airflow_connection(PAYTRACE_CONN_ID))
+    sl_url = resolve_sl_url(None, lookup=airflow_connection, conn_id=SL_CONN_ID)
     cfg = PipelineConfig.from_env(sl_url=sl_url, paytrace=paytrace_settings)
     return with_dag(cfg, dag_id)
 

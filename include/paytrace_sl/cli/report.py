@@ -14,11 +14,9 @@ from typing import Any
 
 import typer
 
+from paytrace_sl import settings
 from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_OK, AsJson, EndDay, StartDay, day_range
 from paytrace_sl.settings import resolve_sl_url
-
-DEFAULT_LANDING = str(Path(__file__).resolve().parents[3] / "var" / "landing")
-DEFAULT_GX = str(Path(__file__).resolve().parents[3] / "var" / "gx")
 
 
 def _days(start: str, end: str) -> tuple[dt.date, dt.date]:
@@ -43,7 +41,7 @@ def _client(offline: bool) -> Any | None:
 def _mapping(path: str | None) -> Any | None:
     from paytrace_sl.pipeline.mapping import load_mapping
 
-    return load_mapping(path) if path else load_mapping()
+    return load_mapping(settings.mapping_path(path))
 
 
 def _common(sl_url: str | None, offline: bool, mapping_path: str | None) -> tuple[Any, Any | None, Any]:
@@ -62,14 +60,11 @@ def register(app: typer.Typer) -> None:
         end: EndDay,
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
         as_json: AsJson = False,
-        landing_dir: str = typer.Option(
-            DEFAULT_LANDING,
-            "--landing-dir",
-            envvar="PAYTRACE_SL_LANDING_DIR",
-            help="Landing files of past runs.",
+        landing_dir: str | None = typer.Option(
+            None, "--landing-dir", help="Landing files of past runs (PAYTRACE_SL_LANDING_DIR, var/landing)."
         ),
         mapping_path: str | None = typer.Option(
-            None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
+            None, "--mapping", help="mapping.yaml (PAYTRACE_SL_MAPPING, data_contracts/mapping.yaml)."
         ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
     ) -> None:
@@ -84,7 +79,12 @@ def register(app: typer.Typer) -> None:
         engine, client, mapping = _common(sl_url, offline, mapping_path)
         try:
             report = reconcile(
-                engine, first, last, paytrace_client=client, landing_dir=Path(landing_dir), mapping=mapping
+                engine,
+                first,
+                last,
+                paytrace_client=client,
+                landing_dir=settings.landing_dir(landing_dir),
+                mapping=mapping,
             )
         finally:
             engine.dispose()
@@ -116,20 +116,14 @@ def register(app: typer.Typer) -> None:
         end: EndDay,
         out: str = typer.Option(..., "--out", help="Directory for report.html and the CSV/JSON tables."),
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
-        landing_dir: str = typer.Option(
-            DEFAULT_LANDING,
-            "--landing-dir",
-            envvar="PAYTRACE_SL_LANDING_DIR",
-            help="Landing files of past runs.",
+        landing_dir: str | None = typer.Option(
+            None, "--landing-dir", help="Landing files of past runs (PAYTRACE_SL_LANDING_DIR, var/landing)."
         ),
-        gx_dir: str = typer.Option(
-            DEFAULT_GX,
-            "--gx-dir",
-            envvar="PAYTRACE_SL_GX_DIR",
-            help="Great Expectations project (Data Docs).",
+        gx_dir: str | None = typer.Option(
+            None, "--gx-dir", help="Great Expectations project, Data Docs (PAYTRACE_SL_GX_DIR, var/gx)."
         ),
         mapping_path: str | None = typer.Option(
-            None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
+            None, "--mapping", help="mapping.yaml (PAYTRACE_SL_MAPPING, data_contracts/mapping.yaml)."
         ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
         as_json: AsJson = False,
@@ -150,8 +144,8 @@ def register(app: typer.Typer) -> None:
                 last,
                 Path(out),
                 paytrace_client=client,
-                landing_dir=Path(landing_dir),
-                gx_dir=Path(gx_dir),
+                landing_dir=settings.landing_dir(landing_dir),
+                gx_dir=settings.gx_dir(gx_dir),
                 mapping=mapping,
             )
         finally:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from paytrace_sl.cli.common import EXIT_FINDINGS, AsJson
-from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, resolve_sl_url
+from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, env, resolve_sl_url
 
 DEFAULT_SECRET_ENVS = ("PAYTRACE_PASSWORD", "PAYTRACE_INTEGRATOR_ID", "PAYTRACE_CLIENT_SECRET")
 PAYTRACE_CONN_ID = "paytrace_default"
@@ -30,7 +29,7 @@ _SECRET_ENV_HELP = (
 
 def known_secrets(secret_envs: Sequence[str]) -> list[str]:
     """Secret values from the named environment variables plus the ``paytrace_default`` connection."""
-    values = [os.environ.get(name, "") for name in (*DEFAULT_SECRET_ENVS, *secret_envs)]
+    values = [env(name) or "" for name in (*DEFAULT_SECRET_ENVS, *secret_envs)]
     conn = airflow_conn_from_env(PAYTRACE_CONN_ID)
     if conn is not None:
         values.append(conn.get("password", ""))
@@ -68,7 +67,7 @@ def register(app: typer.Typer) -> None:
         if not paths and not sl_url:
             raise typer.BadParameter("give at least one PATH or --sl-url")
         secret_env = secret_env or []
-        missing = [name for name in secret_env if not os.environ.get(name)]
+        missing = [name for name in secret_env if not env(name)]
         if missing:
             raise typer.BadParameter(f"--secret-env variable(s) not set or empty: {', '.join(missing)}")
         secrets = known_secrets(secret_env)
