@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from paytrace_sl import settings
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PAYMENTS_DAG_ID, REPO_ROOT, SETTLEMENTS_DAG_ID
 from paytrace_sl.settings import reports_dir
 from paytrace_sl.sl.sandbox_seed import SandboxSLConfig
@@ -69,7 +70,7 @@ def airflow_env(
     home: Path, paytrace_url: str, sl_url: str, var_dir: Path, mapping: Path, interval: str = "daily"
 ) -> dict[str, str]:
     """Environment for Airflow subprocesses: isolated home, SQLite metadata, our DAGs and connections."""
-    env = dict(os.environ)
+    env = dict(settings.environ())
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     env.update(
@@ -192,7 +193,7 @@ def print_summary(
 ) -> None:
     from rich.console import Console
 
-    from paytrace_sl.cli_pipeline import totals_table
+    from paytrace_sl.cli.pipeline import totals_table
 
     console = Console()
     title = f"paytrace-sl demo: {days} merchant days from {DEMO_START} through Airflow ({elapsed:.0f} s)"

@@ -1,25 +1,55 @@
-"""Where settings come from when no scheduler is involved (CLI, tests, benchmarks).
+"""Where every setting comes from: the one module of the library that reads the environment.
 
-Precedence for every value: explicit argument (CLI flag) → environment variable → Airflow connection
-given in the environment (``AIRFLOW_CONN_<ID>``, URI or JSON form, read without importing Airflow)
-→ built-in default.
+Precedence, stated once and the same for every setting and every caller (CLI, DAG task, UI page):
+
+1. an explicit value (a CLI flag, a function argument);
+2. the environment: ``PAYTRACE_SL_*``, ``SL_DATABASE_URL``, ``PAYTRACE_*``;
+3. the Airflow connection (``paytrace_default``, ``dynamics_sl_default``): inside Airflow through the
+   adapter's lookup (UI, secrets backend or ``AIRFLOW_CONN_*``), outside it the ``AIRFLOW_CONN_<ID>``
+   variable, read without importing Airflow;
+4. the packaged default: ``data_contracts/`` of the repository when the code runs from a checkout,
+   else the copy shipped in the wheel (``paytrace_sl/data_contracts``, read with
+   ``importlib.resources``); working folders under ``<checkout>/var`` or ``./var``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from paytrace_sl.errors import PaytraceSlError
+
 SL_URL_ENV = "SL_DATABASE_URL"
+CONTRACTS_DIR_ENV = "PAYTRACE_SL_CONTRACTS_DIR"
+MAPPING_ENV = "PAYTRACE_SL_MAPPING"
+VAR_DIR_ENV = "PAYTRACE_SL_VAR_DIR"
+LANDING_DIR_ENV = "PAYTRACE_SL_LANDING_DIR"
+GX_DIR_ENV = "PAYTRACE_SL_GX_DIR"
 REPORTS_DIR_ENV = "PAYTRACE_SL_REPORTS_DIR"
-DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[2] / "var" / "reports"
+LOOKBACK_HOURS_ENV = "PAYTRACE_SL_LOOKBACK_HOURS"
 SL_CONN_ID = "dynamics_sl_default"
+PAYTRACE_CONN_ID = "paytrace_default"
+
+# conn id → the connection as a dict (shape of airflow_conn_from_env), or None when it is not defined
+ConnectionLookup = Callable[[str], "dict[str, str] | None"]
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(PaytraceSlError, ValueError):
     """A required setting is missing or malformed; the message says which and where to set it."""
+
+
+def env(name: str) -> str | None:
+    """The environment variable ``name`` (None when unset or empty): every library read goes here."""
+    return os.environ.get(name) or None
+
+
+def environ() -> Mapping[str, str]:
+    """The whole environment, for settings read as a group (``NotifySettings.from_env``)."""
+    return os.environ
 
 
 def airflow_conn_from_env(conn_id: str) -> dict[str, str] | None:
@@ -27,7 +57,7 @@ def airflow_conn_from_env(conn_id: str) -> dict[str, str] | None:
 
     Returns a dict with keys conn_type, host, login, password, schema, port, extra (JSON string).
     """
-    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    raw = env(f"AIRFLOW_CONN_{conn_id.upper()}")
     if not raw:
         return None
     raw = raw.strip()
@@ -57,33 +87,129 @@ def airflow_conn_from_env(conn_id: str) -> dict[str, str] | None:
     }
 
 
-def sl_url_from_connection(conn: dict[str, str]) -> str:
-    """The SQLAlchemy URL stored in a ``dynamics_sl`` connection: extra ``sqlalchemy_url`` or host."""
-    extra = json.loads(conn.get("extra") or "{}")
-    url = extra.get("sqlalchemy_url") or extra.get("url") or conn.get("host", "")
-    if "://" not in url:
+def connection(conn_id: str, lookup: ConnectionLookup | None = None) -> dict[str, str] | None:
+    """Step 3 of the precedence: the Airflow adapter's ``lookup``, else the ``AIRFLOW_CONN_*`` variable."""
+    return (lookup or airflow_conn_from_env)(conn_id)
+
+
+def sl_url_from_connection(conn: dict[str, str], conn_id: str = SL_CONN_ID) -> str:
+    """The SQLAlchemy URL of a ``dynamics_sl`` connection: extra ``sqlalchemy_url`` (or a host holding a
+    URL), with the connection's login/password filled in when the URL carries none."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        extra = json.loads(conn.get("extra") or "{}")
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"connection {conn_id!r}: extra is not valid JSON") from exc
+    raw = str(
+        extra.get("sqlalchemy_url")
+        or extra.get("extra__dynamics_sl__sqlalchemy_url")
+        or extra.get("url")
+        or conn.get("host")
+        or ""
+    )
+    if "://" not in raw:
         raise ConfigurationError(
-            f"connection {SL_CONN_ID!r} has no SQLAlchemy URL: put it in the extra field 'sqlalchemy_url'"
+            f"connection {conn_id!r} has no SQLAlchemy URL: put it in the extra field 'sqlalchemy_url'"
         )
-    return str(url)
+    url = make_url(raw)
+    if conn.get("login") and not url.username:
+        url = url.set(username=conn["login"])
+    if conn.get("password") and not url.password:
+        url = url.set(password=conn["password"])
+    return url.render_as_string(hide_password=False)
 
 
-def resolve_sl_url(explicit: str | None = None) -> str:
-    """``--sl-url`` → ``SL_DATABASE_URL`` → connection ``dynamics_sl_default`` (from the environment)."""
+def resolve_sl_url(
+    explicit: str | None = None,
+    *,
+    lookup: ConnectionLookup | None = None,
+    conn_id: str = SL_CONN_ID,
+) -> str:
+    """``--sl-url`` → ``SL_DATABASE_URL`` → connection ``dynamics_sl_default`` (no packaged default)."""
     if explicit:
         return explicit
-    env = os.environ.get(SL_URL_ENV)
-    if env:
-        return env
-    conn = airflow_conn_from_env(SL_CONN_ID)
+    from_env = env(SL_URL_ENV)
+    if from_env:
+        return from_env
+    conn = connection(conn_id, lookup)
     if conn is not None:
-        return sl_url_from_connection(conn)
+        return sl_url_from_connection(conn, conn_id)
     raise ConfigurationError(
-        f"no SL database given: pass --sl-url, set {SL_URL_ENV}, "
-        f"or define the Airflow connection {SL_CONN_ID!r}"
+        f"no SL database given: pass --sl-url, set {SL_URL_ENV}, or define the Airflow connection {conn_id!r}"
     )
 
 
-def reports_dir() -> Path:
+# ------------------------------------------------------------------------------------------ folders
+
+
+def checkout_root() -> Path | None:
+    """The repository this code runs from (``include/paytrace_sl`` → root), or None when installed."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "data_contracts").is_dir() else None
+
+
+def shipped_contracts_dir() -> Path:
+    """The contracts and default mapping this code ships: the checkout's ``data_contracts/``, else the
+    copy force-included in the wheel as package data."""
+    root = checkout_root()
+    if root is not None:
+        return root / "data_contracts"
+    packaged = resources.files("paytrace_sl") / "data_contracts"
+    if not isinstance(packaged, Path) or not packaged.is_dir():
+        raise ConfigurationError(
+            f"no data contracts shipped with this installation: set {CONTRACTS_DIR_ENV} to a folder"
+        )
+    return packaged
+
+
+def contracts_dir(explicit: str | Path | None = None) -> Path:
+    """Folder of the data contracts (and the default ``mapping.yaml``): flag → env → shipped copy."""
+    value = explicit or env(CONTRACTS_DIR_ENV)
+    return Path(value) if value else shipped_contracts_dir()
+
+
+def mapping_path(explicit: str | Path | None = None) -> Path:
+    """``--mapping`` → ``PAYTRACE_SL_MAPPING`` → ``mapping.yaml`` in :func:`contracts_dir`."""
+    value = explicit or env(MAPPING_ENV)
+    return Path(value) if value else contracts_dir() / "mapping.yaml"
+
+
+def var_dir(explicit: str | Path | None = None) -> Path:
+    """Base of the working folders: flag → ``PAYTRACE_SL_VAR_DIR`` → ``<checkout>/var`` or ``./var``."""
+    value = explicit or env(VAR_DIR_ENV)
+    if value:
+        return Path(value)
+    root = checkout_root()
+    return (root if root is not None else Path.cwd()) / "var"
+
+
+def landing_dir(explicit: str | Path | None = None) -> Path:
+    """Run files: ``--landing-dir`` → ``PAYTRACE_SL_LANDING_DIR`` → ``<var>/landing``."""
+    value = explicit or env(LANDING_DIR_ENV)
+    return Path(value) if value else var_dir() / "landing"
+
+
+def gx_dir(explicit: str | Path | None = None) -> Path:
+    """Great Expectations root: ``--gx-dir`` → ``PAYTRACE_SL_GX_DIR`` → ``<var>/gx``."""
+    value = explicit or env(GX_DIR_ENV)
+    return Path(value) if value else var_dir() / "gx"
+
+
+def reports_dir(explicit: str | Path | None = None) -> Path:
     """Where the auditor reports live: the settlements DAG writes there, the Airflow UI page lists it."""
-    return Path(os.environ.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)
+    value = explicit or env(REPORTS_DIR_ENV)
+    return Path(value) if value else var_dir() / "reports"
+
+
+def lookback_hours(explicit: float | None = None) -> float | None:
+    """``--lookback-hours`` → ``PAYTRACE_SL_LOOKBACK_HOURS`` → None (the mapping's look-back)."""
+    if explicit is not None:
+        return explicit
+    value = env(LOOKBACK_HOURS_ENV)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigurationError(f"{LOOKBACK_HOURS_ENV} must be a number of hours, got {value!r}") from None

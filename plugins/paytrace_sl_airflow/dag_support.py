@@ -28,10 +28,11 @@ START_DATE_SETTING = "PAYTRACE_SL_START_DATE"
 PAYTRACE_CONN_ID = "paytrace_default"
 SL_CONN_ID = "dynamics_sl_default"
 
-# Dotted paths (resolved in the worker) of errors worth retrying: network trouble, PayTrace 429/5xx
-# and timeouts after the client's own retries, a database that is briefly unreachable or locked.
+# Dotted paths (resolved in the worker) of errors worth retrying: every library error carrying the
+# Transient marker (PayTrace 429/5xx and timeouts after the client's own retries, …), plus what
+# third-party libraries raise for network trouble or a database briefly unreachable or locked.
 TRANSIENT_ERRORS = [
-    "paytrace_sl.paytrace.errors.PayTraceTransientError",
+    "paytrace_sl.errors.Transient",
     "requests.exceptions.ConnectionError",
     "requests.exceptions.Timeout",
     "sqlalchemy.exc.OperationalError",
@@ -205,16 +206,19 @@ def step_chain(dag_id: str, chain: str) -> Any:
 
 
 def pipeline_config(dag_id: str) -> Any:
-    """A :class:`~paytrace_sl.pipeline.runner.PipelineConfig` from the Airflow connections.
+    """A :class:`~paytrace_sl.pipeline.runner.PipelineConfig` by ``paytrace_sl.settings``' precedence.
 
-    ``paytrace_default`` and ``dynamics_sl_default`` are read through our hooks, so connections
-    defined in the UI, in a secrets backend or as ``AIRFLOW_CONN_*`` variables all work.
+    Environment first (``PAYTRACE_SL_*``, ``SL_DATABASE_URL``, ``PAYTRACE_*``), then the connections
+    ``paytrace_default`` / ``dynamics_sl_default`` read through Airflow, so connections defined in the
+    UI, in a secrets backend or as ``AIRFLOW_CONN_*`` variables all work; the same resolvers as the CLI.
     """
+    from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline.runner import PipelineConfig, with_dag
-    from paytrace_sl_airflow.hooks import DynamicsSLHook, PayTraceHook
+    from paytrace_sl.settings import resolve_sl_url
+    from paytrace_sl_airflow.hooks import airflow_connection
 
-    paytrace_settings = PayTraceHook(paytrace_conn_id=PAYTRACE_CONN_ID).get_settings()
-    sl_url = DynamicsSLHook(dynamics_sl_conn_id=SL_CONN_ID).get_sqlalchemy_url()
+    paytrace_settings = PayTraceSettings.from_env(connection=airflow_connection(PAYTRACE_CONN_ID))
+    sl_url = resolve_sl_url(None, lookup=airflow_connection, conn_id=SL_CONN_ID)
     cfg = PipelineConfig.from_env(sl_url=sl_url, paytrace=paytrace_settings)
     return with_dag(cfg, dag_id)
 

@@ -17,7 +17,7 @@ from paytrace_sl.paytrace.connection_ui import (
     PAYTRACE_CONN_FIELDS,
     PAYTRACE_UI_FIELD_BEHAVIOUR,
 )
-from paytrace_sl.settings import ConfigurationError
+from paytrace_sl.settings import ConfigurationError, sl_url_from_connection
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -37,6 +37,17 @@ def _conn_dict(conn: Any) -> dict[str, str]:
         "port": str(conn.port or ""),
         "extra": json.dumps(extra),
     }
+
+
+def airflow_connection(conn_id: str) -> dict[str, str] | None:
+    """The Airflow connection ``conn_id`` (UI, secrets backend or ``AIRFLOW_CONN_*``), or None when it is
+    not defined: the lookup step 3 of ``paytrace_sl.settings`` uses inside Airflow."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return _conn_dict(BaseHook.get_connection(conn_id))
+    except AirflowNotFoundException:
+        return None
 
 
 def _widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -82,8 +93,9 @@ class PayTraceHook(BaseHook):
         return _widgets(PAYTRACE_CONN_FIELDS)
 
     def get_settings(self) -> PayTraceSettings:
+        """Overrides → ``PAYTRACE_*`` → this connection → defaults (``paytrace_sl.settings`` precedence)."""
         conn = self.get_connection(self.paytrace_conn_id)
-        return PayTraceSettings.from_connection(_conn_dict(conn), **self.settings_overrides)
+        return PayTraceSettings.from_env(connection=_conn_dict(conn), **self.settings_overrides)
 
     def get_client(self) -> PayTraceClient:
         """A ready client; the caller closes it (it is a context manager)."""
@@ -129,24 +141,8 @@ class DynamicsSLHook(BaseHook):
     def get_sqlalchemy_url(self) -> str:
         """The URL from extra ``sqlalchemy_url`` (or a host holding a URL), with login/password filled in
         from the connection when the URL carries none."""
-        from sqlalchemy.engine import make_url
-
         conn = self.get_connection(self.dynamics_sl_conn_id)
-        extra = conn.extra_dejson
-        raw = (
-            extra.get("sqlalchemy_url") or extra.get("extra__dynamics_sl__sqlalchemy_url") or conn.host or ""
-        )
-        if "://" not in str(raw):
-            raise ConfigurationError(
-                f"connection {self.dynamics_sl_conn_id!r} has no SQLAlchemy URL: "
-                "set the extra 'sqlalchemy_url'"
-            )
-        url = make_url(str(raw))
-        if conn.login and not url.username:
-            url = url.set(username=conn.login)
-        if conn.password and not url.password:
-            url = url.set(password=conn.password)
-        return url.render_as_string(hide_password=False)
+        return sl_url_from_connection(_conn_dict(conn), self.dynamics_sl_conn_id)
 
     def get_engine(self, **engine_kwargs: Any) -> sa.Engine:
         import sqlalchemy as sa

@@ -42,16 +42,12 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f
 
 
 def default_sl_url() -> str:
-    """``SL_DATABASE_URL`` / ``AIRFLOW_CONN_DYNAMICS_SL_DEFAULT``, else the ``dynamics_sl_default``
-    connection from Airflow's metadata database."""
-    from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+    """``SL_DATABASE_URL``, else the ``dynamics_sl_default`` connection read through Airflow: the same
+    resolver (``paytrace_sl.settings.resolve_sl_url``) the DAG tasks and the CLI use."""
+    from paytrace_sl.settings import resolve_sl_url
+    from paytrace_sl_airflow.hooks import airflow_connection
 
-    try:
-        return resolve_sl_url(None)
-    except ConfigurationError:
-        from paytrace_sl_airflow.hooks import DynamicsSLHook
-
-        return DynamicsSLHook().get_sqlalchemy_url()
+    return resolve_sl_url(None, lookup=airflow_connection)
 
 
 def list_reports(root: Path) -> list[dict[str, Any]]:

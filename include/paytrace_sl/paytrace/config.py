@@ -1,19 +1,19 @@
 """PayTrace client settings: one frozen object, built from flags, environment or an Airflow connection.
 
-Precedence for each value: explicit override (CLI flag, hook) → ``PAYTRACE_*`` environment variable →
-Airflow connection ``paytrace_default`` given as ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → default.
+Precedence for each value (``paytrace_sl.settings``): explicit override (CLI flag, hook) → ``PAYTRACE_*``
+environment variable → Airflow connection ``paytrace_default`` (given by the Airflow adapter, else as
+``AIRFLOW_CONN_PAYTRACE_DEFAULT``) → default.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paytrace_sl.paytrace.timefmt import DEFAULT_TIMEZONE
-from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env
+from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, env
 
 DEFAULT_URL = "https://api.paytrace.com"
 PAYTRACE_CONN_ID = "paytrace_default"
@@ -98,15 +98,17 @@ class PayTraceSettings:
         return cls(**_coerce(values))
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> PayTraceSettings:
-        """Overrides → ``PAYTRACE_*`` variables → ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
+    def from_env(cls, connection: dict[str, str] | None = None, **overrides: Any) -> PayTraceSettings:
+        """Overrides → ``PAYTRACE_*`` variables → ``connection`` (the Airflow adapter's), else
+        ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
         values: dict[str, Any] = {}
-        conn = airflow_conn_from_env(PAYTRACE_CONN_ID)
+        conn = connection if connection is not None else airflow_conn_from_env(PAYTRACE_CONN_ID)
         if conn is not None:
             values.update(_values_from_connection(conn))
-        for name, env in _ENV.items():
-            if os.environ.get(env):
-                values[name] = os.environ[env]
+        for name, variable in _ENV.items():
+            value = env(variable)
+            if value:
+                values[name] = value
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**_coerce(values))
 

@@ -7,8 +7,10 @@ an exception message, because exceptions end up in logs, Airflow task output and
 
 from __future__ import annotations
 
+from paytrace_sl.errors import PaytraceSlError, Transient
 
-class PayTraceError(Exception):
+
+class PayTraceError(PaytraceSlError):
     """Base class of everything the PayTrace client raises."""
 
 
@@ -30,7 +32,7 @@ class PayTraceValidationError(PayTraceError):
         super().__init__(f"PayTrace rejected {endpoint} (HTTP {http_status}): {detail}")
 
 
-class PayTraceTransientError(PayTraceError):
+class PayTraceTransientError(Transient, PayTraceError):
     """A failure that may go away on retry; raised once the retry budget is spent."""
 
     def __init__(self, message: str, attempts: int = 0) -> None:

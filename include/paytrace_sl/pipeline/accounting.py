@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from paytrace_sl.errors import PaytraceSlError
+
 __all__ = ["RowAccount", "RowAccountingError"]
 
 
-class RowAccountingError(RuntimeError):
+class RowAccountingError(PaytraceSlError, RuntimeError):
     """Rows were lost or double counted between extract and plan."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.pipeline.contracts import Contract, FieldRule
 
 __all__ = [
@@ -56,7 +57,7 @@ TABLE_LEVEL = (
 )
 
 
-class TableCheckError(RuntimeError):
+class TableCheckError(PaytraceSlError, RuntimeError):
     """The window as a whole is wrong: nothing from it may be posted. The message says where to look."""
 
     def __init__(self, message: str, *, data_docs_index: Path | None = None) -> None:

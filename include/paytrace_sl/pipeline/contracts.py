@@ -32,8 +32,10 @@ FIELD_TYPES = ("string", "integer", "decimal", "date", "datetime", "boolean")
 
 
 def contracts_dir() -> Path:
-    """The repository's ``data_contracts/`` folder (include/paytrace_sl/pipeline → repo root)."""
-    return Path(__file__).resolve().parents[3] / "data_contracts"
+    """``data_contracts/``: ``PAYTRACE_SL_CONTRACTS_DIR``, else the checkout's, else the wheel's copy."""
+    from paytrace_sl import settings
+
+    return settings.contracts_dir()
 
 
 @dataclass(frozen=True, slots=True)

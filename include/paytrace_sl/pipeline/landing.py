@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from paytrace_sl import plan as plan_module
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.redaction import contains_pan
 
 _JSONL_CHUNK = 5000  # rows encoded, scanned and written at a time (memory stays flat in the window size)
@@ -33,7 +34,7 @@ _INDENT_LIMIT = 256 * 1024  # JSON files up to this size are indented for people
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-class LandingError(RuntimeError):
+class LandingError(PaytraceSlError, RuntimeError):
     """A landing file is missing (an upstream step did not run for this run id) or would leak card data."""
 
 

@@ -35,8 +35,10 @@ INVOICE_MATCHES = ("invoice", "order")
 
 
 def default_mapping_path() -> Path:
-    """``data_contracts/mapping.yaml`` of this repository."""
-    return Path(__file__).resolve().parents[3] / "data_contracts" / "mapping.yaml"
+    """``PAYTRACE_SL_MAPPING``, else ``mapping.yaml`` of the contracts folder (``paytrace_sl.settings``)."""
+    from paytrace_sl import settings
+
+    return settings.mapping_path()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import smtplib
 import time
 from collections.abc import Mapping, Sequence
@@ -67,7 +66,9 @@ class NotifySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:
         """``PAYTRACE_SL_NOTIFY`` (comma list of channels) and the ``PAYTRACE_SL_*`` settings below."""
-        e = os.environ if env is None else env
+        from paytrace_sl.settings import environ
+
+        e = environ() if env is None else env
         channels = tuple(
             c.strip().lower() for c in e.get("PAYTRACE_SL_NOTIFY", "log").split(",") if c.strip()
         )

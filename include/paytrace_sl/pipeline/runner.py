@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from paytrace_sl import settings
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
 from paytrace_sl.pipeline.landing import Landing, decode_plan
@@ -47,8 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_MAPPING = REPO_ROOT / "data_contracts" / "mapping.yaml"
-DEFAULT_VAR = REPO_ROOT / "var"
+DEFAULT_MAPPING = settings.shipped_contracts_dir() / "mapping.yaml"
+DEFAULT_VAR = settings.var_dir()
 PAYMENTS_DAG_ID = "paytrace_payments_to_sl"
 SETTLEMENTS_DAG_ID = "paytrace_settlements_to_sl"
 REPLAY_DAG_ID = "paytrace_sl_replay"
@@ -62,7 +63,7 @@ OUTCOME_FILE = "transform_outcome.json"
 SL_BATCHES_FILE = "sl_batches.json"
 
 
-class PipelineError(RuntimeError):
+class PipelineError(PaytraceSlError, RuntimeError):
     """A step cannot complete; the message says what to look at. Not retried (not transient)."""
 
 
@@ -97,20 +98,17 @@ class PipelineConfig:
         lookback_hours: float | None = None,
         env: Mapping[str, str] | None = None,
     ) -> PipelineConfig:
-        """Flags → ``PAYTRACE_SL_*`` / ``SL_DATABASE_URL`` / ``PAYTRACE_*`` → connections → defaults."""
-        e = os.environ if env is None else env
-        lookback_env = e.get("PAYTRACE_SL_LOOKBACK_HOURS")
-        hours = (
-            lookback_hours if lookback_hours is not None else (float(lookback_env) if lookback_env else None)
-        )
+        """Flags → ``PAYTRACE_SL_*`` / ``SL_DATABASE_URL`` / ``PAYTRACE_*`` → connections → defaults,
+        one resolver per setting in :mod:`paytrace_sl.settings` (``env`` only feeds the notifications)."""
+        hours = settings.lookback_hours(lookback_hours)
         return cls(
             sl_url=resolve_sl_url(sl_url),
             paytrace=paytrace or PayTraceSettings.from_env(),
-            mapping_path=Path(mapping_path or e.get("PAYTRACE_SL_MAPPING") or DEFAULT_MAPPING),
-            landing_dir=Path(landing_dir or e.get("PAYTRACE_SL_LANDING_DIR") or DEFAULT_VAR / "landing"),
-            gx_dir=Path(gx_dir or e.get("PAYTRACE_SL_GX_DIR") or DEFAULT_VAR / "gx"),
+            mapping_path=settings.mapping_path(mapping_path),
+            landing_dir=settings.landing_dir(landing_dir),
+            gx_dir=settings.gx_dir(gx_dir),
             lookback=None if hours is None else dt.timedelta(hours=hours),
-            notify=NotifySettings.from_env(e),
+            notify=NotifySettings.from_env(env),
         )
 
 

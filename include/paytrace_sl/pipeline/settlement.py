@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, TransactionState
 from paytrace_sl.pipeline.cards import brand_from_masked
 from paytrace_sl.plan import Account, PlannedBatch, PlannedSettlement, PostingKind, PostingPlan
@@ -44,7 +45,7 @@ DEFAULT_ACTIONS: MappingABC[str, str] = {
 COUNTED_STATES = (TransactionState.SETTLED, TransactionState.PENDING)
 
 
-class SettlementPlanError(ValueError):
+class SettlementPlanError(PaytraceSlError, ValueError):
     """A settled batch cannot be split over the configured clearing accounts; the message says why."""
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
+
 if TYPE_CHECKING:
     from paytrace_sl.pipeline.mapping import Mapping as Mapping_
 
@@ -24,7 +26,7 @@ _CHUNK = 500  # SQL Server allows 2100 parameters per statement
 _PG_ARRAY_CHUNK = 100_000  # keys per array parameter on PostgreSQL
 
 
-class SLContextError(RuntimeError):
+class SLContextError(PaytraceSlError, RuntimeError):
     """SL (or our tables in it) cannot be read as the transformation needs."""
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.pipeline.accounting import RowAccount
 from paytrace_sl.pipeline.cards import brand_from_masked
@@ -57,7 +58,7 @@ REVIEW_REASONS = {
 }
 
 
-class TransformError(ValueError):
+class TransformError(PaytraceSlError, ValueError):
     """The input cannot be transformed at all (bad configuration, duplicate ids, malformed amounts)."""
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import yaml
 
+from paytrace_sl.errors import PaytraceSlError
+
 PathKey = tuple[str | int, ...]
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(PaytraceSlError, ValueError):
     """A contract or mapping file is invalid; ``str()`` is ``file:line: reason``."""
 
     def __init__(self, path: Path | str, line: int | None, reason: str) -> None:

@@ -23,11 +23,11 @@ _PG_QUERY_CANCELED = "57014"
 _MSSQL_LOCK_TIMEOUT = "1222"
 
 
-class SLLockTimeout(PaytraceSlError, Transient):
+class SLLockTimeout(Transient):
     """Another SL session held a row or table lock longer than our lock timeout; retry later."""
 
 
-class SLStatementTimeout(PaytraceSlError, Transient):
+class SLStatementTimeout(Transient):
     """One SL statement ran longer than the statement timeout; retry later or raise the timeout."""
 
 

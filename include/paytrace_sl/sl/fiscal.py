@@ -22,8 +22,10 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
+from paytrace_sl.errors import PaytraceSlError
 
-class FiscalCalendarError(ValueError):
+
+class FiscalCalendarError(PaytraceSlError, ValueError):
     """The GLSetup calendar is malformed, or a period/date lies outside it."""
 
 

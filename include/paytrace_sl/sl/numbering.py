@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.sl import catalog
 
 DEFAULT_WIDTH = 6
@@ -24,7 +25,7 @@ SETUP_ROWS: dict[str, tuple[sa.Table, str]] = {
 }
 
 
-class NumberingError(RuntimeError):
+class NumberingError(PaytraceSlError, RuntimeError):
     """SL's number sequence cannot be continued (missing setup row, non-numeric value, overflow)."""
 
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.sl.catalog import live_table_names
 
 OWN_PREFIX = "xPT"
@@ -237,7 +238,7 @@ INDEXES: tuple[IndexSpec, ...] = (
 # --------------------------------------------------------------------------------------------- install
 
 
-class InstallError(RuntimeError):
+class InstallError(PaytraceSlError, RuntimeError):
     """The install cannot proceed (not an SL database, newer schema than this code, unsafe name)."""
 
 

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.sl import catalog
 
 SMALLDATETIME_MIN = dt.datetime(1900, 1, 1)
@@ -23,7 +24,7 @@ SMALLINT_RANGE = (-32768, 32767)
 INT_RANGE = (-(2**31), 2**31 - 1)
 
 
-class SLValueError(ValueError):
+class SLValueError(PaytraceSlError, ValueError):
     """A value cannot be stored in an SL column as given (too long, out of range, NULL, wrong type)."""
 
     def __init__(self, table: str, column: str, value: object, problem: str) -> None:

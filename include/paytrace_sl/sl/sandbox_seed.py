@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.catalog import live_table_names
@@ -46,7 +47,7 @@ BATCH_WIDTH = 6
 MAX_DOCS_PER_BATCH = 5000
 
 
-class SandboxSeedError(RuntimeError):
+class SandboxSeedError(PaytraceSlError, RuntimeError):
     """The target is not a database we may seed; the message says why and what to do."""
 
 

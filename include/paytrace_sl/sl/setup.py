@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.plan import Account
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.catalog import live_table_names
@@ -21,7 +22,7 @@ from paytrace_sl.sl.fiscal import FiscalCalendar, FiscalCalendarError
 DEFAULT_DECIMALS = 2
 
 
-class SLSetupError(RuntimeError):
+class SLSetupError(PaytraceSlError, RuntimeError):
     """SL setup data is missing or unusable; the message names the table, row and column."""
 
 

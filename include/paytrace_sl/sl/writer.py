@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.plan import (
     Account,
     PlannedBatch,
@@ -68,7 +69,7 @@ Item = PlannedPayment | PlannedRefund | PlannedVoid | PlannedSettlement
 StepHook = Callable[[str], None]
 
 
-class WriterError(RuntimeError):
+class WriterError(PaytraceSlError, RuntimeError):
     """The plan cannot be written as given; the message names the batch/item and the field."""
 
 

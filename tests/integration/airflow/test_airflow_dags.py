@@ -73,6 +73,24 @@ def test_retry_policy_retries_transient_errors_only(dagbag: Any) -> None:
     assert policy.evaluate(PipelineError("accounting"), 1, 5).action is RetryAction.FAIL
 
 
+def test_retry_policy_retries_on_the_transient_marker_not_a_class_list(dagbag: Any) -> None:
+    """A library error retries because it carries ``Transient``, not because its name is listed."""
+    from airflow.sdk import RetryAction
+
+    from paytrace_sl.errors import PaytraceSlError, Transient
+
+    class LockTimeout(Transient, RuntimeError):
+        """A class no list knows about."""
+
+    class Refused(PaytraceSlError):
+        """Deliberate and permanent."""
+
+    policy = dagbag.get_dag("paytrace_settlements_to_sl").get_task("reconcile").retry_policy
+    assert policy.evaluate(LockTimeout("lock"), 1, 5).action is RetryAction.RETRY
+    assert policy.evaluate(Refused("no"), 1, 5).action is RetryAction.FAIL
+    assert policy.evaluate(ValueError("bug"), 1, 5).action is RetryAction.FAIL
+
+
 def test_daily_windows_are_merchant_days_across_dst(dagbag: Any) -> None:
     dag = dagbag.get_dag("paytrace_payments_to_sl")
     got = _windows(dag, pendulum.datetime(2025, 3, 8, tz=LA), 3)

@@ -56,7 +56,7 @@ def test_sync_one_day_then_again_changes_nothing(
         assert conn.execute(count).scalar_one() == posted
     engine.dispose()
 
-    replayed = runner.invoke(app, ["replay", *days, *dirs])
+    replayed = runner.invoke(app, ["replay", *days, *dirs, "--json"])
     assert replayed.exit_code == 0, replayed.output
     assert json.loads(replayed.stdout)["windows"] == 1
 

@@ -103,7 +103,7 @@ def test_cli_extract_success(paytrace_sandbox: SandboxServer, tmp_path: Path) ->
     assert "type   SALE" in result.stdout and "rejected 0 records" in result.stdout
 
 
-def test_cli_extract_flags_override_env_and_rejects_exit_3(
+def test_cli_extract_flags_override_env_and_rejects_exit_1(
     bad_sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     env = _env(bad_sandbox)
@@ -124,26 +124,31 @@ def test_cli_extract_flags_override_env_and_rejects_exit_3(
         ],
         env=env,
     )
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 1, result.output  # done, with findings (rejected records)
     assert "rejected" in result.stdout and Path(str(out) + ".rejects.jsonl").exists()
 
 
 @pytest.mark.parametrize(
-    ("args", "env_patch", "expect"),
+    ("args", "env_patch", "expect", "code"),
     [
-        ([], {"PAYTRACE_PASSWORD": "not-the-password"}, "refused the API credentials"),
-        (["--end", "2025-03-01"], {}, "must be after --start"),
-        ([], {"PAYTRACE_TIMEZONE": "Mars/Base"}, "unknown time zone"),
-        ([], {"PAYTRACE_USERNAME": "", "PAYTRACE_PASSWORD": ""}, "PayTrace settings missing"),
+        ([], {"PAYTRACE_PASSWORD": "not-the-password"}, "refused the API credentials", 3),
+        (["--end", "2025-03-01"], {}, "must be after --start", 2),
+        ([], {"PAYTRACE_TIMEZONE": "Mars/Base"}, "unknown time zone", 2),
+        ([], {"PAYTRACE_USERNAME": "", "PAYTRACE_PASSWORD": ""}, "PayTrace settings missing", 2),
     ],
 )
 def test_cli_extract_failures_are_one_clean_line(
-    paytrace_sandbox: SandboxServer, tmp_path: Path, args: list[str], env_patch: dict[str, str], expect: str
+    paytrace_sandbox: SandboxServer,
+    tmp_path: Path,
+    args: list[str],
+    env_patch: dict[str, str],
+    expect: str,
+    code: int,
 ) -> None:
     env = {**_env(paytrace_sandbox), **env_patch}
     base = ["extract", "--start", "2025-04-01", "--end", "2025-04-02", "--out", str(tmp_path / "x.jsonl")]
     result = CliRunner().invoke(app, base + args, env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == code, result.output  # 2 usage/settings, 3 PayTrace refused
     assert expect in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert "not-the-password" not in result.output and "sandbox-password" not in result.output
@@ -168,7 +173,7 @@ def test_cli_unreachable_server_is_one_line(tmp_path: Path) -> None:
         ],
         env={**env, "AIRFLOW_CONN_PAYTRACE_DEFAULT": ""},
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # environment failure
     assert "connection failed" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 

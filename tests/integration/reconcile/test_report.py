@@ -113,7 +113,8 @@ def test_report_is_deterministic(messy_world: World, tmp_path: Path) -> None:
 
 def test_cli_reconcile_exit_codes(messy_world: World, clean_world: World, tmp_path: Path) -> None:
     runner = CliRunner()
-    args = ["reconcile", "--start", START.isoformat(), "--end", END.isoformat(), "--offline"]
+    end = (END + dt.timedelta(days=1)).isoformat()  # --end is exclusive in every command
+    args = ["reconcile", "--start", START.isoformat(), "--end", end, "--offline"]
     bad = runner.invoke(
         app, [*args, "--sl-url", messy_world.url, "--landing-dir", str(messy_world.landing), "--json"]
     )
@@ -134,7 +135,7 @@ def test_cli_report_writes_files(clean_world: World, tmp_path: Path) -> None:
             "--start",
             START.isoformat(),
             "--end",
-            END.isoformat(),
+            (END + dt.timedelta(days=1)).isoformat(),
             "--offline",
             "--sl-url",
             clean_world.url,

@@ -55,7 +55,7 @@ def test_cli_scans_the_sl_database(sl_sqlite_url: str, monkeypatch: pytest.Monke
     import typer
     from typer.testing import CliRunner
 
-    from paytrace_sl import cli_security
+    from paytrace_sl.cli import security as cli_security
 
     app = typer.Typer()
 

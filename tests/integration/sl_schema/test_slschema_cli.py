@@ -56,7 +56,7 @@ def test_install_upgrades_a_replica_and_refuses_a_non_sl_database(sl_sqlite_url:
     first = _run("install", "--sl-url", sl_sqlite_url)
     assert first.exit_code == 0 and "from version 0 to 2" in first.output
     refused = _run("install", "--sl-url", f"sqlite:///{tmp_path / 'other.db'}")
-    assert refused.exit_code == 2 and "does not look like an SL application database" in refused.output
+    assert refused.exit_code == 3 and "does not look like an SL application database" in refused.output
 
 
 def test_missing_url_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,5 +68,5 @@ def test_missing_url_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_connection_failure_hides_the_password() -> None:
     result = _run("check-schema", "--sl-url", "postgresql+psycopg://u:topsecret@127.0.0.1:1/nodb")
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # environment failure
     assert "topsecret" not in result.output and "cannot check" in result.output

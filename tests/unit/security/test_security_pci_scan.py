@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from paytrace_sl import cli_security
+from paytrace_sl.cli import security as cli_security
 from paytrace_sl.pci_scan import Finding, scan_paths, scan_text, summarize
 from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from typing import Annotated
 
 import typer
 
-EXIT_DIFFERENCES = 1
-EXIT_ERROR = 2
+from paytrace_sl.cli.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_USAGE, AsJson
+
+EXIT_DIFFERENCES = EXIT_FINDINGS
+EXIT_ERROR = EXIT_USAGE
 
 SlUrl = Annotated[
     str | None,
@@ -102,10 +106,12 @@ def check_schema_cmd(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also list harmless (info) differences.")
     ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Compare the SL database with the catalog; exit 1 when any error/warning difference is found.
 
-    Run it against the customer's real SL database before go-live.
+    Run it against the customer's real SL database before go-live. Exit status (docs/operations.md):
+    0 matches; 1 differences; 2 usage or settings; 3 database unreachable or refusing.
     """
     from paytrace_sl.sl.engine import create_sl_engine
     from paytrace_sl.sl.schema_check import blocking, check_schema
@@ -118,10 +124,20 @@ def check_schema_cmd(
         typer.echo(
             f"error: cannot check {_safe(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", err=True
         )
-        raise typer.Exit(EXIT_ERROR) from None
+        raise typer.Exit(EXIT_ENVIRONMENT) from None
     finally:
         engine.dispose()
     serious = blocking(diffs)
+    if as_json:
+        shown = diffs if verbose else serious
+        document = {
+            "database": _safe(url),
+            "ok": not serious,
+            "differences": [dataclasses.asdict(d) for d in shown],
+            "informational": len(diffs) - len(serious),
+        }
+        typer.echo(json.dumps(document, indent=1))
+        raise typer.Exit(EXIT_DIFFERENCES if serious else 0)
     for diff in diffs if verbose else serious:
         typer.echo(str(diff))
     info = len(diffs) - len(serious)
@@ -133,8 +149,12 @@ def check_schema_cmd(
     typer.echo(f"schema OK: {_safe(url)} matches the catalog ({info} informational difference(s))")
 
 
-def install_cmd(sl_url: SlUrl = None) -> None:
-    """Create or upgrade our xPT* tables in the SL database (idempotent; never touches SL's tables)."""
+def install_cmd(sl_url: SlUrl = None, as_json: AsJson = False) -> None:
+    """Create or upgrade our xPT* tables in the SL database (idempotent; never touches SL's tables).
+
+    Exit status (docs/operations.md): 0 done; 2 usage or settings; 3 not an SL database, a newer
+    schema than this code, or the database unreachable.
+    """
     from paytrace_sl.sl.engine import create_sl_engine
     from paytrace_sl.sl.own_tables import InstallError, install
 
@@ -144,9 +164,12 @@ def install_cmd(sl_url: SlUrl = None) -> None:
         result = install(engine)
     except InstallError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        raise typer.Exit(EXIT_ENVIRONMENT) from None
     finally:
         engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"database": _safe(url), **dataclasses.asdict(result)}, indent=1))
+        return
     if not result.changed:
         typer.echo(f"already at version {result.to_version}: nothing to do ({_safe(url)})")
         return

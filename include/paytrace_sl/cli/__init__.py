@@ -1,6 +1,6 @@
 """``paytrace-sl`` command line: every pipeline step runnable without a scheduler.
 
-Each area registers its commands from its own module (``cli_*``) so the DAGs and the CLI call the
+Each area registers its commands from its own module (``cli/*``) so the DAGs and the CLI call the
 same library functions.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from paytrace_sl import __version__
+from paytrace_sl.cli.common import ErrorHandlingGroup
 
 app = typer.Typer(
     name="paytrace-sl",
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=ErrorHandlingGroup,
 )
 
 
@@ -36,14 +38,14 @@ def _root(
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl import cli_extract, cli_pipeline, cli_report, cli_sandbox, cli_security, cli_sl
+    from paytrace_sl.cli import extract, pipeline, report, sandbox, security, sl
 
-    cli_extract.register(app)
-    cli_sandbox.register(app)
-    cli_sl.register(app)
-    cli_pipeline.register(app)
-    cli_report.register(app)
-    cli_security.register(app)
+    extract.register(app)
+    sandbox.register(app)
+    sl.register(app)
+    pipeline.register(app)
+    report.register(app)
+    security.register(app)
 
 
 _register()

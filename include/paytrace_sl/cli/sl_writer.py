@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson
+
 if TYPE_CHECKING:
     from paytrace_sl.sl.preflight import Finding
 
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+EXIT_ERROR = EXIT_USAGE
 
 
 def preflight_cmd(
@@ -26,9 +27,12 @@ def preflight_cmd(
     ] = None,
     batch: Annotated[str | None, typer.Option("--batch", help="Only this batch number (BatNbr).")] = None,
     module: Annotated[str | None, typer.Option("--module", help="Only this module: AR or GL.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
-    """Check unreleased SL batches the way SL's release would; exit 1 when anything is found."""
+    """Check unreleased SL batches the way SL's release would; exit 1 when anything is found.
+
+    Exit status (docs/operations.md): 0 clean; 1 findings; 2 usage or settings; 3 database down.
+    """
     from paytrace_sl.settings import ConfigurationError, resolve_sl_url
     from paytrace_sl.sl.engine import create_sl_engine
     from paytrace_sl.sl.preflight import run_preflight

@@ -9,14 +9,15 @@ Exit status: 0 clean, 1 findings, 2 usage error. Output never contains a secret:
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
-from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, resolve_sl_url
+from paytrace_sl.cli.common import EXIT_FINDINGS, AsJson
+from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, env, resolve_sl_url
 
 DEFAULT_SECRET_ENVS = ("PAYTRACE_PASSWORD", "PAYTRACE_INTEGRATOR_ID", "PAYTRACE_CLIENT_SECRET")
 PAYTRACE_CONN_ID = "paytrace_default"
@@ -28,7 +29,7 @@ _SECRET_ENV_HELP = (
 
 def known_secrets(secret_envs: Sequence[str]) -> list[str]:
     """Secret values from the named environment variables plus the ``paytrace_default`` connection."""
-    values = [os.environ.get(name, "") for name in (*DEFAULT_SECRET_ENVS, *secret_envs)]
+    values = [env(name) or "" for name in (*DEFAULT_SECRET_ENVS, *secret_envs)]
     conn = airflow_conn_from_env(PAYTRACE_CONN_ID)
     if conn is not None:
         values.append(conn.get("password", ""))
@@ -55,14 +56,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         secret_env: Annotated[list[str] | None, typer.Option("--secret-env", help=_SECRET_ENV_HELP)] = None,
         show: Annotated[int, typer.Option("--show", help="Print at most this many findings.")] = 50,
+        as_json: AsJson = False,
     ) -> None:
-        """Fail (exit 1) when a card number, CVV, password, token or integrator id is found."""
+        """Fail (exit 1) when a card number, CVV, password, token or integrator id is found.
+
+        Exit status (docs/operations.md): 0 clean; 1 findings; 2 usage; 3 database unreachable.
+        """
         from paytrace_sl.pci_scan import scan_database, scan_paths, summarize
 
         if not paths and not sl_url:
             raise typer.BadParameter("give at least one PATH or --sl-url")
         secret_env = secret_env or []
-        missing = [name for name in secret_env if not os.environ.get(name)]
+        missing = [name for name in secret_env if not env(name)]
         if missing:
             raise typer.BadParameter(f"--secret-env variable(s) not set or empty: {', '.join(missing)}")
         secrets = known_secrets(secret_env)
@@ -82,6 +87,15 @@ def register(app: typer.Typer) -> None:
                 findings.extend(scan_database(engine, secrets=secrets))
             finally:
                 engine.dispose()
+        if as_json:
+            document = {
+                "clean": not findings,
+                "counts": {k: v for k, v in summarize(findings).items() if v},
+                "findings": [dataclasses.asdict(f) for f in findings[:show]],
+                "more": max(0, len(findings) - show),
+            }
+            typer.echo(json.dumps(document, indent=1))
+            raise typer.Exit(EXIT_FINDINGS if findings else 0)
         for finding in findings[:show]:
             typer.echo(str(finding))
         if len(findings) > show:
@@ -90,5 +104,5 @@ def register(app: typer.Typer) -> None:
         scanned = f"{len(paths or [])} path(s)" + (" and the SL database" if sl_url else "")
         if findings:
             typer.echo(f"PCI scan of {scanned}: {len(findings)} finding(s) {counts}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_FINDINGS)
         typer.echo(f"PCI scan of {scanned}: clean ({len(secrets)} known secret value(s) checked)")

@@ -14,17 +14,15 @@ from typing import Any
 
 import typer
 
-from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+from paytrace_sl import settings
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_OK, AsJson, EndDay, StartDay, day_range
+from paytrace_sl.settings import resolve_sl_url
 
-DEFAULT_LANDING = str(Path(__file__).resolve().parents[2] / "var" / "landing")
-DEFAULT_GX = str(Path(__file__).resolve().parents[2] / "var" / "gx")
 
-
-def _date(value: str, flag: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{flag} must be a date YYYY-MM-DD, got {value!r}") from exc
+def _days(start: str, end: str) -> tuple[dt.date, dt.date]:
+    """``--start``/``--end`` (end exclusive, as everywhere) → the first and *last* day the library takes."""
+    first, stop = day_range(start, end)
+    return first, stop - dt.timedelta(days=1)
 
 
 def _client(offline: bool) -> Any | None:
@@ -43,16 +41,13 @@ def _client(offline: bool) -> Any | None:
 def _mapping(path: str | None) -> Any | None:
     from paytrace_sl.pipeline.mapping import load_mapping
 
-    return load_mapping(path) if path else load_mapping()
+    return load_mapping(settings.mapping_path(path))
 
 
 def _common(sl_url: str | None, offline: bool, mapping_path: str | None) -> tuple[Any, Any | None, Any]:
     from paytrace_sl.sl.engine import create_sl_engine
 
-    try:
-        url = resolve_sl_url(sl_url)
-    except ConfigurationError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    url = resolve_sl_url(sl_url)  # a ConfigurationError is one line and exit 2 (cli.common)
     return create_sl_engine(url), _client(offline), _mapping(mapping_path)
 
 
@@ -61,29 +56,35 @@ def register(app: typer.Typer) -> None:
 
     @app.command("reconcile")
     def reconcile_cmd(
-        start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
-        end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
+        start: StartDay,
+        end: EndDay,
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        landing_dir: str = typer.Option(
-            DEFAULT_LANDING,
-            "--landing-dir",
-            envvar="PAYTRACE_SL_LANDING_DIR",
-            help="Landing files of past runs.",
+        as_json: AsJson = False,
+        landing_dir: str | None = typer.Option(
+            None, "--landing-dir", help="Landing files of past runs (PAYTRACE_SL_LANDING_DIR, var/landing)."
         ),
         mapping_path: str | None = typer.Option(
-            None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
+            None, "--mapping", help="mapping.yaml (PAYTRACE_SL_MAPPING, data_contracts/mapping.yaml)."
         ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
     ) -> None:
-        """Reconcile PayTrace with SL for a date range; exit 1 when anything is unexplained."""
+        """Reconcile PayTrace with SL for a date range; exit 1 when anything is unexplained.
+
+        Exit status (docs/operations.md): 0 all explained; 1 unexplained differences; 2 usage or
+        settings; 3 SL or PayTrace down (one line on stderr).
+        """
         from paytrace_sl.reconcile.engine import reconcile
 
-        first, last = _date(start, "--start"), _date(end, "--end")
+        first, last = _days(start, end)
         engine, client, mapping = _common(sl_url, offline, mapping_path)
         try:
             report = reconcile(
-                engine, first, last, paytrace_client=client, landing_dir=Path(landing_dir), mapping=mapping
+                engine,
+                first,
+                last,
+                paytrace_client=client,
+                landing_dir=settings.landing_dir(landing_dir),
+                mapping=mapping,
             )
         finally:
             engine.dispose()
@@ -107,35 +108,34 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"    {mark} {exc.kind}: {exc.reason}\n                → {exc.action}")
             for note in report.notes:
                 typer.echo(f"  note: {note}")
-        raise typer.Exit(0 if report.ok else 1)
+        raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
     @app.command("report")
     def report_cmd(
-        start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
-        end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
+        start: StartDay,
+        end: EndDay,
         out: str = typer.Option(..., "--out", help="Directory for report.html and the CSV/JSON tables."),
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
-        landing_dir: str = typer.Option(
-            DEFAULT_LANDING,
-            "--landing-dir",
-            envvar="PAYTRACE_SL_LANDING_DIR",
-            help="Landing files of past runs.",
+        landing_dir: str | None = typer.Option(
+            None, "--landing-dir", help="Landing files of past runs (PAYTRACE_SL_LANDING_DIR, var/landing)."
         ),
-        gx_dir: str = typer.Option(
-            DEFAULT_GX,
-            "--gx-dir",
-            envvar="PAYTRACE_SL_GX_DIR",
-            help="Great Expectations project (Data Docs).",
+        gx_dir: str | None = typer.Option(
+            None, "--gx-dir", help="Great Expectations project, Data Docs (PAYTRACE_SL_GX_DIR, var/gx)."
         ),
         mapping_path: str | None = typer.Option(
-            None, "--mapping", envvar="PAYTRACE_SL_MAPPING", help="mapping.yaml (default: data_contracts/)."
+            None, "--mapping", help="mapping.yaml (PAYTRACE_SL_MAPPING, data_contracts/mapping.yaml)."
         ),
         offline: bool = typer.Option(False, "--offline", help="Do not call PayTrace; use landing data."),
+        as_json: AsJson = False,
     ) -> None:
-        """Write the self-contained auditor report (HTML + CSV + JSON) for a date range."""
+        """Write the self-contained auditor report (HTML + CSV + JSON) for a date range.
+
+        Exit status (docs/operations.md): 0 written (unexplained differences are in the report; gate on
+        ``reconcile``); 2 usage or settings; 3 SL or PayTrace down (one line on stderr).
+        """
         from paytrace_sl.reconcile.report import build_report, summary_value
 
-        first, last = _date(start, "--start"), _date(end, "--end")
+        first, last = _days(start, end)
         engine, client, mapping = _common(sl_url, offline, mapping_path)
         try:
             data = build_report(
@@ -144,14 +144,24 @@ def register(app: typer.Typer) -> None:
                 last,
                 Path(out),
                 paytrace_client=client,
-                landing_dir=Path(landing_dir),
-                gx_dir=Path(gx_dir),
+                landing_dir=settings.landing_dir(landing_dir),
+                gx_dir=settings.gx_dir(gx_dir),
                 mapping=mapping,
             )
         finally:
             engine.dispose()
             if client is not None:
                 client.close()
+        if as_json:
+            document = {
+                "report": str(Path(out) / "report.html"),
+                "first_day": first.isoformat(),
+                "last_day": last.isoformat(),
+                "tables": len(data.tables),
+                "unexplained": summary_value(data, "unexplained"),
+            }
+            typer.echo(json.dumps(document, indent=1, default=str))
+            return
         typer.echo(
             f"wrote {Path(out) / 'report.html'} ({len(data.tables)} tables, "
             f"{summary_value(data, 'unexplained')} unexplained exception(s))"

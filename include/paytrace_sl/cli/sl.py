@@ -10,7 +10,8 @@ sl_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    from paytrace_sl import cli_sl_schema, cli_sl_writer
+    from paytrace_sl.cli import sl_schema as cli_sl_schema
+    from paytrace_sl.cli import sl_writer as cli_sl_writer
 
     cli_sl_schema.register(sl_app)
     cli_sl_writer.register(sl_app)

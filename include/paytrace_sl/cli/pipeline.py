@@ -8,18 +8,14 @@ Re-running any range is safe: the writer's ledger posts each PayTrace transactio
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import typer
 
-
-def _date(value: str, flag: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=flag) from exc
+from paytrace_sl.cli.common import END_HELP, START_HELP, AsJson, EndDay, StartDay, day_range
 
 
 def _config(
@@ -31,22 +27,18 @@ def _config(
 ) -> Any:
     from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline.runner import PipelineConfig
-    from paytrace_sl.settings import ConfigurationError
 
-    try:
-        settings = PayTraceSettings.from_env()
-        settings.require_credentials()
-        return PipelineConfig.from_env(
-            sl_url=sl_url,
-            paytrace=settings,
-            mapping_path=mapping,
-            landing_dir=landing_dir,
-            gx_dir=gx_dir,
-            lookback_hours=lookback_hours,
-        )
-    except ConfigurationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    # a missing or malformed setting is a ConfigurationError: one line, exit 2 (cli.common)
+    settings = PayTraceSettings.from_env()
+    settings.require_credentials()
+    return PipelineConfig.from_env(
+        sl_url=sl_url,
+        paytrace=settings,
+        mapping_path=mapping,
+        landing_dir=landing_dir,
+        gx_dir=gx_dir,
+        lookback_hours=lookback_hours,
+    )
 
 
 def totals_table(transactions: int, totals: dict[str, Any], title: str) -> Any:
@@ -93,8 +85,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sync")
     def sync(
-        start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
-        end: str = typer.Option(..., "--end", help="Day after the last one (exclusive), YYYY-MM-DD."),
+        start: StartDay,
+        end: EndDay,
         sl_url: str | None = typer.Option(
             None,
             "--sl-url",
@@ -115,8 +107,13 @@ def register(app: typer.Typer) -> None:
         settlements: bool = typer.Option(
             True, "--settlements/--no-settlements", help="Also post settlements."
         ),
+        as_json: AsJson = False,
     ) -> None:
-        """Run the payment (and settlement) steps for merchant days [start, end) without a scheduler."""
+        """Run the payment (and settlement) steps for merchant days [start, end) without a scheduler.
+
+        Exit status (docs/operations.md): 0 done (items left for a person are in the table);
+        2 usage or settings; 3 SL or PayTrace down or refusing (one line on stderr).
+        """
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -125,12 +122,9 @@ def register(app: typer.Typer) -> None:
         from paytrace_sl.pipeline.windows import day_windows
 
         configure_logging("WARNING")
-        first, last = _date(start, "--start"), _date(end, "--end")
+        first, last = day_range(start, end)
         cfg = _config(sl_url, mapping, landing_dir, gx_dir, lookback_hours)
-        try:
-            windows = day_windows(first, last, cfg.timezone)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--end") from exc
+        windows = day_windows(first, last, cfg.timezone)
         console = Console(stderr=True)
         batch = uuid.uuid4().hex[:8]
         run_ids: list[str] = []
@@ -166,6 +160,10 @@ def register(app: typer.Typer) -> None:
                 progress.advance(task)
         with engine_for(cfg) as engine:
             result = totals(engine, run_ids)
+        if as_json:
+            document = {"transactions": in_window, **result}
+            typer.echo(json.dumps(document, indent=1, sort_keys=True, default=str))
+            return
         Console().print(totals_table(in_window, result, f"paytrace-sl sync {first} → {last} (end exclusive)"))
 
     @app.command("replay")
@@ -173,34 +171,39 @@ def register(app: typer.Typer) -> None:
         dead_letter_id: list[int] = typer.Option(  # noqa: B008
             [], "--dead-letter-id", help="xPTDeadLetter id to re-process (repeatable)."
         ),
-        start: str | None = typer.Option(None, "--start", help="First merchant day to re-run, YYYY-MM-DD."),
-        end: str | None = typer.Option(None, "--end", help="Day after the last one (exclusive)."),
+        start: str | None = typer.Option(None, "--start", help=START_HELP),
+        end: str | None = typer.Option(None, "--end", help=END_HELP),
         sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
         mapping: Path | None = typer.Option(None, "--mapping", help="mapping.yaml."),  # noqa: B008
         landing_dir: Path | None = typer.Option(None, "--landing-dir"),  # noqa: B008
         gx_dir: Path | None = typer.Option(None, "--gx-dir"),  # noqa: B008
+        as_json: AsJson = False,
     ) -> None:
-        """Re-process dead letters (re-fetched by transaction id) or a date range after a fix."""
-        import json
+        """Re-process dead letters (re-fetched by transaction id) or a date range after a fix.
 
+        Exit status as ``sync`` (docs/operations.md).
+        """
+        from paytrace_sl.cli.common import EXIT_USAGE, fail
         from paytrace_sl.logging_setup import configure_logging
         from paytrace_sl.pipeline.runner import replay
-        from paytrace_sl.settings import ConfigurationError
 
         configure_logging("WARNING")
-        if not dead_letter_id and not (start and end):
-            raise typer.BadParameter("give --dead-letter-id N (repeatable) or both --start and --end")
+        days: tuple[dt.date, dt.date] | None = None
+        if start and end:
+            days = day_range(start, end)
+        elif start or end or not dead_letter_id:
+            raise fail(EXIT_USAGE, "give --dead-letter-id N (repeatable) or both --start and --end")
         cfg = _config(sl_url, mapping, landing_dir, gx_dir, None)
         run_id = f"replay__{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}__{uuid.uuid4().hex[:6]}"
-        try:
-            result = replay(
-                cfg,
-                run_id,
-                dead_letter_ids=dead_letter_id,
-                start=_date(start, "--start") if start else None,
-                end=_date(end, "--end") if end else None,
-            )
-        except ConfigurationError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        typer.echo(json.dumps(result, indent=1, sort_keys=True))
+        result = replay(
+            cfg,
+            run_id,
+            dead_letter_ids=dead_letter_id,
+            start=days[0] if days else None,
+            end=days[1] if days else None,
+        )
+        if as_json:
+            typer.echo(json.dumps(result, indent=1, sort_keys=True, default=str))
+            return
+        for key in sorted(result):
+            typer.echo(f"{key}: {result[key]}")

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from paytrace_sl.redaction import redact_text
+from paytrace_sl.cli.common import EXIT_FINDINGS, AsJson, EndDay, StartDay, day_range
 
-EXIT_FAILED = 1
-EXIT_REJECTS = 3  # the extract completed but some records could not be parsed (see the rejects file)
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
-
-
-def _fail(message: str) -> typer.Exit:
-    """One line on stderr, scrubbed, no traceback."""
-    typer.echo(f"error: {redact_text(' '.join(message.split()))}", err=True)
-    return typer.Exit(EXIT_FAILED)
+EXIT_REJECTS = EXIT_FINDINGS  # the extract completed but some records could not be parsed (rejects file)
 
 
 def extract(
-    start: Annotated[str, typer.Option("--start", help="First merchant-local day, YYYY-MM-DD (inclusive).")],
-    end: Annotated[str, typer.Option("--end", help="Day after the last one, YYYY-MM-DD (exclusive).")],
+    start: StartDay,
+    end: EndDay,
     out: Annotated[
         Path, typer.Option("--out", help="JSONL file to write, one normalized transaction a line.")
     ],
@@ -82,6 +67,7 @@ def extract(
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING (shows retries) or ERROR.")
     ] = "ERROR",
+    as_json: AsJson = False,
 ) -> None:
     """Export PayTrace transactions created in merchant days START (inclusive) to END (exclusive).
 
@@ -89,43 +75,36 @@ def extract(
 
     Records that cannot be parsed go to OUT.rejects.jsonl with the reason.
 
-    Exit status: 0 success; 1 failure (one-line reason on stderr); 3 finished with rejected records.
+    Exit status (as every command, docs/operations.md): 0 done; 1 done with rejected records;
+    2 usage or settings; 3 PayTrace unreachable or refused (one line on stderr).
     """
     from paytrace_sl.logging_setup import configure_logging
     from paytrace_sl.paytrace.client import PayTraceClient
     from paytrace_sl.paytrace.config import PayTraceSettings
-    from paytrace_sl.paytrace.errors import PayTraceError
     from paytrace_sl.paytrace.extract import extract_window
-    from paytrace_sl.settings import ConfigurationError
 
     configure_logging(log_level)
-    start_day, end_day = _date(start), _date(end)
-    if end_day <= start_day:
-        raise _fail(f"--end ({end_day}) must be after --start ({start_day}); the end day is exclusive")
-    try:
-        settings = PayTraceSettings.from_env(
-            url=url,
-            username=username,
-            password=password,
-            integrator_id=integrator_id,
-            timezone=timezone,
-            max_span_days=max_span_days,
-            requests_per_second=requests_per_second,
-            max_attempts=max_attempts,
-            overlap_days=overlap_days,
-            max_retry_seconds=max_retry_seconds,
-        )
-        with PayTraceClient(settings) as client:
-            summary = extract_window(client, start_day, end_day, out, include_declined=declined_export)
-    except (PayTraceError, ConfigurationError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted") from None
-    except Exception as exc:  # the last line of defence: still one scrubbed line, no traceback
-        logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
-        raise _fail(f"unexpected {type(exc).__name__}: {exc}") from None
-    for line in summary.report_lines():
-        typer.echo(line)
+    start_day, end_day = day_range(start, end)
+    # expected failures (settings, PayTrace down or refusing) become one line: cli.common
+    settings = PayTraceSettings.from_env(
+        url=url,
+        username=username,
+        password=password,
+        integrator_id=integrator_id,
+        timezone=timezone,
+        max_span_days=max_span_days,
+        requests_per_second=requests_per_second,
+        max_attempts=max_attempts,
+        overlap_days=overlap_days,
+        max_retry_seconds=max_retry_seconds,
+    )
+    with PayTraceClient(settings) as client:
+        summary = extract_window(client, start_day, end_day, out, include_declined=declined_export)
+    if as_json:
+        typer.echo(json.dumps(summary.to_json_dict(), indent=1, sort_keys=True))
+    else:
+        for line in summary.report_lines():
+            typer.echo(line)
     if summary.failures:
         raise typer.Exit(EXIT_REJECTS)
 
