@@ -42,7 +42,8 @@ _CREDENTIAL = re.compile(
 _BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/:=-]{8,})")
 _OAUTH = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{8,}:[0-9a-f]{8,}:[0-9a-f]{64}(?![0-9a-f])")
 _HEX_RUN = re.compile(r"(?i)[0-9a-f]{32,}")
-_DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
+# one decimal number, or several separated by blanks (an SVG path, a float array): not a card
+_DECIMALS = re.compile(r"[0-9]+\.[0-9]+(?:[ \t]+[0-9]+\.[0-9]+)*")
 _MIN_SECRET_LEN = 4
 _EXCERPT_WIDTH = 40
 
@@ -87,8 +88,8 @@ def _pan_spans(line: str, *, binary: bool = False) -> Iterator[tuple[int, int]]:
     """
     hex_runs = [m.span() for m in _HEX_RUN.finditer(line) if re.search(r"(?i)[a-f]", m.group(0))]
     for start, end, _ in pan_spans(line):
-        if _DECIMAL.fullmatch(line, start, end):
-            continue  # one decimal number (``0.4111111111111111``, a float's repr): not a card
+        if _DECIMALS.fullmatch(line, start, end):
+            continue  # decimal numbers (``0.4111111111111111``, ``59.72070 5.597654``): not a card
         if any(s <= start and end <= e for s, e in hex_runs):
             continue  # inside a sha256 digest / token: not a card (a token is reported as oauth-token)
         if start >= 2 and line[start - 1] == "." and line[start - 2].isdigit():
