@@ -29,12 +29,13 @@ Speed: one compiled regex finds runs of at least 13 digits at C speed; Python on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 __all__ = [
     "MAX_SEPARATORS",
     "PAN_RUN",
     "SEPARATORS",
+    "card_layout",
     "contains_pan",
     "find_pans",
     "is_masked_card",
@@ -102,7 +103,17 @@ def _digit_value(token: str) -> str:
     return str(int(chr(int(token[2:], 16))))
 
 
-def _run_spans(run: str, offset: int) -> list[tuple[int, int, str]]:
+def card_layout(lengths: Sequence[int]) -> bool:
+    """Whether digit groups of these lengths are a way cards are printed: one block, fours (the last
+    group 1–7), 4-6-5 / 4-6-4 (Amex, Diners) or 8-8."""
+    if len(lengths) == 1:
+        return True
+    if all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 7:
+        return True
+    return tuple(lengths) in ((4, 6, 5), (4, 6, 4), (8, 8))
+
+
+def _run_spans(run: str, offset: int, layout_only: bool = False) -> list[tuple[int, int, str]]:
     """(start, end, digits) of the card numbers in one run (at ``offset``), overlapping ones merged."""
     groups: list[tuple[int, int, str]] = []  # (start, end, ascii digits) of each digit group
     for token in _TOKEN.finditer(run):
@@ -122,7 +133,8 @@ def _run_spans(run: str, offset: int) -> list[tuple[int, int, str]]:
             if len(digits) > MAX_DIGITS:
                 break
             if len(digits) >= MIN_DIGITS and luhn_valid(digits):
-                hits.append((i, j))
+                if not layout_only or card_layout([len(g[2]) for g in groups[i : j + 1]]):
+                    hits.append((i, j))
     merged: list[list[int]] = []
     for i, j in sorted(hits):
         if merged and i <= merged[-1][1]:
@@ -135,15 +147,20 @@ def _run_spans(run: str, offset: int) -> list[tuple[int, int, str]]:
     ]
 
 
-def pan_spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, ASCII digits) of every card number in ``text``, left to right."""
+def pan_spans(text: str, *, layout_only: bool = False) -> Iterator[tuple[int, int, str]]:
+    """(start, end, ASCII digits) of every card number in ``text``, left to right.
+
+    ``layout_only``: only digit groups laid out like a printed card (:func:`card_layout`). For bytes
+    that are not text (a SQLite file read byte for byte), where values are packed without separators
+    and ``…00:00.000000`` + ``1900-01-01 00:00`` makes 18 digits out of two timestamps.
+    """
     if len(text) < MIN_DIGITS:
         return
     plain = text.isascii() and not ("\\" in text and _ESCAPE.search(text))
     for stretch in (_QUICK_ASCII if plain else _QUICK_ANY).finditer(text):
         base = stretch.start()
         for run in PAN_RUN.finditer(stretch.group(0)):
-            yield from _run_spans(run.group(0), base + run.start())
+            yield from _run_spans(run.group(0), base + run.start(), layout_only)
 
 
 def find_pans(text: str) -> list[str]:

@@ -84,10 +84,12 @@ def _pan_spans(line: str, *, binary: bool = False) -> Iterator[tuple[int, int]]:
 
     ``binary``: the text is a binary file read byte for byte (a SQLite page, a pickle), where fields
     are packed without separators; a digit run glued to letters or digits there is concatenated fields
-    (e.g. CustId + RefNbr + BatNbr in an index record), not a card, so only a free-standing run counts.
+    (e.g. CustId + RefNbr + BatNbr in an index record), not a card, so only a free-standing run counts,
+    and only in a printed card's layout (packed timestamps make 18-digit runs; the text columns of a
+    database are scanned as text by :func:`scan_database`).
     """
     hex_runs = [m.span() for m in _HEX_RUN.finditer(line) if re.search(r"(?i)[a-f]", m.group(0))]
-    for start, end, _ in pan_spans(line):
+    for start, end, _ in pan_spans(line, layout_only=binary):
         if _DECIMALS.fullmatch(line, start, end):
             continue  # decimal numbers (``0.4111111111111111``, ``59.72070 5.597654``): not a card
         if any(s <= start and end <= e for s, e in hex_runs):

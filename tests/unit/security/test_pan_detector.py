@@ -189,3 +189,23 @@ def test_pre_filter_is_cheap_on_a_landing_sized_text() -> None:
     elapsed = time.perf_counter() - started
     assert PAN_RUN.search(text) is None  # nothing reached the Python part
     print(f"contains_pan over {len(text) / 1e6:.1f} MB: {elapsed:.3f} s")
+
+
+def test_binary_files_count_only_printed_card_layouts() -> None:
+    """A SQLite file read byte for byte packs timestamps together (``00.000000`` + ``1900-01-01``):
+    18 digits with separators, a Luhn hit one time in ten. There only a card's layout counts."""
+    texts = [
+        f"\x00\x01USDM 1900-01-01 00:00:00.000000{2000 + n}-12-{day:02d} 17:35:17.863484\x02"
+        for n in range(30)
+        for day in (1, 2, 17)
+    ]
+    assert any(contains_pan(t) for t in texts)  # as text: some of these are Luhn-valid runs
+    assert not any(scan_text(t, binary=True) for t in texts)
+    for card in (
+        "4111 1111 1111 1111",
+        "4111.1111.1111.1111",
+        VISA,
+        "3782 822463 10005",
+        "41111111 11111111",
+    ):
+        assert [f.kind for f in scan_text(f"\x00\x01 {card} \x02", binary=True)] == ["pan"], card
