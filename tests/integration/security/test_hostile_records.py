@@ -12,8 +12,10 @@ CLI uses. Asserted per record:
   review), posted exactly once even after the re-run;
 * every bad record: exactly one open dead letter whose reason names the field;
 * row accounting exact; both runs succeed (the landing guard never refuses our own digests);
-* no card number in the landing folder, the GX folder, the extract and its rejects file, any text
-  column of the SL database, or the captured logs (pci-scan's detector, JSON escapes included).
+* the auditor report over the day is written (it reads the poisoned day from PayTrace again);
+* no card number in the landing folder, the GX folder, the extract and its rejects file, the report,
+  any text column of the SL database, or the captured logs (pci-scan's detector, JSON escapes
+  included).
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.extract import extract_window, rejects_path_for
 from paytrace_sl.pci_scan import scan_database, scan_paths, scan_text
 from paytrace_sl.pipeline.landing import Landing
+from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.runner import OUTCOME_FILE, PipelineConfig, record_digest, run_window
 from paytrace_sl.pipeline.windows import day_window
+from paytrace_sl.reconcile.report import build_report
 from paytrace_sl.redaction import contains_pan
 from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 from paytrace_sl.sl.engine import create_sl_engine
@@ -275,8 +279,28 @@ def test_a_hostile_day_posts_the_good_records_once_and_sets_each_bad_one_aside(
         masked = reject["record"].get("credit_card", {}).get("masked_number")
         assert masked == "***" or masked.startswith("*"), masked
 
+    # the auditor report over the poisoned day (it reads PayTrace again: it crashed with "bigint out
+    # of range" after a poison run)
+    report_dir = tmp_path / "report"
+    engine = create_sl_engine(sl_pg_url)
+    try:
+        with PayTraceClient(cfg.paytrace) as client:
+            build_report(
+                engine,
+                MERCHANT.start,
+                MERCHANT.start,
+                report_dir,
+                paytrace_client=client,
+                landing_dir=cfg.landing_dir,
+                gx_dir=cfg.gx_dir,
+                mapping=load_mapping(cfg.mapping_path),
+            )
+    finally:
+        engine.dispose()
+    assert (report_dir / "report.html").exists()
+
     # no card number anywhere we write
-    findings = scan_paths([cfg.landing_dir, cfg.gx_dir, out.parent])
+    findings = scan_paths([cfg.landing_dir, cfg.gx_dir, out.parent, report_dir])
     findings += scan_database(create_sl_engine(sl_pg_url))
     findings += scan_text(caplog.text, location="captured logs")
     pans = [str(f) for f in findings if f.kind == "pan"]
