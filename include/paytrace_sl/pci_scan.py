@@ -3,8 +3,9 @@
 It looks at text (log lines, landing files, GX results, run summaries) and at every text column of
 every table of a database (SL's tables and our ``xPT*`` tables). What counts as a finding:
 
-* ``pan`` — a Luhn-valid 13–19 digit card number, contiguous or grouped with spaces/dashes (masked
-  numbers such as ``411111******1111`` or ``************1111`` are fine);
+* ``pan`` — a Luhn-valid 13–19 digit card number, contiguous or grouped with any of the separators of
+  :mod:`paytrace_sl.pan_detector` (spaces of every kind, dashes, dots, slashes, underscores, also
+  JSON-escaped); masked numbers such as ``411111******1111`` or ``************1111`` are fine;
 * ``cvv`` — a ``csc``/``cvv``/``cvv2``/``cvc`` key carrying a 3–4 digit value;
 * ``secret`` — a known secret value (API password, integrator id, issued token…) given by the caller,
   raw or URL/JSON-encoded;
@@ -12,9 +13,10 @@ every table of a database (SL's tables and our ``xPT*`` tables). What counts as 
 * ``bearer`` — an ``Authorization: Bearer <token>`` value that was not redacted;
 * ``oauth-token`` — PayTrace's access-token shape ``<hex>:<hex>:<64 hex>``.
 
-Detection reuses :mod:`paytrace_sl.redaction` (``find_pans``/``find_secrets``), so the scanner and the
-redaction layer agree on what a card number is. A finding never carries the secret itself: only its kind,
-where it is, and a masked excerpt — the scanner's own output must be safe to paste into a ticket.
+Detection reuses :mod:`paytrace_sl.pan_detector` and :mod:`paytrace_sl.redaction`, so the scanner, the
+redaction layer, the landing guard and the GX scrubber agree on what a card number is. A finding never
+carries the secret itself: only its kind, where it is, and a masked excerpt — the scanner's own output
+must be safe to paste into a ticket.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paytrace_sl.pan_detector import pan_spans
 from paytrace_sl.redaction import _variants, find_pans, find_secrets
 
 KINDS = ("pan", "cvv", "secret", "credential-field", "bearer", "oauth-token")
@@ -39,6 +42,8 @@ _CREDENTIAL = re.compile(
 _BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/:=-]{8,})")
 _OAUTH = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{8,}:[0-9a-f]{8,}:[0-9a-f]{64}(?![0-9a-f])")
 _HEX_RUN = re.compile(r"(?i)[0-9a-f]{32,}")
+# one decimal number, or several separated by blanks (an SVG path, a float array): not a card
+_DECIMALS = re.compile(r"[0-9]+\.[0-9]+(?:[ \t]+[0-9]+\.[0-9]+)*")
 _MIN_SECRET_LEN = 4
 _EXCERPT_WIDTH = 40
 
@@ -60,7 +65,7 @@ class Finding:
 def _mask(value: str, kind: str) -> str:
     """A masked form of a matched value: last 4 digits for a card, a length hint for everything else."""
     if kind == "pan":
-        digits = re.sub(r"[ -]", "", value)
+        digits = "".join(d for _, _, d in pan_spans(value)) or re.sub(r"\D", "", value)
         return "*" * (len(digits) - 4) + digits[-4:]
     return f"<{kind} {len(value)} chars>"
 
@@ -79,16 +84,14 @@ def _pan_spans(line: str, *, binary: bool = False) -> Iterator[tuple[int, int]]:
 
     ``binary``: the text is a binary file read byte for byte (a SQLite page, a pickle), where fields
     are packed without separators; a digit run glued to letters or digits there is concatenated fields
-    (e.g. CustId + RefNbr + BatNbr in an index record), not a card, so only a free-standing run counts.
+    (e.g. CustId + RefNbr + BatNbr in an index record), not a card, so only a free-standing run counts,
+    and only in a printed card's layout (packed timestamps make 18-digit runs; the text columns of a
+    database are scanned as text by :func:`scan_database`).
     """
     hex_runs = [m.span() for m in _HEX_RUN.finditer(line) if re.search(r"(?i)[a-f]", m.group(0))]
-    position = 0
-    for pan in find_pans(line):
-        start = line.find(pan, position)
-        if start < 0:
-            continue
-        end = start + len(pan)
-        position = end
+    for start, end, _ in pan_spans(line, layout_only=binary):
+        if _DECIMALS.fullmatch(line, start, end):
+            continue  # decimal numbers (``0.4111111111111111``, ``59.72070 5.597654``): not a card
         if any(s <= start and end <= e for s, e in hex_runs):
             continue  # inside a sha256 digest / token: not a card (a token is reported as oauth-token)
         if start >= 2 and line[start - 1] == "." and line[start - 2].isdigit():

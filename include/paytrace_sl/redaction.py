@@ -15,8 +15,14 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+# the one PAN detector (pan_detector), re-exported: callers import it from here
+from paytrace_sl.pan_detector import contains_pan as contains_pan
+from paytrace_sl.pan_detector import find_pans as find_pans
+from paytrace_sl.pan_detector import is_masked_card, luhn_valid, mask_pans
 
 MASK = "***"
 
@@ -56,70 +62,10 @@ _KV_FORM = re.compile(rf"(?i)\b((?:x[-_])?(?:{_KEY_ALTERNATION}))=([^&\s\"',;]+)
 _KV_QUOTED = re.compile(rf"(?i)([\"']((?:x[-_])?(?:{_KEY_ALTERNATION}))[\"']\s*:\s*)([\"'])(.*?)(?<!\\)\3")
 _KV_QUOTED_NUM = re.compile(rf"(?i)([\"']((?:x[-_])?(?:{_KEY_ALTERNATION}))[\"']\s*:\s*)(\d[\d ]*)")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/:=-]+")
-_PAN_CANDIDATE = re.compile(
-    r"(?<![\d])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5})(?![\d])"
-)
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _MIN_SECRET_LEN = 4  # shorter values would scrub ordinary words and numbers
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) check every card number satisfies."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        d = int(char)
-        if index % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def find_pans(text: str) -> list[str]:
-    """Luhn-valid 13–19 digit card numbers in ``text`` (contiguous, or grouped with spaces/dashes)."""
-    found: list[str] = []
-    if len(text) < 13:  # hot path: most fields are short
-        return found
-    for match in _PAN_CANDIDATE.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            found.append(match.group(0))
-    return found
-
-
-# a run of digits, spaces and dashes starting with a digit, long enough to hold a card number: every
-# ``find_pans`` candidate lies inside one (it is made of those characters only and is ≥ 13 long)
-_PAN_RUN = re.compile(r"\d[\d -]{12,}")
-
-
-def contains_pan(text: str) -> bool:
-    """``bool(find_pans(text))``, several times faster on large texts (landing files, GX frames).
-
-    The regex engine skips everything but long digit/space/dash runs; ``find_pans`` then decides on
-    each run exactly as it would on the whole text: a run is maximal (the characters around it are
-    neither digits, spaces nor dashes), so the candidate pattern's digit look-arounds see the same
-    thing inside the run as in the whole text.
-    """
-    if len(text) < 13:
-        return False
-    return any(find_pans(m.group(0)) for m in _PAN_RUN.finditer(text))
-
-
-def mask_pans(text: str) -> str:
-    """Replace each card number with ``*`` and its last 4 digits (PCI truncation)."""
-
-    def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return "*" * (len(digits) - 4) + digits[-4:]
-        return match.group(0)
-
-    return _PAN_CANDIDATE.sub(_mask, text)
 
 
 def _variants(secret: str) -> set[str]:
@@ -179,7 +125,8 @@ def redact(obj: Any) -> Any:
     """A copy of ``obj`` safe to log: sensitive keys masked at any depth, text scrubbed."""
     if isinstance(obj, Mapping):
         return {
-            k: (MASK if is_sensitive_key(k) and v not in (None, "") else redact(v)) for k, v in obj.items()
+            k: (MASK if (is_sensitive_key(k) and v not in (None, "")) or _unmasked_card(k, v) else redact(v))
+            for k, v in obj.items()
         }
     if isinstance(obj, (list, tuple)):
         return [redact(v) for v in obj]
@@ -189,7 +136,23 @@ def redact(obj: Any) -> Any:
         return redact_text(obj.decode("utf-8", errors="replace"))
     if isinstance(obj, int) and not isinstance(obj, bool) and 13 <= len(str(abs(obj))) <= 19:
         return mask_pans(str(obj)) if luhn_valid(str(abs(obj))) else obj
+    if isinstance(obj, float | Decimal) and contains_pan(str(obj)):  # a PAN sent as a JSON number
+        return mask_pans(str(obj))
     return obj
+
+
+_MASKED_CARD_KEYS = frozenset({"masked_number", "masked_card_number", "card_masked"})
+
+
+def _unmasked_card(key: object, value: object) -> bool:
+    """A masked-card field whose value is not a masked card number: it could be anything, even a PAN
+    in a form no detector knows, so it is never shown (paytrace-api.md §3.1: ``************1111``)."""
+    return (
+        isinstance(key, str)
+        and key.strip().lower() in _MASKED_CARD_KEYS
+        and value not in (None, "")
+        and not (isinstance(value, str) and is_masked_card(value))
+    )
 
 
 class RedactingFilter(logging.Filter):

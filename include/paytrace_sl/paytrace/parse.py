@@ -30,6 +30,10 @@ from paytrace_sl.paytrace.records import (
 from paytrace_sl.paytrace.timefmt import parse_paytrace_datetime
 from paytrace_sl.redaction import contains_pan, mask_pans
 
+# The checks below read PayTrace values strictly (ASCII digits, ranges of the columns they land in, no
+# characters a database refuses): a value that passes cannot fail a later step, so one bad record is
+# one dead letter, never a failed day.
+
 CENT = Decimal("0.01")
 
 # Inferred v1 names for batch summaries (reference §3.3: legacy BATCHNUM, WHEN, TRANXCOUNT, …).
@@ -66,17 +70,31 @@ DECLINED_FILTER = "DECLINED"
 RESPONSE_CODE_DECLINED = 102
 
 _MASK_CHARS = frozenset("*xX")
-_GB = re.compile(r"^GB\s*(\d+)$", re.IGNORECASE)
-_TRAILING_DIGITS = re.compile(r"(\d+)\s*$")
+_GB = re.compile(r"^GB\s*([0-9]+)$", re.IGNORECASE)
+_TRAILING_DIGITS = re.compile(r"([0-9]+)\s*$")
+_ASCII_INT = re.compile(r"[0-9]{1,30}")  # longer is out of every range (and int() refuses > 4300 digits)
+# PayTrace amounts as text: ASCII digits, an optional leading minus (net batch totals can be negative)
+# and at most two decimals. No grouping (``1,234``: ``12,50`` must not become 1250), no ``_``, no
+# exponent, no other digits (``١٢``, ``１２``), no spaces.
+_AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+# characters no database column takes (NUL) or UTF-8 cannot encode (unpaired surrogates)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# C0 controls and DEL: never part of an id
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+# Ranges of the columns a PayTrace number lands in (the catalog, docs/sl-schema.md):
+MAX_TRANSACTION_ID = 9_999_999_999  # str(id) is SL's ARDoc/ARTran.RefNbr, char(10)
+MAX_BATCH_NUMBER = 999_999_999_999_999  # "PayTrace batch <n>" within GLTran's 30-char description
+MAX_COUNT = 2_147_483_647  # xPTRecon.paytrace_count, int
 
 
 def _txid_label(raw: Mapping[str, Any]) -> object:
-    """The transaction id for error messages, only if it is a plain short integer (never echo junk)."""
+    """The transaction id for error messages, only if it is a valid id (never echo junk or a PAN)."""
     value = raw.get("transaction_id") if isinstance(raw, Mapping) else None
-    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) <= 12:
+    if isinstance(value, str) and _ASCII_INT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TRANSACTION_ID:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 12:
-        return int(value)
     return "<unknown>"
 
 
@@ -111,7 +129,11 @@ def parse_amount(
         raise RecordParseError(
             txid, field, f"expected a number or numeric string, got {type(value).__name__}"
         )
-    text = str(value).strip().replace(",", "") if isinstance(value, str) else str(value)
+    if isinstance(value, str) and not _AMOUNT_TEXT.fullmatch(value):
+        raise RecordParseError(
+            txid, field, "not a plain decimal amount (ASCII digits, '.', at most 2 decimals, e.g. '8.10')"
+        )
+    text = str(value)
     try:
         amount = Decimal(text)
     except InvalidOperation:
@@ -127,32 +149,62 @@ def parse_amount(
     return quantized
 
 
-def _parse_int(value: Any, txid: object, field: str) -> int:
+def _parse_int(value: Any, txid: object, field: str, maximum: int = MAX_COUNT, minimum: int = 0) -> int:
+    """A non-negative integer from a JSON number or ASCII digits, within the range of its column.
+
+    ``str.isdigit`` would accept ``"²"`` (and ``int`` then raise outside the per-record error path).
+    """
     if isinstance(value, bool):
         raise RecordParseError(txid, field, "expected an integer, got a boolean")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
-        return int(value)
-    raise RecordParseError(
-        txid, field, "missing or not an integer" if value in (None, "") else "not an integer"
-    )
+        number = value
+    elif isinstance(value, str) and _ASCII_INT.fullmatch(value.strip()):
+        number = int(value.strip())
+    elif isinstance(value, (float, Decimal)) and math.isfinite(value):
+        if abs(Decimal(value)) > maximum:  # before int(): Decimal("1e999999") would make a million digits
+            raise RecordParseError(txid, field, f"out of range ({minimum} to {maximum})")
+        if value == int(value):
+            number = int(value)
+    if number is None:
+        raise RecordParseError(
+            txid, field, "missing or not an integer" if value in (None, "") else "not an integer"
+        )
+    if not minimum <= number <= maximum:
+        raise RecordParseError(txid, field, f"out of range ({minimum} to {maximum})")
+    return number
 
 
-def _parse_text(raw: Mapping[str, Any], path: str, txid: object) -> str:
+def _check_text(text: str, txid: object, field: str) -> str:
+    """``text`` if every database can store it (no NUL, no unpaired surrogate)."""
+    if _UNSTORABLE.search(text):
+        raise RecordParseError(txid, field, "contains a NUL or an unpaired surrogate; no database stores it")
+    return text
+
+
+def _parse_id_text(raw: Mapping[str, Any], path: str, txid: object) -> str:
+    """An id (customer, invoice): text as :func:`_parse_text`, and no control character or card number
+    (an id is matched against SL, so masking one would only post it to the wrong place)."""
+    text = _parse_text(raw, path, txid, mask=False)
+    if _CONTROL.search(text):
+        raise RecordParseError(txid, path, "contains a control character")
+    if len(text) >= 13 and contains_pan(text):
+        raise RecordParseError(txid, path, "contains a card number; refused")
+    return text
+
+
+def _parse_text(raw: Mapping[str, Any], path: str, txid: object, *, mask: bool = True) -> str:
     """An optional text field: None → "", numbers → str; any embedded full card number is masked."""
     value = _get_path(raw, path)
     if value is None:
         return ""
     if type(value) is str:
-        text = value
+        text = _check_text(value, txid, path)
     elif isinstance(value, bool) or not isinstance(value, (str, int)):
         raise RecordParseError(txid, path, f"expected text, got {type(value).__name__}")
     else:
         text = str(value)
-    return mask_pans(text) if len(text) >= 13 and contains_pan(text) else text
+    return mask_pans(text) if mask and len(text) >= 13 and contains_pan(text) else text
 
 
 def _parse_stamp(value: Any, tz: ZoneInfo, txid: object, field: str, *, required: bool) -> dt.datetime | None:
@@ -178,12 +230,11 @@ def parse_masked_card(value: Any, txid: object, field: str = "credit_card.masked
         raise RecordParseError(
             txid, field, f"expected a masked card number string, got {type(value).__name__}"
         )
-    compact = value.replace(" ", "").replace("-", "")
-    if not any(c in _MASK_CHARS for c in compact):
-        if compact.isdigit() and 13 <= len(compact) <= 19:
-            raise RecordParseError(txid, field, "looks like a full card number (no mask); refused")
-        if compact.isdigit():
-            raise RecordParseError(txid, field, "not a masked card number")
+    if not any(c in _MASK_CHARS for c in value):
+        # PayTrace masks with '*' (or 'x'): a value without one is no masked number, maybe a PAN in a
+        # form no detector knows; refused whatever it looks like (paytrace-api.md §3.1, §8)
+        raise RecordParseError(txid, field, "has no mask characters ('*' or 'x'); refused")
+    _check_text(value, txid, field)
     if contains_pan(value):
         raise RecordParseError(txid, field, "contains a full card number; refused")
     return value
@@ -228,10 +279,11 @@ def parse_transaction(raw: Any, tz: ZoneInfo, *, export_filter: str | None = Non
     if not isinstance(raw, Mapping):
         raise RecordParseError("<unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}")
     txid = _txid_label(raw)
-    transaction_id = _parse_int(raw.get("transaction_id"), txid, "transaction_id")
+    transaction_id = _parse_int(raw.get("transaction_id"), txid, "transaction_id", MAX_TRANSACTION_ID, 1)
     ttype = raw.get("transaction_type")
     if not isinstance(ttype, str) or not ttype.strip():
         raise RecordParseError(txid, "transaction_type", "missing or not text")
+    _check_text(ttype, txid, "transaction_type")
     status_code = _parse_text(raw, "status_code", txid)
     status_message = _parse_text(raw, "status_message", txid)
     declined = (export_filter or "").upper() == DECLINED_FILTER or raw.get("response_code") in (
@@ -242,6 +294,8 @@ def parse_transaction(raw: Any, tz: ZoneInfo, *, export_filter: str | None = Non
         state, batch_number = transaction_state(status_code, status_message, declined_hint=declined)
     except ValueError as exc:
         raise RecordParseError(txid, "status_code", str(exc)) from None
+    if batch_number is not None and not 1 <= batch_number <= MAX_BATCH_NUMBER:
+        raise RecordParseError(txid, "status_code", f"batch number out of range (1 to {MAX_BATCH_NUMBER})")
     created = raw.get("created")
     if created is not None and not isinstance(created, Mapping):
         raise RecordParseError(txid, "created", "expected an object")
@@ -260,8 +314,8 @@ def parse_transaction(raw: Any, tz: ZoneInfo, *, export_filter: str | None = Non
         tax_amount=parse_amount(raw.get("tax_amount"), txid, "tax_amount", required=False),
         created_at=created_at,
         settled_at=settled_at,
-        customer_id=_parse_text(raw, "customer_id", txid),
-        invoice_id=_parse_text(raw, "invoice_id", txid),
+        customer_id=_parse_id_text(raw, "customer_id", txid),
+        invoice_id=_parse_id_text(raw, "invoice_id", txid),
         card_masked=parse_masked_card(_get_path(raw, "credit_card.masked_number"), txid),
         status_code=status_code,
         status_message=status_message,
@@ -276,9 +330,8 @@ def parse_transaction(raw: Any, tz: ZoneInfo, *, export_filter: str | None = Non
 
 def _batch_label(raw: Mapping[str, Any]) -> str:
     number = raw.get(BATCH_FIELDS["number"])
-    return (
-        f"batch {number}" if isinstance(number, int) and not isinstance(number, bool) else "batch <unknown>"
-    )
+    valid = isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_BATCH_NUMBER
+    return f"batch {number}" if valid and not contains_pan(str(number)) else "batch <unknown>"
 
 
 def parse_brand_totals(raw: Any, brand: str, label: object) -> BrandTotals:
@@ -309,7 +362,7 @@ def parse_batch(raw: Any, tz: ZoneInfo) -> SettlementBatch:
         )
     label = _batch_label(raw)
     f = BATCH_FIELDS
-    number = _parse_int(raw.get(f["number"]), label, f["number"])
+    number = _parse_int(raw.get(f["number"]), label, f["number"], MAX_BATCH_NUMBER, 1)
     created_at = _parse_stamp(raw.get(f["created_at"]), tz, label, f["created_at"], required=True)
     assert created_at is not None
     brands = tuple(parse_brand_totals(raw[b], b, label) for b in BRAND_KEYS if raw.get(b) is not None)
@@ -349,7 +402,9 @@ def parse_customer(raw: Any, tz: ZoneInfo) -> VaultCustomer:
     customer_id = _get_path(raw, f["customer_id"])
     if isinstance(customer_id, bool) or not isinstance(customer_id, (str, int)) or str(customer_id) == "":
         raise RecordParseError("customer <unknown>", f["customer_id"], "missing or not text")
-    label = f"customer {customer_id}" if not contains_pan(str(customer_id)) else "customer <unknown>"
+    shown = str(customer_id)
+    plain = len(shown) <= 50 and not _CONTROL.search(shown) and not _UNSTORABLE.search(shown)
+    label = f"customer {shown}" if plain and not contains_pan(shown) else "customer <unknown>"
     return VaultCustomer(
         customer_id=str(customer_id),
         name=_parse_text(raw, f["name"], label),

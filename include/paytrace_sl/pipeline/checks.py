@@ -8,8 +8,9 @@ a row count far outside the recent pattern, totals that do not add up) stop the 
 :class:`TableCheckError`.
 
 PCI: GX stores unexpected values in its results and Data Docs, so the frame GX sees is scrubbed
-first: a ``sensitive`` field value that does not match its mask pattern, and any Luhn-valid 13–19
-digit run in free text, are replaced by a redaction marker before GX ever sees them.
+first: a ``sensitive`` field value that does not match its mask pattern, and any card number in free
+text (:mod:`paytrace_sl.pan_detector`: 13–19 digits, any separators, Luhn-valid), are replaced by a
+redaction marker before GX ever sees them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 import pandas as pd
 
 from paytrace_sl.errors import PaytraceSlError
+from paytrace_sl.pan_detector import PAN_RUN as _PAN_RUN  # a cheap pre-filter: runs of 13+ digits
+from paytrace_sl.pan_detector import mask_pans
 from paytrace_sl.pipeline.contracts import Contract, FieldRule
 
 __all__ = [
@@ -47,7 +50,6 @@ log = logging.getLogger(__name__)
 ROW_COLUMN = "_row"
 VALUE_SUFFIX = "__value"
 PAN_MARK = "[PAN REDACTED]"
-_PAN_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
 SITE_NAME = "paytrace_sl"
 DATA_DOCS_INDEX_LIMIT = 50  # runs listed on the Data Docs index page
 TABLE_LEVEL = (
@@ -155,20 +157,9 @@ def _context(gx_root: Path) -> Any:
 # the frame GX sees
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
 def _scrub_pan(text: str) -> str:
-    return _PAN_RUN.sub(lambda m: PAN_MARK if _luhn_ok(m.group(0)) else m.group(0), text)
+    """Card numbers (the one detector: any separators, Luhn-checked) replaced by :data:`PAN_MARK`."""
+    return mask_pans(text, marker=PAN_MARK)
 
 
 def _as_text(series: pd.Series) -> pd.Series:

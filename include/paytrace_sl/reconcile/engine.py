@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -62,21 +62,61 @@ class PayTraceSide:
 
 # ------------------------------------------------------------------------------------ PayTrace side
 
+_T = TypeVar("_T")
+
 
 def _local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
     return moment.astimezone(tz).date()
 
 
+def _readable(raws: Iterable[Any], parse: Callable[[Any], _T], unreadable: list[int]) -> list[_T]:
+    """The records that parse; the others are counted in ``unreadable`` (the pipeline dead-letters
+    them with their reason; one poison record must not stop the report of a whole day)."""
+    from paytrace_sl.paytrace.errors import RecordParseError
+
+    out: list[_T] = []
+    for raw in raws:
+        try:
+            out.append(parse(raw))
+        except RecordParseError:
+            unreadable[0] += 1
+    return out
+
+
 def from_client(client: Any, start: dt.date, end: dt.date, tz: ZoneInfo) -> PayTraceSide:
     """Transactions and settled batches of merchant days ``start..end`` (inclusive) from the API."""
+    from paytrace_sl.paytrace.client import _first_copy  # the client's rule: differing copies raise
+    from paytrace_sl.paytrace.parse import parse_batch, parse_transaction
+
     after = end + dt.timedelta(days=1)
+    unreadable = [0]
+    seen_tx: dict[int, Transaction] = {}
     txs = [
-        t for t in client.export_transactions(start, after) if start <= _local_day(t.created_at, tz) <= end
+        t
+        for t in _readable(
+            client.export_transactions_raw(start, after), lambda r: parse_transaction(r, tz), unreadable
+        )
+        if _first_copy(seen_tx, t.transaction_id, t, "transaction")
+        and start <= _local_day(t.created_at, tz) <= end
     ]
     batches = []
-    for batch in sorted(client.export_batches(start, after), key=lambda b: b.number):
-        batches.append((batch, tuple(client.batch_transactions(batch.number))))
-    return PayTraceSide("paytrace-api", _dedupe(txs), tuple(batches))
+    seen_batch: dict[int, SettlementBatch] = {}
+    found = _readable(client.export_batches_raw(start, after), lambda r: parse_batch(r, tz), unreadable)
+    unique = [b for b in found if _first_copy(seen_batch, b.number, b, "settlement batch")]
+    for batch in sorted(unique, key=lambda b: b.number):
+        listed = _readable(
+            client.batch_transactions_raw(batch.number), lambda r: parse_transaction(r, tz), unreadable
+        )
+        batches.append((batch, tuple(listed)))
+    notes = (
+        (
+            f"{unreadable[0]} PayTrace record(s) could not be read and are left out here; the pipeline "
+            "sets each aside as a dead letter with its reason (xPTDeadLetter)",
+        )
+        if unreadable[0]
+        else ()
+    )
+    return PayTraceSide("paytrace-api", _dedupe(txs), tuple(batches), notes)
 
 
 def _dedupe(txs: Iterable[Transaction]) -> tuple[Transaction, ...]:

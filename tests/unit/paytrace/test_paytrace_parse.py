@@ -245,13 +245,50 @@ def test_transaction_type_is_normalized_to_upper_case() -> None:
         (110.1, "110.10"),
         ("8.10", "8.10"),
         (Decimal("0.29"), "0.29"),
-        (" 1,234.50 ", "1234.50"),
+        ("1234.50", "1234.50"),
         (-5, "-5.00"),
-        ("1.500", "1.50"),
+        ("-5.5", "-5.50"),
+        (Decimal("1.500"), "1.50"),  # a JSON number (parse_float=Decimal): trailing zeros are no cents
+        (1e3, "1000.00"),  # a JSON number 1e3 is a number
     ],
 )
 def test_amounts(value: Any, expected: str) -> None:
     assert str(parse_amount(value)) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "12,50",  # a decimal comma: was read as 1250.00
+        "1,00",  # was 100.00
+        "1,234.50",  # grouping
+        "1_000",  # Python's digit separator
+        "\u0661\u0662.\u0665\u0660",  # Arabic-Indic digits
+        "\uff11\uff12.\uff15\uff10",  # full-width digits
+        "1e3",  # exponent in a string
+        "1E3",
+        " 12.50",  # spaces
+        "12.50 ",
+        "+12.50",
+        "12.",
+        ".50",
+        "1.500",  # a string with three decimals
+        "12.5.0",
+        "NaN",
+        "Infinity",
+        "0x10",
+        "\u00b2",  # superscript two: str.isdigit accepts it
+        "12\u00a0500",
+    ],
+)
+def test_amount_strings_outside_paytraces_form_are_refused(value: str) -> None:
+    for field in ("amount", "tax_amount"):
+        raw = doc_record()
+        raw[field] = value
+        with pytest.raises(RecordParseError) as info:
+            parse_transaction(raw, LA)
+        assert info.value.field == field and info.value.transaction_id == 81234567
+        assert value not in str(info.value)
 
 
 def test_optional_tax_amount_defaults_to_zero() -> None:

@@ -11,7 +11,7 @@ from bad_input_strategies import BASE_RECORDS, HUGE, PAN, SQL, hostile_records
 from hypothesis import given, settings
 
 from paytrace_sl.paytrace.errors import RecordParseError
-from paytrace_sl.paytrace.parse import parse_transaction
+from paytrace_sl.paytrace.parse import MAX_TRANSACTION_ID, parse_transaction
 from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.redaction import contains_pan
 
@@ -19,11 +19,12 @@ LA = ZoneInfo("America/Los_Angeles")
 
 
 def _expected_label(raw: dict[str, Any]) -> object:
+    """Only a valid id (ASCII digits, within SL's RefNbr) is echoed: never junk, never a PAN."""
     value = raw.get("transaction_id")
-    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) <= 12:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TRANSACTION_ID:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 12:
-        return int(value)
     return "<unknown>"
 
 
