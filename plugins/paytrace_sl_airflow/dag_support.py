@@ -7,7 +7,7 @@ processor re-parses every file every few seconds. Everything heavy is imported i
 Settings (environment, or an env-defined Airflow Variable ``AIRFLOW_VAR_<NAME>``, see ``_setting``):
 ``PAYTRACE_SL_INTERVAL`` (``hourly`` | ``daily``), ``PAYTRACE_SL_START_DATE`` and optional
 ``PAYTRACE_SL_END_DATE`` (``YYYY-MM-DD``, merchant-local), ``PAYTRACE_TIMEZONE`` (merchant zone),
-``PAYTRACE_SL_RETRIES``.
+``PAYTRACE_SL_RETRIES``, ``PAYTRACE_SL_TASK_TIMEOUT_MINUTES`` (every task's ``execution_timeout``).
 """
 
 from __future__ import annotations
@@ -112,11 +112,28 @@ def retry_policy() -> Any:
     )
 
 
+def task_timeout() -> dt.timedelta:
+    """Every task's ``execution_timeout``: ``PAYTRACE_SL_TASK_TIMEOUT_MINUTES`` (default 120).
+
+    The last bound on a try, whatever hangs (the PayTrace client has its own per-request deadline):
+    the slowest step of a 1M-record day takes ~3-4 minutes (docs/performance.md).
+    """
+    raw = _setting("PAYTRACE_SL_TASK_TIMEOUT_MINUTES", "120")
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        raise ValueError(f"PAYTRACE_SL_TASK_TIMEOUT_MINUTES must be a positive number, not {raw!r}")
+    return dt.timedelta(minutes=minutes)
+
+
 def default_task_args() -> dict[str, Any]:
     from paytrace_sl_airflow.callbacks import notify_failure
 
     return {
         "owner": "finance-it",
+        "execution_timeout": task_timeout(),
         "retries": int(_setting("PAYTRACE_SL_RETRIES", "4")),
         "retry_delay": dt.timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,

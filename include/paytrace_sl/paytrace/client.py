@@ -3,9 +3,11 @@
 What it guarantees, because PayTrace documents none of it:
 * one OAuth token per process and (url, username), renewed shortly before ``expires_in`` and, once,
   when a call answers ``invalid_token``;
-* every request has connect + read timeouts, is paced by a token bucket, and transient failures
-  (429, 5xx, timeouts, connection errors, invalid/truncated JSON on a 200) are retried with exponential
-  backoff and full jitter, honouring ``Retry-After``, bounded by attempts AND total elapsed time;
+* every request has connect + read timeouts and a total deadline per attempt (connect, headers and the
+  whole body), its body is capped in decoded size and decompressed within limits (``transport``), it is
+  paced by a token bucket, and transient failures (429, 5xx, timeouts, connection errors,
+  invalid/truncated JSON on a 200) are retried with exponential backoff and full jitter, honouring
+  ``Retry-After``, bounded by attempts AND total elapsed time; an oversized answer is not retried;
 * authentication failures and validation errors (``success: false`` + ``errors``) are never retried;
 * ``success`` is checked before ``response_code`` (exports and generic errors both use code 1);
 * date ranges ``[start, end)`` in merchant days are split into requests of at most ``max_span_days``
@@ -32,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
+import urllib3.exceptions as urllib3_exc
 
 from paytrace_sl import __version__
 from paytrace_sl.paytrace.config import PayTraceSettings
@@ -42,6 +45,7 @@ from paytrace_sl.paytrace.errors import (
     PayTraceHTTPError,
     PayTraceMalformedResponseError,
     PayTraceRateLimitedError,
+    PayTraceResponseTooLargeError,
     PayTraceServerError,
     PayTraceTimeoutError,
     PayTraceTransientError,
@@ -55,6 +59,7 @@ from paytrace_sl.paytrace.parse import (
 )
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, VaultCustomer
 from paytrace_sl.paytrace.timefmt import format_request_date, parse_paytrace_datetime
+from paytrace_sl.paytrace.transport import Deadline, bounded_session, read_body
 from paytrace_sl.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -161,7 +166,7 @@ class PayTraceClient:
     ) -> None:
         settings.require_credentials()
         self.settings = settings
-        self._session = session or requests.Session()
+        self._session = bounded_session(session)
         self._session.headers.update(
             {"User-Agent": f"paytrace-sl/{__version__}", "Accept": "application/json"}
         )
@@ -218,52 +223,48 @@ class PayTraceClient:
             error: PayTraceTransientError
             self.request_count += 1
             log.debug("POST %s (attempt %d/%d)", path, attempt, s.max_attempts)
+            watch = Deadline(s.request_deadline)
             try:
-                response = self._session.post(
-                    url, data=form, json=body, headers=headers, timeout=timeout, allow_redirects=False
-                )
-                status = response.status_code
+                with watch:
+                    status, content, retry_after = self._exchange(path, url, form, body, headers, timeout)
+                if watch.expired:  # whatever the cut-off reads returned, the answer is incomplete
+                    raise requests.Timeout()
                 if status == 200 or status == 201:
                     try:
-                        parsed = json.loads(response.content, parse_float=Decimal)
+                        parsed = json.loads(content, parse_float=Decimal)
                     except (ValueError, UnicodeDecodeError):
                         raise PayTraceMalformedResponseError(
                             f"PayTrace {path}: response is not valid JSON (invalid or truncated)"
                         ) from None
-                    finally:
-                        response.close()
                     if not isinstance(parsed, dict):
                         raise PayTraceMalformedResponseError(
                             f"PayTrace {path}: response is not a JSON object"
                         )
                     return _Answer(status, parsed)
                 if status == 429:
-                    retry_after = _retry_after_seconds(response)
-                    response.close()
                     raise PayTraceRateLimitedError(f"PayTrace {path}: HTTP 429 Too Many Requests")
                 if status >= 500:
-                    retry_after = _retry_after_seconds(response)
-                    response.close()
                     raise PayTraceServerError(f"PayTrace {path}: HTTP {status}")
                 try:
-                    parsed_error: Any = response.json()
-                except ValueError:
+                    parsed_error: Any = json.loads(content)
+                except (ValueError, UnicodeDecodeError):
                     parsed_error = None
-                finally:
-                    response.close()
                 return _Answer(status, parsed_error)
             except PayTraceTransientError as exc:
                 error = exc
-            except requests.Timeout:
-                error = PayTraceTimeoutError(
-                    f"PayTrace {path}: timed out (connect {timeout[0]:g}s, read {timeout[1]:g}s)"
-                )
-            except requests.exceptions.ChunkedEncodingError:
-                error = PayTraceMalformedResponseError(f"PayTrace {path}: response cut off (truncated body)")
-            except requests.ConnectionError as exc:
-                error = PayTraceConnectionError(f"PayTrace {path}: connection failed ({type(exc).__name__})")
-            except requests.RequestException as exc:  # e.g. ContentDecodingError: treat as transient too
-                error = PayTraceConnectionError(f"PayTrace {path}: request failed ({type(exc).__name__})")
+            except PayTraceResponseTooLargeError:
+                raise  # the same answer would be as large again: not retried
+            except Exception as exc:
+                if not watch.expired and not isinstance(exc, requests.Timeout | urllib3_exc.TimeoutError):
+                    failed = _transport_error(path, exc)
+                    if failed is None:
+                        raise
+                    error = failed
+                else:
+                    error = PayTraceTimeoutError(
+                        f"PayTrace {path}: timed out (connect {timeout[0]:g}s, read {timeout[1]:g}s, "
+                        f"whole answer {s.request_deadline:g}s)"
+                    )
             elapsed = self._clock() - started
             if attempt >= s.max_attempts:
                 raise self._give_up(error, attempt, elapsed, "attempts exhausted")
@@ -277,6 +278,27 @@ class PayTraceClient:
                 "%s; retrying in %.2fs (attempt %d/%d)", str(error), wait, attempt + 1, s.max_attempts
             )
             self._sleep(wait)
+
+    def _exchange(
+        self,
+        path: str,
+        url: str,
+        form: dict[str, str] | None,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+        timeout: tuple[float, float],
+    ) -> tuple[int, bytes, float | None]:
+        """One POST: status, the bounded body (none for 429/5xx) and ``Retry-After``."""
+        s = self.settings
+        response = self._session.post(
+            url, data=form, json=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+        )
+        status = response.status_code
+        if status == 429 or status >= 500:
+            response.close()
+            return status, b"", _retry_after_seconds(response)
+        limit = int(s.max_response_mb * 2**20)
+        return status, read_body(response, path, limit, s.max_decompression_ratio), None
 
     def _give_up(
         self, error: PayTraceTransientError, attempts: int, elapsed: float, why: str
@@ -539,6 +561,18 @@ def _first_copy(seen: dict[int, Any], key: int, record: Any, what: str) -> bool:
             f"PayTrace returned {what} {key} twice with different content (fields: {', '.join(fields)})"
         )
     return False
+
+
+def _transport_error(path: str, exc: Exception) -> PayTraceTransientError | None:
+    """The retryable error for a failed exchange (by exception type only: no body text), or None."""
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | urllib3_exc.ProtocolError):
+        return PayTraceMalformedResponseError(f"PayTrace {path}: response cut off (truncated body)")
+    if isinstance(exc, requests.ConnectionError | ConnectionError):
+        return PayTraceConnectionError(f"PayTrace {path}: connection failed ({type(exc).__name__})")
+    if isinstance(exc, requests.RequestException | urllib3_exc.HTTPError | OSError):
+        # e.g. ContentDecodingError / DecodeError: treat as transient too
+        return PayTraceConnectionError(f"PayTrace {path}: request failed ({type(exc).__name__})")
+    return None
 
 
 def _is_invalid_token(answer: _Answer) -> bool:

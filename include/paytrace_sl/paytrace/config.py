@@ -24,6 +24,8 @@ _ENV = {
     "password": "PAYTRACE_PASSWORD",
     "integrator_id": "PAYTRACE_INTEGRATOR_ID",
     "timezone": "PAYTRACE_TIMEZONE",
+    "request_deadline": "PAYTRACE_REQUEST_DEADLINE",
+    "max_response_mb": "PAYTRACE_MAX_RESPONSE_MB",
 }
 
 
@@ -38,6 +40,12 @@ class PayTraceSettings:
     timezone: str = DEFAULT_TIMEZONE
     connect_timeout: float = 10.0
     read_timeout: float = 120.0  # exports of a busy day can take a while to be generated
+    # one attempt as a whole (connect, send, headers, whole body): the timeouts above are per socket
+    # operation, so a server dripping one byte at a time would never trip them
+    request_deadline: float = 600.0
+    # decoded size cap per answer: a day of 1M records is ~1 GB of JSON (~1 KB a record), so 2 GiB
+    max_response_mb: float = 2048.0
+    max_decompression_ratio: float = 200.0  # JSON gzips ~20-30 times; a gzip bomb ~1000 times
     max_attempts: int = 5  # per request, first try included
     max_retry_seconds: float = 120.0  # total time budget for one request incl. retries and waits
     backoff_base: float = 1.0  # seconds; attempt n waits uniform(0, base * 2**n), capped by backoff_cap
@@ -65,6 +73,11 @@ class PayTraceSettings:
             raise ConfigurationError("requests_per_second, max_retry_seconds and backoff_base must be >= 0")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ConfigurationError("connect_timeout and read_timeout must be > 0")
+        if self.request_deadline <= 0 or self.max_response_mb <= 0 or self.max_decompression_ratio < 1:
+            raise ConfigurationError(
+                "request_deadline and max_response_mb must be > 0 (PAYTRACE_REQUEST_DEADLINE, "
+                "PAYTRACE_MAX_RESPONSE_MB), max_decompression_ratio >= 1"
+            )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

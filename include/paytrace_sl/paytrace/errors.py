@@ -77,3 +77,7 @@ class RecordParseError(PayTraceError):
         self.field = field
         self.reason = reason
         super().__init__(f"transaction {transaction_id}: field {field!r}: {reason}")
+
+
+class PayTraceResponseTooLargeError(PayTraceError):
+    """The answer exceeded the size cap, or a compressed answer expanded too far; not retried."""

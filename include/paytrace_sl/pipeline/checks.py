@@ -10,7 +10,8 @@ a row count far outside the recent pattern, totals that do not add up) stop the 
 PCI: GX stores unexpected values in its results and Data Docs, so the frame GX sees is scrubbed
 first: a ``sensitive`` field value that does not match its mask pattern, and any card number in free
 text (:mod:`paytrace_sl.pan_detector`: 13–19 digits, any separators, Luhn-valid), are replaced by a
-redaction marker before GX ever sees them.
+redaction marker before GX ever sees them. What GX stores and renders is then cut and HTML-escaped
+(:mod:`paytrace_sl.pipeline.gx_docs`): record text never becomes markup in Data Docs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.pan_detector import PAN_RUN as _PAN_RUN  # a cheap pre-filter: runs of 13+ digits
 from paytrace_sl.pan_detector import mask_pans
 from paytrace_sl.pipeline.contracts import Contract, FieldRule
+from paytrace_sl.pipeline.gx_docs import publish
 
 __all__ = [
     "CheckResult",
@@ -327,8 +329,6 @@ def _checkpoint(context: Any, contract: Contract) -> Any:
         if key in _checkpoints:
             return _checkpoints[key]
         gx = _gx()
-        from great_expectations.checkpoint import UpdateDataDocsAction
-
         suite_name = contract.suite_name
         suite = gx.ExpectationSuite(
             name=suite_name,
@@ -376,7 +376,7 @@ def _checkpoint(context: Any, contract: Contract) -> Any:
                 gx.Checkpoint(
                     name=f"{suite_name}.checkpoint",
                     validation_definitions=[validation],
-                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+                    actions=[],  # Data Docs are built from the escaped copy: gx_docs.publish
                     result_format=result_format,
                 )
             )
@@ -426,7 +426,7 @@ def _stored_validation(context: Any, name: str, suite: Any, batch_def: Any) -> A
 
 
 def _stored_checkpoint(context: Any, name: str, validation: Any, result_format: dict[str, Any]) -> Any | None:
-    """The stored checkpoint when it runs exactly ``validation`` with our Data Docs action and format."""
+    """The stored checkpoint when it runs exactly ``validation``, without actions, in our format."""
     try:
         stored = context.checkpoints.get(name)
     except Exception:
@@ -440,7 +440,7 @@ def _stored_checkpoint(context: Any, name: str, validation: Any, result_format: 
             stored_format = stored_format.model_dump()
         same = (
             [(v.name, v.id) for v in stored.validation_definitions] == [(validation.name, validation.id)]
-            and actions == [("UpdateDataDocsAction", "update_data_docs", [SITE_NAME])]
+            and actions == []
             and stored_format == result_format
         )
     except AttributeError:
@@ -534,6 +534,7 @@ def validate_window(
             expectation_parameters={ROW_COUNT_MIN: low, ROW_COUNT_MAX: high},
             run_id=RunIdentifier(run_name=run_id),
         )
+        publish(context, run.run_results, SITE_NAME)
     index_file = Path(gx_root).resolve() / "data_docs" / "index.html"
     docs_index = index_file if index_file.exists() else None
     validation_result = next(iter(run.run_results.values()))
