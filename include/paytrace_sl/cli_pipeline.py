@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+EXIT_NOTHING_TO_DO = 4  # replay: every dead letter named is already closed
+
 
 def _date(value: str, flag: str) -> dt.date:
     try:
@@ -184,7 +186,7 @@ def register(app: typer.Typer) -> None:
         import json
 
         from paytrace_sl.logging_setup import configure_logging
-        from paytrace_sl.pipeline.runner import replay
+        from paytrace_sl.pipeline.runner import NothingToReplay, replay
         from paytrace_sl.settings import ConfigurationError
 
         configure_logging("WARNING")
@@ -200,6 +202,9 @@ def register(app: typer.Typer) -> None:
                 start=_date(start, "--start") if start else None,
                 end=_date(end, "--end") if end else None,
             )
+        except NothingToReplay as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(EXIT_NOTHING_TO_DO) from exc
         except ConfigurationError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc

@@ -239,10 +239,25 @@ def _existing_pairs(
 
 
 def record_skips(engine: sa.Engine, run_id: str, skips: Iterable[Mapping[str, Any]]) -> int:
-    """Record skipped transactions (declines, waiting authorizations…) once per (id, reason code)."""
+    """Record skipped transactions (declines, waiting authorizations…) once per (id, reason code).
+
+    Race-safe on every dialect: xPTSkip has a unique key on (id, reason code); a concurrent run that
+    inserted one of our pairs first makes our insert fail as a whole, and the retry re-reads what exists.
+    """
+    items = [(int(skip["transaction_id"]), str(skip["reason_code"]), skip) for skip in skips]
+    for attempt in range(1, 4):
+        try:
+            return _insert_skips(engine, run_id, items)
+        except sa.exc.IntegrityError:
+            if attempt == 3:
+                raise
+            log.info("xPTSkip insert collided with a concurrent run; re-reading (attempt %d)", attempt)
+    return 0  # pragma: no cover - the loop returns or raises
+
+
+def _insert_skips(engine: sa.Engine, run_id: str, items: Sequence[tuple[int, str, Mapping[str, Any]]]) -> int:
     from paytrace_sl.sl.own_tables import xPTSkip as t
 
-    items = [(int(skip["transaction_id"]), str(skip["reason_code"]), skip) for skip in skips]
     with engine.begin() as conn:
         seen = _existing_pairs(conn, t, [txid for txid, _, _ in items])
         rows = []
@@ -807,6 +822,7 @@ def _write_counts(result: Any) -> dict[str, Any]:
         "already_posted": int(result.already_posted),
         "removed": int(result.removed),
         "writer_review": int(result.review_items),
+        "writer_conflicts": int(result.conflicts),
         "sl_batches": len(batches),
         "batches": batches,
     }
@@ -863,15 +879,18 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     # run log says what this run actually wrote.
     planned_posted = len(outcome["posted_ids"])
     raced = min(planned_posted, int(load.get("already_posted", 0)))
+    # Planned, but the id's one posting was made under another type by a concurrent run: the writer
+    # raised a review item instead of posting (posted_copies).
+    conflicts = min(planned_posted - raced, int(load.get("writer_conflicts", 0)))
     # Set aside at extract: records that could not be parsed, and ids PayTrace returned with different
     # content (one dead letter per id, none of its copies processed).
     set_aside = int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0))
     account = RowAccount(
         extracted=int(extract.get("transactions", 0)) + set_aside,
-        posted=planned_posted - raced,
+        posted=planned_posted - raced - conflicts,
         already_posted=len(outcome["already_posted"]) + raced,
         skipped_by_reason=skipped_by_reason,
-        review=len(outcome["review"]),
+        review=len(outcome["review"]) + conflicts,
         dead_lettered=set_aside + int(validate.get("dead_lettered", 0)),
     )
     summary: dict[str, Any] = {
@@ -893,7 +912,11 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     }
     account.check()
     # New items only: with an hourly schedule and a 3-day look-back the same open item is seen ~72 times.
-    summary["review_new"] = int(load.get("reviews_new", 0)) + int(load.get("writer_review", 0))
+    summary["review_new"] = (
+        int(load.get("reviews_new", 0))
+        + int(load.get("writer_review", 0))
+        + int(load.get("writer_conflicts", 0))
+    )
     summary["dead_letter_new"] = int(extract.get("dead_letters_new", 0)) + int(
         validate.get("dead_letters_new", 0)
     )
@@ -1422,9 +1445,9 @@ def open_dead_letters(engine: sa.Engine, ids: Sequence[int]) -> list[dict[str, A
     with engine.connect() as conn:
         rows = (
             conn.execute(
-                sa.select(t.c.id, t.c.transaction_id, t.c.source, t.c.reason, t.c.replayed_at).where(
-                    t.c.id.in_(list(ids))
-                )
+                sa.select(
+                    t.c.id, t.c.transaction_id, t.c.source, t.c.reason, t.c.replayed_at, t.c.replay_run_id
+                ).where(t.c.id.in_(list(ids)))
             )
             .mappings()
             .all()
@@ -1453,6 +1476,19 @@ def mark_replayed(engine: sa.Engine, run_id: str, transaction_ids: Iterable[int]
     return closed
 
 
+class NothingToReplay(PipelineError):
+    """Every dead letter named is already closed: the message says when and by which run."""
+
+
+def closed_letters_text(letters: Sequence[Mapping[str, Any]]) -> str:
+    """``dead letter 7 is closed: replayed at … by run …`` for each closed letter (ids, times, run ids)."""
+    return "; ".join(
+        f"dead letter {r['id']} is closed: replayed at {r['replayed_at'].isoformat(timespec='seconds')} "
+        f"by run {r['replay_run_id'] or '(unknown)'}"
+        for r in letters
+    )
+
+
 def replay(
     cfg: PipelineConfig,
     run_id: str,
@@ -1474,8 +1510,9 @@ def replay(
     summaries: list[dict[str, Any]] = []
     passed_ids: list[int] = []
     not_replayable: list[int] = []
+    closed: list[dict[str, Any]] = []
     if dead_letter_ids:
-        summary, passed, skipped = _replay_dead_letters(cfg, run_id, dead_letter_ids, on_step)
+        summary, passed, skipped, closed = _replay_dead_letters(cfg, run_id, dead_letter_ids, on_step)
         not_replayable.extend(skipped)
         if summary:
             summaries.append(summary)
@@ -1490,14 +1527,23 @@ def replay(
                 int(r["transaction_id"]) for r in _landing(cfg, day_run).read_jsonl(VALIDATED_FILE)
             )
     if not summaries and not not_replayable:
+        if closed:
+            raise NothingToReplay(f"nothing to replay: {closed_letters_text(closed)}")
         raise ConfigurationError("nothing to replay: give dead-letter ids or a start and end date")
     with _engine(cfg) as engine:
-        closed = mark_replayed(engine, run_id, passed_ids, began)
+        closed_now = mark_replayed(engine, run_id, passed_ids, began)
     total: dict[str, Any] = {
         k: sum(int(s.get(k, 0)) for s in summaries)
         for k in ("transactions", "posted", "already_posted", "skipped", "review", "dead_letter")
     }
-    total.update({"windows": len(summaries), "dead_letters_closed": closed, "not_replayable": not_replayable})
+    total.update(
+        {
+            "windows": len(summaries),
+            "dead_letters_closed": closed_now,
+            "not_replayable": not_replayable,
+            "already_closed": [int(r["id"]) for r in closed],
+        }
+    )
     return total
 
 
@@ -1506,7 +1552,7 @@ def _replay_dead_letters(
     run_id: str,
     ids: Sequence[int],
     on_step: Callable[[str, dict[str, Any]], None] | None,
-) -> tuple[dict[str, Any], list[int], list[int]]:
+) -> tuple[dict[str, Any], list[int], list[int], list[dict[str, Any]]]:
     from paytrace_sl.paytrace.client import EXPORT_BY_ID
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import parse_transaction
@@ -1519,8 +1565,12 @@ def _replay_dead_letters(
         raise ConfigurationError(f"dead-letter id(s) {unknown} not found in xPTDeadLetter")
     replayable = [r for r in letters if r["transaction_id"] is not None and r["replayed_at"] is None]
     not_replayable = [int(r["id"]) for r in letters if r["transaction_id"] is None]
+    closed = sorted(
+        (r for r in letters if r["transaction_id"] is not None and r["replayed_at"] is not None),
+        key=lambda r: int(r["id"]),
+    )
     if not replayable:
-        return {}, [], not_replayable
+        return {}, [], not_replayable, closed
     mark_run_started(cfg, None, run_id)  # the window is known once the records are fetched
     copies = Copies()
     client = _client(cfg)
@@ -1565,7 +1615,7 @@ def _replay_dead_letters(
     )
     summary = run_steps(cfg, PAYMENT_STEPS[1:], window, run_id, on_step)
     passed = [int(r["transaction_id"]) for r in landing.read_jsonl(VALIDATED_FILE)]
-    return summary, passed, not_replayable
+    return summary, passed, not_replayable, closed
 
 
 def _record_failure(cfg: PipelineConfig, window: Window | None, run_id: str, exc: BaseException) -> None:
