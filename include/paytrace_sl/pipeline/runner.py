@@ -29,6 +29,8 @@ import sqlalchemy as sa
 
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
+from paytrace_sl.pipeline.copies import SETTLEMENT_BATCH, Copies, Resolved, resolve_copies
+from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter
 from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import (
     Notification,
@@ -179,17 +181,6 @@ def _read_step_summary(landing: Landing, step: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- own bookkeeping rows
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """One record set aside: never the raw value, only what a person needs to find and fix it."""
-
-    transaction_id: int | None
-    source: str
-    payload: dict[str, Any]
-    reason: str
-    failed_checks: tuple[str, ...] = ()
-
-
 def record_dead_letters(engine: sa.Engine, run_id: str, letters: Sequence[DeadLetter]) -> int:
     """Insert dead letters not already open for the same record and payload; returns rows inserted."""
     from paytrace_sl.sl.own_tables import xPTDeadLetter as t
@@ -259,6 +250,8 @@ def _insert_skips(engine: sa.Engine, run_id: str, items: Sequence[tuple[int, str
     from paytrace_sl.sl.own_tables import xPTSkip as t
 
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":  # WAL: take the write lock before reading, or the insert of a
+            conn.execute(sa.delete(t).where(sa.false()))  # run that read first fails "database is locked"
         seen = _existing_pairs(conn, t, [txid for txid, _, _ in items])
         rows = []
         for txid, code, skip in items:
@@ -363,113 +356,11 @@ def _client(cfg: PipelineConfig) -> Any:
     return PayTraceClient(cfg.paytrace)
 
 
-def parse_failure_letter(raw: Any, exc: Any, source: str, **extra: Any) -> DeadLetter:
-    """A dead letter for a record that could not be parsed: its id, the field and the reason.
-
-    The raw record is never stored (it could hold anything); for a record without a usable id, a digest
-    of it tells two broken records apart and recognises the same record seen again.
-    """
-    txid = exc.transaction_id if isinstance(exc.transaction_id, int) else None
-    # With an id, the id names the record (exports differ in details such as include_bin).
-    identity = {"transaction_id": txid} if txid is not None else raw
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return DeadLetter(
-        transaction_id=txid,
-        source=source,
-        payload={"transaction_id": txid, "field": exc.field, "record_digest": digest, **extra},
-        reason=f"could not parse field {exc.field!r}: {exc.reason}",
-        failed_checks=(f"parse:{exc.field}",),
-    )
-
-
-@dataclass
-class Copies:
-    """Every copy of each record one extract saw, before :func:`resolve_copies` decides what to keep.
-
-    PayTrace may return one ``transaction_id`` more than once: in both the regular and the ``DECLINED``
-    export, in overlapping requests, or (a PayTrace fault) with different content. The client drops
-    only exact repeats; this is the one place that resolves the rest.
-    """
-
-    parsed: dict[int, list[Transaction]] = field(default_factory=dict)
-    unparseable: dict[int, DeadLetter] = field(default_factory=dict)  # parse failures with an id
-    anonymous: list[DeadLetter] = field(default_factory=list)  # parse failures without a usable id
-    _anonymous_digests: set[str] = field(default_factory=set)
-
-    def add(self, tx: Transaction) -> None:
-        self.parsed.setdefault(tx.transaction_id, []).append(tx)
-
-    def add_failure(self, letter: DeadLetter) -> None:
-        if letter.transaction_id is not None:
-            self.unparseable.setdefault(letter.transaction_id, letter)
-        elif letter.payload["record_digest"] not in self._anonymous_digests:
-            self._anonymous_digests.add(letter.payload["record_digest"])
-            self.anonymous.append(letter)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    transactions: list[Transaction]
-    parse_failures: list[DeadLetter]
-    conflicts: list[DeadLetter]
-
-
-def conflict_letter(txid: int, copies: int, fields: Sequence[str], source: str) -> DeadLetter:
-    """The dead letter of an id PayTrace returned with different content: the id and the differing field
-    names, never a value (the fields may be card data)."""
-    names = ", ".join(fields)
-    return DeadLetter(
-        transaction_id=txid,
-        source=source,
-        payload={"transaction_id": txid, "copies": copies, "differing_fields": list(fields)},
-        reason=(
-            f"PayTrace returned transaction {txid} {copies} times with different content "
-            f"(differing fields: {names}); none of the copies was processed"
-        ),
-        failed_checks=tuple(f"duplicate_id:{f}" for f in fields),
-    )
-
-
-def resolve_copies(
-    copies: Copies,
-    keep: Callable[[Transaction], bool] = lambda _tx: True,
-    source: str = "paytrace-transaction",
-) -> Resolved:
-    """One record per id: identical copies collapse silently; an id whose copies differ (or of which one
-    copy could not be parsed) becomes one dead letter naming the id and the differing fields.
-
-    ``keep`` is the fetch range: an id none of whose parsed copies is in it is not this run's business
-    (it is resolved, the same way, by the window that covers it).
-    """
-    from paytrace_sl.paytrace.client import differing_fields
-
-    kept: list[Transaction] = []
-    conflicts: list[DeadLetter] = []
-    unparseable = dict(copies.unparseable)
-    for txid in sorted(copies.parsed):
-        versions = copies.parsed[txid]
-        distinct: list[Transaction] = []
-        for v in versions:
-            if v not in distinct:
-                distinct.append(v)
-        if not any(keep(v) for v in distinct):
-            continue  # an unparseable copy of it stays a parse failure, as without the parsed copy
-        bad = unparseable.pop(txid, None)
-        if bad is not None:
-            field_name = str(bad.payload.get("field", "?"))
-            conflicts.append(conflict_letter(txid, len(versions) + 1, [f"unparseable:{field_name}"], source))
-        elif len(distinct) > 1:
-            fields = sorted({f for other in distinct[1:] for f in differing_fields(distinct[0], other)})
-            conflicts.append(conflict_letter(txid, len(versions), fields, source))
-        else:
-            kept.append(distinct[0])
-    failures = [*copies.anonymous, *(unparseable[k] for k in sorted(unparseable))]
-    return Resolved(kept, failures, conflicts)
-
-
 def _fetch_transactions(cfg: PipelineConfig, fetch: Window) -> tuple[Resolved, int]:
-    """All transactions created in ``fetch`` (regular and declined exports), parse failures and
-    conflicting copies set aside (:func:`resolve_copies`); and the number of raw records fetched."""
+    """Every transaction PayTrace lists for the days of ``fetch`` (regular and declined exports), parse
+    failures and conflicting copies set aside (:mod:`~paytrace_sl.pipeline.copies`); and the number of raw
+    records fetched. A record whose ``created.at`` lies outside ``fetch`` is kept and processed like any
+    other (the ledger makes a second sight of it "already posted"); the extract step counts it."""
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
 
@@ -492,7 +383,7 @@ def _fetch_transactions(cfg: PipelineConfig, fetch: Window) -> tuple[Resolved, i
                     copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
     finally:
         client.close()
-    return resolve_copies(copies, lambda tx: fetch.contains(tx.created_at)), fetched
+    return resolve_copies(copies), fetched
 
 
 def mark_run_started(cfg: PipelineConfig, window: Window | None, run_id: str) -> None:
@@ -524,6 +415,9 @@ def extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, 
             _install_own_tables(engine)
             new_letters = record_dead_letters(engine, run_id, letters)
     in_window = sum(1 for t in transactions if window.contains(t.created_at))
+    # listed by PayTrace for the requested days, but created (in our zone) outside the fetch range:
+    # counted here and processed like the rest, never dropped (docs/paytrace.md)
+    outside = sum(1 for t in transactions if not fetch.contains(t.created_at))
     return _write_step_summary(
         landing,
         "extract",
@@ -532,7 +426,8 @@ def extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, 
             "fetched": fetched,
             "transactions": len(transactions),
             "in_window": in_window,
-            "lookback_only": len(transactions) - in_window,
+            "lookback_only": len(transactions) - in_window - outside,
+            "outside_range": outside,
             "parse_rejected": len(resolved.parse_failures),
             "duplicate_conflicts": len(resolved.conflicts),
             "dead_letters_new": new_letters,
@@ -984,7 +879,8 @@ def _settlement_inputs(landing: Landing) -> tuple[list[Any], dict[int, list[Tran
 
 
 def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
-    """Settled batches created in the window (plus look-back) and each batch's transaction list."""
+    """Settled batches PayTrace lists for the window's days (plus look-back) and each batch's transaction
+    list; a batch number returned with different content is set aside (:mod:`.copies`)."""
     mark_run_started(cfg, window, run_id)
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import parse_batch, parse_transaction
@@ -994,29 +890,24 @@ def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dic
     first_day, last_day = fetch.request_dates()
     tz = fetch.tz
     letters: list[DeadLetter] = []
-    conflicts: list[DeadLetter] = []
     batches: list[Any] = []
     tx_rows: list[dict[str, Any]] = []
     client = _client(cfg)
     try:
-        copies: dict[int, list[Any]] = {}
+        copies = Copies(kind=SETTLEMENT_BATCH)
         for raw in client.export_batches_raw(first_day, last_day + dt.timedelta(days=1)):
             try:
-                parsed = parse_batch(raw, tz)
+                copies.add(parse_batch(raw, tz))
             except RecordParseError as exc:
-                letters.append(parse_failure_letter(raw, exc, "paytrace-batch"))
-                continue
-            versions = copies.setdefault(parsed.number, [])
-            if parsed not in versions:  # an identical copy collapses silently
-                versions.append(parsed)
-        for number in sorted(copies):
-            versions = copies[number]
-            if not any(fetch.contains(b.created_at) for b in versions):
-                continue
-            if len(versions) > 1:
-                conflicts.append(_batch_conflict_letter(number, versions))
-                continue
-            batch = versions[0]
+                number = raw.get("number") if isinstance(raw, dict) else None
+                copies.add_failure(
+                    parse_failure_letter(raw, exc, SETTLEMENT_BATCH.source),
+                    key=number if type(number) is int else None,
+                )
+        resolved = resolve_copies(copies)
+        letters.extend(resolved.parse_failures)
+        conflicts = resolved.conflicts
+        for batch in resolved.records:  # every batch PayTrace lists for the days, like transactions
             batches.append(batch)
             for raw_tx in client.batch_transactions_raw(batch.number):
                 try:
@@ -1043,28 +934,12 @@ def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dic
         {
             "window": window.label,
             "settlement_batches": len(batches),
+            "outside_range": sum(1 for b in batches if not fetch.contains(b.created_at)),  # kept too
             "batch_transactions": len(tx_rows),
             "parse_rejected": len(letters),
             "duplicate_conflicts": len(conflicts),
             "dead_letters_new": new_letters,
         },
-    )
-
-
-def _batch_conflict_letter(number: int, versions: Sequence[Any]) -> DeadLetter:
-    """A settlement batch PayTrace returned with different content: not settled or reconciled this run."""
-    from paytrace_sl.paytrace.client import differing_fields
-
-    fields = sorted({f for other in versions[1:] for f in differing_fields(versions[0], other)})
-    return DeadLetter(
-        transaction_id=None,
-        source="paytrace-batch",
-        payload={"batch_number": number, "copies": len(versions), "differing_fields": fields},
-        reason=(
-            f"PayTrace returned settlement batch {number} {len(versions)} times with different content "
-            f"(differing fields: {', '.join(fields)}); the batch was not planned or reconciled"
-        ),
-        failed_checks=tuple(f"duplicate_id:{f}" for f in fields),
     )
 
 
