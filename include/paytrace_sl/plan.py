@@ -59,6 +59,10 @@ class PlannedPayment:
     # PayTrace state when planned (pending/settled…), kept in the ledger so a later window can tell
     # whether the state changed. Not part of repr/eq: it does not change what is posted.
     paytrace_state: str = field(default="", repr=False, compare=False)
+    # What PayTrace said (type, digest of its customer id), kept in the ledger so a later copy of the
+    # id that differs is a review item (pipeline.posted_copies). Not part of what is posted.
+    paytrace_type: str = field(default="", repr=False, compare=False)
+    customer_digest: str = field(default="", repr=False, compare=False)
 
     @property
     def ledger_key(self) -> str:
@@ -79,6 +83,8 @@ class PlannedRefund:
     ext_ref_nbr: str = ""
     ar_account: Account | None = None
     paytrace_state: str = field(default="", repr=False, compare=False)
+    paytrace_type: str = field(default="", repr=False, compare=False)
+    customer_digest: str = field(default="", repr=False, compare=False)
 
     @property
     def ledger_key(self) -> str:

@@ -291,4 +291,9 @@ def run_replay(dag_id: str) -> dict[str, Any]:
     start = dt.date.fromisoformat(params["start_date"]) if params.get("start_date") else None
     end = dt.date.fromisoformat(params["end_date"]) if params.get("end_date") else None
     cfg = pipeline_config(dag_id)
-    return runner.replay(cfg, str(context["run_id"]), dead_letter_ids=ids, start=start, end=end)
+    try:
+        return runner.replay(cfg, str(context["run_id"]), dead_letter_ids=ids, start=start, end=end)
+    except runner.NothingToReplay as exc:
+        from airflow.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(str(exc)) from exc  # every letter named is closed: nothing to do

@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
         """
         from paytrace_sl.cli.common import EXIT_USAGE, fail
         from paytrace_sl.logging_setup import configure_logging
-        from paytrace_sl.pipeline.runner import replay
+        from paytrace_sl.pipeline.runner import NothingToReplay, replay
 
         configure_logging("WARNING")
         days: tuple[dt.date, dt.date] | None = None
@@ -195,13 +195,21 @@ def register(app: typer.Typer) -> None:
             raise fail(EXIT_USAGE, "give --dead-letter-id N (repeatable) or both --start and --end")
         cfg = _config(sl_url, mapping, landing_dir, gx_dir, None)
         run_id = f"replay__{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}__{uuid.uuid4().hex[:6]}"
-        result = replay(
-            cfg,
-            run_id,
-            dead_letter_ids=dead_letter_id,
-            start=days[0] if days else None,
-            end=days[1] if days else None,
-        )
+        try:
+            result = replay(
+                cfg,
+                run_id,
+                dead_letter_ids=dead_letter_id,
+                start=days[0] if days else None,
+                end=days[1] if days else None,
+            )
+        except NothingToReplay as exc:
+            # done, nothing to do: every letter named is already closed (exit 0, the message says when)
+            if as_json:
+                typer.echo(json.dumps({"nothing_to_replay": str(exc)}, indent=1, sort_keys=True))
+            else:
+                typer.echo(str(exc))
+            return
         if as_json:
             typer.echo(json.dumps(result, indent=1, sort_keys=True, default=str))
             return

@@ -13,8 +13,8 @@ What it guarantees, because PayTrace documents none of it:
 * date ranges ``[start, end)`` in merchant days are split into requests of at most ``max_span_days``
   (the server's ``end_date`` is inclusive); an exact repeat of a record (what overlapping requests
   return) is dropped, while copies of one ``transaction_id`` (batch ``number``) with different content
-  are all passed on: the pipeline runner is the one place that resolves them (dead letter), and the
-  parsed convenience methods refuse them (:class:`ConflictingDuplicateError`).
+  are all passed on: :mod:`paytrace_sl.pipeline.copies` is the one place that resolves them (dead
+  letter), and the parsed convenience methods refuse them (:class:`ConflictingDuplicateError`).
 Nothing secret is logged or put into an exception message.
 """
 
@@ -392,12 +392,17 @@ class PayTraceClient:
 
         A record whose id was already yielded with the *same* content (overlapping requests, a repeated
         row) is dropped silently; one with *different* content is yielded too, for the caller to
-        resolve (:func:`paytrace_sl.pipeline.runner.resolve_copies` turns it into a dead letter).
+        resolve (:func:`paytrace_sl.pipeline.copies.resolve_copies` turns it into a dead letter).
 
-        With ``overlap_days`` > 0 the requested range is widened on both sides (PayTrace's end-date
-        inclusiveness and day-boundary zone are undocumented, reference §2.1) and records whose
-        timestamp falls outside ``[start, end)`` are dropped here; records with an unreadable timestamp
-        are kept so the parser can reject them by name.
+        Without ``overlap_days`` every record PayTrace lists for the days ``[start, end)`` is yielded,
+        whatever its timestamp says (the pipeline counts one created outside its range and processes
+        it). With ``overlap_days`` = N > 0 (PayTrace's end-date inclusiveness and day-boundary zone are
+        undocumented, reference §2.1) the N neighbouring days on each side are requested too, and a
+        record is attributed to the run whose days hold its timestamp: one stamped in ``[start, end)``
+        is yielded; one stamped within N days of the range is left to that neighbouring run (which
+        requests these days too, and keeps it); one listed for ``[start, end)`` but stamped further away
+        — no run would keep it — is yielded all the same. Unreadable timestamps are yielded so the
+        parser rejects them by name. Nothing PayTrace lists is dropped by every run.
         """
         if end < start:
             raise ValueError(f"end {end} is before start {start}")
@@ -405,9 +410,15 @@ class PayTraceClient:
         overlap = dt.timedelta(days=s.overlap_days)
         tz = s.tz
         seen: dict[Any, set[bytes]] = {}  # id -> digests of the distinct copies yielded
-        for window_start, window_stop in day_windows(
-            start - overlap, end + overlap if end > start else end, s.max_span_days
-        ):
+        segments = [(start, end, False)]
+        if s.overlap_days and end > start:
+            segments = [(start - overlap, start, True), (start, end, False), (end, end + overlap, True)]
+        requests_ = (
+            (window_start, window_stop, widened)
+            for seg_start, seg_end, widened in segments
+            for window_start, window_stop in day_windows(seg_start, seg_end, s.max_span_days)
+        )
+        for window_start, window_stop, widened in requests_:
             last_day = window_stop - dt.timedelta(days=1) if s.end_date_inclusive else window_stop
             fields = {
                 "start_date": format_request_date(window_start),
@@ -424,8 +435,12 @@ class PayTraceClient:
             records.reverse()
             while records:
                 record = records.pop()
-                if s.overlap_days and not _stamp_in_range(record, stamp_path, tz, start, end):
-                    outside += 1
+                if (
+                    s.overlap_days
+                    and not _stamp_in_range(record, stamp_path, tz, start, end)
+                    and (widened or _stamp_in_range(record, stamp_path, tz, start - overlap, end + overlap))
+                ):
+                    outside += 1  # a neighbouring run's record: it requests these days and keeps it
                     continue
                 rid = record.get(id_key) if isinstance(record, dict) else None
                 if isinstance(rid, (int, str)) and not isinstance(rid, bool):
@@ -442,7 +457,7 @@ class PayTraceClient:
                 yield record
             log.info(
                 "PayTrace %s %s..%s: %d record(s) kept, %d exact repeat(s) dropped, "
-                "%d differing cop(y/ies) of a seen id passed on, %d outside the window",
+                "%d differing cop(y/ies) of a seen id passed on, %d of a neighbouring day's export",
                 path,
                 window_start,
                 window_stop,
@@ -544,17 +559,13 @@ def _record_digest(record: Any) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-def differing_fields(a: Transaction | SettlementBatch, b: Transaction | SettlementBatch) -> list[str]:
-    """Names of the normalized fields in which two copies of one record differ (names only, no values)."""
-    left, right = a.to_json_dict(), b.to_json_dict()
-    return sorted(k for k in left.keys() | right.keys() if left.get(k) != right.get(k))
-
-
 def _first_copy(seen: dict[int, Any], key: int, record: Any, what: str) -> bool:
     """True for the first copy of ``key``; False for an identical copy; raises for a different one."""
     first = seen.setdefault(key, record)
     if first is record:
         return True
+    from paytrace_sl.pipeline.copies import differing_fields  # the one duplicate-id policy's field diff
+
     fields = differing_fields(first, record)
     if fields:
         raise ConflictingDuplicateError(

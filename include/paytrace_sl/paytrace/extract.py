@@ -1,15 +1,14 @@
 """Extract one window of PayTrace transactions to a JSONL landing file, keeping rejects aside.
 
 The landing file holds one ``Transaction.to_json_dict()`` per line. Records that fail to parse are not
-dropped: they go, with the transaction id, field and reason (and the record itself, redacted), to a
-sibling ``<out>.rejects.jsonl`` file and into the summary. Both files are written to a temporary name
+dropped: they go, with the transaction id, field and reason (never the record itself), to a sibling
+``<out>.rejects.jsonl`` file and into the summary. Both files are written to a temporary name
 and renamed at the end, so a failed run never leaves a half-written landing file behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -22,11 +21,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from paytrace_sl.paytrace.client import differing_fields
 from paytrace_sl.paytrace.errors import RecordParseError
 from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
-from paytrace_sl.paytrace.records import Transaction
-from paytrace_sl.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +54,9 @@ class ExtractSummary:
     count_by_status: dict[str, int] = field(default_factory=dict)
     amount_by_status: dict[str, Decimal] = field(default_factory=dict)
     failures: list[ParseFailure] = field(default_factory=list)
-    duplicates: int = 0  # records seen again in a later export pass (e.g. declines in both exports)
-    conflicts: int = 0  # copies of a seen id with different content (rejected, in ``failures``)
+    duplicates: int = 0  # exact repeats collapsed (e.g. declines in both exports)
+    conflicts: int = 0  # ids returned with different content (one entry each in ``failures``)
+    records_read: int = 0  # raw records handed over by the client, every export pass
 
     @property
     def ok(self) -> bool:
@@ -81,6 +78,7 @@ class ExtractSummary:
             "rejected": len(self.failures),
             "duplicates_skipped": self.duplicates,
             "conflicting_copies_rejected": self.conflicts,
+            "records_read": self.records_read,
             "failures": [f.to_json_dict() for f in self.failures],
         }
 
@@ -119,10 +117,30 @@ def write_transactions(
 ) -> None:
     """Parse ``(raw record, export filter)`` pairs into ``summary.out_path`` (and its rejects file).
 
-    An exact repeat of an id (a decline in both the regular and the DECLINED export) is skipped; a copy
-    whose content differs from the first is rejected by name (never silently dropped), so passes over
-    several export filters never produce a line twice.
+    The pipeline's one duplicate-id policy (:mod:`paytrace_sl.pipeline.copies`): an exact repeat of an
+    id (a decline in both the regular and the DECLINED export) collapses; an id whose copies differ is
+    rejected by id and field names and none of its copies is written. The rejects file names the id,
+    the field and the reason — never the raw record.
     """
+    from paytrace_sl.pipeline.copies import Copies, resolve_copies
+    from paytrace_sl.pipeline.dead_letters import parse_failure_letter
+
+    copies = Copies()
+    for raw, export_filter in records:
+        summary.records_read += 1
+        try:
+            copies.add(parse_transaction(raw, tz, export_filter=export_filter))
+        except RecordParseError as exc:
+            copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+    resolved = resolve_copies(copies)
+    summary.duplicates = resolved.repeats
+    summary.conflicts = len(resolved.conflicts)
+    for letter in resolved.parse_failures:
+        detail = letter.reason.split(": ", 1)[-1]  # "could not parse field 'x': <detail>"
+        txid: object = letter.transaction_id if letter.transaction_id is not None else "<unknown>"
+        summary.failures.append(ParseFailure(txid, str(letter.payload.get("field", "?")), detail))
+    for letter in resolved.conflicts:
+        summary.failures.append(ParseFailure(letter.transaction_id, "transaction_id", letter.reason))
     out_path = summary.out_path
     out_path.parent.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
@@ -134,46 +152,13 @@ def write_transactions(
     tmp_rejects = _temp_path(rejects_final)
     try:
         with tmp_out.open("w", encoding="utf-8") as out, tmp_rejects.open("w", encoding="utf-8") as rejects:
-            first_copies: dict[object, Transaction | None] = {}  # id -> written copy (None: rejected)
-            for raw, export_filter in records:
-                key = _identity(raw)
-                try:
-                    tx: Transaction | None = parse_transaction(raw, tz, export_filter=export_filter)
-                    error: RecordParseError | None = None
-                except RecordParseError as exc:
-                    tx, error = None, exc
-                if key in first_copies:
-                    first = first_copies[key]
-                    if first == tx:  # an exact repeat, or another unreadable copy of a rejected id
-                        summary.duplicates += 1
-                        continue
-                    if first is None or tx is None:
-                        fields = ["<one copy unreadable>"]
-                    else:
-                        fields = differing_fields(first, tx)
-                    kept = "the first copy was kept" if first is not None else "no copy was kept"
-                    failure = ParseFailure(
-                        key if type(key) is int else "<unknown>",
-                        "transaction_id",
-                        f"PayTrace returned this id again with different content (fields: "
-                        f"{', '.join(fields)}); {kept}, this copy is rejected",
-                    )
-                    summary.conflicts += 1
-                elif error is not None:
-                    first_copies[key] = None
-                    failure = ParseFailure(error.transaction_id, error.field, error.reason)
-                else:
-                    first_copies[key] = tx
-                    failure = None
-                if failure is not None:
-                    summary.failures.append(failure)
-                    log.warning(
-                        "rejected record %s: %s: %s", failure.transaction_id, failure.field, failure.reason
-                    )
-                    rejects.write(json.dumps({**failure.to_json_dict(), "record": redact(raw)}, default=str))
-                    rejects.write("\n")
-                    continue
-                assert tx is not None
+            for failure in summary.failures:
+                log.warning(
+                    "rejected record %s: %s: %s", failure.transaction_id, failure.field, failure.reason
+                )
+                rejects.write(json.dumps(failure.to_json_dict(), default=str))
+                rejects.write("\n")
+            for tx in resolved.transactions:
                 out.write(json.dumps(tx.to_json_dict(), separators=(",", ":")))
                 out.write("\n")
                 counts[tx.transaction_type] += 1
@@ -224,15 +209,6 @@ def extract_window(
         "extract %s..%s: %d transaction(s), %d rejected", start, end, summary.count, len(summary.failures)
     )
     return summary
-
-
-def _identity(raw: Any) -> object:
-    """The transaction id, or (for a record without a usable one) a digest of its content."""
-    rid = raw.get("transaction_id") if isinstance(raw, dict) else None
-    if type(rid) is int:
-        return rid
-    text = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
-    return ("content", hashlib.sha256(text.encode()).hexdigest())
 
 
 def _temp_path(final: Path) -> Path:

@@ -30,6 +30,8 @@ from paytrace_sl import settings
 from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
+from paytrace_sl.pipeline.copies import SETTLEMENT_BATCH, Copies, Resolved, resolve_copies
+from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter, record_digest
 from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import (
     Notification,
@@ -177,17 +179,6 @@ def _read_step_summary(landing: Landing, step: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- own bookkeeping rows
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """One record set aside: never the raw value, only what a person needs to find and fix it."""
-
-    transaction_id: int | None
-    source: str
-    payload: dict[str, Any]
-    reason: str
-    failed_checks: tuple[str, ...] = ()
-
-
 def record_dead_letters(engine: sa.Engine, run_id: str, letters: Sequence[DeadLetter]) -> int:
     """Insert dead letters not already open for the same record and payload; returns rows inserted."""
     from paytrace_sl.sl.own_tables import xPTDeadLetter as t
@@ -237,11 +228,28 @@ def _existing_pairs(
 
 
 def record_skips(engine: sa.Engine, run_id: str, skips: Iterable[Mapping[str, Any]]) -> int:
-    """Record skipped transactions (declines, waiting authorizations…) once per (id, reason code)."""
+    """Record skipped transactions (declines, waiting authorizations…) once per (id, reason code).
+
+    Race-safe on every dialect: xPTSkip has a unique key on (id, reason code); a concurrent run that
+    inserted one of our pairs first makes our insert fail as a whole, and the retry re-reads what exists.
+    """
+    items = [(int(skip["transaction_id"]), str(skip["reason_code"]), skip) for skip in skips]
+    for attempt in range(1, 4):
+        try:
+            return _insert_skips(engine, run_id, items)
+        except sa.exc.IntegrityError:
+            if attempt == 3:
+                raise
+            log.info("xPTSkip insert collided with a concurrent run; re-reading (attempt %d)", attempt)
+    return 0  # pragma: no cover - the loop returns or raises
+
+
+def _insert_skips(engine: sa.Engine, run_id: str, items: Sequence[tuple[int, str, Mapping[str, Any]]]) -> int:
     from paytrace_sl.sl.own_tables import xPTSkip as t
 
-    items = [(int(skip["transaction_id"]), str(skip["reason_code"]), skip) for skip in skips]
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":  # WAL: take the write lock before reading, or the insert of a
+            conn.execute(sa.delete(t).where(sa.false()))  # run that read first fails "database is locked"
         seen = _existing_pairs(conn, t, [txid for txid, _, _ in items])
         rows = []
         for txid, code, skip in items:
@@ -346,126 +354,11 @@ def _client(cfg: PipelineConfig) -> Any:
     return PayTraceClient(cfg.paytrace)
 
 
-_HEX_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
-
-
-def record_digest(text: str) -> str:
-    """128 bits of SHA-256 of ``text`` written with the letters a–p only (hex, digits moved to g–p).
-
-    Landed files are scanned for card numbers; a hex digest holds a Luhn-valid run of 13+ digits about
-    once in 550 records, and such a false positive refused every later run that saw the record. Letters
-    cannot look like a card number, so our own digests are never a finding.
-    """
-    return hashlib.sha256(text.encode()).hexdigest()[:32].translate(_HEX_TO_LETTERS)
-
-
-def parse_failure_letter(raw: Any, exc: Any, source: str, **extra: Any) -> DeadLetter:
-    """A dead letter for a record that could not be parsed: its id, the field and the reason.
-
-    The raw record is never stored (it could hold anything); for a record without a usable id, a digest
-    of it tells two broken records apart and recognises the same record seen again.
-    """
-    txid = exc.transaction_id if isinstance(exc.transaction_id, int) else None
-    # With an id, the id names the record (exports differ in details such as include_bin).
-    identity = {"transaction_id": txid} if txid is not None else raw
-    digest = record_digest(json.dumps(identity, sort_keys=True, default=str))
-    return DeadLetter(
-        transaction_id=txid,
-        source=source,
-        payload={"transaction_id": txid, "field": exc.field, "record_digest": digest, **extra},
-        reason=f"could not parse field {exc.field!r}: {exc.reason}",
-        failed_checks=(f"parse:{exc.field}",),
-    )
-
-
-@dataclass
-class Copies:
-    """Every copy of each record one extract saw, before :func:`resolve_copies` decides what to keep.
-
-    PayTrace may return one ``transaction_id`` more than once: in both the regular and the ``DECLINED``
-    export, in overlapping requests, or (a PayTrace fault) with different content. The client drops
-    only exact repeats; this is the one place that resolves the rest.
-    """
-
-    parsed: dict[int, list[Transaction]] = field(default_factory=dict)
-    unparseable: dict[int, DeadLetter] = field(default_factory=dict)  # parse failures with an id
-    anonymous: list[DeadLetter] = field(default_factory=list)  # parse failures without a usable id
-    _anonymous_digests: set[str] = field(default_factory=set)
-
-    def add(self, tx: Transaction) -> None:
-        self.parsed.setdefault(tx.transaction_id, []).append(tx)
-
-    def add_failure(self, letter: DeadLetter) -> None:
-        if letter.transaction_id is not None:
-            self.unparseable.setdefault(letter.transaction_id, letter)
-        elif letter.payload["record_digest"] not in self._anonymous_digests:
-            self._anonymous_digests.add(letter.payload["record_digest"])
-            self.anonymous.append(letter)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    transactions: list[Transaction]
-    parse_failures: list[DeadLetter]
-    conflicts: list[DeadLetter]
-
-
-def conflict_letter(txid: int, copies: int, fields: Sequence[str], source: str) -> DeadLetter:
-    """The dead letter of an id PayTrace returned with different content: the id and the differing field
-    names, never a value (the fields may be card data)."""
-    names = ", ".join(fields)
-    return DeadLetter(
-        transaction_id=txid,
-        source=source,
-        payload={"transaction_id": txid, "copies": copies, "differing_fields": list(fields)},
-        reason=(
-            f"PayTrace returned transaction {txid} {copies} times with different content "
-            f"(differing fields: {names}); none of the copies was processed"
-        ),
-        failed_checks=tuple(f"duplicate_id:{f}" for f in fields),
-    )
-
-
-def resolve_copies(
-    copies: Copies,
-    keep: Callable[[Transaction], bool] = lambda _tx: True,
-    source: str = "paytrace-transaction",
-) -> Resolved:
-    """One record per id: identical copies collapse silently; an id whose copies differ (or of which one
-    copy could not be parsed) becomes one dead letter naming the id and the differing fields.
-
-    ``keep`` is the fetch range: an id none of whose parsed copies is in it is not this run's business
-    (it is resolved, the same way, by the window that covers it).
-    """
-    from paytrace_sl.paytrace.client import differing_fields
-
-    kept: list[Transaction] = []
-    conflicts: list[DeadLetter] = []
-    unparseable = dict(copies.unparseable)
-    for txid in sorted(copies.parsed):
-        versions = copies.parsed[txid]
-        distinct: list[Transaction] = []
-        for v in versions:
-            if v not in distinct:
-                distinct.append(v)
-        if not any(keep(v) for v in distinct):
-            continue  # an unparseable copy of it stays a parse failure, as without the parsed copy
-        bad = unparseable.pop(txid, None)
-        if bad is not None:
-            field_name = str(bad.payload.get("field", "?"))
-            conflicts.append(conflict_letter(txid, len(versions) + 1, [f"unparseable:{field_name}"], source))
-        elif len(distinct) > 1:
-            fields = sorted({f for other in distinct[1:] for f in differing_fields(distinct[0], other)})
-            conflicts.append(conflict_letter(txid, len(versions), fields, source))
-        else:
-            kept.append(distinct[0])
-    failures = [*copies.anonymous, *(unparseable[k] for k in sorted(unparseable))]
-    return Resolved(kept, failures, conflicts)
-
-
 def _fetch_transactions(cfg: PipelineConfig, fetch: Window) -> tuple[Resolved, int]:
-    """All transactions created in ``fetch`` (regular and declined exports), parse failures and
-    conflicting copies set aside (:func:`resolve_copies`); and the number of raw records fetched."""
+    """Every transaction PayTrace lists for the days of ``fetch`` (regular and declined exports), parse
+    failures and conflicting copies set aside (:mod:`~paytrace_sl.pipeline.copies`); and the number of raw
+    records fetched. A record whose ``created.at`` lies outside ``fetch`` is kept and processed like any
+    other (the ledger makes a second sight of it "already posted"); the extract step counts it."""
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
 
@@ -488,7 +381,7 @@ def _fetch_transactions(cfg: PipelineConfig, fetch: Window) -> tuple[Resolved, i
                     copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
     finally:
         client.close()
-    return resolve_copies(copies, lambda tx: fetch.contains(tx.created_at)), fetched
+    return resolve_copies(copies), fetched
 
 
 def mark_run_started(cfg: PipelineConfig, window: Window | None, run_id: str) -> None:
@@ -520,6 +413,9 @@ def extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, 
             _install_own_tables(engine)
             new_letters = record_dead_letters(engine, run_id, letters)
     in_window = sum(1 for t in transactions if window.contains(t.created_at))
+    # listed by PayTrace for the requested days, but created (in our zone) outside the fetch range:
+    # counted here and processed like the rest, never dropped (docs/paytrace.md)
+    outside = sum(1 for t in transactions if not fetch.contains(t.created_at))
     return _write_step_summary(
         landing,
         "extract",
@@ -528,7 +424,8 @@ def extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, 
             "fetched": fetched,
             "transactions": len(transactions),
             "in_window": in_window,
-            "lookback_only": len(transactions) - in_window,
+            "lookback_only": len(transactions) - in_window - outside,
+            "outside_range": outside,
             "parse_rejected": len(resolved.parse_failures),
             "duplicate_conflicts": len(resolved.conflicts),
             "dead_letters_new": new_letters,
@@ -818,6 +715,7 @@ def _write_counts(result: Any) -> dict[str, Any]:
         "already_posted": int(result.already_posted),
         "removed": int(result.removed),
         "writer_review": int(result.review_items),
+        "writer_conflicts": int(result.conflicts),
         "sl_batches": len(batches),
         "batches": batches,
     }
@@ -874,15 +772,18 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     # run log says what this run actually wrote.
     planned_posted = len(outcome["posted_ids"])
     raced = min(planned_posted, int(load.get("already_posted", 0)))
+    # Planned, but the id's one posting was made under another type by a concurrent run: the writer
+    # raised a review item instead of posting (posted_copies).
+    conflicts = min(planned_posted - raced, int(load.get("writer_conflicts", 0)))
     # Set aside at extract: records that could not be parsed, and ids PayTrace returned with different
     # content (one dead letter per id, none of its copies processed).
     set_aside = int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0))
     account = RowAccount(
         extracted=int(extract.get("transactions", 0)) + set_aside,
-        posted=planned_posted - raced,
+        posted=planned_posted - raced - conflicts,
         already_posted=len(outcome["already_posted"]) + raced,
         skipped_by_reason=skipped_by_reason,
-        review=len(outcome["review"]),
+        review=len(outcome["review"]) + conflicts,
         dead_lettered=set_aside + int(validate.get("dead_lettered", 0)),
     )
     summary: dict[str, Any] = {
@@ -904,7 +805,11 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     }
     account.check()
     # New items only: with an hourly schedule and a 3-day look-back the same open item is seen ~72 times.
-    summary["review_new"] = int(load.get("reviews_new", 0)) + int(load.get("writer_review", 0))
+    summary["review_new"] = (
+        int(load.get("reviews_new", 0))
+        + int(load.get("writer_review", 0))
+        + int(load.get("writer_conflicts", 0))
+    )
     summary["dead_letter_new"] = int(extract.get("dead_letters_new", 0)) + int(
         validate.get("dead_letters_new", 0)
     )
@@ -972,7 +877,8 @@ def _settlement_inputs(landing: Landing) -> tuple[list[Any], dict[int, list[Tran
 
 
 def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
-    """Settled batches created in the window (plus look-back) and each batch's transaction list."""
+    """Settled batches PayTrace lists for the window's days (plus look-back) and each batch's transaction
+    list; a batch number returned with different content is set aside (:mod:`.copies`)."""
     mark_run_started(cfg, window, run_id)
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import parse_batch, parse_transaction
@@ -982,29 +888,24 @@ def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dic
     first_day, last_day = fetch.request_dates()
     tz = fetch.tz
     letters: list[DeadLetter] = []
-    conflicts: list[DeadLetter] = []
     batches: list[Any] = []
     tx_rows: list[dict[str, Any]] = []
     client = _client(cfg)
     try:
-        copies: dict[int, list[Any]] = {}
+        copies = Copies(kind=SETTLEMENT_BATCH)
         for raw in client.export_batches_raw(first_day, last_day + dt.timedelta(days=1)):
             try:
-                parsed = parse_batch(raw, tz)
+                copies.add(parse_batch(raw, tz))
             except RecordParseError as exc:
-                letters.append(parse_failure_letter(raw, exc, "paytrace-batch"))
-                continue
-            versions = copies.setdefault(parsed.number, [])
-            if parsed not in versions:  # an identical copy collapses silently
-                versions.append(parsed)
-        for number in sorted(copies):
-            versions = copies[number]
-            if not any(fetch.contains(b.created_at) for b in versions):
-                continue
-            if len(versions) > 1:
-                conflicts.append(_batch_conflict_letter(number, versions))
-                continue
-            batch = versions[0]
+                number = raw.get("number") if isinstance(raw, dict) else None
+                copies.add_failure(
+                    parse_failure_letter(raw, exc, SETTLEMENT_BATCH.source),
+                    key=number if type(number) is int else None,
+                )
+        resolved = resolve_copies(copies)
+        letters.extend(resolved.parse_failures)
+        conflicts = resolved.conflicts
+        for batch in resolved.records:  # every batch PayTrace lists for the days, like transactions
             batches.append(batch)
             for raw_tx in client.batch_transactions_raw(batch.number):
                 try:
@@ -1031,28 +932,12 @@ def settle_extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dic
         {
             "window": window.label,
             "settlement_batches": len(batches),
+            "outside_range": sum(1 for b in batches if not fetch.contains(b.created_at)),  # kept too
             "batch_transactions": len(tx_rows),
             "parse_rejected": len(letters),
             "duplicate_conflicts": len(conflicts),
             "dead_letters_new": new_letters,
         },
-    )
-
-
-def _batch_conflict_letter(number: int, versions: Sequence[Any]) -> DeadLetter:
-    """A settlement batch PayTrace returned with different content: not settled or reconciled this run."""
-    from paytrace_sl.paytrace.client import differing_fields
-
-    fields = sorted({f for other in versions[1:] for f in differing_fields(versions[0], other)})
-    return DeadLetter(
-        transaction_id=None,
-        source="paytrace-batch",
-        payload={"batch_number": number, "copies": len(versions), "differing_fields": fields},
-        reason=(
-            f"PayTrace returned settlement batch {number} {len(versions)} times with different content "
-            f"(differing fields: {', '.join(fields)}); the batch was not planned or reconciled"
-        ),
-        failed_checks=tuple(f"duplicate_id:{f}" for f in fields),
     )
 
 
@@ -1433,9 +1318,9 @@ def open_dead_letters(engine: sa.Engine, ids: Sequence[int]) -> list[dict[str, A
     with engine.connect() as conn:
         rows = (
             conn.execute(
-                sa.select(t.c.id, t.c.transaction_id, t.c.source, t.c.reason, t.c.replayed_at).where(
-                    t.c.id.in_(list(ids))
-                )
+                sa.select(
+                    t.c.id, t.c.transaction_id, t.c.source, t.c.reason, t.c.replayed_at, t.c.replay_run_id
+                ).where(t.c.id.in_(list(ids)))
             )
             .mappings()
             .all()
@@ -1464,6 +1349,19 @@ def mark_replayed(engine: sa.Engine, run_id: str, transaction_ids: Iterable[int]
     return closed
 
 
+class NothingToReplay(PipelineError):
+    """Every dead letter named is already closed: the message says when and by which run."""
+
+
+def closed_letters_text(letters: Sequence[Mapping[str, Any]]) -> str:
+    """``dead letter 7 is closed: replayed at … by run …`` for each closed letter (ids, times, run ids)."""
+    return "; ".join(
+        f"dead letter {r['id']} is closed: replayed at {r['replayed_at'].isoformat(timespec='seconds')} "
+        f"by run {r['replay_run_id'] or '(unknown)'}"
+        for r in letters
+    )
+
+
 def replay(
     cfg: PipelineConfig,
     run_id: str,
@@ -1485,8 +1383,9 @@ def replay(
     summaries: list[dict[str, Any]] = []
     passed_ids: list[int] = []
     not_replayable: list[int] = []
+    closed: list[dict[str, Any]] = []
     if dead_letter_ids:
-        summary, passed, skipped = _replay_dead_letters(cfg, run_id, dead_letter_ids, on_step)
+        summary, passed, skipped, closed = _replay_dead_letters(cfg, run_id, dead_letter_ids, on_step)
         not_replayable.extend(skipped)
         if summary:
             summaries.append(summary)
@@ -1501,14 +1400,23 @@ def replay(
                 int(r["transaction_id"]) for r in _landing(cfg, day_run).read_jsonl(VALIDATED_FILE)
             )
     if not summaries and not not_replayable:
+        if closed:
+            raise NothingToReplay(f"nothing to replay: {closed_letters_text(closed)}")
         raise ConfigurationError("nothing to replay: give dead-letter ids or a start and end date")
     with _engine(cfg) as engine:
-        closed = mark_replayed(engine, run_id, passed_ids, began)
+        closed_now = mark_replayed(engine, run_id, passed_ids, began)
     total: dict[str, Any] = {
         k: sum(int(s.get(k, 0)) for s in summaries)
         for k in ("transactions", "posted", "already_posted", "skipped", "review", "dead_letter")
     }
-    total.update({"windows": len(summaries), "dead_letters_closed": closed, "not_replayable": not_replayable})
+    total.update(
+        {
+            "windows": len(summaries),
+            "dead_letters_closed": closed_now,
+            "not_replayable": not_replayable,
+            "already_closed": [int(r["id"]) for r in closed],
+        }
+    )
     return total
 
 
@@ -1517,7 +1425,7 @@ def _replay_dead_letters(
     run_id: str,
     ids: Sequence[int],
     on_step: Callable[[str, dict[str, Any]], None] | None,
-) -> tuple[dict[str, Any], list[int], list[int]]:
+) -> tuple[dict[str, Any], list[int], list[int], list[dict[str, Any]]]:
     from paytrace_sl.paytrace.client import EXPORT_BY_ID
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import parse_transaction
@@ -1530,8 +1438,12 @@ def _replay_dead_letters(
         raise ConfigurationError(f"dead-letter id(s) {unknown} not found in xPTDeadLetter")
     replayable = [r for r in letters if r["transaction_id"] is not None and r["replayed_at"] is None]
     not_replayable = [int(r["id"]) for r in letters if r["transaction_id"] is None]
+    closed = sorted(
+        (r for r in letters if r["transaction_id"] is not None and r["replayed_at"] is not None),
+        key=lambda r: int(r["id"]),
+    )
     if not replayable:
-        return {}, [], not_replayable
+        return {}, [], not_replayable, closed
     mark_run_started(cfg, None, run_id)  # the window is known once the records are fetched
     copies = Copies()
     client = _client(cfg)
@@ -1576,7 +1488,7 @@ def _replay_dead_letters(
     )
     summary = run_steps(cfg, PAYMENT_STEPS[1:], window, run_id, on_step)
     passed = [int(r["transaction_id"]) for r in landing.read_jsonl(VALIDATED_FILE)]
-    return summary, passed, not_replayable
+    return summary, passed, not_replayable, closed
 
 
 def _record_failure(cfg: PipelineConfig, window: Window | None, run_id: str, exc: BaseException) -> None:

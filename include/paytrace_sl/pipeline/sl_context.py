@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from paytrace_sl.errors import PaytraceSlError
+from paytrace_sl.pipeline.posted_copies import POSTING_KINDS, PostedFacts
 
 if TYPE_CHECKING:
     from paytrace_sl.pipeline.mapping import Mapping as Mapping_
@@ -53,6 +54,7 @@ class LedgerEntry:
 
     kinds: Mapping[str, str]  # payment|refund|void → posted|removed|superseded
     paytrace_state: str
+    posted: PostedFacts | None = None  # what the id's one posting (payment or refund) was
 
     def has(self, kind: str, *statuses: str) -> bool:
         status = self.kinds.get(kind)
@@ -201,19 +203,40 @@ def load_sl_context(
         customers |= {_text(r[0]) for r in conn.execute(sa.select(cu.c.CustId).where(key_filter))}
 
     ledger_rows: dict[int, tuple[dict[str, str], Any, str]] = {}
+    posted: dict[int, tuple[bool, PostedFacts]] = {}
     lg = own_tables.xPTLedger
     for key_filter in _key_filters(conn, lg.c.transaction_id, tx_ids, sa.BigInteger()):
         lg_rows = conn.execute(
-            sa.select(lg.c.transaction_id, lg.c.kind, lg.c.status, lg.c.paytrace_state, lg.c.updated_at)
+            sa.select(
+                lg.c.transaction_id,
+                lg.c.kind,
+                lg.c.status,
+                lg.c.paytrace_state,
+                lg.c.updated_at,
+                lg.c.amount,
+                lg.c.paytrace_type,
+                lg.c.customer_digest,
+                lg.c.posted_txn_id,
+            )
             .where(key_filter)
             .order_by(lg.c.updated_at, lg.c.id)
         )
-        for tid, kind, status, state, updated in lg_rows:
+        for tid, kind, status, state, updated, amount, ptype, digest, once in lg_rows:
             kinds, _, _ = ledger_rows.setdefault(int(tid), ({}, None, ""))
             kinds[_text(kind)] = _text(status)
             ledger_rows[int(tid)] = (kinds, updated, _text(state))  # latest row's state wins
+            if _text(kind) in POSTING_KINDS and (
+                int(tid) not in posted or (once and not posted[int(tid)][0])
+            ):
+                # the row holding the id's one posting (posted_txn_id) wins over a pre-v3 second posting
+                facts = PostedFacts(_text(kind), Decimal(str(amount)), _text(ptype), _text(digest))
+                posted[int(tid)] = (once is not None, facts)
     ledger = {
-        tid: LedgerEntry(kinds=MappingProxyType(kinds), paytrace_state=state)
+        tid: LedgerEntry(
+            kinds=MappingProxyType(kinds),
+            paytrace_state=state,
+            posted=posted[tid][1] if tid in posted else None,
+        )
         for tid, (kinds, _, state) in ledger_rows.items()
     }
 

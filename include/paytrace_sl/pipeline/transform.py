@@ -22,6 +22,8 @@ from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.pipeline.accounting import RowAccount
 from paytrace_sl.pipeline.cards import brand_from_masked
 from paytrace_sl.pipeline.mapping import Mapping
+from paytrace_sl.pipeline.posted_copies import REASON_CODE as REASON_CODE_CHANGED
+from paytrace_sl.pipeline.posted_copies import changed_copies, customer_digest
 from paytrace_sl.pipeline.sl_context import SLContext
 from paytrace_sl.plan import (
     InvoiceApplication,
@@ -55,6 +57,7 @@ REVIEW_REASONS = {
     "invoice_other_customer": "the invoice belongs to a different SL customer",
     "invoice_balance_short": "the invoice's open balance is less than the payments against it",
     "refund_voided_after_posting": "a refund we posted was voided in PayTrace; reverse it in SL by hand",
+    REASON_CODE_CHANGED: "a transaction id posted before came back with another type, amount or customer",
 }
 
 
@@ -282,14 +285,20 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
     return cust
 
 
-def _set(frame: pd.DataFrame, mask: pd.Series, outcome: str, code: str, text: str | None = None) -> None:
+def _set(
+    frame: pd.DataFrame, mask: pd.Series, outcome: str, code: str, text: str | pd.Series | None = None
+) -> None:
     """Give still-undecided rows under ``mask`` their outcome (first rule wins)."""
     mask = mask & (frame["outcome"] == "")
     if mask.any():
         frame.loc[mask, "outcome"] = outcome
         frame.loc[mask, "reason_code"] = code
         frame.loc[mask, "reason_text"] = (
-            text if text is not None else (SKIP_REASONS.get(code) or REVIEW_REASONS.get(code) or code)
+            text[mask]
+            if isinstance(text, pd.Series)
+            else text
+            if text is not None
+            else (SKIP_REASONS.get(code) or REVIEW_REASONS.get(code) or code)
         )
 
 
@@ -320,6 +329,9 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     is_refund = out["action"] == "refund"
     voided = out["state"] == "voided"
 
+    # one id is posted once whatever its type: a copy that differs from what was posted is for a person
+    changed_text = changed_copies(out, {int(t): e.posted for t, e in ledger.items() if e.posted is not None})
+    _set(out, changed_text != "", REVIEW, REASON_CODE_CHANGED, changed_text)
     _set(out, out["state"] == "declined", SKIPPED, "declined")
     _set(out, out["action"] == "await_capture", SKIPPED, "awaiting_capture")
     _set(out, out["action"] == "void_record", SKIPPED, "void_record")
@@ -504,12 +516,24 @@ def build_plan(
     columns = ("kind", "tid", "doc_date", "cents", "apply_ref", "cust_id", "ttype", "ext_ref", "review_note")
     values = [planned[c].tolist() for c in columns]
     rules_of = rule_index[planned.index].tolist()
-    for idx, rule_i, (kind, tid, day, cents, apply_ref, cust_id, ttype, ext_ref, note), state, inv in zip(
+    digests = [customer_digest(c) for c in planned["customer_id"].tolist()]
+    for idx, rule_i, (
+        kind,
+        tid,
+        day,
+        cents,
+        apply_ref,
+        cust_id,
+        ttype,
+        ext_ref,
+        note,
+    ), state, inv, digest in zip(
         planned.index.tolist(),
         rules_of,
         zip(*values, strict=True),
         planned["state"].tolist(),
         planned["invoice_id"].tolist(),
+        digests,
         strict=True,
     ):
         tid = int(tid)
@@ -530,6 +554,8 @@ def build_plan(
                 ext_ref_nbr=ext_ref,
                 review_reason=note,
                 paytrace_state=state,
+                paytrace_type=ttype,
+                customer_digest=digest,
             )
         elif kind == PostingKind.REFUND.value:
             item = PlannedRefund(
@@ -542,6 +568,8 @@ def build_plan(
                 description=f"PayTrace refund {tid}",
                 ext_ref_nbr=inv[:EXT_REF_LEN],
                 paytrace_state=state,
+                paytrace_type=ttype,
+                customer_digest=digest,
             )
         else:
             day = void_date or day

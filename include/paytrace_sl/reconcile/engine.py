@@ -36,6 +36,7 @@ from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTLedger, xPTRecon
 
 UNRELEASED = ("H", "B", "S")
+CHANGED_COPY_CODES = ("posted_copy_changed", "posted_twice")  # review codes of pipeline.posted_copies
 DOCUMENT_KINDS = ("payment", "refund", "settlement")
 _STATE_RANK = {
     TransactionState.PENDING: 1, TransactionState.AUTHORIZED: 1, TransactionState.SETTLED: 2,
@@ -340,6 +341,24 @@ def find_exceptions(
                     day=day,
                 )
             )
+        changed = why.get(tx.transaction_id)
+        if changed is not None and changed.reason_code in CHANGED_COPY_CODES:
+            # the id was posted once; PayTrace now returns it differently: name it, do not re-derive it
+            # as "missing" or "amount differs" from the changed copy
+            out.append(
+                ReconException(
+                    "posted_copy_changed",
+                    f"PayTrace returns {tx.transaction_type} {tx.transaction_id} differently from what we "
+                    f"posted: {changed.reason}",
+                    "compare the transaction in PayTrace with the SL document, correct SL by hand, then "
+                    "resolve the review item",
+                    explained=True,
+                    transaction_id=tx.transaction_id,
+                    amount=tx.amount,
+                    day=day,
+                )
+            )
+            continue
         if kind is None:
             continue
         key = f"paytrace:{tx.transaction_id}:{'payment' if kind == 'sale' else 'refund'}"

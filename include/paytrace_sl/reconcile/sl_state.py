@@ -267,6 +267,7 @@ class WhyNotPosted:
 
     code: str  # review | dead_letter | skipped | removed | ""
     reason: str
+    reason_code: str = ""  # the review item's own code (e.g. posted_copy_changed)
 
 
 def why_not_posted(conn: sa.Connection, transaction_ids: Sequence[int]) -> dict[int, WhyNotPosted]:
@@ -280,9 +281,9 @@ def why_not_posted(conn: sa.Connection, transaction_ids: Sequence[int]) -> dict[
         return found
     live = live_table_names(conn)
 
-    def put(txid: Any, code: str, reason: str) -> None:
+    def put(txid: Any, code: str, reason: str, reason_code: str = "") -> None:
         if txid is not None and int(txid) not in found:
-            found[int(txid)] = WhyNotPosted(code, reason)
+            found[int(txid)] = WhyNotPosted(code, reason, reason_code)
 
     for chunk in _chunks(ids):
         if xPTReview.name.lower() in live:
@@ -292,7 +293,7 @@ def why_not_posted(conn: sa.Connection, transaction_ids: Sequence[int]) -> dict[
                 .order_by(xPTReview.c.id)
             )
             for txid, code, reason in conn.execute(stmt):
-                put(txid, "review", f"waiting in the review queue ({_s(code)}): {_s(reason)}")
+                put(txid, "review", f"waiting in the review queue ({_s(code)}): {_s(reason)}", _s(code))
     for chunk in _chunks(ids):
         if xPTDeadLetter.name.lower() in live:
             stmt = (

@@ -115,6 +115,14 @@ xPTLedger = sa.Table(
     sa.Column("note", sa.Unicode(255), nullable=True),
     # v2: PayTrace settlement batch the transaction settled in (links ledger rows to xPTRecon)
     sa.Column("settle_batch_nbr", sa.BigInteger, nullable=True, info=_since(2)),
+    # v3: one posting per PayTrace transaction id whatever its type. Set (= transaction_id) on the
+    # payment/refund row; a filtered unique index makes a second posting of the id impossible, even
+    # from a concurrent writer. Void and settlement rows leave it NULL.
+    sa.Column("posted_txn_id", sa.BigInteger, nullable=True, info=_since(3)),
+    # v3: what PayTrace said when we posted (type, and a digest of its customer id — never the value),
+    # so a later copy that differs is a review item instead of "already posted"
+    sa.Column("paytrace_type", sa.String(20), nullable=True, info=_since(3)),
+    sa.Column("customer_digest", sa.String(64), nullable=True, info=_since(3)),
     quote=False,
 )
 
@@ -219,6 +227,8 @@ class IndexSpec:
     table: str
     columns: tuple[str, ...]
     unique: bool = False
+    not_null_only: bool = False  # filtered index (WHERE <columns> IS NOT NULL): PG, SQLite, SQL Server
+    since: int = 1  # schema version that added it
 
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -232,6 +242,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("xptcustxref_ix_custid", "xPTCustXref", ("cust_id",)),
     IndexSpec("xptrecon_ix_batch", "xPTRecon", ("batch_number",)),
     IndexSpec("xptledger_ix_settle", "xPTLedger", ("settle_batch_nbr",)),
+    IndexSpec(
+        "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
+    ),
+    IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
 )
 
 
@@ -282,7 +296,7 @@ def _create_table(conn: sa.Connection, name: str, version: int, log: _StepLog) -
     log.created_tables.append(name)
     present = {c.name for c in shaped.columns}
     for spec in INDEXES:
-        if spec.table == name and set(spec.columns) <= present:
+        if spec.table == name and set(spec.columns) <= present and spec.since <= version:
             _create_index(conn, spec)
 
 
@@ -296,7 +310,11 @@ def _create_index(conn: sa.Connection, spec: IndexSpec) -> None:
     if spec.name.lower() in _existing_indexes(conn, spec.table):
         return
     tbl = OWN_TABLES[spec.table]
-    index = sa.Index(spec.name, *(tbl.c[c] for c in spec.columns), unique=spec.unique)
+    where: dict[str, Any] = {}
+    if spec.not_null_only:
+        condition = sa.and_(*(tbl.c[c].isnot(None) for c in spec.columns))
+        where = {f"{d}_where": condition for d in ("postgresql", "sqlite", "mssql")}
+    index = sa.Index(spec.name, *(tbl.c[c] for c in spec.columns), unique=spec.unique, **where)
     conn.execute(CreateIndex(index))
 
 
@@ -326,6 +344,53 @@ def _v2(conn: sa.Connection, log: _StepLog) -> None:
     _create_index(conn, next(s for s in INDEXES if s.name == "xptledger_ix_settle"))
 
 
+POSTING_KINDS = ("payment", "refund")  # the ledger kinds that are *the* SL posting of a transaction id
+
+
+def _v3(conn: sa.Connection, log: _StepLog) -> None:
+    """One posting per transaction id; one skip row per (id, reason). Works on a live install:
+    existing postings are back-filled (a second posting of an id made before v3 stays unmarked and
+    gets a review item), repeated skip rows are reduced to the first one."""
+    for column in ("posted_txn_id", "paytrace_type", "customer_digest"):
+        _add_column(conn, "xPTLedger", column, log)
+    ledger, review, skip = xPTLedger, xPTReview, xPTSkip
+    rows = conn.execute(
+        sa.select(ledger.c.id, ledger.c.transaction_id, ledger.c.ledger_key, ledger.c.kind)
+        .where(ledger.c.kind.in_(POSTING_KINDS), ledger.c.transaction_id.isnot(None))
+        .order_by(ledger.c.transaction_id, ledger.c.id)
+    ).all()
+    first: dict[int, str] = {}
+    now = utcnow()
+    for row_id, txid, key, kind in rows:
+        txid = int(txid)
+        if txid not in first:
+            first[txid] = str(kind)
+            conn.execute(sa.update(ledger).where(ledger.c.id == row_id).values(posted_txn_id=txid))
+            continue
+        conn.execute(
+            sa.insert(review).values(
+                transaction_id=txid,
+                ledger_key=key,
+                reason_code="posted_twice",
+                reason=(
+                    f"transaction {txid} was posted to SL twice before schema v3 (as {first[txid]} and "
+                    f"as {kind}); reverse the second posting ({key}) in SL by hand"
+                ),
+                details="{}",
+                run_id=None,
+                created_at=now,
+            )
+        )
+    keep = (
+        sa.select(sa.func.min(skip.c.id))
+        .group_by(skip.c.transaction_id, skip.c.reason_code)
+        .scalar_subquery()
+    )
+    conn.execute(sa.delete(skip).where(skip.c.id.not_in(keep)))
+    for name in ("xptledger_ux_posted", "xptskip_ux_txn_reason"):
+        _create_index(conn, next(s for s in INDEXES if s.name == name))
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -336,6 +401,12 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ledger, review, dead-letter, run, skip and customer cross-reference tables", _v1),
     Migration(2, "settlement reconciliation table xPTRecon; xPTLedger.settle_batch_nbr", _v2),
+    Migration(
+        3,
+        "one posting per PayTrace id (xPTLedger.posted_txn_id, paytrace_type, customer_digest); "
+        "one xPTSkip row per (id, reason)",
+        _v3,
+    ),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

@@ -43,6 +43,7 @@ from paytrace_sl.sl import catalog, copy_text, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.engine import timeout_error
 from paytrace_sl.sl.own_tables import utcnow, xPTLedger
+from paytrace_sl.sl.own_tables import POSTING_KINDS, utcnow, xPTLedger
 from paytrace_sl.sl.preflight import Finding, required_filled, run_preflight
 from paytrace_sl.sl.rows import SLValueError, complete_columns, complete_row, fiscal_year, money
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
@@ -106,6 +107,7 @@ class BatchResult:
     already_posted: int = 0
     removed: int = 0
     review_items: int = 0
+    conflicts: int = 0  # not posted: the id's one posting exists under another kind (review item raised)
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
     attempts: int = 1
     touched: list[str] = field(default_factory=list)  # voids: the existing AR batches they changed
@@ -133,6 +135,10 @@ class WriteResult:
     @property
     def review_items(self) -> int:
         return sum(b.review_items for b in self.batches)
+
+    @property
+    def conflicts(self) -> int:
+        return sum(b.conflicts for b in self.batches)
 
     @property
     def batch_numbers(self) -> list[tuple[str, str]]:
@@ -338,6 +344,37 @@ class SLWriter:
             self._step("committed")
         return result
 
+    def _drop_posted_otherwise(
+        self, conn: sa.Connection, items: list[Item], result: BatchResult
+    ) -> tuple[list[Item], list[_Review]]:
+        """Items whose PayTrace id already has its one posting under another ledger key (posted as a
+        refund, now a payment, or the reverse — a concurrent run's copy the transform could not see):
+        not posted; a review item says so. The unique ``posted_txn_id`` makes this race-safe."""
+        reviews: list[_Review] = []
+        txids = [i.transaction_id for i in items if isinstance(i, (PlannedPayment, PlannedRefund))]
+        if not txids:
+            return items, reviews
+        posted: dict[int, tuple[str, str]] = {}
+        for start in range(0, len(txids), 1000):
+            for txid, key, kind in conn.execute(q.posted_txn_stmt(txids[start : start + 1000])):
+                posted[int(txid)] = (str(key), str(kind))
+        keep: list[Item] = []
+        for item in items:
+            found = posted.get(getattr(item, "transaction_id", -1))
+            if found is None or found[0] == item.ledger_key:
+                keep.append(item)
+                continue
+            txid = int(getattr(item, "transaction_id"))  # noqa: B009 - Item is a union
+            reason = (
+                f"transaction {txid} was posted to SL once, as a {found[1]}; a copy of it now planned as a "
+                f"{item.ledger_key.rsplit(':', 1)[-1]} differs in type. Not posted again: check the "
+                "transaction in PayTrace, correct SL by hand if needed, then resolve this item"
+            )
+            reviews.append(_Review(txid, item.ledger_key, "posted_copy_changed", reason))
+            result.conflicts += 1
+            result.add(ItemOutcome(item.ledger_key, "review", message=reason))
+        return keep, reviews
+
     def _setup_for(self, conn: sa.Connection, cpny_id: str) -> SLSetup:
         if cpny_id not in self._setup:
             self._setup[cpny_id] = load_sl_setup(conn, cpny_id)
@@ -362,11 +399,14 @@ class SLWriter:
             if item.ledger_key in existing:
                 result.add(ItemOutcome(item.ledger_key, "already_posted"))
                 result.already_posted += 1
+        fresh, conflicts = self._drop_posted_otherwise(conn, fresh, result)
         if not fresh:
+            if conflicts:
+                self._insert_all(conn, _Work(reviews=conflicts))
             return  # nothing new: no number consumed, nothing written
         per_post = self._per_post(batch, fresh, setup)
         now = self._now()
-        work = _Work()
+        work = _Work(reviews=conflicts)
         if batch.kind == PostingKind.SETTLEMENT:
             settle = [i for i in fresh if isinstance(i, PlannedSettlement)]
             writes_sl = any(i.net_amount != 0 for i in settle)
@@ -600,6 +640,10 @@ class SLWriter:
             "updated_at": now,
             "note": note,
             "settle_batch_nbr": None,
+            # one posting per PayTrace id whatever its type (unique): set on the payment/refund row
+            "posted_txn_id": txn if kind in POSTING_KINDS else None,
+            "paytrace_type": getattr(item, "paytrace_type", "") or None,
+            "customer_digest": getattr(item, "customer_digest", "") or None,
         }
 
     def _batch_row(

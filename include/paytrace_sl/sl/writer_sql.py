@@ -40,6 +40,13 @@ def ledger_keys_stmt(keys: Iterable[str], *, pg_array: bool = False) -> sa.Selec
     )
 
 
+def posted_txn_stmt(transaction_ids: Iterable[int]) -> sa.Select[Any]:
+    """The one posting (payment or refund row) of each of these PayTrace ids, whatever its ledger key."""
+    return sa.select(xPTLedger.c.posted_txn_id, xPTLedger.c.ledger_key, xPTLedger.c.kind).where(
+        xPTLedger.c.posted_txn_id.in_(sorted(set(transaction_ids)))
+    )
+
+
 def ledger_row_stmt(key: str) -> sa.Select[Any]:
     return sa.select(xPTLedger).where(xPTLedger.c.ledger_key == key)
 
@@ -211,6 +218,7 @@ def golden_statements() -> dict[str, sa.Executable]:
         "insert_refnbr": insert_stmt(catalog.RefNbr, include_identity=False),
         "ledger_keys": ledger_keys_stmt(["paytrace:1:payment"]),
         "ledger_row": ledger_row_stmt("paytrace:1:payment"),
+        "posted_txn": posted_txn_stmt([1]),
         "ledger_insert": ledger_insert_stmt(),
         "ledger_mark_removed": ledger_mark_removed_stmt("paytrace:1:payment"),
         "review_insert": review_insert_stmt(),

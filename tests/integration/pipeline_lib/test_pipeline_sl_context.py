@@ -49,7 +49,7 @@ def _ledger(tid: int, kind: str, status: str, state: str, updated: dt.datetime) 
         "doc_type": "PA",
         "ref_nbr": "000001",
         "cust_id": "C100",
-        "amount": Decimal("10.00"),
+        "amount": Decimal("100.00"),  # what tx() says: a copy with another amount would be a review item
         "cury_id": "USD",
         "per_post": "202504",
         "paytrace_state": state,
@@ -139,6 +139,8 @@ def test_context_reads_customers_xref_invoices_orders_and_ledger(sl_sqlite_url: 
     assert set(ctx.ledger) == {1, 2}
     assert dict(ctx.ledger[1].kinds) == {"payment": "posted", "void": "posted"}
     assert ctx.ledger[1].paytrace_state == "voided"  # the latest row's state
+    posted = ctx.ledger[2].posted  # the id's one posting, for the changed-copy check
+    assert posted is not None and (posted.kind, posted.amount) == ("payment", Decimal("100.00"))
     # and the context drives a transform end to end
     from pipeline_tx_builders import tx
 

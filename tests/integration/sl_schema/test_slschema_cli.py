@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from paytrace_sl.cli import app
 from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import SCHEMA_VERSION
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,7 @@ def test_init_check_install_cycle(tmp_path: Path) -> None:
 
 def test_install_upgrades_a_replica_and_refuses_a_non_sl_database(sl_sqlite_url: str, tmp_path: Path) -> None:
     first = _run("install", "--sl-url", sl_sqlite_url)
-    assert first.exit_code == 0 and "from version 0 to 2" in first.output
+    assert first.exit_code == 0 and f"from version 0 to {SCHEMA_VERSION}" in first.output
     refused = _run("install", "--sl-url", f"sqlite:///{tmp_path / 'other.db'}")
     assert refused.exit_code == 3 and "does not look like an SL application database" in refused.output
 

@@ -77,12 +77,18 @@ def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: 
         result = install(engine)
         assert (result.from_version, result.to_version) == (1, SCHEMA_VERSION)
         assert result.created_tables == ("xPTRecon",)
-        assert result.added_columns == ("xPTLedger.settle_batch_nbr",)
+        assert result.added_columns == (
+            "xPTLedger.settle_batch_nbr",
+            "xPTLedger.posted_txn_id",
+            "xPTLedger.paytrace_type",
+            "xPTLedger.customer_digest",
+        )
         with engine.connect() as conn:
             got = conn.execute(sa.select(xPTLedger)).mappings().one()
         assert got["amount"] == Decimal("1234.56")
         assert got["posted_at"] == now and got["posted_at"].tzinfo is not None  # stored as UTC, read aware
         assert got["settle_batch_nbr"] is None
+        assert got["posted_txn_id"] == 81234567  # back-filled: the id's one posting
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # ledger_key is unique
             conn.execute(sa.insert(xPTLedger), [v1_row])
     finally:
@@ -109,5 +115,84 @@ def test_naive_timestamps_are_refused(sl_sqlite_url: str) -> None:
                     run_id="r", dag_id="d", status="running", started_at=dt.datetime(2025, 1, 1)
                 )
             )
+    finally:
+        engine.dispose()
+
+
+def _ledger_v2(key: str, txid: int, kind: str, amount: str) -> dict[str, object]:
+    now = dt.datetime(2025, 4, 1, 17, 5, tzinfo=dt.UTC)
+    return {
+        "ledger_key": key,
+        "transaction_id": txid,
+        "kind": kind,
+        "cpny_id": "PTDEMO",
+        "module": "AR",
+        "bat_nbr": "000101",
+        "doc_type": "PA" if kind == "payment" else "CM",
+        "ref_nbr": str(txid)[-10:],
+        "cust_id": "CUST00001",
+        "amount": Decimal(amount),
+        "cury_id": "USD",
+        "per_post": "202504",
+        "paytrace_state": "settled",
+        "content_hash": "ab" * 32,
+        "status": "posted",
+        "run_id": "r1",
+        "posted_at": now,
+        "updated_at": now,
+        "settle_batch_nbr": None,
+    }
+
+
+def test_upgrade_to_v3_on_a_live_install_marks_one_posting_per_id_and_dedupes_skips(replica_url: str) -> None:
+    """An install at v2 that already double-posted an id (the pre-v3 bug) and holds repeated skip rows:
+    the upgrade keeps the first posting as the id's one posting, opens a review item for the second,
+    reduces the skips to one per (id, reason), and from then on the database refuses both repeats."""
+    engine = create_sl_engine(replica_url)
+    t = own_tables
+    try:
+        assert install(engine, target_version=2).to_version == 2
+        now = dt.datetime(2025, 4, 1, tzinfo=dt.UTC)
+        skip = {"reason_code": "declined", "reason": "declined", "paytrace_state": "declined", "run_id": "r"}
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(t._table_as_of(xPTLedger, 2)),
+                [
+                    _ledger_v2("paytrace:500:payment", 500, "payment", "10.00"),
+                    _ledger_v2("paytrace:500:refund", 500, "refund", "10.00"),
+                    _ledger_v2("paytrace:501:payment", 501, "payment", "5.00"),
+                    _ledger_v2("paytrace:501:void", 501, "void", "0.00"),
+                ],
+            )
+            conn.execute(
+                sa.insert(t.xPTSkip),
+                [
+                    dict(skip, transaction_id=600, created_at=now),
+                    dict(skip, transaction_id=600, created_at=now),
+                    dict(skip, transaction_id=600, reason_code="zero_amount", created_at=now),
+                ],
+            )
+        result = install(engine)
+        assert (result.from_version, result.to_version) == (2, SCHEMA_VERSION)
+        assert not install(engine).changed  # idempotent
+        with engine.connect() as conn:
+            marked = dict(conn.execute(sa.select(xPTLedger.c.ledger_key, xPTLedger.c.posted_txn_id)).all())
+            reviews = conn.execute(sa.select(t.xPTReview.c.transaction_id, t.xPTReview.c.reason_code)).all()
+            skips = conn.execute(sa.select(t.xPTSkip.c.transaction_id, t.xPTSkip.c.reason_code)).all()
+        assert marked == {
+            "paytrace:500:payment": 500,
+            "paytrace:500:refund": None,
+            "paytrace:501:payment": 501,
+            "paytrace:501:void": None,
+        }
+        assert [tuple(r) for r in reviews] == [(500, "posted_twice")]
+        assert sorted(tuple(r) for r in skips) == [(600, "declined"), (600, "zero_amount")]
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(sa.insert(t.xPTSkip), [dict(skip, transaction_id=600, created_at=now)])
+        second = dict(_ledger_v2("paytrace:501:refund", 501, "refund", "5.00"), posted_txn_id=501)
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(sa.insert(xPTLedger), [second])
+        with engine.begin() as conn:  # NULL is not a posting: many rows may leave it empty
+            conn.execute(sa.insert(xPTLedger), [_ledger_v2("paytrace:502:void", 502, "void", "0.00")])
     finally:
         engine.dispose()

@@ -1,4 +1,6 @@
-"""`paytrace-sl extract` file writer: repeats collapse, differing copies of an id are rejected by name."""
+"""`paytrace-sl extract` file writer: the pipeline's one duplicate-id policy (pipeline.copies) — repeats
+collapse, an id whose copies differ is rejected by id and field names and none of its copies is written,
+and no raw record lands on disk."""
 
 from __future__ import annotations
 
@@ -31,12 +33,16 @@ def test_differing_copy_is_rejected_naming_id_and_fields(tmp_path: Path) -> None
     changed["settled"] = ""
     summary = _summary(tmp_path)
     write_transactions([(doc_record(), None), (changed, None)], LA, summary)
-    assert summary.count == 1 and summary.conflicts == 1 and summary.duplicates == 0
+    assert summary.count == 0 and summary.conflicts == 1 and summary.duplicates == 0  # neither copy kept
+    assert summary.out_path.read_text() == ""
     (failure,) = summary.failures
     assert failure.transaction_id == 81234567 and failure.field == "transaction_id"
     assert "different content" in failure.reason and "amount" in failure.reason
-    rejects = [json.loads(line) for line in rejects_path_for(summary.out_path).read_text().splitlines()]
+    assert "120" not in failure.reason  # field names, never values
+    text = rejects_path_for(summary.out_path).read_text()
+    rejects = [json.loads(line) for line in text.splitlines()]
     assert [r["transaction_id"] for r in rejects] == [81234567]
+    assert "record" not in rejects[0] and "120" not in text  # no raw record on disk
     assert summary.to_json_dict()["conflicting_copies_rejected"] == 1
 
 
@@ -45,5 +51,6 @@ def test_unreadable_copy_of_a_written_id_is_rejected(tmp_path: Path) -> None:
     broken["amount"] = "twelve"
     summary = _summary(tmp_path)
     write_transactions([(doc_record(), None), (broken, None)], LA, summary)
-    assert summary.count == 1 and summary.conflicts == 1
-    assert "<one copy unreadable>" in summary.failures[0].reason
+    assert summary.count == 0 and summary.conflicts == 1
+    assert "unparseable:amount" in summary.failures[0].reason
+    assert "twelve" not in rejects_path_for(summary.out_path).read_text()
