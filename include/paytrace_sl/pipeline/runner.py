@@ -747,10 +747,16 @@ def load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(PLAN_FILE))
     outcome = landing.read_json(OUTCOME_FILE)
+    late_items = _load_mapping(cfg).late_items
     with _engine(cfg) as engine:
         _install_own_tables(engine)
         writer = SLWriter(
-            engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
+            engine,
+            user=cfg.sl_user,
+            program=cfg.program,
+            run_id=run_id,
+            time_zone=cfg.timezone,
+            late_items=late_items,
         )
         result = writer.write_plan(plan)
         write = _write_counts(result)
@@ -807,6 +813,11 @@ def _write_counts(result: Any) -> dict[str, Any]:
         "already_posted": int(result.already_posted),
         "removed": int(result.removed),
         "writer_review": int(result.review_items),
+        # late_items: refuse — planned but not written (in review); moved: late items posted in the
+        # current period (sl/periods.py)
+        "period_refused": sum(int(b.refused) for b in result.batches),
+        "period_refused_new": sum(int(b.refused_new) for b in result.batches),
+        "moved_to_current_period": sum(int(b.posted) for b in result.batches if b.late_from),
         "sl_batches": len(batches),
         "batches": batches,
     }
@@ -863,15 +874,17 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     # run log says what this run actually wrote.
     planned_posted = len(outcome["posted_ids"])
     raced = min(planned_posted, int(load.get("already_posted", 0)))
+    # Planned but refused by the writer (late_items: refuse): in review, not posted.
+    refused = int(load.get("period_refused", 0))
     # Set aside at extract: records that could not be parsed, and ids PayTrace returned with different
     # content (one dead letter per id, none of its copies processed).
     set_aside = int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0))
     account = RowAccount(
         extracted=int(extract.get("transactions", 0)) + set_aside,
-        posted=planned_posted - raced,
+        posted=planned_posted - raced - refused,
         already_posted=len(outcome["already_posted"]) + raced,
         skipped_by_reason=skipped_by_reason,
-        review=len(outcome["review"]),
+        review=len(outcome["review"]) + refused,
         dead_lettered=set_aside + int(validate.get("dead_lettered", 0)),
     )
     summary: dict[str, Any] = {
@@ -889,11 +902,16 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
         "dead_letter": account.dead_lettered,
         "sl_batches": int(load.get("sl_batches", 0)),
         "sl_documents_new": int(load.get("posted", 0)),
+        "moved_to_current_period": int(load.get("moved_to_current_period", 0)),
         "declines_notified": int(load.get("declines_notified", 0)),
     }
     account.check()
     # New items only: with an hourly schedule and a 3-day look-back the same open item is seen ~72 times.
-    summary["review_new"] = int(load.get("reviews_new", 0)) + int(load.get("writer_review", 0))
+    summary["review_new"] = (
+        int(load.get("reviews_new", 0))
+        + int(load.get("writer_review", 0))
+        + int(load.get("period_refused_new", 0))
+    )
     summary["dead_letter_new"] = int(extract.get("dead_letters_new", 0)) + int(
         validate.get("dead_letters_new", 0)
     )
@@ -1107,10 +1125,16 @@ def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[s
 
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
+    late_items = _load_mapping(cfg).late_items
     with _engine(cfg) as engine:
         _install_own_tables(engine)
         writer = SLWriter(
-            engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
+            engine,
+            user=cfg.sl_user,
+            program=cfg.program,
+            run_id=run_id,
+            time_zone=cfg.timezone,
+            late_items=late_items,
         )
         write = _write_counts(writer.write_plan(plan))
         review = landing.read_json(SETTLE_REVIEW_FILE) if landing.exists(SETTLE_REVIEW_FILE) else []
