@@ -1079,7 +1079,7 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
     A batch that cannot be planned (its listed transactions do not add up to its net, say) is not posted:
     it becomes a review item and the reconciliation records the difference; the other batches proceed.
     """
-    from paytrace_sl.pipeline.settlement import SettlementPlanError, plan_settlements
+    from paytrace_sl.pipeline.settlement import SettlementPlanError, is_empty_batch, plan_settlements
     from paytrace_sl.plan import PostingPlan
 
     landing = _landing(cfg, run_id)
@@ -1088,7 +1088,11 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
     cpny_id = _company(cfg, mapping)
     planned: list[Any] = []
     review: list[dict[str, Any]] = []
+    empty: list[int] = []
     for batch in batches:
+        if is_empty_batch(batch, by_batch.get(batch.number), mapping):
+            empty.append(batch.number)  # noted (summary, reconciliation) and skipped: nothing to deposit
+            continue
         try:
             plan = plan_settlements(
                 [batch], mapping, cpny_id, transactions_by_batch=by_batch, status=mapping.batch_status
@@ -1114,14 +1118,20 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
             "settlement_batches": len(batches),
             "planned_entries": sum(len(b.items) for b in planned),
             "not_planned": len(review),
+            "empty_batches": len(empty),
+            "empty_batch_numbers": empty,
             "settlement_planned": bool(mapping.settlement_planned),
         },
     )
 
 
 def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
-    """Write the settlement GL batches on Hold (exactly-once by ledger key)."""
-    from paytrace_sl.sl.writer import SLWriter
+    """Write the settlement GL batches on Hold (exactly-once by ledger key).
+
+    Each settlement batch stands alone: one that cannot be written becomes a review item naming the batch
+    and the reason, and the batches after it are still written.
+    """
+    from paytrace_sl.sl.writer import SLWriter, WriterError, WriteResult
 
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
@@ -1136,12 +1146,30 @@ def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[s
             time_zone=cfg.timezone,
             late_items=late_items,
         )
-        write = _write_counts(writer.write_plan(plan))
+        writer.prepare(b.cpny_id for b in plan.batches)
+        result = WriteResult()
+        failed: list[dict[str, Any]] = []
+        for planned in plan.batches:
+            try:
+                result.batches.append(writer.write_batch(planned))
+            except WriterError as exc:
+                numbers = sorted({getattr(i, "batch_number", 0) for i in planned.items})
+                failed.append(
+                    {
+                        "transaction_id": None,
+                        "ledger_key": planned.items[0].ledger_key if planned.items else None,
+                        "reason_code": "settlement_not_written",
+                        "reason": f"settlement batch {', '.join(map(str, numbers))} not written: {exc}",
+                        "details": {"batch_numbers": numbers},
+                    }
+                )
+        write = _write_counts(result)
         review = landing.read_json(SETTLE_REVIEW_FILE) if landing.exists(SETTLE_REVIEW_FILE) else []
-        reviews_new = record_reviews(engine, run_id, review)
+        reviews_new = record_reviews(engine, run_id, [*review, *failed])
     landing.write_json(SL_BATCHES_FILE, write["batches"])
     summary = {k: v for k, v in write.items() if k != "batches"}
     summary["reviews_new"] = reviews_new
+    summary["not_written"] = len(failed)
     return _write_step_summary(landing, "settle_load", summary)
 
 
@@ -1201,7 +1229,8 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
         "reconciled": int(recon.get("reconciled", 0)),
         "difference": int(recon.get("difference", 0)),
         "pending": int(recon.get("pending", 0)),
-        "review": int(transform.get("not_planned", 0)),
+        "review": int(transform.get("not_planned", 0)) + int(load.get("not_written", 0)),
+        "empty_batches": int(transform.get("empty_batches", 0)),
         "dead_letter": int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0)),
     }
     needs_person = summary["difference"] > 0 or attention_needed(summary)
