@@ -1518,8 +1518,10 @@ def replay(
     """Re-process after a fix: named dead letters (re-fetched by id) or merchant days [start, end).
 
     The writer's ledger makes this safe to repeat: what was posted stays posted once. Dead letters whose
-    transaction now passes the checks are closed (``replayed_at``/``replay_run_id``).
+    transaction now passes the checks are closed (``replayed_at``/``replay_run_id``), and so are open
+    review items whose document this replay posted (``resolved_by`` = the replay run id).
     """
+    from paytrace_sl.pipeline.review_close import close_reviews_posted_by
     from paytrace_sl.pipeline.windows import day_windows
 
     cfg = with_dag(cfg, REPLAY_DAG_ID)
@@ -1546,11 +1548,19 @@ def replay(
         raise ConfigurationError("nothing to replay: give dead-letter ids or a start and end date")
     with _engine(cfg) as engine:
         closed = mark_replayed(engine, run_id, passed_ids, began)
+        reviews_closed = close_reviews_posted_by(engine, run_id, began)
     total: dict[str, Any] = {
         k: sum(int(s.get(k, 0)) for s in summaries)
         for k in ("transactions", "posted", "already_posted", "skipped", "review", "dead_letter")
     }
-    total.update({"windows": len(summaries), "dead_letters_closed": closed, "not_replayable": not_replayable})
+    total.update(
+        {
+            "windows": len(summaries),
+            "dead_letters_closed": closed,
+            "reviews_closed": reviews_closed,
+            "not_replayable": not_replayable,
+        }
+    )
     return total
 
 

@@ -4,13 +4,14 @@ period with the documents' own dates — the same pipeline the DAGs and ``paytra
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from paytrace_sl.paytrace.config import PayTraceSettings
-from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, run_window
+from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, replay, run_window
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sandbox.server import SandboxServer
@@ -74,10 +75,34 @@ def test_closed_period_refused_then_posted_in_the_current_period(
         assert conn.execute(closed).scalar_one() == refused  # no second open item per transaction
     assert again["posted"] == 0 and again["review_new"] == 0
 
-    moved = run_window(
-        _config(paytrace_sandbox, sl_sqlite_url, tmp_path / "c", DEFAULT_MAPPING), window, "cur"
+    # The controller chooses to post late items in the current period; replay re-runs the day. Each
+    # refused item's document is posted, and its review item is closed by that replay (who and when).
+    cfg = _config(paytrace_sandbox, sl_sqlite_url, tmp_path / "c", DEFAULT_MAPPING)
+    moved = replay(cfg, "replay-1", start=DAY, end=DAY + dt.timedelta(days=1))
+    assert moved["posted"] == refused and moved["reviews_closed"] == refused
+    with engine.connect() as conn:
+        items = conn.execute(
+            sa.select(xPTReview.c.resolved_by, xPTReview.c.resolution, xPTReview.c.resolved_at).where(
+                xPTReview.c.reason_code == "closed_period"
+            )
+        ).all()
+        still_open = conn.execute(
+            sa.select(xPTReview.c.transaction_id, xPTReview.c.run_id).where(xPTReview.c.resolved_at.is_(None))
+        ).all()
+        posted_ids = set(
+            conn.execute(
+                sa.select(xPTLedger.c.transaction_id).where(xPTLedger.c.status == "posted")
+            ).scalars()
+        )
+    assert len(items) == refused and all(i.resolved_at is not None for i in items)
+    assert {i.resolved_by for i in items} == {"replay-1"}
+    assert all(
+        re.match(r"posted by replay replay-1: (payment PA|refund CM) \w+ in batch \d+$", i.resolution)
+        for i in items
     )
-    assert moved["posted"] == refused and moved["moved_to_current_period"] == refused
+    # Items whose transaction is still not posted (e.g. an unmatched customer) stay open: open work only.
+    # (and a note the replay itself wrote next to a document it posted, e.g. an unapplied receipt).
+    assert still_open and all(t not in posted_ids or r.startswith("replay-1") for t, r in still_open)
     d = catalog.ARDoc
     with engine.connect() as conn:
         docs = conn.execute(
