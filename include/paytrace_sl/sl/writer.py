@@ -569,7 +569,12 @@ class SLWriter:
         decides again.
         """
         keys = [i.ledger_key for i in items]
-        already_open = {str(k) for (k,) in conn.execute(q.open_reviews_stmt(keys, REASON_CLOSED_PERIOD))}
+        already_open: set[str] = set()
+        for start in range(0, len(keys), 1000):  # SQL Server: at most 2,100 parameters per statement
+            chunk = keys[start : start + 1000]
+            already_open.update(
+                str(k) for (k,) in conn.execute(q.open_reviews_stmt(chunk, REASON_CLOSED_PERIOD))
+            )
         work = _Work()
         for item in items:
             reason = f"{item.ledger_key} not posted: {period.refused}"
