@@ -1229,7 +1229,10 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
         "reconciled": int(recon.get("reconciled", 0)),
         "difference": int(recon.get("difference", 0)),
         "pending": int(recon.get("pending", 0)),
-        "review": int(transform.get("not_planned", 0)) + int(load.get("not_written", 0)),
+        # not planned, not written (writer error), refused (late_items: refuse): each an open review item
+        "review": int(transform.get("not_planned", 0))
+        + int(load.get("not_written", 0))
+        + int(load.get("period_refused", 0)),
         "empty_batches": int(transform.get("empty_batches", 0)),
         "dead_letter": int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0)),
     }

@@ -131,3 +131,45 @@ def test_a_settlement_batch_that_cannot_be_written_does_not_hold_up_the_next(
         ("settlement_not_written", True)
     ]
     assert "closed" in reviews[0][1] and summary["review"] == 1
+
+
+def test_refused_late_deposit_counts_as_review(sl_sqlite_url: str, tmp_path: Path) -> None:
+    """late_items: refuse — April's deposit (closed) waits in review, counted; May's is written."""
+    merchant = MerchantConfig(seed=7, start=dt.date(2025, 4, 30), days=2, tx_per_day=10)
+    init_sandbox(sl_sqlite_url, merchant)
+    engine = create_sl_engine(sl_sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(catalog.GLSetup).values(PerNbr="202505", LastClosePerNbr="202504"))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text().replace("  late_items: current", "  late_items: refuse"))
+    sim = MerchantSimulation(merchant)
+    days = (dt.date(2025, 4, 30), dt.date(2025, 5, 1))
+    numbers = [int(sim.settled_batch(d)[shapes.BATCH_FIELDS["number"]]) for d in days]
+    with HostilePayTrace() as paytrace:
+        paytrace.batches = [sim.settled_batch(d) for d in days]
+        paytrace.batch_transactions = {
+            n: [json.loads(r.to_json()) for r in sim.batch_rows(d)]
+            for n, d in zip(numbers, days, strict=True)
+        }
+        cfg = PipelineConfig(
+            sl_url=sl_sqlite_url,
+            paytrace=PayTraceSettings(
+                url=paytrace.url, username="u", password="p", timezone=LA, requests_per_second=0
+            ),
+            mapping_path=mapping,
+            landing_dir=tmp_path / "landing",
+            gx_dir=tmp_path / "gx",
+            lookback=dt.timedelta(0),
+        )
+        window = Window(day_window(days[0], LA).start, day_window(days[1], LA).end, LA)
+        summary = run_settlements(cfg, window, "settle-refuse")
+    with engine.connect() as conn:
+        ledger = [
+            r[0]
+            for r in conn.execute(sa.select(xPTLedger.c.ledger_key).where(xPTLedger.c.kind == "settlement"))
+        ]
+        reviews = conn.execute(sa.select(xPTReview.c.ledger_key, xPTReview.c.reason_code)).all()
+    engine.dispose()
+    assert ledger == [f"paytrace-batch:{numbers[1]}:settlement"]
+    assert [tuple(r) for r in reviews] == [(f"paytrace-batch:{numbers[0]}:settlement", "closed_period")]
+    assert summary["review"] == 1 and summary["settlement_entries_posted"] == 1
