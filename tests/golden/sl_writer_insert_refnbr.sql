@@ -1,1 +1,1 @@
-INSERT INTO RefNbr (RefNbr, DocType, Crtd_DateTime, Crtd_Prog, Crtd_User, LUpd_DateTime, LUpd_Prog, LUpd_User) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO RefNbr (Crtd_DateTime, Crtd_Prog, Crtd_User, DocType, LUpd_DateTime, LUpd_Prog, LUpd_User, RefNbr, S4Future01, S4Future02, S4Future03, S4Future04, S4Future05, S4Future06, S4Future07, S4Future08, S4Future09, S4Future10, S4Future11, S4Future12, User1, User2, User3, User4, User5, User6, User7, User8) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -32,6 +32,7 @@ __all__ = [
 TRANSACTION_ACTIONS = ("payment", "refund", "await_capture", "void_record", "ignore")
 CUSTOMER_STRATEGIES = ("exact", "xref", "invoice")
 INVOICE_MATCHES = ("invoice", "order")
+LATE_ITEMS = ("current", "refuse")  # = paytrace_sl.sl.periods.LATE_ITEMS (no SL import here)
 
 
 def default_mapping_path() -> Path:
@@ -90,6 +91,7 @@ class Mapping:
     invoice_match: tuple[str, ...]
     checks: ChecksConfig
     source: Path | None = None
+    late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -213,6 +215,7 @@ _TOP_KEYS = (
     "customers",
     "invoices",
     "checks",
+    "periods",
 )
 
 
@@ -317,6 +320,7 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     if len(unidentified) > 15:
         raise reader.fail(("customers", "unidentified_customer_id"), "longer than 15 characters (SL CustId)")
     invoices = reader.section(top.get("invoices"), ("invoices",), ("match",))
+    periods = reader.section(top.get("periods"), ("periods",), ("late_items",))
     checks = reader.section(
         top.get("checks"),
         ("checks",),
@@ -347,6 +351,7 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
             row_count_floor=reader.integer(checks, "row_count_floor", ("checks",), 20),
         ),
         source=file_path,
+        late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
     )
 
 

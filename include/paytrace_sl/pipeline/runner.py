@@ -655,10 +655,16 @@ def load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(PLAN_FILE))
     outcome = landing.read_json(OUTCOME_FILE)
+    late_items = _load_mapping(cfg).late_items
     with _engine(cfg) as engine:
         _install_own_tables(engine)
         writer = SLWriter(
-            engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
+            engine,
+            user=cfg.sl_user,
+            program=cfg.program,
+            run_id=run_id,
+            time_zone=cfg.timezone,
+            late_items=late_items,
         )
         result = writer.write_plan(plan)
         write = _write_counts(result)
@@ -716,6 +722,11 @@ def _write_counts(result: Any) -> dict[str, Any]:
         "removed": int(result.removed),
         "writer_review": int(result.review_items),
         "writer_conflicts": int(result.conflicts),
+        # late_items: refuse — planned but not written (in review); moved: late items posted in the
+        # current period (sl/periods.py)
+        "period_refused": sum(int(b.refused) for b in result.batches),
+        "period_refused_new": sum(int(b.refused_new) for b in result.batches),
+        "moved_to_current_period": sum(int(b.posted) for b in result.batches if b.late_from),
         "sl_batches": len(batches),
         "batches": batches,
     }
@@ -775,15 +786,17 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     # Planned, but the id's one posting was made under another type by a concurrent run: the writer
     # raised a review item instead of posting (posted_copies).
     conflicts = min(planned_posted - raced, int(load.get("writer_conflicts", 0)))
+    # Planned but refused by the writer (late_items: refuse): in review, not posted.
+    refused = int(load.get("period_refused", 0))
     # Set aside at extract: records that could not be parsed, and ids PayTrace returned with different
     # content (one dead letter per id, none of its copies processed).
     set_aside = int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0))
     account = RowAccount(
         extracted=int(extract.get("transactions", 0)) + set_aside,
-        posted=planned_posted - raced - conflicts,
+        posted=planned_posted - raced - conflicts - refused,
         already_posted=len(outcome["already_posted"]) + raced,
         skipped_by_reason=skipped_by_reason,
-        review=len(outcome["review"]) + conflicts,
+        review=len(outcome["review"]) + conflicts + refused,
         dead_lettered=set_aside + int(validate.get("dead_lettered", 0)),
     )
     summary: dict[str, Any] = {
@@ -801,6 +814,7 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
         "dead_letter": account.dead_lettered,
         "sl_batches": int(load.get("sl_batches", 0)),
         "sl_documents_new": int(load.get("posted", 0)),
+        "moved_to_current_period": int(load.get("moved_to_current_period", 0)),
         "declines_notified": int(load.get("declines_notified", 0)),
     }
     account.check()
@@ -809,6 +823,7 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
         int(load.get("reviews_new", 0))
         + int(load.get("writer_review", 0))
         + int(load.get("writer_conflicts", 0))
+        + int(load.get("period_refused_new", 0))
     )
     summary["dead_letter_new"] = int(extract.get("dead_letters_new", 0)) + int(
         validate.get("dead_letters_new", 0)
@@ -957,7 +972,7 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
     A batch that cannot be planned (its listed transactions do not add up to its net, say) is not posted:
     it becomes a review item and the reconciliation records the difference; the other batches proceed.
     """
-    from paytrace_sl.pipeline.settlement import SettlementPlanError, plan_settlements
+    from paytrace_sl.pipeline.settlement import SettlementPlanError, is_empty_batch, plan_settlements
     from paytrace_sl.plan import PostingPlan
 
     landing = _landing(cfg, run_id)
@@ -966,7 +981,11 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
     cpny_id = _company(cfg, mapping)
     planned: list[Any] = []
     review: list[dict[str, Any]] = []
+    empty: list[int] = []
     for batch in batches:
+        if is_empty_batch(batch, by_batch.get(batch.number), mapping):
+            empty.append(batch.number)  # noted (summary, reconciliation) and skipped: nothing to deposit
+            continue
         try:
             plan = plan_settlements(
                 [batch], mapping, cpny_id, transactions_by_batch=by_batch, status=mapping.batch_status
@@ -992,28 +1011,58 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
             "settlement_batches": len(batches),
             "planned_entries": sum(len(b.items) for b in planned),
             "not_planned": len(review),
+            "empty_batches": len(empty),
+            "empty_batch_numbers": empty,
             "settlement_planned": bool(mapping.settlement_planned),
         },
     )
 
 
 def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
-    """Write the settlement GL batches on Hold (exactly-once by ledger key)."""
-    from paytrace_sl.sl.writer import SLWriter
+    """Write the settlement GL batches on Hold (exactly-once by ledger key).
+
+    Each settlement batch stands alone: one that cannot be written becomes a review item naming the batch
+    and the reason, and the batches after it are still written.
+    """
+    from paytrace_sl.sl.writer import SLWriter, WriterError, WriteResult
 
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
+    late_items = _load_mapping(cfg).late_items
     with _engine(cfg) as engine:
         _install_own_tables(engine)
         writer = SLWriter(
-            engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
+            engine,
+            user=cfg.sl_user,
+            program=cfg.program,
+            run_id=run_id,
+            time_zone=cfg.timezone,
+            late_items=late_items,
         )
-        write = _write_counts(writer.write_plan(plan))
+        writer.prepare(b.cpny_id for b in plan.batches)
+        result = WriteResult()
+        failed: list[dict[str, Any]] = []
+        for planned in plan.batches:
+            try:
+                result.batches.append(writer.write_batch(planned))
+            except WriterError as exc:
+                numbers = sorted({getattr(i, "batch_number", 0) for i in planned.items})
+                failed.append(
+                    {
+                        "transaction_id": None,
+                        "ledger_key": planned.items[0].ledger_key if planned.items else None,
+                        "reason_code": "settlement_not_written",
+                        "reason": f"settlement batch {', '.join(map(str, numbers))} not written: {exc}",
+                        "details": {"batch_numbers": numbers},
+                    }
+                )
+        write = _write_counts(result)
         review = landing.read_json(SETTLE_REVIEW_FILE) if landing.exists(SETTLE_REVIEW_FILE) else []
-        reviews_new = record_reviews(engine, run_id, review)
+        reviews_new = record_reviews(engine, run_id, [*review, *failed])
     landing.write_json(SL_BATCHES_FILE, write["batches"])
     summary = {k: v for k, v in write.items() if k != "batches"}
     summary["reviews_new"] = reviews_new
+    summary["not_written"] = len(failed)
     return _write_step_summary(landing, "settle_load", summary)
 
 
@@ -1073,7 +1122,11 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
         "reconciled": int(recon.get("reconciled", 0)),
         "difference": int(recon.get("difference", 0)),
         "pending": int(recon.get("pending", 0)),
-        "review": int(transform.get("not_planned", 0)),
+        # not planned, not written (writer error), refused (late_items: refuse): each an open review item
+        "review": int(transform.get("not_planned", 0))
+        + int(load.get("not_written", 0))
+        + int(load.get("period_refused", 0)),
+        "empty_batches": int(transform.get("empty_batches", 0)),
         "dead_letter": int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0)),
     }
     needs_person = summary["difference"] > 0 or attention_needed(summary)
@@ -1374,8 +1427,10 @@ def replay(
     """Re-process after a fix: named dead letters (re-fetched by id) or merchant days [start, end).
 
     The writer's ledger makes this safe to repeat: what was posted stays posted once. Dead letters whose
-    transaction now passes the checks are closed (``replayed_at``/``replay_run_id``).
+    transaction now passes the checks are closed (``replayed_at``/``replay_run_id``), and so are open
+    review items whose document this replay posted (``resolved_by`` = the replay run id).
     """
+    from paytrace_sl.pipeline.review_close import close_reviews_posted_by
     from paytrace_sl.pipeline.windows import day_windows
 
     cfg = with_dag(cfg, REPLAY_DAG_ID)
@@ -1405,6 +1460,7 @@ def replay(
         raise ConfigurationError("nothing to replay: give dead-letter ids or a start and end date")
     with _engine(cfg) as engine:
         closed_now = mark_replayed(engine, run_id, passed_ids, began)
+        reviews_closed = close_reviews_posted_by(engine, run_id, began)
     total: dict[str, Any] = {
         k: sum(int(s.get(k, 0)) for s in summaries)
         for k in ("transactions", "posted", "already_posted", "skipped", "review", "dead_letter")
@@ -1413,6 +1469,7 @@ def replay(
         {
             "windows": len(summaries),
             "dead_letters_closed": closed_now,
+            "reviews_closed": reviews_closed,
             "not_replayable": not_replayable,
             "already_closed": [int(r["id"]) for r in closed],
         }

@@ -112,6 +112,21 @@ def totals_of(transactions: Sequence[Transaction], mapping: _Mapping | None = No
 # ------------------------------------------------------------------------------------------- planning
 
 
+EMPTY_BATCH_NOTE = "empty settlement batch: net 0 and no transactions; nothing to deposit (skipped)"
+
+
+def is_empty_batch(
+    batch: SettlementBatch, transactions: Sequence[Transaction] | None, mapping: _Mapping | None = None
+) -> bool:
+    """A settled batch that moved no money: net 0, no transactions counted by PayTrace or listed in it.
+
+    PayTrace reports such batches (a settlement run with nothing to settle); they are noted and skipped,
+    never planned, so they cannot hold up the batches after them.
+    """
+    listed = [t for t in transactions or () if classify(t, mapping) is not None]
+    return batch.net_amount == 0 and batch.transaction_count == 0 and not listed
+
+
 def _rule_matches_tx(rule: _Rule, tx: Transaction, merchant_id: str) -> bool:
     if rule.brands and brand_from_masked(tx.card_masked) not in rule.brands:
         return False
@@ -219,6 +234,8 @@ def plan_settlements(
             )
             for acct in accounts
         )
+        if not items:  # nothing moved money (an empty batch): no GL batch without lines
+            continue
         planned.append(
             PlannedBatch(
                 kind=PostingKind.SETTLEMENT,
@@ -361,7 +378,9 @@ def reconcile_settlement_batch(
         status = PENDING
     else:
         status = MATCHED
+    empty = is_empty_batch(batch, batch_transactions, mapping) and not settle and not items
     return ReconRecord(
+        note=EMPTY_BATCH_NOTE if empty else "",
         batch_number=batch.number,
         settled_date=batch.created_at.astimezone(tz).date(),
         cpny_id=cpny_id or next((d.cpny_id for d in docs), ""),

@@ -369,7 +369,11 @@ def find_exceptions(
                 reason = WhyNotPosted("", f"{reason.reason}; but PayTrace settled it, so it must be posted")
             text = reason.reason if reason else "no SL document and no review, dead-letter or skip record"
             action = {
-                "review": "work the review queue item (paytrace-sl review …), then re-run the window",
+                "review": (
+                    "fix what the review item (xPTReview) names — e.g. map the customer in xPTCustXref or "
+                    f"correct the invoice — then `paytrace-sl replay --start {day} --end "
+                    f"{day + dt.timedelta(days=1)}`; the replay posts it and closes the item"
+                ),
                 "dead_letter": "fix the record or the contract and replay the dead letter",
                 "skipped": "none if the skip reason is right; otherwise change mapping.yaml and re-run",
                 "removed": "none: the document was removed on purpose",

@@ -103,6 +103,7 @@ class ReconRecord:
     listed_difference_cents: int
     settlement_difference_cents: int
     items: tuple[ReconItem, ...] = field(default_factory=tuple)
+    note: str = ""  # e.g. an empty settlement batch: nothing to deposit, skipped
 
     @property
     def explained(self) -> bool:
@@ -131,6 +132,7 @@ class ReconRecord:
             "listed_difference_cents": self.listed_difference_cents,
             "settlement_difference_cents": self.settlement_difference_cents,
             "items": [i.to_json_dict() for i in self.items],
+            "note": self.note,
         }
 
 

@@ -8,7 +8,7 @@ Each table: (name, primary-key constraint name, primary-key columns, columns); e
 
 from __future__ import annotations
 
-DDL_SHA256 = "955bf4e6fd1e8de149c787782e9953354436b4f0e8998cbdf03bda7f76c103c3"
+DDL_SHA256 = "e86ff3c266c5bb9eb3713f4cf0f321ce9b97df6c7c26710ca211b066dd17fb02"
 
 ColumnSpec = tuple[str, str, int | None, bool, str | None, bool]
 TableSpec = tuple[str, str, tuple[str, ...], tuple[ColumnSpec, ...]]
@@ -763,14 +763,35 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
         ('Descr', 'char', 30, False, "' '", False),
     )),
     ('RefNbr', 'RefNbr0', ('RefNbr',), (
+        ('Crtd_DateTime', 'datetime', None, False, None, False),
+        ('Crtd_Prog', 'char', 8, False, None, False),
+        ('Crtd_User', 'char', 10, False, None, False),
+        ('DocType', 'char', 2, False, None, False),
+        ('LUpd_DateTime', 'datetime', None, False, None, False),
+        ('LUpd_Prog', 'char', 8, False, None, False),
+        ('LUpd_User', 'char', 10, False, None, False),
         ('RefNbr', 'char', 10, False, None, False),
-        ('DocType', 'char', 2, False, "' '", False),
-        ('Crtd_DateTime', 'datetime', None, False, "'1900-01-01 00:00:00'", False),
-        ('Crtd_Prog', 'char', 8, False, "' '", False),
-        ('Crtd_User', 'char', 10, False, "' '", False),
-        ('LUpd_DateTime', 'datetime', None, False, "'1900-01-01 00:00:00'", False),
-        ('LUpd_Prog', 'char', 8, False, "' '", False),
-        ('LUpd_User', 'char', 10, False, "' '", False),
+        ('S4Future01', 'char', 30, False, None, False),
+        ('S4Future02', 'char', 30, False, None, False),
+        ('S4Future03', 'float', None, False, None, False),
+        ('S4Future04', 'float', None, False, None, False),
+        ('S4Future05', 'float', None, False, None, False),
+        ('S4Future06', 'float', None, False, None, False),
+        ('S4Future07', 'datetime', None, False, None, False),
+        ('S4Future08', 'datetime', None, False, None, False),
+        ('S4Future09', 'int', None, False, None, False),
+        ('S4Future10', 'int', None, False, None, False),
+        ('S4Future11', 'char', 10, False, None, False),
+        ('S4Future12', 'char', 10, False, None, False),
+        ('User1', 'char', 30, False, None, False),
+        ('User2', 'char', 30, False, None, False),
+        ('User3', 'float', None, False, None, False),
+        ('User4', 'float', None, False, None, False),
+        ('User5', 'char', 10, False, None, False),
+        ('User6', 'char', 10, False, None, False),
+        ('User7', 'datetime', None, False, None, False),
+        ('User8', 'datetime', None, False, None, False),
+        ('tstamp', 'rowversion', None, True, None, False),
     )),
     ('Currncy', 'Currncy0', ('CuryId',), (
         ('CuryId', 'char', 4, False, None, False),

@@ -38,6 +38,8 @@ PT_APPL_DOC_MISSING = 90301  # application line points at no document of that cu
 PT_APPL_DOC_CLOSED = 90302  # application line points at a closed (paid) document
 PT_APPL_SHORT_BALANCE = 90303  # applications exceed the document's open balance
 PT_MULTI_PERPOST = 90310  # a document/line has a PerPost different from its batch (one PerPost per batch)
+PT_PRIOR_PERIOD = 90311  # batch PerPost before the module's current period (ARSetup/GLSetup.PerNbr)
+PT_CLOSED_PERIOD = 90312  # batch PerPost at or before GLSetup.LastClosePerNbr (a closed GL period)
 PT_VALUE_TOO_LONG = 90320  # value longer than its char(n) column
 PT_NULL_VALUE = 90321  # NULL in an SL column (SL never stores NULL)
 PT_REQUIRED_BLANK = 90322  # a key/required column is blank
@@ -59,6 +61,8 @@ ERROR_TITLES: dict[int, str] = {
     PT_APPL_DOC_CLOSED: "application to a closed document",
     PT_APPL_SHORT_BALANCE: "applications exceed open balance",
     PT_MULTI_PERPOST: "more than one PerPost in a batch",
+    PT_PRIOR_PERIOD: "posts before the current period",
+    PT_CLOSED_PERIOD: "posts into a closed period",
     PT_VALUE_TOO_LONG: "value longer than its column",
     PT_NULL_VALUE: "NULL value",
     PT_REQUIRED_BLANK: "required value blank",
@@ -159,6 +163,7 @@ def run_preflight(
     findings += _missing_batches(conn, scope)
     findings += _batch_header(conn, scope)
     findings += _values(conn, scope, written if bat_nbr else None)
+    findings += _batch_periods(conn, scope)
     if scope.wants("AR"):
         findings += _ar_totals(conn, scope, decimals)
         findings += _ar_cury(conn, scope, base_cury)
@@ -251,6 +256,53 @@ def _batch_header(conn: sa.Connection, scope: _Scope) -> list[Finding]:
     q = sa.select(B.c.Module, B.c.BatNbr, B.c.EditScrnNbr).where(scope.batch_cond, _blank(B.c.EditScrnNbr))
     for mod, bat, _ in conn.execute(q):
         out.append(Finding(ERR_MISSING_BATCH, _s(mod), _s(bat), "", "", "batch has a blank EditScrnNbr"))
+    return out
+
+
+def _batch_periods(conn: sa.Connection, scope: _Scope) -> list[Finding]:
+    """90311/90312: a batch posting before its module's current period, or into a closed GL period.
+
+    The reference gives SL no error number for these (and does not document ``ModPriorPost``), so they
+    carry ours; see ``sl/periods.py`` for why prior periods are never allowed.
+    """
+    ar, gl = catalog.ARSetup, catalog.GLSetup
+    ar_cur = _s(conn.execute(sa.select(ar.c.PerNbr).where(ar.c.SetupId == "AR")).scalar())
+    gl_rows = conn.execute(sa.select(gl.c.PerNbr, gl.c.LastClosePerNbr).where(gl.c.SetupId == "GL")).all()
+    gl_cur, closed = (_s(gl_rows[0][0]), _s(gl_rows[0][1])) if gl_rows else ("", "")
+    current = {"AR": ar_cur, "GL": gl_cur}
+    late = [sa.and_(B.c.Module == mod, B.c.PerPost < cur) for mod, cur in current.items() if cur]
+    if closed:
+        late.append(B.c.PerPost <= closed)
+    if not late:
+        return []
+    out: list[Finding] = []
+    q = sa.select(B.c.Module, B.c.BatNbr, B.c.PerPost).where(scope.batch_cond, sa.or_(*late))
+    for mod, bat, per in conn.execute(q):
+        mod, per = _s(mod), _s(per)
+        if closed and per <= closed:
+            out.append(
+                Finding(
+                    PT_CLOSED_PERIOD,
+                    mod,
+                    _s(bat),
+                    "",
+                    "",
+                    f"Batch.PerPost {per} is in a closed period (GLSetup.LastClosePerNbr {closed})",
+                )
+            )
+        cur = current.get(mod, "")
+        if cur and per < cur:
+            setup = "ARSetup" if mod == "AR" else "GLSetup"
+            out.append(
+                Finding(
+                    PT_PRIOR_PERIOD,
+                    mod,
+                    _s(bat),
+                    "",
+                    "",
+                    f"Batch.PerPost {per} is before the current {mod} period ({setup}.PerNbr {cur})",
+                )
+            )
     return out
 
 

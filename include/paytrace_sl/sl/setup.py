@@ -50,6 +50,7 @@ class SLSetup:
     fiscal: FiscalCalendar
     mc_active: bool = False
     multi_cpny_db: bool = False
+    gl_last_close_per_nbr: str = ""  # GLSetup.LastClosePerNbr: last closed GL period ("" = none)
 
     def period_for(self, day: Any) -> str:
         """Fiscal ``PerPost`` for a date (shortcut to :meth:`FiscalCalendar.period_for`)."""
@@ -66,7 +67,7 @@ _GL_REQUIRED = (
     "BegFiscalYr",
     "LastBatNbr",
 )
-_GL_OPTIONAL = ("MCActive", "Mult_Cpny_Db")
+_GL_OPTIONAL = ("MCActive", "Mult_Cpny_Db", "LastClosePerNbr")
 _AR_REQUIRED = ("ArAcct", "ArSub", "PerNbr", "LastBatNbr")
 _AR_OPTIONAL = (
     "ChkAcct",
@@ -211,4 +212,5 @@ def load_sl_setup(conn: sa.Connection, cpny_id: str | None = None) -> SLSetup:
         fiscal=_fiscal_calendar(conn, live, gl),
         mc_active=bool(int(gl.get("MCActive") or 0)),
         multi_cpny_db=bool(int(gl.get("Mult_Cpny_Db") or 0)),
+        gl_last_close_per_nbr=_text(gl.get("LastClosePerNbr")).strip(),
     )

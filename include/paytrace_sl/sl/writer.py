@@ -42,8 +42,14 @@ from paytrace_sl.plan import (
 from paytrace_sl.sl import catalog, copy_text, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.engine import timeout_error
-from paytrace_sl.sl.own_tables import utcnow, xPTLedger
 from paytrace_sl.sl.own_tables import POSTING_KINDS, utcnow, xPTLedger
+from paytrace_sl.sl.periods import (
+    LATE_ITEMS,
+    REASON_CLOSED_PERIOD,
+    PeriodError,
+    PostingPeriod,
+    posting_period,
+)
 from paytrace_sl.sl.preflight import Finding, required_filled, run_preflight
 from paytrace_sl.sl.rows import SLValueError, complete_columns, complete_row, fiscal_year, money
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
@@ -88,7 +94,7 @@ class ItemOutcome:
     """What happened to one planned item (keyed by its ledger key)."""
 
     ledger_key: str
-    outcome: str  # posted | already_posted | removed | review | nothing_to_do
+    outcome: str  # posted | already_posted | removed | review | nothing_to_do | refused
     doc_type: str = ""
     ref_nbr: str = ""
     message: str = ""
@@ -111,6 +117,9 @@ class BatchResult:
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
     attempts: int = 1
     touched: list[str] = field(default_factory=list)  # voids: the existing AR batches they changed
+    refused: int = 0  # items not written: their period is closed/past and late_items is refuse
+    refused_new: int = 0  # of which review items opened now (the rest were already open)
+    late_from: str = ""  # the items' own period when the batch was moved to SL's current period
 
     def add(self, outcome: ItemOutcome) -> None:
         self.outcomes[outcome.ledger_key] = outcome
@@ -170,6 +179,13 @@ class _Work:
     mixed_bank: bool = False
 
 
+def _stamp_per_ent(work: _Work, per_ent: str) -> None:
+    """``PerEnt`` of every row of the batch: the period current at entry, not ``PerPost`` (§6.3)."""
+    for rows in (work.ardoc, work.artran, work.gltran):
+        for row in rows:
+            row["PerEnt"] = per_ent
+
+
 def fit_text(table: sa.Table, column: str, text: str) -> str:
     """Free text (descriptions) cut to SL's ``char(n)`` width, as SL's own screens do on entry.
 
@@ -204,6 +220,7 @@ class SLWriter:
         step_hook: StepHook | None = None,
         preflight: bool = True,
         bulk: bool = True,
+        late_items: str = "current",
     ) -> None:
         if not user or len(user) > 10:
             raise WriterError(f"user {user!r} must be 1..10 characters (SL Crtd_User is char(10))")
@@ -215,6 +232,8 @@ class SLWriter:
             )
         if not gl_journal_type or len(gl_journal_type) > 3:
             raise WriterError(f"gl_journal_type {gl_journal_type!r} must be 1..3 characters")
+        if late_items not in LATE_ITEMS:
+            raise WriterError(f"late_items {late_items!r} must be one of {', '.join(LATE_ITEMS)}")
         self.engine = engine
         self.user = user
         self.program = program
@@ -226,6 +245,7 @@ class SLWriter:
         self._last_step = "starting"
         self.preflight = preflight
         self.bulk = bulk
+        self.late_items = late_items
         self._identity_by_db: bool | None = None
         self._setup: dict[str, SLSetup] = {}
 
@@ -404,7 +424,14 @@ class SLWriter:
             if conflicts:
                 self._insert_all(conn, _Work(reviews=conflicts))
             return  # nothing new: no number consumed, nothing written
-        per_post = self._per_post(batch, fresh, setup)
+        period = self._per_post(batch, fresh, setup, module)
+        if period.refused:
+            self._refuse(conn, fresh, period, result)
+            if conflicts:
+                self._insert_all(conn, _Work(reviews=conflicts))
+            return  # nothing written to SL, no number consumed
+        per_post = period.per_post
+        result.late_from = period.natural if period.moved else ""
         now = self._now()
         work = _Work(reviews=conflicts)
         if batch.kind == PostingKind.SETTLEMENT:
@@ -426,8 +453,10 @@ class SLWriter:
                 self._build_refunds(conn, refunds, refs, batch, setup, bat_nbr, per_post, now, work, result)
         result.module = module
         result.bat_nbr = bat_nbr
+        _stamp_per_ent(work, period.per_ent)
         if bat_nbr:
             batch_row = self._batch_row(batch, module, setup, bat_nbr, per_post, now, work)
+            batch_row["PerEnt"] = period.per_ent
             conn.execute(q.insert_stmt(catalog.Batch, include_identity=False), [batch_row])
             self._step("batch_inserted")
         self._insert_all(conn, work)
@@ -566,24 +595,67 @@ class SLWriter:
 
     # ---- shared row pieces -------------------------------------------------------------------------
 
-    def _per_post(self, batch: PlannedBatch, items: Sequence[Item], setup: SLSetup) -> str:
-        """One PerPost per batch: the plan's, else SL's fiscal period of the items' dates (all must agree)."""
-        if batch.per_post:
-            return batch.per_post
-        periods: dict[str, list[str]] = defaultdict(list)
-        by_day: dict[dt.date, str] = {}
-        for item in items:
-            day = item.settled_date if isinstance(item, PlannedSettlement) else item.doc_date
-            if day not in by_day:
-                by_day[day] = setup.period_for(day)
-            periods[by_day[day]].append(item.ledger_key)
+    def _per_post(
+        self, batch: PlannedBatch, items: Sequence[Item], setup: SLSetup, module: str = "AR"
+    ) -> PostingPeriod:
+        """One PerPost per batch: the plan's, else SL's fiscal period of the items' dates (all must agree),
+        never before SL's current period nor in a closed one (``sl/periods.py``, ``late_items``)."""
+        try:
+            if batch.per_post:
+                return posting_period(batch.per_post, module, setup, self.late_items)
+            periods: dict[str, list[str]] = defaultdict(list)
+            decided: dict[str, PostingPeriod] = {}
+            by_day: dict[dt.date, str] = {}
+            for item in items:
+                day = item.settled_date if isinstance(item, PlannedSettlement) else item.doc_date
+                if day not in by_day:
+                    by_day[day] = setup.period_for(day)
+                natural = by_day[day]
+                if natural not in decided:
+                    decided[natural] = posting_period(natural, module, setup, self.late_items)
+                periods[decided[natural].per_post].append(item.ledger_key)
+        except PeriodError as exc:
+            raise WriterError(f"planned {batch.kind} batch ({batch.items[0].ledger_key}, …): {exc}") from exc
         if len(periods) > 1:
             detail = "; ".join(f"{p}: {', '.join(k[:3])}" for p, k in sorted(periods.items()))
             raise WriterError(
                 f"planned {batch.kind} batch spans fiscal periods ({detail}); SL allows one PerPost "
                 "per batch — split it or set per_post"
             )
-        return next(iter(periods))
+        return decided[min(decided)]
+
+    def _refuse(
+        self, conn: sa.Connection, items: Sequence[Item], period: PostingPeriod, result: BatchResult
+    ) -> None:
+        """``late_items: refuse``: nothing goes to SL; each item waits in review (one open item per key).
+
+        No ledger row is written, so a later run (after the setting changed or SL reopened the period)
+        decides again.
+        """
+        keys = [i.ledger_key for i in items]
+        already_open: set[str] = set()
+        for start in range(0, len(keys), 1000):  # SQL Server: at most 2,100 parameters per statement
+            chunk = keys[start : start + 1000]
+            already_open.update(
+                str(k) for (k,) in conn.execute(q.open_reviews_stmt(chunk, REASON_CLOSED_PERIOD))
+            )
+        work = _Work()
+        for item in items:
+            reason = f"{item.ledger_key} not posted: {period.refused}"
+            if item.ledger_key not in already_open:
+                work.reviews.append(
+                    _Review(
+                        getattr(item, "transaction_id", None),
+                        item.ledger_key,
+                        REASON_CLOSED_PERIOD,
+                        reason,
+                        {"period": period.natural, "current_period": period.per_ent},
+                    )
+                )
+            result.add(ItemOutcome(item.ledger_key, "refused", message=reason))
+        result.refused = len(items)
+        result.refused_new = len(work.reviews)
+        self._insert_all(conn, work)
 
     def _audit(self, now: dt.datetime) -> dict[str, object]:
         """The six audit columns (a fresh dict per call: callers merge it into rows)."""

@@ -67,6 +67,14 @@ def review_insert_stmt() -> sa.Insert:
     return sa.insert(xPTReview)
 
 
+def open_reviews_stmt(keys: Iterable[str], reason_code: str) -> sa.Select[Any]:
+    """Ledger keys of these items with an unresolved review item of ``reason_code`` (no duplicates)."""
+    r = xPTReview
+    return sa.select(r.c.ledger_key).where(
+        r.c.ledger_key.in_(sorted(set(keys))), r.c.reason_code == reason_code, r.c.resolved_at.is_(None)
+    )
+
+
 def max_record_id_stmt() -> sa.Select[Any]:
     """SQLite only (no identity there): the writer numbers ARTran.RecordID itself under its write lock."""
     return sa.select(sa.func.coalesce(sa.func.max(T.c.RecordID), 0))
@@ -222,6 +230,7 @@ def golden_statements() -> dict[str, sa.Executable]:
         "ledger_insert": ledger_insert_stmt(),
         "ledger_mark_removed": ledger_mark_removed_stmt("paytrace:1:payment"),
         "review_insert": review_insert_stmt(),
+        "open_reviews": open_reviews_stmt(["paytrace:1:payment"], "closed_period"),
         "adjusted_docs": adjusted_docs_stmt(["000451"]),
         "pending_applications": pending_applications_stmt(["000451"]),
         "customers": customers_stmt(["C100"]),

@@ -60,6 +60,12 @@ def test_every_exception_kind(messy_world: World) -> None:
     )
     # Explained by our own tables.
     assert by[("missing_in_sl", 2004)].explained and "review" in by[("missing_in_sl", 2004)].reason
+    # The advice is a command that exists (there is no `paytrace-sl review`): fix, then replay that day.
+    advice = by[("missing_in_sl", 2004)].action
+    assert (
+        "paytrace-sl review" not in advice
+        and "paytrace-sl replay --start 2025-04-02 --end 2025-04-03" in advice
+    )
     assert by[("missing_in_sl", 2014)].explained and "skipped" in by[("missing_in_sl", 2014)].reason
     assert by[("missing_in_sl", 2015)].explained and "dead-letter" in by[("missing_in_sl", 2015)].reason
     assert by[("voided_after_posting", 2007)].explained

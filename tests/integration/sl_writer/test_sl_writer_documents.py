@@ -36,7 +36,7 @@ from paytrace_sl.plan import (
 )
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTLedger, xPTReview
-from paytrace_sl.sl.rows import SLValueError
+from paytrace_sl.sl.rows import SLValueError, complete_row
 from paytrace_sl.sl.writer import PreflightFailed, SLWriter, WriterError
 
 pytestmark = pytest.mark.integration
@@ -193,7 +193,8 @@ def test_refund_document_set_nets_to_refunds_vs_clearing(sl_engine: sa.Engine) -
 
 def test_refund_skips_reference_numbers_sl_users_took(sl_engine: sa.Engine) -> None:
     with sl_engine.begin() as conn:
-        conn.execute(sa.insert(catalog.RefNbr).values(RefNbr="000501", DocType="IN"))
+        taken = complete_row(catalog.RefNbr, {"RefNbr": "000501", "DocType": "IN"}, include_identity=False)
+        conn.execute(sa.insert(catalog.RefNbr), [taken])  # SL's 29-column row: no DEFAULTs to lean on
     refund = PlannedRefund(3101, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS)
     res = SLWriter(sl_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
     assert res.outcomes[refund.ledger_key].message == "CM 000502 + DM 000503"

@@ -36,6 +36,7 @@ def test_shipped_mapping_loads_with_documented_defaults() -> None:
     assert m.bank_account == Account("1010", "000000") and m.settlement_planned
     assert m.batch_status == "H" and m.batch_grouping == "day"
     assert m.customers.strategy == ("exact", "xref", "invoice")
+    assert m.late_items == "current"  # periods.late_items: late items go to SL's current period
 
 
 def test_shipped_mapping_uses_the_sl_sandbox_chart() -> None:
@@ -64,6 +65,8 @@ def test_shipped_mapping_uses_the_sl_sandbox_chart() -> None:
         ("  lookback_hours: 0", "  lookbak_hours: 0", "lookbak_hours", "unknown key"),
         ("  unmatched: review", "  unmatched: unidentified", 'unidentified_customer_id: ""', "required when"),
         ('  schedule: "15 * * * *"', "  schedule: hourly", "schedule: hourly", "cron"),
+        ("  late_items: current", "  late_items: previous", "late_items: previous", "must be one of current"),
+        ("  late_items: current", "  late_item: current", "late_item: current", "unknown key"),
     ],
 )
 def test_bad_values_report_line_and_reason(
@@ -112,3 +115,11 @@ def test_optional_bank_account_absent_or_equal_to_clearing_means_no_settlement(t
     assert not load_mapping(write(tmp_path, no_bank)).settlement_planned
     same = GOOD.replace('bank_account: {acct: "1000"', 'bank_account: {acct: "1010"')
     assert not load_mapping(write(tmp_path, same)).settlement_planned
+
+
+def test_late_items_refuse_and_default(tmp_path: Path) -> None:
+    refuse = GOOD.replace("  late_items: current", "  late_items: refuse", 1)
+    assert load_mapping(write(tmp_path, refuse)).late_items == "refuse"
+    without = GOOD.replace("periods:\n", "", 1).replace("  late_items: current\n", "", 1)
+    assert "late_items" not in without
+    assert load_mapping(write(tmp_path, without)).late_items == "current"

@@ -12,7 +12,7 @@ from mapping_examples import TWO_CLEARING_MAPPING
 
 from paytrace_sl.paytrace.records import BrandTotals, SettlementBatch, Transaction, TransactionState
 from paytrace_sl.pipeline.mapping import load_mapping
-from paytrace_sl.pipeline.settlement import SettlementPlanError, plan_settlements, totals_of
+from paytrace_sl.pipeline.settlement import SettlementPlanError, is_empty_batch, plan_settlements, totals_of
 from paytrace_sl.plan import Account, PostingKind
 from paytrace_sl.reconcile.charts import bar_chart
 from paytrace_sl.reconcile.model import Totals, cents
@@ -172,3 +172,12 @@ def test_settled_authorization_counts_and_its_capture_skip_explains_nothing() ->
     assert not explains(auth(TransactionState.SETTLED), skip)
     assert explains(auth(TransactionState.AUTHORIZED), skip)
     assert explains(auth(TransactionState.SETTLED), WhyNotPosted("review", "waiting in the review queue"))
+
+
+def test_empty_batch_is_not_planned_and_does_not_hide_the_next() -> None:
+    """Net 0, no transactions: nothing to deposit, no GL batch without lines; the next batch is planned."""
+    empty, real = _batch(570), _batch(571, (_brand("visa", "90.00"),))
+    assert is_empty_batch(empty, []) and is_empty_batch(empty, None)
+    assert not is_empty_batch(real, None)
+    plan = plan_settlements([empty, real], MAPPING, "PTDEMO", transactions_by_batch={570: []})
+    assert [{i.batch_number for i in b.items} for b in plan.batches] == [{571}]

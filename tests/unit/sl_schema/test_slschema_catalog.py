@@ -126,3 +126,19 @@ def test_mssql_column_types_are_sl_types() -> None:
     assert "DocDate SMALLDATETIME NOT NULL" in ddl
     assert "DocBal FLOAT(53) NOT NULL" in ddl
     assert "tstamp ROWVERSION NULL" in ddl
+
+
+def test_refnbr_has_the_29_columns_sl_itself_inserts() -> None:
+    """SL's ``ADG_Create_AR_RefNbr`` inserts 29 columns, all NOT NULL without defaults but ``tstamp``
+    (reference §2.9): a RefNbr row naming only the 8 audit/key columns is rejected by a real SL."""
+    future = [f"S4Future{i:02d}" for i in range(1, 13)] + [f"User{i}" for i in range(1, 9)]
+    audit = ["Crtd_DateTime", "Crtd_Prog", "Crtd_User", "LUpd_DateTime", "LUpd_Prog", "LUpd_User"]
+    expected = {"RefNbr", "DocType", *audit, *future, "tstamp"}
+    tbl = catalog.RefNbr
+    assert {c.name for c in tbl.columns} == expected and len(expected) == 29
+    assert {c.name for c in catalog.writable_columns(tbl, include_identity=False)} == expected - {"tstamp"}
+    for col in tbl.columns:
+        assert col.info["ddl_default"] is None, col.name  # SL supplies every column; so must we
+    assert catalog.char_length(tbl.c.S4Future01) == 30 and catalog.char_length(tbl.c.User5) == 10
+    assert catalog.blank_value(tbl.c.S4Future03) == 0.0
+    assert catalog.blank_value(tbl.c.User7) == catalog.BLANK_DATE
