@@ -50,9 +50,6 @@ SKIP_REASONS = {
 }
 REVIEW_REASONS = {
     "unknown_customer": "no SL customer found (exact id, cross-reference or invoice)",
-    "invoice_not_found": "invoice id matches no open released SL invoice and no sales order",
-    "invoice_other_customer": "the invoice belongs to a different SL customer",
-    "invoice_balance_short": "the invoice's open balance is less than the payments against it",
     "refund_voided_after_posting": "a refund we posted was voided in PayTrace; reverse it in SL by hand",
 }
 
@@ -261,10 +258,12 @@ def _gl_rule_index(df: pd.DataFrame, mapping: Mapping) -> pd.Series:
 def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.Series:
     """SL CustId per row by the configured strategy order; "" when unmatched."""
     cust = pd.Series("", index=df.index, dtype="str")
+    # any invoice, open or closed, released or not, identifies its customer (issue 11 §4): who paid
+    # must not depend on whether SL already released or closed the invoice
     invoice_owner = {
-        ref: invs[0].cust_id
-        for ref, invs in ctx.open_invoices.items()
-        if len({i.cust_id for i in invs}) == 1  # an ambiguous RefNbr identifies nobody
+        ref: next(iter(custs))
+        for ref, custs in ctx.invoice_owners.items()
+        if len(custs) == 1  # an ambiguous RefNbr identifies nobody
     }
     for strategy in mapping.customers.strategy:
         todo = cust == ""
@@ -386,7 +385,15 @@ def _review(out: pd.DataFrame, mask: pd.Series, code: str, texts: pd.Series) -> 
 
 
 def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping: Mapping) -> None:
-    """Invoice application, order reference or review for the payments in ``todo`` (in place)."""
+    """Invoice application or order reference for the payments in ``todo`` (in place).
+
+    The paying customer is known for every row here, so the receipt is always posted (cash that
+    reached the bank is always recorded, docs/accounting.md §2). An invoice of that customer gets an
+    application of the whole payment; the writer applies what the invoice's open balance (minus
+    applications waiting in unreleased batches) allows and leaves the rest unapplied with a review
+    item, so the result does not depend on what SL released when. An invoice id that is another
+    customer's invoice or order, or nothing SL knows, posts the receipt unapplied with a review note.
+    """
     out.loc[todo, "ext_ref"] = out.loc[todo, "invoice_id"].str.slice(0, EXT_REF_LEN)
     has_ref = todo & (out["invoice_id"] != "")
     if not has_ref.any():
@@ -396,60 +403,69 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
     ref, cust = out["invoice_id"], out["cust_id"]
     pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
 
-    # balance (cents) of the customer's own open invoice with RefNbr = invoice_id
-    own_bal = {
-        f"{inv.ref_nbr}\u241e{inv.cust_id}": int(inv.doc_bal * 100)
-        for invs in ctx.open_invoices.values()
-        for inv in invs
-    }
-    bal = pair.map(own_bal) if use_invoices else pd.Series(np.nan, index=out.index)
-    own = has_ref & bal.notna()
-    other = has_ref & ~own & ref.isin(set(ctx.open_invoices)) if use_invoices else has_ref & False
-
-    # several payments against one invoice in a window consume its balance in time order
-    order = out.loc[own, ["created", "tid"]].sort_values(["created", "tid"]).index
-    cum = out.loc[order, "cents"].groupby(pair[order]).cumsum().reindex(out.index)
-    enough = own & (cum <= bal)
-    out.loc[enough, "apply_ref"] = ref[enough]
-    short = own & ~enough
-    if short.any():
-        texts = pd.Series("", index=out.index, dtype="str")
-        texts[short] = [
-            f"invoice {r} open balance {Decimal(int(b)) / 100:.2f} < {Decimal(int(c)) / 100:.2f} "
-            "paid against it in this window"
-            for r, b, c in zip(ref[short], bal[short], cum[short], strict=True)
-        ]
-        _review(out, short, "invoice_balance_short", texts)
+    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
+    own = has_ref & pair.isin(owned) if use_invoices else has_ref & False
+    other = has_ref & ~own & ref.isin(set(ctx.invoice_owners)) if use_invoices else has_ref & False
+    out.loc[own, "apply_ref"] = ref[own]
     if other.any():
-        owners = {r: ", ".join(sorted({i.cust_id for i in invs})) for r, invs in ctx.open_invoices.items()}
-        texts = "invoice " + ref.map(repr) + " belongs to " + ref.map(owners).fillna("") + ", not " + cust
-        _review(out, other, "invoice_other_customer", texts)
+        owners = {r: ", ".join(sorted(custs)) for r, custs in ctx.invoice_owners.items()}
+        _add_note(
+            out,
+            other,
+            "invoice_other_customer: invoice "
+            + ref.map(repr)
+            + " belongs to "
+            + ref.map(owners).fillna("")
+            + ", not "
+            + cust
+            + "; posted unapplied for the paying customer",
+        )
 
-    rest = has_ref & ~own & ~other & (out["outcome"] == "")
+    rest = has_ref & ~own & ~other
     if not rest.any():
         return
     own_orders = {f"{o.ord_nbr}\u241e{o.cust_id}": o.ord_nbr for os_ in ctx.orders.values() for o in os_}
     order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=out.index)
     mine = rest & order_nbr.notna()
-    out.loc[mine, "review_note"] = (
+    _add_note(
+        out,
+        mine,
         "order_not_invoiced: PayTrace invoice id "
-        + ref[mine].map(repr)
+        + ref.map(repr)
         + " is SL sales order "
-        + order_nbr[mine].astype("str")
-        + "; posted unapplied, apply it when the order is invoiced"
+        + order_nbr.astype("str")
+        + "; posted unapplied, apply it when the order is invoiced",
     )
     foreign = rest & ~mine & ref.isin(set(ctx.orders)) if use_orders else rest & False
     if foreign.any():
         order_owner = {k: ", ".join(sorted({o.cust_id for o in v})) for k, v in ctx.orders.items()}
-        texts = "sales order " + ref.map(repr) + " belongs to customer " + ref.map(order_owner).fillna("")
-        _review(out, foreign, "invoice_other_customer", texts + ", not " + cust)
+        _add_note(
+            out,
+            foreign,
+            "invoice_other_customer: sales order "
+            + ref.map(repr)
+            + " belongs to customer "
+            + ref.map(order_owner).fillna("")
+            + ", not "
+            + cust
+            + "; posted unapplied for the paying customer",
+        )
     missing = rest & ~mine & ~foreign
-    _review(
+    _add_note(
         out,
         missing,
-        "invoice_not_found",
-        "invoice id " + ref.map(repr) + " matches no open released SL invoice or sales order",
+        "invoice_not_found: invoice id "
+        + ref.map(repr)
+        + " matches no SL invoice or sales order; posted unapplied",
     )
+
+
+def _add_note(out: pd.DataFrame, mask: pd.Series, texts: pd.Series) -> None:
+    """Append a review note (a row may already carry one, e.g. why its customer is unidentified)."""
+    if not mask.any():
+        return
+    before = out.loc[mask, "review_note"]
+    out.loc[mask, "review_note"] = before.where(before == "", before + "; ") + texts[mask]
 
 
 # ---------------------------------------------------------------------------------------------

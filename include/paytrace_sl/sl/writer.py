@@ -811,6 +811,11 @@ class SLWriter:
                 problem = self._check_application(
                     pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending, find
                 )
+                part = self._partial_application(pay, appl.ref_nbr, appl.doc_type, appl.amount, pending, find)
+                if problem and part is not None and problem[0] == "appl_short_balance":
+                    problem, appl_amount = part
+                else:
+                    appl_amount = appl.amount
                 if problem:
                     code, reason = problem
                     reviews.append(
@@ -828,12 +833,13 @@ class SLWriter:
                             },
                         )
                     )
-                    continue
+                    if appl_amount == appl.amount:
+                        continue  # nothing of it can be applied: the payment stays unapplied (on account)
                 inv = find(appl.doc_type, appl.ref_nbr, pay.cust_id)
                 assert inv is not None
-                pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl.amount
-                applied_total += appl.amount
-                applied = money(appl.amount, dec)
+                pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl_amount
+                applied_total += appl_amount
+                applied = money(appl_amount, dec)
                 lines.append(
                     self._artran(
                         cust_id=pay.cust_id,
@@ -973,6 +979,37 @@ class SLWriter:
                 f"awaiting release) is less than {amount}; payment posted unapplied"
             )
         return None
+
+    @staticmethod
+    def _partial_application(
+        pay: PlannedPayment,
+        ref: str,
+        doc_type: str,
+        amount: Decimal,
+        pending: dict[tuple[str, str, str], Decimal],
+        find: Callable[[str, str, str], sa.Row[Any] | None],
+    ) -> tuple[tuple[str, str], Decimal] | None:
+        """A payment larger than the invoice's open balance is split (docs/accounting.md §2).
+
+        Applied: min(amount, open balance − applications waiting in unreleased batches); the rest stays
+        unapplied on the customer's account. The same split whatever SL released in between: a released
+        application lowered ``DocBal`` by exactly what an unreleased one counts in ``pending``. None when
+        nothing of the invoice is left to apply (the whole payment stays unapplied).
+        """
+        doc = find(doc_type, ref, pay.cust_id)
+        if doc is None or int(doc.Rlsed) != 1 or int(doc.OpenDoc) != 1:
+            return None
+        balance = Decimal(str(doc.CuryDocBal)).quantize(CENT)
+        already = pending[(pay.cust_id, doc_type, ref)]
+        available = balance - already
+        if available <= 0 or available >= amount:
+            return None
+        return (
+            "appl_partial",
+            f"{doc_type} {ref} open balance {balance:.2f} (minus {already:.2f} awaiting release) covers "
+            f"{available:.2f} of {amount:.2f}: applied {available:.2f}, {amount - available:.2f} posted "
+            "unapplied (on account); apply or refund it in SL",
+        ), available
 
     # ---- refunds -----------------------------------------------------------------------------------
 

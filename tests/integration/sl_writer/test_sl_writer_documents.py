@@ -140,22 +140,29 @@ def test_application_rechecked_at_write_time_goes_unapplied_with_review(sl_engin
             payment(2002, "100.00", ("000452", "100.00")),  # closed
             payment(2003, "50.00", ("000453", "50.00")),  # other customer's
             payment(2004, "250.00", (INVOICE, "250.00")),  # fits
-            payment(2005, "60.00", (INVOICE, "60.00")),  # 250 already applied in this batch: short
+            payment(2005, "60.00", (INVOICE, "60.00")),  # 250 applied in this batch: 50 left, split
             payment(2006, "5.00", review_reason="customer matched by e-mail only"),
+            payment(2007, "10.00", (INVOICE, "10.00")),  # nothing left: unapplied
         )
     )
-    assert (res.posted, res.review_items) == (6, 5)
+    assert (res.posted, res.review_items) == (7, 6)
     codes = {r["ledger_key"]: r["reason_code"] for r in reviews(sl_engine)}
     assert codes == {
         "paytrace:2001:payment": "appl_invoice_missing",
         "paytrace:2002:payment": "appl_invoice_closed",
         "paytrace:2003:payment": "appl_wrong_customer",
-        "paytrace:2005:payment": "appl_short_balance",
+        "paytrace:2005:payment": "appl_partial",
         "paytrace:2006:payment": "plan_review",
+        "paytrace:2007:payment": "appl_short_balance",
     }
     lines = fetch(sl_engine, T, T.c.BatNbr == res.bat_nbr)
-    assert [(t["RefNbr"], t["SiteId"], t["TranAmt"]) for t in lines] == [("2004", INVOICE, 250.0)]
-    assert fetch(sl_engine, B, B.c.BatNbr == res.bat_nbr)[0]["CrTot"] == 565.0  # every payment still posted
+    assert [(t["RefNbr"], t["SiteId"], t["TranAmt"]) for t in lines] == [
+        ("2004", INVOICE, 250.0),
+        ("2005", INVOICE, 50.0),  # min(payment, open balance − pending), the rest on account
+    ]
+    pa = fetch(sl_engine, D, D.c.RefNbr == "2005")[0]
+    assert (pa["OrigDocAmt"], pa["ApplAmt"]) == (60.0, 50.0)
+    assert fetch(sl_engine, B, B.c.BatNbr == res.bat_nbr)[0]["CrTot"] == 575.0  # every payment still posted
 
 
 def test_unreleased_invoice_is_not_applied(sl_engine: sa.Engine) -> None:

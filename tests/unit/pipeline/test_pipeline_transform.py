@@ -177,7 +177,9 @@ def test_unmatched_customer_to_unidentified_receipts_by_configuration() -> None:
     assert result.review == {}
 
 
-def test_invoice_applied_when_balance_suffices_and_in_time_order() -> None:
+def test_payments_to_own_invoice_are_always_posted_and_applied_by_the_writer() -> None:
+    """The paying customer is known: both receipts are posted, each applying to the invoice; the writer
+    splits what the open balance cannot cover (docs/accounting.md §2), so no review here."""
     context = ctx(invoices=[OpenInvoice("INV-1", "C100", Decimal("150.00"))])
     early = dt.datetime(2025, 4, 10, 9, 0, tzinfo=LA)
     later = dt.datetime(2025, 4, 10, 10, 0, tzinfo=LA)
@@ -186,19 +188,31 @@ def test_invoice_applied_when_balance_suffices_and_in_time_order() -> None:
         context,
         MAPPING,
     )
+    items = [i for b in result.plan.batches for i in b.items]
+    assert [i.transaction_id for i in items] == [1, 2]  # in time order: the writer consumes the balance
+    assert all(isinstance(i, PlannedPayment) for i in items)
+    assert [i.applications[0].ref_nbr for i in items if isinstance(i, PlannedPayment)] == ["INV-1", "INV-1"]
+    assert [i.ext_ref_nbr for i in items if isinstance(i, PlannedPayment)] == ["INV-1", "INV-1"]
+    assert result.review == {}
+
+
+def test_closed_invoice_identifies_its_customer_and_is_applied_by_the_writer() -> None:
+    """Issue 11 §4: a paid (closed) invoice still names its customer; the writer finds it closed."""
+    context = ctx(invoice_owners=[("INV-9", "C200")])
+    result = build_plan([tx(1, customer_id="", invoice_id="INV-9")], context, MAPPING)
     item = only_item(result)
-    assert item.transaction_id == 1
-    assert item.applications[0].ref_nbr == "INV-1"
-    assert item.applications[0].amount == Decimal("100.00")
-    assert item.ext_ref_nbr == "INV-1"
-    assert result.review[2].code == "invoice_balance_short"
-    assert "150.00" in result.review[2].text
+    assert isinstance(item, PlannedPayment)
+    assert (item.cust_id, item.applications[0].ref_nbr) == ("C200", "INV-9")
 
 
-def test_invoice_of_another_customer_goes_to_review() -> None:
+def test_invoice_of_another_customer_posts_unapplied_for_the_payer() -> None:
     context = ctx(invoices=[OpenInvoice("INV-1", "C200", Decimal("500.00"))])
     result = build_plan([tx(1, customer_id="C100", invoice_id="INV-1")], context, MAPPING)
-    assert result.review[1].code == "invoice_other_customer"
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment)
+    assert (item.cust_id, item.applications) == ("C100", ())
+    assert item.review_reason.startswith("invoice_other_customer: invoice 'INV-1' belongs to C200, not C100")
+    assert result.review == {}
 
 
 def test_sales_order_reference_posts_unapplied_with_review_note() -> None:
@@ -209,10 +223,25 @@ def test_sales_order_reference_posts_unapplied_with_review_note() -> None:
     assert item.review_reason.startswith("order_not_invoiced")
 
 
-def test_unknown_invoice_id_goes_to_review() -> None:
+def test_unknown_invoice_id_posts_unapplied_with_review_note() -> None:
     result = build_plan([tx(1, invoice_id="NOPE-1")], ctx(), MAPPING)
-    assert result.review[1].code == "invoice_not_found"
-    assert result.plan.batches == ()
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment)
+    assert item.applications == ()
+    assert item.review_reason.startswith("invoice_not_found: invoice id 'NOPE-1'")
+    assert result.review == {}
+
+
+def test_unidentified_customer_posts_even_when_an_unknown_invoice_is_quoted() -> None:
+    mapping = dataclasses.replace(
+        MAPPING, customers=CustomerMatching(unmatched="unidentified", unidentified_customer_id="UNIDENT")
+    )
+    result = build_plan([tx(1, customer_id="nobody", invoice_id="NOPE-1")], ctx(), mapping)
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment) and item.cust_id == "UNIDENT"
+    assert item.review_reason.startswith("unidentified_customer")
+    assert "invoice_not_found" in item.review_reason
+    assert result.review == {}
 
 
 def test_void_of_posted_sale_plans_a_void_once() -> None:
