@@ -36,6 +36,7 @@ from paytrace_sl.plan import (
 __all__ = ["Reason", "TransformError", "TransformResult", "build_plan", "plan_rows"]
 
 EXT_REF_LEN = 15  # ARDoc.ExtRefNbr char(15)
+REVIEW_NOTE_LEN = 200  # contract sl_posting_plan: review_reason max_length
 
 POSTED, ALREADY, SKIPPED, REVIEW = "posted", "already_posted", "skipped", "review"
 
@@ -50,7 +51,6 @@ SKIP_REASONS = {
 }
 REVIEW_REASONS = {
     "unknown_customer": "no SL customer found (exact id, cross-reference or invoice)",
-    "refund_voided_after_posting": "a refund we posted was voided in PayTrace; reverse it in SL by hand",
 }
 
 
@@ -327,7 +327,20 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     _set(out, plan_void, POSTED, "void", "voided in PayTrace after posting: remove the unreleased payment")
     out.loc[plan_void & (out["reason_code"] == "void"), "kind"] = PostingKind.VOID.value
     _set(out, is_pay & voided & (void_any | pay_any), ALREADY, "state_unchanged", "void already handled")
-    _set(out, is_refund & voided & refund_any, REVIEW, "refund_voided_after_posting")
+    # a voided refund we posted: remove its memos from the unreleased batch, like a voided sale (§5)
+    refund_posted = tids.isin([int(t) for t, e in ledger.items() if e.has("refund", "posted")])
+    plan_refund_void = is_refund & voided & refund_posted & ~void_any
+    _set(
+        out,
+        plan_refund_void,
+        POSTED,
+        "void",
+        "refund voided in PayTrace after posting: remove its memos from the unreleased batch",
+    )
+    out.loc[plan_refund_void & (out["reason_code"] == "void"), "kind"] = PostingKind.VOID.value
+    _set(
+        out, is_refund & voided & (void_any | refund_any), ALREADY, "state_unchanged", "void already handled"
+    )
     _set(out, voided, SKIPPED, "voided_before_posting")
     # anything we posted before: nothing to do unless the state changed in a way handled above
     changed = in_ledger & (ledger_state != out["state"])
@@ -349,16 +362,17 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     out["cust_id"] = cust.where(todo, "")
     unmatched = todo & (cust == "")
     if mapping.customers.unmatched == "unidentified":
-        # only payments go to the unidentified-receipts customer: a refund cannot carry a review note
-        # (PlannedRefund has none) and must never be credited to a customer nobody identified
-        to_unident = unmatched & is_pay
+        # Payments of unknown payers go to the unidentified-receipts customer; so do their refunds: a DM
+        # (Dr A/R of that customer, Cr clearing) that the unidentified receipt pays — never a credit to
+        # anyone, and the cash that left the bank is recorded (docs/accounting.md §3).
+        to_unident = unmatched & (is_pay | is_refund)
         out.loc[to_unident, "cust_id"] = mapping.customers.unidentified_customer_id
         out.loc[to_unident, "review_note"] = (
             "unidentified_customer: PayTrace customer "
             + out.loc[to_unident, "customer_id"].map(lambda c: repr(c) if c else "(none)")
             + " not found in SL"
         )
-        unmatched = unmatched & ~is_pay
+        unmatched = unmatched & ~to_unident
     texts = (
         "PayTrace customer "
         + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
@@ -368,6 +382,12 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
 
     pay_todo = (out["outcome"] == "") & is_pay
     _match_invoices(out, pay_todo, ctx, mapping)
+    # A refund reverses an invoice only when it quotes an SL invoice of its customer (the sale paid it);
+    # otherwise it returns money the customer paid on account (docs/accounting.md §3).
+    refund_todo = (out["outcome"] == "") & is_refund
+    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
+    reverses = refund_todo & (out["invoice_id"] + "\u241e" + out["cust_id"]).isin(owned)
+    out.loc[reverses, "apply_ref"] = out.loc[reverses, "invoice_id"]
     out.loc[(out["outcome"] == "") & is_pay, "kind"] = PostingKind.PAYMENT.value
     out.loc[(out["outcome"] == "") & is_refund, "kind"] = PostingKind.REFUND.value
     out.loc[(out["outcome"] == "") & (out["kind"] != ""), "reason_code"] = out["kind"]
@@ -465,7 +485,8 @@ def _add_note(out: pd.DataFrame, mask: pd.Series, texts: pd.Series) -> None:
     if not mask.any():
         return
     before = out.loc[mask, "review_note"]
-    out.loc[mask, "review_note"] = before.where(before == "", before + "; ") + texts[mask]
+    joined = before.where(before == "", before + "; ") + texts[mask]
+    out.loc[mask, "review_note"] = joined.str.slice(0, REVIEW_NOTE_LEN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,6 +577,8 @@ def build_plan(
                 refund_account=mapping.refund_account,
                 description=f"PayTrace refund {tid}",
                 ext_ref_nbr=inv[:EXT_REF_LEN],
+                reverses_invoice=apply_ref,
+                review_reason=note,
                 paytrace_state=state,
             )
         else:
@@ -679,7 +702,7 @@ def plan_rows(plan: PostingPlan, mapping: Mapping) -> pd.DataFrame:
                 row.update(
                     doc_date=item.doc_date.isoformat(),
                     transaction_id=item.transaction_id,
-                    doc_type=mapping.sl_doc_types["refund"],
+                    doc_type=mapping.sl_doc_types["refund"] if item.reverses_invoice else "DM",
                     cust_id=item.cust_id,
                     amount=str(item.amount),
                     acct=item.clearing_account.acct,
@@ -687,6 +710,8 @@ def plan_rows(plan: PostingPlan, mapping: Mapping) -> pd.DataFrame:
                     offset_acct=item.refund_account.acct,
                     offset_sub=item.refund_account.sub,
                     ext_ref_nbr=item.ext_ref_nbr,
+                    applied_ref_nbrs=item.reverses_invoice,
+                    review_reason=item.review_reason,
                 )
             elif isinstance(item, PlannedVoid):
                 row.update(

@@ -176,7 +176,7 @@ def test_unreleased_invoice_is_not_applied(sl_engine: sa.Engine) -> None:
 
 def test_refund_document_set_nets_to_refunds_vs_clearing(sl_engine: sa.Engine) -> None:
     refund = PlannedRefund(
-        3001, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS, description="Refund x1111"
+        3001, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS, "Refund x1111", reverses_invoice=INVOICE
     )
     res = SLWriter(sl_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
     assert (res.bat_nbr, res.outcomes[refund.ledger_key].ref_nbr) == ("000101", "000501")
@@ -201,9 +201,28 @@ def test_refund_document_set_nets_to_refunds_vs_clearing(sl_engine: sa.Engine) -
 def test_refund_skips_reference_numbers_sl_users_took(sl_engine: sa.Engine) -> None:
     with sl_engine.begin() as conn:
         conn.execute(sa.insert(catalog.RefNbr).values(RefNbr="000501", DocType="IN"))
-    refund = PlannedRefund(3101, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS)
+    refund = PlannedRefund(3101, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS, reverses_invoice=INVOICE)
     res = SLWriter(sl_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
     assert res.outcomes[refund.ledger_key].message == "CM 000502 + DM 000503"
+
+
+def test_refund_of_money_on_account_is_a_debit_memo_alone(sl_engine: sa.Engine) -> None:
+    """Issue 11 §1: no invoice reversed → DM (Dr A/R, Cr clearing) only, no sales returns; a review item
+    names the customer's unapplied payment to apply to it once both are released."""
+    writer = SLWriter(sl_engine)
+    writer.write_batch(pay_batch(payment(3201, "45.44"), payment(3202, "10.00")))
+    refund = PlannedRefund(3203, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS)
+    res = writer.write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
+    assert (res.bat_nbr, res.posted, res.review_items) == ("000102", 1, 1)
+    docs = fetch(sl_engine, D, D.c.BatNbr == "000102")
+    assert [(d["DocType"], d["RefNbr"], d["OrigDocAmt"]) for d in docs] == [("DM", "000501", 45.44)]
+    assert fetch(sl_engine, B, B.c.BatNbr == "000102")[0]["CuryCrTot"] == 45.44
+    assert fetch(sl_engine, catalog.ARSetup)[0]["LastRefNbr"] == "000501"
+    (item,) = reviews(sl_engine)
+    assert item["reason_code"] == "refund_apply_credit"
+    assert f"apply PA 3201 of customer {CUST} to DM 000501" in item["reason"]  # 10.00 would not cover it
+    gl = simulate_release_gl(sl_engine, "AR", "000102")
+    assert gl == {AR.acct: Decimal("45.44"), CLEARING.acct: Decimal("-45.44")}  # no revenue account
 
 
 @pytest.mark.parametrize(

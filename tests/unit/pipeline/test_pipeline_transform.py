@@ -132,7 +132,26 @@ def test_refund_becomes_planned_refund_with_refund_account() -> None:
     assert item.refund_account == Account("4910", "000000")
     assert item.clearing_account == Account("1010", "000000")
     assert result.plan.batches[0].kind == PostingKind.REFUND
-    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["CM"]
+    assert item.reverses_invoice == ""  # no invoice: money paid on account goes back, a DM alone
+    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["DM"]
+
+
+def test_refund_quoting_its_customers_invoice_reverses_it() -> None:
+    """Issue 11 §1: a CM against sales returns only when the refund reverses an invoice the sale paid;
+    the invoice may be closed (paid) by now."""
+    context = ctx(invoice_owners=[("INV-1", "C100"), ("INV-2", "C200")])
+    result = build_plan(
+        [
+            tx(7, transaction_type="REFUND", invoice_id="INV-1"),
+            tx(8, transaction_type="REFUND", invoice_id="INV-2"),  # another customer's: on account
+            tx(9, transaction_type="REFUND", invoice_id="SO-5"),  # a sales order: on account
+        ],
+        context,
+        MAPPING,
+    )
+    refunds = {i.transaction_id: i for b in result.plan.batches for i in b.items}
+    assert {t: r.reverses_invoice for t, r in refunds.items()} == {7: "INV-1", 8: "", 9: ""}  # type: ignore[union-attr]
+    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["CM", "DM", "DM"]
 
 
 def test_customer_matching_exact_then_xref_then_invoice() -> None:
@@ -168,12 +187,12 @@ def test_unmatched_customer_to_unidentified_receipts_by_configuration() -> None:
     result = build_plan(
         [tx(1, customer_id="nobody"), tx(2, customer_id="nobody", transaction_type="REFUND")], ctx(), mapping
     )
-    assert result.review[2].code == "unknown_customer"  # refunds are never credited to "unidentified"
-    del result.review[2]
-    item = only_item(result)
-    assert isinstance(item, PlannedPayment)
-    assert item.cust_id == "UNIDENT"
-    assert item.review_reason.startswith("unidentified_customer")
+    items = {i.transaction_id: i for b in result.plan.batches for i in b.items}
+    assert isinstance(items[1], PlannedPayment) and isinstance(items[2], PlannedRefund)
+    assert items[1].cust_id == items[2].cust_id == "UNIDENT"
+    assert items[1].review_reason.startswith("unidentified_customer")
+    # the refund of an unidentified receipt: a DM of the unidentified customer, never a credit
+    assert items[2].review_reason.startswith("unidentified_customer") and items[2].reverses_invoice == ""
     assert result.review == {}
 
 
@@ -288,10 +307,16 @@ def test_lookback_same_state_changes_nothing_state_change_no_document() -> None:
     assert codes == {1: "state_unchanged", 2: "state_changed_no_action", 3: "state_unchanged"}
 
 
-def test_refund_voided_after_posting_goes_to_review() -> None:
+def test_refund_voided_after_posting_plans_a_void_once() -> None:
+    """Issue 11 §5: a voided refund's memos are removed like a voided sale's payment."""
     ledger = {5: LedgerEntry(kinds={"refund": "posted"}, paytrace_state="pending")}
     result = build_plan([tx(5, transaction_type="REFUND", status=S.VOIDED)], ctx(ledger=ledger), MAPPING)
-    assert result.review[5].code == "refund_voided_after_posting"
+    item = only_item(result)
+    assert isinstance(item, PlannedVoid) and item.transaction_id == 5
+    assert result.review == {}
+    done = {5: LedgerEntry(kinds={"refund": "posted", "void": "posted"}, paytrace_state="voided")}
+    again = build_plan([tx(5, transaction_type="REFUND", status=S.VOIDED)], ctx(ledger=done), MAPPING)
+    assert again.plan.batches == () and again.already_posted == (5,)
 
 
 def test_batches_grouped_per_kind_company_and_local_date() -> None:
