@@ -17,7 +17,7 @@ from enum import StrEnum
 
 class PostingKind(StrEnum):
     PAYMENT = "payment"  # PayTrace SALE / CAPTURE → AR 08030 batch, ARDoc PA
-    REFUND = "refund"  # PayTrace REFUND → AR 08010 batch (document set: see docs/accounting.md)
+    REFUND = "refund"  # PayTrace REFUND → AR 08010 batch: CM + DM, or DM only (docs/accounting.md §3)
     VOID = "void"  # PayTrace void of a sale already posted: remove it from an unreleased batch
     SETTLEMENT = "settlement"  # settled PayTrace batch → GL 01010 batch, clearing → bank
 
@@ -71,7 +71,13 @@ class PlannedPayment:
 
 @dataclass(frozen=True, slots=True)
 class PlannedRefund:
-    """A refund given back to a card: net effect Dr refunds account, Cr clearing; A/R unchanged."""
+    """A refund given back to a card (docs/accounting.md §3).
+
+    ``reverses_invoice`` set (the refund quotes an SL invoice of its customer: the sale paid it): the
+    goods went back, so CM (Dr refunds account, Cr A/R) + DM (Dr A/R, Cr clearing). Blank (the sale was
+    posted on account: no invoice, a sales order, the unidentified customer): only the DM (Dr A/R, Cr
+    clearing), which the customer's unapplied payment pays; no revenue account is touched.
+    """
 
     transaction_id: int
     cust_id: str
@@ -82,6 +88,8 @@ class PlannedRefund:
     description: str = ""
     ext_ref_nbr: str = ""
     ar_account: Account | None = None
+    reverses_invoice: str = ""  # SL invoice RefNbr the refunded sale paid; "" → refund of money on account
+    review_reason: str = ""  # non-empty: posted, and a review item records why (e.g. unidentified payer)
     paytrace_state: str = field(default="", repr=False, compare=False)
     paytrace_type: str = field(default="", repr=False, compare=False)
     customer_digest: str = field(default="", repr=False, compare=False)

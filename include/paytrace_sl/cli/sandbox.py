@@ -67,6 +67,11 @@ def register(app: typer.Typer) -> None:
             "--bad-records/--no-bad-records",
             help="Add a few malformed records per day (dead-letter testing).",
         ),
+        clock: str = typer.Option(
+            "",
+            help="Sandbox clock: processing calls happen at this merchant-local time "
+            "(YYYY-MM-DDTHH:MM[:SS]); move it with POST /_sandbox/clock. Default: the wall clock.",
+        ),
     ) -> None:
         """Serve the PayTrace v1 JSON API on HOST:PORT until Ctrl-C / SIGTERM."""
         from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
@@ -80,8 +85,13 @@ def register(app: typer.Typer) -> None:
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        try:
+            frozen = dt.datetime.fromisoformat(clock) if clock else None
+        except ValueError:
+            raise typer.BadParameter(f"--clock: expected YYYY-MM-DDTHH:MM, got {clock!r}") from None
         config = SandboxConfig(
             merchant=_merchant(seed, start, days, tx_per_day, timezone, customers, bad_records),
+            clock=frozen,
             username=username,
             password=password,
             token_ttl=token_ttl,

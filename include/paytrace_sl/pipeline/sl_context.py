@@ -1,6 +1,7 @@
 """What the transformation needs to know from SL, read once per window (no per-row queries).
 
-SL customers, the PayTrace→SL customer cross-reference, open released invoices, sales orders, and our
+SL customers, the PayTrace→SL customer cross-reference, open released invoices (and the customer of any
+invoice, open or closed), sales orders, and our
 ledger (what we already posted for these transactions and the PayTrace state at that time). The
 transform itself is pure: tests build an :class:`SLContext` in memory.
 """
@@ -73,6 +74,10 @@ class SLContext:
     open_invoices: Mapping[str, tuple[OpenInvoice, ...]] = field(default_factory=_empty)  # by RefNbr
     orders: Mapping[str, tuple[SalesOrder, ...]] = field(default_factory=_empty)  # by OrdNbr
     ledger: Mapping[int, LedgerEntry] = field(default_factory=_empty)
+    # RefNbr → customers of ANY SL invoice with that number: open or closed, released or not. Who owns an
+    # invoice never depends on whether it is paid or released (the books must not depend on when
+    # someone clicked Release); only applying money needs it open and released (the writer checks).
+    invoice_owners: Mapping[str, frozenset[str]] = field(default_factory=_empty)
 
     @classmethod
     def build(
@@ -84,11 +89,20 @@ class SLContext:
         invoices: Iterable[OpenInvoice] = (),
         orders: Iterable[SalesOrder] = (),
         ledger: Mapping[int, LedgerEntry] | None = None,
+        invoice_owners: Iterable[tuple[str, str]] = (),
     ) -> SLContext:
-        """Convenience constructor from plain iterables (tests, replays)."""
+        """Convenience constructor from plain iterables (tests, replays).
+
+        ``invoice_owners``: (RefNbr, CustId) of invoices that are not open (closed, unreleased); the
+        open ``invoices`` are owners too.
+        """
         by_ref: dict[str, list[OpenInvoice]] = {}
+        owners: dict[str, set[str]] = {}
         for inv in invoices:
             by_ref.setdefault(inv.ref_nbr, []).append(inv)
+            owners.setdefault(inv.ref_nbr, set()).add(inv.cust_id)
+        for ref_nbr, cust_id in invoice_owners:
+            owners.setdefault(ref_nbr, set()).add(cust_id)
         by_ord: dict[str, list[SalesOrder]] = {}
         for order in orders:
             by_ord.setdefault(order.ord_nbr, []).append(order)
@@ -99,6 +113,7 @@ class SLContext:
             open_invoices=MappingProxyType({k: tuple(v) for k, v in by_ref.items()}),
             orders=MappingProxyType({k: tuple(v) for k, v in by_ord.items()}),
             ledger=MappingProxyType(dict(ledger or {})),
+            invoice_owners=MappingProxyType({k: frozenset(v) for k, v in owners.items()}),
         )
 
 
@@ -177,14 +192,18 @@ def load_sl_context(
         xref.update({_text(r[0]): _text(r[1]) for r in rows})
 
     invoices: list[OpenInvoice] = []
+    owners: list[tuple[str, str]] = []  # every invoice, open or closed, released or not: its customer
     ar = catalog.ARDoc
     for key_filter in _key_filters(conn, ar.c.RefNbr, invoice_keys, sa.String()):
         inv_rows = conn.execute(
-            sa.select(ar.c.RefNbr, ar.c.CustId, ar.c.DocBal, ar.c.CpnyID).where(
-                ar.c.DocType == "IN", ar.c.Rlsed == 1, ar.c.OpenDoc == 1, key_filter
+            sa.select(ar.c.RefNbr, ar.c.CustId, ar.c.DocBal, ar.c.CpnyID, ar.c.Rlsed, ar.c.OpenDoc).where(
+                ar.c.DocType == "IN", key_filter
             )
         )
-        invoices += [OpenInvoice(_text(r[0]), _text(r[1]), _money(r[2]), _text(r[3])) for r in inv_rows]
+        for r in inv_rows:
+            owners.append((_text(r[0]), _text(r[1])))
+            if int(r[4] or 0) == 1 and int(r[5] or 0) == 1:
+                invoices.append(OpenInvoice(_text(r[0]), _text(r[1]), _money(r[2]), _text(r[3])))
 
     orders: list[SalesOrder] = []
     so = catalog.SOHeader
@@ -195,7 +214,7 @@ def load_sl_context(
         orders += [SalesOrder(_text(r[0]), _text(r[1]), _text(r[2])) for r in so_rows]
 
     wanted_customers = (
-        pt_customers | set(xref.values()) | {i.cust_id for i in invoices} | {o.cust_id for o in orders}
+        pt_customers | set(xref.values()) | {c for _, c in owners} | {o.cust_id for o in orders}
     )
     customers: set[str] = set()
     cu = catalog.Customer
@@ -255,4 +274,5 @@ def load_sl_context(
         invoices=invoices,
         orders=orders,
         ledger=ledger,
+        invoice_owners=owners,
     )

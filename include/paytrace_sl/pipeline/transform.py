@@ -39,6 +39,7 @@ from paytrace_sl.plan import (
 __all__ = ["Reason", "TransformError", "TransformResult", "build_plan", "plan_rows"]
 
 EXT_REF_LEN = 15  # ARDoc.ExtRefNbr char(15)
+REVIEW_NOTE_LEN = 200  # contract sl_posting_plan: review_reason max_length
 
 POSTED, ALREADY, SKIPPED, REVIEW = "posted", "already_posted", "skipped", "review"
 
@@ -53,10 +54,6 @@ SKIP_REASONS = {
 }
 REVIEW_REASONS = {
     "unknown_customer": "no SL customer found (exact id, cross-reference or invoice)",
-    "invoice_not_found": "invoice id matches no open released SL invoice and no sales order",
-    "invoice_other_customer": "the invoice belongs to a different SL customer",
-    "invoice_balance_short": "the invoice's open balance is less than the payments against it",
-    "refund_voided_after_posting": "a refund we posted was voided in PayTrace; reverse it in SL by hand",
     REASON_CODE_CHANGED: "a transaction id posted before came back with another type, amount or customer",
 }
 
@@ -265,10 +262,12 @@ def _gl_rule_index(df: pd.DataFrame, mapping: Mapping) -> pd.Series:
 def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.Series:
     """SL CustId per row by the configured strategy order; "" when unmatched."""
     cust = pd.Series("", index=df.index, dtype="str")
+    # any invoice, open or closed, released or not, identifies its customer (issue 11 §4): who paid
+    # must not depend on whether SL already released or closed the invoice
     invoice_owner = {
-        ref: invs[0].cust_id
-        for ref, invs in ctx.open_invoices.items()
-        if len({i.cust_id for i in invs}) == 1  # an ambiguous RefNbr identifies nobody
+        ref: next(iter(custs))
+        for ref, custs in ctx.invoice_owners.items()
+        if len(custs) == 1  # an ambiguous RefNbr identifies nobody
     }
     for strategy in mapping.customers.strategy:
         todo = cust == ""
@@ -341,7 +340,20 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     _set(out, plan_void, POSTED, "void", "voided in PayTrace after posting: remove the unreleased payment")
     out.loc[plan_void & (out["reason_code"] == "void"), "kind"] = PostingKind.VOID.value
     _set(out, is_pay & voided & (void_any | pay_any), ALREADY, "state_unchanged", "void already handled")
-    _set(out, is_refund & voided & refund_any, REVIEW, "refund_voided_after_posting")
+    # a voided refund we posted: remove its memos from the unreleased batch, like a voided sale (§5)
+    refund_posted = tids.isin([int(t) for t, e in ledger.items() if e.has("refund", "posted")])
+    plan_refund_void = is_refund & voided & refund_posted & ~void_any
+    _set(
+        out,
+        plan_refund_void,
+        POSTED,
+        "void",
+        "refund voided in PayTrace after posting: remove its memos from the unreleased batch",
+    )
+    out.loc[plan_refund_void & (out["reason_code"] == "void"), "kind"] = PostingKind.VOID.value
+    _set(
+        out, is_refund & voided & (void_any | refund_any), ALREADY, "state_unchanged", "void already handled"
+    )
     _set(out, voided, SKIPPED, "voided_before_posting")
     # anything we posted before: nothing to do unless the state changed in a way handled above
     changed = in_ledger & (ledger_state != out["state"])
@@ -363,16 +375,17 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     out["cust_id"] = cust.where(todo, "")
     unmatched = todo & (cust == "")
     if mapping.customers.unmatched == "unidentified":
-        # only payments go to the unidentified-receipts customer: a refund cannot carry a review note
-        # (PlannedRefund has none) and must never be credited to a customer nobody identified
-        to_unident = unmatched & is_pay
+        # Payments of unknown payers go to the unidentified-receipts customer; so do their refunds: a DM
+        # (Dr A/R of that customer, Cr clearing) that the unidentified receipt pays — never a credit to
+        # anyone, and the cash that left the bank is recorded (docs/accounting.md §3).
+        to_unident = unmatched & (is_pay | is_refund)
         out.loc[to_unident, "cust_id"] = mapping.customers.unidentified_customer_id
         out.loc[to_unident, "review_note"] = (
             "unidentified_customer: PayTrace customer "
             + out.loc[to_unident, "customer_id"].map(lambda c: repr(c) if c else "(none)")
             + " not found in SL"
         )
-        unmatched = unmatched & ~is_pay
+        unmatched = unmatched & ~to_unident
     texts = (
         "PayTrace customer "
         + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
@@ -382,6 +395,12 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
 
     pay_todo = (out["outcome"] == "") & is_pay
     _match_invoices(out, pay_todo, ctx, mapping)
+    # A refund reverses an invoice only when it quotes an SL invoice of its customer (the sale paid it);
+    # otherwise it returns money the customer paid on account (docs/accounting.md §3).
+    refund_todo = (out["outcome"] == "") & is_refund
+    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
+    reverses = refund_todo & (out["invoice_id"] + "\u241e" + out["cust_id"]).isin(owned)
+    out.loc[reverses, "apply_ref"] = out.loc[reverses, "invoice_id"]
     out.loc[(out["outcome"] == "") & is_pay, "kind"] = PostingKind.PAYMENT.value
     out.loc[(out["outcome"] == "") & is_refund, "kind"] = PostingKind.REFUND.value
     out.loc[(out["outcome"] == "") & (out["kind"] != ""), "reason_code"] = out["kind"]
@@ -399,7 +418,15 @@ def _review(out: pd.DataFrame, mask: pd.Series, code: str, texts: pd.Series) -> 
 
 
 def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping: Mapping) -> None:
-    """Invoice application, order reference or review for the payments in ``todo`` (in place)."""
+    """Invoice application or order reference for the payments in ``todo`` (in place).
+
+    The paying customer is known for every row here, so the receipt is always posted (cash that
+    reached the bank is always recorded, docs/accounting.md §2). An invoice of that customer gets an
+    application of the whole payment; the writer applies what the invoice's open balance (minus
+    applications waiting in unreleased batches) allows and leaves the rest unapplied with a review
+    item, so the result does not depend on what SL released when. An invoice id that is another
+    customer's invoice or order, or nothing SL knows, posts the receipt unapplied with a review note.
+    """
     out.loc[todo, "ext_ref"] = out.loc[todo, "invoice_id"].str.slice(0, EXT_REF_LEN)
     has_ref = todo & (out["invoice_id"] != "")
     if not has_ref.any():
@@ -409,60 +436,70 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
     ref, cust = out["invoice_id"], out["cust_id"]
     pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
 
-    # balance (cents) of the customer's own open invoice with RefNbr = invoice_id
-    own_bal = {
-        f"{inv.ref_nbr}\u241e{inv.cust_id}": int(inv.doc_bal * 100)
-        for invs in ctx.open_invoices.values()
-        for inv in invs
-    }
-    bal = pair.map(own_bal) if use_invoices else pd.Series(np.nan, index=out.index)
-    own = has_ref & bal.notna()
-    other = has_ref & ~own & ref.isin(set(ctx.open_invoices)) if use_invoices else has_ref & False
-
-    # several payments against one invoice in a window consume its balance in time order
-    order = out.loc[own, ["created", "tid"]].sort_values(["created", "tid"]).index
-    cum = out.loc[order, "cents"].groupby(pair[order]).cumsum().reindex(out.index)
-    enough = own & (cum <= bal)
-    out.loc[enough, "apply_ref"] = ref[enough]
-    short = own & ~enough
-    if short.any():
-        texts = pd.Series("", index=out.index, dtype="str")
-        texts[short] = [
-            f"invoice {r} open balance {Decimal(int(b)) / 100:.2f} < {Decimal(int(c)) / 100:.2f} "
-            "paid against it in this window"
-            for r, b, c in zip(ref[short], bal[short], cum[short], strict=True)
-        ]
-        _review(out, short, "invoice_balance_short", texts)
+    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
+    own = has_ref & pair.isin(owned) if use_invoices else has_ref & False
+    other = has_ref & ~own & ref.isin(set(ctx.invoice_owners)) if use_invoices else has_ref & False
+    out.loc[own, "apply_ref"] = ref[own]
     if other.any():
-        owners = {r: ", ".join(sorted({i.cust_id for i in invs})) for r, invs in ctx.open_invoices.items()}
-        texts = "invoice " + ref.map(repr) + " belongs to " + ref.map(owners).fillna("") + ", not " + cust
-        _review(out, other, "invoice_other_customer", texts)
+        owners = {r: ", ".join(sorted(custs)) for r, custs in ctx.invoice_owners.items()}
+        _add_note(
+            out,
+            other,
+            "invoice_other_customer: invoice "
+            + ref.map(repr)
+            + " belongs to "
+            + ref.map(owners).fillna("")
+            + ", not "
+            + cust
+            + "; posted unapplied for the paying customer",
+        )
 
-    rest = has_ref & ~own & ~other & (out["outcome"] == "")
+    rest = has_ref & ~own & ~other
     if not rest.any():
         return
     own_orders = {f"{o.ord_nbr}\u241e{o.cust_id}": o.ord_nbr for os_ in ctx.orders.values() for o in os_}
     order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=out.index)
     mine = rest & order_nbr.notna()
-    out.loc[mine, "review_note"] = (
+    _add_note(
+        out,
+        mine,
         "order_not_invoiced: PayTrace invoice id "
-        + ref[mine].map(repr)
+        + ref.map(repr)
         + " is SL sales order "
-        + order_nbr[mine].astype("str")
-        + "; posted unapplied, apply it when the order is invoiced"
+        + order_nbr.astype("str")
+        + "; posted unapplied, apply it when the order is invoiced",
     )
     foreign = rest & ~mine & ref.isin(set(ctx.orders)) if use_orders else rest & False
     if foreign.any():
         order_owner = {k: ", ".join(sorted({o.cust_id for o in v})) for k, v in ctx.orders.items()}
-        texts = "sales order " + ref.map(repr) + " belongs to customer " + ref.map(order_owner).fillna("")
-        _review(out, foreign, "invoice_other_customer", texts + ", not " + cust)
+        _add_note(
+            out,
+            foreign,
+            "invoice_other_customer: sales order "
+            + ref.map(repr)
+            + " belongs to customer "
+            + ref.map(order_owner).fillna("")
+            + ", not "
+            + cust
+            + "; posted unapplied for the paying customer",
+        )
     missing = rest & ~mine & ~foreign
-    _review(
+    _add_note(
         out,
         missing,
-        "invoice_not_found",
-        "invoice id " + ref.map(repr) + " matches no open released SL invoice or sales order",
+        "invoice_not_found: invoice id "
+        + ref.map(repr)
+        + " matches no SL invoice or sales order; posted unapplied",
     )
+
+
+def _add_note(out: pd.DataFrame, mask: pd.Series, texts: pd.Series) -> None:
+    """Append a review note (a row may already carry one, e.g. why its customer is unidentified)."""
+    if not mask.any():
+        return
+    before = out.loc[mask, "review_note"]
+    joined = before.where(before == "", before + "; ") + texts[mask]
+    out.loc[mask, "review_note"] = joined.str.slice(0, REVIEW_NOTE_LEN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,6 +604,8 @@ def build_plan(
                 refund_account=mapping.refund_account,
                 description=f"PayTrace refund {tid}",
                 ext_ref_nbr=inv[:EXT_REF_LEN],
+                reverses_invoice=apply_ref,
+                review_reason=note,
                 paytrace_state=state,
                 paytrace_type=ttype,
                 customer_digest=digest,
@@ -692,7 +731,7 @@ def plan_rows(plan: PostingPlan, mapping: Mapping) -> pd.DataFrame:
                 row.update(
                     doc_date=item.doc_date.isoformat(),
                     transaction_id=item.transaction_id,
-                    doc_type=mapping.sl_doc_types["refund"],
+                    doc_type=mapping.sl_doc_types["refund"] if item.reverses_invoice else "DM",
                     cust_id=item.cust_id,
                     amount=str(item.amount),
                     acct=item.clearing_account.acct,
@@ -700,6 +739,8 @@ def plan_rows(plan: PostingPlan, mapping: Mapping) -> pd.DataFrame:
                     offset_acct=item.refund_account.acct,
                     offset_sub=item.refund_account.sub,
                     ext_ref_nbr=item.ext_ref_nbr,
+                    applied_ref_nbrs=item.reverses_invoice,
+                    review_reason=item.review_reason,
                 )
             elif isinstance(item, PlannedVoid):
                 row.update(

@@ -60,6 +60,9 @@ class SandboxConfig:
     token_ttl: int = 7200
     bad_records: bool = False  # overrides merchant.bad_records when True
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Sandbox clock: when set, "now" for processing calls (sale, capture, refund, void, settle) is this
+    # merchant-local time instead of the wall clock, so tests create events on chosen dates.
+    clock: dt.datetime | None = None
 
 
 class ApiError(Exception):
@@ -138,6 +141,8 @@ class SandboxServer:
         self.url = f"http://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
         self._serving = False
+        self._clock: dt.datetime | None = None
+        self.set_clock(self.config.clock)
 
     # --------------------------------------------------------------------------- lifecycle
     def start(self) -> SandboxServer:
@@ -179,6 +184,22 @@ class SandboxServer:
     def set_faults(self, faults: FaultConfig) -> None:
         self.faults.set(faults)
 
+    def set_clock(self, when: dt.datetime | None) -> None:
+        """Freeze "now" at ``when`` (naive = merchant-local time); ``None`` goes back to the wall clock.
+
+        Only processing calls read the clock: records created, captured, refunded, voided or settled
+        afterwards carry this time (``created.at``, ``settled``, the batch's ``created``). A capture keeps
+        its authorization's ``created.at``, as PayTrace does.
+        """
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=self.sim.tz)
+        with self._lock:
+            self._clock = when.astimezone(self.sim.tz).replace(microsecond=0) if when is not None else None
+
+    def clock(self) -> dt.datetime | None:
+        with self._lock:
+            return self._clock
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -190,6 +211,7 @@ class SandboxServer:
                 "fault_config": self.faults.config.to_json(),
                 "tokens_issued": len(self._tokens),
                 "overlay_records": len(self._overlay.records),
+                "clock": self._clock.isoformat() if self._clock is not None else None,
             }
 
     def reset(self) -> None:
@@ -200,6 +222,7 @@ class SandboxServer:
             self._path_counts.clear()
             self._status_counts.clear()
         self.faults.reset()
+        self.set_clock(self.config.clock)
 
     def _count(self, path: str, status: int) -> None:
         with self._lock:
@@ -255,6 +278,9 @@ class SandboxServer:
 
     # --------------------------------------------------------------------------- helpers
     def _now(self) -> dt.datetime:
+        with self._lock:
+            if self._clock is not None:
+                return self._clock
         return dt.datetime.now(self.sim.tz).replace(microsecond=0)
 
     def _stamp(self, when: dt.datetime) -> str:
@@ -1105,6 +1131,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": str(exc)})
                 return
             self._send_json(200, {"ok": True, "faults": sandbox.faults.config.to_json()})
+        elif path == "/_sandbox/clock":
+            try:
+                body = json.loads(raw or b"{}")
+                now = body.get("now") if isinstance(body, dict) else None
+                sandbox.set_clock(dt.datetime.fromisoformat(now) if now else None)
+            except (ValueError, TypeError, AttributeError) as exc:
+                self._send_json(400, {"error": f'clock: expected {{"now": ISO 8601 or null}} ({exc})'})
+                return
+            clock = sandbox.clock()
+            self._send_json(200, {"ok": True, "now": clock.isoformat() if clock is not None else None})
         elif path == "/_sandbox/reset":
             sandbox.reset()
             self._send_json(200, {"ok": True})

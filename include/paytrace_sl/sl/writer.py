@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
@@ -448,7 +449,8 @@ class SLWriter:
                 self._build_payments(conn, pays, batch, setup, bat_nbr, per_post, now, work, result)
             else:
                 refunds = [i for i in fresh if isinstance(i, PlannedRefund)]
-                refs = numbering.take_ref_numbers(conn, str(locked.LastRefNbr), 2 * len(refunds))
+                count = sum(2 if r.reverses_invoice else 1 for r in refunds)  # CM + DM, or the DM alone
+                refs = numbering.take_ref_numbers(conn, str(locked.LastRefNbr), count)
                 self._step("ref_numbered")
                 self._build_refunds(conn, refunds, refs, batch, setup, bat_nbr, per_post, now, work, result)
         result.module = module
@@ -950,6 +952,11 @@ class SLWriter:
                 problem = self._check_application(
                     pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending, find
                 )
+                part = self._partial_application(pay, appl.ref_nbr, appl.doc_type, appl.amount, pending, find)
+                if problem and part is not None and problem[0] == "appl_short_balance":
+                    problem, appl_amount = part
+                else:
+                    appl_amount = appl.amount
                 if problem:
                     code, reason = problem
                     reviews.append(
@@ -967,12 +974,13 @@ class SLWriter:
                             },
                         )
                     )
-                    continue
+                    if appl_amount == appl.amount:
+                        continue  # nothing of it can be applied: the payment stays unapplied (on account)
                 inv = find(appl.doc_type, appl.ref_nbr, pay.cust_id)
                 assert inv is not None
-                pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl.amount
-                applied_total += appl.amount
-                applied = money(appl.amount, dec)
+                pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl_amount
+                applied_total += appl_amount
+                applied = money(appl_amount, dec)
                 lines.append(
                     self._artran(
                         cust_id=pay.cust_id,
@@ -1113,6 +1121,37 @@ class SLWriter:
             )
         return None
 
+    @staticmethod
+    def _partial_application(
+        pay: PlannedPayment,
+        ref: str,
+        doc_type: str,
+        amount: Decimal,
+        pending: dict[tuple[str, str, str], Decimal],
+        find: Callable[[str, str, str], sa.Row[Any] | None],
+    ) -> tuple[tuple[str, str], Decimal] | None:
+        """A payment larger than the invoice's open balance is split (docs/accounting.md §2).
+
+        Applied: min(amount, open balance − applications waiting in unreleased batches); the rest stays
+        unapplied on the customer's account. The same split whatever SL released in between: a released
+        application lowered ``DocBal`` by exactly what an unreleased one counts in ``pending``. None when
+        nothing of the invoice is left to apply (the whole payment stays unapplied).
+        """
+        doc = find(doc_type, ref, pay.cust_id)
+        if doc is None or int(doc.Rlsed) != 1 or int(doc.OpenDoc) != 1:
+            return None
+        balance = Decimal(str(doc.CuryDocBal)).quantize(CENT)
+        already = pending[(pay.cust_id, doc_type, ref)]
+        available = balance - already
+        if available <= 0 or available >= amount:
+            return None
+        return (
+            "appl_partial",
+            f"{doc_type} {ref} open balance {balance:.2f} (minus {already:.2f} awaiting release) covers "
+            f"{available:.2f} of {amount:.2f}: applied {available:.2f}, {amount - available:.2f} posted "
+            "unapplied (on account); apply or refund it in SL",
+        ), available
+
     # ---- refunds -----------------------------------------------------------------------------------
 
     def _build_refunds(
@@ -1128,23 +1167,35 @@ class SLWriter:
         work: _Work,
         result: BatchResult,
     ) -> None:
-        """Per refund a credit memo (Dr refunds, Cr A/R) + a debit memo (Dr A/R, Cr clearing): A/R nets 0."""
+        """Per refund (docs/accounting.md §3): reversing an invoice the sale paid, a credit memo (Dr
+        refunds, Cr A/R) + a debit memo (Dr A/R, Cr clearing), A/R nets 0; returning money paid on
+        account, the debit memo alone, and a review item names the customer's unapplied payment to apply
+        to it in 08.030 (SL's application path needs both documents released; we do not apply it)."""
         dec = setup.cury_dec_pl
         customers = {
             str(r.CustId).strip(): r for r in conn.execute(q.customers_stmt({r.cust_id for r in refunds}))
         }
-        for index, refund in enumerate(refunds):
+        pos = 0
+        for refund in refunds:
             if refund.amount <= 0:
                 raise WriterError(f"refund {refund.ledger_key}: amount {refund.amount} must be positive")
-            cm_ref, dm_ref = refs[2 * index], refs[2 * index + 1]
             ar = refund.ar_account or self._customer_ar(customers.get(refund.cust_id), setup)
             amount = money(refund.amount, dec)
             desc = refund.description or f"PayTrace refund {refund.transaction_id}"
             ext = refund.ext_ref_nbr or str(refund.transaction_id)
-            for doc_type, ref, drcr, detail in (
-                ("CM", cm_ref, "D", refund.refund_account),
-                ("DM", dm_ref, "C", refund.clearing_account),
-            ):
+            documents: tuple[tuple[str, str, str, Account], ...]
+            if refund.reverses_invoice:
+                cm_ref, dm_ref = refs[pos], refs[pos + 1]
+                documents = (
+                    ("CM", cm_ref, "D", refund.refund_account),
+                    ("DM", dm_ref, "C", refund.clearing_account),
+                )
+                pos += 2
+            else:
+                cm_ref, dm_ref = "", refs[pos]
+                documents = (("DM", dm_ref, "C", refund.clearing_account),)
+                pos += 1
+            for doc_type, ref, drcr, detail in documents:
                 work.ardoc.append(
                     self._ardoc(
                         cust_id=refund.cust_id,
@@ -1187,6 +1238,21 @@ class SLWriter:
                 )
                 work.refnbr.append({"RefNbr": ref, "DocType": doc_type, **self._audit(now)})
                 work.total += Decimal(str(amount))
+            message = f"CM {cm_ref} + DM {dm_ref}" if cm_ref else f"DM {dm_ref}"
+            reviews: list[_Review] = []
+            if refund.review_reason:
+                reviews.append(
+                    _Review(
+                        refund.transaction_id,
+                        refund.ledger_key,
+                        "plan_review",
+                        refund.review_reason,
+                        {"bat_nbr": bat_nbr, "ref_nbr": dm_ref},
+                    )
+                )
+            if not cm_ref:
+                reviews.append(self._refund_application_review(conn, refund, dm_ref, bat_nbr))
+            note = "; ".join([message, *(r.reason for r in reviews)])
             work.ledger.append(
                 self._ledger_row(
                     refund,
@@ -1194,17 +1260,60 @@ class SLWriter:
                     cpny=batch.cpny_id,
                     module="AR",
                     bat_nbr=bat_nbr,
-                    doc_type="CM",
-                    ref_nbr=cm_ref,
+                    doc_type="CM" if cm_ref else "DM",
+                    ref_nbr=cm_ref or dm_ref,
                     cust_id=refund.cust_id,
                     amount=refund.amount,
                     setup=setup,
                     per_post=per_post,
-                    note=f"CM {cm_ref} + DM {dm_ref}",
+                    note=note[:255],
                 )
             )
+            work.reviews.extend(reviews)
             result.posted += 1
-            result.add(ItemOutcome(refund.ledger_key, "posted", "CM", cm_ref, f"CM {cm_ref} + DM {dm_ref}"))
+            result.review_items += len(reviews)
+            result.add(
+                ItemOutcome(
+                    refund.ledger_key,
+                    "review" if reviews else "posted",
+                    "CM" if cm_ref else "DM",
+                    cm_ref or dm_ref,
+                    message,
+                )
+            )
+
+    @staticmethod
+    def _refund_application_review(
+        conn: sa.Connection, refund: PlannedRefund, dm_ref: str, bat_nbr: str
+    ) -> _Review:
+        """The review item of a refund of money on account: which payment should pay its DM.
+
+        PayTrace does not link a refund to its sale, so the candidate is the customer's latest payment
+        with enough unapplied money (and the same PayTrace invoice id, when the refund carries one).
+        """
+        pay = conn.execute(q.refund_candidate_payments_stmt(refund.cust_id, refund.ext_ref_nbr or "")).all()
+        candidate = ""
+        for row in pay:
+            open_amount = (
+                float(row.DocBal) if int(row.Rlsed) == 1 else float(row.OrigDocAmt) - float(row.ApplAmt)
+            )
+            unapplied = Decimal(str(round(open_amount, 2)))
+            if unapplied >= refund.amount:
+                candidate = str(row.RefNbr).strip()
+                break
+        what = f"PA {candidate}" if candidate else "the customer's unapplied payment"
+        reason = (
+            f"refund of money on account: DM {dm_ref} (AR batch {bat_nbr}) credits clearing for "
+            f"{refund.amount}; apply {what} of customer {refund.cust_id} to DM {dm_ref} in 08.030 "
+            "once both are released"
+        )
+        return _Review(
+            refund.transaction_id,
+            refund.ledger_key,
+            "refund_apply_credit",
+            reason,
+            {"bat_nbr": bat_nbr, "dm": dm_ref, "payment": candidate, "cust_id": refund.cust_id},
+        )
 
     @staticmethod
     def _customer_ar(customer: sa.Row[Any] | None, setup: SLSetup) -> Account:
@@ -1323,6 +1432,7 @@ class SLWriter:
         now = self._now()
         work = _Work()
         touched: set[str] = set()
+        memo_batches: set[str] = set()  # 08010 batches (a voided refund's memos): no deposit amount
         if conn.dialect.name == "sqlite":  # take SQLite's write lock first (BEGIN IMMEDIATE semantics)
             conn.execute(numbering.sqlite_write_lock_stmt("AR"))
         voids = [i for i in batch.items if isinstance(i, PlannedVoid)]
@@ -1336,6 +1446,15 @@ class SLWriter:
                 void.transaction_id, "", Decimal(0), void.doc_date, Account("", "")
             ).ledger_key
             pay = conn.execute(q.ledger_row_stmt(pay_key)).first()
+            if pay is None:
+                refund_key = PlannedRefund(
+                    void.transaction_id, "", Decimal(0), void.doc_date, Account("", ""), Account("", "")
+                ).ledger_key
+                refund_row = conn.execute(q.ledger_row_stmt(refund_key)).first()
+                if refund_row is not None and refund_row.status == "posted":
+                    self._void_refund(conn, void, refund_key, refund_row, batch, setup, work, result, touched)
+                    memo_batches.add(str(refund_row.bat_nbr).strip())
+                    continue
             if pay is None or pay.status != "posted":
                 why = (
                     "the sale was never posted to SL"
@@ -1422,8 +1541,8 @@ class SLWriter:
                     "CtrlTot": base_total,
                     "CuryCrTot": cury_total,
                     "CuryCtrlTot": cury_total,
-                    "DepositAmt": base_total,
-                    "CuryDepositAmt": cury_total,
+                    "DepositAmt": 0.0 if bat_nbr in memo_batches else base_total,
+                    "CuryDepositAmt": 0.0 if bat_nbr in memo_batches else cury_total,
                     "Status": status,
                     "LUpd_DateTime": now,
                     "LUpd_Prog": self.program,
@@ -1440,6 +1559,76 @@ class SLWriter:
                 findings = run_preflight(conn, module="AR", bat_nbr=bat_nbr)
                 if findings:
                     raise PreflightFailed("AR", findings)
+
+    def _void_refund(
+        self,
+        conn: sa.Connection,
+        void: PlannedVoid,
+        refund_key: str,
+        row: sa.Row[Any],
+        batch: PlannedBatch,
+        setup: SLSetup,
+        work: _Work,
+        result: BatchResult,
+        touched: set[str],
+    ) -> None:
+        """A refund voided in PayTrace (issue 11 §5): its CM/DM leave an unreleased batch, as a voided
+        sale's payment does; once released, a review item (and reconciliation's unexplained difference)
+        stays until someone reverses the memos in SL."""
+        bat_nbr, cust = str(row.bat_nbr).strip(), str(row.cust_id).strip()
+        message = str(row.note or "").split(";", 1)[0]
+        memos = list(dict.fromkeys(re.findall(r"\b(CM|DM) (\S+)", message))) or [
+            (str(row.doc_type).strip(), str(row.ref_nbr).strip())
+        ]
+        header = conn.execute(q.lock_batch_stmt("AR", bat_nbr)).first()
+        self._step("void_locked")
+        docs = [conn.execute(q.payment_doc_stmt(cust, ref, bat_nbr, dtype)).first() for dtype, ref in memos]
+        names = " + ".join(f"{dtype} {ref}" for dtype, ref in memos)
+        unreleased = (
+            header is not None
+            and int(header.Rlsed) == 0
+            and str(header.Status).strip() in q.UNRELEASED_STATUSES
+            and all(d is not None and int(d.Rlsed) == 0 for d in docs)
+        )
+        if not unreleased:
+            status = "missing" if header is None else f"status {str(header.Status).strip()}"
+            reason = (
+                f"refund voided after release: PayTrace voided refund {void.transaction_id}, but its {names} "
+                f"(customer {cust}) in AR batch {bat_nbr} ({status}) are already released; the money never "
+                "left clearing: reverse the memos in SL (an opposite CM/DM pair) and resolve this item"
+            )
+            work.reviews.append(
+                _Review(
+                    void.transaction_id,
+                    void.ledger_key,
+                    "refund_void_after_release",
+                    reason,
+                    {"bat_nbr": bat_nbr, "documents": names, "cust_id": cust},
+                )
+            )
+            work.ledger.append(
+                self._void_ledger(
+                    void, batch, setup, bat_nbr, memos[0][1], cust, memos[0][0], note=reason[:255]
+                )
+            )
+            result.review_items += 1
+            result.add(ItemOutcome(void.ledger_key, "review", memos[0][0], memos[0][1], reason))
+            return
+        for dtype, ref in memos:
+            conn.execute(q.delete_payment_lines_stmt(cust, ref, bat_nbr, dtype))
+            conn.execute(q.delete_payment_doc_stmt(cust, ref, bat_nbr, dtype))
+        self._step("void_deleted")
+        conn.execute(
+            q.ledger_mark_removed_stmt(refund_key),
+            {"updated_at": utcnow(), "note": f"voided in PayTrace; removed by {void.ledger_key}"},
+        )
+        done = f"removed {names} from AR batch {bat_nbr}"
+        work.ledger.append(
+            self._void_ledger(void, batch, setup, bat_nbr, memos[0][1], cust, memos[0][0], note=done)
+        )
+        touched.add(bat_nbr)
+        result.removed += 1
+        result.add(ItemOutcome(void.ledger_key, "removed", memos[0][0], memos[0][1], done))
 
     def _void_ledger(
         self,

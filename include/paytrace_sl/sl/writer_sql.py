@@ -132,6 +132,22 @@ def pending_applications_stmt(refs: Iterable[str], *, pg_array: bool = False) ->
     )
 
 
+def refund_candidate_payments_stmt(cust_id: str, ext_ref: str) -> sa.Select[Any]:
+    """The customer's payments, newest first, that a refund of money on account may be paid from.
+
+    ``ext_ref`` (the PayTrace invoice id a refund carries from its sale) narrows them to the sale's
+    receipts; blank → any payment of the customer. Read-only: the writer only names the candidate.
+    """
+    where = [D.c.CustId == cust_id, D.c.DocType == "PA"]
+    if ext_ref:
+        where.append(D.c.CustOrdNbr == ext_ref)
+    return (
+        sa.select(D.c.RefNbr, D.c.Rlsed, D.c.DocBal, D.c.OrigDocAmt, D.c.ApplAmt)
+        .where(*where)
+        .order_by(D.c.DocDate.desc(), D.c.RefNbr.desc())
+    )
+
+
 def customers_stmt(cust_ids: Iterable[str]) -> sa.Select[Any]:
     cu = catalog.Customer
     return sa.select(cu.c.CustId, cu.c.ArAcct, cu.c.ArSub, cu.c.Status).where(
@@ -152,26 +168,27 @@ def lock_batch_stmt(module: str, bat_nbr: str) -> sa.Select[Any]:
     )
 
 
-def payment_doc_stmt(cust_id: str, ref_nbr: str, bat_nbr: str) -> sa.Select[Any]:
+def payment_doc_stmt(cust_id: str, ref_nbr: str, bat_nbr: str, doc_type: str = "PA") -> sa.Select[Any]:
+    """A document we wrote (a payment; ``doc_type`` CM/DM for a refund's memos)."""
     return sa.select(D.c.Rlsed, D.c.OrigDocAmt).where(
-        D.c.CustId == cust_id, D.c.DocType == "PA", D.c.RefNbr == ref_nbr, D.c.BatNbr == bat_nbr
+        D.c.CustId == cust_id, D.c.DocType == doc_type, D.c.RefNbr == ref_nbr, D.c.BatNbr == bat_nbr
     )
 
 
-def delete_payment_lines_stmt(cust_id: str, ref_nbr: str, bat_nbr: str) -> sa.Delete:
+def delete_payment_lines_stmt(cust_id: str, ref_nbr: str, bat_nbr: str, doc_type: str = "PA") -> sa.Delete:
     return sa.delete(T).where(
         T.c.CustId == cust_id,
-        T.c.TranType == "PA",
+        T.c.TranType == doc_type,
         T.c.RefNbr == ref_nbr,
         T.c.BatNbr == bat_nbr,
         T.c.Rlsed == 0,
     )
 
 
-def delete_payment_doc_stmt(cust_id: str, ref_nbr: str, bat_nbr: str) -> sa.Delete:
+def delete_payment_doc_stmt(cust_id: str, ref_nbr: str, bat_nbr: str, doc_type: str = "PA") -> sa.Delete:
     return sa.delete(D).where(
         D.c.CustId == cust_id,
-        D.c.DocType == "PA",
+        D.c.DocType == doc_type,
         D.c.RefNbr == ref_nbr,
         D.c.BatNbr == bat_nbr,
         D.c.Rlsed == 0,
@@ -234,6 +251,7 @@ def golden_statements() -> dict[str, sa.Executable]:
         "adjusted_docs": adjusted_docs_stmt(["000451"]),
         "pending_applications": pending_applications_stmt(["000451"]),
         "customers": customers_stmt(["C100"]),
+        "refund_candidate_payments": refund_candidate_payments_stmt("C100", "000451"),
         "lock_batch": lock_batch_stmt("AR", "000101"),
         "payment_doc": payment_doc_stmt("C100", "81234567", "000101"),
         "delete_payment_lines": delete_payment_lines_stmt("C100", "81234567", "000101"),

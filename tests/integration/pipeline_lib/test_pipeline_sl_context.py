@@ -135,6 +135,13 @@ def test_context_reads_customers_xref_invoices_orders_and_ledger(sl_sqlite_url: 
     assert sorted(ctx.open_invoices) == ["INV-1", "INV-2"]
     assert ctx.open_invoices["INV-2"][0].doc_bal == Decimal("75.50")
     assert ctx.open_invoices["INV-1"][0].cust_id == "C100"
+    # any invoice, closed or unreleased too, names its customer (issue 11 §4); a CM is no invoice
+    assert {k: set(v) for k, v in ctx.invoice_owners.items()} == {
+        "INV-1": {"C100"},
+        "INV-2": {"C200"},
+        "INV-3": {"C100"},
+        "INV-4": {"C100"},
+    }
     assert [o.cust_id for o in ctx.orders["SO-77"]] == ["C300"]
     assert set(ctx.ledger) == {1, 2}
     assert dict(ctx.ledger[1].kinds) == {"payment": "posted", "void": "posted"}

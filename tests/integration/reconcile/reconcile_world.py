@@ -114,7 +114,11 @@ def build_world(url: str, tmp: Path, *, messy: bool) -> World:
         PlannedBatch(
             PostingKind.REFUND,
             "PTDEMO",
-            (PlannedRefund(1003, "CUST00001", Decimal("20.00"), D1, CLEARING, REFUNDS),),
+            (
+                PlannedRefund(
+                    1003, "CUST00001", Decimal("20.00"), D1, CLEARING, REFUNDS, reverses_invoice="INV-1"
+                ),
+            ),
         ),
         PlannedBatch(
             PostingKind.SETTLEMENT, "PTDEMO", (PlannedSettlement(501, D1, Decimal("130.00"), CLEARING, BANK),)

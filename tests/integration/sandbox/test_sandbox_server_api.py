@@ -368,3 +368,55 @@ def test_keep_alive_reuses_one_connection(api: Api) -> None:
     pool = api.session.get_adapter(api.url).poolmanager
     conns = [p for p in pool.pools._container.values()]
     assert len(conns) == 1 and conns[0].num_connections == 1
+
+
+# ----------------------------------------------------------------------------------- clock
+def test_clock_dates_processing_calls(api: Api) -> None:
+    """``POST /_sandbox/clock``: sales, captures, refunds, voids and settlements on chosen days."""
+
+    def at(when: str | None) -> None:
+        resp = requests.post(f"{api.url}/_sandbox/clock", json={"now": when}, timeout=10)
+        assert resp.status_code == 200 and resp.json()["ok"] is True
+
+    def on(day: str) -> list[dict]:
+        return api.post(EXPORT, {"start_date": day, "end_date": day}).json()["transactions"]
+
+    at("2025-05-01T09:30:00")
+    sale = _sale(api, 40, invoice_id="INV-CLOCK").json()["transaction_id"]
+    auth = _sale(api, 25, path="/v1/transactions/authorization/keyed").json()["transaction_id"]
+    voided = _sale(api, 5).json()["transaction_id"]
+    at("2025-05-02T10:00:00")
+    assert api.post("/v1/transactions/void", {"transaction_id": voided}).json()["response_code"] == 109
+    settled = api.post("/v1/transactions/settle", {}).json()["batch_number"]
+    at("2025-05-06T08:00:00")
+    refund = api.post(
+        "/v1/transactions/refund/for_transaction", {"transaction_id": sale, "amount": 15}
+    ).json()
+    assert (
+        api.post("/v1/transactions/authorization/capture", {"transaction_id": auth}).json()["response_code"]
+        == 112
+    )
+    late = api.post("/v1/transactions/settle", {}).json()["batch_number"]
+
+    first = {r["transaction_id"]: r for r in on("05/01/2025")}
+    assert set(first) == {sale, auth, voided}
+    assert first[sale]["created"]["at"] == "5/1/2025 9:30:00 AM"
+    assert (
+        first[sale]["status_code"] == f"GB{settled}"
+        and first[voided]["status_message"] == shapes.STATUS_VOIDED[1]
+    )
+    # a capture keeps its authorization's created.at; it settles in the later batch
+    assert first[auth]["status_code"] == f"GB{late}" and first[auth]["created"]["at"] == "5/1/2025 9:30:00 AM"
+    assert [r["transaction_id"] for r in on("05/06/2025")] == [refund["transaction_id"]]
+    batches = api.post("/v1/batches/export", {"start_date": "05/01/2025", "end_date": "05/31/2025"}).json()
+    assert {b["number"]: b["created"] for b in batches["batches"]} == {
+        settled: "5/2/2025 10:00:00 AM",
+        late: "5/6/2025 8:00:00 AM",
+    }
+    assert (
+        requests.get(f"{api.url}/_sandbox/stats", timeout=10).json()["clock"] == "2025-05-06T08:00:00-07:00"
+    )
+    bad = requests.post(f"{api.url}/_sandbox/clock", json={"now": "tomorrow"}, timeout=10)
+    assert bad.status_code == 400
+    at(None)
+    assert api.server.clock() is None

@@ -81,7 +81,17 @@ def test_worked_example(tmp_path: Path) -> None:
                 PlannedBatch(
                     PostingKind.REFUND,
                     cpny,
-                    (PlannedRefund(81234570, CUST, Decimal("45.44"), DAY, CLEARING, RETURNS),),
+                    (
+                        PlannedRefund(
+                            81234570,
+                            CUST,
+                            Decimal("45.44"),
+                            DAY,
+                            CLEARING,
+                            RETURNS,
+                            reverses_invoice="000451",
+                        ),
+                    ),
                 ),
                 PlannedBatch(
                     PostingKind.SETTLEMENT,

@@ -54,7 +54,11 @@ PLAN = PostingPlan(
         PlannedBatch(
             PostingKind.REFUND,
             CPNY,
-            (PlannedRefund(81234569, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS),),
+            (
+                PlannedRefund(
+                    81234569, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS, reverses_invoice=INVOICE
+                ),
+            ),
         ),
         PlannedBatch(
             PostingKind.SETTLEMENT,

@@ -140,22 +140,29 @@ def test_application_rechecked_at_write_time_goes_unapplied_with_review(sl_engin
             payment(2002, "100.00", ("000452", "100.00")),  # closed
             payment(2003, "50.00", ("000453", "50.00")),  # other customer's
             payment(2004, "250.00", (INVOICE, "250.00")),  # fits
-            payment(2005, "60.00", (INVOICE, "60.00")),  # 250 already applied in this batch: short
+            payment(2005, "60.00", (INVOICE, "60.00")),  # 250 applied in this batch: 50 left, split
             payment(2006, "5.00", review_reason="customer matched by e-mail only"),
+            payment(2007, "10.00", (INVOICE, "10.00")),  # nothing left: unapplied
         )
     )
-    assert (res.posted, res.review_items) == (6, 5)
+    assert (res.posted, res.review_items) == (7, 6)
     codes = {r["ledger_key"]: r["reason_code"] for r in reviews(sl_engine)}
     assert codes == {
         "paytrace:2001:payment": "appl_invoice_missing",
         "paytrace:2002:payment": "appl_invoice_closed",
         "paytrace:2003:payment": "appl_wrong_customer",
-        "paytrace:2005:payment": "appl_short_balance",
+        "paytrace:2005:payment": "appl_partial",
         "paytrace:2006:payment": "plan_review",
+        "paytrace:2007:payment": "appl_short_balance",
     }
     lines = fetch(sl_engine, T, T.c.BatNbr == res.bat_nbr)
-    assert [(t["RefNbr"], t["SiteId"], t["TranAmt"]) for t in lines] == [("2004", INVOICE, 250.0)]
-    assert fetch(sl_engine, B, B.c.BatNbr == res.bat_nbr)[0]["CrTot"] == 565.0  # every payment still posted
+    assert [(t["RefNbr"], t["SiteId"], t["TranAmt"]) for t in lines] == [
+        ("2004", INVOICE, 250.0),
+        ("2005", INVOICE, 50.0),  # min(payment, open balance − pending), the rest on account
+    ]
+    pa = fetch(sl_engine, D, D.c.RefNbr == "2005")[0]
+    assert (pa["OrigDocAmt"], pa["ApplAmt"]) == (60.0, 50.0)
+    assert fetch(sl_engine, B, B.c.BatNbr == res.bat_nbr)[0]["CrTot"] == 575.0  # every payment still posted
 
 
 def test_unreleased_invoice_is_not_applied(sl_engine: sa.Engine) -> None:
@@ -169,7 +176,7 @@ def test_unreleased_invoice_is_not_applied(sl_engine: sa.Engine) -> None:
 
 def test_refund_document_set_nets_to_refunds_vs_clearing(sl_engine: sa.Engine) -> None:
     refund = PlannedRefund(
-        3001, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS, description="Refund x1111"
+        3001, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS, "Refund x1111", reverses_invoice=INVOICE
     )
     res = SLWriter(sl_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
     assert (res.bat_nbr, res.outcomes[refund.ledger_key].ref_nbr) == ("000101", "000501")
@@ -195,9 +202,28 @@ def test_refund_skips_reference_numbers_sl_users_took(sl_engine: sa.Engine) -> N
     with sl_engine.begin() as conn:
         taken = complete_row(catalog.RefNbr, {"RefNbr": "000501", "DocType": "IN"}, include_identity=False)
         conn.execute(sa.insert(catalog.RefNbr), [taken])  # SL's 29-column row: no DEFAULTs to lean on
-    refund = PlannedRefund(3101, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS)
+    refund = PlannedRefund(3101, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS, reverses_invoice=INVOICE)
     res = SLWriter(sl_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
     assert res.outcomes[refund.ledger_key].message == "CM 000502 + DM 000503"
+
+
+def test_refund_of_money_on_account_is_a_debit_memo_alone(sl_engine: sa.Engine) -> None:
+    """Issue 11 §1: no invoice reversed → DM (Dr A/R, Cr clearing) only, no sales returns; a review item
+    names the customer's unapplied payment to apply to it once both are released."""
+    writer = SLWriter(sl_engine)
+    writer.write_batch(pay_batch(payment(3201, "45.44"), payment(3202, "10.00")))
+    refund = PlannedRefund(3203, CUST, Decimal("45.44"), DOC_DATE, CLEARING, REFUNDS)
+    res = writer.write_batch(PlannedBatch(PostingKind.REFUND, CPNY, (refund,)))
+    assert (res.bat_nbr, res.posted, res.review_items) == ("000102", 1, 1)
+    docs = fetch(sl_engine, D, D.c.BatNbr == "000102")
+    assert [(d["DocType"], d["RefNbr"], d["OrigDocAmt"]) for d in docs] == [("DM", "000501", 45.44)]
+    assert fetch(sl_engine, B, B.c.BatNbr == "000102")[0]["CuryCrTot"] == 45.44
+    assert fetch(sl_engine, catalog.ARSetup)[0]["LastRefNbr"] == "000501"
+    (item,) = reviews(sl_engine)
+    assert item["reason_code"] == "refund_apply_credit"
+    assert f"apply PA 3201 of customer {CUST} to DM 000501" in item["reason"]  # 10.00 would not cover it
+    gl = simulate_release_gl(sl_engine, "AR", "000102")
+    assert gl == {AR.acct: Decimal("45.44"), CLEARING.acct: Decimal("-45.44")}  # no revenue account
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,26 @@ def test_refund_becomes_planned_refund_with_refund_account() -> None:
     assert item.refund_account == Account("4910", "000000")
     assert item.clearing_account == Account("1010", "000000")
     assert result.plan.batches[0].kind == PostingKind.REFUND
-    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["CM"]
+    assert item.reverses_invoice == ""  # no invoice: money paid on account goes back, a DM alone
+    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["DM"]
+
+
+def test_refund_quoting_its_customers_invoice_reverses_it() -> None:
+    """Issue 11 §1: a CM against sales returns only when the refund reverses an invoice the sale paid;
+    the invoice may be closed (paid) by now."""
+    context = ctx(invoice_owners=[("INV-1", "C100"), ("INV-2", "C200")])
+    result = build_plan(
+        [
+            tx(7, transaction_type="REFUND", invoice_id="INV-1"),
+            tx(8, transaction_type="REFUND", invoice_id="INV-2"),  # another customer's: on account
+            tx(9, transaction_type="REFUND", invoice_id="SO-5"),  # a sales order: on account
+        ],
+        context,
+        MAPPING,
+    )
+    refunds = {i.transaction_id: i for b in result.plan.batches for i in b.items}
+    assert {t: r.reverses_invoice for t, r in refunds.items()} == {7: "INV-1", 8: "", 9: ""}  # type: ignore[union-attr]
+    assert plan_rows(result.plan, MAPPING)["doc_type"].tolist() == ["CM", "DM", "DM"]
 
 
 def test_customer_matching_exact_then_xref_then_invoice() -> None:
@@ -168,16 +187,18 @@ def test_unmatched_customer_to_unidentified_receipts_by_configuration() -> None:
     result = build_plan(
         [tx(1, customer_id="nobody"), tx(2, customer_id="nobody", transaction_type="REFUND")], ctx(), mapping
     )
-    assert result.review[2].code == "unknown_customer"  # refunds are never credited to "unidentified"
-    del result.review[2]
-    item = only_item(result)
-    assert isinstance(item, PlannedPayment)
-    assert item.cust_id == "UNIDENT"
-    assert item.review_reason.startswith("unidentified_customer")
+    items = {i.transaction_id: i for b in result.plan.batches for i in b.items}
+    assert isinstance(items[1], PlannedPayment) and isinstance(items[2], PlannedRefund)
+    assert items[1].cust_id == items[2].cust_id == "UNIDENT"
+    assert items[1].review_reason.startswith("unidentified_customer")
+    # the refund of an unidentified receipt: a DM of the unidentified customer, never a credit
+    assert items[2].review_reason.startswith("unidentified_customer") and items[2].reverses_invoice == ""
     assert result.review == {}
 
 
-def test_invoice_applied_when_balance_suffices_and_in_time_order() -> None:
+def test_payments_to_own_invoice_are_always_posted_and_applied_by_the_writer() -> None:
+    """The paying customer is known: both receipts are posted, each applying to the invoice; the writer
+    splits what the open balance cannot cover (docs/accounting.md §2), so no review here."""
     context = ctx(invoices=[OpenInvoice("INV-1", "C100", Decimal("150.00"))])
     early = dt.datetime(2025, 4, 10, 9, 0, tzinfo=LA)
     later = dt.datetime(2025, 4, 10, 10, 0, tzinfo=LA)
@@ -186,19 +207,31 @@ def test_invoice_applied_when_balance_suffices_and_in_time_order() -> None:
         context,
         MAPPING,
     )
+    items = [i for b in result.plan.batches for i in b.items]
+    assert [i.transaction_id for i in items] == [1, 2]  # in time order: the writer consumes the balance
+    assert all(isinstance(i, PlannedPayment) for i in items)
+    assert [i.applications[0].ref_nbr for i in items if isinstance(i, PlannedPayment)] == ["INV-1", "INV-1"]
+    assert [i.ext_ref_nbr for i in items if isinstance(i, PlannedPayment)] == ["INV-1", "INV-1"]
+    assert result.review == {}
+
+
+def test_closed_invoice_identifies_its_customer_and_is_applied_by_the_writer() -> None:
+    """Issue 11 §4: a paid (closed) invoice still names its customer; the writer finds it closed."""
+    context = ctx(invoice_owners=[("INV-9", "C200")])
+    result = build_plan([tx(1, customer_id="", invoice_id="INV-9")], context, MAPPING)
     item = only_item(result)
-    assert item.transaction_id == 1
-    assert item.applications[0].ref_nbr == "INV-1"
-    assert item.applications[0].amount == Decimal("100.00")
-    assert item.ext_ref_nbr == "INV-1"
-    assert result.review[2].code == "invoice_balance_short"
-    assert "150.00" in result.review[2].text
+    assert isinstance(item, PlannedPayment)
+    assert (item.cust_id, item.applications[0].ref_nbr) == ("C200", "INV-9")
 
 
-def test_invoice_of_another_customer_goes_to_review() -> None:
+def test_invoice_of_another_customer_posts_unapplied_for_the_payer() -> None:
     context = ctx(invoices=[OpenInvoice("INV-1", "C200", Decimal("500.00"))])
     result = build_plan([tx(1, customer_id="C100", invoice_id="INV-1")], context, MAPPING)
-    assert result.review[1].code == "invoice_other_customer"
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment)
+    assert (item.cust_id, item.applications) == ("C100", ())
+    assert item.review_reason.startswith("invoice_other_customer: invoice 'INV-1' belongs to C200, not C100")
+    assert result.review == {}
 
 
 def test_sales_order_reference_posts_unapplied_with_review_note() -> None:
@@ -209,10 +242,25 @@ def test_sales_order_reference_posts_unapplied_with_review_note() -> None:
     assert item.review_reason.startswith("order_not_invoiced")
 
 
-def test_unknown_invoice_id_goes_to_review() -> None:
+def test_unknown_invoice_id_posts_unapplied_with_review_note() -> None:
     result = build_plan([tx(1, invoice_id="NOPE-1")], ctx(), MAPPING)
-    assert result.review[1].code == "invoice_not_found"
-    assert result.plan.batches == ()
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment)
+    assert item.applications == ()
+    assert item.review_reason.startswith("invoice_not_found: invoice id 'NOPE-1'")
+    assert result.review == {}
+
+
+def test_unidentified_customer_posts_even_when_an_unknown_invoice_is_quoted() -> None:
+    mapping = dataclasses.replace(
+        MAPPING, customers=CustomerMatching(unmatched="unidentified", unidentified_customer_id="UNIDENT")
+    )
+    result = build_plan([tx(1, customer_id="nobody", invoice_id="NOPE-1")], ctx(), mapping)
+    item = only_item(result)
+    assert isinstance(item, PlannedPayment) and item.cust_id == "UNIDENT"
+    assert item.review_reason.startswith("unidentified_customer")
+    assert "invoice_not_found" in item.review_reason
+    assert result.review == {}
 
 
 def test_void_of_posted_sale_plans_a_void_once() -> None:
@@ -259,10 +307,16 @@ def test_lookback_same_state_changes_nothing_state_change_no_document() -> None:
     assert codes == {1: "state_unchanged", 2: "state_changed_no_action", 3: "state_unchanged"}
 
 
-def test_refund_voided_after_posting_goes_to_review() -> None:
+def test_refund_voided_after_posting_plans_a_void_once() -> None:
+    """Issue 11 §5: a voided refund's memos are removed like a voided sale's payment."""
     ledger = {5: LedgerEntry(kinds={"refund": "posted"}, paytrace_state="pending")}
     result = build_plan([tx(5, transaction_type="REFUND", status=S.VOIDED)], ctx(ledger=ledger), MAPPING)
-    assert result.review[5].code == "refund_voided_after_posting"
+    item = only_item(result)
+    assert isinstance(item, PlannedVoid) and item.transaction_id == 5
+    assert result.review == {}
+    done = {5: LedgerEntry(kinds={"refund": "posted", "void": "posted"}, paytrace_state="voided")}
+    again = build_plan([tx(5, transaction_type="REFUND", status=S.VOIDED)], ctx(ledger=done), MAPPING)
+    assert again.plan.batches == () and again.already_posted == (5,)
 
 
 def test_batches_grouped_per_kind_company_and_local_date() -> None:
