@@ -2,7 +2,8 @@
 
 Daily, one merchant day per run (data-interval timetable in the merchant's time zone, so a DST day is
 23 or 25 hours). Steps live in :mod:`paytrace_sl.pipeline.runner`; the writer's ledger makes reruns and
-backfills post each settlement once.
+backfills post each settlement once. The auditor report of day D waits (a sensor) until the payments
+DAG has finished day D, so it never shows a day whose payments are still being posted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from paytrace_sl_airflow.dag_support import (
     merchant_timezone,
     start_date,
     step_chain,
+    wait_for_payments,
 )
 
 DAG_ID = "paytrace_settlements_to_sl"
@@ -33,8 +35,9 @@ DAG_ID = "paytrace_settlements_to_sl"
 )
 def paytrace_settlements_to_sl() -> None:
     # extract_batches → plan_settlements → load_settlements → reconcile → summarize → report
-    # (runner.SETTLEMENT_STEPS)
-    step_chain(DAG_ID, "settlements")
+    # (runner.SETTLEMENT_STEPS); the report also waits for the day's payments runs
+    report = step_chain(DAG_ID, "settlements")
+    wait_for_payments() >> report
 
 
 paytrace_settlements_to_sl()

@@ -297,3 +297,71 @@ def run_replay(dag_id: str) -> dict[str, Any]:
         from airflow.exceptions import AirflowSkipException
 
         raise AirflowSkipException(str(exc)) from exc  # every letter named is closed: nothing to do
+
+
+# ------------------------------------------------------------------ settlements wait for payments
+
+PAYMENTS_DAG_ID = "paytrace_payments_to_sl"
+
+
+def payments_run_dates(
+    logical_date: dt.datetime,
+    data_interval_start: dt.datetime | None = None,
+    data_interval_end: dt.datetime | None = None,
+    **_: Any,
+) -> list[dt.datetime]:
+    """Logical dates of the payments runs whose windows make up this settlement run's merchant day.
+
+    Scheduled and backfill runs have logical date = window start; a manual run (``dag.test``, a trigger
+    with a logical date) has logical date = window end. The payments runs are assumed to have been made
+    the same way as this run (both scheduled or backfilled, or both triggered), so the same convention
+    is applied to each payments window: hourly payments → the day's 23, 24 or 25 hours (stepped in UTC,
+    so DST days are right), daily → the day itself.
+    """
+
+    def utc(value: dt.datetime | None) -> dt.datetime | None:
+        # plain datetimes in UTC (pendulum's differences are Intervals, and its sums drop the zone)
+        if value is None:
+            return None
+        aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        return dt.datetime.fromtimestamp(aware.timestamp(), dt.UTC)
+
+    start, end, logical = utc(data_interval_start), utc(data_interval_end), utc(logical_date)
+    if start is None or end is None or end <= start:
+        raise ValueError(
+            "the settlement run has no data interval: cannot tell which payments runs to wait for"
+        )
+    step = dt.timedelta(hours=1) if payments_interval() is Interval.HOURLY else end - start
+    starts: list[dt.datetime] = []
+    at = start
+    while at < end:
+        starts.append(at)
+        at += step
+    manual = logical == end
+    return [s + step for s in starts] if manual else starts
+
+
+def wait_for_payments() -> Any:
+    """A sensor task: this settlement run's merchant day has been posted by the payments DAG.
+
+    The auditor report lists the day's payments; written while the day's payments run is still going
+    it shows zero transactions. Airflow's own ExternalTaskSensor (reschedule mode: no worker slot held
+    while waiting, no triggerer needed) waits until every payments run of the day succeeded and fails
+    at once if one failed (clear it after the payments run is fixed). Poke interval and timeout:
+    ``PAYTRACE_SL_PAYMENTS_WAIT_POKE_SECONDS`` (60), ``PAYTRACE_SL_PAYMENTS_WAIT_TIMEOUT_HOURS`` (24).
+    """
+    from airflow.providers.standard.sensors.external_task import ExternalTaskSensor
+
+    return ExternalTaskSensor(
+        task_id="wait_for_payments",
+        doc_md="Waits until the payments DAG has finished every window of this merchant day (report input).",
+        external_dag_id=PAYMENTS_DAG_ID,
+        external_task_id=None,  # the whole DAG run
+        allowed_states=["success"],
+        failed_states=["failed"],
+        execution_date_fn=payments_run_dates,
+        mode="reschedule",
+        poke_interval=float(_setting("PAYTRACE_SL_PAYMENTS_WAIT_POKE_SECONDS", "60")),
+        timeout=float(_setting("PAYTRACE_SL_PAYMENTS_WAIT_TIMEOUT_HOURS", "24")) * 3600,
+        retries=0,  # a failed or timed-out wait is a fact to look at, not a transient error
+    )
