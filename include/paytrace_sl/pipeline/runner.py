@@ -31,7 +31,7 @@ from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
 from paytrace_sl.pipeline.copies import SETTLEMENT_BATCH, Copies, Resolved, resolve_copies
-from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter, record_digest
+from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter
 from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import (
     Notification,

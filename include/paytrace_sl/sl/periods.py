@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.sl.setup import SLSetup
 
 LATE_ITEMS = ("current", "refuse")
@@ -27,7 +28,7 @@ REASON_CLOSED_PERIOD = "closed_period"
 """Review reason code of an item refused because its period is before the current or closed."""
 
 
-class PeriodError(RuntimeError):
+class PeriodError(PaytraceSlError, RuntimeError):
     """SL's period setup leaves no open period to post to (the current period is itself closed)."""
 
 
