@@ -213,3 +213,32 @@ def lookback_hours(explicit: float | None = None) -> float | None:
         return float(value)
     except ValueError:
         raise ConfigurationError(f"{LOOKBACK_HOURS_ENV} must be a number of hours, got {value!r}") from None
+
+
+SL_LOCK_TIMEOUT_ENV = "PAYTRACE_SL_SL_LOCK_TIMEOUT_S"
+SL_STATEMENT_TIMEOUT_ENV = "PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S"
+DEFAULT_SL_LOCK_TIMEOUT_S = 60.0
+DEFAULT_SL_STATEMENT_TIMEOUT_S = 3600.0
+
+
+def _seconds(name: str, default: float) -> float:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not a number of seconds") from None
+    if seconds < 0:
+        raise ConfigurationError(f"{name} must be 0 (no limit) or a positive number of seconds")
+    return seconds
+
+
+def sl_lock_timeout_s() -> float:
+    """How long an SL statement waits for a lock (``PAYTRACE_SL_SL_LOCK_TIMEOUT_S``, 0 = forever)."""
+    return _seconds(SL_LOCK_TIMEOUT_ENV, DEFAULT_SL_LOCK_TIMEOUT_S)
+
+
+def sl_statement_timeout_s() -> float:
+    """How long one SL statement may run (``PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S``, 0 = no limit)."""
+    return _seconds(SL_STATEMENT_TIMEOUT_ENV, DEFAULT_SL_STATEMENT_TIMEOUT_S)

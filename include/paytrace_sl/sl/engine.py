@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from paytrace_sl import settings
 from paytrace_sl.errors import PaytraceSlError, Transient
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-LOCK_TIMEOUT_ENV = "PAYTRACE_SL_SL_LOCK_TIMEOUT_S"
-STATEMENT_TIMEOUT_ENV = "PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S"
-DEFAULT_LOCK_TIMEOUT_S = 60.0
-DEFAULT_STATEMENT_TIMEOUT_S = 3600.0
+LOCK_TIMEOUT_ENV = settings.SL_LOCK_TIMEOUT_ENV
+STATEMENT_TIMEOUT_ENV = settings.SL_STATEMENT_TIMEOUT_ENV
 
 # How each SL dialect says "gave up waiting for a lock": PostgreSQL's SQLSTATE, SQL Server's error
 # number 1222 ("Lock request time out period exceeded"), SQLite's busy message.
@@ -31,27 +29,14 @@ class SLStatementTimeout(Transient):
     """One SL statement ran longer than the statement timeout; retry later or raise the timeout."""
 
 
-def _seconds(env: str, default: float) -> float:
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise PaytraceSlError(f"{env}={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise PaytraceSlError(f"{env} must be 0 (no limit) or a positive number of seconds")
-    return value
-
-
 def lock_timeout_s() -> float:
-    """How long an SL statement waits for a lock (``PAYTRACE_SL_SL_LOCK_TIMEOUT_S``, 0 = forever)."""
-    return _seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S)
+    """How long an SL statement waits for a lock (settings: ``PAYTRACE_SL_SL_LOCK_TIMEOUT_S``)."""
+    return settings.sl_lock_timeout_s()
 
 
 def statement_timeout_s() -> float:
-    """How long one SL statement may run (``PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S``, 0 = no limit)."""
-    return _seconds(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_S)
+    """How long one SL statement may run (settings: ``PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S``)."""
+    return settings.sl_statement_timeout_s()
 
 
 def create_sl_engine(

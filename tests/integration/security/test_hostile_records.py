@@ -39,9 +39,10 @@ from paytrace_sl.paytrace.client import PayTraceClient
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.extract import extract_window, rejects_path_for
 from paytrace_sl.pci_scan import scan_database, scan_paths, scan_text
+from paytrace_sl.pipeline.dead_letters import record_digest
 from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.mapping import load_mapping
-from paytrace_sl.pipeline.runner import OUTCOME_FILE, PipelineConfig, record_digest, run_window
+from paytrace_sl.pipeline.runner import OUTCOME_FILE, PipelineConfig, run_window
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.reconcile.report import build_report
 from paytrace_sl.redaction import contains_pan

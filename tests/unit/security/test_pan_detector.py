@@ -20,8 +20,8 @@ from paytrace_sl.pan_detector import (
 )
 from paytrace_sl.pci_scan import scan_text
 from paytrace_sl.pipeline.checks import PAN_MARK, _scrub_pan
+from paytrace_sl.pipeline.dead_letters import record_digest
 from paytrace_sl.pipeline.landing import Landing, LandingError
-from paytrace_sl.pipeline.runner import record_digest
 from paytrace_sl.redaction import redact, redact_text
 
 VISA = "4111111111111111"
