@@ -75,7 +75,7 @@ WHERE GLSetup.SetupId = ?
 
 SELECT Batch.Module, Batch.BatNbr, Batch.PerPost 
 FROM Batch 
-WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND (Batch.Module = ? AND Batch.PerPost < ? OR Batch.Module = ? AND Batch.PerPost < ? OR Batch.PerPost <= ?)
+WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module IN (?, ?) AND (Batch.Module = ? AND Batch.PerPost < ? OR Batch.Module = ? AND Batch.PerPost < ? OR Batch.PerPost <= ?)
 
 SELECT Batch.BatNbr, Batch.CuryId, Batch.CuryCrTot, Batch.CrTot, Batch.CuryCtrlTot, Batch.CtrlTot, coalesce(anon_1.cury, ?) AS coalesce_1, coalesce(anon_1.base, ?) AS coalesce_3 
 FROM Batch LEFT OUTER JOIN (SELECT ARDoc.BatNbr AS BatNbr, sum(ARDoc.CuryOrigDocAmt) AS cury, sum(ARDoc.OrigDocAmt) AS base 

@@ -276,7 +276,9 @@ def _batch_periods(conn: sa.Connection, scope: _Scope) -> list[Finding]:
     if not late:
         return []
     out: list[Finding] = []
-    q = sa.select(B.c.Module, B.c.BatNbr, B.c.PerPost).where(scope.batch_cond, sa.or_(*late))
+    q = sa.select(B.c.Module, B.c.BatNbr, B.c.PerPost).where(
+        scope.batch_cond, B.c.Module.in_(("AR", "GL")), sa.or_(*late)
+    )
     for mod, bat, per in conn.execute(q):
         mod, per = _s(mod), _s(per)
         if closed and per <= closed:

@@ -86,3 +86,22 @@ def test_every_insert_into_an_sl_table_names_every_column(sl_engine: sa.Engine) 
             assert not missing, f"INSERT INTO {tbl} leaves out {sorted(missing)}"
             assert cols <= live[tbl], f"INSERT INTO {tbl} names unknown {sorted(cols - live[tbl])}"
     assert len(live["refnbr"]) == 29  # SL's real RefNbr (ADG_Create_AR_RefNbr), not an 8-column subset
+
+
+def test_bulk_copy_path_writes_full_rows_too(sl_pg_engine: sa.Engine) -> None:
+    """Large batches go through PostgreSQL COPY (not an INSERT the listener sees). The replica's ARDoc,
+    ARTran and RefNbr have no DEFAULTs, so a column COPY left out would fail the load; and no stored
+    value may be NULL."""
+    inserts = _capture(sl_pg_engine)
+    refunds = tuple(
+        PlannedRefund(71000 + i, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS) for i in range(120)
+    )
+    result = SLWriter(sl_pg_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, refunds))
+    assert result.posted == 120
+    assert not {"ardoc", "artran", "refnbr"} & set(inserts)  # 240 rows each: the COPY path, not INSERT
+    with sl_pg_engine.connect() as conn:
+        for tbl in ("ARDoc", "ARTran", "RefNbr"):
+            cols = [c["name"] for c in sa.inspect(conn).get_columns(tbl.lower()) if c["name"] != "tstamp"]
+            nulls = " OR ".join(f"{c} IS NULL" for c in cols)
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {tbl} WHERE {nulls}").scalar_one() == 0
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {tbl}").scalar_one() >= 240
