@@ -157,6 +157,22 @@ def test_bad_mapping_is_one_line_exit_2_naming_file_and_line(tmp_path: Path) -> 
     assert f"{bad}:" in _one_error_line(result)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expect"),
+    [
+        ("PAYTRACE_SL_NOTIFY", "pager", "unknown notification channel"),
+        ("PAYTRACE_SL_LOOKBACK_HOURS", "a day", "PAYTRACE_SL_LOOKBACK_HOURS"),
+    ],
+)
+def test_bad_setting_in_the_environment_is_one_line_exit_2(
+    variable: str, value: str, expect: str, tmp_path: Path
+) -> None:
+    env = _env(SL_DATABASE_URL=f"sqlite:///{tmp_path / 'sl.db'}", **{variable: value})
+    result = _run(["sync", "--start", "2025-04-01", "--end", "2025-04-02"], env)
+    assert result.exit_code == 2, result.output
+    assert expect in _one_error_line(result)
+
+
 def _next_ar_batch(engine: sa.Engine) -> str:
     from paytrace_sl.sl.numbering import increment
 
