@@ -93,6 +93,12 @@ def test_every_date_range_is_start_inclusive_end_exclusive_and_says_so(command: 
     assert "Last merchant day (inclusive)" not in text
 
 
+def test_the_root_help_states_the_convention() -> None:
+    text = _flat_help([])
+    assert "--start inclusive, --end exclusive" in text
+    assert "0 ok, 1 findings, 2 usage or configuration, 3 environment" in text
+
+
 @pytest.mark.parametrize("args", REPORTING, ids=lambda a: " ".join(a))
 def test_every_reporting_command_has_json(args: list[str]) -> None:
     assert "--json" in _flat_help(args)
