@@ -18,6 +18,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     cls=ErrorHandlingGroup,
+    epilog="Dates: --start inclusive, --end exclusive. Exit codes: 0 ok, 1 findings, 2 usage or "
+    "configuration, 3 environment (SL/PayTrace down or refusing), 4 internal error (docs/operations.md).",
 )
 
 

@@ -104,13 +104,6 @@ class PayTraceSettings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def from_connection(cls, conn: dict[str, str], **overrides: Any) -> PayTraceSettings:
-        """Build from an Airflow connection dict (``settings.airflow_conn_from_env`` shape)."""
-        values = _values_from_connection(conn)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**_coerce(values))
-
-    @classmethod
     def from_env(cls, connection: dict[str, str] | None = None, **overrides: Any) -> PayTraceSettings:
         """Overrides → ``PAYTRACE_*`` variables → ``connection`` (the Airflow adapter's), else
         ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""

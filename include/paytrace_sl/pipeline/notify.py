@@ -26,6 +26,8 @@ from typing import Any
 
 import requests
 
+from paytrace_sl.settings import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 CHANNELS = ("log", "email", "slack", "webhook")
@@ -53,15 +55,21 @@ class NotifySettings:
     def __post_init__(self) -> None:
         unknown = [c for c in self.channels if c not in CHANNELS]
         if unknown:
-            raise ValueError(f"unknown notification channel(s) {unknown}; known: {', '.join(CHANNELS)}")
+            raise ConfigurationError(
+                f"unknown notification channel(s) {unknown}; known: {', '.join(CHANNELS)}"
+            )
         if "slack" in self.channels and not self.slack_webhook_url:
-            raise ValueError("notification channel 'slack' needs PAYTRACE_SL_SLACK_WEBHOOK_URL")
+            raise ConfigurationError("notification channel 'slack' needs PAYTRACE_SL_SLACK_WEBHOOK_URL")
         if "webhook" in self.channels and not (self.webhook_url and self.webhook_secret):
-            raise ValueError("notification channel 'webhook' needs PAYTRACE_SL_WEBHOOK_URL and _SECRET")
+            raise ConfigurationError(
+                "notification channel 'webhook' needs PAYTRACE_SL_WEBHOOK_URL and _SECRET"
+            )
         if "email" in self.channels and not self.email_to:
-            raise ValueError("notification channel 'email' needs PAYTRACE_SL_NOTIFY_EMAIL_TO")
+            raise ConfigurationError("notification channel 'email' needs PAYTRACE_SL_NOTIFY_EMAIL_TO")
         if self.decline_webhook_url and not self.decline_webhook_secret:
-            raise ValueError("PAYTRACE_SL_DECLINE_WEBHOOK_URL needs PAYTRACE_SL_DECLINE_WEBHOOK_SECRET")
+            raise ConfigurationError(
+                "PAYTRACE_SL_DECLINE_WEBHOOK_URL needs PAYTRACE_SL_DECLINE_WEBHOOK_SECRET"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NotifySettings:

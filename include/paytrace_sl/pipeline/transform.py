@@ -275,11 +275,11 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
             found = df["customer_id"].where(df["customer_id"].isin(ctx.customers), "")
         elif strategy == "xref":
             xref = {k: v for k, v in ctx.xref.items() if k}
-            found = df["customer_id"].map(xref).fillna("").astype("str")
+            found = df["customer_id"].map(xref).astype(object).fillna("").astype("str")
             found = found.where(found.isin(ctx.customers), "")
         else:  # invoice
             owners = {k: v for k, v in invoice_owner.items() if k}
-            found = df["invoice_id"].map(owners).fillna("").astype("str")
+            found = df["invoice_id"].map(owners).astype(object).fillna("").astype("str")
         cust = cust.where(~todo, found)
     return cust
 
@@ -322,7 +322,8 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     pay_any = tids.isin([int(t) for t, e in ledger.items() if e.has("payment")])
     refund_any = tids.isin([int(t) for t, e in ledger.items() if e.has("refund")])
     void_any = tids.isin([int(t) for t, e in ledger.items() if e.has("void")])
-    ledger_state = tids.map({int(t): e.paytrace_state for t, e in ledger.items()}).fillna("")
+    # astype(object): an empty ledger maps to float NaN, which pandas 4 will not fill with a string
+    ledger_state = tids.map({int(t): e.paytrace_state for t, e in ledger.items()}).astype(object).fillna("")
 
     is_pay = out["action"] == "payment"
     is_refund = out["action"] == "refund"

@@ -93,6 +93,12 @@ def test_every_date_range_is_start_inclusive_end_exclusive_and_says_so(command: 
     assert "Last merchant day (inclusive)" not in text
 
 
+def test_the_root_help_states_the_convention() -> None:
+    text = _flat_help([])
+    assert "--start inclusive, --end exclusive" in text
+    assert "0 ok, 1 findings, 2 usage or configuration, 3 environment" in text
+
+
 @pytest.mark.parametrize("args", REPORTING, ids=lambda a: " ".join(a))
 def test_every_reporting_command_has_json(args: list[str]) -> None:
     assert "--json" in _flat_help(args)
@@ -155,6 +161,22 @@ def test_bad_mapping_is_one_line_exit_2_naming_file_and_line(tmp_path: Path) -> 
     result = _run(args, _env(SL_DATABASE_URL=f"sqlite:///{tmp_path / 'sl.db'}"))
     assert result.exit_code == 2, result.output
     assert f"{bad}:" in _one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expect"),
+    [
+        ("PAYTRACE_SL_NOTIFY", "pager", "unknown notification channel"),
+        ("PAYTRACE_SL_LOOKBACK_HOURS", "a day", "PAYTRACE_SL_LOOKBACK_HOURS"),
+    ],
+)
+def test_bad_setting_in_the_environment_is_one_line_exit_2(
+    variable: str, value: str, expect: str, tmp_path: Path
+) -> None:
+    env = _env(SL_DATABASE_URL=f"sqlite:///{tmp_path / 'sl.db'}", **{variable: value})
+    result = _run(["sync", "--start", "2025-04-01", "--end", "2025-04-02"], env)
+    assert result.exit_code == 2, result.output
+    assert expect in _one_error_line(result)
 
 
 def _next_ar_batch(engine: sa.Engine) -> str:
