@@ -94,7 +94,9 @@ def test_bulk_copy_path_writes_full_rows_too(sl_pg_engine: sa.Engine) -> None:
     value may be NULL."""
     inserts = _capture(sl_pg_engine)
     refunds = tuple(
-        PlannedRefund(71000 + i, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS) for i in range(120)
+        # reversing an invoice the sale paid: CM + DM per refund, 240 rows per table (above COPY's threshold)
+        PlannedRefund(71000 + i, CUST, Decimal("1.00"), DOC_DATE, CLEARING, REFUNDS, reverses_invoice=INVOICE)
+        for i in range(120)
     )
     result = SLWriter(sl_pg_engine).write_batch(PlannedBatch(PostingKind.REFUND, CPNY, refunds))
     assert result.posted == 120
