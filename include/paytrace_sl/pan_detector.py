@@ -158,9 +158,9 @@ def pan_spans(text: str, *, layout_only: bool = False) -> Iterator[tuple[int, in
         return
     plain = text.isascii() and not ("\\" in text and _ESCAPE.search(text))
     for stretch in (_QUICK_ASCII if plain else _QUICK_ANY).finditer(text):
-        base = stretch.start()
-        for run in PAN_RUN.finditer(stretch.group(0)):
-            yield from _run_spans(run.group(0), base + run.start(), layout_only)
+        # in the whole text, not a slice of it: the look-behind must see a ``\u`` before the stretch
+        for run in PAN_RUN.finditer(text, stretch.start(), stretch.end()):
+            yield from _run_spans(run.group(0), run.start(), layout_only)
 
 
 def find_pans(text: str) -> list[str]:

@@ -80,6 +80,16 @@ def test_json_escaped_forms_are_found_too(style: str, written: str) -> None:
     assert [f.kind for f in scan_text(line)] == ["pan"]
 
 
+def test_digits_of_other_json_escapes_are_not_card_digits() -> None:
+    """``\u2192`` (an arrow in an ASCII-escaped window label) holds the digits 2192: not a card's."""
+    label = json.dumps({"window": "2025-04-02 12:00-0700 \u2192 2025-04-03 12:00-0700"}, indent=1)
+    assert "\\u2192 2025-04-03 12" in label and not contains_pan(label)
+    for n in range(200):  # the escaped text reads as the text itself, whatever digits follow
+        text = f"\u2192 {n:03d}5-04-03 12 {n:04d}\u00e9{n}"
+        assert contains_pan(json.dumps(text)) is contains_pan(text), text
+    assert find_pans(json.dumps("\u2192 4111 1111 1111 1111")) == ["4111 1111 1111 1111"]
+
+
 def test_a_card_number_next_to_other_numbers_is_still_found() -> None:
     assert find_pans("ref 12 4111 1111 1111 1111") == ["4111 1111 1111 1111"]
     assert find_pans(f"order 2025.04 {VISA} 7") == [VISA]
