@@ -3,7 +3,8 @@
 A PAN is 13–19 digits that pass the Luhn check, however they are written. What counts:
 
 * **digits**: any Unicode decimal digit (``4``, full-width ``４``, Arabic-Indic ``٤`` …), also as a JSON
-  escape (``\\uff14``) because landing files and dead-letter payloads are ASCII-escaped JSON;
+  escape (``\\uff14``) because landing files and dead-letter payloads are ASCII-escaped JSON (how a
+  backslash is read, as JSON or literally, is :func:`pan_spans`'s ``json``);
 * **separators** between digit groups: at most :data:`MAX_SEPARATORS` (3) characters from
   :data:`SEPARATORS` — every Unicode space but line breaks (tab, no-break and narrow no-break space,
   the ``U+2000`` family, ideographic space), invisible format characters (soft hyphen, zero-width
