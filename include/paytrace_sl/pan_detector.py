@@ -3,7 +3,8 @@
 A PAN is 13–19 digits that pass the Luhn check, however they are written. What counts:
 
 * **digits**: any Unicode decimal digit (``4``, full-width ``４``, Arabic-Indic ``٤`` …), also as a JSON
-  escape (``\\uff14``) because landing files and dead-letter payloads are ASCII-escaped JSON;
+  escape (``\\uff14``) because landing files and dead-letter payloads are ASCII-escaped JSON (how a
+  backslash is read, as JSON or literally, is :func:`pan_spans`'s ``json``);
 * **separators** between digit groups: at most :data:`MAX_SEPARATORS` (3) characters from
   :data:`SEPARATORS` — every Unicode space but line breaks (tab, no-break and narrow no-break space,
   the ``U+2000`` family, ideographic space), invisible format characters (soft hyphen, zero-width
@@ -22,8 +23,10 @@ groups holding 13–19 digits is Luhn-checked, so a PAN next to other numbers (`
 1111``) is still found; a digit group glued to more digits (``94111111111111111``) is one number.
 The union of the Luhn-valid sub-sequences of a run is what gets masked (only its last 4 digits stay).
 
-Speed: one compiled regex finds runs of at least 13 digits at C speed; Python only looks at those runs
-(rare in real data), so :func:`contains_pan` over a landing chunk costs about one regex pass.
+Speed: a character-class pre-filter finds, at C speed, the stretches that could hold a run (13+ digits
+and separators); only those are read by :data:`PAN_RUN` and the Luhn windows in Python, so
+:func:`contains_pan` over a landing chunk costs about one pass of a simple regex (faster than the old
+spaces-and-dashes detector on ASCII JSON, see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from collections.abc import Iterator, Sequence
 
 __all__ = [
     "MAX_SEPARATORS",
+    "PAN_HINT",
     "PAN_RUN",
     "SEPARATORS",
     "card_layout",
@@ -57,28 +61,21 @@ SEPARATORS = (
     "/\\\\\u2044\u2215\uff0f\uff3c"  # slashes, backslashes
     "_\uff3f"  # underscores
 )
-# the same separators as JSON escapes (``\u00a0``; ``\t``, ``\/``), case-insensitive hex
-_SEP_ESCAPE = (
-    r"\\(?:u(?i:00a0|00ad|00b7|1680|180e|200[0-9a-d]|201[0-5]|202f|205f|2024|2027|2044|2060|2212|2215"
-    r"|3000|30fb|fe58|fe63|feff|ff0d|ff0e|ff0f|ff3c|ff3f)|[t/])"
-)
-# non-ASCII decimal digits as JSON escapes: full-width, Arabic-Indic (two blocks), Devanagari
-_DIGIT_ESCAPE = r"\\u(?i:ff1[0-9]|066[0-9]|06f[0-9]|096[6-9a-f])"
-_D = rf"(?:\d|{_DIGIT_ESCAPE})"
-_S = rf"(?:{_SEP_ESCAPE}|[{SEPARATORS}])"
-
-# a run of >= 13 digits with <= 3 separators between neighbours; D and S never overlap, so no blow-up
-# (never starting inside a ``\uXXXX`` escape, whose hex may hold digits)
-_NOT_IN_ESCAPE = r"(?<!\\u)(?<!\\u[0-9a-fA-F])(?<!\\u[0-9a-fA-F]{2})(?<!\\u[0-9a-fA-F]{3})"
-PAN_RUN = re.compile(rf"{_NOT_IN_ESCAPE}{_D}(?:{_S}{{0,{MAX_SEPARATORS}}}{_D}){{{MIN_DIGITS - 1},}}")
-# a run read token by token: a digit, or a separator (whose escape may itself hold digits: \u00a0)
-_TOKEN = re.compile(rf"({_D})|{_S}")
-_ESCAPE = re.compile(rf"{_SEP_ESCAPE}|{_DIGIT_ESCAPE}")
-# Pre-filters: every run lies inside one match of these (a maximal stretch of characters a run can be
-# made of). Plain character classes are several times faster than PAN_RUN; PAN_RUN then only reads
-# the few stretches found. ASCII text without our escapes (a landing chunk) gets the smallest class.
-_QUICK_ASCII = re.compile(r"[0-9][0-9\t \-./\\_]{12,}")
-_QUICK_ANY = re.compile(rf"[\d\\][\d{SEPARATORS}a-fA-Fut]{{12,}}")
+# A run: >= 13 digits with <= 3 separators between neighbours (digits and separators never overlap, so
+# the nested repetition cannot blow up).
+PAN_RUN = re.compile(rf"\d(?:[{SEPARATORS}]{{0,{MAX_SEPARATORS}}}\d){{{MIN_DIGITS - 1},}}")
+_GROUP = re.compile(r"\d+")
+# Pre-filters: every run, and every JSON-escaped form of one, lies inside one match of these (a maximal
+# stretch of the characters it can be made of; a stretch starts at a character no escape can be in the
+# middle of). Character classes are several times faster than PAN_RUN, which only reads the stretches.
+# Text without a backslash (every landing chunk without escapes) gets the smallest class.
+_QUICK_ASCII = re.compile(r"[0-9][0-9\t \-./_]{12,}")
+_QUICK_ANY = re.compile(rf"\d[\d{SEPARATORS}]{{12,}}")  # the same for any text without a backslash
+PAN_HINT = re.compile(rf"[\d\\][\d{SEPARATORS}a-fA-Fut]{{12,}}")
+_HINT_ASCII = re.compile(r"[0-9\\][0-9a-fA-Fut\t \-./\\_]{12,}")  # PAN_HINT for ASCII text
+# JSON string escapes, decoded before reading a stretch as JSON
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
+_SIMPLE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"'}
 
 
 def luhn_valid(digits: str) -> bool:
@@ -96,11 +93,24 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _digit_value(token: str) -> str:
-    """One digit token as an ASCII digit (``"٤"`` and ``"\\u0664"`` both give ``"4"``)."""
-    if len(token) == 1:
-        return str(int(token))
-    return str(int(chr(int(token[2:], 16))))
+def _json_decoded(text: str) -> tuple[str, list[int]]:
+    """``text`` with JSON escapes decoded, and where each decoded character starts in ``text`` (plus
+    the end): an escaped backslash (``\\\\``) stays one literal backslash, so ``\\\\u00a0`` is no space."""
+    out: list[str] = []
+    where: list[int] = []
+    cursor = 0
+    for m in _JSON_ESCAPE.finditer(text):
+        out.extend(text[cursor : m.start()])
+        where.extend(range(cursor, m.start()))
+        if m.group(1) is not None:
+            out.append(chr(int(m.group(1), 16)))
+        else:
+            out.append(_SIMPLE_ESCAPES.get(m.group(2), m.group(2)))
+        where.append(m.start())
+        cursor = m.end()
+    out.extend(text[cursor:])
+    where.extend(range(cursor, len(text) + 1))
+    return "".join(out), where
 
 
 def card_layout(lengths: Sequence[int]) -> bool:
@@ -115,16 +125,7 @@ def card_layout(lengths: Sequence[int]) -> bool:
 
 def _run_spans(run: str, offset: int, layout_only: bool = False) -> list[tuple[int, int, str]]:
     """(start, end, digits) of the card numbers in one run (at ``offset``), overlapping ones merged."""
-    groups: list[tuple[int, int, str]] = []  # (start, end, ascii digits) of each digit group
-    for token in _TOKEN.finditer(run):
-        if token.group(1) is None:
-            continue
-        value = _digit_value(token.group(1))
-        if groups and groups[-1][1] == token.start():
-            start, _, digits = groups[-1]
-            groups[-1] = (start, token.end(), digits + value)
-        else:
-            groups.append((token.start(), token.end(), value))
+    groups = [(m.start(), m.end(), "".join(str(int(c)) for c in m.group(0))) for m in _GROUP.finditer(run)]
     hits: list[tuple[int, int]] = []  # (first group, last group) of each Luhn-valid window
     for i in range(len(groups)):
         digits = ""
@@ -147,8 +148,32 @@ def _run_spans(run: str, offset: int, layout_only: bool = False) -> list[tuple[i
     ]
 
 
-def pan_spans(text: str, *, layout_only: bool = False) -> Iterator[tuple[int, int, str]]:
+def _plain_spans(text: str, start: int, end: int, layout_only: bool) -> list[tuple[int, int, str]]:
+    return [
+        span
+        for run in PAN_RUN.finditer(text, start, end)
+        for span in _run_spans(run.group(0), run.start(), layout_only)
+    ]
+
+
+def _json_spans(stretch: str, offset: int, layout_only: bool) -> list[tuple[int, int, str]]:
+    decoded, where = _json_decoded(stretch)
+    return [
+        (offset + where[s], offset + where[e], digits)
+        for s, e, digits in _plain_spans(decoded, 0, len(decoded), layout_only)
+    ]
+
+
+def pan_spans(
+    text: str, *, json: bool | None = None, layout_only: bool = False
+) -> Iterator[tuple[int, int, str]]:
     """(start, end, ASCII digits) of every card number in ``text``, left to right.
+
+    ``json``: how to read backslashes. ``True``: ``text`` is JSON (a landing file, a dead-letter
+    payload), escapes are decoded first (``\\u00a0`` is a no-break space, ``\\uff14`` a digit, the hex
+    of ``\\u2192`` no digits). ``False``: ``text`` is literal, a backslash is a separator. ``None``
+    (the default, for decoded values and log lines): both readings, so a card that either reading
+    shows is found — the parser masks at least what the landing guard (``True``) finds.
 
     ``layout_only``: only digit groups laid out like a printed card (:func:`card_layout`). For bytes
     that are not text (a SQLite file read byte for byte), where values are packed without separators
@@ -156,21 +181,46 @@ def pan_spans(text: str, *, layout_only: bool = False) -> Iterator[tuple[int, in
     """
     if len(text) < MIN_DIGITS:
         return
-    plain = text.isascii() and not ("\\" in text and _ESCAPE.search(text))
-    for stretch in (_QUICK_ASCII if plain else _QUICK_ANY).finditer(text):
-        base = stretch.start()
-        for run in PAN_RUN.finditer(stretch.group(0)):
-            yield from _run_spans(run.group(0), base + run.start(), layout_only)
+    if "\\" not in text:
+        quick = _QUICK_ASCII if text.isascii() else _QUICK_ANY
+        for stretch in quick.finditer(text):
+            yield from _plain_spans(text, stretch.start(), stretch.end(), layout_only)
+        return
+    for stretch in (_HINT_ASCII if text.isascii() else PAN_HINT).finditer(text):
+        a, b = stretch.start(), stretch.end()
+        if "\\" not in stretch.group(0):
+            yield from _plain_spans(text, a, b, layout_only)
+            continue
+        spans = [] if json is False else _json_spans(stretch.group(0), a, layout_only)
+        if json is not True:
+            spans.extend(_plain_spans(text, a, b, layout_only))
+        yield from _merge(spans)
 
 
-def find_pans(text: str) -> list[str]:
-    """The card numbers in ``text``, as written (separators included)."""
-    return [text[s:e] for s, e, _ in pan_spans(text)]
+def _merge(spans: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
+    """Overlapping spans (the two readings of one stretch) as one, left to right."""
+    current: tuple[int, int, str] | None = None
+    for span in sorted(spans):
+        if current is not None and span[0] < current[1]:
+            if span[1] > current[1]:  # digits: as many as the longer reading, the last 4 of the later
+                longer = max(current[2], span[2], key=len)
+                current = (current[0], span[1], longer[:-4] + span[2][-4:])
+            continue
+        if current is not None:
+            yield current
+        current = span
+    if current is not None:
+        yield current
 
 
-def contains_pan(text: str) -> bool:
-    """Whether ``text`` holds a card number; stops at the first."""
-    return next(pan_spans(text), None) is not None
+def find_pans(text: str, *, json: bool | None = None) -> list[str]:
+    """The card numbers in ``text``, as written (separators included); ``json`` as :func:`pan_spans`."""
+    return [text[s:e] for s, e, _ in pan_spans(text, json=json)]
+
+
+def contains_pan(text: str, *, json: bool | None = None) -> bool:
+    """Whether ``text`` holds a card number (``json`` as :func:`pan_spans`); stops at the first."""
+    return next(pan_spans(text, json=json), None) is not None
 
 
 def mask_pans(text: str, marker: str | None = None) -> str:

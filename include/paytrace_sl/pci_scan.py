@@ -65,7 +65,7 @@ class Finding:
 def _mask(value: str, kind: str) -> str:
     """A masked form of a matched value: last 4 digits for a card, a length hint for everything else."""
     if kind == "pan":
-        digits = "".join(d for _, _, d in pan_spans(value)) or re.sub(r"\D", "", value)
+        digits = "".join(d for _, _, d in pan_spans(value, json=True)) or re.sub(r"\D", "", value)
         return "*" * (len(digits) - 4) + digits[-4:]
     return f"<{kind} {len(value)} chars>"
 
@@ -89,7 +89,7 @@ def _pan_spans(line: str, *, binary: bool = False) -> Iterator[tuple[int, int]]:
     database are scanned as text by :func:`scan_database`).
     """
     hex_runs = [m.span() for m in _HEX_RUN.finditer(line) if re.search(r"(?i)[a-f]", m.group(0))]
-    for start, end, _ in pan_spans(line, layout_only=binary):
+    for start, end, _ in pan_spans(line, json=True, layout_only=binary):
         if _DECIMALS.fullmatch(line, start, end):
             continue  # decimal numbers (``0.4111111111111111``, ``59.72070 5.597654``): not a card
         if any(s <= start and end <= e for s, e in hex_runs):

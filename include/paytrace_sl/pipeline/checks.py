@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from paytrace_sl.errors import PaytraceSlError
-from paytrace_sl.pan_detector import PAN_RUN as _PAN_RUN  # a cheap pre-filter: runs of 13+ digits
+from paytrace_sl.pan_detector import PAN_HINT as _PAN_RUN  # a cheap pre-filter: 13+ digits/separators
 from paytrace_sl.pan_detector import mask_pans
 from paytrace_sl.pipeline.contracts import Contract, FieldRule
 from paytrace_sl.pipeline.gx_docs import publish

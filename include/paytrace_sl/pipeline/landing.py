@@ -106,7 +106,7 @@ class Landing:
     @staticmethod
     def _checked(name: str, lines: list[str], what: str) -> str:
         text = "\n".join(lines) + "\n"
-        if contains_pan(text):
+        if contains_pan(text, json=True):  # JSON: escapes decoded, so only what the values hold counts
             raise LandingError(f"refusing to land {name}: {what} an unmasked card number")
         return text
 
@@ -124,7 +124,7 @@ class Landing:
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
         if len(text) <= _INDENT_LIMIT:
             text = json.dumps(data, sort_keys=True, indent=1, default=_json_default)
-        if contains_pan(text):
+        if contains_pan(text, json=True):
             raise LandingError(f"refusing to land {name}: it contains an unmasked card number")
         return self._write_text(name, text)
 

@@ -110,6 +110,10 @@ GOOD_PLANTED = [  # good records with a card number in free text: masked, then p
 ] + [
     _record(16, transaction_id=99100100, billing_address__name=f"Pat {PAN_STYLES['no-break spaces']}"),
     _record(16, transaction_id=99100101, customer_reference_id=PAN_STYLES["dots"], invoice_id=""),
+    # ids longer than SL's CustId char(15) / RefNbr char(10): within the contract, so processed (an
+    # over-long customer id can only match through xPTCustXref; ExtRefNbr keeps 15 characters)
+    _record(16, transaction_id=99100102, customer_id="CUSTOMER-ABCDEFGHIJKL"),
+    _record(16, transaction_id=99100103, invoice_id="INV-ABCDEFGHIJKLMNOPQRSTUVW"),
 ]
 
 # (record, field named in the dead letter, transaction id in the dead letter or None)

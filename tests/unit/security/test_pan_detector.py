@@ -80,6 +80,30 @@ def test_json_escaped_forms_are_found_too(style: str, written: str) -> None:
     assert [f.kind for f in scan_text(line)] == ["pan"]
 
 
+def test_digits_of_other_json_escapes_are_not_card_digits() -> None:
+    """``\u2192`` (an arrow in an ASCII-escaped window label) holds the digits 2192: not a card's."""
+    label = json.dumps({"window": "2025-04-02 12:00-0700 \u2192 2025-04-03 12:00-0700"}, indent=1)
+    assert "\\u2192 2025-04-03 12" in label and not contains_pan(label, json=True)
+    for n in range(200):  # JSON text reads as the text it encodes, whatever digits follow an escape
+        text = f"\u2192 {n:03d}5-04-03 12 {n:04d}\u00e9{n}"
+        assert contains_pan(json.dumps(text), json=True) is contains_pan(text, json=False), text
+    assert find_pans(json.dumps("\u2192 4111 1111 1111 1111"), json=True) == ["4111 1111 1111 1111"]
+
+
+def test_a_literal_backslash_u_does_not_hide_a_card() -> None:
+    r"""``\\u4111111111111111`` typed into a description: literally a card after ``\u``; as JSON an
+    escape of U+4111 and 12 digits. A decoded value is read both ways (the parser masks it), and its
+    JSON encoding (escaped backslash) is read by the landing guard as the literal text it is."""
+    for value in ("\\u4111111111111111", "\\\\u4111111111111111", "x\\u41114111111111111111"):
+        assert contains_pan(value) and not contains_pan(mask_pans(value)), value
+    for value in ("\\u4111111111111111", "\\\\u4111111111111111"):
+        assert contains_pan(json.dumps(value), json=True), value
+    # a card that only the JSON reading shows (escapes typed literally) is masked by the parser too
+    literal = "4111\\u00a01111\\u00a01111\\u00a01111"
+    assert contains_pan(literal) and not contains_pan(literal, json=False)
+    assert not contains_pan(mask_pans(literal))
+
+
 def test_a_card_number_next_to_other_numbers_is_still_found() -> None:
     assert find_pans("ref 12 4111 1111 1111 1111") == ["4111 1111 1111 1111"]
     assert find_pans(f"order 2025.04 {VISA} 7") == [VISA]
