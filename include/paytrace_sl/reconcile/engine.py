@@ -69,15 +69,43 @@ def _local_day(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
 
 
 def from_client(client: Any, start: dt.date, end: dt.date, tz: ZoneInfo) -> PayTraceSide:
-    """Transactions and settled batches of merchant days ``start..end`` (inclusive) from the API."""
+    """Transactions and settled batches of merchant days ``start..end`` (inclusive) from the API.
+
+    Ids PayTrace returns twice with different content, and records that cannot be parsed, follow the
+    pipeline's one duplicate-id policy (:mod:`paytrace_sl.pipeline.copies`): set aside, and named in
+    the report's notes (ids and field names only) instead of failing the reconciliation.
+    """
+    from paytrace_sl.paytrace.errors import RecordParseError
+    from paytrace_sl.paytrace.parse import parse_batch, parse_transaction
+    from paytrace_sl.pipeline.copies import SETTLEMENT_BATCH, Copies, resolve_copies
+    from paytrace_sl.pipeline.dead_letters import parse_failure_letter
+
     after = end + dt.timedelta(days=1)
-    txs = [
-        t for t in client.export_transactions(start, after) if start <= _local_day(t.created_at, tz) <= end
-    ]
-    batches = []
-    for batch in sorted(client.export_batches(start, after), key=lambda b: b.number):
-        batches.append((batch, tuple(client.batch_transactions(batch.number))))
-    return PayTraceSide("paytrace-api", _dedupe(txs), tuple(batches))
+    tx_copies = Copies()
+    for raw in client.export_transactions_raw(start, after):
+        try:
+            tx_copies.add(parse_transaction(raw, tz))
+        except RecordParseError as exc:
+            tx_copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+    batch_copies = Copies(kind=SETTLEMENT_BATCH)
+    for raw in client.export_batches_raw(start, after):
+        try:
+            batch_copies.add(parse_batch(raw, tz))
+        except RecordParseError as exc:
+            number = raw.get("number") if isinstance(raw, dict) else None
+            batch_copies.add_failure(
+                parse_failure_letter(raw, exc, SETTLEMENT_BATCH.source),
+                key=number if type(number) is int else None,
+            )
+    resolved_tx, resolved_batches = resolve_copies(tx_copies), resolve_copies(batch_copies)
+    txs = [t for t in resolved_tx.records if start <= _local_day(t.created_at, tz) <= end]
+    batches = [(b, tuple(client.batch_transactions(b.number))) for b in resolved_batches.records]
+    notes = tuple(
+        f"set aside, not reconciled: {letter.reason}"
+        for resolved in (resolved_tx, resolved_batches)
+        for letter in (*resolved.conflicts, *resolved.parse_failures)
+    )
+    return PayTraceSide("paytrace-api", _dedupe(txs), tuple(batches), notes)
 
 
 def _dedupe(txs: Iterable[Transaction]) -> tuple[Transaction, ...]:
