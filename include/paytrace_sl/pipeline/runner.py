@@ -803,6 +803,7 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
         "window": window.label,
         "transactions": account.extracted,
         "in_window": int(extract.get("in_window", 0)),
+        "outside_range": int(extract.get("outside_range", 0)),  # listed, stamped outside: processed
         "checked": int(validate.get("checked", 0)),
         "posted": account.posted,
         "already_posted": account.already_posted,

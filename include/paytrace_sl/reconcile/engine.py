@@ -85,34 +85,56 @@ def _readable(raws: Iterable[Any], parse: Callable[[Any], _T], unreadable: list[
 
 
 def from_client(client: Any, start: dt.date, end: dt.date, tz: ZoneInfo) -> PayTraceSide:
-    """Transactions and settled batches of merchant days ``start..end`` (inclusive) from the API."""
-    from paytrace_sl.paytrace.client import _first_copy  # the client's rule: differing copies raise
+    """Transactions and settled batches of merchant days ``start..end`` (inclusive) from the API.
+
+    Ids PayTrace returns twice with different content, and records that cannot be parsed, follow the
+    pipeline's one duplicate-id policy (:mod:`paytrace_sl.pipeline.copies`): set aside, and named in
+    the report's notes (ids and field names only) instead of failing the reconciliation.
+    """
+    from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import parse_batch, parse_transaction
+    from paytrace_sl.pipeline.copies import SETTLEMENT_BATCH, Copies, resolve_copies
+    from paytrace_sl.pipeline.dead_letters import parse_failure_letter
 
     after = end + dt.timedelta(days=1)
+    tx_copies = Copies()
+    for raw in client.export_transactions_raw(start, after):
+        try:
+            tx_copies.add(parse_transaction(raw, tz))
+        except RecordParseError as exc:
+            tx_copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+    batch_copies = Copies(kind=SETTLEMENT_BATCH)
+    for raw in client.export_batches_raw(start, after):
+        try:
+            batch_copies.add(parse_batch(raw, tz))
+        except RecordParseError as exc:
+            number = raw.get("number") if isinstance(raw, dict) else None
+            batch_copies.add_failure(
+                parse_failure_letter(raw, exc, SETTLEMENT_BATCH.source),
+                key=number if type(number) is int else None,
+            )
+    resolved_tx, resolved_batches = resolve_copies(tx_copies), resolve_copies(batch_copies)
+    txs = [t for t in resolved_tx.records if start <= _local_day(t.created_at, tz) <= end]
     unreadable = [0]
-    seen_tx: dict[int, Transaction] = {}
-    txs = [
-        t
-        for t in _readable(
-            client.export_transactions_raw(start, after), lambda r: parse_transaction(r, tz), unreadable
-        )
-        if _first_copy(seen_tx, t.transaction_id, t, "transaction")
-        and start <= _local_day(t.created_at, tz) <= end
-    ]
-    batches = []
-    seen_batch: dict[int, SettlementBatch] = {}
-    found = _readable(client.export_batches_raw(start, after), lambda r: parse_batch(r, tz), unreadable)
-    unique = [b for b in found if _first_copy(seen_batch, b.number, b, "settlement batch")]
-    for batch in sorted(unique, key=lambda b: b.number):
-        listed = _readable(
-            client.batch_transactions_raw(batch.number), lambda r: parse_transaction(r, tz), unreadable
-        )
-        batches.append((batch, tuple(listed)))
-    notes = (
+    batches = [
         (
-            f"{unreadable[0]} PayTrace record(s) could not be read and are left out here; the pipeline "
-            "sets each aside as a dead letter with its reason (xPTDeadLetter)",
+            b,
+            tuple(
+                _readable(
+                    client.batch_transactions_raw(b.number), lambda r: parse_transaction(r, tz), unreadable
+                )
+            ),
+        )
+        for b in resolved_batches.records
+    ]
+    notes = tuple(
+        f"set aside, not reconciled: {letter.reason}"
+        for resolved in (resolved_tx, resolved_batches)
+        for letter in (*resolved.conflicts, *resolved.parse_failures)
+    ) + (
+        (
+            f"{unreadable[0]} PayTrace record(s) of settled batches could not be read and are left out "
+            "here; the pipeline sets each aside as a dead letter with its reason (xPTDeadLetter)",
         )
         if unreadable[0]
         else ()

@@ -354,38 +354,48 @@ def _v3(conn: sa.Connection, log: _StepLog) -> None:
     for column in ("posted_txn_id", "paytrace_type", "customer_digest"):
         _add_column(conn, "xPTLedger", column, log)
     ledger, review, skip = xPTLedger, xPTReview, xPTSkip
-    rows = conn.execute(
-        sa.select(ledger.c.id, ledger.c.transaction_id, ledger.c.ledger_key, ledger.c.kind)
-        .where(ledger.c.kind.in_(POSTING_KINDS), ledger.c.transaction_id.isnot(None))
-        .order_by(ledger.c.transaction_id, ledger.c.id)
+    postings = sa.and_(ledger.c.kind.in_(POSTING_KINDS), ledger.c.transaction_id.isnot(None))
+    # set-based (a live ledger has millions of rows): the first posting row of each id is its one posting
+    first_ids = sa.select(sa.func.min(ledger.c.id)).where(postings).group_by(ledger.c.transaction_id)
+    conn.execute(
+        sa.update(ledger).where(ledger.c.id.in_(first_ids)).values(posted_txn_id=ledger.c.transaction_id)
+    )
+    # a second posting of an id made before v3 (the bug v3 closes): kept unmarked, with a review item
+    seconds = conn.execute(
+        sa.select(ledger.c.transaction_id, ledger.c.ledger_key, ledger.c.kind)
+        .where(postings, ledger.c.posted_txn_id.is_(None))
+        .order_by(ledger.c.id)
     ).all()
-    first: dict[int, str] = {}
+    first_kind = (
+        {
+            int(txid): str(kind)
+            for txid, kind in conn.execute(
+                sa.select(ledger.c.posted_txn_id, ledger.c.kind).where(
+                    ledger.c.posted_txn_id.in_(sorted({int(r[0]) for r in seconds}))
+                )
+            )
+        }
+        if seconds
+        else {}
+    )
     now = utcnow()
-    for row_id, txid, key, kind in rows:
-        txid = int(txid)
-        if txid not in first:
-            first[txid] = str(kind)
-            conn.execute(sa.update(ledger).where(ledger.c.id == row_id).values(posted_txn_id=txid))
-            continue
+    for txid, key, kind in seconds:
         conn.execute(
             sa.insert(review).values(
-                transaction_id=txid,
+                transaction_id=int(txid),
                 ledger_key=key,
                 reason_code="posted_twice",
                 reason=(
-                    f"transaction {txid} was posted to SL twice before schema v3 (as {first[txid]} and "
-                    f"as {kind}); reverse the second posting ({key}) in SL by hand"
+                    f"transaction {txid} was posted to SL twice before schema v3 (as "
+                    f"{first_kind.get(int(txid), '?')} and as {kind}); reverse the second posting "
+                    f"({key}) in SL by hand"
                 ),
                 details="{}",
                 run_id=None,
                 created_at=now,
             )
         )
-    keep = (
-        sa.select(sa.func.min(skip.c.id))
-        .group_by(skip.c.transaction_id, skip.c.reason_code)
-        .scalar_subquery()
-    )
+    keep = sa.select(sa.func.min(skip.c.id)).group_by(skip.c.transaction_id, skip.c.reason_code)
     conn.execute(sa.delete(skip).where(skip.c.id.not_in(keep)))
     for name in ("xptledger_ux_posted", "xptskip_ux_txn_reason"):
         _create_index(conn, next(s for s in INDEXES if s.name == name))

@@ -23,6 +23,7 @@ from paytrace_sl.redaction import contains_pan
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import xPTDeadLetter
 from paytrace_sl.sl.sandbox_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
@@ -150,6 +151,30 @@ def test_payments_and_settlements_through_airflow_are_idempotent(
     )
     assert str(dr.state) == "success", {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
     assert sl_state(seeded_sl) == first_after_settlement
+
+    # naming only a closed dead letter: nothing to do, the replay task ends skipped (not failed)
+    engine = create_sl_engine(seeded_sl)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        letter_id = conn.execute(
+            sa.insert(xPTDeadLetter)
+            .values(
+                transaction_id=99,
+                source="paytrace-transaction",
+                payload="{}",
+                reason="test",
+                created_at=now,
+                replayed_at=now,
+                replay_run_id="replay-done",
+            )
+            .returning(xPTDeadLetter.c.id)
+        ).scalar_one()
+    engine.dispose()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)  # a run of its own, not the one above
+    conf = {"dead_letter_ids": [letter_id], "start_date": None, "end_date": None}
+    dr = replay_dag.test(run_after=later, logical_date=later, run_conf=conf)
+    states = {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+    assert str(dr.state) == "success" and set(states.values()) == {"skipped"}, states
 
 
 def _config(

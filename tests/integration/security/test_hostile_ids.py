@@ -166,7 +166,7 @@ def test_a_record_listed_outside_the_fetch_range_is_counted_and_processed(
     summary = run_window(cfg, day_window(DAY, LA), "outside-1")
     extract = Landing(cfg.landing_dir, "outside-1").read_json("extract.json")
     assert extract["outside_range"] == 1 and extract["transactions"] == 2, extract
-    assert (summary["transactions"], summary["posted"]) == (2, 2), summary
+    assert (summary["transactions"], summary["posted"], summary["outside_range"]) == (2, 2, 1), summary
     _accounted(summary)
     assert len(_rows(url, xPTLedger, xPTLedger.c.transaction_id == early["transaction_id"])) == 1
     # March 28's own run (if PayTrace lists it there too): already posted, not posted twice
@@ -290,3 +290,29 @@ def test_replaying_a_closed_dead_letter_says_when_and_by_which_run(
     assert f"dead letter {letter['id']} is closed" in again.output
     assert closed["replay_run_id"] in again.output and str(closed["replayed_at"].year) in again.output
     assert "give dead-letter ids" not in again.output
+
+
+def test_reconcile_from_the_api_sets_a_conflicting_id_aside_and_names_it(
+    paytrace: HostilePayTrace, sl_sqlite_url: str, tmp_path: Path
+) -> None:
+    """The one duplicate-id policy in reconcile too: an id returned with different content no longer
+    fails the reconciliation (ConflictingDuplicateError); it is set aside and named in the notes."""
+    from paytrace_sl.paytrace.client import PayTraceClient
+
+    url = _seed(sl_sqlite_url)
+    cfg = _cfg(url, paytrace, tmp_path)
+    sale, other = _sale(25), _sale(26)
+    changed = dict(copy.deepcopy(sale), amount=round(sale["amount"] + 1, 2))
+    paytrace.records = [sale, other, changed, copy.deepcopy(other)]
+    engine = create_sl_engine(url)
+    try:
+        with PayTraceClient(cfg.paytrace) as client:
+            report = reconcile(
+                engine, DAY, DAY, paytrace_client=client, mapping=load_mapping(cfg.mapping_path)
+            )
+    finally:
+        engine.dispose()
+    assert report.transactions_checked == 1  # the other sale; its exact repeat collapsed
+    (note,) = [n for n in report.notes if str(sale["transaction_id"]) in n]
+    assert "2 times with different content (differing fields: amount)" in note
+    assert str(changed["amount"]) not in note

@@ -178,6 +178,7 @@ def test_upgrade_to_v3_on_a_live_install_marks_one_posting_per_id_and_dedupes_sk
         with engine.connect() as conn:
             marked = dict(conn.execute(sa.select(xPTLedger.c.ledger_key, xPTLedger.c.posted_txn_id)).all())
             reviews = conn.execute(sa.select(t.xPTReview.c.transaction_id, t.xPTReview.c.reason_code)).all()
+            (reason,) = conn.execute(sa.select(t.xPTReview.c.reason)).scalars()
             skips = conn.execute(sa.select(t.xPTSkip.c.transaction_id, t.xPTSkip.c.reason_code)).all()
         assert marked == {
             "paytrace:500:payment": 500,
@@ -186,6 +187,7 @@ def test_upgrade_to_v3_on_a_live_install_marks_one_posting_per_id_and_dedupes_sk
             "paytrace:501:void": None,
         }
         assert [tuple(r) for r in reviews] == [(500, "posted_twice")]
+        assert "(as payment and as refund)" in reason and "paytrace:500:refund" in reason
         assert sorted(tuple(r) for r in skips) == [(600, "declined"), (600, "zero_amount")]
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
             conn.execute(sa.insert(t.xPTSkip), [dict(skip, transaction_id=600, created_at=now)])
