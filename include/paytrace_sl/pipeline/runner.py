@@ -1102,22 +1102,46 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
 
 
 def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
-    """Write the settlement GL batches on Hold (exactly-once by ledger key)."""
+    """Post what the settled batches list but our ledger lacks (the completeness backstop,
+    :mod:`paytrace_sl.pipeline.backstop`), then write the settlement GL batches on Hold."""
+    from paytrace_sl.pipeline.backstop import post_missing
     from paytrace_sl.sl.writer import SLWriter
 
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
+    _, by_batch = _settlement_inputs(landing)
     with _engine(cfg) as engine:
         _install_own_tables(engine)
         writer = SLWriter(
             engine, user=cfg.sl_user, program=cfg.program, run_id=run_id, time_zone=cfg.timezone
         )
+        listed = [t for txs in by_batch.values() for t in txs]
+        backstop = post_missing(engine, writer, _load_mapping(cfg), listed, window)
+        if backstop.transform is not None:
+            outcome = _transform_outcome(backstop.transform, backstop.missing)
+            record_skips(engine, run_id, outcome["skipped"])
+            record_reviews(engine, run_id, outcome["review"])
+        elif backstop.error:
+            record_reviews(
+                engine,
+                run_id,
+                [
+                    {
+                        "transaction_id": None,
+                        "reason_code": "backstop_not_posted",
+                        "reason": f"settled transactions missing from the ledger could not be posted: "
+                        f"{backstop.error}"[:500],
+                        "details": {"transaction_ids": [t.transaction_id for t in backstop.missing][:50]},
+                    }
+                ],
+            )
         write = _write_counts(writer.write_plan(plan))
         review = landing.read_json(SETTLE_REVIEW_FILE) if landing.exists(SETTLE_REVIEW_FILE) else []
         reviews_new = record_reviews(engine, run_id, review)
     landing.write_json(SL_BATCHES_FILE, write["batches"])
     summary = {k: v for k, v in write.items() if k != "batches"}
     summary["reviews_new"] = reviews_new
+    summary["backstop"] = backstop.counts()
     return _write_step_summary(landing, "settle_load", summary)
 
 
