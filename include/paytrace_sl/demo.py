@@ -183,6 +183,32 @@ def demo_totals(sl_url: str) -> tuple[int, dict[str, Any]]:
     return transactions, result
 
 
+def books_summary(
+    sl_url: str, landing_dir: Path, mapping_path: Path, first: dt.date, last: dt.date
+) -> list[str]:
+    """What sits in card clearing and why, and the settlement batches' unexplained differences.
+
+    An offline reconciliation over the demo days (the landed records): its card-clearing notes name the
+    open items the money waits in (``paytrace_sl.reconcile.books``).
+    """
+    from paytrace_sl.pipeline.mapping import load_mapping
+    from paytrace_sl.reconcile import reconcile
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(sl_url)
+    try:
+        report = reconcile(engine, first, last, landing_dir=landing_dir, mapping=load_mapping(mapping_path))
+    finally:
+        engine.dispose()
+    differences = [e for e in report.unexplained if e.kind == "batch_difference"]
+    lines = [n for n in report.notes if n.startswith("card clearing")]
+    lines.append(
+        f"settlement batches: {len(report.batches)}, unexplained differences: {len(differences)}; "
+        f"unexplained exceptions in all: {len(report.unexplained)} (paytrace-sl reconcile for details)"
+    )
+    return lines
+
+
 def print_summary(
     transactions: int,
     result: Mapping[str, Any],
@@ -190,6 +216,7 @@ def print_summary(
     var_dir: Path,
     elapsed: float,
     days: int = DEMO_DAYS,
+    books: Sequence[str] = (),
 ) -> None:
     from rich.console import Console
 
@@ -199,6 +226,8 @@ def print_summary(
     title = f"paytrace-sl demo: {days} merchant days from {DEMO_START} through Airflow ({elapsed:.0f} s)"
     console.print(totals_table(transactions, dict(result), title))
     console.print(f"Airflow runs recorded in xPTRun: {result['runs']}")
+    for line in books:
+        console.print(f"Books: {line}", markup=False)
     console.print(f"Data Docs:      {var_dir / 'gx' / 'data_docs' / 'index.html'}")
     console.print(f"Reports:        {reports_dir()}/<day>/report.html (auditor report per settlement day)")
     console.print(f"SL sandbox:     {sl_url}")
@@ -245,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
             raise SystemExit(f"the Airflow runs failed (exit {returncode}); see {log_file}\n{tail}")
     transactions, result = demo_totals(sl_url)
-    print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days)
+    books = books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1])
+    print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books)
     return 0
 
 

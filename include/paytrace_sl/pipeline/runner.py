@@ -1020,15 +1020,18 @@ def settle_transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
 
 
 def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
-    """Write the settlement GL batches on Hold (exactly-once by ledger key).
+    """Post what the settled batches list but our ledger lacks (the completeness backstop,
+    :mod:`paytrace_sl.pipeline.backstop`), then write the settlement GL batches on Hold.
 
     Each settlement batch stands alone: one that cannot be written becomes a review item naming the batch
     and the reason, and the batches after it are still written.
     """
+    from paytrace_sl.pipeline.backstop import post_missing
     from paytrace_sl.sl.writer import SLWriter, WriterError, WriteResult
 
     landing = _landing(cfg, run_id)
     plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
+    _, by_batch = _settlement_inputs(landing)
     late_items = _load_mapping(cfg).late_items
     with _engine(cfg) as engine:
         _install_own_tables(engine)
@@ -1040,6 +1043,26 @@ def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[s
             time_zone=cfg.timezone,
             late_items=late_items,
         )
+        listed = [t for txs in by_batch.values() for t in txs]
+        backstop = post_missing(engine, writer, _load_mapping(cfg), listed, window)
+        if backstop.transform is not None:
+            outcome = _transform_outcome(backstop.transform, backstop.missing)
+            record_skips(engine, run_id, outcome["skipped"])
+            record_reviews(engine, run_id, outcome["review"])
+        elif backstop.error:
+            record_reviews(
+                engine,
+                run_id,
+                [
+                    {
+                        "transaction_id": None,
+                        "reason_code": "backstop_not_posted",
+                        "reason": f"settled transactions missing from the ledger could not be posted: "
+                        f"{backstop.error}"[:500],
+                        "details": {"transaction_ids": [t.transaction_id for t in backstop.missing][:50]},
+                    }
+                ],
+            )
         writer.prepare(b.cpny_id for b in plan.batches)
         result = WriteResult()
         failed: list[dict[str, Any]] = []
@@ -1064,6 +1087,7 @@ def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[s
     summary = {k: v for k, v in write.items() if k != "batches"}
     summary["reviews_new"] = reviews_new
     summary["not_written"] = len(failed)
+    summary["backstop"] = backstop.counts()
     return _write_step_summary(landing, "settle_load", summary)
 
 

@@ -232,6 +232,7 @@ def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     # never posted, a PlannedVoid when a captured one was posted in an earlier window.
     captured = (df["action"] == "await_capture") & df["state"].isin(["pending", "settled", "voided"])
     df.loc[captured, "action"] = "payment"
+    df["captured_auth"] = captured
     return df
 
 
@@ -531,8 +532,9 @@ def build_plan(
 ) -> TransformResult:
     """Decide what to post for one window. Pure: same input, context and mapping → same plan.
 
-    ``window`` (start, end): a void is dated on the window end's local date (when we learned of it);
-    without a window, on the voided sale's date.
+    ``window`` (start, end): a void is dated on the window end's local date (when we learned of it); a
+    captured authorization no earlier than the window start's local date (PayTrace keeps the
+    authorization's ``created.at``); without a window, on the record's own date.
     """
     raw = _frame(transactions)
     cpny = mapping.company or ctx.cpny_id
@@ -547,6 +549,15 @@ def build_plan(
     rule_index = _gl_rule_index(decided, mapping)
     window_end = window[1] if isinstance(window, tuple) else (window.end if window is not None else None)
     void_date = window_end.astimezone(mapping.tz).date() if window_end is not None else None
+    window_start = window[0] if isinstance(window, tuple) else (window.start if window is not None else None)
+    # A captured authorization keeps PayTrace's created.at (the authorization day): it is dated no earlier
+    # than the window in which it is first seen captured, as voids are (issue 11 §6).
+    capture_floor = window_start.astimezone(mapping.tz).date() if window_start is not None else None
+    if capture_floor is not None:
+        late = decided["captured_auth"] & (decided["doc_date"] < capture_floor)
+        if late.any():
+            decided = decided.copy()
+            decided.loc[late, "doc_date"] = capture_floor
 
     groups: dict[tuple[str, str, str], list[tuple[Any, PlannedPayment | PlannedRefund | PlannedVoid]]] = {}
     planned = decided[decided["outcome"] == POSTED].sort_values(["created", "tid"])

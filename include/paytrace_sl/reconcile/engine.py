@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, TransactionState
 from paytrace_sl.pipeline.settlement import classify, explains, reconcile_settlement_batch
+from paytrace_sl.reconcile.books import books_checks
 from paytrace_sl.reconcile.model import DIFFERENCE, PENDING, ReconException, ReconRecord, ReconReport, Totals
 from paytrace_sl.reconcile.sl_state import (
     PostedDoc,
@@ -296,6 +297,8 @@ def reconcile(
     exceptions = find_exceptions(
         side.transactions, docs, records, why, void_keys, periods, opts, moment, mapping
     )
+    books_exceptions, books_notes = books_checks(side.transactions, docs, why, tz, mapping)
+    exceptions += books_exceptions
     return ReconReport(
         start=start,
         end=end,
@@ -303,7 +306,7 @@ def reconcile(
         batches=tuple(sorted(records, key=lambda r: r.batch_number)),
         exceptions=tuple(sorted(exceptions, key=lambda e: e.sort_key)),
         transactions_checked=len(side.transactions),
-        notes=side.notes,
+        notes=(*side.notes, *books_notes),
     )
 
 

@@ -1446,11 +1446,11 @@ class SLWriter:
                 void.transaction_id, "", Decimal(0), void.doc_date, Account("", "")
             ).ledger_key
             pay = conn.execute(q.ledger_row_stmt(pay_key)).first()
-            if pay is None:
+            if pay is None or str(pay.kind).strip() == "refund":  # the voided transaction was a refund
                 refund_key = PlannedRefund(
                     void.transaction_id, "", Decimal(0), void.doc_date, Account("", ""), Account("", "")
                 ).ledger_key
-                refund_row = conn.execute(q.ledger_row_stmt(refund_key)).first()
+                refund_row = pay if pay is not None else conn.execute(q.ledger_row_stmt(refund_key)).first()
                 if refund_row is not None and refund_row.status == "posted":
                     self._void_refund(conn, void, refund_key, refund_row, batch, setup, work, result, touched)
                     memo_batches.add(str(refund_row.bat_nbr).strip())

@@ -22,8 +22,10 @@ from sl_release import Released, release_all
 
 from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.config import PayTraceSettings
+from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.runner import PipelineConfig, run_settlements, run_window
 from paytrace_sl.pipeline.windows import day_window
+from paytrace_sl.reconcile import ReconReport, reconcile
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl import catalog
@@ -151,6 +153,16 @@ class Scenario:
 
     def release(self) -> list[Released]:
         return release_all(self.engine)
+
+    def reconcile(self, first: str, last: str) -> ReconReport:
+        """``paytrace-sl reconcile`` over merchant days ``first..last`` (from the landed records)."""
+        return reconcile(
+            self.engine,
+            dt.date.fromisoformat(first),
+            dt.date.fromisoformat(last),
+            landing_dir=self.cfg.landing_dir,
+            mapping=load_mapping(self.cfg.mapping_path),
+        )
 
     def books(self) -> Books:
         moved = [Moved(t, k, a) for t, (k, a) in sorted(self.moved.items())]

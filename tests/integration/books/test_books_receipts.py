@@ -7,7 +7,9 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from scenario import SL, Scenario
+from scenario import SL, START, Scenario
+
+from paytrace_sl import demo
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +98,9 @@ def test_receipt_for_a_paid_invoice_another_customers_invoice_or_an_unknown_one_
     books.assert_ok()
     assert books.customer_change(cust0) == Decimal("-260.00")
     assert books.account_change("1020") == 0  # everything that reached the bank is in SL
+    assert "card clearing: every PayTrace cent that moved money in the range is in SL (no open items)" in (
+        sc.reconcile("2025-05-01", "2025-05-02").notes
+    )
 
 
 def test_unidentified_customer_posts_even_with_an_invoice_id(scenario: Callable[..., Scenario]) -> None:
@@ -121,6 +126,17 @@ def test_money_with_no_customer_waits_in_review_and_clearing_shows_it(
     sc.settle()
     sc.sync("2025-05-01")
     assert _codes(sc, tid) == ["unknown_customer"]
+    notes = sc.reconcile("2025-05-01", "2025-05-01").notes  # reconciliation names it, before any release
+    assert any(
+        n.startswith(
+            f"card clearing: 45.00 of PayTrace money is not in SL and waits in 1 named open item(s): {tid}"
+        )
+        for n in notes
+    ), notes
+    summary = demo.books_summary(sc.url, sc.cfg.landing_dir, sc.cfg.mapping_path, START, START)
+    assert summary[0].startswith("card clearing: 45.00 of PayTrace money is not in SL") and summary[
+        1
+    ].startswith("settlement batches: 1, unexplained differences: 0"), summary
     sc.release()
     books = sc.books()
     books.assert_ok()

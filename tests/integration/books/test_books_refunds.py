@@ -63,22 +63,26 @@ def test_refund_of_an_unidentified_receipt_is_a_dm_of_the_unidentified_customer(
     assert {code for _, code, _ in sc.reviews(refund)} == {"plan_review", "refund_apply_credit"}
 
 
+@pytest.mark.parametrize("release_between", [False, True], ids=["payment-on-hold", "payment-released"])
 def test_refund_reversing_a_paid_invoice_is_a_cm_against_sales_returns(
-    scenario: Callable[..., Scenario],
+    scenario: Callable[..., Scenario], release_between: bool
 ) -> None:
-    """The keyed sale paid invoice 000451; SL released (closed) it; the refund quotes it: CM + DM."""
+    """§1/§4: the keyed sale paid invoice 000451; the refund quotes it: CM + DM for the invoice's customer,
+    whether SL released (closed) the invoice in between or the payment is still on Hold."""
     sc = scenario()
     sc.invoice(3, "000451", "80.00")
     sc.at("2025-05-01T10:00")
     sale = sc.sale("80.00", invoice="000451")
     sc.settle()
     sc.sync("2025-05-01")
-    sc.release()
+    if release_between:
+        sc.release()
     sc.at("2025-05-02T10:00")
     sc.refund(sale, "80.00")
     sc.settle()
     sc.sync("2025-05-02")
     assert len(sc.docs("CM")) == 1 and len(sc.docs("DM")) == 1
+    assert {d["CustId"].strip() for d in sc.docs("CM") + sc.docs("DM")} == {sc.customers[3][1]}
     sc.release()
     books = sc.books()
     books.assert_ok()

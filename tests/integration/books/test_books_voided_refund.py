@@ -35,6 +35,9 @@ def test_voided_refund_is_removed_from_its_unreleased_batch(scenario: Callable[.
     assert sc.docs("DM") == [] and sc.docs("CM") == []
     assert [r["status"] for r in sc.ledger(refund) if r["kind"] == "refund"] == ["removed"]
     assert sc.reviews(refund) == [(refund, "refund_apply_credit", sc.reviews(refund)[0][2])]
+    assert "voided_document_in_sl" not in {
+        e.kind for e in sc.reconcile("2025-05-01", "2025-05-03").exceptions
+    }
     sc.release()
     sc.books().assert_ok()
 
@@ -44,6 +47,9 @@ def test_voided_refund_after_release_stays_an_exception(scenario: Callable[..., 
     refund = _refund_then_void(sc, release_first=True)
     assert len(sc.docs("DM")) == 1  # released: SL's documents are not ours to delete
     assert "refund_void_after_release" in [code for _, code, _ in sc.reviews(refund)]
+    report = sc.reconcile("2025-05-01", "2025-05-03")  # no release needed to see it
+    (voided,) = [e for e in report.exceptions if e.kind == "voided_document_in_sl"]
+    assert (voided.transaction_id, voided.explained) == (refund, False) and not report.ok
     sc.release()
     books = sc.books()
     assert any(p.startswith("clearing changed -20.00") for p in books.problems), books.problems

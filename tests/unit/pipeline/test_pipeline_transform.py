@@ -280,6 +280,21 @@ def test_void_of_posted_sale_plans_a_void_once() -> None:
     assert again.already_posted == (1,)
 
 
+def test_capture_is_dated_no_earlier_than_the_window_it_is_first_seen_captured_in() -> None:
+    """Issue 11 §6: PayTrace keeps the authorization's created.at on a capture."""
+    auth_day = dt.datetime(2025, 4, 3, 10, 0, tzinfo=LA)
+    start = dt.datetime(2025, 4, 10, 0, 0, tzinfo=LA)
+    window = (start, start + dt.timedelta(days=1))
+    records = [
+        tx(1, transaction_type="AUTHORIZATION", status=S.SETTLED, created_at=auth_day),
+        tx(2, created_at=auth_day),  # a sale keeps its own date
+        tx(3, transaction_type="AUTHORIZATION", status=S.PENDING, created_at=start + dt.timedelta(hours=5)),
+    ]
+    result = build_plan(records, ctx(), MAPPING, window=window)
+    dates = {i.transaction_id: i.doc_date for b in result.plan.batches for i in b.items}
+    assert dates == {1: dt.date(2025, 4, 10), 2: dt.date(2025, 4, 3), 3: dt.date(2025, 4, 10)}
+
+
 def test_void_of_sale_never_posted_is_skipped() -> None:
     result = build_plan([tx(1, status=S.VOIDED)], ctx(), MAPPING)
     assert result.skipped[1].code == "voided_before_posting"
