@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 SL_URL_ENV = "SL_DATABASE_URL"
+SL_URL_FILE_ENV = "SL_DATABASE_URL_FILE"  # a file holding the URL: keeps it out of environments and argv
 REPORTS_DIR_ENV = "PAYTRACE_SL_REPORTS_DIR"
 DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[2] / "var" / "reports"
 SL_CONN_ID = "dynamics_sl_default"
@@ -69,17 +70,27 @@ def sl_url_from_connection(conn: dict[str, str]) -> str:
 
 
 def resolve_sl_url(explicit: str | None = None) -> str:
-    """``--sl-url`` → ``SL_DATABASE_URL`` → connection ``dynamics_sl_default`` (from the environment)."""
+    """``--sl-url`` → ``SL_DATABASE_URL`` → the file named by ``SL_DATABASE_URL_FILE`` → connection
+    ``dynamics_sl_default`` (from the environment).
+
+    The URL's password is registered for redaction and percent-encoded (an unescaped ``@`` in it would
+    otherwise be read as the end of the password: ``secret_inputs.normalize_sl_url``).
+    """
+    from paytrace_sl.secret_inputs import normalize_sl_url, read_secret_file
+
     if explicit:
-        return explicit
+        return normalize_sl_url(explicit)
     env = os.environ.get(SL_URL_ENV)
     if env:
-        return env
+        return normalize_sl_url(env)
+    path = os.environ.get(SL_URL_FILE_ENV)
+    if path:
+        return normalize_sl_url(read_secret_file(path, f"SL database URL ({SL_URL_FILE_ENV})"))
     conn = airflow_conn_from_env(SL_CONN_ID)
     if conn is not None:
-        return sl_url_from_connection(conn)
+        return normalize_sl_url(sl_url_from_connection(conn))
     raise ConfigurationError(
-        f"no SL database given: pass --sl-url, set {SL_URL_ENV}, "
+        f"no SL database given: pass --sl-url, set {SL_URL_ENV} or {SL_URL_FILE_ENV}, "
         f"or define the Airflow connection {SL_CONN_ID!r}"
     )
 

@@ -17,6 +17,8 @@ from paytrace_sl.paytrace.connection_ui import (
     PAYTRACE_CONN_FIELDS,
     PAYTRACE_UI_FIELD_BEHAVIOUR,
 )
+from paytrace_sl.redaction import register_secret
+from paytrace_sl.secret_inputs import normalize_sl_url
 from paytrace_sl.settings import ConfigurationError
 
 if TYPE_CHECKING:
@@ -37,6 +39,15 @@ def _conn_dict(conn: Any) -> dict[str, str]:
         "port": str(conn.port or ""),
         "extra": json.dumps(extra),
     }
+
+
+def _mask(*secrets: str) -> None:
+    """Register secrets with Airflow's masker too: it scrubs the supervisor's copy of the task log."""
+    from airflow.sdk.log import mask_secret
+
+    for secret in secrets:
+        if secret:
+            mask_secret(secret)
 
 
 def _widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -82,8 +93,12 @@ class PayTraceHook(BaseHook):
         return _widgets(PAYTRACE_CONN_FIELDS)
 
     def get_settings(self) -> PayTraceSettings:
+        """Settings from the connection; the password and integrator id are registered with our redaction
+        (``PayTraceSettings``) and with Airflow's masker (task log, supervisor, rendered fields)."""
         conn = self.get_connection(self.paytrace_conn_id)
-        return PayTraceSettings.from_connection(_conn_dict(conn), **self.settings_overrides)
+        settings = PayTraceSettings.from_connection(_conn_dict(conn), **self.settings_overrides)
+        _mask(settings.password, settings.integrator_id)
+        return settings
 
     def get_client(self) -> PayTraceClient:
         """A ready client; the caller closes it (it is a context manager)."""
@@ -141,11 +156,14 @@ class DynamicsSLHook(BaseHook):
                 f"connection {self.dynamics_sl_conn_id!r} has no SQLAlchemy URL: "
                 "set the extra 'sqlalchemy_url'"
             )
-        url = make_url(str(raw))
+        url = make_url(normalize_sl_url(str(raw)))  # an unescaped '@' in the password is read whole
         if conn.login and not url.username:
             url = url.set(username=conn.login)
         if conn.password and not url.password:
             url = url.set(password=conn.password)
+        if url.password:
+            register_secret(str(url.password))
+            _mask(str(url.password))
         return url.render_as_string(hide_password=False)
 
     def get_engine(self, **engine_kwargs: Any) -> sa.Engine:

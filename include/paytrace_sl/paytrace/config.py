@@ -13,10 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paytrace_sl.paytrace.timefmt import DEFAULT_TIMEZONE
+from paytrace_sl.redaction import register_secret
 from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env
 
 DEFAULT_URL = "https://api.paytrace.com"
 PAYTRACE_CONN_ID = "paytrace_default"
+PASSWORD_FILE_ENV = "PAYTRACE_PASSWORD_FILE"  # noqa: S105 - the name of a variable naming a file
 
 _ENV = {
     "url": "PAYTRACE_URL",
@@ -57,6 +59,9 @@ class PayTraceSettings:
     overlap_days: int = 0  # widen each export by this many days per side, then keep only [start, end)
 
     def __post_init__(self) -> None:
+        # wherever credentials are read (flags, environment, files, connections), they are scrubbed
+        register_secret(self.password)
+        register_secret(self.integrator_id)
         if not self.url.startswith(("https://", "http://")):
             raise ConfigurationError(
                 f"PayTrace url must start with https:// (got {self.url!r}; PAYTRACE_URL)"
@@ -112,7 +117,8 @@ class PayTraceSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> PayTraceSettings:
-        """Overrides → ``PAYTRACE_*`` variables → ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
+        """Overrides → ``PAYTRACE_*`` variables (the password also from the file ``PAYTRACE_PASSWORD_FILE``
+        names) → ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
         values: dict[str, Any] = {}
         conn = airflow_conn_from_env(PAYTRACE_CONN_ID)
         if conn is not None:
@@ -120,6 +126,12 @@ class PayTraceSettings:
         for name, env in _ENV.items():
             if os.environ.get(env):
                 values[name] = os.environ[env]
+        if not os.environ.get(_ENV["password"]) and os.environ.get(PASSWORD_FILE_ENV):
+            from paytrace_sl.secret_inputs import read_secret_file
+
+            values["password"] = read_secret_file(
+                os.environ[PASSWORD_FILE_ENV], f"PayTrace password ({PASSWORD_FILE_ENV})"
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**_coerce(values))
 

@@ -17,8 +17,12 @@ def create_sl_engine(url: str, **kwargs: Any) -> sa.Engine:
     * ``sqlite``: ``foreign_keys=ON``, WAL journal and a busy timeout, so a CLI run and a test reading the
       same file wait instead of failing with "database is locked".
     * ``postgresql``: the ``psycopg`` (v3) driver when the URL names none.
+
+    The password is registered for redaction and percent-encoded first (``normalize_sl_url``).
     """
-    parsed = make_url(url)
+    from paytrace_sl.secret_inputs import normalize_sl_url
+
+    parsed = make_url(normalize_sl_url(url))
     backend = parsed.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "mssql":
