@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from paytrace_sl.redaction import redact_text
+from paytrace_sl.secret_inputs import CREDENTIAL_FLAG_NOTE
 
 EXIT_FAILED = 1
 EXIT_REJECTS = 3  # the extract completed but some records could not be parsed (see the rejects file)
@@ -42,7 +43,7 @@ def extract(
     ] = None,
     password: Annotated[
         str | None,
-        typer.Option("--password", envvar="PAYTRACE_PASSWORD", help="API password (prefer the variable)."),
+        typer.Option("--password", envvar="PAYTRACE_PASSWORD", help="API password." + CREDENTIAL_FLAG_NOTE),
     ] = None,
     integrator_id: Annotated[
         str | None,

@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
+
 
 def _date(value: str, flag: str) -> dt.date:
     try:
@@ -98,7 +100,8 @@ def register(app: typer.Typer) -> None:
         sl_url: str | None = typer.Option(
             None,
             "--sl-url",
-            help="SL database SQLAlchemy URL (default: SL_DATABASE_URL, then dynamics_sl_default).",
+            help="SL database SQLAlchemy URL (default: SL_DATABASE_URL, then dynamics_sl_default)."
+            + SL_URL_HELP_NOTE,
         ),
         mapping: Path | None = typer.Option(  # noqa: B008
             None, "--mapping", help="mapping.yaml (default: data_contracts/)."
@@ -175,7 +178,9 @@ def register(app: typer.Typer) -> None:
         ),
         start: str | None = typer.Option(None, "--start", help="First merchant day to re-run, YYYY-MM-DD."),
         end: str | None = typer.Option(None, "--end", help="Day after the last one (exclusive)."),
-        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        sl_url: str | None = typer.Option(
+            None, "--sl-url", help="SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
+        ),
         mapping: Path | None = typer.Option(None, "--mapping", help="mapping.yaml."),  # noqa: B008
         landing_dir: Path | None = typer.Option(None, "--landing-dir"),  # noqa: B008
         gx_dir: Path | None = typer.Option(None, "--gx-dir"),  # noqa: B008

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 from paytrace_sl.settings import ConfigurationError, resolve_sl_url
 
 DEFAULT_LANDING = str(Path(__file__).resolve().parents[2] / "var" / "landing")
@@ -63,7 +64,9 @@ def register(app: typer.Typer) -> None:
     def reconcile_cmd(
         start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
         end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
-        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        sl_url: str | None = typer.Option(
+            None, "--sl-url", help="SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         landing_dir: str = typer.Option(
             DEFAULT_LANDING,
@@ -114,7 +117,9 @@ def register(app: typer.Typer) -> None:
         start: str = typer.Option(..., "--start", help="First merchant day, YYYY-MM-DD."),
         end: str = typer.Option(..., "--end", help="Last merchant day (inclusive), YYYY-MM-DD."),
         out: str = typer.Option(..., "--out", help="Directory for report.html and the CSV/JSON tables."),
-        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        sl_url: str | None = typer.Option(
+            None, "--sl-url", help="SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
+        ),
         landing_dir: str = typer.Option(
             DEFAULT_LANDING,
             "--landing-dir",

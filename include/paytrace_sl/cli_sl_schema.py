@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
+
 EXIT_DIFFERENCES = 1
 EXIT_ERROR = 2
 
@@ -15,7 +17,8 @@ SlUrl = Annotated[
     typer.Option(
         "--sl-url",
         help="SQLAlchemy URL of the SL database (default: $SL_DATABASE_URL, then the Airflow connection "
-        "dynamics_sl_default). Example: mssql+pyodbc://user@dsn, postgresql+psycopg://…, sqlite:///sl.db",
+        "dynamics_sl_default). Example: mssql+pyodbc://user@dsn, postgresql+psycopg://…, sqlite:///sl.db."
+        + SL_URL_HELP_NOTE,
         show_default=False,
     ),
 ]

@@ -17,6 +17,16 @@ from urllib.parse import quote, unquote
 from paytrace_sl.redaction import register_secret
 from paytrace_sl.settings import ConfigurationError
 
+# appended to the CLI help of options that may carry a secret
+SL_URL_HELP_NOTE = (
+    " A password in it shows in process listings: prefer $SL_DATABASE_URL, $SL_DATABASE_URL_FILE or "
+    "'paytrace-sl --sl-url-file FILE …'."
+)
+CREDENTIAL_FLAG_NOTE = (
+    " Shows in process listings: prefer $PAYTRACE_PASSWORD, $PAYTRACE_PASSWORD_FILE or "
+    "'paytrace-sl --password-file FILE …'."
+)
+
 
 def url_password(url: str) -> str | None:
     """The (decoded) password of a SQLAlchemy URL, reading up to the last ``@`` before the host."""
