@@ -26,6 +26,7 @@ from structlog.stdlib import ProcessorFormatter
 
 from paytrace_sl.redaction import find_pans
 from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl.sl.sandbox_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +45,11 @@ def _with_password(url: str, password: str) -> str:
     return f"{scheme}://{user}:{password}@{host}"
 
 
+MERCHANT = MerchantConfig(seed=11, start=DAY, days=1, tx_per_day=8)
+
+
 def _day_records() -> list[dict[str, Any]]:
-    sim = MerchantSimulation(MerchantConfig(seed=11, start=DAY, days=1, tx_per_day=8))
+    sim = MerchantSimulation(MERCHANT)
     records = [dict(r) for r in sim.transactions_for_day(DAY)]
     records[0] = {**records[0], "transaction_id": int(PAN)}
     return records
@@ -126,6 +130,7 @@ def test_payments_dag_logs_no_pan_and_no_password(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    init_sandbox(sl_pg_url, MERCHANT)  # customers, invoices and our xPT* tables
     _connect(monkeypatch, hostile_paytrace.url, _with_password(sl_pg_url, SL_PASSWORD))
     dag = dagbag.get_dag("paytrace_payments_to_sl")
     with airflow_log_to_stdout():
