@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Any
 
+from paytrace_sl import structlog_redaction
 from paytrace_sl.redaction import RedactingFilter
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -30,12 +31,15 @@ def install_redaction(logger: logging.Logger | None = None) -> None:
     """Add a RedactingFilter to every handler of ``logger`` (root by default) that lacks one.
 
     Handler filters (unlike logger filters) also see records propagated from child loggers such as
-    ``urllib3`` and ``requests``, so this covers library output too.
+    ``urllib3`` and ``requests``, so this covers library output too. Where structlog renders (Airflow's
+    task runner), :func:`paytrace_sl.structlog_redaction.install` adds the same redaction there.
     """
     target = logger or logging.getLogger()
     for handler in target.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    # Airflow's task runner renders through structlog, past any handler filter: redact there too
+    structlog_redaction.install()
 
 
 def configure_logging(level: int | str = logging.INFO) -> None:

@@ -29,6 +29,7 @@ MAPPING_ENV = "PAYTRACE_SL_MAPPING"
 VAR_DIR_ENV = "PAYTRACE_SL_VAR_DIR"
 LANDING_DIR_ENV = "PAYTRACE_SL_LANDING_DIR"
 GX_DIR_ENV = "PAYTRACE_SL_GX_DIR"
+SL_URL_FILE_ENV = "SL_DATABASE_URL_FILE"  # a file holding the URL: keeps it out of environments and argv
 REPORTS_DIR_ENV = "PAYTRACE_SL_REPORTS_DIR"
 LOOKBACK_HOURS_ENV = "PAYTRACE_SL_LOOKBACK_HOURS"
 SL_CONN_ID = "dynamics_sl_default"
@@ -112,7 +113,9 @@ def sl_url_from_connection(conn: dict[str, str], conn_id: str = SL_CONN_ID) -> s
         raise ConfigurationError(
             f"connection {conn_id!r} has no SQLAlchemy URL: put it in the extra field 'sqlalchemy_url'"
         )
-    url = make_url(raw)
+    from paytrace_sl.secret_inputs import normalize_sl_url
+
+    url = make_url(normalize_sl_url(raw))  # an unescaped '@' in the password is read whole
     if conn.get("login") and not url.username:
         url = url.set(username=conn["login"])
     if conn.get("password") and not url.password:
@@ -126,17 +129,28 @@ def resolve_sl_url(
     lookup: ConnectionLookup | None = None,
     conn_id: str = SL_CONN_ID,
 ) -> str:
-    """``--sl-url`` → ``SL_DATABASE_URL`` → connection ``dynamics_sl_default`` (no packaged default)."""
+    """``--sl-url`` → ``SL_DATABASE_URL`` → the file ``SL_DATABASE_URL_FILE`` names → connection
+    ``dynamics_sl_default`` (no packaged default).
+
+    The URL's password is registered for redaction and percent-encoded (an unescaped ``@`` in it would
+    otherwise be read as the end of the password: ``secret_inputs.normalize_sl_url``).
+    """
+    from paytrace_sl.secret_inputs import normalize_sl_url, read_secret_file
+
     if explicit:
-        return explicit
+        return normalize_sl_url(explicit)
     from_env = env(SL_URL_ENV)
     if from_env:
-        return from_env
+        return normalize_sl_url(from_env)
+    path = env(SL_URL_FILE_ENV)
+    if path:
+        return normalize_sl_url(read_secret_file(path, f"SL database URL ({SL_URL_FILE_ENV})"))
     conn = connection(conn_id, lookup)
     if conn is not None:
-        return sl_url_from_connection(conn, conn_id)
+        return normalize_sl_url(sl_url_from_connection(conn, conn_id))  # registers the password
     raise ConfigurationError(
-        f"no SL database given: pass --sl-url, set {SL_URL_ENV}, or define the Airflow connection {conn_id!r}"
+        f"no SL database given: pass --sl-url, set {SL_URL_ENV} or {SL_URL_FILE_ENV}, "
+        f"or define the Airflow connection {conn_id!r}"
     )
 
 

@@ -17,6 +17,8 @@ from paytrace_sl.paytrace.connection_ui import (
     PAYTRACE_CONN_FIELDS,
     PAYTRACE_UI_FIELD_BEHAVIOUR,
 )
+from paytrace_sl.redaction import register_secret
+from paytrace_sl.secret_inputs import url_password
 from paytrace_sl.settings import ConfigurationError, sl_url_from_connection
 
 if TYPE_CHECKING:
@@ -48,6 +50,15 @@ def airflow_connection(conn_id: str) -> dict[str, str] | None:
         return _conn_dict(BaseHook.get_connection(conn_id))
     except AirflowNotFoundException:
         return None
+
+
+def _mask(*secrets: str) -> None:
+    """Register secrets with Airflow's masker too: it scrubs the supervisor's copy of the task log."""
+    from airflow.sdk.log import mask_secret
+
+    for secret in secrets:
+        if secret:
+            mask_secret(secret)
 
 
 def _widgets(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -93,9 +104,13 @@ class PayTraceHook(BaseHook):
         return _widgets(PAYTRACE_CONN_FIELDS)
 
     def get_settings(self) -> PayTraceSettings:
-        """Overrides → ``PAYTRACE_*`` → this connection → defaults (``paytrace_sl.settings`` precedence)."""
+        """Overrides → ``PAYTRACE_*`` → this connection → defaults (``paytrace_sl.settings`` precedence);
+        the password and integrator id are registered with our redaction (``PayTraceSettings``) and with
+        Airflow's masker (task log, supervisor, rendered fields)."""
         conn = self.get_connection(self.paytrace_conn_id)
-        return PayTraceSettings.from_env(connection=_conn_dict(conn), **self.settings_overrides)
+        settings = PayTraceSettings.from_env(connection=_conn_dict(conn), **self.settings_overrides)
+        _mask(settings.password, settings.integrator_id)
+        return settings
 
     def get_client(self) -> PayTraceClient:
         """A ready client; the caller closes it (it is a context manager)."""
@@ -142,7 +157,12 @@ class DynamicsSLHook(BaseHook):
         """The URL from extra ``sqlalchemy_url`` (or a host holding a URL), with login/password filled in
         from the connection when the URL carries none."""
         conn = self.get_connection(self.dynamics_sl_conn_id)
-        return sl_url_from_connection(_conn_dict(conn), self.dynamics_sl_conn_id)
+        url = sl_url_from_connection(_conn_dict(conn), self.dynamics_sl_conn_id)  # password normalized
+        password = url_password(url)
+        if password:
+            register_secret(password)
+            _mask(password)
+        return url
 
     def get_engine(self, **engine_kwargs: Any) -> sa.Engine:
         import sqlalchemy as sa

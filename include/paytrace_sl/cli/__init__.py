@@ -6,6 +6,9 @@ same library functions.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
 from paytrace_sl import __version__
@@ -34,8 +37,36 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    password_file: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--password-file",
+        help="Read the PayTrace API password from this file (first line; also $PAYTRACE_PASSWORD_FILE). "
+        "Unlike --password it does not show in process listings. Give it before the command.",
+        show_default=False,
+    ),
+    sl_url_file: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--sl-url-file",
+        help="Read the SL database URL (with its password) from this file (first line; also "
+        "$SL_DATABASE_URL_FILE). Unlike --sl-url it does not show in process listings. Give it before "
+        "the command.",
+        show_default=False,
+    ),
 ) -> None:
-    """PayTrace → Dynamics SL bridge."""
+    """PayTrace → Dynamics SL bridge.
+
+    Secrets: pass them in the environment ($PAYTRACE_PASSWORD, $SL_DATABASE_URL) or in files
+    (--password-file, --sl-url-file or the *_FILE variables), not as --password / --sl-url values,
+    which every user of the machine can read in the process list.
+    """
+    # the library reads the files (settings.resolve_sl_url, PayTraceSettings.from_env); a file given
+    # here wins over the plain variables, an explicit --password / --sl-url still wins over both
+    if password_file is not None:
+        os.environ.pop("PAYTRACE_PASSWORD", None)
+        os.environ["PAYTRACE_PASSWORD_FILE"] = str(password_file)
+    if sl_url_file is not None:
+        os.environ.pop("SL_DATABASE_URL", None)
+        os.environ["SL_DATABASE_URL_FILE"] = str(sl_url_file)
 
 
 def _register() -> None:

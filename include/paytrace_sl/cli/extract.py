@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from paytrace_sl.cli.common import EXIT_FINDINGS, AsJson, EndDay, StartDay, day_range
+from paytrace_sl.secret_inputs import CREDENTIAL_FLAG_NOTE
 
 EXIT_REJECTS = EXIT_FINDINGS  # the extract completed but some records could not be parsed (rejects file)
 
@@ -27,7 +28,7 @@ def extract(
     ] = None,
     password: Annotated[
         str | None,
-        typer.Option("--password", envvar="PAYTRACE_PASSWORD", help="API password (prefer the variable)."),
+        typer.Option("--password", envvar="PAYTRACE_PASSWORD", help="API password." + CREDENTIAL_FLAG_NOTE),
     ] = None,
     integrator_id: Annotated[
         str | None,

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from paytrace_sl.cli.common import END_HELP, START_HELP, AsJson, EndDay, StartDay, day_range
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 
 def _config(
@@ -90,7 +91,8 @@ def register(app: typer.Typer) -> None:
         sl_url: str | None = typer.Option(
             None,
             "--sl-url",
-            help="SL database SQLAlchemy URL (default: SL_DATABASE_URL, then dynamics_sl_default).",
+            help="SL database SQLAlchemy URL (default: SL_DATABASE_URL, then dynamics_sl_default)."
+            + SL_URL_HELP_NOTE,
         ),
         mapping: Path | None = typer.Option(  # noqa: B008
             None, "--mapping", help="mapping.yaml (default: data_contracts/)."
@@ -173,7 +175,9 @@ def register(app: typer.Typer) -> None:
         ),
         start: str | None = typer.Option(None, "--start", help=START_HELP),
         end: str | None = typer.Option(None, "--end", help=END_HELP),
-        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        sl_url: str | None = typer.Option(
+            None, "--sl-url", help="SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
+        ),
         mapping: Path | None = typer.Option(None, "--mapping", help="mapping.yaml."),  # noqa: B008
         landing_dir: Path | None = typer.Option(None, "--landing-dir"),  # noqa: B008
         gx_dir: Path | None = typer.Option(None, "--gx-dir"),  # noqa: B008

@@ -16,6 +16,7 @@ import typer
 
 from paytrace_sl import settings
 from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_OK, AsJson, EndDay, StartDay, day_range
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 from paytrace_sl.settings import resolve_sl_url
 
 
@@ -58,7 +59,9 @@ def register(app: typer.Typer) -> None:
     def reconcile_cmd(
         start: StartDay,
         end: EndDay,
-        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        sl_url: str | None = typer.Option(
+            None, "--sl-url", help="SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
+        ),
         as_json: AsJson = False,
         landing_dir: str | None = typer.Option(
             None, "--landing-dir", help="Landing files of past runs (PAYTRACE_SL_LANDING_DIR, var/landing)."
@@ -115,7 +118,9 @@ def register(app: typer.Typer) -> None:
         start: StartDay,
         end: EndDay,
         out: str = typer.Option(..., "--out", help="Directory for report.html and the CSV/JSON tables."),
-        sl_url: str | None = typer.Option(None, "--sl-url", help="SL database SQLAlchemy URL."),
+        sl_url: str | None = typer.Option(
+            None, "--sl-url", help="SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
+        ),
         landing_dir: str | None = typer.Option(
             None, "--landing-dir", help="Landing files of past runs (PAYTRACE_SL_LANDING_DIR, var/landing)."
         ),

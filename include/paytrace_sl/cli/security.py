@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from paytrace_sl.cli.common import EXIT_FINDINGS, AsJson
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, env, resolve_sl_url
 
 DEFAULT_SECRET_ENVS = ("PAYTRACE_PASSWORD", "PAYTRACE_INTEGRATOR_ID", "PAYTRACE_CLIENT_SECRET")
@@ -52,7 +53,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         sl_url: Annotated[
             str | None,
-            typer.Option("--sl-url", help="Also scan every text column of this database (SL + xPT*)."),
+            typer.Option(
+                "--sl-url",
+                help="Also scan every text column of this database (SL + xPT*)." + SL_URL_HELP_NOTE,
+            ),
         ] = None,
         secret_env: Annotated[list[str] | None, typer.Option("--secret-env", help=_SECRET_ENV_HELP)] = None,
         show: Annotated[int, typer.Option("--show", help="Print at most this many findings.")] = 50,

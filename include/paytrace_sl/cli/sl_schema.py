@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from paytrace_sl.cli.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_USAGE, AsJson
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 EXIT_DIFFERENCES = EXIT_FINDINGS
 EXIT_ERROR = EXIT_USAGE
@@ -19,7 +20,8 @@ SlUrl = Annotated[
     typer.Option(
         "--sl-url",
         help="SQLAlchemy URL of the SL database (default: $SL_DATABASE_URL, then the Airflow connection "
-        "dynamics_sl_default). Example: mssql+pyodbc://user@dsn, postgresql+psycopg://…, sqlite:///sl.db",
+        "dynamics_sl_default). Example: mssql+pyodbc://user@dsn, postgresql+psycopg://…, sqlite:///sl.db."
+        + SL_URL_HELP_NOTE,
         show_default=False,
     ),
 ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson
+from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 if TYPE_CHECKING:
     from paytrace_sl.sl.preflight import Finding
@@ -21,7 +22,7 @@ def preflight_cmd(
         typer.Option(
             "--sl-url",
             help="SQLAlchemy URL of the SL database (default: $SL_DATABASE_URL, then the "
-            "Airflow connection dynamics_sl_default).",
+            "Airflow connection dynamics_sl_default)." + SL_URL_HELP_NOTE,
             show_default=False,
         ),
     ] = None,

@@ -13,10 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paytrace_sl.paytrace.timefmt import DEFAULT_TIMEZONE
+from paytrace_sl.redaction import register_secret
 from paytrace_sl.settings import ConfigurationError, airflow_conn_from_env, env
 
 DEFAULT_URL = "https://api.paytrace.com"
 PAYTRACE_CONN_ID = "paytrace_default"
+PASSWORD_FILE_ENV = "PAYTRACE_PASSWORD_FILE"  # noqa: S105 - the name of a variable naming a file
 
 _ENV = {
     "url": "PAYTRACE_URL",
@@ -57,6 +59,9 @@ class PayTraceSettings:
     overlap_days: int = 0  # widen each export by this many days per side, then keep only [start, end)
 
     def __post_init__(self) -> None:
+        # wherever credentials are read (flags, environment, files, connections), they are scrubbed
+        register_secret(self.password)
+        register_secret(self.integrator_id)
         if not self.url.startswith(("https://", "http://")):
             raise ConfigurationError(
                 f"PayTrace url must start with https:// (got {self.url!r}; PAYTRACE_URL)"
@@ -105,8 +110,8 @@ class PayTraceSettings:
 
     @classmethod
     def from_env(cls, connection: dict[str, str] | None = None, **overrides: Any) -> PayTraceSettings:
-        """Overrides → ``PAYTRACE_*`` variables → ``connection`` (the Airflow adapter's), else
-        ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
+        """Overrides → ``PAYTRACE_*`` variables (the password also from the file ``PAYTRACE_PASSWORD_FILE``
+        names) → ``connection`` (the Airflow adapter's), else ``AIRFLOW_CONN_PAYTRACE_DEFAULT`` → defaults."""
         values: dict[str, Any] = {}
         conn = connection if connection is not None else airflow_conn_from_env(PAYTRACE_CONN_ID)
         if conn is not None:
@@ -115,6 +120,11 @@ class PayTraceSettings:
             value = env(variable)
             if value:
                 values[name] = value
+        password_file = env(PASSWORD_FILE_ENV)
+        if not env(_ENV["password"]) and password_file:
+            from paytrace_sl.secret_inputs import read_secret_file
+
+            values["password"] = read_secret_file(password_file, f"PayTrace password ({PASSWORD_FILE_ENV})")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**_coerce(values))
 

@@ -59,11 +59,15 @@ def create_sl_engine(
       a test reading the same file wait instead of failing with "database is locked".
     * ``postgresql``: the ``psycopg`` (v3) driver when the URL names none; ``lock_timeout`` and
       ``statement_timeout`` as session settings.
+
+    The password is registered for redaction and percent-encoded first (``normalize_sl_url``).
     """
+    from paytrace_sl.secret_inputs import normalize_sl_url
+
     lock_s = lock_timeout_s() if lock_timeout is None else lock_timeout
     statement_s = statement_timeout_s() if statement_timeout is None else statement_timeout
     lock_ms, statement_ms = int(lock_s * 1000), int(statement_s * 1000)
-    parsed = make_url(url)
+    parsed = make_url(normalize_sl_url(url))
     backend = parsed.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "mssql":
