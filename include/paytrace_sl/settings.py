@@ -256,3 +256,15 @@ def sl_lock_timeout_s() -> float:
 def sl_statement_timeout_s() -> float:
     """How long one SL statement may run (``PAYTRACE_SL_SL_STATEMENT_TIMEOUT_S``, 0 = no limit)."""
     return _seconds(SL_STATEMENT_TIMEOUT_ENV, DEFAULT_SL_STATEMENT_TIMEOUT_S)
+
+
+def use_secret_files(*, password_file: Path | None = None, sl_url_file: Path | None = None) -> None:
+    """``paytrace-sl --password-file/--sl-url-file``: a file given on the command line wins over the plain
+    variables for this process (the resolvers read the files), an explicit ``--password``/``--sl-url``
+    still wins over both."""
+    if password_file is not None:
+        os.environ.pop("PAYTRACE_PASSWORD", None)
+        os.environ["PAYTRACE_PASSWORD_FILE"] = str(password_file)
+    if sl_url_file is not None:
+        os.environ.pop(SL_URL_ENV, None)
+        os.environ[SL_URL_FILE_ENV] = str(sl_url_file)

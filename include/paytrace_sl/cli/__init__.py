@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from paytrace_sl import __version__
+from paytrace_sl import __version__, settings
 from paytrace_sl.cli.common import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -61,12 +61,7 @@ def _root(
     """
     # the library reads the files (settings.resolve_sl_url, PayTraceSettings.from_env); a file given
     # here wins over the plain variables, an explicit --password / --sl-url still wins over both
-    if password_file is not None:
-        os.environ.pop("PAYTRACE_PASSWORD", None)
-        os.environ["PAYTRACE_PASSWORD_FILE"] = str(password_file)
-    if sl_url_file is not None:
-        os.environ.pop("SL_DATABASE_URL", None)
-        os.environ["SL_DATABASE_URL_FILE"] = str(sl_url_file)
+    settings.use_secret_files(password_file=password_file, sl_url_file=sl_url_file)
 
 
 def _register() -> None:

@@ -112,7 +112,7 @@ def changed_copies(frame: pd.DataFrame, posted: Mapping[int, PostedFacts]) -> pd
     amount_changed = rows["cents"] != rows["p_cents"]
     known = digest != ""
     digests = {c: customer_digest(c) for c in rows.loc[known, "customer_id"].unique()}
-    customer_changed = known & (rows["customer_id"].map(digests).fillna("") != digest)
+    customer_changed = known & (rows["customer_id"].map(digests).astype(object).fillna("") != digest)
     changed = rows[type_changed | amount_changed | customer_changed]
     for idx, tid, action, ttype, cents_now, cust in zip(
         changed.index.tolist(),
