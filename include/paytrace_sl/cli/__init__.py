@@ -6,7 +6,6 @@ same library functions.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
