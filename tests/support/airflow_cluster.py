@@ -208,6 +208,9 @@ class AirflowCluster:
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
                 "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt,  # the scheduler signs task tokens, the API checks
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+                # one API worker on a shared 2-core machine can take longer than the default 5 s to
+                # answer a task's supervisor; a timed-out start fails the task before it runs
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
                 "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg_url(self.meta_db),
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
