@@ -1,36 +1,35 @@
-"""Benchmark through real Airflow: LocalExecutor, PostgreSQL metadata, scheduler + dag-processor + api-server.
+"""Benchmark through real Airflow: LocalExecutor and CeleryExecutor (two workers) in the same run.
 
-Two measurements of ``paytrace_payments_to_sl``, each with its own PayTrace sandbox (HTTP, own process)
-and its own SL sandbox in a fresh PostgreSQL database; one fresh PostgreSQL database holds Airflow's
-metadata for both (``airflow db migrate``). Everything is created here and dropped at the end.
+For each executor and measurement, a fresh Airflow deployment (``tests/support/airflow_cluster.py``:
+api-server, scheduler, dag-processor, and with Celery two ``airflow celery worker`` processes on a Redis
+broker; a new PostgreSQL metadata database), its own PayTrace sandbox (HTTP, own process) and its own SL
+sandbox in a fresh PostgreSQL database. Everything is created here and dropped at the end.
 
-(a) **hourly**: one hourly window holding ~10,000 transactions. The sandbox merchant puts a whole day's
-    slots into the local hour 12:00-13:00 (``MerchantConfig.busy_hour``); the run fetches the day's
-    export (and the mapping's 3-day look-back, empty here) from PayTrace and keeps its window plus the
-    look-back, i.e. exactly that hour's records. The run is created with ``airflow backfill create`` for
-    that one logical date.
-(b) **backfill**: ``airflow backfill create`` of 30 daily windows (default 1,000 transactions a day, the
-    mapping's own look-back of 3 days, one run at a time as the docs recommend).
+(a) **hourly**: one hourly window of ``paytrace_payments_to_sl`` holding ~10,000 transactions. The
+    sandbox merchant puts a whole day's slots into the local hour 12:00-13:00 (``busy_hour``); the run
+    keeps its window plus the look-back, i.e. exactly that hour's records; created with ``airflow
+    backfill create`` for that one logical date.
+(b) **backfill**: ``airflow backfill create`` of N daily windows of BOTH DAGs at once (payments and
+    settlements; default 1,000 transactions a day, the mapping's 3-day look-back), ``--max-active-runs``
+    as given (``--max-active-runs 1,2`` measures both, one after the other, each on a fresh SL).
 
-Airflow components (started here, stopped at the end): ``airflow api-server`` (the tasks' execution
-API), ``airflow scheduler`` (LocalExecutor) and ``airflow dag-processor``; they are restarted between
-(a) and (b) because the payments interval (hourly/daily) is read from the environment at parse time. The
-DAG's start date is set after the benchmark windows, so the scheduler creates no catch-up runs of its own:
-the only runs are the backfill's.
+The payments interval (hourly/daily) is read from the environment at parse time, one more reason for a
+deployment per measurement. The DAGs' start date is after the benchmark windows, so the scheduler
+creates no catch-up runs of its own: the only runs are the backfills'.
 
-Reported: wall time from ``backfill create`` to the last run's success, per run (queued → running,
-running → success), per task (duration from the metadata DB; from the task logs: start-up before the
-step, the library step itself, wrap-up after it), and the scheduler overhead = run wall time minus the
-sum of its task durations. At the end it checks correctness against the sandbox: every transaction the
-sandbox generated for the windows is accounted for (ledger, skip, review or dead letter) and nothing
-else is; no ledger key or (transaction, kind) twice, i.e. nothing posted twice; SL ``ARDoc`` rows = the
-ledger's AR documents; every Airflow run and task succeeded on its first try.
+Reported per executor and phase: wall time from ``backfill create`` to the last run's success; per run
+and per task (payments DAG: metadata DB durations and, from the task logs, start-up / library step /
+wrap-up); settlements DAG: run walls and its wait for payments. Correctness against the sandbox
+(``tests/support/ledger_audit.py``): every transaction of the fetched ranges accounted for and nothing
+else, no ledger key twice, ARDoc rows = ledger AR documents, unique batch numbers, every run and task
+succeeded on its first try. A closing table compares the executors.
 
-    .venv/bin/python bench/bench_airflow.py                      # (a) and (b)
-    .venv/bin/python bench/bench_airflow.py --only hourly        # or --only backfill
-    .venv/bin/python bench/bench_airflow.py --hourly-tx 10000 --backfill-days 30 --tx-per-day 1000
+    .venv/bin/python bench/bench_airflow.py                                   # both executors, (a) + (b)
+    .venv/bin/python bench/bench_airflow.py --executors celery --only backfill --backfill-days 7
+    .venv/bin/python bench/bench_airflow.py --max-active-runs 1,2 --markdown /tmp/airflow.md
 
-Needs PostgreSQL on 127.0.0.1:5432 (``PAYTRACE_SL_TEST_PG`` to override), trust auth, user postgres.
+Needs PostgreSQL on 127.0.0.1:5432 (``PAYTRACE_SL_TEST_PG``), trust auth, user postgres, and for Celery
+Redis on 127.0.0.1:6379 (``PAYTRACE_SL_TEST_REDIS``).
 """
 
 from __future__ import annotations
@@ -40,19 +39,12 @@ import datetime as dt
 import itertools
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,11 +53,23 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import _create_db, _drop_db, _dsn, _load_average, _url
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from airflow_cluster import (
+    CELERY,
+    LOCAL,
+    AirflowCluster,
+    create_database,
+    drop_database,
+    pg_dsn,
+    pg_url,
+    sandbox_process,
+)
+from ledger_audit import audit_ledger, expected_transactions
 
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+from bench_pipeline import _load_average
+
 DAG_ID = "paytrace_payments_to_sl"
+SETTLE_DAG_ID = "paytrace_settlements_to_sl"
 TASKS = ("extract", "validate", "transform", "load", "preflight", "summarize")
 TIMEZONE = "America/Los_Angeles"
 SEED = 42
@@ -73,28 +77,11 @@ HOURLY_DAY = dt.date(2025, 6, 2)  # a Monday; any day works
 BUSY_HOUR = 12
 BACKFILL_START = dt.date(2025, 4, 1)
 DAG_START_AFTER = "2099-01-01"  # the DAG's start date: after every window here, so no catch-up runs
-
-SANDBOX_CHILD = """
-import datetime as dt, json, sys
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
-kw = json.loads(sys.argv[1])
-kw["start"] = dt.date.fromisoformat(kw["start"])
-server = SandboxServer(SandboxConfig(MerchantConfig(**kw)), port=0).start()
-print(server.url, flush=True)
-sys.stdin.read()
-server.stop()
-"""
+EXECUTORS = {"local": LOCAL, "celery": CELERY}
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ----------------------------------------------------------------------------------------- phases
@@ -110,8 +97,14 @@ class Phase:
     windows: list[tuple[dt.datetime, dt.datetime]]  # the data intervals expected
     lookback_hours: float | None  # None = the mapping's look-back
     max_active_runs: int
+    dags: tuple[str, ...] = (DAG_ID,)
+    executor: str = LOCAL
     sl_db: str = ""
     results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.executor}, max-active-runs {self.max_active_runs})"
 
     def merchant_config(self) -> Any:
         from paytrace_sl.sandbox.merchant import MerchantConfig
@@ -161,207 +154,65 @@ def backfill_phase(days: int, tx_per_day: int, max_active_runs: int, lookback: f
         windows=windows,
         lookback_hours=lookback,
         max_active_runs=max_active_runs,
+        dags=(DAG_ID, SETTLE_DAG_ID),
     )
 
 
 # ------------------------------------------------------------------------------------ environment
 
 
-def airflow_env(
-    home: Path, meta_db: str, port: int, jwt: str, phase: Phase, paytrace_url: str, work: Path, mapping: Path
-) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
-    for name in ("SL_DATABASE_URL", "PAYTRACE_URL", "PAYTRACE_USERNAME", "PAYTRACE_PASSWORD"):
-        env.pop(name, None)
-    base = f"http://127.0.0.1:{port}"
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _url(meta_db),
-            # psycopg 3 for the async engine too (Airflow would derive postgresql+asyncpg, not installed)
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _url(meta_db, "postgresql+psycopg_async"),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__PARALLELISM": "4",  # as scripts/airflow-standalone.sh; 2 cores here
-            "AIRFLOW__API__BASE_URL": base,
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": jwt,  # the scheduler signs task tokens, the API server checks
-            "AIRFLOW_CONN_PAYTRACE_DEFAULT": json.dumps(
-                {
-                    "conn_type": "paytrace",
-                    "host": paytrace_url,
-                    "login": "sandbox",
-                    "password": "sandbox-password",
-                    "extra": {"timezone": TIMEZONE, "requests_per_second": 0},
-                }
-            ),
-            "AIRFLOW_CONN_DYNAMICS_SL_DEFAULT": json.dumps(
-                {"conn_type": "dynamics_sl", "extra": {"sqlalchemy_url": _url(phase.sl_db)}}
-            ),
-            "PAYTRACE_TIMEZONE": TIMEZONE,
-            "PAYTRACE_SL_INTERVAL": phase.interval,
-            "PAYTRACE_SL_START_DATE": DAG_START_AFTER,
-            "PAYTRACE_SL_MAPPING": str(mapping),
-            "PAYTRACE_SL_LANDING_DIR": str(work / phase.name / "landing"),
-            "PAYTRACE_SL_GX_DIR": str(work / phase.name / "gx"),
-            "PAYTRACE_SL_REPORTS_DIR": str(work / phase.name / "reports"),
-            "PAYTRACE_SL_RETRIES": "0",  # a failure must show, not hide behind a 30 s retry
-            "GX_ANALYTICS_ENABLED": "false",
-        }
-    )
-    env.pop("PAYTRACE_SL_END_DATE", None)
-    env.pop("PAYTRACE_SL_LOOKBACK_HOURS", None)
+def phase_env(phase: Phase, paytrace_url: str, work: Path, mapping: Path) -> dict[str, str]:
+    """The project's settings for one phase (the cluster adds Airflow's own)."""
+    env = {
+        "AIRFLOW_CONN_PAYTRACE_DEFAULT": json.dumps(
+            {
+                "conn_type": "paytrace",
+                "host": paytrace_url,
+                "login": "sandbox",
+                "password": "sandbox-password",
+                "extra": {"timezone": TIMEZONE, "requests_per_second": 0},
+            }
+        ),
+        "AIRFLOW_CONN_DYNAMICS_SL_DEFAULT": json.dumps(
+            {"conn_type": "dynamics_sl", "extra": {"sqlalchemy_url": pg_url(phase.sl_db)}}
+        ),
+        "PAYTRACE_TIMEZONE": TIMEZONE,
+        "PAYTRACE_SL_INTERVAL": phase.interval,
+        "PAYTRACE_SL_START_DATE": DAG_START_AFTER,
+        "PAYTRACE_SL_MAPPING": str(mapping),
+        "PAYTRACE_SL_LANDING_DIR": str(work / "landing"),
+        "PAYTRACE_SL_GX_DIR": str(work / "gx"),
+        "PAYTRACE_SL_REPORTS_DIR": str(work / "reports"),
+        "PAYTRACE_SL_RETRIES": "0",  # a failure must show, not hide behind a 30 s retry
+        "PAYTRACE_SL_PAYMENTS_WAIT_POKE_SECONDS": "10",
+        # 2 cores here: the LocalExecutor runs at most 4 tasks, as scripts/airflow-standalone.sh
+        "AIRFLOW__CORE__PARALLELISM": "4" if phase.executor == LOCAL else "8",
+    }
     if phase.lookback_hours is not None:
         env["PAYTRACE_SL_LOOKBACK_HOURS"] = str(phase.lookback_hours)
     return env
 
 
-def airflow_cli(args: list[str], env: dict[str, str], logfile: Path) -> str:
-    with logfile.open("a") as out:
-        out.write(f"\n$ airflow {' '.join(args)}\n")
-    done = subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=False)
-    with logfile.open("a") as out:
-        out.write(done.stdout + done.stderr)
-    if done.returncode != 0:
-        raise RuntimeError(f"airflow {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-@contextmanager
-def components(env: dict[str, str], logs: Path, port: int) -> Iterator[float]:
-    """api-server, scheduler, dag-processor in their own sessions; yields the seconds until healthy."""
-    procs: list[subprocess.Popen[bytes]] = []
-    started = time.perf_counter()
-    try:
-        for name, args in (
-            ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
-            ("scheduler", ["scheduler"]),
-            ("dag-processor", ["dag-processor"]),
-        ):
-            out = (logs / f"{name}.log").open("ab")
-            procs.append(
-                subprocess.Popen(
-                    ["airflow", *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-        yield wait_healthy(port, procs, started)
-    finally:
-        for p in procs:
-            with suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 40
-        for p in procs:
-            try:
-                p.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-        for p in procs:  # children left in a component's session group (task processes)
-            with suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-
-
-def wait_healthy(port: int, procs: list[subprocess.Popen[bytes]], started: float) -> float:
-    url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
-    while time.perf_counter() - started < 240:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"an Airflow component exited ({p.args!r}); see the logs")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:  # loopback
-                health = json.loads(resp.read())
-            states = {k: (v or {}).get("status") for k, v in health.items()}
-            if all(states.get(k) == "healthy" for k in ("metadatabase", "scheduler", "dag_processor")):
-                return time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(1)
-    raise RuntimeError("Airflow did not become healthy in 240 s")
-
-
-def meta(meta_db: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(_dsn(meta_db), autocommit=True)
-
-
-def wait_dag_parsed(meta_db: str, interval: str, started: float) -> float:
-    cron = {"hourly": "0 * * * *", "daily": "0 0 * * *"}[interval]
-    while time.perf_counter() - started < 240:
-        with suppress(psycopg.Error), meta(meta_db) as conn:
-            row = conn.execute(
-                "SELECT timetable_summary, is_paused, is_stale FROM dag WHERE dag_id = %s", (DAG_ID,)
-            ).fetchone()
-            if row and cron in str(row[0]) and not row[1] and not row[2]:
-                return time.perf_counter() - started
-        time.sleep(1)
-    raise RuntimeError(f"{DAG_ID} was not parsed with the {interval} timetable in 240 s")
-
-
 # ------------------------------------------------------------------------------------ measurement
-
-
-def latest_backfill(meta_db: str) -> int:
-    with meta(meta_db) as conn:
-        row = conn.execute("SELECT max(id) FROM backfill WHERE dag_id = %s", (DAG_ID,)).fetchone()
-    if not row or row[0] is None:
-        raise RuntimeError("no backfill was created")
-    return int(row[0])
-
-
-def wait_backfill(meta_db: str, backfill_id: int, expected_runs: int, timeout: float) -> None:
-    started = time.perf_counter()
-    last = ""
-    while time.perf_counter() - started < timeout:
-        with meta(meta_db) as conn:
-            states = dict(
-                conn.execute(
-                    "SELECT state, count(*) FROM dag_run WHERE backfill_id = %s GROUP BY state",
-                    (backfill_id,),
-                ).fetchall()
-            )
-        done = states.get("success", 0) + states.get("failed", 0)
-        status = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-        if status != last:
-            log(f"  runs: {status}")
-            last = status
-        if done >= expected_runs:
-            break
-        time.sleep(1)
-    else:
-        raise RuntimeError(f"backfill did not finish in {timeout:.0f} s")
-    # The scheduler marks the backfill completed on a later loop; a next backfill of the DAG needs that.
-    while time.perf_counter() - started < timeout + 120:
-        with meta(meta_db) as conn:
-            row = conn.execute("SELECT completed_at FROM backfill WHERE id = %s", (backfill_id,)).fetchone()
-        if row and row[0] is not None:
-            return
-        time.sleep(1)
-    raise RuntimeError("the scheduler did not mark the backfill completed")
 
 
 def _ts(value: Any) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-def read_metadata(meta_db: str, backfill_id: int) -> list[dict[str, Any]]:
+def read_metadata(cluster: AirflowCluster, dag_id: str, backfill_id: int) -> list[dict[str, Any]]:
     """Per run of the backfill: times and its task instances (from Airflow's metadata DB)."""
-    with meta(meta_db) as conn:
+    with cluster.meta() as conn:
         runs = conn.execute(
             "SELECT run_id, logical_date, data_interval_start, data_interval_end, queued_at, start_date, "
             "end_date, state FROM dag_run WHERE dag_id = %s AND backfill_id = %s ORDER BY logical_date",
-            (DAG_ID, backfill_id),
+            (dag_id, backfill_id),
         ).fetchall()
         tis = conn.execute(
             "SELECT ti.run_id, ti.task_id, ti.state, ti.try_number, ti.scheduled_dttm, ti.queued_dttm, "
             "ti.start_date, ti.end_date, ti.duration FROM task_instance ti JOIN dag_run dr "
             "ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id WHERE dr.dag_id = %s AND dr.backfill_id = %s",
-            (DAG_ID, backfill_id),
+            (dag_id, backfill_id),
         ).fetchall()
     by_run: dict[str, dict[str, Any]] = {}
     for run_id, task_id, state, tries, sched, queued, start, end, duration in tis:
@@ -431,167 +282,102 @@ def add_log_breakdown(home: Path, runs: list[dict[str, Any]]) -> None:
 # ----------------------------------------------------------------------------------- correctness
 
 
-def expected_transactions(phase: Phase) -> set[int]:
-    """Ids of every sandbox transaction created inside the phase's fetched ranges (windows + look-back)."""
-    from paytrace_sl.paytrace.timefmt import parse_paytrace_datetime
-    from paytrace_sl.sandbox.merchant import MerchantSimulation
-
-    sim = MerchantSimulation(phase.merchant_config())
-    tz = ZoneInfo(TIMEZONE)
+def check(phase: Phase, runs: list[dict[str, Any]], settle_runs: list[dict[str, Any]]) -> dict[str, Any]:
     lookback = (
         dt.timedelta(hours=phase.lookback_hours) if phase.lookback_hours is not None else dt.timedelta(days=3)
     )
-    ranges = [(s - lookback, e) for s, e in phase.windows]
-    ids: set[int] = set()
-    for i in range(sim.config.days):
-        for rec in sim.transactions_for_day(sim.config.start + dt.timedelta(days=i)):
-            created = parse_paytrace_datetime(rec["created"]["at"], tz)
-            if any(s <= created < e for s, e in ranges):
-                ids.add(int(rec["transaction_id"]))
-    return ids
-
-
-def check(phase: Phase, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    expected = expected_transactions(phase)
-    with psycopg.connect(_dsn(phase.sl_db)) as conn:
-
-        def ids(sql: str) -> set[int]:
-            return {int(r[0]) for r in conn.execute(sql).fetchall() if r[0] is not None}
-
-        ledger = ids("SELECT transaction_id FROM xptledger")
-        skip = ids("SELECT transaction_id FROM xptskip")
-        review = ids("SELECT transaction_id FROM xptreview")
-        dead = ids("SELECT transaction_id FROM xptdeadletter")
-        one = conn.execute(
-            "SELECT count(*), count(DISTINCT ledger_key), count(DISTINCT (transaction_id, kind)) "
-            "FROM xptledger"
-        ).fetchone()
-        assert one is not None
-        # SL documents the ledger stands for: one ARDoc per AR row, two for a refund (CM + DM, accounting.md)
-        ar_ledger = conn.execute(
-            "SELECT count(*) + count(*) FILTER (WHERE kind = 'refund') FROM xptledger WHERE module = 'AR'"
-        ).fetchone()
-        ardoc = conn.execute("SELECT count(*) FROM ardoc WHERE crtd_prog = 'PTSL'").fetchone()
-        artran = conn.execute("SELECT count(*) FROM artran WHERE crtd_prog = 'PTSL'").fetchone()
-        batches = conn.execute("SELECT count(*) FROM batch WHERE crtd_prog = 'PTSL'").fetchone()
-        xrun = conn.execute("SELECT status, counts, run_id FROM xptrun").fetchall()
-        by_kind: dict[Any, Any] = dict(
-            conn.execute("SELECT kind, count(*) FROM xptledger GROUP BY kind").fetchall()
-        )
-    accounted = ledger | skip | review | dead
+    expected = expected_transactions(phase.merchant, phase.windows, lookback)
+    result = audit_ledger(pg_dsn(phase.sl_db), expected)
+    with psycopg.connect(pg_dsn(phase.sl_db)) as conn:
+        xrun = conn.execute(
+            "SELECT status, counts, run_id FROM xptrun WHERE dag_id = %s", (DAG_ID,)
+        ).fetchall()
     per_run = {str(r): json.loads(c or "{}") for _, c, r in xrun}
     in_window = sum(int(c.get("in_window", 0)) for c in per_run.values())
     tis = [ti for r in runs for ti in r["tasks"].values()]
-    result = {
-        "sandbox_transactions": len(expected),
-        "runs_in_window_sum": in_window,
-        "ledger_rows": int(one[0]),
-        "ledger_by_kind": {str(k): int(v) for k, v in by_kind.items()},
-        "posted_transactions": len(ledger),
-        "skipped": len(skip),
-        "review": len(review),
-        "dead_letter": len(dead),
-        "ardoc_rows": int(ardoc[0]) if ardoc else 0,
-        "artran_rows": int(artran[0]) if artran else 0,
-        "batch_rows": int(batches[0]) if batches else 0,
-        "missing": len(expected - accounted),
-        "unexpected": len(accounted - expected),
-        "xptrun_status": sorted({str(s) for s, _, _ in xrun}),
-        "per_run": per_run,
-        "checks": {
-            "every sandbox transaction accounted for": expected == accounted,
-            "no ledger key or (transaction, kind) twice": one[0] == one[1] == one[2],
-            "SL ARDoc rows = the ledger's AR documents (refund = CM + DM)": bool(
-                ar_ledger and ardoc and ar_ledger[0] == ardoc[0]
-            ),
-            "sum of runs' in-window counts = sandbox count": in_window == len(expected),
-            "all dag runs success": all(r["state"] == "success" for r in runs)
-            and len(runs) == len(phase.windows),
-            "all task instances success, first try": len(tis) == len(TASKS) * len(runs)
-            and all(t["state"] == "success" and int(t["tries"] or 0) <= 1 for t in tis),
-            "xPTRun success/partial only": {str(s) for s, _, _ in xrun} <= {"success", "partial"},
-        },
-    }
+    settle_tis = [ti for r in settle_runs for ti in r["tasks"].values()]
+    result["runs_in_window_sum"] = in_window
+    result["per_run"] = per_run
+    result["xptrun_status"] = sorted({str(s) for s, _, _ in xrun})
+    checks = result["checks"]
+    checks["sum of runs' in-window counts = sandbox count"] = in_window == result["sandbox_transactions"]
+    checks["all dag runs success"] = all(r["state"] == "success" for r in runs + settle_runs) and len(
+        runs
+    ) == len(phase.windows)
+    checks["all task instances success, first try"] = len(tis) == len(TASKS) * len(runs) and all(
+        t["state"] == "success" and int(t["tries"] or 0) <= 1 for t in tis + settle_tis
+    )
+    checks["xPTRun success/partial only"] = {str(s) for s, _, _ in xrun} <= {"success", "partial"}
+    if settle_runs:
+        by_day = {r["interval"][0]: r for r in runs}
+        checks["each day's report started after that day's payments run finished"] = all(
+            r["tasks"]["report"]["start"] >= by_day[r["interval"][0]]["end"] for r in settle_runs
+        )
     return result
 
 
 # ------------------------------------------------------------------------------------------ phase
 
 
-def run_phase(phase: Phase, args: argparse.Namespace, meta_db: str, work: Path, jwt: str) -> None:
+def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, work: Path) -> None:
     from paytrace_sl.demo import write_sandbox_mapping
     from paytrace_sl.sl.sandbox_seed import init_sandbox
 
     res = phase.results
     res["load_average_start"] = _load_average()
     phase.sl_db = f"ptsl_af_sl_{phase.name}_{uuid.uuid4().hex[:6]}"
-    _create_db(phase.sl_db)
-    log(f"{phase.name}: seeding the SL sandbox {phase.sl_db} ({phase.merchant})")
-    t = time.perf_counter()
-    init_sandbox(_url(phase.sl_db), phase.merchant_config())
-    res["seed_seconds"] = time.perf_counter() - t
-    mapping = write_sandbox_mapping(work / phase.name / "mapping-sandbox.yaml", unidentified_receipts=True)
-    sandbox = subprocess.Popen(
-        [sys.executable, "-c", SANDBOX_CHILD, json.dumps(phase.merchant)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    create_database(phase.sl_db)
+    pwork = work / f"{phase.executor}-{phase.name}-{phase.max_active_runs}"
     try:
-        assert sandbox.stdout is not None
-        paytrace_url = sandbox.stdout.readline().strip()
-        port = _free_port()
-        home = work / "airflow"
-        env = airflow_env(home, meta_db, port, jwt, phase, paytrace_url, work, mapping)
-        logs = work / phase.name
-        logs.mkdir(parents=True, exist_ok=True)
-        log(f"{phase.name}: starting api-server (:{port}), scheduler (LocalExecutor), dag-processor")
-        started = time.perf_counter()
-        with components(env, logs, port) as healthy:
-            res["startup_healthy_seconds"] = healthy
-            res["startup_dag_parsed_seconds"] = wait_dag_parsed(meta_db, phase.interval, started)
+        log(f"{phase.label}: seeding the SL sandbox {phase.sl_db} ({phase.merchant})")
+        t = time.perf_counter()
+        init_sandbox(pg_url(phase.sl_db), phase.merchant_config())
+        res["seed_seconds"] = time.perf_counter() - t
+        mapping = write_sandbox_mapping(pwork / "mapping-sandbox.yaml", unidentified_receipts=True)
+        with sandbox_process(phase.merchant) as paytrace_url:
+            log(f"{phase.label}: (re)starting Airflow ({cluster.executor}, {cluster.workers} Celery workers)")
+            started = time.perf_counter()
+            res["startup_healthy_seconds"] = cluster.restart(phase_env(phase, paytrace_url, pwork, mapping))
+            cron = {"hourly": "0 * * * *", "daily": "0 0 * * *"}[phase.interval]
+            cluster.wait_dag_parsed(DAG_ID, cron=cron)
+            for dag_id in phase.dags[1:]:
+                cluster.wait_dag_parsed(dag_id)
+            res["startup_dag_parsed_seconds"] = time.perf_counter() - started
             log(
-                f"{phase.name}: healthy after {healthy:.1f} s, DAG parsed ({phase.interval}) after "
+                f"{phase.label}: healthy after {res['startup_healthy_seconds']:.1f} s, DAGs parsed after "
                 f"{res['startup_dag_parsed_seconds']:.1f} s; load average {_load_average()}"
             )
             res["load_average_before_runs"] = _load_average()
-            cmd = [
-                "backfill",
-                "create",
-                "--dag-id",
-                DAG_ID,
-                "--from-date",
-                phase.from_date.isoformat(),
-                "--to-date",
-                phase.to_date.isoformat(),
-                "--reprocess-behavior",
-                "none",
-                "--max-active-runs",
-                str(phase.max_active_runs),
-            ]
-            log(f"{phase.name}: airflow {' '.join(cmd)}")
             t0 = time.time()
-            airflow_cli(cmd, env, logs / "cli.log")
+            ids: dict[str, int] = {}
+            for dag_id in reversed(phase.dags):  # settlements first: their reports must wait regardless
+                ids[dag_id] = cluster.backfill(
+                    dag_id,
+                    phase.from_date.isoformat(),
+                    phase.to_date.isoformat(),
+                    max_active_runs=phase.max_active_runs,
+                )
             res["backfill_cli_seconds"] = time.time() - t0
-            backfill_id = latest_backfill(meta_db)
-            wait_backfill(meta_db, backfill_id, len(phase.windows), args.timeout)
+            cluster.wait_backfills(
+                {b: len(phase.windows) for b in ids.values()}, args.timeout, progress=lambda m: log(f"  {m}")
+            )
             res["wall_poll_seconds"] = time.time() - t0
             res["t0"] = t0
             res["load_average_end"] = _load_average()
-        runs = read_metadata(meta_db, backfill_id)
-        add_log_breakdown(home, runs)
+        runs = read_metadata(cluster, DAG_ID, ids[DAG_ID])
+        settle_runs = (
+            read_metadata(cluster, SETTLE_DAG_ID, ids[SETTLE_DAG_ID]) if SETTLE_DAG_ID in ids else []
+        )
+        add_log_breakdown(cluster.home, runs)
         res["runs"] = runs
+        res["settle_runs"] = settle_runs
         res["wall_seconds"] = max(r["end"] for r in runs if r["end"]) - t0
-        res["check"] = check(phase, runs)
+        if settle_runs:
+            res["wall_both_seconds"] = max(r["end"] for r in runs + settle_runs if r["end"]) - t0
+        res["check"] = check(phase, runs, settle_runs)
     finally:
-        if sandbox.stdin is not None:
-            sandbox.stdin.close()
-        try:
-            sandbox.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            sandbox.kill()
         if not args.keep:
-            _drop_db(phase.sl_db)
+            drop_database(phase.sl_db)
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -607,7 +393,7 @@ def report(phase: Phase) -> list[str]:
     out: list[str] = []
     p = out.append
     n = len(runs)
-    p(f"### ({'a' if phase.name == 'hourly' else 'b'}) {phase.name}: {n} run(s), merchant {phase.merchant}")
+    p(f"### ({'a' if phase.name == 'hourly' else 'b'}) {phase.label}: {n} run(s), merchant {phase.merchant}")
     p("")
     p(
         f"load average: start {res['load_average_start']}; "
@@ -634,6 +420,18 @@ def report(phase: Phase) -> list[str]:
         f"transactions: {tx:,} in the sandbox for these windows → {tx / res['wall_seconds']:.0f} tx/s "
         f"end to end through Airflow"
     )
+    settle = res.get("settle_runs") or []
+    if settle:
+        sw = [r["end"] - r["start"] for r in settle]
+        waits = [
+            r["tasks"]["wait_for_payments"]["end"] - r["tasks"]["wait_for_payments"]["start"] for r in settle
+        ]
+        p(
+            f"**both DAGs ({len(settle)} settlement runs too): {res['wall_both_seconds']:.1f} s** "
+            f"from `backfill create` to the last run's success; settlement run wall mean "
+            f"{statistics.mean(sw):.1f} s (min {min(sw):.1f}, max {max(sw):.1f}), of which its last "
+            f"`wait_for_payments` poke {statistics.mean(waits):.1f} s"
+        )
     p("")
     per_run = res["check"]["per_run"]
     p(
@@ -725,16 +523,47 @@ def report(phase: Phase) -> list[str]:
     return out
 
 
+def summary(phases: list[Phase]) -> list[str]:
+    """One table: every phase on every executor."""
+    out = [
+        "### Executors compared (same run, same machine)",
+        "",
+        "| phase | executor | max active runs | transactions | wall s (payments) | wall s (both DAGs) | "
+        "tx/s | all checks |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for ph in phases:
+        res = ph.results
+        if "check" not in res:
+            continue
+        tx = res["check"]["sandbox_transactions"]
+        both = res.get("wall_both_seconds")
+        out.append(
+            f"| {ph.name} | {ph.executor} | {ph.max_active_runs} | {tx:,} | {res['wall_seconds']:.1f} | "
+            f"{_fmt(both)} | {tx / (both or res['wall_seconds']):.0f} | "
+            f"{'yes' if all(res['check']['checks'].values()) else 'NO'} |"
+        )
+    out.append("")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("hourly", "backfill"))
+    parser.add_argument("--executors", default="local,celery", help="comma list: local, celery")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers")
     parser.add_argument("--hourly-tx", type=int, default=10_000, help="transactions in the busy hour")
     parser.add_argument(
         "--hourly-lookback-hours", type=float, default=None, help="default: the mapping's (3 days)"
     )
     parser.add_argument("--backfill-days", type=int, default=30)
     parser.add_argument("--tx-per-day", type=int, default=1000, help="backfill: transactions per day")
-    parser.add_argument("--max-active-runs", type=int, default=1, help="backfill --max-active-runs")
+    parser.add_argument(
+        "--max-active-runs", default="1", help="backfill --max-active-runs; a comma list runs each"
+    )
+    parser.add_argument(
+        "--local-max-active-runs", default=None, help="LocalExecutor's list (default: --max-active-runs)"
+    )
     parser.add_argument(
         "--backfill-lookback-hours", type=float, default=None, help="default: the mapping's (3 days)"
     )
@@ -744,15 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
 
-    phases = []
-    if args.only in (None, "hourly"):
-        phases.append(hourly_phase(args.hourly_tx, args.hourly_lookback_hours))
-    if args.only in (None, "backfill"):
-        phases.append(
-            backfill_phase(
-                args.backfill_days, args.tx_per_day, args.max_active_runs, args.backfill_lookback_hours
-            )
-        )
+    executors = [EXECUTORS[e.strip()] for e in args.executors.split(",") if e.strip()]
     header = [
         f"machine: {os.cpu_count()} cores, load average {_load_average()}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
@@ -760,40 +581,66 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     print("\n".join(header), flush=True)
-    meta_db = f"ptsl_af_meta_{uuid.uuid4().hex[:6]}"
     work = Path(tempfile.mkdtemp(prefix="ptsl-bench-airflow-"))
-    jwt = secrets.token_urlsafe(32)
     lines = list(header)
+    phases: list[Phase] = []
+    if args.keep:
+        os.environ["PAYTRACE_SL_KEEP_CLUSTER"] = "1"
     try:
-        _create_db(meta_db)
-        env = airflow_env(
-            work / "airflow", meta_db, 0, jwt, phases[0], "http://127.0.0.1:1", work, work / "m"
-        )
-        log(f"airflow db migrate ({meta_db})")
-        t = time.perf_counter()
-        airflow_cli(["db", "migrate"], env, work / "migrate.log")
-        lines.append(
-            f"`airflow db migrate` on the fresh PostgreSQL database: {time.perf_counter() - t:.1f} s"
-        )
-        lines.append("")
-        for phase in phases:
-            run_phase(phase, args, meta_db, work, jwt)
-            part = report(phase)
-            print("\n".join(part), flush=True)
-            lines += part
+        for executor in executors:
+            mine: list[Phase] = []
+            if args.only in (None, "hourly"):
+                mine.append(hourly_phase(args.hourly_tx, args.hourly_lookback_hours))
+            if args.only in (None, "backfill"):
+                mars = (
+                    args.local_max_active_runs if executor == LOCAL and args.local_max_active_runs else None
+                )
+                for mar in (int(m) for m in (mars or args.max_active_runs).split(",")):
+                    mine.append(
+                        backfill_phase(args.backfill_days, args.tx_per_day, mar, args.backfill_lookback_hours)
+                    )
+            for ph in mine:
+                ph.executor = executor
+            phases += mine
+            for phase in mine:
+                # a fresh deployment per phase: two phases over the same days would find the first's runs
+                # (a backfill without reprocessing creates none) and the metadata DB starts equal
+                cluster = AirflowCluster(
+                    work / executor, executor=executor, workers=args.workers, name=executor[:6].lower()
+                )
+                try:
+                    log(f"{phase.label}: airflow db migrate ({cluster.meta_db})")
+                    cluster.create()
+                    lines.append(
+                        f"{phase.label}: `airflow db migrate` on a fresh PostgreSQL database: "
+                        f"{cluster.migrate_seconds:.1f} s"
+                    )
+                    lines.append("")
+                    run_phase(phase, args, cluster, work / executor)
+                    part = report(phase)
+                    print("\n".join(part), flush=True)
+                    lines += part
+                finally:
+                    cluster.close()
+        part = summary(phases)
+        print("\n".join(part), flush=True)
+        lines += part
     finally:
         if args.json:
             args.json.write_text(
-                json.dumps([{"name": p.name, **p.results} for p in phases], indent=2, default=str)
+                json.dumps(
+                    [{"name": p.name, "executor": p.executor, **p.results} for p in phases],
+                    indent=2,
+                    default=str,
+                )
             )
         if args.keep:
-            print(f"kept: metadata DB {meta_db}, SL DBs {[p.sl_db for p in phases]}, work dir {work}")
+            print(f"kept: SL DBs {[p.sl_db for p in phases]}, work dir {work}")
         else:
-            _drop_db(meta_db)
             shutil.rmtree(work, ignore_errors=True)
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
-    ok = all(all(p.results["check"]["checks"].values()) for p in phases)
+    ok = all("check" in p.results and all(p.results["check"]["checks"].values()) for p in phases)
     print("ALL CHECKS PASSED" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1
 

@@ -15,6 +15,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag
 from paytrace_sl_airflow.dag_support import (
     default_task_args,
     end_date,
+    max_active_runs,
     merchant_timezone,
     payments_interval,
     start_date,
@@ -30,7 +31,7 @@ DAG_ID = "paytrace_payments_to_sl"
     start_date=start_date(),
     end_date=end_date(),
     catchup=True,
-    max_active_runs=1,  # windows overlap by the look-back; one at a time keeps SL batches tidy
+    max_active_runs=max_active_runs(),  # 1 unless PAYTRACE_SL_MAX_ACTIVE_RUNS (docs/operations.md)
     default_args=default_task_args(),
     tags=["paytrace", "dynamics-sl"],
     doc_md=__doc__,

@@ -13,10 +13,11 @@ from airflow.sdk import CronDataIntervalTimetable, dag
 from paytrace_sl_airflow.dag_support import (
     default_task_args,
     end_date,
+    max_active_runs,
     merchant_timezone,
+    report_waits_for_payments,
     start_date,
     step_chain,
-    wait_for_payments,
 )
 
 DAG_ID = "paytrace_settlements_to_sl"
@@ -28,16 +29,15 @@ DAG_ID = "paytrace_settlements_to_sl"
     start_date=start_date(),
     end_date=end_date(),
     catchup=True,
-    max_active_runs=1,
+    max_active_runs=max_active_runs(),  # 1 unless PAYTRACE_SL_MAX_ACTIVE_RUNS (docs/operations.md)
     default_args=default_task_args(),
     tags=["paytrace", "dynamics-sl", "settlement"],
     doc_md=__doc__,
 )
 def paytrace_settlements_to_sl() -> None:
     # extract_batches → plan_settlements → load_settlements → reconcile → summarize → report
-    # (runner.SETTLEMENT_STEPS); the report also waits for the day's payments runs
-    report = step_chain(DAG_ID, "settlements")
-    wait_for_payments() >> report
+    # (runner.SETTLEMENT_STEPS); before the report, a sensor waits for the day's payments runs
+    report_waits_for_payments(step_chain(DAG_ID, "settlements"))
 
 
 paytrace_settlements_to_sl()

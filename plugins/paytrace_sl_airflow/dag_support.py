@@ -365,3 +365,29 @@ def wait_for_payments() -> Any:
         timeout=float(_setting("PAYTRACE_SL_PAYMENTS_WAIT_TIMEOUT_HOURS", "24")) * 3600,
         retries=0,  # a failed or timed-out wait is a fact to look at, not a transient error
     )
+
+
+def report_waits_for_payments(report: Any) -> Any:
+    """Put :func:`wait_for_payments` right before ``report`` (the settlement chain's last task).
+
+    The sensor starts when the chain before the report is done, so it pokes only while the report is
+    actually due, not for the whole run; the report then has both as upstream.
+    """
+    sensor = wait_for_payments()
+    task = report.operator
+    for upstream in list(task.upstream_list):
+        upstream >> sensor
+    sensor >> task
+    return report
+
+
+def max_active_runs() -> int:
+    """``PAYTRACE_SL_MAX_ACTIVE_RUNS`` (default 1): windows of one DAG running at the same time.
+
+    Parallel windows with overlapping look-backs are safe (docs/operations.md, windows in parallel);
+    raise it to catch up faster on several Celery workers.
+    """
+    value = int(_setting("PAYTRACE_SL_MAX_ACTIVE_RUNS", "1"))
+    if value < 1:
+        raise ValueError(f"PAYTRACE_SL_MAX_ACTIVE_RUNS={value}: at least 1")
+    return value

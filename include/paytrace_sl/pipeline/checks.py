@@ -36,6 +36,7 @@ from paytrace_sl.pan_detector import PAN_HINT as _PAN_RUN  # a cheap pre-filter:
 from paytrace_sl.pan_detector import mask_pans
 from paytrace_sl.pipeline.contracts import Contract, FieldRule
 from paytrace_sl.pipeline.gx_docs import publish
+from paytrace_sl.pipeline.gx_lock import gx_dir_lock
 
 __all__ = [
     "CheckResult",
@@ -520,13 +521,15 @@ def validate_window(
     _gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = _context(Path(gx_root))
+    # parallel runs (other processes, other workers) may be creating the same context or suite
+    with gx_dir_lock(Path(gx_root)):
+        context = _context(Path(gx_root))
+        checkpoint = _checkpoint(context, contract)
     key = contract.primary_key[0] if contract.primary_key else None
     rc_range = row_count_range(
         recent_counts, factor=anomaly_factor, min_history=anomaly_min_history, floor=anomaly_floor
     )
     frame = _gx_frame(records_df, contract)
-    checkpoint = _checkpoint(context, contract)
     low, high = rc_range if rc_range is not None else (0, _NO_LIMIT)
     with _gx_lock:
         run = checkpoint.run(

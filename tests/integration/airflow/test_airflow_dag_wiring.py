@@ -38,8 +38,8 @@ def test_task_chain_is_the_runner_step_order(
     for upstream, downstream in itertools.pairwise(chain):
         expected = {upstream, waits[downstream]} if downstream in waits else {upstream}
         assert dag.get_task(downstream).upstream_task_ids == expected
-    for sensor in waits.values():
-        assert dag.get_task(sensor).upstream_task_ids == set()
+    for downstream, sensor in waits.items():
+        assert dag.get_task(sensor).upstream_task_ids == dag.get_task(downstream).upstream_task_ids - {sensor}
     for name, _ in steps:
         task_id, doc = tasks[name]
         assert dag.get_task(task_id).doc_md == doc

@@ -62,3 +62,16 @@ def test_no_data_interval_is_refused() -> None:
     start, _ = _day(dt.date(2025, 4, 3))
     with pytest.raises(ValueError, match="no data interval"):
         payments_run_dates(start, data_interval_start=start, data_interval_end=start)
+
+
+def test_max_active_runs_defaults_to_one_and_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paytrace_sl_airflow.dag_support import max_active_runs
+
+    monkeypatch.delenv("PAYTRACE_SL_MAX_ACTIVE_RUNS", raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_PAYTRACE_SL_MAX_ACTIVE_RUNS", raising=False)
+    assert max_active_runs() == 1
+    monkeypatch.setenv("PAYTRACE_SL_MAX_ACTIVE_RUNS", "3")
+    assert max_active_runs() == 3
+    monkeypatch.setenv("PAYTRACE_SL_MAX_ACTIVE_RUNS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        max_active_runs()
