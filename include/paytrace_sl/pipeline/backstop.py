@@ -23,7 +23,7 @@ from paytrace_sl.pipeline.mapping import Mapping
 from paytrace_sl.pipeline.sl_context import load_sl_context
 from paytrace_sl.pipeline.transform import TransformError, TransformResult, WindowBounds, build_plan
 from paytrace_sl.sl.own_tables import xPTDeadLetter
-from paytrace_sl.sl.writer import SLWriter, WriteResult
+from paytrace_sl.sl.writer import SLWriter, WriterError, WriteResult
 
 __all__ = ["Backstop", "post_missing"]
 
@@ -35,7 +35,7 @@ class Backstop:
     missing: tuple[Transaction, ...]
     transform: TransformResult | None
     write: WriteResult | None
-    error: str = ""  # the transform refused the set (e.g. a malformed amount): nothing was posted
+    error: str = ""  # the transform refused the set, or an SL batch of it could not be written
 
     def counts(self) -> dict[str, Any]:
         if self.transform is None or self.write is None:
@@ -46,6 +46,7 @@ class Backstop:
             "review": len(self.transform.review),
             "skipped": len(self.transform.skipped),
             "transaction_ids": sorted(t.transaction_id for t in self.missing)[:50],
+            "error": self.error,
         }
 
 
@@ -87,4 +88,14 @@ def post_missing(
     except TransformError as exc:
         return Backstop(missing, None, None, error=str(exc))
     result.row_account(extracted=len(missing), dead_lettered=0).check()  # every row decided, none lost
-    return Backstop(missing, result, writer.write_plan(result.plan))
+    # Each SL batch stands alone (as settlement batches do): one that cannot be written (a closed
+    # period, say) is reported and the others are still written.
+    write = WriteResult()
+    errors: list[str] = []
+    writer.prepare(b.cpny_id for b in result.plan.batches)
+    for planned in result.plan.batches:
+        try:
+            write.batches.append(writer.write_batch(planned))
+        except WriterError as exc:
+            errors.append(str(exc))
+    return Backstop(missing, result, write, error="; ".join(errors))

@@ -1049,7 +1049,7 @@ def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[s
             outcome = _transform_outcome(backstop.transform, backstop.missing)
             record_skips(engine, run_id, outcome["skipped"])
             record_reviews(engine, run_id, outcome["review"])
-        elif backstop.error:
+        if backstop.error:
             record_reviews(
                 engine,
                 run_id,

@@ -127,10 +127,14 @@ def test_a_settlement_batch_that_cannot_be_written_does_not_hold_up_the_next(
         ).all()
     engine.dispose()
     assert ledger == [f"paytrace-batch:{numbers[1]}:settlement"]  # May's deposit, after April's failure
-    assert [(code, str(numbers[0]) in reason) for code, reason in reviews] == [
+    # (the payments were never synced here, so the settlement run's backstop also tried to post them:
+    # April's cannot be written either and wait in review as backstop_not_posted)
+    deposits = [(code, reason) for code, reason in reviews if code == "settlement_not_written"]
+    assert [(code, str(numbers[0]) in reason) for code, reason in deposits] == [
         ("settlement_not_written", True)
     ]
-    assert "closed" in reviews[0][1] and summary["review"] == 1
+    assert "closed" in deposits[0][1] and summary["review"] >= 1
+    assert any(code == "backstop_not_posted" and "closed" in reason for code, reason in reviews)
 
 
 def test_refused_late_deposit_counts_as_review(sl_sqlite_url: str, tmp_path: Path) -> None:
@@ -171,5 +175,7 @@ def test_refused_late_deposit_counts_as_review(sl_sqlite_url: str, tmp_path: Pat
         reviews = conn.execute(sa.select(xPTReview.c.ledger_key, xPTReview.c.reason_code)).all()
     engine.dispose()
     assert ledger == [f"paytrace-batch:{numbers[1]}:settlement"]
-    assert [tuple(r) for r in reviews] == [(f"paytrace-batch:{numbers[0]}:settlement", "closed_period")]
-    assert summary["review"] == 1 and summary["settlement_entries_posted"] == 1
+    # deposits only (the backstop's refused April payments are review items of their own)
+    deposits = [tuple(r) for r in reviews if str(r[0]).startswith("paytrace-batch:")]
+    assert deposits == [(f"paytrace-batch:{numbers[0]}:settlement", "closed_period")]
+    assert summary["review"] >= 1 and summary["settlement_entries_posted"] == 1
