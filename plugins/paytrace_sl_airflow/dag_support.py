@@ -266,7 +266,7 @@ def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
     context = get_current_context()
     cfg = pipeline_config(dag_id)
     window = window_from_context(context, cfg.timezone)
-    run_id = str(context["run_id"])
+    run_id = pipeline_run_id(dag_id, str(context["run_id"]))
     steps = dict(runner.PAYMENT_STEPS) | dict(runner.SETTLEMENT_STEPS)
     log.info("%s for %s (run %s)", step, window.label, run_id)
     try:
@@ -391,3 +391,16 @@ def max_active_runs() -> int:
     if value < 1:
         raise ValueError(f"PAYTRACE_SL_MAX_ACTIVE_RUNS={value}: at least 1")
     return value
+
+
+def pipeline_run_id(dag_id: str, airflow_run_id: str) -> str:
+    """The run id the library records (``xPTRun`` key, landing directory, ledger attribution).
+
+    Airflow run ids are unique per DAG only: the payments and settlements runs of one logical date are
+    both ``scheduled__<date>`` (or ``backfill__<date>``), so the second summary overwrote the first's
+    ``xPTRun`` row and both shared a landing directory. Payments keep Airflow's id; the other DAGs'
+    runs are prefixed with the DAG id (as ``paytrace-sl sync`` names its settlement runs apart).
+    """
+    if dag_id == PAYMENTS_DAG_ID:
+        return airflow_run_id
+    return f"{dag_id}__{airflow_run_id}"

@@ -132,6 +132,9 @@ def test_three_days_of_both_dags_on_two_celery_workers(seeded_sl: str, tmp_path:
     assert audit["posted_transactions"] > 0 and audit["ledger_by_kind"].get("settlement", 0) > 0, audit
     with psycopg.connect(pg_dsn(seeded_sl.rsplit("/", 1)[1])) as conn:
         recon = conn.execute("SELECT count(*) FROM xptrecon").fetchone()
+        runs = dict(conn.execute("SELECT dag_id, count(*) FROM xptrun GROUP BY dag_id").fetchall())
     assert recon is not None and recon[0] > 0
+    # both DAGs' runs of a day have the same Airflow run id (backfill__<date>): one xPTRun row each
+    assert runs == {PAYMENTS: DAYS, SETTLEMENTS: DAYS}, runs
     reports_dir = tmp_path / "reports"
     assert sorted(p.name for p in reports_dir.iterdir()) == [d.isoformat() for d in days]

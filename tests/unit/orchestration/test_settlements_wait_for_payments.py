@@ -75,3 +75,14 @@ def test_max_active_runs_defaults_to_one_and_is_configurable(monkeypatch: pytest
     monkeypatch.setenv("PAYTRACE_SL_MAX_ACTIVE_RUNS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         max_active_runs()
+
+
+def test_each_dag_records_its_runs_under_its_own_id() -> None:
+    """Airflow gives both DAGs' runs of a day the same run id; the library's must differ."""
+    from paytrace_sl_airflow.dag_support import pipeline_run_id
+
+    airflow_id = "scheduled__2025-04-03T07:00:00+00:00"
+    payments = pipeline_run_id("paytrace_payments_to_sl", airflow_id)
+    settlements = pipeline_run_id("paytrace_settlements_to_sl", airflow_id)
+    assert payments == airflow_id  # unchanged: existing ledger rows and landing dirs keep their ids
+    assert settlements != payments and airflow_id in settlements and len(settlements) <= 250
