@@ -126,6 +126,14 @@ def sandbox_process(merchant: Mapping[str, Any]) -> Iterator[str]:
             child.wait(timeout=10)
 
 
+def forget_queue(queue: str) -> None:
+    """Remove this cluster's queue and kombu's binding for it from the shared Redis (nothing else)."""
+    import redis
+
+    with suppress(redis.RedisError), redis.Redis.from_url(REDIS_URL, socket_timeout=5) as client:
+        client.delete(queue, f"_kombu.binding.{queue}")
+
+
 def stop_process_groups(procs: list[subprocess.Popen[bytes]], grace: float = 40.0) -> None:
     """SIGTERM every process group, wait up to ``grace`` s, then SIGKILL each group (leftover children)."""
     for p in procs:
@@ -317,6 +325,8 @@ class AirflowCluster:
 
     def close(self) -> None:
         self.stop()
+        if self.executor == CELERY:
+            forget_queue(self.queue)
         if self._db_created and not os.environ.get("PAYTRACE_SL_KEEP_CLUSTER"):
             drop_database(self.meta_db)
             self._db_created = False
