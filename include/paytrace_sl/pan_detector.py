@@ -74,7 +74,11 @@ _QUICK_ANY = re.compile(rf"\d[\d{SEPARATORS}]{{12,}}")  # the same for any text 
 PAN_HINT = re.compile(rf"[\d\\][\d{SEPARATORS}a-fA-Fut]{{12,}}")
 _HINT_ASCII = re.compile(r"[0-9\\][0-9a-fA-Fut\t \-./\\_]{12,}")  # PAN_HINT for ASCII text
 # JSON string escapes, decoded before reading a stretch as JSON
-_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
+# (only JSON's own escapes: an invalid one such as ``\\0`` stays a literal backslash and character)
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+# A canonical UUID (8-4-4-4-12 hex). Its digit groups, joined by its dashes, pass Luhn by chance (GX
+# writes UUIDs into every suite and result); a UUID holds 32 hex digits, never a card number.
+_UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![0-9A-Za-z])")
 _SIMPLE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"'}
 
 
@@ -181,6 +185,16 @@ def pan_spans(
     """
     if len(text) < MIN_DIGITS:
         return
+    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
+    if uuids:
+        for span in _pan_spans(text, json, layout_only):
+            if not any(a <= span[0] and span[1] <= b for a, b in uuids):
+                yield span
+        return
+    yield from _pan_spans(text, json, layout_only)
+
+
+def _pan_spans(text: str, json: bool | None, layout_only: bool) -> Iterator[tuple[int, int, str]]:
     if "\\" not in text:
         quick = _QUICK_ASCII if text.isascii() else _QUICK_ANY
         for stretch in quick.finditer(text):

@@ -17,6 +17,7 @@ from paytrace_sl.pan_detector import (
     is_masked_card,
     luhn_valid,
     mask_pans,
+    pan_spans,
 )
 from paytrace_sl.pci_scan import scan_text
 from paytrace_sl.pipeline.checks import PAN_MARK, _scrub_pan
@@ -233,3 +234,27 @@ def test_binary_files_count_only_printed_card_layouts() -> None:
         "41111111 11111111",
     ):
         assert [f.kind for f in scan_text(f"\x00\x01 {card} \x02", binary=True)] == ["pan"], card
+
+
+def _luhn_complete(prefix: str) -> str:
+    from paytrace_sl.pan_detector import luhn_valid
+
+    return next(prefix + d for d in "0123456789" if luhn_valid(prefix + d))
+
+
+def test_uuids_are_never_card_numbers() -> None:
+    """GX writes UUIDs into every suite and result: their digit groups joined by dashes can pass Luhn
+    (seen in CI: ``6e…4483-87cc-…``), but a UUID is 32 hex digits, never a card."""
+    digits = _luhn_complete("1234567890448")  # 14 digits, Luhn-valid
+    uuid_text = f'"id": "6e{digits[:6]}-{digits[6:10]}-{digits[10:]}-87cc-5bd8ba8135fe"'
+    assert list(pan_spans(uuid_text)) == []
+    assert list(pan_spans(uuid_text, json=True)) == []
+    # the same digits outside a UUID's shape are a card number
+    loose = f"ref {digits[:6]}-{digits[6:10]}-{digits[10:]} end"
+    assert [s[2] for s in pan_spans(loose)] == [digits]
+
+
+def test_an_invalid_json_escape_is_a_literal_backslash() -> None:
+    """``\\0`` is no JSON escape: the backslash stays a separator, not the digit 0 (found by hypothesis)."""
+    text = "\\" + "0" * 13
+    assert [(text[s:e], d) for s, e, d in pan_spans(text)] == [("0" * 13, "0" * 13)]
