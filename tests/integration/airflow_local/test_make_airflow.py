@@ -4,7 +4,7 @@ one SIGINT stops everything it started.
 The script is run for real: Airflow standalone (api-server, scheduler, dag-processor, triggerer) on a
 free port with its own AIRFLOW_HOME and a fresh PostgreSQL metadata database, the PayTrace sandbox and
 the SL sandbox. The test sends one SIGINT to the script's process group, as a terminal's Ctrl-C does, and
-then looks for any process that still carries the run's AIRFLOW_HOME in its environment.
+then looks for any process still alive in the sessions the script and its descendants ran in.
 """
 
 from __future__ import annotations
@@ -35,19 +35,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _processes_with(marker: str) -> list[int]:
-    """PIDs whose environment holds ``marker`` (this machine's /proc)."""
-    found = []
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, session id) of ``pid``, or None when it is gone (zombies count as gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else (int(fields[1]), int(fields[3]))
+
+
+def _live_pids() -> dict[int, tuple[int, int]]:
+    out: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+        if entry.name.isdigit() and (info := _stat(int(entry.name))) is not None:
+            out[int(entry.name)] = info
+    return out
+
+
+def _sessions_of_descendants(root: int) -> set[int]:
+    """Session ids of ``root`` and every process below it. Airflow renames its processes
+    (setproctitle overwrites /proc/PID/environ), so they are found by session: the script starts
+    standalone in a session of its own (setsid), and its components stay in it."""
+    procs = _live_pids()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _sid) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    sessions, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid in procs:
+            sessions.add(procs[pid][1])
+        todo.extend(children.get(pid, []))
+    return sessions
+
+
+def _in_sessions(sessions: set[int]) -> list[int]:
+    return sorted(pid for pid, (_ppid, sid) in _live_pids().items() if sid in sessions)
 
 
 def _healthy(port: int) -> bool:
@@ -96,14 +120,15 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
     proc = subprocess.Popen(
         ["bash", str(SCRIPT)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    marker = f"AIRFLOW_HOME={home}"
+    sessions: set[int] = set()
     try:
         deadline = time.monotonic() + 300
         while not _healthy(api_port):
             assert proc.poll() is None, (tmp_path / "airflow.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "Airflow did not answer within 300 s"
             time.sleep(2)
-        assert _processes_with(marker), "the started components should carry AIRFLOW_HOME"
+        sessions = _sessions_of_descendants(proc.pid)
+        assert len(_in_sessions(sessions)) >= 4, "the script, the sandbox and Airflow's components"
         # connections are in the metadata DB (PostgreSQL), with the sandbox's SL URL, not the env's
         with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
             rows = dict(conn.execute("SELECT conn_id, extra FROM connection").fetchall())
@@ -117,7 +142,7 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
         stopped_in = time.monotonic() - started
         leftovers: list[int] = []
         for _ in range(20):
-            leftovers = _processes_with(marker)
+            leftovers = _in_sessions(sessions)
             if not leftovers:
                 break
             time.sleep(0.5)
@@ -127,7 +152,7 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        for pid in _processes_with(marker):
+        for pid in _in_sessions(sessions):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
