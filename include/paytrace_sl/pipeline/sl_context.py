@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.pipeline.posted_copies import POSTING_KINDS, PostedFacts
+from paytrace_sl.sl.rows import money_read
 
 if TYPE_CHECKING:
     from paytrace_sl.pipeline.mapping import Mapping as Mapping_
@@ -150,7 +151,7 @@ def _text(value: Any) -> str:
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(round(float(value or 0.0), 2))).quantize(Decimal("0.01"))
+    return money_read(value)
 
 
 def load_sl_context(

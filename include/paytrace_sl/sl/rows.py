@@ -34,6 +34,15 @@ class SLValueError(PaytraceSlError, ValueError):
         super().__init__(f"{table}.{column}: {problem} (value {value!r})")
 
 
+def money_read(value: float | int | Decimal | None, decimals: int = 2) -> Decimal:
+    """A money amount read back from one of SL's float columns, as an exact Decimal (None = 0).
+
+    The inverse of :func:`money`: round the float to the currency's decimals first, so arithmetic on
+    amounts read from SL happens in Decimal, never in float.
+    """
+    return Decimal(str(round(float(value or 0.0), decimals))).quantize(_quantum(decimals))
+
+
 def money(amount: Decimal | int | float, decimals: int) -> float:
     """Round a money amount half-up to the currency's decimals and hand it to SL's float columns.
 

@@ -52,7 +52,14 @@ from paytrace_sl.sl.periods import (
     posting_period,
 )
 from paytrace_sl.sl.preflight import Finding, required_filled, run_preflight
-from paytrace_sl.sl.rows import SLValueError, complete_columns, complete_row, fiscal_year, money
+from paytrace_sl.sl.rows import (
+    SLValueError,
+    complete_columns,
+    complete_row,
+    fiscal_year,
+    money,
+    money_read,
+)
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
 
 log = logging.getLogger(__name__)
@@ -1294,10 +1301,11 @@ class SLWriter:
         pay = conn.execute(q.refund_candidate_payments_stmt(refund.cust_id, refund.ext_ref_nbr or "")).all()
         candidate = ""
         for row in pay:
-            open_amount = (
-                float(row.DocBal) if int(row.Rlsed) == 1 else float(row.OrigDocAmt) - float(row.ApplAmt)
+            unapplied = (
+                money_read(row.DocBal)
+                if int(row.Rlsed) == 1
+                else money_read(row.OrigDocAmt) - money_read(row.ApplAmt)
             )
-            unapplied = Decimal(str(round(open_amount, 2)))
             if unapplied >= refund.amount:
                 candidate = str(row.RefNbr).strip()
                 break
