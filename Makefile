@@ -25,7 +25,7 @@ test-fast: env ## Unit tests only
 	$(VENV)/bin/pytest -q tests/unit
 
 demo: env ## Run the whole pipeline through Airflow on the embedded PayTrace sandbox and a SQLite SL sandbox
-	$(PY) -m paytrace_sl.demo
+	$(PY) -m paytrace_sl_sandbox.demo
 
 airflow: env ## Airflow standalone with the DAGs unpaused and connections pointing at the sandboxes
 	scripts/airflow-standalone.sh

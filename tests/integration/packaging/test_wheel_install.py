@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from paytrace_sl.sandbox.server import SandboxServer
+from paytrace_sl_sandbox.server import SandboxServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

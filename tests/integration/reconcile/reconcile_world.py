@@ -28,11 +28,11 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
-from paytrace_sl.sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import utcnow, xPTDeadLetter, xPTLedger, xPTReview, xPTRun, xPTSkip
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 from paytrace_sl.sl.writer import SLWriter
 
 TZ = ZoneInfo("America/Los_Angeles")

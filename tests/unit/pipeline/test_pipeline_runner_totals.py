@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from paytrace_sl import demo
+from paytrace_sl_sandbox import demo
 from paytrace_sl.pipeline.runner import PAYMENTS_DAG_ID, record_reviews, record_run, totals
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.sl.engine import create_sl_engine
