@@ -13,8 +13,8 @@ env: ## Create .venv from uv.lock (installs unixODBC via apt-get when run as roo
 	@scripts/bootstrap.sh
 
 lint: env ## ruff + mypy
-	$(VENV)/bin/ruff check include plugins dags tests bench
-	$(VENV)/bin/ruff format --check include plugins dags tests bench
+	$(VENV)/bin/ruff check include plugins dags tests bench packages
+	$(VENV)/bin/ruff format --check include plugins dags tests bench packages
 	$(VENV)/bin/mypy
 
 test: env lint ## The whole test suite (unit + integration against real PostgreSQL, HTTP and Airflow)

@@ -107,11 +107,11 @@ STAGES = ("extract", "validate", "transform", "load")
 
 def run_stage_child(args: argparse.Namespace) -> dict[str, Any]:
     """Run one pipeline step for one day in this process (as an Airflow task runs in its own process)."""
-    from paytrace_sl_sandbox.demo import SANDBOX_PASSWORD, SANDBOX_USER, write_sandbox_mapping
     from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline import runner
     from paytrace_sl.pipeline.windows import day_window
     from paytrace_sl.sl.writer import SLWriter
+    from paytrace_sl_sandbox.demo import SANDBOX_PASSWORD, SANDBOX_USER, write_sandbox_mapping
 
     work = Path(args.workdir)
     mapping = work / "mapping.yaml"

@@ -28,11 +28,11 @@ import psycopg
 import sqlalchemy as sa
 
 from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
-from paytrace_sl_sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
-from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 from paytrace_sl.sl.writer import SLWriter
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
 ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CLEARING = Account("1020", "000000")  # sandbox chart: "Card clearing - PayTrace"

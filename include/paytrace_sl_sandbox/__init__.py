@@ -1,1 +1,1 @@
-"""The PayTrace sandbox, the SL sandbox seed and the demo: the workbench beside paytrace-sl (not shipped in it)."""
+"""The workbench beside paytrace-sl, not shipped in it: PayTrace sandbox, SL sandbox seed, demo."""

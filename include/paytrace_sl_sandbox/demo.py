@@ -60,7 +60,10 @@ def write_sandbox_mapping(
             if old not in text:
                 raise ValueError(f"{source}: expected a line {old.strip()!r} under customers:")
             text = text.replace(old, new, 1)
-        text = "# paytrace_sl_sandbox.demo: unmatched payments posted to the unidentified-receipts customer\n" + text
+        text = (
+            "# paytrace_sl_sandbox.demo: unmatched payments posted to the unidentified-receipts customer\n"
+            + text
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(text)
     return dest

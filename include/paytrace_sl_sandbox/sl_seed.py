@@ -31,13 +31,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from paytrace_sl.errors import PaytraceSlError
-from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.fiscal import FiscalCalendar
 from paytrace_sl.sl.own_tables import OWN_TABLES, InstallResult, install, utcnow, xPTCustXref
 from paytrace_sl.sl.rows import blank_template, column_kinds
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
 
 SANDBOX_MARKER = "xPTSandbox"
 PROG = "PTSANDBX"  # Crtd_Prog / LUpd_Prog (char 8)

@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from paytrace_sl.plan import Account
-from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import SCHEMA_VERSION, xPTCustXref
-from paytrace_sl_sandbox.sl_seed import SANDBOX_MARKER, SandboxSeedError, SandboxSLConfig, init_sandbox
 from paytrace_sl.sl.schema_check import check_schema
 from paytrace_sl.sl.setup import SLSetupError, load_sl_setup
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.sl_seed import SANDBOX_MARKER, SandboxSeedError, SandboxSLConfig, init_sandbox
 
 pytestmark = pytest.mark.integration
 
