@@ -2,14 +2,23 @@
 # locked dependency set (uv.lock). Used by docker-compose.yml and deploy/helm/values.yaml; see
 # docs/deployment.md. Every Airflow component runs from it: `docker run IMAGE scheduler`, `... celery worker`.
 
-# ---- build: the wheel, and the locked requirements (with hashes) it runs on
+# The production image holds the bridge only. PAYTRACE_SL_SANDBOX=1 (docker-compose's `sandbox` profile
+# builds its own image so) adds the paytrace-sl-sandbox wheel: the PayTrace sandbox server and the SL
+# sandbox seed, for trying things out.
+ARG PAYTRACE_SL_SANDBOX=0
+
+# ---- build: the wheel(s), and the locked requirements (with hashes) they run on
 FROM python:3.11-slim-bookworm AS build
+ARG PAYTRACE_SL_SANDBOX
 WORKDIR /src
 RUN python -m pip install --no-cache-dir "uv==0.13.9"
 COPY pyproject.toml uv.lock README.md ./
+COPY packages packages
+COPY data_contracts data_contracts
 COPY include include
 COPY plugins plugins
 RUN uv build --wheel --out-dir /dist \
+ && if [ "${PAYTRACE_SL_SANDBOX}" = "1" ]; then uv build --wheel --package paytrace-sl-sandbox --out-dir /dist; fi \
  && uv export --frozen --no-dev --no-emit-project --format requirements.txt -o /dist/requirements.txt
 
 # ---- runtime
@@ -27,6 +36,8 @@ COPY --from=build /dist /tmp/dist
 RUN python -m venv "${VIRTUAL_ENV}" \
  && pip install --no-cache-dir --require-hashes -r /tmp/dist/requirements.txt \
  && pip install --no-cache-dir --no-deps /tmp/dist/paytrace_sl-*.whl \
+ && if ls /tmp/dist/paytrace_sl_sandbox-*.whl >/dev/null 2>&1; then \
+      pip install --no-cache-dir --no-deps /tmp/dist/paytrace_sl_sandbox-*.whl; fi \
  && rm -rf /tmp/dist
 # Data contracts and mapping (read at run time), the DAG files (wiring only), the SQL Server scripts.
 COPY data_contracts /opt/paytrace-sl/data_contracts

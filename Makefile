@@ -13,8 +13,8 @@ env: ## Create .venv from uv.lock (installs unixODBC via apt-get when run as roo
 	@scripts/bootstrap.sh
 
 lint: env ## ruff + mypy
-	$(VENV)/bin/ruff check include plugins dags tests bench
-	$(VENV)/bin/ruff format --check include plugins dags tests bench
+	$(VENV)/bin/ruff check include plugins dags tests bench packages
+	$(VENV)/bin/ruff format --check include plugins dags tests bench packages
 	$(VENV)/bin/mypy
 
 test: env lint ## The whole test suite (unit + integration against real PostgreSQL, HTTP and Airflow)
@@ -25,7 +25,7 @@ test-fast: env ## Unit tests only
 	$(VENV)/bin/pytest -q tests/unit
 
 demo: env ## Run the whole pipeline through Airflow on the embedded PayTrace sandbox and a SQLite SL sandbox
-	$(PY) -m paytrace_sl.demo
+	$(PY) -m paytrace_sl_sandbox.demo
 
 airflow: env ## Airflow standalone with the DAGs unpaused and connections pointing at the sandboxes
 	scripts/airflow-standalone.sh

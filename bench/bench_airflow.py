@@ -107,7 +107,7 @@ class Phase:
         return f"{self.name} ({self.executor}, max-active-runs {self.max_active_runs})"
 
     def merchant_config(self) -> Any:
-        from paytrace_sl.sandbox.merchant import MerchantConfig
+        from paytrace_sl_sandbox.merchant import MerchantConfig
 
         kw = dict(self.merchant, start=dt.date.fromisoformat(self.merchant["start"]))
         return MerchantConfig(**kw)
@@ -320,8 +320,8 @@ def check(phase: Phase, runs: list[dict[str, Any]], settle_runs: list[dict[str, 
 
 
 def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, work: Path) -> None:
-    from paytrace_sl.demo import write_sandbox_mapping
-    from paytrace_sl.sl.sandbox_seed import init_sandbox
+    from paytrace_sl_sandbox.demo import write_sandbox_mapping
+    from paytrace_sl_sandbox.sl_seed import init_sandbox
 
     res = phase.results
     res["load_average_start"] = _load_average()

@@ -52,8 +52,8 @@ LEDGER = "xPTLedger"
 
 SANDBOX_CHILD = """
 import datetime as dt, sys
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 merchant = MerchantConfig(seed={seed}, start=dt.date.fromisoformat("{start}"), days=1, tx_per_day={n})
 cfg = SandboxConfig(merchant)
 server = SandboxServer(cfg, port=0).start()
@@ -107,11 +107,11 @@ STAGES = ("extract", "validate", "transform", "load")
 
 def run_stage_child(args: argparse.Namespace) -> dict[str, Any]:
     """Run one pipeline step for one day in this process (as an Airflow task runs in its own process)."""
-    from paytrace_sl.demo import SANDBOX_PASSWORD, SANDBOX_USER, write_sandbox_mapping
     from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline import runner
     from paytrace_sl.pipeline.windows import day_window
     from paytrace_sl.sl.writer import SLWriter
+    from paytrace_sl_sandbox.demo import SANDBOX_PASSWORD, SANDBOX_USER, write_sandbox_mapping
 
     work = Path(args.workdir)
     mapping = work / "mapping.yaml"
@@ -265,7 +265,7 @@ def _fresh_replica(name: str) -> None:
 
     from paytrace_sl.sl.engine import create_sl_engine
     from paytrace_sl.sl.own_tables import install
-    from paytrace_sl.sl.sandbox_seed import create_sl_tables
+    from paytrace_sl_sandbox.sl_seed import create_sl_tables
 
     _create_db(name)
     engine = create_sl_engine(_url(name))
@@ -322,8 +322,8 @@ def measure_naive(
 
 
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sl.sandbox_seed import SandboxSLConfig, init_sandbox
+    from paytrace_sl_sandbox.merchant import MerchantConfig
+    from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
     tag = uuid.uuid4().hex[:8]
     db, replica = f"ptsl_pipe_{tag}", f"ptsl_pipe_{tag}_copy"

@@ -1,7 +1,7 @@
 """Load benchmark: payments into a PostgreSQL SL sandbox, bulk writer vs a naive row-at-a-time baseline.
 
 Creates a fresh PostgreSQL database, builds the SL replica from SL's DDL and seeds it with the sandbox
-company (``paytrace_sl.sl.sandbox_seed.init_sandbox``), then writes ``--count`` unapplied card payments
+company (``paytrace_sl_sandbox.sl_seed.init_sandbox``), then writes ``--count`` unapplied card payments
 through :class:`paytrace_sl.sl.writer.SLWriter` in batches of ``--batch-size`` (each batch: one
 transaction, numbering under lock, every column, ledger rows, preflight). The baseline writes
 ``--baseline-count`` payments through the same writer with ``bulk=False`` (one INSERT round trip per row)
@@ -28,11 +28,11 @@ import psycopg
 import sqlalchemy as sa
 
 from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
-from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
-from paytrace_sl.sl.sandbox_seed import SandboxSLConfig, init_sandbox
 from paytrace_sl.sl.writer import SLWriter
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
 ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CLEARING = Account("1020", "000000")  # sandbox chart: "Card clearing - PayTrace"

@@ -19,7 +19,7 @@ from paytrace_sl_airflow.dag_support import (
     merchant_timezone,
     payments_interval,
     start_date,
-    step_chain,
+    step_task,
 )
 
 DAG_ID = "paytrace_payments_to_sl"
@@ -37,8 +37,15 @@ DAG_ID = "paytrace_payments_to_sl"
     doc_md=__doc__,
 )
 def paytrace_payments_to_sl() -> None:
-    # extract → validate → transform → load → preflight → summarize (runner.PAYMENT_STEPS)
-    step_chain(DAG_ID, "payments")
+    # one task per library step (paytrace_sl.pipeline.runner.PAYMENT_STEPS, in that order)
+    extract = step_task(DAG_ID, "extract")
+    validate = step_task(DAG_ID, "validate")
+    transform = step_task(DAG_ID, "transform")
+    load = step_task(DAG_ID, "load")
+    preflight = step_task(DAG_ID, "preflight")
+    summarize = step_task(DAG_ID, "summarize")
+
+    extract >> validate >> transform >> load >> preflight >> summarize
 
 
 paytrace_payments_to_sl()

@@ -15,9 +15,9 @@ from paytrace_sl_airflow.dag_support import (
     end_date,
     max_active_runs,
     merchant_timezone,
-    report_waits_for_payments,
     start_date,
-    step_chain,
+    step_task,
+    wait_for_payments,
 )
 
 DAG_ID = "paytrace_settlements_to_sl"
@@ -35,9 +35,19 @@ DAG_ID = "paytrace_settlements_to_sl"
     doc_md=__doc__,
 )
 def paytrace_settlements_to_sl() -> None:
-    # extract_batches → plan_settlements → load_settlements → reconcile → summarize → report
-    # (runner.SETTLEMENT_STEPS); before the report, a sensor waits for the day's payments runs
-    report_waits_for_payments(step_chain(DAG_ID, "settlements"))
+    # one task per library step (paytrace_sl.pipeline.runner.SETTLEMENT_STEPS, in that order)
+    extract_batches = step_task(DAG_ID, "settle_extract")
+    plan_settlements = step_task(DAG_ID, "settle_transform")
+    load_settlements = step_task(DAG_ID, "settle_load")
+    reconcile = step_task(DAG_ID, "reconcile")
+    summarize = step_task(DAG_ID, "settle_summarize")
+    report = step_task(DAG_ID, "report")
+    # a sensor: the auditor report of day D waits until the payments DAG has posted day D; it starts
+    # when the summary is done, so it pokes only while the report is actually due
+    payments_posted = wait_for_payments()
+
+    extract_batches >> plan_settlements >> load_settlements >> reconcile >> summarize >> report
+    summarize >> payments_posted >> report
 
 
 paytrace_settlements_to_sl()

@@ -69,7 +69,7 @@ export PAYTRACE_SL_GX_DIR="${VAR}/gx"
 export GX_ANALYTICS_ENABLED=false
 
 # The SL sandbox's chart of accounts differs from the shipped mapping.yaml: use a copy that fits it.
-"${VENV_BIN}/python" -c "from pathlib import Path; from paytrace_sl.demo import write_sandbox_mapping; write_sandbox_mapping(Path('${VAR}/mapping-sandbox.yaml'), unidentified_receipts=True)"
+"${VENV_BIN}/python" -c "from pathlib import Path; from paytrace_sl_sandbox.demo import write_sandbox_mapping; write_sandbox_mapping(Path('${VAR}/mapping-sandbox.yaml'), unidentified_receipts=True)"
 export PAYTRACE_SL_MAPPING="${PAYTRACE_SL_MAPPING:-${VAR}/mapping-sandbox.yaml}"
 
 if [[ ! -f "${SL_DB}" ]]; then

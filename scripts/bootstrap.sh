@@ -45,4 +45,4 @@ if [ ! -x .tools/bin/uv ]; then
 fi
 
 export UV_PYTHON_DOWNLOADS=never
-.tools/bin/uv sync --frozen --extra dev --python "$(command -v "$PY")" --quiet
+.tools/bin/uv sync --frozen --all-packages --extra dev --python "$(command -v "$PY")" --quiet

@@ -3,4 +3,4 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="${ROOT}/.venv/bin:${PATH}"
-exec "${ROOT}/.venv/bin/python" -m paytrace_sl.demo "$@"
+exec "${ROOT}/.venv/bin/python" -m paytrace_sl_sandbox.demo "$@"

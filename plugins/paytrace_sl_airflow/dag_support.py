@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES, SETTLEMENT_STEP_NAMES
@@ -145,8 +145,9 @@ def default_task_args() -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------- parse-time wiring
 
-# The Airflow face of each runner step: task id and the task's doc (shown in the UI). The order of the
-# chain is the runner's (paytrace_sl.pipeline.steps, which runner.PAYMENT_STEPS / SETTLEMENT_STEPS use).
+# The Airflow face of each runner step: task id and the task's doc (shown in the UI). The DAG files spell
+# the chain in the runner's order (paytrace_sl.pipeline.steps, which runner.PAYMENT_STEPS /
+# SETTLEMENT_STEPS use); tests/integration/airflow/test_airflow_dag_wiring.py holds them to it.
 PAYMENT_TASKS: dict[str, tuple[str, str]] = {
     "extract": (
         "extract",
@@ -181,17 +182,14 @@ SETTLEMENT_TASKS: dict[str, tuple[str, str]] = {
         "The auditor report for the day (HTML + CSV/JSON), listed on the PayTrace → SL UI page.",
     ),
 }
-CHAINS: dict[str, tuple[Sequence[str], Mapping[str, tuple[str, str]]]] = {
-    "payments": (PAYMENT_STEP_NAMES, PAYMENT_TASKS),
-    "settlements": (SETTLEMENT_STEP_NAMES, SETTLEMENT_TASKS),
-}
+STEP_TASKS: Mapping[str, tuple[str, str]] = PAYMENT_TASKS | SETTLEMENT_TASKS
+assert set(STEP_TASKS) == {*PAYMENT_STEP_NAMES, *SETTLEMENT_STEP_NAMES}
 
 
-def _step_callable(step: str, dag_id: str, task_id: str, doc: str) -> Callable[..., Any]:
-    """The task's Python callable: runs ``step`` for the run's window. Downstream tasks take the upstream
-    summary (an XCom) only to be ordered after it; the first task is called without one."""
+def _step_callable(step: str, dag_id: str, task_id: str, doc: str) -> Callable[[], dict[str, Any]]:
+    """The task's Python callable: runs ``step`` for the run's window."""
 
-    def run_step(_upstream: Any = None) -> dict[str, Any]:
+    def run_step() -> dict[str, Any]:
         return run_payment_step(step, dag_id)
 
     run_step.__name__ = task_id
@@ -200,23 +198,18 @@ def _step_callable(step: str, dag_id: str, task_id: str, doc: str) -> Callable[.
     return run_step
 
 
-def step_chain(dag_id: str, chain: str) -> Any:
-    """Inside a ``@dag`` function: one ``@task`` per runner step of ``chain`` (``payments`` or
-    ``settlements``), each fed the previous one's summary; returns the last task's output.
+def step_task(dag_id: str, step: str) -> Any:
+    """Inside a ``@dag`` function: the ``@task`` that runs runner step ``step`` (a name from
+    ``paytrace_sl.pipeline.steps``), with its task id and doc from ``PAYMENT_TASKS`` /
+    ``SETTLEMENT_TASKS``. The DAG file orders the tasks itself (``extract >> validate >> …``).
 
-    The ``@dag`` function is named like the DAG id; the tasks' callables are named as if defined in it.
+    The ``@dag`` function is named like the DAG id; the task's callable is named as if defined in it.
     Only names are needed at parse time; the step itself runs in the task (:func:`run_payment_step`).
     """
     from airflow.sdk import task
 
-    steps, tasks = CHAINS[chain]
-    output: Any = None
-    for step in steps:
-        task_id, doc = tasks[step]
-        fn = _step_callable(step, dag_id, task_id, doc)
-        decorated = task(task_id=task_id)(fn)
-        output = decorated() if output is None else decorated(output)
-    return output
+    task_id, doc = STEP_TASKS[step]
+    return task(task_id=task_id)(_step_callable(step, dag_id, task_id, doc))()
 
 
 # ---------------------------------------------------------------------------------- task-time bridge
@@ -365,20 +358,6 @@ def wait_for_payments() -> Any:
         timeout=float(_setting("PAYTRACE_SL_PAYMENTS_WAIT_TIMEOUT_HOURS", "24")) * 3600,
         retries=0,  # a failed or timed-out wait is a fact to look at, not a transient error
     )
-
-
-def report_waits_for_payments(report: Any) -> Any:
-    """Put :func:`wait_for_payments` right before ``report`` (the settlement chain's last task).
-
-    The sensor starts when the chain before the report is done, so it pokes only while the report is
-    actually due, not for the whole run; the report then has both as upstream.
-    """
-    sensor = wait_for_payments()
-    task = report.operator
-    for upstream in list(task.upstream_list):
-        upstream >> sensor
-    sensor >> task
-    return report
 
 
 def max_active_runs() -> int:

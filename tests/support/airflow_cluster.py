@@ -51,8 +51,8 @@ LOCAL = "LocalExecutor"
 # A PayTrace sandbox in its own process (the tasks reach it over HTTP); prints its URL, stops on EOF.
 SANDBOX_CHILD = """
 import datetime as dt, json, sys
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 kw = json.loads(sys.argv[1])
 kw["start"] = dt.date.fromisoformat(kw["start"])
 server = SandboxServer(SandboxConfig(MerchantConfig(**kw)), port=0).start()

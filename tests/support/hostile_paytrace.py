@@ -1,6 +1,6 @@
 """A PayTrace stand-in that serves whatever records a test gives it, over real HTTP.
 
-The full sandbox (``paytrace_sl.sandbox``) generates a consistent merchant and cannot serve arbitrary or
+The full sandbox (``paytrace_sl_sandbox``) generates a consistent merchant and cannot serve arbitrary or
 hostile records; this server answers PayTrace's token endpoint and the v1 export endpoints with records
 chosen by the test, so the real ``PayTraceClient`` and the whole pipeline see them exactly as they would
 from a misbehaving PayTrace. Records can be changed between runs (``records``, ``records_for``), and a

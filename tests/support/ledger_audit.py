@@ -23,7 +23,7 @@ def expected_transactions(
 ) -> set[int]:
     """Ids of every sandbox transaction created inside the fetched ranges (each window + its look-back)."""
     from paytrace_sl.paytrace.timefmt import parse_paytrace_datetime
-    from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+    from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
     config = MerchantConfig(**dict(merchant, start=dt.date.fromisoformat(str(merchant["start"]))))
     sim = MerchantSimulation(config)

@@ -63,12 +63,32 @@ def _root(
     settings.use_secret_files(password_file=password_file, sl_url_file=sl_url_file)
 
 
+# Entry-point group through which other distributions add commands: each entry point names a
+# ``register(app: typer.Typer) -> None``. The sandbox package (paytrace-sl-sandbox) adds ``sandbox …``
+# and ``sl init-sandbox`` this way, so this package never imports it.
+PLUGIN_GROUP = "paytrace_sl.cli"
+
+
+def _register_plugins() -> None:
+    from importlib.metadata import entry_points
+
+    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+        try:
+            plugin.load()(app)
+        except Exception as exc:  # a broken add-on must not take the production commands down
+            typer.echo(
+                f"paytrace-sl: the {plugin.name!r} commands ({plugin.value}) are unavailable: "
+                f"{type(exc).__name__}: {exc}",
+                err=True,
+            )
+
+
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import extract, pipeline, report, sandbox, security, sl
+    from paytrace_sl.cli import extract, pipeline, report, security, sl
 
     extract.register(app)
-    sandbox.register(app)
+    _register_plugins()  # before `sl`: the help lists their groups first, as it always did
     sl.register(app)
     pipeline.register(app)
     report.register(app)

@@ -1,9 +1,12 @@
-"""``paytrace-sl sl init-sandbox | check-schema | install``: the SL schema side of the bridge."""
+"""``paytrace-sl sl check-schema | install``: the SL schema side of the bridge.
+
+``sl init-sandbox`` (a seeded demo SL database) comes from the sandbox package
+(:mod:`paytrace_sl_sandbox.cli`) when it is installed.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 from typing import Annotated
 
@@ -41,66 +44,6 @@ def _safe(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
-
-
-def init_sandbox_cmd(
-    sl_url: SlUrl = None,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Merchant simulation seed (same as the PayTrace sandbox).")
-    ] = 42,
-    start: Annotated[str, typer.Option("--start", help="First simulated day, YYYY-MM-DD.")] = "2025-04-01",
-    days: Annotated[int, typer.Option("--days", help="Number of simulated days.")] = 30,
-    tx_per_day: Annotated[int, typer.Option("--tx-per-day", help="Simulated transactions per day.")] = 200,
-    customers: Annotated[int, typer.Option("--customers", help="Simulated customers.")] = 50,
-    fiscal_first_month: Annotated[
-        int, typer.Option("--fiscal-first-month", help="First month of the fiscal year (1 = calendar year).")
-    ] = 1,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Re-seed a database that init-sandbox created before (empties it first)."
-        ),
-    ] = False,
-) -> None:
-    """Create and seed a SANDBOX SL database (PostgreSQL or SQLite) matching the PayTrace sandbox merchant.
-
-    Refuses SQL Server, and any database holding SL rows that init-sandbox did not create.
-    """
-    from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sl.sandbox_seed import SandboxSeedError, SandboxSLConfig, init_sandbox
-
-    url = _url(sl_url)
-    merchant = MerchantConfig(
-        seed=seed, start=_date(start), days=days, tx_per_day=tx_per_day, customers=customers
-    )
-    try:
-        summary = init_sandbox(
-            url, merchant, force=force, sl_config=SandboxSLConfig(fiscal_first_month=fiscal_first_month)
-        )
-    except SandboxSeedError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
-    typer.echo(f"sandbox SL database ready: {summary.url} ({summary.dialect})")
-    typer.echo(
-        f"  SL tables created: {'yes' if summary.created_sl_tables else 'already present'}; "
-        f"our tables at version {summary.install.to_version}"
-    )
-    typer.echo(f"  company {summary.cpny_id}, current period {summary.per_nbr}")
-    typer.echo(
-        f"  accounts {summary.accounts}, customers {summary.customers}, cross-references {summary.cust_xrefs}"
-    )
-    typer.echo(
-        f"  open invoices {summary.invoices} in {summary.invoice_batches} released batch(es), "
-        f"sales orders {summary.sales_orders}"
-    )
-    typer.echo(f"  {summary.seconds:.2f}s")
 
 
 def check_schema_cmd(
@@ -185,7 +128,6 @@ def install_cmd(sl_url: SlUrl = None, as_json: AsJson = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``init-sandbox``, ``check-schema`` and ``install`` to the ``sl`` sub-app."""
-    app.command("init-sandbox")(init_sandbox_cmd)
+    """Add ``check-schema`` and ``install`` to the ``sl`` sub-app."""
     app.command("check-schema")(check_schema_cmd)
     app.command("install")(install_cmd)

@@ -25,8 +25,8 @@ from hostile_paytrace import HostilePayTrace
 from structlog.stdlib import ProcessorFormatter
 
 from paytrace_sl.redaction import find_pans
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

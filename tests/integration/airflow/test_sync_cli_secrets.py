@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from paytrace_sl.cli import app
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxServer
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from books import Moved, check_books, snapshot
 from sl_release import release_all
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline.runner import PipelineConfig, run_settlements, run_window
 from paytrace_sl.pipeline.windows import day_window
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.demo import write_sandbox_mapping
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from scenario import SL, START, Scenario
 
-from paytrace_sl import demo
+from paytrace_sl_sandbox import demo
 
 pytestmark = pytest.mark.integration
 

@@ -34,8 +34,8 @@ PAYMENTS, SETTLEMENTS = "paytrace_payments_to_sl", "paytrace_settlements_to_sl"
 
 @pytest.fixture
 def seeded_sl() -> Iterator[str]:
-    from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sl.sandbox_seed import init_sandbox
+    from paytrace_sl_sandbox.merchant import MerchantConfig
+    from paytrace_sl_sandbox.sl_seed import init_sandbox
 
     with new_pg_database() as url:
         init_sandbox(url, MerchantConfig(**dict(MERCHANT, start=dt.date.fromisoformat(MERCHANT["start"]))))
@@ -43,7 +43,7 @@ def seeded_sl() -> Iterator[str]:
 
 
 def test_three_days_of_both_dags_on_two_celery_workers(seeded_sl: str, tmp_path: Path) -> None:
-    from paytrace_sl.demo import write_sandbox_mapping
+    from paytrace_sl_sandbox.demo import write_sandbox_mapping
 
     redis = pytest.importorskip("redis")
     try:

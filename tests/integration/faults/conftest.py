@@ -10,8 +10,8 @@ import pytest
 from faults_support import MERCHANT, FaultWorld
 
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 
 @pytest.fixture

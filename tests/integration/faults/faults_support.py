@@ -26,10 +26,10 @@ from paytrace_sl.pipeline import runner
 from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.runner import PipelineConfig
 from paytrace_sl.pipeline.windows import Window, day_window
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxServer
 from paytrace_sl.sl import writer as writer_module
 from paytrace_sl.sl.preflight import run_preflight
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxServer
 
 LA = "America/Los_Angeles"
 FIRST_DAY = dt.date(2025, 4, 1)

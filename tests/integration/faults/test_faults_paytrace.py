@@ -35,7 +35,7 @@ from paytrace_sl.paytrace.errors import (
 from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.runner import TX_FILE, PipelineConfig, extract_step, run_window
 from paytrace_sl.pipeline.windows import Window
-from paytrace_sl.sandbox.faults import FAULT_MODES, FaultConfig
+from paytrace_sl_sandbox.faults import FAULT_MODES, FaultConfig
 
 pytestmark = pytest.mark.integration
 

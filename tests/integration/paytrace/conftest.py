@@ -9,7 +9,7 @@ import pytest
 
 from paytrace_sl.paytrace.client import PayTraceClient, clear_token_cache
 from paytrace_sl.paytrace.config import PayTraceSettings
-from paytrace_sl.sandbox.server import SandboxServer
+from paytrace_sl_sandbox.server import SandboxServer
 
 SANDBOX_USER = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"

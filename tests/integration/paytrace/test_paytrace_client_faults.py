@@ -21,8 +21,8 @@ from paytrace_sl.paytrace.errors import (
     PayTraceTransientError,
     PayTraceValidationError,
 )
-from paytrace_sl.sandbox.faults import FaultConfig
-from paytrace_sl.sandbox.server import SandboxServer
+from paytrace_sl_sandbox.faults import FaultConfig
+from paytrace_sl_sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.integration
 
@@ -109,8 +109,8 @@ def test_token_is_cached_across_calls_and_clients(
 def test_integrator_id_is_sent_on_every_call(
     make_sandbox: Callable[..., SandboxServer], fast_settings: Callable[..., PayTraceSettings]
 ) -> None:
-    from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sandbox.server import SandboxConfig
+    from paytrace_sl_sandbox.merchant import MerchantConfig
+    from paytrace_sl_sandbox.server import SandboxConfig
 
     server = make_sandbox(
         SandboxConfig(MerchantConfig(seed=1, days=2, tx_per_day=5), require_integrator_id=True)
@@ -293,8 +293,8 @@ def test_token_refused_again_after_renewal_is_an_auth_error(
 def test_token_is_renewed_before_it_expires(
     make_sandbox: Callable[..., SandboxServer], fast_settings: Callable[..., PayTraceSettings]
 ) -> None:
-    from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sandbox.server import SandboxConfig
+    from paytrace_sl_sandbox.merchant import MerchantConfig
+    from paytrace_sl_sandbox.server import SandboxConfig
 
     server = make_sandbox(SandboxConfig(MerchantConfig(seed=1, days=2, tx_per_day=5), token_ttl=2))
     with PayTraceClient(fast_settings(server)) as client:

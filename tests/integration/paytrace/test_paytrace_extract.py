@@ -17,9 +17,9 @@ from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.errors import PayTraceServerError
 from paytrace_sl.paytrace.extract import extract_window
 from paytrace_sl.paytrace.records import Transaction
-from paytrace_sl.sandbox.faults import FaultConfig
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.faults import FaultConfig
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from paytrace_sl.paytrace.connection_ui import connection_types_ui
-from paytrace_sl.sandbox.server import SandboxServer
 from paytrace_sl.settings import ConfigurationError
 from paytrace_sl_airflow.hooks import DynamicsSLHook, PayTraceHook
+from paytrace_sl_sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.integration
 

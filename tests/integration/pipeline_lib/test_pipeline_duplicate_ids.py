@@ -21,10 +21,10 @@ from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, run_window
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.redaction import contains_pan
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, replay, run_window
 from paytrace_sl.pipeline.windows import day_window
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxServer
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTLedger, xPTReview
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

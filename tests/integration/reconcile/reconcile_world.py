@@ -27,13 +27,17 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
+<<<<<<< HEAD
 from paytrace_sl.reconcile.settled_batch import reconcile_and_save
 from paytrace_sl.sandbox.merchant import MerchantConfig
+=======
+>>>>>>> arch-package
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import utcnow, xPTDeadLetter, xPTLedger, xPTReview, xPTRun, xPTSkip
-from paytrace_sl.sl.sandbox_seed import init_sandbox
 from paytrace_sl.sl.writer import SLWriter
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 TZ = ZoneInfo("America/Los_Angeles")
 START, END = dt.date(2025, 4, 1), dt.date(2025, 4, 2)

@@ -18,12 +18,12 @@ from paytrace_sl.pipeline.settlement import plan_settlements
 from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
 from paytrace_sl.reconcile.engine import ReconOptions, reconcile
 from paytrace_sl.reconcile.settled_batch import reconcile_and_save, reconcile_settlement_batch
-from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTRecon
-from paytrace_sl.sl.sandbox_seed import init_sandbox
 from paytrace_sl.sl.writer import SLWriter
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.client import PayTraceClient
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.settlement import classify, plan_settlements
 from paytrace_sl.plan import PlannedBatch, PlannedPayment, PlannedRefund, PostingKind, PostingPlan
 from paytrace_sl.reconcile.engine import reconcile
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
-from paytrace_sl.sl.sandbox_seed import init_sandbox
 from paytrace_sl.sl.writer import SLWriter
+from paytrace_sl_sandbox.demo import write_sandbox_mapping
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

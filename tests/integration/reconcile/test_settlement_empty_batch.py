@@ -19,12 +19,12 @@ from hostile_paytrace import HostilePayTrace
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, run_settlements
 from paytrace_sl.pipeline.windows import Window, day_window
-from paytrace_sl.sandbox import shapes
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation, summarize_batch
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTLedger, xPTRecon, xPTReview
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox import shapes
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation, summarize_batch
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

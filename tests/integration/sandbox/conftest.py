@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from sandbox_http import Api
 
-from paytrace_sl.sandbox.server import SandboxServer
+from paytrace_sl_sandbox.server import SandboxServer
 
 
 @pytest.fixture

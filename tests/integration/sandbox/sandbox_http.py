@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from paytrace_sl.sandbox.server import SandboxServer
+from paytrace_sl_sandbox.server import SandboxServer
 
 
 class Api:

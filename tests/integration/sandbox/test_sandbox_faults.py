@@ -9,9 +9,9 @@ import pytest
 import requests
 from sandbox_http import Api
 
-from paytrace_sl.sandbox.faults import FaultConfig
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.faults import FaultConfig
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.integration
 

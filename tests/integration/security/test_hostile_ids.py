@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from hostile_paytrace import HostilePayTrace, RawAnswer
 from typer.testing import CliRunner
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.client import clear_token_cache
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline.landing import Landing
@@ -29,11 +28,12 @@ from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.runner import PipelineConfig, run_window
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.reconcile.engine import reconcile
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install, xPTDeadLetter, xPTLedger, xPTReview, xPTSkip
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.demo import write_sandbox_mapping
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -34,7 +34,6 @@ import pytest
 import sqlalchemy as sa
 from hostile_paytrace import HostilePayTrace
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.client import PayTraceClient
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.extract import extract_window, rejects_path_for
@@ -46,10 +45,11 @@ from paytrace_sl.pipeline.runner import OUTCOME_FILE, PipelineConfig, run_window
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.reconcile.report import build_report
 from paytrace_sl.redaction import contains_pan
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.demo import write_sandbox_mapping
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.errors import RecordParseError
 from paytrace_sl.paytrace.parse import parse_transaction
@@ -39,7 +38,8 @@ from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.demo import write_sandbox_mapping
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -20,17 +20,17 @@ import requests
 import sqlalchemy as sa
 from security_support import ROLE_SCRIPT, StatementLog, allowed, role_grants
 
-from paytrace_sl.demo import write_sandbox_mapping
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pci_scan import Finding, scan_database, scan_paths, scan_text
 from paytrace_sl.pipeline.runner import PipelineConfig, run_settlements, run_window
 from paytrace_sl.pipeline.windows import day_window
-from paytrace_sl.sandbox.faults import FaultConfig
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install
-from paytrace_sl.sl.sandbox_seed import init_sandbox
+from paytrace_sl_sandbox.demo import write_sandbox_mapping
+from paytrace_sl_sandbox.faults import FaultConfig
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from paytrace_sl.plan import Account
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import SCHEMA_VERSION, xPTCustXref
-from paytrace_sl.sl.sandbox_seed import SANDBOX_MARKER, SandboxSeedError, SandboxSLConfig, init_sandbox
 from paytrace_sl.sl.schema_check import check_schema
 from paytrace_sl.sl.setup import SLSetupError, load_sl_setup
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.sl_seed import SANDBOX_MARKER, SandboxSeedError, SandboxSLConfig, init_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -182,7 +182,7 @@ def test_invalid_fiscal_calendar_is_named(sandbox_sqlite: str) -> None:
 
 
 def test_sandbox_has_sls_documented_secondary_indexes(empty_url: str) -> None:
-    from paytrace_sl.sl.sandbox_seed import SL_SECONDARY_INDEXES
+    from paytrace_sl_sandbox.sl_seed import SL_SECONDARY_INDEXES
 
     init_sandbox(empty_url, MERCHANT)
     engine = create_sl_engine(empty_url)

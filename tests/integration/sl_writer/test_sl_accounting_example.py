@@ -21,12 +21,12 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
-from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.rows import complete_row
-from paytrace_sl.sl.sandbox_seed import SandboxSLConfig, init_sandbox
 from paytrace_sl.sl.writer import SLWriter
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
 pytestmark = pytest.mark.integration
 

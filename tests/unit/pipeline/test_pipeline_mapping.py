@@ -9,7 +9,7 @@ from mapping_examples import TWO_CLEARING_MAPPING
 
 from paytrace_sl.pipeline.mapping import ConfigFileError, load_mapping
 from paytrace_sl.plan import Account
-from paytrace_sl.sl.sandbox_seed import SandboxSLConfig
+from paytrace_sl_sandbox.sl_seed import SandboxSLConfig
 
 # Error reporting is checked on a mapping with brand rules (the shipped one has a single catch-all rule).
 GOOD = TWO_CLEARING_MAPPING.read_text()

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from paytrace_sl import demo
 from paytrace_sl.pipeline.runner import PAYMENTS_DAG_ID, record_reviews, record_run, totals
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import install, xPTLedger, xPTReview
+from paytrace_sl_sandbox import demo
 
 NOW = dt.datetime(2025, 4, 2, 12, tzinfo=dt.UTC)
 

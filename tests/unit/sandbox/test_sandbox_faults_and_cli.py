@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from paytrace_sl.cli import app
-from paytrace_sl.sandbox.faults import FaultConfig, FaultInjector
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.faults import FaultConfig, FaultInjector
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 
 def test_fault_config_validates() -> None:

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from paytrace_sl.paytrace.timefmt import parse_paytrace_datetime
-from paytrace_sl.sandbox import shapes
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox import shapes
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 START = dt.date(2025, 4, 1)
 STAMP = re.compile(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2} (AM|PM)$")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from paytrace_sl.paytrace.timefmt import parse_paytrace_datetime
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 START = dt.date(2025, 4, 1)
 TZ = "America/Los_Angeles"

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 SQL = "'; DROP TABLE Batch;--"
 HUGE = "x" * 100_000

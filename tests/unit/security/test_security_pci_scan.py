@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from paytrace_sl.cli import security as cli_security
 from paytrace_sl.pci_scan import Finding, scan_paths, scan_text, summarize
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 PAN = "4111111111111111"
 TOKEN = "0123456789abcdef:fedcba9876543210:" + "9f" * 32

@@ -3,7 +3,7 @@
 The SL tables come from SL's replica DDL shipped in ``sl/ddl/`` (not from our catalog), plus the
 PostgreSQL identity script; then our ``xPT*`` tables are installed and the database is seeded with
 a company, GL/AR setup, a chart of accounts, and the customers, open released invoices and sales orders
-of the same simulated merchant (:class:`paytrace_sl.sandbox.merchant.MerchantSimulation`) that the
+of the same simulated merchant (:class:`paytrace_sl_sandbox.merchant.MerchantSimulation`) that the
 PayTrace sandbox serves — so sandbox payments find their invoices.
 
 Guard against seeding a real database:
@@ -31,13 +31,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from paytrace_sl.errors import PaytraceSlError
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.fiscal import FiscalCalendar
 from paytrace_sl.sl.own_tables import OWN_TABLES, InstallResult, install, utcnow, xPTCustXref
 from paytrace_sl.sl.rows import blank_template, column_kinds
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
 
 SANDBOX_MARKER = "xPTSandbox"
 PROG = "PTSANDBX"  # Crtd_Prog / LUpd_Prog (char 8)

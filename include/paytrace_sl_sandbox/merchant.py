@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime
-from paytrace_sl.sandbox import shapes
+from paytrace_sl_sandbox import shapes
 
 ID_BASE = 80_000_000  # ids look like PayTrace's 8-9 digit integers
 BATCH_BASE = 500

@@ -6,7 +6,7 @@ with ``airflow dags test`` -- real Airflow runs, recorded in a local metadata DB
 table and where to look (Data Docs, the SL database, the landing files).
 
 This module lives in the library (no Airflow import here): Airflow runs in subprocesses with
-``AIRFLOW_HOME`` under ``var/demo/airflow``. Run: ``.venv/bin/python -m paytrace_sl.demo``.
+``AIRFLOW_HOME`` under ``var/demo/airflow``. Run: ``.venv/bin/python -m paytrace_sl_sandbox.demo``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from paytrace_sl import settings
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PAYMENTS_DAG_ID, REPO_ROOT, SETTLEMENTS_DAG_ID
 from paytrace_sl.settings import reports_dir
-from paytrace_sl.sl.sandbox_seed import SandboxSLConfig
+from paytrace_sl_sandbox.sl_seed import SandboxSLConfig
 
 SANDBOX_USER = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the local sandbox's fixed credential
@@ -34,7 +34,7 @@ DEMO_START = dt.date(2025, 4, 1)
 DEMO_DAYS = 7
 TIMEZONE = "America/Los_Angeles"
 
-# The shipped mapping.yaml uses the SL sandbox's chart of accounts (paytrace_sl.sl.sandbox_seed), so the
+# The shipped mapping.yaml uses the SL sandbox's chart of accounts (paytrace_sl_sandbox.sl_seed), so the
 # demo runs on it as shipped; the only demo-specific choice is how unmatched payments are booked.
 
 
@@ -60,7 +60,10 @@ def write_sandbox_mapping(
             if old not in text:
                 raise ValueError(f"{source}: expected a line {old.strip()!r} under customers:")
             text = text.replace(old, new, 1)
-        text = "# paytrace_sl.demo: unmatched payments posted to the unidentified-receipts customer\n" + text
+        text = (
+            "# paytrace_sl_sandbox.demo: unmatched payments posted to the unidentified-receipts customer\n"
+            + text
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(text)
     return dest
@@ -243,9 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    from paytrace_sl.sandbox.merchant import MerchantConfig
-    from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
-    from paytrace_sl.sl.sandbox_seed import init_sandbox
+    from paytrace_sl_sandbox.merchant import MerchantConfig
+    from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
+    from paytrace_sl_sandbox.sl_seed import init_sandbox
 
     started = time.perf_counter()
     var_dir: Path = args.var_dir.resolve()

@@ -1,4 +1,8 @@
-"""``paytrace-sl sandbox``: run the local PayTrace sandbox server or dump its generated records."""
+"""The sandbox's commands in the ``paytrace-sl`` CLI: ``sandbox serve | generate`` and ``sl init-sandbox``.
+
+Plugged in through the ``paytrace_sl.cli`` entry-point group (``packages/paytrace-sl-sandbox``):
+:func:`register` is called with the root Typer app when this package is installed beside paytrace-sl.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from typing import Annotated
 
 import typer
 
+from paytrace_sl.cli.sl_schema import EXIT_ERROR, SlUrl, _url
 from paytrace_sl.paytrace.timefmt import DEFAULT_TIMEZONE
-from paytrace_sl.sandbox.faults import FAULT_MODES, FaultConfig
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
+from paytrace_sl_sandbox.faults import FAULT_MODES, FaultConfig
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 
 def _parse_start(value: str) -> dt.date:
@@ -38,8 +43,63 @@ def _merchant(
     )
 
 
+def init_sandbox_cmd(
+    sl_url: SlUrl = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Merchant simulation seed (same as the PayTrace sandbox).")
+    ] = 42,
+    start: Annotated[str, typer.Option("--start", help="First simulated day, YYYY-MM-DD.")] = "2025-04-01",
+    days: Annotated[int, typer.Option("--days", help="Number of simulated days.")] = 30,
+    tx_per_day: Annotated[int, typer.Option("--tx-per-day", help="Simulated transactions per day.")] = 200,
+    customers: Annotated[int, typer.Option("--customers", help="Simulated customers.")] = 50,
+    fiscal_first_month: Annotated[
+        int, typer.Option("--fiscal-first-month", help="First month of the fiscal year (1 = calendar year).")
+    ] = 1,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Re-seed a database that init-sandbox created before (empties it first)."
+        ),
+    ] = False,
+) -> None:
+    """Create and seed a SANDBOX SL database (PostgreSQL or SQLite) matching the PayTrace sandbox merchant.
+
+    Refuses SQL Server, and any database holding SL rows that init-sandbox did not create.
+    """
+    from paytrace_sl_sandbox.sl_seed import SandboxSeedError, SandboxSLConfig, init_sandbox
+
+    url = _url(sl_url)
+    merchant = MerchantConfig(
+        seed=seed, start=_parse_start(start), days=days, tx_per_day=tx_per_day, customers=customers
+    )
+    try:
+        summary = init_sandbox(
+            url, merchant, force=force, sl_config=SandboxSLConfig(fiscal_first_month=fiscal_first_month)
+        )
+    except SandboxSeedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"sandbox SL database ready: {summary.url} ({summary.dialect})")
+    typer.echo(
+        f"  SL tables created: {'yes' if summary.created_sl_tables else 'already present'}; "
+        f"our tables at version {summary.install.to_version}"
+    )
+    typer.echo(f"  company {summary.cpny_id}, current period {summary.per_nbr}")
+    typer.echo(
+        f"  accounts {summary.accounts}, customers {summary.customers}, cross-references {summary.cust_xrefs}"
+    )
+    typer.echo(
+        f"  open invoices {summary.invoices} in {summary.invoice_batches} released batch(es), "
+        f"sales orders {summary.sales_orders}"
+    )
+    typer.echo(f"  {summary.seconds:.2f}s")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``sandbox`` command group to ``app``."""
+    """Add the ``sandbox`` command group to ``app`` and ``init-sandbox`` to its ``sl`` group."""
+    from paytrace_sl.cli.sl import sl_app
+
+    sl_app.command("init-sandbox")(init_sandbox_cmd)
     sandbox = typer.Typer(
         help="Local PayTrace v1 API sandbox (generated merchant, fault injection).", no_args_is_help=True
     )
@@ -74,7 +134,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the PayTrace v1 JSON API on HOST:PORT until Ctrl-C / SIGTERM."""
-        from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
+        from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 
         try:
             faults = FaultConfig(
