@@ -27,11 +27,7 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
-<<<<<<< HEAD
 from paytrace_sl.reconcile.settled_batch import reconcile_and_save
-from paytrace_sl.sandbox.merchant import MerchantConfig
-=======
->>>>>>> arch-package
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import utcnow, xPTDeadLetter, xPTLedger, xPTReview, xPTRun, xPTSkip
