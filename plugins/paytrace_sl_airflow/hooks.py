@@ -52,6 +52,20 @@ def airflow_connection(conn_id: str) -> dict[str, str] | None:
         return None
 
 
+def airflow_variable(key: str) -> str | None:
+    """The Airflow Variable ``key`` (secrets backend, ``AIRFLOW_VAR_<KEY>``, metadata DB: what the UI
+    edits), or None when it is not defined: the lookup step 3 of ``paytrace_sl.settings`` uses inside
+    Airflow. ``key`` is lower case (``paytrace_sl_interval``); a Variable created in the UI under the
+    upper-case name is found too."""
+    from airflow.sdk import Variable
+
+    for name in dict.fromkeys((key, key.upper())):
+        value = Variable.get(name, default=None)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
 def _mask(*secrets: str) -> None:
     """Register secrets with Airflow's masker too: it scrubs the supervisor's copy of the task log."""
     from airflow.sdk.log import mask_secret
