@@ -187,3 +187,43 @@ def test_credentials_never_come_from_a_variable(
         assert variable_key("PAYTRACE_SL_WEBHOOK_SECRET") is None
     finally:
         _set_variable("paytrace_password", None)
+
+
+def test_startup_seeds_variables_once_and_the_banner_tells_the_truth(
+    server_context: None, ui_only: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make airflow``'s start-up: Variables created only when missing (a UI edit survives a restart);
+    the banner shows the values the tasks will use and says when the environment pins one."""
+    from paytrace_sl_airflow.startup import banner_lines, seed_variables
+
+    for key in ("paytrace_sl_start_date", "paytrace_sl_end_date", "paytrace_timezone"):
+        _set_variable(key, None)
+    monkeypatch.delenv("PAYTRACE_SL_START_DATE", raising=False)
+    try:
+        seeds = {"PAYTRACE_SL_INTERVAL": "daily", "PAYTRACE_SL_START_DATE": "2025-04-01"}
+        assert seed_variables(seeds) == ["paytrace_sl_interval", "paytrace_sl_start_date"]
+        _set_variable("paytrace_sl_interval", "hourly")  # the operator's edit in the UI
+        assert seed_variables(seeds) == []  # a restart keeps it
+        _set_connection(
+            "paytrace_default", "paytrace", host="http://127.0.0.1:1", login="ui-user", password="ui-secret"
+        )
+        _set_connection(
+            "dynamics_sl_default",
+            "dynamics_sl",
+            extra={"sqlalchemy_url": "postgresql+psycopg://sl:url-secret@127.0.0.1/ui_db"},
+        )
+        text = "\n".join(banner_lines())
+        assert "ui-secret" not in text and "url-secret" not in text
+        assert "as ui-user <- connection paytrace_default, metadata DB" in text
+        assert "/ui_db <- connection dynamics_sl_default, metadata DB" in text
+        assert "paytrace_sl_interval:    hourly <- Variable paytrace_sl_interval" in text
+        assert "paytrace_sl_start_date:  2025-04-01 <- Variable" in text
+        assert "paytrace_timezone:       (default)" in text
+
+        monkeypatch.setenv("SL_DATABASE_URL", "sqlite:///pinned.db")
+        monkeypatch.setenv("PAYTRACE_SL_INTERVAL", "daily")
+        text = "\n".join(banner_lines())
+        assert "sqlite:///pinned.db <- environment SL_DATABASE_URL (wins over connection" in text
+        assert "paytrace_sl_interval:    daily <- environment PAYTRACE_SL_INTERVAL (pins it" in text
+    finally:
+        _set_variable("paytrace_sl_start_date", None)

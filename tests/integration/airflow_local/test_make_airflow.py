@@ -1,5 +1,5 @@
-"""`make airflow` (scripts/airflow-standalone.sh): PostgreSQL metadata, connections in the metadata DB, and
-one SIGINT stops everything it started.
+"""`make airflow` (scripts/airflow-standalone.sh): PostgreSQL metadata, connections and schedule Variables in
+the metadata DB, a banner that says where each setting comes from, and one SIGINT stops everything.
 
 The script is run for real: Airflow standalone (api-server, scheduler, dag-processor, triggerer) on a
 free port with its own AIRFLOW_HOME and a fresh PostgreSQL metadata database, the PayTrace sandbox and
@@ -135,6 +135,18 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
         assert set(rows) >= {"paytrace_default", "dynamics_sl_default"}
         extra = json.loads(_decrypt(home, rows["dynamics_sl_default"]))
         assert extra["sqlalchemy_url"].endswith("sl-sandbox.db")
+        # the schedule settings are Variables in the metadata DB (UI-editable), not exported variables
+        with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
+            keys = {k for (k,) in conn.execute("SELECT key FROM variable").fetchall()}
+        assert keys >= {"paytrace_sl_interval", "paytrace_sl_start_date", "paytrace_sl_end_date"}
+        # the banner says what the tasks will use and where it comes from
+        deadline = time.monotonic() + 120
+        while "Stop:        Ctrl-C" not in (text := (tmp_path / "airflow.log").read_text()):
+            assert time.monotonic() < deadline, text[-3000:]
+            time.sleep(1)
+        assert "<- connection dynamics_sl_default, metadata DB" in text, text[-3000:]
+        assert "paytrace_sl_interval:    daily <- Variable paytrace_sl_interval" in text, text[-3000:]
+        assert "/paytrace-sl/data-docs/" in text
 
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what one Ctrl-C in the terminal sends
