@@ -101,6 +101,7 @@ def _drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+@pytest.mark.timeout(900)  # standalone start-up on a busy 2-core box, the banner, then the stop
 def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Path) -> None:
     home = tmp_path / "airflow"
     api_port, sandbox_port = _free_port(), _free_port()
