@@ -55,6 +55,9 @@ def _set_variable(key: str, value: str | None) -> None:
         session.query(Variable).filter(Variable.key == key).delete()
         if value is not None:
             session.add(Variable(key=key, val=value))
+    from paytrace_sl_airflow.hooks import clear_variable_memo
+
+    clear_variable_memo()  # the 5 s memo of one process; the next task is another process
 
 
 def _posted_docs(url: str) -> int:
