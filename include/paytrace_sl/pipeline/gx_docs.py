@@ -141,11 +141,13 @@ def install_assets(site_dir: Path) -> Path:
     shutil.copytree(source, tmp, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     (tmp / _STAMP).write_text(digest, encoding="utf-8")
     old = target.with_name(f".vendor-old-{os.getpid()}-{time.monotonic_ns()}")
-    if target.exists():
-        target.rename(old)
+    try:
+        target.rename(old)  # an outdated copy (or another process's, which is the same as ours)
+    except OSError:
+        pass  # none there, or another process moved it first
     try:
         tmp.rename(target)
-    except OSError:  # another process installed it first: theirs is the same
+    except OSError:  # another process installed it in between: theirs is the same
         shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     return target

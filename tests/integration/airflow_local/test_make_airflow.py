@@ -132,7 +132,7 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
         assert len(_in_sessions(sessions)) >= 4, "the script, the sandbox and Airflow's components"
         # connections are in the metadata DB (PostgreSQL), with the sandbox's SL URL, not the env's
         with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
-            rows = dict(conn.execute("SELECT conn_id, extra FROM connection").fetchall())
+            rows: dict[str, str] = dict(conn.execute("SELECT conn_id, extra FROM connection").fetchall())
         assert set(rows) >= {"paytrace_default", "dynamics_sl_default"}
         extra = json.loads(_decrypt(home, rows["dynamics_sl_default"]))
         assert extra["sqlalchemy_url"].endswith("sl-sandbox.db")
