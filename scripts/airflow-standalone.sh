@@ -9,8 +9,12 @@
 #   and seeds ./var/airflow/sl-sandbox.db once;
 # - connections paytrace_default / dynamics_sl_default are created in the metadata DB when missing, so
 #   edits made in the UI (Admin -> Connections) are what the next run uses;
-# - DAGs are unpaused: daily runs catch up from PAYTRACE_SL_START_DATE to PAYTRACE_SL_END_DATE (exclusive),
-#   where the sandbox data ends;
+# - the schedule settings are Airflow Variables created when missing (paytrace_sl_interval = daily,
+#   paytrace_sl_start_date, paytrace_sl_end_date, paytrace_timezone), edited in Admin -> Variables; one
+#   you export yourself (PAYTRACE_SL_INTERVAL=...) pins that setting instead: the environment wins over
+#   the UI, and the banner says so (paytrace_sl_airflow.startup prints what the tasks will use);
+# - DAGs are unpaused: daily runs catch up from the start date to the end date (exclusive), where the
+#   sandbox data ends;
 # - prints the admin login (standalone writes the password file); one Ctrl-C (SIGINT) or SIGTERM stops
 #   everything this script started within seconds (Airflow runs in its own process group, which the
 #   script stops: SIGINT, then SIGTERM, then SIGKILL).
@@ -60,10 +64,9 @@ fi
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"  # LocalExecutor workers; default 32 is a lot
 export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}"
-export PAYTRACE_TIMEZONE="${PAYTRACE_TIMEZONE:-America/Los_Angeles}"
-export PAYTRACE_SL_INTERVAL="${PAYTRACE_SL_INTERVAL:-daily}"
-export PAYTRACE_SL_START_DATE="${START}"
-export PAYTRACE_SL_END_DATE="${PAYTRACE_SL_END_DATE:-$(date -d "${START} + ${DAYS} days" +%F)}"  # catch-up stops where the sandbox data ends
+# Schedule settings: Airflow Variables seeded below (not exported: an exported one would hide UI edits).
+MERCHANT_TZ="${PAYTRACE_TIMEZONE:-America/Los_Angeles}"
+END="${PAYTRACE_SL_END_DATE:-$(date -d "${START} + ${DAYS} days" +%F)}"  # catch-up stops where the sandbox data ends
 export PAYTRACE_SL_LANDING_DIR="${VAR}/landing"
 export PAYTRACE_SL_GX_DIR="${VAR}/gx"
 export GX_ANALYTICS_ENABLED=false
@@ -112,12 +115,17 @@ unset AIRFLOW_CONN_PAYTRACE_DEFAULT AIRFLOW_CONN_DYNAMICS_SL_DEFAULT
 if ! airflow connections get paytrace_default >/dev/null 2>&1; then
   airflow connections add paytrace_default --conn-type paytrace --conn-host "http://127.0.0.1:${PORT}" \
     --conn-login sandbox --conn-password sandbox-password \
-    --conn-extra "{\"timezone\": \"${PAYTRACE_TIMEZONE}\"}" >/dev/null
+    --conn-extra "{\"timezone\": \"${MERCHANT_TZ}\"}" >/dev/null
 fi
 if ! airflow connections get dynamics_sl_default >/dev/null 2>&1; then
   airflow connections add dynamics_sl_default --conn-type dynamics_sl \
     --conn-extra "{\"sqlalchemy_url\": \"sqlite:///${SL_DB}\"}" >/dev/null
 fi
+
+# Schedule Variables (created when missing; a UI edit is kept across restarts).
+_AIRFLOW_PROCESS_CONTEXT=server "${VENV_BIN}/python" -m paytrace_sl_airflow.startup seed \
+  PAYTRACE_SL_INTERVAL=daily PAYTRACE_SL_START_DATE="${START}" PAYTRACE_SL_END_DATE="${END}" \
+  PAYTRACE_TIMEZONE="${MERCHANT_TZ}"
 
 # Print the login once the API server answers (standalone writes the password file on first start).
 (
@@ -134,10 +142,12 @@ fi
   else
     echo "Login:       see 'Login with username' in the output above"
   fi
-  echo "SL sandbox:  sqlite:///${SL_DB}"
   echo "Metadata DB: ${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
-  echo "Connections: paytrace_default, dynamics_sl_default in the metadata DB (edit in Admin -> Connections)"
-  echo "DAGs:        unpaused; daily runs ${START} .. ${PAYTRACE_SL_END_DATE} (exclusive) catch up now"
+  echo "Data Docs:   http://localhost:${API_PORT}/paytrace-sl/data-docs/ (also linked from Browse -> PayTrace reconciliation)"
+  echo "What the next task uses, and from where (an environment variable wins over the UI):"
+  _AIRFLOW_PROCESS_CONTEXT=server "${VENV_BIN}/python" -m paytrace_sl_airflow.startup banner 2>/dev/null \
+    | sed 's/^/  /' || echo "  (could not read the settings: see paytrace_sl_airflow.startup banner)"
+  echo "DAGs:        unpaused; runs catch up from the start date to the end date (exclusive) now"
   echo "Stop:        Ctrl-C"
   echo "================================================================================"
 ) &

@@ -3,11 +3,16 @@
 Precedence, stated once and the same for every setting and every caller (CLI, DAG task, UI page):
 
 1. an explicit value (a CLI flag, a function argument);
-2. the environment: ``PAYTRACE_SL_*``, ``SL_DATABASE_URL``, ``PAYTRACE_*``;
-3. the Airflow connection (``paytrace_default``, ``dynamics_sl_default``): inside Airflow through the
-   adapter's lookup (UI, secrets backend or ``AIRFLOW_CONN_*``), outside it the ``AIRFLOW_CONN_<ID>``
-   variable, read without importing Airflow;
-4. the packaged default: ``data_contracts/`` of the repository when the code runs from a checkout,
+2. the environment: ``PAYTRACE_SL_*``, ``SL_DATABASE_URL``, ``PAYTRACE_*`` (a deployment's pin: it wins
+   over anything edited in the Airflow UI, as Airflow's own ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*`` do);
+3. inside Airflow (the adapter registers the lookup, :func:`use_variables`): the Airflow Variable of the
+   same name in lower case (``paytrace_sl_interval`` for ``PAYTRACE_SL_INTERVAL``; ``PAYTRACE_SL_*``
+   settings and ``PAYTRACE_TIMEZONE`` only, never credentials), found the way Airflow finds Variables:
+   secrets backend, ``AIRFLOW_VAR_*``, then the metadata DB, i.e. what the UI edits;
+4. the Airflow connection (``paytrace_default``, ``dynamics_sl_default``): inside Airflow through the
+   adapter's lookup (secrets backend, ``AIRFLOW_CONN_*`` or the metadata DB, i.e. the UI), outside it
+   the ``AIRFLOW_CONN_<ID>`` variable, read without importing Airflow;
+5. the packaged default: ``data_contracts/`` of the repository when the code runs from a checkout,
    else the copy shipped in the wheel (``paytrace_sl/data_contracts``, read with
    ``importlib.resources``); working folders under ``<checkout>/var`` or ``./var``.
 """
@@ -37,6 +42,12 @@ PAYTRACE_CONN_ID = "paytrace_default"
 
 # conn id → the connection as a dict (shape of airflow_conn_from_env), or None when it is not defined
 ConnectionLookup = Callable[[str], "dict[str, str] | None"]
+# Variable key → its value, or None when it is not defined (the Airflow adapter's Variable.get)
+VariableLookup = Callable[[str], "str | None"]
+# settings an Airflow Variable may give (step 3); credentials never come from a Variable
+VARIABLE_PREFIX = "PAYTRACE_SL_"
+VARIABLE_NAMES = frozenset({"PAYTRACE_TIMEZONE"})
+_variable_lookup: VariableLookup | None = None
 
 
 class ConfigurationError(PaytraceSlError, ValueError):
@@ -44,8 +55,33 @@ class ConfigurationError(PaytraceSlError, ValueError):
 
 
 def env(name: str) -> str | None:
-    """The environment variable ``name`` (None when unset or empty): every library read goes here."""
-    return os.environ.get(name) or None
+    """Setting ``name``: the environment variable (step 2), else inside Airflow the Variable of the same
+    name in lower case (step 3, :func:`variable`); None when neither is set or both are empty. Every
+    library read of a setting goes here."""
+    return os.environ.get(name) or variable(name)
+
+
+def use_variables(lookup: VariableLookup | None) -> None:
+    """Register (None: remove) the Airflow adapter's Variable lookup: step 3 of the precedence."""
+    global _variable_lookup
+    _variable_lookup = lookup
+
+
+def variable_key(name: str) -> str | None:
+    """The Airflow Variable that may give setting ``name`` (``paytrace_sl_interval``), or None."""
+    if any(word in name for word in ("SECRET", "PASSWORD", "TOKEN")):
+        return None
+    if name.startswith(VARIABLE_PREFIX) or name in VARIABLE_NAMES:
+        return name.lower()
+    return None
+
+
+def variable(name: str) -> str | None:
+    """Step 3 alone: the Airflow Variable for setting ``name`` (None outside Airflow or when unset)."""
+    key = variable_key(name)
+    if key is None or _variable_lookup is None:
+        return None
+    return _variable_lookup(key) or None
 
 
 def environ() -> Mapping[str, str]:
@@ -89,7 +125,7 @@ def airflow_conn_from_env(conn_id: str) -> dict[str, str] | None:
 
 
 def connection(conn_id: str, lookup: ConnectionLookup | None = None) -> dict[str, str] | None:
-    """Step 3 of the precedence: the Airflow adapter's ``lookup``, else the ``AIRFLOW_CONN_*`` variable."""
+    """Step 4 of the precedence: the Airflow adapter's ``lookup``, else the ``AIRFLOW_CONN_*`` variable."""
     return (lookup or airflow_conn_from_env)(conn_id)
 
 

@@ -4,7 +4,7 @@ Parse-time functions here only read environment variables (cheap, no database, n
 processor re-parses every file every few seconds. Everything heavy is imported inside
 :func:`run_payment_step` and friends, which run in the task.
 
-Settings (environment, or an env-defined Airflow Variable ``AIRFLOW_VAR_<NAME>``, see ``_setting``):
+Settings (environment, else the Airflow Variable of the same name in lower case, see ``_setting``):
 ``PAYTRACE_SL_INTERVAL`` (``hourly`` | ``daily``), ``PAYTRACE_SL_START_DATE`` and optional
 ``PAYTRACE_SL_END_DATE`` (``YYYY-MM-DD``, merchant-local), ``PAYTRACE_TIMEZONE`` (merchant zone),
 ``PAYTRACE_SL_RETRIES``, ``PAYTRACE_SL_TASK_TIMEOUT_MINUTES`` (every task's ``execution_timeout``).
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,11 +46,15 @@ class StartDateMissing(ValueError):
 
 
 def _setting(name: str, default: str) -> str:
-    """Environment variable ``NAME``, else an env-defined Airflow Variable ``AIRFLOW_VAR_NAME``, else default.
+    """Environment variable ``NAME``, else the Airflow Variable ``name`` (lower case; secrets backend,
+    ``AIRFLOW_VAR_NAME`` or the metadata DB, so a Variable edited in the UI changes the schedule at the
+    next parse), else ``default``: ``paytrace_sl.settings.env``, the library's precedence.
 
-    Deliberately no metadata-database lookup at parse time (it would run on every parse).
+    A Variable read costs one lookup per setting per parse (Airflow's ``[secrets] use_cache`` caches them).
     """
-    return os.environ.get(name) or os.environ.get(f"AIRFLOW_VAR_{name}") or default
+    from paytrace_sl.settings import env
+
+    return env(name) or default
 
 
 def merchant_timezone() -> str:

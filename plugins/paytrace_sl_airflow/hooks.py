@@ -6,6 +6,7 @@ Thin on purpose: all behaviour lives in ``paytrace_sl``; these classes only read
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -50,6 +51,36 @@ def airflow_connection(conn_id: str) -> dict[str, str] | None:
         return _conn_dict(BaseHook.get_connection(conn_id))
     except AirflowNotFoundException:
         return None
+
+
+VARIABLE_MEMO_SECONDS = 5.0  # one task or request reads a setting many times; an edit shows within 5 s
+_variable_memo: dict[str, tuple[float, str | None]] = {}
+
+
+def clear_variable_memo() -> None:
+    """Forget remembered Variable values (tests that edit a Variable and read it back at once)."""
+    _variable_memo.clear()
+
+
+def airflow_variable(key: str) -> str | None:
+    """The Airflow Variable ``key`` (secrets backend, ``AIRFLOW_VAR_<KEY>``, metadata DB: what the UI
+    edits), or None when it is not defined: the lookup step 3 of ``paytrace_sl.settings`` uses inside
+    Airflow. ``key`` is lower case (``paytrace_sl_interval``); a Variable created in the UI under the
+    upper-case name is found too."""
+    now = time.monotonic()
+    cached = _variable_memo.get(key)
+    if cached is not None and now - cached[0] < VARIABLE_MEMO_SECONDS:
+        return cached[1]
+    from airflow.sdk import Variable
+
+    found: str | None = None
+    for name in dict.fromkeys((key, key.upper())):
+        value = Variable.get(name, default=None)
+        if value not in (None, ""):
+            found = str(value)
+            break
+    _variable_memo[key] = (now, found)
+    return found
 
 
 def _mask(*secrets: str) -> None:

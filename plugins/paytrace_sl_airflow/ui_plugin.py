@@ -3,7 +3,10 @@
 A FastAPI app mounted by Airflow's API server under ``/paytrace-sl`` (``fastapi_apps``) and shown in the
 Airflow navigation as an embedded page (``external_views``), so an operator sees the reconciliation state
 without leaving Airflow. It only reads: ``xPTRecon``/``xPTReview``/``xPTDeadLetter`` in the SL database,
-and the report directories written by ``paytrace-sl report`` under ``PAYTRACE_SL_REPORTS_DIR``.
+and the report directories written by ``paytrace-sl report`` under ``PAYTRACE_SL_REPORTS_DIR``; it also
+serves the Great Expectations Data Docs site (``<PAYTRACE_SL_GX_DIR>/data_docs``) under ``data-docs/``,
+read-only, nothing outside that folder, with a Content-Security-Policy that lets a page load only what
+this server serves (the pages' CDN assets are vendored: ``paytrace_sl.pipeline.gx_docs``).
 
 Plugin endpoints are not covered by Airflow's auth automatically; the app requires an authenticated
 Airflow user (``requires_authenticated``) unless built with ``require_login=False`` (tests).
@@ -20,8 +23,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from paytrace_sl.pipeline.gx_docs import VENDOR_DIR, assets_dir, localize_html
+from paytrace_sl.settings import gx_dir as settings_gx_dir
 from paytrace_sl.settings import reports_dir as settings_reports_dir
 from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
@@ -30,6 +35,21 @@ from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 URL_PREFIX = "/paytrace-sl"
 RECENT_BATCHES = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+DOCS_ROUTE = "data-docs"
+# Data Docs pages may load only what this server serves; GX's pages need their inline scripts and styles.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'"
+)
+DOCS_HEADERS = {
+    "Content-Security-Policy": DOCS_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+_MEDIA_TYPES = {".woff2": "font/woff2", ".otf": "font/otf", ".svg": "image/svg+xml", ".md": "text/plain"}
 
 _STYLE = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:20px;color:#222}
@@ -118,10 +138,16 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
     }
 
 
-def _page(status: dict[str, Any] | None, error: str, reports: list[dict[str, Any]]) -> str:
+def _page(
+    status: dict[str, Any] | None, error: str, reports: list[dict[str, Any]], docs: bool = False
+) -> str:
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>PayTrace reconciliation</title>"
-        f"<style>{_STYLE}</style></head><body><h1>PayTrace → SL reconciliation</h1>"
+        f"<style>{_STYLE}</style></head><body><h1>PayTrace → SL reconciliation</h1>",
+        f"<p id='data-docs'><a href='{DOCS_ROUTE}/' target='_blank'>Data Docs</a> "
+        "<span class='muted'>(Great Expectations validation results of every run)</span></p>"
+        if docs
+        else "<p id='data-docs' class='muted'>No Data Docs yet (the first validated run writes them).</p>",
     ]
     if error:
         parts.append(f"<p class='status bad'>SL database not reachable: {escape(error)}</p>")
@@ -193,14 +219,43 @@ def _page(status: dict[str, Any] | None, error: str, reports: list[dict[str, Any
     return "".join(parts)
 
 
+def docs_file(docs_root: Path, rel: str) -> Path | None:
+    """The file ``rel`` (URL path, already decoded) inside ``docs_root``, or None: no empty, dot or hidden
+    component, no path that leaves the folder (symlinks resolved), only regular files."""
+    parts = rel.split("/")
+    if not rel or "\\" in rel or "\x00" in rel or any(not p or p.startswith(".") for p in parts):
+        return None
+    base = docs_root.resolve()
+    path = base.joinpath(*parts).resolve()
+    if base not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def _docs_links(html_text: str, report_dir: Path, docs_root: Path) -> str:
+    """A report page's relative links into the Data Docs folder (they work on disk) pointed at this
+    server's ``data-docs/`` route, which is where they resolve under ``reports/<name>/``."""
+    base = docs_root.resolve()
+
+    def repl(match: re.Match[str]) -> str:
+        target = (report_dir / match.group(2)).resolve()
+        if base not in target.parents:
+            return match.group(0)
+        return f"{match.group(1)}../../{DOCS_ROUTE}/{target.relative_to(base).as_posix()}{match.group(3)}"
+
+    return re.sub(r'(href=")([^"#?:]+)(")', repl, html_text)
+
+
 def create_app(
     *,
     sl_url: Callable[[], str] | str | None = None,
     reports_dir: Path | None = None,
+    docs_dir: Path | None = None,
     require_login: bool = True,
 ) -> FastAPI:
-    """The page's FastAPI app. ``sl_url``/``reports_dir`` default to the environment / connections,
-    resolved per request so the API server starts even when SL is not configured yet."""
+    """The page's FastAPI app. ``sl_url``/``reports_dir``/``docs_dir`` (the Data Docs site) default to
+    the environment / connections, resolved per request so the API server starts even when SL is not
+    configured yet."""
     dependencies: list[Any] = []
     if require_login:
         from airflow.api_fastapi.core_api.security import requires_authenticated
@@ -219,6 +274,9 @@ def create_app(
     def root() -> Path:
         return reports_dir or settings_reports_dir()
 
+    def docs_root() -> Path:
+        return docs_dir or settings_gx_dir() / "data_docs"
+
     def status_or_error() -> tuple[dict[str, Any] | None, str]:
         try:
             return read_status(engine()), ""
@@ -228,7 +286,8 @@ def create_app(
     @router.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
         status, error = status_or_error()
-        return HTMLResponse(_page(status, error, list_reports(root())))
+        docs = (docs_root() / "index.html").is_file()
+        return HTMLResponse(_page(status, error, list_reports(root()), docs))
 
     @router.get("/api/status")
     def api_status() -> dict[str, Any]:
@@ -236,14 +295,40 @@ def create_app(
         return {"status": status, "error": error, "reports": list_reports(root())}
 
     @router.get("/reports/{name}/{file_name}")
-    def report_file(name: str, file_name: str) -> FileResponse:
+    def report_file(name: str, file_name: str) -> Response:
         if not (_SAFE_NAME.match(name) and _SAFE_NAME.match(file_name)):
             raise HTTPException(status_code=404)
         base = root().resolve()
         path = (base / name / file_name).resolve()
         if base not in path.parents or not path.is_file():
             raise HTTPException(status_code=404)
+        if path.suffix == ".html":
+            text = _docs_links(path.read_text(encoding="utf-8"), path.parent, docs_root())
+            return HTMLResponse(text)
         return FileResponse(path)
+
+    @router.get(f"/{DOCS_ROUTE}", include_in_schema=False)
+    def docs_redirect() -> RedirectResponse:
+        return RedirectResponse(f"{DOCS_ROUTE}/index.html")
+
+    @router.get(f"/{DOCS_ROUTE}/", include_in_schema=False)
+    def docs_index() -> Response:
+        return docs_page("index.html")
+
+    @router.get(f"/{DOCS_ROUTE}/{{rel:path}}")
+    def docs_page(rel: str) -> Response:
+        """A file of the Data Docs site; pages are localized again as served (sites published before
+        the assets were vendored), vendored assets missing from an old site come from the package."""
+        path = docs_file(docs_root(), rel)
+        vendor = VENDOR_DIR + "/"
+        if path is None and rel.startswith(vendor):
+            path = docs_file(assets_dir(), rel[len(vendor) :])
+        if path is None:
+            raise HTTPException(status_code=404)
+        if path.suffix == ".html":
+            text = localize_html(path.read_text(encoding="utf-8"), rel.count("/"))
+            return HTMLResponse(text, headers=DOCS_HEADERS)
+        return FileResponse(path, headers=DOCS_HEADERS, media_type=_MEDIA_TYPES.get(path.suffix))
 
     app.include_router(router)
     return app

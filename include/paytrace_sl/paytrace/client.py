@@ -82,7 +82,7 @@ class _Token:
     renew_at: float  # monotonic clock
 
 
-_token_cache: dict[tuple[str, str], _Token] = {}
+_token_cache: dict[tuple[str, str, str], _Token] = {}
 _token_lock = threading.Lock()
 
 
@@ -174,7 +174,10 @@ class PayTraceClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._bucket = TokenBucket(settings.requests_per_second, settings.rate_burst, clock, sleep)
-        self._cache_key = (settings.base_url, settings.username)
+        # the credentials are part of the key: a password changed in a connection (a UI edit) is used by
+        # the next client in this process, not hidden behind the old password's cached token
+        secret = hashlib.sha256(f"{settings.password}\0{settings.integrator_id}".encode()).hexdigest()
+        self._cache_key = (settings.base_url, settings.username, secret)
         register_secret(settings.password)
         register_secret(settings.integrator_id)
         self.request_count = 0  # HTTP requests sent (including retries and token calls)

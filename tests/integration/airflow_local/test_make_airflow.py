@@ -1,5 +1,5 @@
-"""`make airflow` (scripts/airflow-standalone.sh): PostgreSQL metadata, connections in the metadata DB, and
-one SIGINT stops everything it started.
+"""`make airflow` (scripts/airflow-standalone.sh): PostgreSQL metadata, connections and schedule Variables in
+the metadata DB, a banner that says where each setting comes from, and one SIGINT stops everything.
 
 The script is run for real: Airflow standalone (api-server, scheduler, dag-processor, triggerer) on a
 free port with its own AIRFLOW_HOME and a fresh PostgreSQL metadata database, the PayTrace sandbox and
@@ -101,6 +101,7 @@ def _drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+@pytest.mark.timeout(900)  # standalone start-up on a busy 2-core box, the banner, then the stop
 def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Path) -> None:
     home = tmp_path / "airflow"
     api_port, sandbox_port = _free_port(), _free_port()
@@ -131,10 +132,22 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
         assert len(_in_sessions(sessions)) >= 4, "the script, the sandbox and Airflow's components"
         # connections are in the metadata DB (PostgreSQL), with the sandbox's SL URL, not the env's
         with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
-            rows = dict(conn.execute("SELECT conn_id, extra FROM connection").fetchall())
+            rows: dict[str, str] = dict(conn.execute("SELECT conn_id, extra FROM connection").fetchall())
         assert set(rows) >= {"paytrace_default", "dynamics_sl_default"}
         extra = json.loads(_decrypt(home, rows["dynamics_sl_default"]))
         assert extra["sqlalchemy_url"].endswith("sl-sandbox.db")
+        # the schedule settings are Variables in the metadata DB (UI-editable), not exported variables
+        with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
+            keys = {k for (k,) in conn.execute("SELECT key FROM variable").fetchall()}
+        assert keys >= {"paytrace_sl_interval", "paytrace_sl_start_date", "paytrace_sl_end_date"}
+        # the banner says what the tasks will use and where it comes from
+        deadline = time.monotonic() + 120
+        while "Stop:        Ctrl-C" not in (text := (tmp_path / "airflow.log").read_text()):
+            assert time.monotonic() < deadline, text[-3000:]
+            time.sleep(1)
+        assert "<- connection dynamics_sl_default, metadata DB" in text, text[-3000:]
+        assert "paytrace_sl_interval:    daily <- Variable paytrace_sl_interval" in text, text[-3000:]
+        assert "/paytrace-sl/data-docs/" in text
 
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what one Ctrl-C in the terminal sends

@@ -178,4 +178,8 @@ def test_wheel_installed_outside_the_repo_syncs_with_packaged_contracts(
     assert totals["transactions"] > 0 and totals["posted"]["payment"] > 0
     assert totals["dead_letter"] == 0
     assert any((work / "var" / "landing").iterdir())  # working folders under the current directory
+    # the vendored Data Docs assets ship in the wheel, and the sync's site points at its own copy
+    docs = work / "var" / "gx" / "data_docs"
+    assert (docs / "static" / "vendor" / "bootstrap" / "bootstrap.min.css").is_file()
+    assert "static/vendor/jquery/jquery.min.js" in (docs / "index.html").read_text()
     assert not (REPO / "include" / "paytrace_sl" / "data_contracts").exists()  # the repo stays as it was
