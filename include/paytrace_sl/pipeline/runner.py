@@ -526,9 +526,11 @@ def recent_window_counts(
             .limit(limit * 3)
         ).all()
     counts: list[int] = []
+    seen: set[tuple[dt.datetime, dt.datetime]] = set()
     for start, end, raw in rows:
-        if start is None or end is None or (end - start) != window.duration:
-            continue
+        if start is None or end is None or (end - start) != window.duration or (start, end) in seen:
+            continue  # a re-run's attempt (xPTRun keeps every attempt) is the same window once more
+        seen.add((start, end))
         try:
             checked = json.loads(raw or "{}").get("checked")
         except json.JSONDecodeError:
