@@ -1236,7 +1236,6 @@ def report_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, A
     first, last = _report_days(window)
     mapping = _load_mapping(cfg)
     with _engine(cfg) as engine:
-        _install_own_tables(engine)
         began = _now()
         data = build_report(
             engine,

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.own_tables import utcnow, xPTReportStale
 
 log = logging.getLogger(__name__)
@@ -166,12 +167,19 @@ def mark_after_payments_run(
     return mark_stale(engine, chosen, f"run {run_id}: {what}", run_id)
 
 
+def _installed(conn: sa.Connection) -> bool:
+    """Schema v4 present (a report written before the run's own tables were installed has no marks)."""
+    return xPTReportStale.name.lower() in live_table_names(conn)
+
+
 def stale_reports(engine: sa.Engine, limit: int | None = None) -> list[StaleReport]:
     """Stale reports, oldest mark first."""
     query = sa.select(xPTReportStale).order_by(xPTReportStale.c.marked_at, xPTReportStale.c.report_name)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
+        if not _installed(conn):
+            return []
         return [
             StaleReport(str(r.report_name), r.first_day, r.last_day, str(r.reason), r.marked_by, r.marked_at)
             for r in conn.execute(query)
@@ -181,6 +189,8 @@ def stale_reports(engine: sa.Engine, limit: int | None = None) -> list[StaleRepo
 def clear(engine: sa.Engine, name: str, before: dt.datetime) -> bool:
     """The report ``name`` was rewritten from data read after ``before``: drop its mark if not newer."""
     with engine.begin() as conn:
+        if not _installed(conn):
+            return False
         result = conn.execute(
             sa.delete(xPTReportStale).where(
                 xPTReportStale.c.report_name == name, xPTReportStale.c.marked_at <= before
