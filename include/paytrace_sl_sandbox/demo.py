@@ -163,22 +163,20 @@ for iso in {[d.isoformat() for d in days]!r}:
 
 def demo_totals(sl_url: str) -> tuple[int, dict[str, Any]]:
     """(transactions in the demo days, totals over every run) from the SL database and xPTRun."""
-    import sqlalchemy as sa
 
+    from collections import Counter
+
+    from paytrace_sl.pipeline.run_history import history, latest_per_run
     from paytrace_sl.pipeline.runner import PAYMENTS_DAG_ID, totals
     from paytrace_sl.sl.engine import create_sl_engine
-    from paytrace_sl.sl.own_tables import xPTRun
 
     engine = create_sl_engine(sl_url)
     try:
-        with engine.connect() as conn:
-            counts = conn.execute(
-                sa.select(xPTRun.c.counts).where(xPTRun.c.dag_id == PAYMENTS_DAG_ID)
-            ).scalars()
-            transactions = sum(int(json.loads(c or "{}").get("in_window", 0)) for c in counts)
-            runs: dict[Any, Any] = dict(
-                conn.execute(sa.select(xPTRun.c.status, sa.func.count()).group_by(xPTRun.c.status)).all()
-            )
+        latest = latest_per_run(history(engine))  # a re-run's attempt counts its window once
+        transactions = sum(
+            int(a.counts.get("in_window", 0) or 0) for a in latest if a.dag_id == PAYMENTS_DAG_ID
+        )
+        runs: dict[Any, Any] = dict(Counter(a.status for a in latest))
         result = totals(engine)
     finally:
         engine.dispose()

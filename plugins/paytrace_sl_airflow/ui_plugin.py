@@ -338,6 +338,21 @@ def _plugin_app() -> FastAPI:
     return create_app()
 
 
+def _run_history_app() -> FastAPI:
+    from paytrace_sl_airflow.run_history_page import create_app as create_history_app
+
+    return create_history_app()
+
+
+def _run_notes() -> list[Any]:
+    """The DAG-run note listener (``Needs a person: …``); none when Airflow is not installed."""
+    try:
+        from paytrace_sl_airflow import run_notes
+    except ImportError:
+        return []
+    return [run_notes]
+
+
 try:
     from airflow.plugins_manager import AirflowPlugin
 except ImportError:  # the library and CLI work without Airflow installed
@@ -345,10 +360,14 @@ except ImportError:  # the library and CLI work without Airflow installed
 
 
 class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
-    """Adds the "PayTrace reconciliation" page to the Airflow 3 UI."""
+    """Adds the "PayTrace reconciliation" and "PayTrace run history" pages to the Airflow 3 UI, and the
+    listener that notes "Needs a person: …" on runs that leave work for a person."""
 
     name = "paytrace_sl"
-    fastapi_apps = [{"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"}]
+    fastapi_apps = [
+        {"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"},
+        {"app": _run_history_app(), "url_prefix": "/paytrace-sl-runs", "name": "PayTrace run history"},
+    ]
     external_views = [
         {
             "name": "PayTrace reconciliation",
@@ -356,5 +375,13 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             "url_route": "paytrace-reconciliation",
             "destination": "nav",
             "category": "browse",
-        }
+        },
+        {
+            "name": "PayTrace run history",
+            "href": "paytrace-sl-runs/",
+            "url_route": "paytrace-run-history",
+            "destination": "nav",
+            "category": "browse",
+        },
     ]
+    listeners = _run_notes()

@@ -83,6 +83,7 @@ class PipelineConfig:
     sl_user: str = "PAYTRACE"
     program: str = "PTSL"
     dag_id: str = PAYMENTS_DAG_ID
+    try_number: int | None = None  # Airflow's try of the running task; None (CLI) → next free attempt
 
     @property
     def timezone(self) -> str:
@@ -324,25 +325,12 @@ def record_run(
     status: str,
     counts: Mapping[str, Any],
     error: str | None = None,
+    try_number: int | None = None,
 ) -> None:
-    """Upsert the run's row in ``xPTRun`` (a cleared/retried task updates the same row)."""
-    from paytrace_sl.sl.own_tables import xPTRun as t
+    """The run's attempt in ``xPTRun`` (every attempt kept: :mod:`paytrace_sl.pipeline.run_history`)."""
+    from paytrace_sl.pipeline import run_history
 
-    values = {
-        "dag_id": dag_id,
-        "window_start": window.start if window else None,
-        "window_end": window.end if window else None,
-        "counts": json.dumps(dict(counts), sort_keys=True, default=str),
-        "status": status,
-        "finished_at": _now() if status != "running" else None,
-        "error": (error or None) and error[:1000],
-    }
-    with engine.begin() as conn:
-        found = conn.execute(sa.select(t.c.run_id).where(t.c.run_id == run_id)).first()
-        if found:
-            conn.execute(sa.update(t).where(t.c.run_id == run_id).values(**values))
-        else:
-            conn.execute(sa.insert(t).values(run_id=run_id, started_at=_now(), **values))
+    run_history.record(engine, run_id, dag_id, window, status, counts, error, try_number)
 
 
 # ---------------------------------------------------------------------------------------- extract
@@ -392,7 +380,7 @@ def mark_run_started(cfg: PipelineConfig, window: Window | None, run_id: str) ->
     """
     with _engine(cfg) as engine:
         _install_own_tables(engine)
-        record_run(engine, run_id, cfg.dag_id, window, "running", {})
+        record_run(engine, run_id, cfg.dag_id, window, "running", {}, try_number=cfg.try_number)
 
 
 def extract_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
@@ -538,9 +526,11 @@ def recent_window_counts(
             .limit(limit * 3)
         ).all()
     counts: list[int] = []
+    seen: set[tuple[dt.datetime, dt.datetime]] = set()
     for start, end, raw in rows:
-        if start is None or end is None or (end - start) != window.duration:
-            continue
+        if start is None or end is None or (end - start) != window.duration or (start, end) in seen:
+            continue  # a re-run's attempt (xPTRun keeps every attempt) is the same window once more
+        seen.add((start, end))
         try:
             checked = json.loads(raw or "{}").get("checked")
         except json.JSONDecodeError:
@@ -830,9 +820,13 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
         validate.get("dead_letters_new", 0)
     )
     status = "partial" if attention_needed(summary) else "success"
+    from paytrace_sl.pipeline.run_history import attention_text
+
+    summary["needs_person"] = attention_text(summary)  # the Airflow run note (paytrace_sl_airflow.run_notes)
     with _engine(cfg) as engine:
         _install_own_tables(engine)
-        record_run(engine, run_id, cfg.dag_id, window, status, summary)
+        record_run(engine, run_id, cfg.dag_id, window, status, summary, try_number=cfg.try_number)
+        _mark_stale_reports(engine, landing, run_id, summary, outcome)
     if summary["review_new"] or summary["dead_letter_new"]:
         notify(
             cfg.notify,
@@ -846,6 +840,31 @@ def summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
             ),
         )
     return _write_step_summary(landing, "summarize", summary)
+
+
+def _mark_stale_reports(
+    engine: sa.Engine, landing: Landing, run_id: str, summary: Mapping[str, Any], outcome: Mapping[str, Any]
+) -> None:
+    """Reports of days this run changed (look-back, replay) are out of date: mark them for a rewrite."""
+    from paytrace_sl.reconcile.report_refresh import mark_after_payments_run
+
+    fetch_json = (landing.read_json("window.json") or {}) if landing.exists("window.json") else {}
+    fetch = fetch_json.get("fetch") or fetch_json.get("window")
+    if not fetch:
+        return
+    mark_after_payments_run(
+        engine,
+        reports_dir(),
+        run_id=run_id,
+        fetch_days=_report_day_list(Window.from_json_dict(fetch)),
+        summary=summary,
+        outcome=outcome,
+        landing_rows=lambda: landing.read_jsonl(TX_FILE),
+    )
+
+
+def _report_day_list(window: Window) -> list[dt.date]:
+    return [dt.date(d.start.year, d.start.month, d.start.day) for d in window.days()]
 
 
 # ------------------------------------------------------------------------------------ settlements
@@ -1154,10 +1173,19 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
         "empty_batches": int(transform.get("empty_batches", 0)),
         "dead_letter": int(extract.get("parse_rejected", 0)) + int(extract.get("duplicate_conflicts", 0)),
     }
-    needs_person = summary["difference"] > 0 or attention_needed(summary)
+    from paytrace_sl.pipeline.run_history import attention_text, unexplained_batches
+
+    # a difference every item of which our tables explain (a decline, a void, an open review) needs no one
+    rec_file = "reconciliation.json"
+    summary["unexplained"] = unexplained_batches(
+        landing.read_json(rec_file) if landing.exists(rec_file) else []
+    )
+    summary["needs_person"] = attention_text(summary)
+    needs_person = bool(summary["needs_person"])
     with _engine(cfg) as engine:
         _install_own_tables(engine)
-        record_run(engine, run_id, cfg.dag_id, window, "partial" if needs_person else "success", summary)
+        status = "partial" if needs_person else "success"
+        record_run(engine, run_id, cfg.dag_id, window, status, summary, try_number=cfg.try_number)
     if needs_person:
         notify(
             cfg.notify,
@@ -1166,8 +1194,10 @@ def settle_summarize_step(cfg: PipelineConfig, window: Window, run_id: str) -> d
                 title="settlement batches need a look",
                 run_id=run_id,
                 window=window.label,
-                reason="a batch does not reconcile, or review/dead-letter items were left",
-                counts={k: summary[k] for k in ("difference", "pending", "review", "dead_letter")},
+                reason="a batch has an unexplained difference, or review/dead-letter items were left",
+                counts={
+                    k: summary[k] for k in ("unexplained", "difference", "pending", "review", "dead_letter")
+                },
             ),
         )
     return _write_step_summary(landing, "settle_summarize", summary)
@@ -1196,13 +1226,17 @@ def report_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, A
     (``<first day>_<last day>/`` for a window of several days).
 
     Rebuilt from SL and our tables on every run, so a re-run or backfill replaces it with the same
-    content (apart from its generation time).
+    content (apart from its generation time). Then up to ``REFRESH_PER_RUN`` reports of other days that a
+    later run made out of date are rewritten (:mod:`paytrace_sl.reconcile.report_refresh`).
     """
+    from paytrace_sl.reconcile import report_refresh
     from paytrace_sl.reconcile.report import build_report
 
     out_dir = reports_dir() / report_dir_name(window)
     first, last = _report_days(window)
+    mapping = _load_mapping(cfg)
     with _engine(cfg) as engine:
+        began = _now()
         data = build_report(
             engine,
             first,
@@ -1210,12 +1244,29 @@ def report_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, A
             out_dir,
             landing_dir=cfg.landing_dir,
             gx_dir=cfg.gx_dir,
-            mapping=_load_mapping(cfg),
+            mapping=mapping,
+            refresh_reason=f"settlement run {run_id}",
+        )
+        report_refresh.clear(engine, out_dir.name, began)
+        refreshed = report_refresh.refresh_stale(
+            engine,
+            lambda stale: build_report(
+                engine,
+                stale.first_day,
+                stale.last_day,
+                reports_dir() / stale.name,
+                landing_dir=cfg.landing_dir,
+                gx_dir=cfg.gx_dir,
+                mapping=mapping,
+                refresh_reason=stale.reason,
+            ),
+            skip=(out_dir.name,),
         )
     landing = _landing(cfg, run_id)
     # The settlement summary travels on (this is the last step of a settlement run).
     summary = dict(_read_step_summary(landing, "settle_summarize"))
     summary.update(report=str(out_dir / "report.html"), report_tables=len(data.tables))
+    summary["reports_brought_up_to_date"] = refreshed
     return _write_step_summary(landing, "report", summary)
 
 
@@ -1579,7 +1630,9 @@ def _record_failure(cfg: PipelineConfig, window: Window | None, run_id: str, exc
     try:
         with _engine(cfg) as engine:
             _install_own_tables(engine)
-            record_run(engine, run_id, cfg.dag_id, window, "failed", {}, error=reason)
+            record_run(
+                engine, run_id, cfg.dag_id, window, "failed", {}, error=reason, try_number=cfg.try_number
+            )
     except Exception as inner:  # the SL database may be what failed
         log.warning("could not record the failed run %s: %s", run_id, type(inner).__name__)
     notify(

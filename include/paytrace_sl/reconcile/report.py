@@ -171,7 +171,9 @@ def build_report_data(
                 )
             )
         }
-        runs = list(conn.execute(sa.select(xPTRun).order_by(xPTRun.c.run_id)))
+        runs = list(
+            conn.execute(sa.select(xPTRun).order_by(xPTRun.c.dag_id, xPTRun.c.run_id, xPTRun.c.try_number))
+        )
         reviews = list(
             conn.execute(
                 sa.select(xPTReview).where(xPTReview.c.resolved_at.is_(None)).order_by(xPTReview.c.id)
@@ -205,7 +207,7 @@ def build_report_data(
         "not_postable = voided, declined or authorization-only records that are never posted themselves.",
     )
 
-    # ---- runs (the pipeline's own accounting, from xPTRun)
+    # ---- runs (the pipeline's own accounting, from xPTRun: every attempt of every run)
     run_rows = []
     run_ids_in_range: set[str] = set()
     for r in runs:
@@ -223,6 +225,8 @@ def build_report_data(
             (
                 str(r.run_id),
                 str(r.dag_id),
+                int(r.try_number),
+                r.started_at.isoformat(timespec="seconds") if r.started_at else "",
                 r.window_start.isoformat() if r.window_start else "",
                 r.window_end.isoformat() if r.window_end else "",
                 str(r.status),
@@ -232,10 +236,12 @@ def build_report_data(
         )
     data.tables["runs"] = Table(
         "runs",
-        "Pipeline runs in range (xPTRun)",
+        "Pipeline runs in range, every attempt (xPTRun)",
         (
             "run_id",
             "dag_id",
+            "try",
+            "started_at",
             "window_start",
             "window_end",
             "status",
@@ -248,6 +254,8 @@ def build_report_data(
             "balanced",
         ),
         tuple(run_rows),
+        "One row per attempt: a re-run or retry of a window adds a row and never overwrites an earlier "
+        "attempt's counts (a re-run of a posted window shows posted 0, already_posted N).",
     )
 
     # ---- accuracy per day
@@ -597,7 +605,7 @@ def _html_table(table: Table) -> str:
     )
 
 
-def render_html(data: ReportData, generated_at: dt.datetime) -> str:
+def render_html(data: ReportData, generated_at: dt.datetime, refresh_reason: str = "") -> str:
     headline = "".join(
         f'<div class="metric"><dt>{escape(str(m).replace("_", " "))}</dt>'
         f'<dd data-metric="{escape(str(m))}">{escape(str(v))}</dd></div>'
@@ -620,6 +628,11 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
         version=escape(data.code_version),
         git_sha=escape(data.git_sha or "unknown"),
         generated=escape(generated_at.isoformat(timespec="seconds")),
+        uptodate=(
+            f'<p class="meta" id="brought-up-to-date">Brought up to date at '
+            f"{escape(generated_at.isoformat(timespec='seconds'))}"
+            f"{escape(' after ' + refresh_reason) if refresh_reason else ''}</p>"
+        ),
         headline=headline,
         verdict=escape(verdict),
         verdict_class="ok" if unexplained == 0 else "bad",
@@ -629,8 +642,14 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
     )
 
 
-def write_report(data: ReportData, out_dir: Path, *, generated_at: dt.datetime | None = None) -> list[Path]:
-    """Write ``report.html``, ``report.json`` and ``<table>.csv`` / ``<table>.json`` per table."""
+def write_report(
+    data: ReportData, out_dir: Path, *, generated_at: dt.datetime | None = None, refresh_reason: str = ""
+) -> list[Path]:
+    """Write ``report.html``, ``report.json`` and ``<table>.csv`` / ``<table>.json`` per table.
+
+    ``refresh_reason``: why an earlier report was rewritten (a later run changed what it covers), shown
+    next to "Brought up to date at …" (:mod:`paytrace_sl.reconcile.report_refresh`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     when = generated_at or dt.datetime.now(dt.UTC)
     written: list[Path] = []
@@ -653,6 +672,8 @@ def write_report(data: ReportData, out_dir: Path, *, generated_at: dt.datetime |
                 "code_version": data.code_version,
                 "git_sha": data.git_sha,
                 "generated_at": when.isoformat(timespec="seconds"),
+                "brought_up_to_date_at": when.isoformat(timespec="seconds"),
+                "brought_up_to_date_after": refresh_reason,
                 "notes": list(data.notes),
                 "tables": {n: t.to_json() for n, t in data.tables.items()},
             },
@@ -660,15 +681,16 @@ def write_report(data: ReportData, out_dir: Path, *, generated_at: dt.datetime |
         )
         + "\n",
     )
-    put("report.html", render_html(data, when))
+    put("report.html", render_html(data, when, refresh_reason))
     return written
 
 
 def build_report(engine: sa.Engine, start: dt.date, end: dt.date, out_dir: Path, **kwargs: Any) -> ReportData:
     """Collect and write the report into ``out_dir``; returns the data (its summary is the headline)."""
     generated_at = kwargs.pop("generated_at", None)
+    refresh_reason = str(kwargs.pop("refresh_reason", "") or "")
     data = build_report_data(engine, start, end, out_dir=out_dir, **kwargs)
-    write_report(data, out_dir, generated_at=generated_at)
+    write_report(data, out_dir, generated_at=generated_at, refresh_reason=refresh_reason)
     return data
 
 

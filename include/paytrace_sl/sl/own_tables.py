@@ -160,11 +160,14 @@ xPTDeadLetter = sa.Table(
     quote=False,
 )
 
+# One row per attempt of a run: (DAG, run id, try). Until v4 the key was the run id alone and a re-run
+# overwrote the first attempt's counts; v4 rebuilds the table keyed by all three (old rows become try 1).
 xPTRun = sa.Table(
     "xPTRun",
     own_metadata,
     sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False, primary_key=True, info={"pk_since": 4}),
+    sa.Column("try_number", sa.Integer, primary_key=True, autoincrement=False, info=_since(4)),
     sa.Column("window_start", UTCDateTime, nullable=True),
     sa.Column("window_end", UTCDateTime, nullable=True),
     sa.Column("counts", _LongText, nullable=True),  # JSON
@@ -172,6 +175,24 @@ xPTRun = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("error", sa.Unicode(1000), nullable=True),
+    # v4: what the attempt left for a person, one line ("3 review items (1 new)"); NULL when nothing
+    sa.Column("attention", sa.Unicode(500), nullable=True, info=_since(4)),
+    quote=False,
+)
+
+# v4: auditor reports a later run made out of date (look-back, replay, review resolution). One row per
+# report directory (``<day>`` or ``<first>_<last>``) while stale; the settlement report step rewrites
+# the oldest few per run and deletes their rows.
+xPTReportStale = sa.Table(
+    "xPTReportStale",
+    own_metadata,
+    sa.Column("report_name", sa.String(40), primary_key=True),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("reason", sa.Unicode(500), nullable=False),
+    sa.Column("marked_by", sa.String(250), nullable=True),  # the run whose change made it stale
+    sa.Column("marked_at", UTCDateTime, nullable=False),
+    info=_since(4),
     quote=False,
 )
 
@@ -282,7 +303,14 @@ def _assert_ours(name: str) -> None:
 
 def _table_as_of(tbl: sa.Table, version: int) -> sa.Table:
     """A copy of ``tbl`` with only the columns that existed at schema ``version``."""
-    cols = [c._copy() for c in tbl.columns if int(c.info.get("since", 1)) <= version]
+    cols = []
+    for column in tbl.columns:
+        if int(column.info.get("since", 1)) > version:
+            continue
+        copy = column._copy()
+        if int(column.info.get("pk_since", 1)) > version:
+            copy.primary_key = False  # part of the key only from a later version (xPTRun.dag_id)
+        cols.append(copy)
     return sa.Table(tbl.name, sa.MetaData(), *cols, quote=False)
 
 
@@ -401,6 +429,35 @@ def _v3(conn: sa.Connection, log: _StepLog) -> None:
         _create_index(conn, next(s for s in INDEXES if s.name == name))
 
 
+def _rename_table(conn: sa.Connection, old: str, new: str) -> None:
+    _assert_ours(old)
+    _assert_ours(new)
+    live = live_table_names(conn)[old.lower()]
+    if conn.dialect.name == "mssql":
+        conn.execute(sa.text("EXEC sp_rename :old, :new"), {"old": live, "new": new})
+    else:
+        conn.execute(sa.text(f"ALTER TABLE {live} RENAME TO {new}"))
+
+
+def _v4(conn: sa.Connection, log: _StepLog) -> None:
+    """xPTRun keyed by (dag_id, run_id, try_number), every attempt kept; xPTReportStale.
+
+    The key of a table cannot be changed portably in place: the v3 table is renamed, the v4 table created,
+    every old row copied as try 1 (one row per run id before v4), and the old table dropped — in the
+    migration's transaction, so a failure leaves v3 intact.
+    """
+    old = "xPTRunV3"
+    if "xptrun" in live_table_names(conn):
+        _rename_table(conn, "xPTRun", old)
+    _create_table(conn, "xPTRun", 4, log)
+    if old.lower() in live_table_names(conn):
+        names = [c.name for c in _table_as_of(xPTRun, 3).columns]
+        cols = ", ".join(names)
+        conn.execute(sa.text(f"INSERT INTO xPTRun ({cols}, try_number) SELECT {cols}, 1 FROM {old}"))
+        conn.execute(sa.text(f"DROP TABLE {old}"))
+    _create_table(conn, "xPTReportStale", 4, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -416,6 +473,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one posting per PayTrace id (xPTLedger.posted_txn_id, paytrace_type, customer_digest); "
         "one xPTSkip row per (id, reason)",
         _v3,
+    ),
+    Migration(
+        4,
+        "run history: xPTRun keyed by (dag_id, run_id, try_number), every attempt kept; xPTRun.attention; "
+        "stale auditor reports (xPTReportStale)",
+        _v4,
     ),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""

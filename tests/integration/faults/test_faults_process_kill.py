@@ -36,7 +36,8 @@ def run_row(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
         row = (
             conn.execute(
                 sa.text(
-                    "SELECT run_id, dag_id, status, window_start, finished_at FROM xptrun WHERE run_id = :r"
+                    "SELECT run_id, dag_id, try_number, status, window_start, finished_at FROM xptrun "
+                    "WHERE run_id = :r ORDER BY try_number"  # the first attempt
                 ),
                 {"r": run_id},
             )
