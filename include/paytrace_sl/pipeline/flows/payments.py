@@ -308,13 +308,14 @@ def sl_writer(ctx: RunContext) -> Any:
     from paytrace_sl.sl.writer import SLWriter
 
     cfg = ctx.cfg
+    late_items = ctx.mapping.late_items  # a broken mapping fails before the database is touched
     return SLWriter(
         ctx.sl,
         user=cfg.sl_user,
         program=cfg.program,
         run_id=ctx.run_id,
         time_zone=cfg.timezone,
-        late_items=ctx.mapping.late_items,
+        late_items=late_items,
     )
 
 
