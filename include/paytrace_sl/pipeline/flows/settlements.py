@@ -218,8 +218,8 @@ def settle_load(ctx: RunContext) -> SettleLoadSummary:
     run_id, landing = ctx.run_id, ctx.landing
     plan = decode_plan(landing.read_json(SETTLE_PLAN_FILE))
     _, by_batch = _settlement_inputs(landing)
-    engine = ctx.sl
     writer = sl_writer(ctx)
+    engine = ctx.sl
     listed = [t for txs in by_batch.values() for t in txs]
     backstop = post_missing(engine, writer, ctx.mapping, listed, ctx.window)
     if backstop.transform is not None:
