@@ -270,7 +270,7 @@ def settle_load(ctx: RunContext) -> SettleLoadSummary:
 
 def reconcile(ctx: RunContext) -> ReconcileSummary:
     """Per batch: PayTrace totals vs its listed transactions vs what SL holds → ``xPTRecon``."""
-    from paytrace_sl.pipeline.settlement import reconcile_and_save
+    from paytrace_sl.reconcile.settled_batch import reconcile_and_save
 
     landing = ctx.landing
     batches, by_batch = _settlement_inputs(landing)
