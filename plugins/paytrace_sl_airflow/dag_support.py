@@ -266,6 +266,7 @@ def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
 
     from paytrace_sl.logging_setup import install_redaction
     from paytrace_sl.pipeline import runner
+    from paytrace_sl.pipeline.bookkeeping import record_failure
 
     install_redaction()
     context = get_current_context()
@@ -278,7 +279,7 @@ def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
         return steps[step](cfg, window, run_id)
     except Exception as exc:
         if step in ("summarize", "settle_summarize"):
-            runner._record_failure(cfg, window, run_id, exc)
+            record_failure(cfg, window, run_id, exc)
         raise
 
 

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxServer
-from paytrace_sl.sl.sandbox_seed import init_sandbox
 
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline import run_history
@@ -31,6 +28,9 @@ from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.reconcile import report_refresh
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTReportStale
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 
