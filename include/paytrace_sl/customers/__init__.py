@@ -1,1 +1,4 @@
-"""PayTrace vault profiles linked to SL customers: parse, match, create, expiring cards (docs/customers.md)."""
+"""PayTrace vault profiles linked to SL customers: parse, match, create, expiring cards.
+
+See docs/customers.md.
+"""

@@ -57,6 +57,19 @@ def norm_email(value: str | None) -> str:
     return text if "@" in text else ""
 
 
+# shared mailboxes: the same name at another domain is another business, not a moved one
+ROLE_MAILBOXES = frozenset(
+    "info billing ap ar accounts accounting office admin sales contact support orders invoices hello "
+    "service payments finance mail team".split()
+)
+
+
+def _personal_local(email: str) -> str:
+    """The local part of an address when it names a person (``""`` for role mailboxes)."""
+    local = email.split("@")[0]
+    return "" if local in ROLE_MAILBOXES else local
+
+
 def norm_phone(value: str | None) -> str:
     digits = re.sub(r"\D", "", value or "")
     return digits[-10:] if len(digits) >= 7 else ""
@@ -113,7 +126,7 @@ def compare(payer: Candidate, sl: Candidate) -> dict[str, float]:
     if payer.email:
         if payer.email == sl.email:
             out["email"] = 1.0
-        elif sl.email and payer.email.split("@")[0] == sl.email.split("@")[0]:
+        elif sl.email and _personal_local(payer.email) == _personal_local(sl.email) != "":
             out["email"] = 0.85  # same mailbox name, another domain (moved to gmail, new company domain)
         else:
             out["email"] = 0.0
@@ -171,7 +184,7 @@ class FuzzySuggester:
             found.update(i for _, s, i in hits if s >= 60)
         if payer.email:
             found.update(self._by_email.get(payer.email, ()))
-            found.update(self._by_local.get(payer.email.split("@")[0], ()))
+            found.update(self._by_local.get(_personal_local(payer.email) or payer.email, ()))
         if payer.phone:
             found.update(self._by_phone.get(payer.phone[-7:], ()))
         return found
@@ -224,7 +237,7 @@ def load_candidates(conn: sa.Connection) -> list[Candidate]:
             c.Addr1,
             c.BillAddr1,
             c.Status,
-        )  # fmt: skip
+        )
     ).all()
     out = []
     for cust_id, name, bill_name, email, phone, bill_phone, zip_, bill_zip, addr, bill_addr, status in rows:

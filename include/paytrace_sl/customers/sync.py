@@ -186,7 +186,7 @@ def sync_profiles(
     t = xPTVaultProfile.c
     with engine.begin() as conn:
         existing: dict[str, Mapping[str, Any]] = {
-            str(r.paytrace_customer_id): r._mapping for r in conn.execute(sa.select(xPTVaultProfile))
+            str(r.paytrace_customer_id): dict(r._mapping) for r in conn.execute(sa.select(xPTVaultProfile))
         }
         known_xref = {str(pid) for (pid,) in conn.execute(sa.select(xPTCustXref.c.paytrace_customer_id))}
         to_create: list[VaultProfile] = []

@@ -53,6 +53,7 @@ STREETS = (
     "Main St", "Oak Ave", "Pine St", "Maple Dr", "Cedar Ln", "1st Ave", "Market St", "Elm St", "Lake Rd",
     "Hill St", "Park Ave", "River Rd", "Sunset Blvd", "Washington St", "Broadway",
 )  # fmt: skip
+AREA_CODES = ("509", "206", "503", "208", "602", "303", "916", "775")
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "comcast.net")
 NOISE_KINDS = ("typo", "suffix", "swap", "email_domain", "email_missing", "moved", "phone", "case")
 
@@ -105,7 +106,7 @@ def _identity(r: random.Random, cust_id: str, index: int) -> SLTruth:
         cust_id=cust_id,
         name=name,
         email=f"{local}@{domain}",
-        phone=f"{r.choice(('509', '206', '503', '208', '602', '303', '916', '775'))}555{r.randrange(10**4):04d}",
+        phone=f"{r.choice(AREA_CODES)}555{r.randrange(10**4):04d}",
         street=f"{r.randint(100, 9999)} {r.choice(STREETS)}",
         city=city[0],
         state=city[1],

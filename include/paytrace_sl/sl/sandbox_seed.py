@@ -233,7 +233,8 @@ def _address_columns(truth: SLTruth | None) -> dict[str, object]:
     """Customer address and phone columns (main and bill-to) of a sandbox customer."""
     if truth is None:
         return {}
-    values = {"Addr1": truth.street, "City": truth.city, "State": truth.state, "Zip": truth.postal_code}
+    values: dict[str, object] = {"Addr1": truth.street, "City": truth.city, "State": truth.state}
+    values |= {"Zip": truth.postal_code}
     values |= {"Phone": truth.phone, "Country": "US"}
     return values | {f"Bill{k}": v for k, v in values.items()}
 
