@@ -93,7 +93,11 @@ def payer_facts(profile: VaultProfile) -> PayerFacts:
     )
 
 
-def parse_all(raw_rows: Iterable[Any], result: SyncResult) -> list[VaultProfile]:
+def parse_all(
+    raw_rows: Iterable[Any], result: SyncResult | None = None
+) -> tuple[list[VaultProfile], SyncResult]:
+    """Parsed profiles (the last copy of a repeated id wins) and a result carrying the dead letters."""
+    result = result or SyncResult()
     profiles: dict[str, VaultProfile] = {}
     for raw in raw_rows:
         result.fetched += 1
@@ -117,7 +121,7 @@ def parse_all(raw_rows: Iterable[Any], result: SyncResult) -> list[VaultProfile]
             )
             continue
         profiles[profile.customer_id] = profile
-    return list(profiles.values())
+    return list(profiles.values()), result
 
 
 def _profile_values(p: VaultProfile) -> dict[str, Any]:
@@ -167,17 +171,23 @@ def _link_values(best: Suggestion | None) -> dict[str, Any]:
 
 def sync_profiles(
     engine: sa.Engine,
-    raw_rows: Iterable[Any],
+    profiles: Iterable[VaultProfile],
     options: SyncOptions,
     *,
     run_id: str | None = None,
+    complete: bool = True,
     suggester: FuzzySuggester | None = None,
     now: dt.datetime | None = None,
+    result: SyncResult | None = None,
 ) -> SyncResult:
-    """Store, link and (optionally) create; returns the counts. Idempotent for the same export."""
+    """Store, link and (optionally) create; returns the counts. Idempotent for the same export.
+
+    ``complete``: the profiles are the whole vault (every record parsed), so a stored profile missing
+    from them is marked inactive; a partial export never deactivates anyone.
+    """
     now = now or utcnow()
-    result = SyncResult()
-    profiles = parse_all(raw_rows, result)
+    result = result or SyncResult()
+    profiles = list(profiles)
     suggester = suggester or build_suggester(
         engine,
         auto_link_threshold=options.auto_link_threshold,
@@ -246,7 +256,7 @@ def sync_profiles(
                 result.unchanged += 1
         seen = {p.customer_id for p in profiles}
         gone = [pid for pid, row in existing.items() if pid not in seen and row["active"]]
-        if gone and not result.dead_letters:  # a partial parse never deactivates anyone
+        if gone and complete:
             conn.execute(
                 sa.update(xPTVaultProfile)
                 .where(t.paytrace_customer_id.in_(gone))
