@@ -55,9 +55,13 @@ class VaultProfile:
         return " ".join(p for p in (self.street, self.street2) if p)
 
     def content_hash(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        """SHA-256 of the profile, hex digits written as letters g–p (as the dead letters' digests):
+        a hex digest can hold a Luhn-valid run of digits, which the PAN scans would report."""
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return digest.translate(_HEX_TO_LETTERS)
 
 
+_HEX_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LIMITS = {
     "name": 60,
