@@ -239,3 +239,17 @@ def test_expiring_cards_list_customers_with_open_invoices(
     assert cards, "no expiring card found"
     assert all(c.cust_id in open_customers and c.open_balance > 0 for c in cards)
     assert all(not c.expired for c in cards)
+
+
+def test_v4_upgrade_adds_the_vault_table_to_a_v3_install(sl_pg_url: str) -> None:
+    from paytrace_sl.sl.own_tables import SCHEMA_VERSION, install
+
+    engine = create_sl_engine(sl_pg_url)
+    try:
+        assert install(engine, target_version=3).to_version == 3
+        result = install(engine)
+        assert "xPTVaultProfile" in result.created_tables and result.to_version == SCHEMA_VERSION
+        assert any("xPTVaultProfile" in step for step in result.applied)
+        assert install(engine).applied == ()  # idempotent
+    finally:
+        engine.dispose()
