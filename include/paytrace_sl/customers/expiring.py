@@ -91,3 +91,38 @@ def expiring_cards(conn: sa.Connection, today: dt.date, days: int) -> list[Expir
         if cust in open_docs
     ]
     return sorted(out, key=lambda e: (e.expires, e.cust_id, e.paytrace_customer_id))
+
+
+REPORT_COLUMNS = (
+    "cust_id",
+    "name",
+    "masked_card",
+    "expires",
+    "expired",
+    "open_invoices",
+    "open_balance",
+    "paytrace_customer_id",
+)
+
+
+def expiring_report_rows(engine: sa.Engine, today: dt.date, days: int) -> list[tuple[str | int, ...]]:
+    """Rows for the auditor report (:data:`REPORT_COLUMNS`); none before the vault table is installed."""
+    from paytrace_sl.sl.catalog import live_table_names
+
+    with engine.connect() as conn:
+        if xPTVaultProfile.name.lower() not in live_table_names(conn):
+            return []
+        cards = expiring_cards(conn, today, days)
+    return [
+        (
+            c.cust_id,
+            c.name,
+            c.masked_card,
+            c.expires.isoformat(),
+            "yes" if c.expired else "no",
+            c.open_invoices,
+            f"{c.open_balance:.2f}",
+            c.paytrace_customer_id,
+        )
+        for c in cards
+    ]

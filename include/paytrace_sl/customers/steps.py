@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from paytrace_sl.customers.expiring import expiring_cards
 from paytrace_sl.customers.profiles import VaultProfile
@@ -66,7 +65,8 @@ def link_step(cfg: runner.PipelineConfig, window: Window, run_id: str) -> dict[s
 
 def merchant_today(window: Window) -> dt.date:
     """The last merchant-local day of the window (the day the run is about)."""
-    return (window.end.astimezone(ZoneInfo(window.tz_name)) - dt.timedelta(microseconds=1)).date()
+    last = window.days()[-1].start  # cut at merchant midnights in UTC arithmetic (runner._report_days)
+    return dt.date(last.year, last.month, last.day)
 
 
 def expiring_step(cfg: runner.PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:

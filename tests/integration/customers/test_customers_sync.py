@@ -253,3 +253,47 @@ def test_v4_upgrade_adds_the_vault_table_to_a_v3_install(sl_pg_url: str) -> None
         assert install(engine).applied == ()  # idempotent
     finally:
         engine.dispose()
+
+
+def test_report_and_ui_page_list_expiring_cards(
+    vault_sandbox: SandboxServer, seeded_sl: str, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from paytrace_sl.reconcile.report import build_report_data
+    from paytrace_sl.sl.own_tables import xPTVaultProfile as v
+    from paytrace_sl_airflow.ui_plugin import create_app
+
+    run_customers(config(vault_sandbox, seeded_sl, tmp_path), day_window(DAY, LA), "customers-run-1")
+    # one linked customer with open invoices gets a card that expires at the end of this month
+    today = dt.date.today()
+    engine = create_sl_engine(seeded_sl)
+    try:
+        with engine.begin() as conn:
+            d = catalog.ARDoc.c
+            cust = conn.execute(
+                sa.select(d.CustId).where(d.OpenDoc == 1, d.Rlsed == 1, d.DocBal > 0).limit(1)
+            ).scalar_one()
+            cust = str(cust).strip()
+            pid = conn.execute(
+                sa.select(v.c.paytrace_customer_id).where(v.c.cust_id == cust).limit(1)
+            ).scalar_one()
+            conn.execute(sa.update(v).where(v.c.cust_id.isnot(None)).values(exp_month=12, exp_year=2099))
+            conn.execute(
+                sa.update(v)
+                .where(v.c.paytrace_customer_id == pid)
+                .values(exp_month=today.month, exp_year=today.year)
+            )
+        data = build_report_data(
+            engine, today, today, landing_dir=tmp_path / "landing", now=dt.datetime.now(dt.UTC)
+        )
+    finally:
+        engine.dispose()
+    table = data.tables["expiring_cards"]
+    assert [row[-1] for row in table.rows] == [pid]
+    assert table.rows[0][0] == str(cust).strip() and table.rows[0][2].startswith("x" * 12)
+    client = TestClient(create_app(sl_url=seeded_sl, reports_dir=tmp_path / "reports", require_login=False))
+    html = client.get("/").text
+    assert "id='expiring-cards'" in html and pid in html
+    status = client.get("/api/status").json()["status"]
+    assert [c["paytrace_customer_id"] for c in status["expiring_cards"]["cards"]] == [pid]
