@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from paytrace_sl.cli.common import EXIT_FINDINGS, AsJson, parse_day
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail, parse_day
 from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 SL_URL_HELP = (
@@ -148,11 +148,13 @@ def register(app: typer.Typer) -> None:
         sl_url: str | None = typer.Option(None, "--sl-url", help=SL_URL_HELP),
     ) -> None:
         """Link a vault profile to an SL customer (also the cross-reference payments use)."""
-        from paytrace_sl.customers.sync import link_manually
+        from paytrace_sl.customers.sync import LinkError, link_manually
 
         engine = _engine(sl_url)
         try:
             link_manually(engine, paytrace_customer_id, cust_id.strip())
+        except LinkError as exc:  # a profile or customer that does not exist: the arguments are wrong
+            raise fail(EXIT_USAGE, str(exc)) from None
         finally:
             engine.dispose()
         typer.echo(f"linked {paytrace_customer_id} → {cust_id.strip()}")
