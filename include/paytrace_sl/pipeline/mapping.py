@@ -288,10 +288,10 @@ def _vault_options(reader: _Reader, customers: dict[str, Any]) -> dict[str, Any]
         raise reader.fail(("customers", "customer_class"), "required when create_missing: true")
     auto = reader.number(customers, "auto_link_threshold", path, 0.9, 0.0)
     suggest = reader.number(customers, "suggest_threshold", path, 0.55, 0.0)
-    if auto > 1 or suggest > auto:
-        raise reader.fail(
-            ("customers", "suggest_threshold"), "need suggest_threshold <= auto_link_threshold <= 1"
-        )
+    if auto > 1:
+        raise reader.fail(("customers", "auto_link_threshold"), f"must be <= 1, got {auto}")
+    if suggest > auto:
+        raise reader.fail(("customers", "suggest_threshold"), "must be <= auto_link_threshold")
     return {
         "create_missing": create,
         "customer_class": class_id,

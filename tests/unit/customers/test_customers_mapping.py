@@ -27,8 +27,8 @@ def test_shipped_defaults() -> None:
         ("  create_missing: false", "  create_missing: true", "required when create_missing"),
         ("  create_missing: false", "  create_missing: yes please", "true or false"),
         ('  customer_class: ""', '  customer_class: "TOOLONGCLASS"', "longer than 6"),
-        ("  suggest_threshold: 0.55", "  suggest_threshold: 0.95", "suggest_threshold <= auto_link"),
-        ("  auto_link_threshold: 0.9", "  auto_link_threshold: 1.5", "<= 1"),
+        ("  suggest_threshold: 0.55", "  suggest_threshold: 0.95", "must be <= auto_link_threshold"),
+        ("  auto_link_threshold: 0.9", "  auto_link_threshold: 1.5", "must be <= 1"),
         ("  expiring_days: 30", "  expiring_days: 0", "must be >= 1"),
     ],
 )
