@@ -270,11 +270,25 @@ def load_xref(conn: sa.Connection) -> dict[str, str]:
 def build_suggester(
     engine: sa.Engine,
     *,
-    auto_link_threshold: float = DEFAULT_AUTO_LINK,
-    suggest_threshold: float = DEFAULT_SUGGEST,
+    auto_link_threshold: float | None = None,
+    suggest_threshold: float | None = None,
     margin: float = DEFAULT_MARGIN,
 ) -> FuzzySuggester:
-    """A :class:`FuzzySuggester` over the SL database's customers and our cross-reference (one read)."""
+    """A :class:`FuzzySuggester` over the SL database's customers and our cross-reference (one read).
+
+    Thresholds not given come from mapping.yaml (``customers.auto_link_threshold`` and
+    ``suggest_threshold``, found as everywhere: ``PAYTRACE_SL_MAPPING``, else the shipped file), so the
+    workbench and the customers DAG agree.
+    """
+    if auto_link_threshold is None or suggest_threshold is None:
+        from paytrace_sl.pipeline.mapping import load_mapping
+        from paytrace_sl.settings import mapping_path
+
+        matching = load_mapping(mapping_path(None)).customers
+        auto_link_threshold = (
+            matching.auto_link_threshold if auto_link_threshold is None else auto_link_threshold
+        )
+        suggest_threshold = matching.suggest_threshold if suggest_threshold is None else suggest_threshold
     with engine.connect() as conn:
         customers = load_candidates(conn)
         xref = load_xref(conn)
