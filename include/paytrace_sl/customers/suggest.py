@@ -20,7 +20,7 @@ Exact CustId and the cross-reference table (``xPTCustXref``) come first, with sc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -159,8 +159,10 @@ class FuzzySuggester:
         auto_link_threshold: float = DEFAULT_AUTO_LINK,
         suggest_threshold: float = DEFAULT_SUGGEST,
         margin: float = DEFAULT_MARGIN,
+        invoice_lookup: Callable[[str], str | None] | None = None,
     ) -> None:
         self.customers = [c for c in customers if c.cust_id]
+        self.invoice_lookup = invoice_lookup
         self.by_id = {c.cust_id: c for c in self.customers}
         self.xref = dict(xref or {})
         self.auto_link_threshold = auto_link_threshold
@@ -198,20 +200,31 @@ class FuzzySuggester:
         probe = Candidate.of(
             pid, payer.name, payer.email, payer.phone, payer.postal_code, payer.address, active=True
         )
+        out: list[Suggestion] = []
+        invoice = (payer.invoice or "").strip()
+        by_invoice = self.invoice_lookup(invoice) if invoice and self.invoice_lookup else None
+        if by_invoice:
+            # the customer of the SL invoice the payer quoted: first, never auto-linked (a quoted number
+            # can be a typo); the fields that also agree with that customer are shown beside it
+            sims = compare(probe, self.by_id[by_invoice]) if by_invoice in self.by_id else {}
+            agreed_inv = ("invoice", *(f for f in WEIGHTS if sims.get(f, 0.0) >= AGREE_AT))
+            out.append(Suggestion(by_invoice, max(0.9, score(sims)), agreed_inv, False, "invoice"))
         ranked: list[tuple[float, Candidate, dict[str, float]]] = []
         for i in self._block(probe):
             sl = self.customers[i]
             sims = compare(probe, sl)
             ranked.append((score(sims), sl, sims))
         ranked.sort(key=lambda t: (-t[0], t[1].cust_id))
-        out: list[Suggestion] = []
         for pos, (value, sl, sims) in enumerate(ranked[:limit]):
-            if value < self.suggest_threshold:
+            if value < self.suggest_threshold or len(out) >= limit:
                 break
+            if sl.cust_id == by_invoice:
+                continue
             agreed = tuple(f for f in WEIGHTS if sims.get(f, 0.0) >= AGREE_AT)
             runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
             auto = (
                 pos == 0
+                and not by_invoice
                 and sl.active
                 and value >= self.auto_link_threshold
                 and len([f for f in agreed if f != "name"]) >= 2
@@ -298,7 +311,32 @@ def build_suggester(
         auto_link_threshold=auto_link_threshold,
         suggest_threshold=suggest_threshold,
         margin=margin,
+        invoice_lookup=invoice_customer(engine),
     )
+
+
+INVOICE_DOC_TYPES = ("IN", "DM", "FI")
+
+
+def invoice_customer(engine: sa.Engine) -> Callable[[str], str | None]:
+    """A look-up: SL invoice RefNbr → its customer (None when no invoice, or several customers, have it)."""
+    d = catalog.ARDoc.c
+
+    def lookup(ref_nbr: str) -> str | None:
+        if not ref_nbr or len(ref_nbr) > 10:  # ARDoc.RefNbr is char(10)
+            return None
+        with engine.connect() as conn:
+            found = {
+                str(c).strip()
+                for (c,) in conn.execute(
+                    sa.select(d.CustId)
+                    .where(d.RefNbr == ref_nbr, d.DocType.in_(INVOICE_DOC_TYPES))
+                    .distinct()
+                )
+            }
+        return found.pop() if len(found) == 1 else None
+
+    return lookup
 
 
 def best(suggestions: Sequence[Suggestion]) -> Suggestion | None:

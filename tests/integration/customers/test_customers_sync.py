@@ -297,3 +297,19 @@ def test_report_and_ui_page_list_expiring_cards(
     assert "id='expiring-cards'" in html and pid in html
     status = client.get("/api/status").json()["status"]
     assert [c["paytrace_customer_id"] for c in status["expiring_cards"]["cards"]] == [pid]
+
+
+def test_suggester_finds_the_customer_of_a_quoted_invoice(seeded_sl: str) -> None:
+    from paytrace_sl.customers.suggest import build_suggester
+    from paytrace_sl.suggestion import PayerFacts
+
+    engine = create_sl_engine(seeded_sl)
+    try:
+        with engine.connect() as conn:
+            d = catalog.ARDoc.c
+            ref, cust = conn.execute(sa.select(d.RefNbr, d.CustId).where(d.DocType == "IN").limit(1)).one()
+        suggester = build_suggester(engine)
+        found = suggester.suggest(PayerFacts(name="Someone Unknown", invoice=str(ref).strip()))
+    finally:
+        engine.dispose()
+    assert (found[0].cust_id, found[0].source) == (str(cust).strip(), "invoice")

@@ -74,3 +74,16 @@ def test_threshold_is_configurable() -> None:
 
 def test_legal_suffixes_are_ignored() -> None:
     assert norm_name("Garcia Builders, Inc.") == norm_name("garcia builders LLC") == "garcia builders"
+
+
+def test_quoted_invoice_comes_first_and_is_never_auto_linked() -> None:
+    s = FuzzySuggester(SL, invoice_lookup={"100234": "C003"}.get)
+    payer = PayerFacts(
+        name="Jordan Smith", email="jordan.smith2@gmail.com", phone="2065550102", postal_code="98101",
+        address="400 Oak Ave", invoice="100234",
+    )  # fmt: skip
+    first, *rest = s.suggest(payer)
+    assert (first.cust_id, first.source, first.auto_link) == ("C003", "invoice", False)
+    assert first.agreed[0] == "invoice" and "name" in first.agreed
+    assert rest and rest[0].cust_id == "C002" and not rest[0].auto_link  # the invoice and the fields disagree
+    assert [x.cust_id for x in s.suggest(PayerFacts(invoice="999999", name="Jordan Smith"))] != ["C003"]
