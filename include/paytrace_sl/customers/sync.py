@@ -200,6 +200,7 @@ def sync_profiles(
         }
         known_xref = {str(pid) for (pid,) in conn.execute(sa.select(xPTCustXref.c.paytrace_customer_id))}
         to_create: list[VaultProfile] = []
+        inserts: list[dict[str, Any]] = []
         for p in profiles:
             values = _profile_values(p)
             old = existing.get(p.customer_id)
@@ -229,16 +230,16 @@ def sync_profiles(
                     if options.create_missing:
                         to_create.append(p)
             if old is None:
-                conn.execute(
-                    sa.insert(xPTVaultProfile).values(
-                        paytrace_customer_id=p.customer_id,
+                inserts.append(
+                    {
+                        "paytrace_customer_id": p.customer_id,
                         **values,
                         **link,
-                        active=1,
-                        run_id=run_id,
-                        first_seen_at=now,
-                        updated_at=now,
-                    )
+                        "active": 1,
+                        "run_id": run_id,
+                        "first_seen_at": now,
+                        "updated_at": now,
+                    }
                 )
                 result.new += 1
                 continue
@@ -254,6 +255,8 @@ def sync_profiles(
                 result.unchanged += int(not changed)
             else:
                 result.unchanged += 1
+        for start in range(0, len(inserts), 1000):  # one round trip per thousand new profiles
+            conn.execute(sa.insert(xPTVaultProfile), inserts[start : start + 1000])
         seen = {p.customer_id for p in profiles}
         gone = [pid for pid, row in existing.items() if pid not in seen and row["active"]]
         if gone and complete:

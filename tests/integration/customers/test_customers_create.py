@@ -119,3 +119,19 @@ def test_inactive_class_account_is_refused(engine: sa.Engine) -> None:
         engine, [PROFILE], SyncOptions(create_missing=True, customer_class="RETAIL"), now=NOW
     )
     assert result.created == [] and "inactive" in result.not_created[0]
+
+
+def test_profile_gone_from_a_complete_export_is_deactivated_not_deleted(engine: sa.Engine) -> None:
+    other = replace(PROFILE, customer_id="PT-2", name="Someone Else", email="", phone="")
+    sync_profiles(engine, [PROFILE, other], SyncOptions(), now=NOW)
+    partial = sync_profiles(engine, [PROFILE], SyncOptions(), complete=False, now=NOW)
+    assert partial.deactivated == 0
+    result = sync_profiles(engine, [PROFILE], SyncOptions(), now=NOW)
+    assert result.deactivated == 1
+    with engine.connect() as conn:
+        active = dict(
+            conn.execute(sa.select(xPTVaultProfile.c.paytrace_customer_id, xPTVaultProfile.c.active)).all()
+        )
+    assert active == {"pt-777001": 1, "PT-2": 0}
+    back = sync_profiles(engine, [PROFILE, other], SyncOptions(), now=NOW)  # back in the vault
+    assert back.changed == 1
