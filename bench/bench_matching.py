@@ -104,6 +104,21 @@ def measure(engine: sa.Engine, sl: list[SLTruth], seed: int, auto: float, sugges
     return {**counts, "seconds": round(seconds, 3), "misses_by_noise": misses}
 
 
+def time_sync(engine: sa.Engine, sl: list[SLTruth], auto: float, suggest: float) -> dict[str, float]:
+    """Seconds for the DAG's link step on the first vault: first run (all new) and a rerun."""
+    from paytrace_sl.customers.sync import SyncOptions, parse_all, sync_profiles
+
+    profiles, _ = parse_all(noisy_vault(sl, seed=1, matched_share=0.5).records)
+    options = SyncOptions(auto_link_threshold=auto, suggest_threshold=suggest)
+    out = {}
+    for label in ("first", "rerun"):
+        started = time.perf_counter()
+        sync_profiles(engine, profiles, options, run_id=f"bench-{label}")
+        out[label] = round(time.perf_counter() - started, 2)
+    out["profiles"] = len(profiles)
+    return out
+
+
 def ratio(num: int, den: int) -> float:
     return round(num / den, 4) if den else 1.0
 
@@ -114,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="vault seeds to average over (default 3)")
     parser.add_argument("--auto", type=float, default=None, help="auto-link threshold (default: mapping)")
     parser.add_argument("--suggest", type=float, default=None, help="suggestion threshold (default: mapping)")
+    parser.add_argument(
+        "--sync", action="store_true", help="also time sync_profiles (store + link) of the first vault"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     mapping = load_mapping()
@@ -124,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = build_sl(f"sqlite:///{Path(tmp) / 'sl.db'}", sl)
         try:
             runs = [measure(engine, sl, seed, auto, suggest) for seed in range(1, args.seeds + 1)]
+            sync_seconds = time_sync(engine, sl, auto, suggest) if args.sync else None
         finally:
             engine.dispose()
     total = {k: sum(r[k] for r in runs) for k in runs[0] if k != "misses_by_noise"}
@@ -148,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         "ms_per_record": round(1000 * total["seconds"] / max(total["records"], 1), 3),
         "misses_by_noise": dict(sorted(misses.items())),
     }
+    if sync_seconds is not None:
+        result["sync_seconds_first_vault"] = sync_seconds
     met = (
         result["auto_precision"] >= GOALS["auto_precision"]
         and result["suggest_recall"] >= GOALS["suggest_recall"]

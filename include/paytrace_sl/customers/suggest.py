@@ -182,7 +182,9 @@ class FuzzySuggester:
     def _block(self, payer: Candidate) -> set[int]:
         found: set[int] = set()
         if payer.name:
-            hits = process.extract(payer.name, self._names, scorer=fuzz.token_sort_ratio, limit=BLOCK)
+            hits = process.extract(
+                payer.name, self._names, scorer=fuzz.token_sort_ratio, limit=BLOCK, score_cutoff=60
+            )
             found.update(i for _, s, i in hits if s >= 60)
         if payer.email:
             found.update(self._by_email.get(payer.email, ()))
