@@ -291,7 +291,7 @@ def test_report_and_ui_page_list_expiring_cards(
         engine.dispose()
     table = data.tables["expiring_cards"]
     assert [row[-1] for row in table.rows] == [pid]
-    assert table.rows[0][0] == str(cust).strip() and table.rows[0][2].startswith("x" * 12)
+    assert table.rows[0][0] == str(cust).strip() and str(table.rows[0][2]).startswith("x" * 12)
     client = TestClient(create_app(sl_url=seeded_sl, reports_dir=tmp_path / "reports", require_login=False))
     html = client.get("/").text
     assert "id='expiring-cards'" in html and pid in html

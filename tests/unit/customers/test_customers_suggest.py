@@ -16,8 +16,10 @@ SL = [
 ]
 
 
-def suggester(**kw: float) -> FuzzySuggester:
-    return FuzzySuggester(SL, {"PTX1": "C004"}, **kw)
+def suggester(auto_link_threshold: float = 0.9, suggest_threshold: float = 0.55) -> FuzzySuggester:
+    return FuzzySuggester(
+        SL, {"PTX1": "C004"}, auto_link_threshold=auto_link_threshold, suggest_threshold=suggest_threshold
+    )
 
 
 def test_is_a_suggester() -> None:
