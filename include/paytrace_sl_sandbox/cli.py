@@ -132,6 +132,12 @@ def register(app: typer.Typer) -> None:
             help="Sandbox clock: processing calls happen at this merchant-local time "
             "(YYYY-MM-DDTHH:MM[:SS]); move it with POST /_sandbox/clock. Default: the wall clock.",
         ),
+        vault_noise: bool = typer.Option(
+            False,
+            "--vault-noise/--no-vault-noise",
+            help="Also serve vault customers with ids unlike SL's and noisy names/addresses "
+            "(assisted customer matching, docs/customers.md).",
+        ),
     ) -> None:
         """Serve the PayTrace v1 JSON API on HOST:PORT until Ctrl-C / SIGTERM."""
         from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
@@ -157,6 +163,7 @@ def register(app: typer.Typer) -> None:
             token_ttl=token_ttl,
             bad_records=bad_records,
             faults=faults,
+            vault_noise=vault_noise,
         )
         server = SandboxServer(config, host=host, port=port)
 

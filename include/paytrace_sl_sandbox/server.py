@@ -63,6 +63,9 @@ class SandboxConfig:
     # Sandbox clock: when set, "now" for processing calls (sale, capture, refund, void, settle) is this
     # merchant-local time instead of the wall clock, so tests create events on chosen dates.
     clock: dt.datetime | None = None
+    # Serve extra vault customers whose ids differ from SL's, with noise (sandbox/vault.py): what
+    # assisted customer matching is measured on. Off by default (the plain vault is unchanged).
+    vault_noise: bool = False
 
 
 class ApiError(Exception):
@@ -477,6 +480,10 @@ class SandboxServer:
     def customer_export(self, body: dict[str, Any]) -> dict[str, Any]:
         include_bin = bool(body.get("include_bin", False))
         rows = self.sim.customer_records(include_bin)
+        if self.config.vault_noise:
+            from paytrace_sl_sandbox.vault import sandbox_vault
+
+            rows += sandbox_vault(self.sim).records
         with self._lock:
             rows += [_masked_copy(c, include_bin) for c in self._overlay.customers.values()]
         wanted = body.get("customer_id")

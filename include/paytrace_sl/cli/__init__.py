@@ -85,7 +85,7 @@ def _register_plugins() -> None:
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import extract, pipeline, report, security, sl
+    from paytrace_sl.cli import customers, extract, pipeline, report, security, sl
 
     extract.register(app)
     _register_plugins()  # before `sl`: the help lists their groups first, as it always did
@@ -93,6 +93,7 @@ def _register() -> None:
     pipeline.register(app)
     report.register(app)
     security.register(app)
+    customers.register(app)
 
 
 _register()

@@ -63,6 +63,12 @@ class CustomerMatching:
     strategy: tuple[str, ...] = CUSTOMER_STRATEGIES
     unmatched: str = "review"  # review | unidentified
     unidentified_customer_id: str = ""
+    # vault profiles (paytrace_customers_to_sl, docs/customers.md)
+    create_missing: bool = False
+    customer_class: str = ""
+    auto_link_threshold: float = 0.9
+    suggest_threshold: float = 0.55
+    expiring_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +266,41 @@ def _gl_rules(reader: _Reader, data: Any) -> tuple[GlRule, ...]:
     return tuple(rules)
 
 
+_VAULT_KEYS = (
+    "create_missing",
+    "customer_class",
+    "auto_link_threshold",
+    "suggest_threshold",
+    "expiring_days",
+)
+
+
+def _vault_options(reader: _Reader, customers: dict[str, Any]) -> dict[str, Any]:
+    """The ``customers:`` keys of vault profiles (paytrace_customers_to_sl)."""
+    path = ("customers",)
+    create = customers.get("create_missing", False)
+    if not isinstance(create, bool):
+        raise reader.fail(("customers", "create_missing"), "must be true or false")
+    class_id = reader.string(customers, "customer_class", path, "").strip()
+    if len(class_id) > 6:
+        raise reader.fail(("customers", "customer_class"), "longer than 6 characters (SL ClassId)")
+    if create and not class_id:
+        raise reader.fail(("customers", "customer_class"), "required when create_missing: true")
+    auto = reader.number(customers, "auto_link_threshold", path, 0.9, 0.0)
+    suggest = reader.number(customers, "suggest_threshold", path, 0.55, 0.0)
+    if auto > 1:
+        raise reader.fail(("customers", "auto_link_threshold"), f"must be <= 1, got {auto}")
+    if suggest > auto:
+        raise reader.fail(("customers", "suggest_threshold"), "must be <= auto_link_threshold")
+    return {
+        "create_missing": create,
+        "customer_class": class_id,
+        "auto_link_threshold": auto,
+        "suggest_threshold": suggest,
+        "expiring_days": reader.integer(customers, "expiring_days", path, 30, 1),
+    }
+
+
 def load_mapping(path: Path | str | None = None) -> Mapping:
     """Load and check ``path`` (default: :func:`default_mapping_path`). Raises ConfigFileError."""
     file_path = Path(path) if path is not None else default_mapping_path()
@@ -308,7 +349,9 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     if len(schedule.split()) != 5 and not schedule.startswith("@"):
         raise reader.fail(("window", "schedule"), f"not a 5-field cron expression or @preset: {schedule!r}")
     customers = reader.section(
-        top.get("customers"), ("customers",), ("strategy", "unmatched", "unidentified_customer_id")
+        top.get("customers"),
+        ("customers",),
+        ("strategy", "unmatched", "unidentified_customer_id", *_VAULT_KEYS),
     )
     strategy = (
         reader.string_list(customers, "strategy", ("customers",), CUSTOMER_STRATEGIES) or CUSTOMER_STRATEGIES
@@ -341,7 +384,10 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         lookback_hours=reader.integer(window, "lookback_hours", ("window",), 0),
         schedule=schedule,
         customers=CustomerMatching(
-            strategy=strategy, unmatched=unmatched, unidentified_customer_id=unidentified
+            strategy=strategy,
+            unmatched=unmatched,
+            unidentified_customer_id=unidentified,
+            **_vault_options(reader, customers),
         ),
         invoice_match=reader.string_list(invoices, "match", ("invoices",), INVOICE_MATCHES)
         or INVOICE_MATCHES,

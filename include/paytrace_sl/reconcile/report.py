@@ -435,6 +435,19 @@ def build_report_data(
         ),
     )
 
+    # ---- vault cards expiring soon for customers with open invoices (as of the range's last day)
+    from paytrace_sl.customers.expiring import REPORT_COLUMNS, expiring_report_rows
+
+    expiring_days = int(getattr(getattr(mapping, "customers", None), "expiring_days", 30))
+    data.tables["expiring_cards"] = Table(
+        "expiring_cards",
+        f"Vault cards expiring within {expiring_days} days (customers with open invoices)",
+        REPORT_COLUMNS,
+        tuple(expiring_report_rows(engine, end, expiring_days)),
+        note="Cards on file in the PayTrace vault (last four digits) of SL customers with open invoices; "
+        "run paytrace_customers_to_sl to refresh the vault profiles.",
+    )
+
     # ---- lineage
     dag_of = {str(r.run_id): str(r.dag_id) for r in runs}
     lin_rows = []

@@ -239,6 +239,39 @@ xPTRecon = sa.Table(
     quote=False,
 )
 
+# v5: PayTrace vault profiles (customer/export) and the SL customer each is linked to. PCI: the card is
+# the last four digits only ("xxxxxxxxxxxx1234") with its expiry; never a full number, CVV or token.
+xPTVaultProfile = sa.Table(
+    "xPTVaultProfile",
+    own_metadata,
+    sa.Column("paytrace_customer_id", sa.Unicode(100), primary_key=True),
+    sa.Column("name", sa.Unicode(60), nullable=False),
+    sa.Column("street", sa.Unicode(60), nullable=False),
+    sa.Column("street2", sa.Unicode(60), nullable=False),
+    sa.Column("city", sa.Unicode(30), nullable=False),
+    sa.Column("state", sa.Unicode(3), nullable=False),
+    sa.Column("postal_code", sa.Unicode(10), nullable=False),
+    sa.Column("country", sa.Unicode(3), nullable=False),
+    sa.Column("email", sa.Unicode(80), nullable=False),
+    sa.Column("phone", sa.Unicode(30), nullable=False),
+    sa.Column("masked_card", sa.String(20), nullable=False),
+    sa.Column("exp_month", sa.SmallInteger, nullable=True),
+    sa.Column("exp_year", sa.SmallInteger, nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    # link to SL: cust_id with how it was found (exact | xref | fuzzy | created | manual) or NULL + a
+    # suggestion waiting on the workbench (suggested_cust_id, score, the fields that agreed)
+    sa.Column("cust_id", sa.String(15), nullable=True),
+    sa.Column("link_source", sa.String(10), nullable=True),
+    sa.Column("suggested_cust_id", sa.String(15), nullable=True),
+    sa.Column("score", sa.Numeric(5, 4), nullable=True),
+    sa.Column("agreed", sa.Unicode(100), nullable=True),  # "name,email,postal_code"
+    sa.Column("active", sa.SmallInteger, nullable=False),  # 0 = no longer in the vault export
+    _run_id(),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -267,6 +300,7 @@ INDEXES: tuple[IndexSpec, ...] = (
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
+    IndexSpec("xptvault_ix_custid", "xPTVaultProfile", ("cust_id",), since=5),
 )
 
 
@@ -458,6 +492,10 @@ def _v4(conn: sa.Connection, log: _StepLog) -> None:
     _create_table(conn, "xPTReportStale", 4, log)
 
 
+def _v5(conn: sa.Connection, log: _StepLog) -> None:
+    _create_table(conn, "xPTVaultProfile", 5, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -480,6 +518,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "stale auditor reports (xPTReportStale)",
         _v4,
     ),
+    Migration(5, "PayTrace vault profiles and their SL customer links (xPTVaultProfile)", _v5),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 
