@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from paytrace_sl_airflow.dag_support import pipeline_config, pipeline_run_id, window_from_context
+from paytrace_sl_airflow.dag_support import pipeline_config, pipeline_run_id, window_from_context, with_try
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,11 @@ def run_customer_step(step: str, dag_id: str = DAG_ID) -> dict[str, Any]:
 
     from paytrace_sl.customers import steps
     from paytrace_sl.logging_setup import install_redaction
-    from paytrace_sl.pipeline import runner
+    from paytrace_sl.pipeline.bookkeeping import record_failure
 
     install_redaction()
     context = get_current_context()
-    cfg = pipeline_config(dag_id)
+    cfg = with_try(pipeline_config(dag_id), context)
     window = window_from_context(context, cfg.timezone)
     run_id = pipeline_run_id(dag_id, str(context["run_id"]))
     log.info("%s for %s (run %s)", step, window.label, run_id)
@@ -42,7 +42,7 @@ def run_customer_step(step: str, dag_id: str = DAG_ID) -> dict[str, Any]:
         return dict(steps.CUSTOMER_STEPS)[step](cfg, window, run_id)
     except Exception as exc:
         if step == "summarize":
-            runner._record_failure(cfg, window, run_id, exc)
+            record_failure(cfg, window, run_id, exc)
         raise
 
 
