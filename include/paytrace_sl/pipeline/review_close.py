@@ -57,6 +57,7 @@ def close_reviews_posted_by(engine: sa.Engine, run_id: str, before: dt.datetime)
                 .values(
                     resolved_at=now,
                     resolved_by=run_id[:60],
+                    closed_how="replayed",
                     resolution=f"posted by replay {run_id}: {what} in batch {str(doc.bat_nbr).strip()}"[:500],
                 )
             )

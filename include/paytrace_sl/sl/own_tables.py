@@ -140,6 +140,12 @@ xPTReview = sa.Table(
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("resolution", sa.Unicode(500), nullable=True),
     sa.Column("resolved_by", sa.Unicode(60), nullable=True),
+    # v4 (review workbench): how the item was closed (resolved | dismissed | replayed), why (a person's
+    # text, kept for the auditor) and what a resolve chose (SL customer, invoice)
+    sa.Column("closed_how", sa.String(12), nullable=True, info=_since(4)),
+    sa.Column("closed_why", sa.Unicode(500), nullable=True, info=_since(4)),
+    sa.Column("resolved_cust_id", sa.String(15), nullable=True, info=_since(4)),
+    sa.Column("resolved_ref_nbr", sa.String(10), nullable=True, info=_since(4)),
     quote=False,
 )
 
@@ -401,6 +407,22 @@ def _v3(conn: sa.Connection, log: _StepLog) -> None:
         _create_index(conn, next(s for s in INDEXES if s.name == name))
 
 
+REVIEW_CLOSURE_COLUMNS = ("closed_how", "closed_why", "resolved_cust_id", "resolved_ref_nbr")
+
+
+def _v4(conn: sa.Connection, log: _StepLog) -> None:
+    """Review workbench: how/why an item was closed and what its resolve chose. Items closed before v4
+    were closed by a replay that posted their document (the only way to close one then)."""
+    for column in REVIEW_CLOSURE_COLUMNS:
+        _add_column(conn, "xPTReview", column, log)
+    review = xPTReview
+    conn.execute(
+        sa.update(review)
+        .where(review.c.resolved_at.isnot(None), review.c.closed_how.is_(None))
+        .values(closed_how="replayed")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -416,6 +438,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one posting per PayTrace id (xPTLedger.posted_txn_id, paytrace_type, customer_digest); "
         "one xPTSkip row per (id, reason)",
         _v3,
+    ),
+    Migration(
+        4,
+        "review workbench: xPTReview.closed_how, closed_why, resolved_cust_id, resolved_ref_nbr",
+        _v4,
     ),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
