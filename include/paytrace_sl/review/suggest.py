@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from paytrace_sl.suggestion import PayerFacts, Suggestion
+from paytrace_sl.suggestion import PayerFacts, Suggester, Suggestion
 
 _SCORES = {"exact": 1.0, "xref": 1.0, "invoice": 0.9}
 _AMBIGUOUS_INVOICE = 0.4
@@ -74,3 +74,16 @@ def merge(found: list[Suggestion]) -> list[Suggestion]:
             top.source,
         )
     return sorted(best.values(), key=lambda s: (-s.score, s.cust_id))
+
+
+def default_suggester(engine: sa.Engine) -> Suggester:
+    """The workbench's suggester: ``paytrace_sl.customers.suggest.build_suggester`` (exact + fuzzy) when
+    that package is installed, else :class:`ExactSuggester`."""
+    import importlib
+
+    try:
+        module = importlib.import_module("paytrace_sl.customers.suggest")
+    except ImportError:
+        return ExactSuggester(engine)
+    built: Suggester = module.build_suggester(engine)
+    return built

@@ -1,0 +1,183 @@
+"""The review workbench at the command line, against a real PostgreSQL SL replica and the HTTP sandbox.
+
+The sandbox's cross-references are removed, so payers whose SL customer id differs from their PayTrace
+id become ``unknown_customer`` items. ``review resolve`` posts one through the normal steps (exactly
+once), closes it with who/what, and ``--remember`` makes the payer's next payments match by themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from paytrace_sl.cli import app
+from paytrace_sl.paytrace.config import PayTraceSettings
+from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, replay, run_window
+from paytrace_sl.pipeline.windows import day_window
+from paytrace_sl.review.store import list_items
+from paytrace_sl.sandbox.merchant import MerchantConfig
+from paytrace_sl.sandbox.server import SandboxServer
+from paytrace_sl.sl import catalog
+from paytrace_sl.sl.engine import create_sl_engine
+from paytrace_sl.sl.own_tables import xPTCustXref, xPTLedger, xPTReview
+from paytrace_sl.sl.sandbox_seed import init_sandbox
+
+pytestmark = pytest.mark.integration
+
+LA = "America/Los_Angeles"
+DAY = dt.date(2025, 4, 2)
+
+
+@dataclass
+class Bench:
+    engine: sa.Engine
+    cfg: PipelineConfig
+    env: dict[str, str | None]
+    xref: dict[str, str]  # the removed PayTrace → SL cross-references (the "truth")
+
+
+@pytest.fixture
+def bench(paytrace_sandbox: SandboxServer, sl_pg_url: str, tmp_path: Path) -> Iterator[Bench]:
+    init_sandbox(sl_pg_url, MerchantConfig(seed=7, start=dt.date(2025, 4, 1), days=7, tx_per_day=60))
+    engine = create_sl_engine(sl_pg_url)
+    with engine.begin() as conn:
+        xref = {str(k).strip(): str(v).strip() for k, v in conn.execute(
+            sa.select(xPTCustXref.c.paytrace_customer_id, xPTCustXref.c.cust_id))}  # fmt: skip
+        conn.execute(sa.delete(xPTCustXref))
+    cfg = PipelineConfig(
+        sl_url=sl_pg_url,
+        paytrace=PayTraceSettings(
+            url=paytrace_sandbox.url, username="sandbox", password="sandbox-password", timezone=LA,
+            requests_per_second=0,
+        ),
+        mapping_path=DEFAULT_MAPPING,
+        landing_dir=tmp_path / "landing",
+        gx_dir=tmp_path / "gx",
+        lookback=dt.timedelta(0),
+    )  # fmt: skip
+    run_window(cfg, day_window(DAY, LA), "day-1")
+    env: dict[str, str | None] = {
+        "SL_DATABASE_URL": sl_pg_url,
+        "PAYTRACE_URL": paytrace_sandbox.url,
+        "PAYTRACE_USERNAME": "sandbox",
+        "PAYTRACE_PASSWORD": "sandbox-password",
+        "PAYTRACE_TIMEZONE": LA,
+        "PAYTRACE_SL_LANDING_DIR": str(tmp_path / "landing"),
+        "PAYTRACE_SL_GX_DIR": str(tmp_path / "gx"),
+        "PAYTRACE_SL_OPERATOR": "alice",
+        "AIRFLOW_CONN_PAYTRACE_DEFAULT": None,
+        "AIRFLOW_CONN_DYNAMICS_SL_DEFAULT": None,
+    }
+    yield Bench(engine, cfg, env, xref)
+    engine.dispose()
+
+
+def _cli(bench: Bench, *args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env=bench.env)
+
+
+def _json(result: Any) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _postings(engine: sa.Engine, txid: int) -> list[Any]:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(xPTLedger.c.cust_id, xPTLedger.c.kind, xPTLedger.c.ref_nbr, xPTLedger.c.run_id).where(
+                xPTLedger.c.transaction_id == txid, xPTLedger.c.status == "posted"
+            )
+        ).all()
+
+
+def test_resolve_remember_dismiss_and_replay_close(bench: Bench) -> None:
+    queue = _json(_cli(bench, "review", "list", "--reason", "unknown_customer", "--json"))
+    ours = [i for i in queue if (i["details"].get("customer_id") or "") in bench.xref]
+    assert ours, "the removed cross-references must leave unknown_customer items"
+    assert all(i["amount"] is not None and i["open"] for i in queue)  # the queue shows the amount
+    # queue order: oldest first, then the larger amount
+    keys = [(i["created_at"][:16], -float(i["amount"])) for i in queue]
+    assert keys == sorted(keys)
+
+    item = ours[0]
+    payer, truth, txid = item["details"]["customer_id"], bench.xref[item["details"]["customer_id"]], item[
+        "transaction_id"]  # fmt: skip
+    shown = _json(_cli(bench, "review", "show", str(item["id"]), "--json"))
+    assert shown["id"] == item["id"] and shown["reason_code"] == "unknown_customer"
+    assert "card" not in json.dumps(shown["details"]).lower()  # PCI-safe facts only
+
+    # an SL customer that does not exist: exit 2, one line, nothing posted
+    bad = _cli(bench, "review", "resolve", str(item["id"]), "--customer", "NOSUCHCUST")
+    assert bad.exit_code == 2 and "NOSUCHCUST" in bad.stderr and "Traceback" not in bad.output
+    assert _postings(bench.engine, txid) == []
+
+    done = _json(
+        _cli(bench, "review", "resolve", str(item["id"]), "--customer", truth, "--remember", "--json")
+    )
+    assert done["item"]["closed_how"] == "resolved" and done["item"]["resolved_by"] == "cli:alice"
+    assert done["item"]["resolved_cust_id"] == truth and done["remembered"] is True
+    assert done["item"]["resolution"].startswith("posted payment PA ")
+    posted = _postings(bench.engine, txid)
+    assert [(p.cust_id.strip(), p.kind, p.run_id) for p in posted] == [(truth, "payment", done["run_id"])]
+    with bench.engine.connect() as conn:
+        doc = conn.execute(
+            sa.select(catalog.ARDoc.c.CustId).where(catalog.ARDoc.c.RefNbr == posted[0].ref_nbr,
+                                                   catalog.ARDoc.c.DocType == "PA")
+        ).scalar_one()  # fmt: skip
+        assert doc.strip() == truth
+        remembered = conn.execute(
+            sa.select(xPTCustXref.c.cust_id, xPTCustXref.c.source).where(
+                xPTCustXref.c.paytrace_customer_id == payer)
+        ).one()  # fmt: skip
+    assert (remembered.cust_id.strip(), remembered.source) == (truth, "review")
+
+    # a closed item cannot be resolved again (exit 2, says who closed it); still one posting
+    again = _cli(bench, "review", "resolve", str(item["id"]), "--customer", truth)
+    assert again.exit_code == 2 and "already closed (resolved by cli:alice" in again.stderr
+    assert len(_postings(bench.engine, txid)) == 1
+
+    # dismiss: the reason is required and kept for the auditor
+    other = next(i for i in queue if i["id"] != item["id"] and i["details"].get("customer_id") != payer)
+    assert _cli(bench, "review", "dismiss", str(other["id"]), "--why", "  ").exit_code == 2
+    gone = _json(
+        _cli(bench, "review", "dismiss", str(other["id"]), "--why", "test charge by the owner", "--by", "bob",
+             "--json")
+    )  # fmt: skip
+    assert (gone["closed_how"], gone["resolved_by"], gone["closed_why"]) == (
+        "dismissed", "cli:bob", "test charge by the owner")  # fmt: skip
+    assert _postings(bench.engine, other["transaction_id"]) == []
+    listed = _json(_cli(bench, "review", "list", "--json"))
+    assert {item["id"], other["id"]}.isdisjoint({i["id"] for i in listed})
+    everything = _json(_cli(bench, "review", "list", "--all", "--json"))
+    assert {item["id"], other["id"]} <= {i["id"] for i in everything}
+
+    # the remembered payer's other payments of the day now match by themselves: a replay posts them and
+    # closes their items; the dismissed one stays dismissed and unposted
+    same_payer = [i for i in queue if i["details"].get("customer_id") == payer and i["id"] != item["id"]]
+    result = replay(bench.cfg, "replay-after-review", start=DAY, end=DAY + dt.timedelta(days=1))
+    assert result["reviews_closed"] >= len(same_payer)
+    by_id = {i.id: i for i in list_items(bench.engine, include_closed=True)}
+    for i in same_payer:
+        assert by_id[i["id"]].closed_how == "replayed"
+        assert [p.cust_id.strip() for p in _postings(bench.engine, i["transaction_id"])] == [truth]
+    assert by_id[other["id"]].closed_how == "dismissed"
+    assert by_id[item["id"]].resolved_by == "cli:alice"
+    assert _postings(bench.engine, other["transaction_id"]) == []
+
+
+def test_unknown_item_and_bad_age_are_usage_errors(bench: Bench) -> None:
+    with bench.engine.connect() as conn:
+        top = conn.execute(sa.select(sa.func.max(xPTReview.c.id))).scalar_one()
+    missing = _cli(bench, "review", "show", str(int(top or 0) + 1000))
+    assert missing.exit_code == 2 and "not found" in missing.stderr
+    assert _cli(bench, "review", "list", "--older-than", "soon").exit_code == 2
+    old = _json(_cli(bench, "review", "list", "--older-than", "3650d", "--json"))
+    assert old == []  # nothing is ten years old
