@@ -28,6 +28,7 @@ from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 
 URL_PREFIX = "/paytrace-sl"
+REVIEW_URL_PREFIX = "/paytrace-sl-review"  # the review workbench (review_page.py)
 RECENT_BATCHES = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -253,6 +254,12 @@ def _plugin_app() -> FastAPI:
     return create_app()
 
 
+def _review_app() -> FastAPI:
+    from paytrace_sl_airflow.review_page import create_review_app
+
+    return create_review_app()
+
+
 try:
     from airflow.plugins_manager import AirflowPlugin
 except ImportError:  # the library and CLI work without Airflow installed
@@ -263,7 +270,10 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
     """Adds the "PayTrace reconciliation" page to the Airflow 3 UI."""
 
     name = "paytrace_sl"
-    fastapi_apps = [{"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"}]
+    fastapi_apps = [
+        {"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"},
+        {"app": _review_app(), "url_prefix": REVIEW_URL_PREFIX, "name": "PayTrace review"},
+    ]
     external_views = [
         {
             "name": "PayTrace reconciliation",
@@ -271,5 +281,12 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             "url_route": "paytrace-reconciliation",
             "destination": "nav",
             "category": "browse",
-        }
+        },
+        {
+            "name": "PayTrace review",
+            "href": REVIEW_URL_PREFIX.lstrip("/") + "/",
+            "url_route": "paytrace-review",
+            "destination": "nav",
+            "category": "browse",
+        },
     ]
