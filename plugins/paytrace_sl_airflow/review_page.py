@@ -144,6 +144,7 @@ def render_queue(
     now = now or dt.datetime.now(dt.UTC)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>PayTrace review</title>"
+        "<link rel='icon' href='data:,'>"
         f"<style>{_STYLE}</style></head><body><h1>PayTrace → SL review queue</h1>"
         f"<p class='muted'>Signed in as <b id='actor'>{escape(actor.name)}</b>"
         f"{'' if actor.can_edit else ' (view only)'}</p>"

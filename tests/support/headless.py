@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,10 @@ class Browser:
         port = found[0].split("://", 1)[1].split("/", 1)[0]
         with urllib.request.urlopen(f"http://{port}/json/list", timeout=timeout) as resp:
             pages = [t for t in json.load(resp) if t.get("type") == "page"]
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=timeout)
+        self._stack = ExitStack()
+        self.ws = self._stack.enter_context(
+            connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=timeout)
+        )
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
 
@@ -143,8 +147,8 @@ class Browser:
 
     def close(self) -> None:
         try:
-            if getattr(self, "ws", None) is not None:
-                self.ws.close()
+            if getattr(self, "_stack", None) is not None:
+                self._stack.close()
         finally:
             self.proc.terminate()
             try:

@@ -1,10 +1,10 @@
 """Exact suggestions for a payer: the SL customers the pipeline itself would match, best first.
 
-``exact`` — PayTrace's customer id is an SL ``Customer.CustId``; ``xref`` — an active ``xPTCustXref`` row
-names the SL customer; ``invoice`` — the payer quoted an SL invoice (any status) and that invoice has one
-owner (an ambiguous RefNbr suggests each owner at a low score). Fuzzy matching on name/e-mail/phone is
-another :class:`~paytrace_sl.suggestion.Suggester` (``paytrace_sl.customers.suggest``); the workbench
-takes any.
+``exact`` — PayTrace's customer id is an SL ``Customer.CustId``; ``xref`` — an active ``xPTCustXref``
+row names the SL customer; ``invoice`` — the payer quoted an SL invoice (any status) with one owner (an
+ambiguous RefNbr suggests each owner at a low score), or an open sales order's number. Fuzzy matching on
+name/e-mail/phone is another :class:`~paytrace_sl.suggestion.Suggester`
+(``paytrace_sl.customers.suggest``); the workbench takes any.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from paytrace_sl.suggestion import PayerFacts, Suggester, Suggestion
 
-_SCORES = {"exact": 1.0, "xref": 1.0, "invoice": 0.9}
+_SCORES = {"exact": 1.0, "xref": 1.0, "invoice": 0.9, "order": 0.85}
 _AMBIGUOUS_INVOICE = 0.4
 
 
@@ -53,6 +53,18 @@ class ExactSuggester:
                 )
                 score = _SCORES["invoice"] if len(owners) == 1 else _AMBIGUOUS_INVOICE
                 found += [Suggestion(c, score, ("invoice",), len(owners) == 1, "invoice") for c in owners]
+                if not owners:  # a sales order number (the payer paid an order not invoiced yet)
+                    so = catalog.SOHeader
+                    buyers = sorted(
+                        {
+                            str(r[0]).strip()
+                            for r in conn.execute(
+                                sa.select(so.c.CustID).where(so.c.OrdNbr == invoice, so.c.Cancelled == 0)
+                            )
+                        }
+                    )
+                    score = _SCORES["order"] if len(buyers) == 1 else _AMBIGUOUS_INVOICE
+                    found += [Suggestion(c, score, ("invoice",), False, "invoice") for c in buyers]
         return merge(found)[:limit]
 
 
