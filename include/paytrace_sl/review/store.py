@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from paytrace_sl.errors import PaytraceSlError
-from paytrace_sl.sl.own_tables import utcnow, xPTReview
+from paytrace_sl.sl.own_tables import REVIEW_CLOSURE_COLUMNS, utcnow, xPTReview
 from paytrace_sl.suggestion import PayerFacts
 
 if TYPE_CHECKING:
@@ -267,16 +267,34 @@ def close_resolved(
     return bool(done.rowcount)
 
 
-def closed_between(engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> list[ReviewItem]:
-    """Items closed in ``[start, end)`` (the auditor report's "resolved and dismissed" table)."""
+def closed_between(
+    conn: sa.Connection, start: dt.datetime, end: dt.datetime, transaction_ids: Sequence[int] = ()
+) -> list[ReviewItem]:
+    """Closed items of the period, oldest closure first (the auditor report's "resolved and dismissed"
+    table): items of ``transaction_ids`` (the period's transactions) whenever they were settled, and items
+    opened or closed in ``[start, end)``. Empty when the installed schema predates the closure columns
+    (v4)."""
+    from paytrace_sl.sl.catalog import live_table_names
+
     t = xPTReview
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(t)
-            .where(t.c.resolved_at.isnot(None), t.c.resolved_at >= start, t.c.resolved_at < end)
-            .order_by(t.c.resolved_at, t.c.id)
-        ).all()
-    return [_item(r) for r in rows]
+    live = live_table_names(conn).get(t.name.lower())
+    if live is None:
+        return []
+    present = {str(c["name"]).lower() for c in sa.inspect(conn).get_columns(live)}
+    if not {c.lower() for c in REVIEW_CLOSURE_COLUMNS} <= present:
+        return []
+    closed = t.c.resolved_at.isnot(None)
+    in_range = sa.or_(
+        sa.and_(t.c.resolved_at >= start, t.c.resolved_at < end),
+        sa.and_(t.c.created_at >= start, t.c.created_at < end),
+    )
+    found = {int(r.id): r for r in conn.execute(sa.select(t).where(closed, in_range))}
+    ids = sorted({int(i) for i in transaction_ids})
+    for chunk in range(0, len(ids), 500):
+        rows = conn.execute(sa.select(t).where(closed, t.c.transaction_id.in_(ids[chunk : chunk + 500])))
+        found.update({int(r.id): r for r in rows})
+    items = [_item(r) for r in found.values()]
+    return sorted(items, key=lambda i: (i.resolved_at or start, i.id))
 
 
 def parse_age(text: str) -> dt.timedelta:

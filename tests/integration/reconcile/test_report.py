@@ -29,6 +29,7 @@ TABLES = (
     "data_quality",
     "exceptions",
     "review_queue",
+    "review_closed",
     "lineage",
 )
 

@@ -77,8 +77,11 @@ def test_plugin_declares_app_and_view() -> None:
 
     from paytrace_sl_airflow.plugin import PaytraceSlPlugin
 
-    (app_spec,) = PaytraceSlPlugin.fastapi_apps
+    app_spec, review_spec = PaytraceSlPlugin.fastapi_apps
     assert isinstance(app_spec["app"], FastAPI) and app_spec["url_prefix"] == "/paytrace-sl"
-    (view,) = PaytraceSlPlugin.external_views
-    ExternalViewResponse.model_validate(view)
-    assert not view["href"].startswith("/") and view["url_route"]
+    assert isinstance(review_spec["app"], FastAPI) and review_spec["url_prefix"] == "/paytrace-sl-review"
+    view, review_view = PaytraceSlPlugin.external_views
+    for each in (view, review_view):
+        ExternalViewResponse.model_validate(each)
+        assert not each["href"].startswith("/") and each["url_route"]
+    assert review_view["href"] == "paytrace-sl-review/"

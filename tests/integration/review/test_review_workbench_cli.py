@@ -7,8 +7,10 @@ once), closes it with who/what, and ``--remember`` makes the payer's next paymen
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from typer.testing import CliRunner
 
 from paytrace_sl.cli import app
 from paytrace_sl.pipeline.runner import replay
+from paytrace_sl.reconcile.report import build_report
 from paytrace_sl.review.store import list_items
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTCustXref, xPTLedger, xPTReview
@@ -43,7 +46,7 @@ def _postings(engine: sa.Engine, txid: int) -> list[Any]:
         ).all()
 
 
-def test_resolve_remember_dismiss_and_replay_close(bench: Bench) -> None:
+def test_resolve_remember_dismiss_and_replay_close(bench: Bench, tmp_path: Path) -> None:
     queue = _json(_cli(bench, "review", "list", "--reason", "unknown_customer", "--json"))
     ours = [i for i in queue if (i["details"].get("customer_id") or "") in bench.xref]
     assert ours, "the removed cross-references must leave unknown_customer items"
@@ -116,6 +119,18 @@ def test_resolve_remember_dismiss_and_replay_close(bench: Bench) -> None:
     assert by_id[other["id"]].closed_how == "dismissed"
     assert by_id[item["id"]].resolved_by == "cli:alice"
     assert _postings(bench.engine, other["transaction_id"]) == []
+
+    # the auditor report lists the closed items with how, who and why
+    report = tmp_path / "report"
+    build_report(bench.engine, DAY, DAY, report, landing_dir=bench.cfg.landing_dir, gx_dir=bench.cfg.gx_dir)
+    with (report / "review_closed.csv").open(newline="") as fh:
+        closed = {int(r["id"]): r for r in csv.DictReader(fh)}
+    assert (closed[item["id"]]["closed_how"], closed[item["id"]]["closed_by"]) == ("resolved", "cli:alice")
+    assert closed[item["id"]]["sl_customer"] == truth
+    assert (closed[other["id"]]["closed_how"], closed[other["id"]]["why"]) == (
+        "dismissed", "test charge by the owner")  # fmt: skip
+    assert all(closed[i["id"]]["closed_how"] == "replayed" for i in same_payer)
+    assert "test charge by the owner" in (report / "report.html").read_text(encoding="utf-8")
 
 
 def test_unknown_item_and_bad_age_are_usage_errors(bench: Bench) -> None:
