@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from paytrace_sl.review.store import ReviewError, ReviewItem, close_resolved, get_item, require_open
-from paytrace_sl.sl.own_tables import utcnow, xPTCustXref, xPTLedger
+from paytrace_sl.sl.own_tables import install, utcnow, xPTCustXref, xPTLedger
 
 if TYPE_CHECKING:
     from paytrace_sl.paytrace.records import Transaction
@@ -181,7 +181,7 @@ def resolve(
     cfg = runner.with_dag(cfg, runner.REPLAY_DAG_ID)
     began = utcnow()
     with runner.engine_for(cfg) as engine:
-        runner._install_own_tables(engine)
+        install(engine)
         item = get_item(engine, item_id)
         check_choice(engine, item, cust_id, invoice)
     txid = int(item.transaction_id or 0)
