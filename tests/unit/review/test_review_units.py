@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+import sqlalchemy as sa
 from mapping_examples import TWO_CLEARING_MAPPING
 from pipeline_tx_builders import tx
 
@@ -16,8 +18,9 @@ from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.pipeline.sl_context import OpenInvoice, SLContext
 from paytrace_sl.pipeline.transform import build_plan
 from paytrace_sl.plan import PlannedPayment
-from paytrace_sl.review.store import ReviewError, ReviewItem, parse_age, queue_order
+from paytrace_sl.review.store import ReviewError, ReviewItem, dismiss, parse_age, queue_order
 from paytrace_sl.review.suggest import merge
+from paytrace_sl.sl.own_tables import install, xPTReview
 from paytrace_sl.suggestion import Suggestion
 
 MAPPING = load_mapping(TWO_CLEARING_MAPPING)
@@ -107,3 +110,17 @@ def test_item_payer_facts_never_carry_card_data() -> None:
     payer = item.payer()
     assert (payer.paytrace_customer_id, payer.invoice, payer.name) == ("P1", "INV9", "Ann")
     assert "4111" not in repr(payer)
+
+
+def test_a_card_number_typed_as_a_reason_is_masked(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    install(engine, require_sl=False)
+    with engine.begin() as conn:
+        item_id = conn.execute(
+            sa.insert(xPTReview)
+            .values(transaction_id=1, reason_code="x", reason="x", created_at=dt.datetime.now(dt.UTC))
+            .returning(xPTReview.c.id)
+        ).scalar_one()
+    closed = dismiss(engine, item_id, who="cli:eve", why="refunded to 4111 1111 1111 1111 by phone")
+    assert closed.closed_why is not None and "4111 1111 1111 1111" not in closed.closed_why
+    assert closed.closed_why.endswith("1111 by phone")
