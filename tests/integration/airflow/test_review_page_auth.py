@@ -5,6 +5,7 @@ with edit rights on the DAGs (role ``op``) acts, and the item records them as ``
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ def _client(app: Any, token: str | None) -> TestClient:
     return client
 
 
-def test_only_dag_editors_act_and_are_recorded(airflow_db: Path, sl_sqlite_url: str) -> None:
+def test_only_dag_editors_act_and_are_recorded(
+    airflow_db: Path, sl_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
@@ -56,6 +59,7 @@ def test_only_dag_editors_act_and_are_recorded(airflow_db: Path, sl_sqlite_url: 
     from paytrace_sl_airflow.review_page import create_review_app
 
     item_id = _item(sl_sqlite_url)
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))  # a key of proper length
     manager = create_auth_manager()
     assert isinstance(manager, SimpleAuthManager)
     viewer = manager.generate_jwt(SimpleAuthManagerUser(username="vic", role="viewer"))
