@@ -2,8 +2,9 @@
 
 An item is open while ``resolved_at`` is NULL. Closing never deletes: ``closed_how`` says how
 (``resolved`` by a person's customer choice, ``dismissed`` with a reason, ``replayed`` when a replay
-posted its document), ``resolved_by`` who (``cli:<user>``, ``airflow:<user>`` or a replay run id),
-``closed_why`` a person's reason, ``resolution`` what was done — the auditor report shows all of it.
+posted its document, ``posted`` when a replay found it posted by a later run), ``resolved_by`` who
+(``cli:<user>``, ``airflow:<user>`` or a run id), ``closed_why`` a person's reason, ``resolution`` what
+was done — the auditor report shows all of it.
 """
 
 from __future__ import annotations

@@ -140,8 +140,8 @@ xPTReview = sa.Table(
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("resolution", sa.Unicode(500), nullable=True),
     sa.Column("resolved_by", sa.Unicode(60), nullable=True),
-    # v4 (review workbench): how the item was closed (resolved | dismissed | replayed), why (a person's
-    # text, kept for the auditor) and what a resolve chose (SL customer, invoice)
+    # v4 (review workbench): how the item was closed (resolved | dismissed | replayed | posted), why (a
+    # person's text, kept for the auditor) and what a resolve chose (SL customer, invoice)
     sa.Column("closed_how", sa.String(12), nullable=True, info=_since(4)),
     sa.Column("closed_why", sa.Unicode(500), nullable=True, info=_since(4)),
     sa.Column("resolved_cust_id", sa.String(15), nullable=True, info=_since(4)),
