@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from review_world import DAY, Bench
+from review_world import DAY, LA, Bench
 from typer.testing import CliRunner
 
 from paytrace_sl.cli import app
-from paytrace_sl.pipeline.runner import replay
+from paytrace_sl.pipeline.runner import replay, run_window
+from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.reconcile.report import build_report
-from paytrace_sl.review.store import list_items
+from paytrace_sl.review.store import get_item, list_items
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTCustXref, xPTLedger, xPTReview
 
@@ -56,6 +57,26 @@ def test_resolve_remember_dismiss_and_replay_close(bench: Bench, tmp_path: Path)
     assert keys == sorted(keys)
 
     item = ours[0]
+    # A second payer's cross-reference is restored by hand and a scheduled run posts its payments: their
+    # items stay open until a replay sweeps them (closed_how "posted", by that run).
+    first_payer = ours[0]["details"]["customer_id"]
+    second = next(i["details"]["customer_id"] for i in ours if i["details"]["customer_id"] != first_payer)
+    with bench.engine.begin() as conn:
+        now = dt.datetime.now(dt.UTC)
+        conn.execute(
+            sa.insert(xPTCustXref).values(
+                paytrace_customer_id=second,
+                cust_id=bench.xref[second],
+                source="manual",
+                active=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    run_window(bench.cfg, day_window(DAY, LA), "day-2")
+    swept = [i for i in queue if i["details"].get("customer_id") == second]
+    assert swept and all(_postings(bench.engine, i["transaction_id"]) for i in swept)
+    assert all(get_item(bench.engine, i["id"]).is_open for i in swept)
     payer, truth, txid = item["details"]["customer_id"], bench.xref[item["details"]["customer_id"]], item[
         "transaction_id"]  # fmt: skip
     shown = _json(_cli(bench, "review", "show", str(item["id"]), "--json"))
@@ -93,7 +114,7 @@ def test_resolve_remember_dismiss_and_replay_close(bench: Bench, tmp_path: Path)
     assert len(_postings(bench.engine, txid)) == 1
 
     # dismiss: the reason is required and kept for the auditor
-    other = next(i for i in queue if i["id"] != item["id"] and i["details"].get("customer_id") != payer)
+    other = next(i for i in queue if i["details"].get("customer_id") not in (payer, second))
     assert _cli(bench, "review", "dismiss", str(other["id"]), "--why", "  ").exit_code == 2
     gone = _json(
         _cli(bench, "review", "dismiss", str(other["id"]), "--why", "test charge by the owner", "--by", "bob",
@@ -116,6 +137,8 @@ def test_resolve_remember_dismiss_and_replay_close(bench: Bench, tmp_path: Path)
     for i in same_payer:
         assert by_id[i["id"]].closed_how == "replayed"
         assert [p.cust_id.strip() for p in _postings(bench.engine, i["transaction_id"])] == [truth]
+    for i in swept:
+        assert (by_id[i["id"]].closed_how, by_id[i["id"]].resolved_by) == ("posted", "day-2")
     assert by_id[other["id"]].closed_how == "dismissed"
     assert by_id[item["id"]].resolved_by == "cli:alice"
     assert _postings(bench.engine, other["transaction_id"]) == []
@@ -130,6 +153,7 @@ def test_resolve_remember_dismiss_and_replay_close(bench: Bench, tmp_path: Path)
     assert (closed[other["id"]]["closed_how"], closed[other["id"]]["why"]) == (
         "dismissed", "test charge by the owner")  # fmt: skip
     assert all(closed[i["id"]]["closed_how"] == "replayed" for i in same_payer)
+    assert all(closed[i["id"]]["closed_how"] == "posted" for i in swept)
     assert "test charge by the owner" in (report / "report.html").read_text(encoding="utf-8")
 
 
