@@ -1101,7 +1101,7 @@ def settle_load_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[s
 
 def reconcile_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
     """Per batch: PayTrace totals vs its listed transactions vs what SL holds → ``xPTRecon``."""
-    from paytrace_sl.pipeline.settlement import reconcile_and_save
+    from paytrace_sl.reconcile.settled_batch import reconcile_and_save
 
     landing = _landing(cfg, run_id)
     batches, by_batch = _settlement_inputs(landing)

@@ -1,7 +1,10 @@
 """Reconciliation of PayTrace against SL per settlement batch and over a date range; the auditor report.
 
-The engine is imported lazily: :mod:`paytrace_sl.pipeline.settlement` uses this package's model, and
-the engine uses settlement's functions.
+Per settled batch: :mod:`.settled_batch` (reconcile, store in ``xPTRecon``); over a date range:
+:mod:`.engine` (imported lazily, so importing the model stays light). Imports run one way: this package
+uses :mod:`paytrace_sl.pipeline.settlement` (pure planning, ``classify``) and never the pipeline's
+orchestration (``pipeline.runner``, ``pipeline.flows``); those are the only pipeline modules that import
+this package.
 """
 
 from __future__ import annotations

@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, TransactionState
-from paytrace_sl.pipeline.settlement import classify, explains, reconcile_settlement_batch
+from paytrace_sl.pipeline.settlement import classify
 from paytrace_sl.reconcile.books import books_checks
 from paytrace_sl.reconcile.model import DIFFERENCE, PENDING, ReconException, ReconRecord, ReconReport, Totals
+from paytrace_sl.reconcile.settled_batch import explains, reconcile_settlement_batch
 from paytrace_sl.reconcile.sl_state import (
     PostedDoc,
     WhyNotPosted,

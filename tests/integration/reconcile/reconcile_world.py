@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, TransactionState
-from paytrace_sl.pipeline.settlement import reconcile_and_save
 from paytrace_sl.plan import (
     Account,
     PlannedBatch,
@@ -28,6 +27,7 @@ from paytrace_sl.plan import (
     PostingKind,
     PostingPlan,
 )
+from paytrace_sl.reconcile.settled_batch import reconcile_and_save
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine

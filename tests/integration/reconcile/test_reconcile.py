@@ -15,9 +15,10 @@ from reconcile_world import D1, END, NOW, START, World, batch_of, tx
 
 from paytrace_sl.paytrace.records import BrandTotals
 from paytrace_sl.pipeline.mapping import load_mapping
-from paytrace_sl.pipeline.settlement import plan_settlements, reconcile_and_save, reconcile_settlement_batch
+from paytrace_sl.pipeline.settlement import plan_settlements
 from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
 from paytrace_sl.reconcile.engine import ReconOptions, reconcile
+from paytrace_sl.reconcile.settled_batch import reconcile_and_save, reconcile_settlement_batch
 from paytrace_sl.sandbox.merchant import MerchantConfig
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine

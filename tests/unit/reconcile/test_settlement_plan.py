@@ -12,10 +12,11 @@ from mapping_examples import TWO_CLEARING_MAPPING
 
 from paytrace_sl.paytrace.records import BrandTotals, SettlementBatch, Transaction, TransactionState
 from paytrace_sl.pipeline.mapping import load_mapping
-from paytrace_sl.pipeline.settlement import SettlementPlanError, is_empty_batch, plan_settlements, totals_of
+from paytrace_sl.pipeline.settlement import SettlementPlanError, is_empty_batch, plan_settlements
 from paytrace_sl.plan import Account, PostingKind
 from paytrace_sl.reconcile.charts import bar_chart
 from paytrace_sl.reconcile.model import Totals, cents
+from paytrace_sl.reconcile.settled_batch import totals_of
 
 TZ = ZoneInfo("America/Los_Angeles")
 MAPPING = load_mapping(TWO_CLEARING_MAPPING)  # two clearing rules (Amex apart)
@@ -148,7 +149,8 @@ def test_chart_is_deterministic_svg() -> None:
 
 
 def test_settled_authorization_counts_and_its_capture_skip_explains_nothing() -> None:
-    from paytrace_sl.pipeline.settlement import classify, explains
+    from paytrace_sl.pipeline.settlement import classify
+    from paytrace_sl.reconcile.settled_batch import explains
     from paytrace_sl.reconcile.sl_state import WhyNotPosted
 
     def auth(state: TransactionState) -> Transaction:

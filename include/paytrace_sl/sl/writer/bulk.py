@@ -1,0 +1,144 @@
+"""The insert path of one batch: SL rows checked column by column, then executemany or COPY."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Sequence, Sized
+from typing import Any
+
+import sqlalchemy as sa
+
+from paytrace_sl.sl import catalog, copy_text
+from paytrace_sl.sl import writer_sql as q
+from paytrace_sl.sl.own_tables import utcnow, xPTLedger
+from paytrace_sl.sl.rows import complete_columns, complete_row
+from paytrace_sl.sl.writer.core import WriterCore
+from paytrace_sl.sl.writer.model import COPY_CHUNK_LINES, COPY_THRESHOLD, _Work
+
+
+class BulkInserts(WriterCore):
+    """How a batch's accumulated rows reach the database: executemany, or PostgreSQL COPY in bulk mode."""
+
+    def _insert_all(self, conn: sa.Connection, work: _Work) -> None:
+        if work.ardoc:
+            self._insert_sl(conn, catalog.ARDoc, work.ardoc, include_identity=False)
+            self._step("ardoc_inserted")
+        if work.artran:
+            identity = self._identity(conn)
+            if not identity:  # SQLite: we number RecordID under the write lock; the database does elsewhere
+                first = int(conn.execute(q.max_record_id_stmt()).scalar_one()) + 1
+                for offset, row in enumerate(work.artran):
+                    row["RecordID"] = first + offset
+            self._insert_sl(conn, catalog.ARTran, work.artran, include_identity=not identity)
+            self._step("artran_inserted")
+        if work.refnbr:
+            self._insert_sl(conn, catalog.RefNbr, work.refnbr, include_identity=False)
+            self._step("refnbr_inserted")
+        if work.gltran:
+            self._insert_sl(conn, catalog.GLTran, work.gltran, include_identity=False)
+            self._step("gltran_inserted")
+        if work.ledger:
+            if self._use_copy(conn, work.ledger):
+                self._copy_own(conn, xPTLedger, work.ledger)
+            else:
+                self._insert_rows(conn, q.ledger_insert_stmt(), work.ledger)
+            self._step("ledger_inserted")
+        if work.reviews:
+            now = utcnow()
+            conn.execute(
+                q.review_insert_stmt(),
+                [
+                    {
+                        "transaction_id": r.transaction_id,
+                        "ledger_key": r.ledger_key,
+                        "reason_code": r.reason_code,
+                        "reason": r.reason[:500],
+                        "details": json.dumps(r.details, sort_keys=True, default=str),
+                        "run_id": self.run_id,
+                        "created_at": now,
+                        "resolved_at": None,
+                        "resolution": None,
+                        "resolved_by": None,
+                    }
+                    for r in work.reviews
+                ],
+            )
+            self._step("reviews_inserted")
+
+    def _use_copy(self, conn: sa.Connection, rows: Sized) -> bool:
+        """COPY only on PostgreSQL through psycopg 3, in bulk mode, for batches worth the set-up."""
+        return (
+            self.bulk
+            and len(rows) >= COPY_THRESHOLD
+            and conn.dialect.name == "postgresql"
+            and conn.dialect.driver == "psycopg"
+        )
+
+    def _insert_sl(
+        self, conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]], *, include_identity: bool
+    ) -> None:
+        """Check ``rows`` (the values the writer chose) and insert them with every other column blank.
+
+        PostgreSQL bulk: checked column-wise and streamed with COPY. Elsewhere: :func:`complete_row` per
+        row and one executemany (psycopg pipelines it; SQL Server uses fast_executemany). The rows and
+        the errors for a bad value are the same on both paths.
+        """
+        if self._use_copy(conn, rows):
+            given, blanks = complete_columns(tbl, rows, include_identity=include_identity)
+            # Columns holding one value for the whole batch join the blanks in the constant line suffix.
+            varying = [(n, v) for n, v in given if v.count(v[0]) != len(v)] or given[:1]
+            constant = {n: v[0] for n, v in given if (n, v) not in varying} | blanks
+            names = [n for n, _ in varying] + list(constant)
+            rendered = [copy_text.render_column(values) for _, values in varying]
+            self._copy(conn, tbl, names, copy_text.lines(rendered, constant.values()))
+            return
+        complete = [complete_row(tbl, row, include_identity=include_identity) for row in rows]
+        self._insert_rows(conn, q.insert_stmt(tbl, include_identity=include_identity), complete)
+
+    def _insert_rows(self, conn: sa.Connection, stmt: sa.Insert, rows: list[dict[str, object]]) -> None:
+        """One executemany per table, or — ``bulk=False`` — one INSERT per row (the naive baseline)."""
+        if self.bulk:
+            conn.execute(stmt, rows)
+        else:
+            for row in rows:
+                conn.execute(stmt, row)
+
+    def _copy_own(self, conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]]) -> None:
+        """COPY rows of one of our ``xPT*`` tables, converted by the columns' own bind logic (UTC times)."""
+        names = list(rows[0])
+        columns = []
+        for name in names:
+            col_type = tbl.c[name].type
+            convert = (
+                functools.partial(col_type.process_bind_param, dialect=conn.dialect)
+                if isinstance(col_type, sa.types.TypeDecorator)
+                else None
+            )
+            columns.append(copy_text.render_column([row[name] for row in rows], convert))
+        self._copy(conn, tbl, names, copy_text.lines(columns))
+
+    def _copy(self, conn: sa.Connection, tbl: sa.Table, names: Sequence[str], data: Iterable[str]) -> None:
+        """``COPY <tbl> (<names>) FROM STDIN`` on the connection's own transaction (all or nothing).
+
+        A unique-key collision (a concurrent writer got there first) surfaces as SQLAlchemy's
+        IntegrityError, exactly as from an INSERT, so :meth:`write_batch` retries the batch.
+        """
+        import psycopg  # the COPY path runs only under the psycopg 3 driver
+
+        prep = conn.dialect.identifier_preparer
+        columns = ", ".join(prep.format_column(tbl.c[n]) for n in names)
+        sql = f"COPY {prep.format_table(tbl)} ({columns}) FROM STDIN"
+        raw: Any = conn.connection.driver_connection
+        chunk: list[str] = []
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for line in data:
+                    chunk.append(line)
+                    if len(chunk) == COPY_CHUNK_LINES:
+                        copy.write("".join(chunk))
+                        chunk.clear()
+                if chunk:
+                    copy.write("".join(chunk))
+        except psycopg.IntegrityError as exc:
+            raise sa.exc.IntegrityError(sql, None, exc) from exc

@@ -1,0 +1,258 @@
+"""Row builders shared by every SL document kind: audit and currency columns, the ``xPTLedger`` row,
+the ``Batch`` header, ``ARDoc`` and ``ARTran`` values (completed with SL blanks at insert time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from paytrace_sl.plan import Account, PlannedBatch, PostingKind
+from paytrace_sl.sl import catalog
+from paytrace_sl.sl.own_tables import POSTING_KINDS, utcnow
+from paytrace_sl.sl.rows import complete_row, fiscal_year, money
+from paytrace_sl.sl.setup import SLSetup
+from paytrace_sl.sl.writer.core import WriterCore
+from paytrace_sl.sl.writer.model import (
+    CENT,
+    FIRST_LINE_NBR,
+    SCREEN_GL_JOURNAL,
+    SCREEN_INVOICE_MEMO,
+    SCREEN_PAYMENT,
+    Item,
+    _Work,
+    content_hash,
+    fit_text,
+)
+
+
+class RowBuilders(WriterCore):
+    """Rows every document kind shares: audit and currency columns, our ledger row, Batch/ARDoc/ARTran."""
+
+    def _audit(self, now: dt.datetime) -> dict[str, object]:
+        """The six audit columns (a fresh dict per call: callers merge it into rows)."""
+        return {
+            "Crtd_DateTime": now,
+            "Crtd_Prog": self.program,
+            "Crtd_User": self.user,
+            "LUpd_DateTime": now,
+            "LUpd_Prog": self.program,
+            "LUpd_User": self.user,
+        }
+
+    def _cury(self, setup: SLSetup, day: dt.date) -> dict[str, object]:
+        """Base-currency document: rate 1, multiply (what SL's screens write for the base currency)."""
+        return {"CuryId": setup.base_cury_id, "CuryMultDiv": "M", "CuryRate": 1.0, "CuryEffDate": day}
+
+    def _ledger_row(
+        self,
+        item: Item,
+        *,
+        kind: str,
+        cpny: str,
+        module: str,
+        bat_nbr: str,
+        doc_type: str,
+        ref_nbr: str,
+        cust_id: str,
+        amount: Decimal,
+        setup: SLSetup,
+        per_post: str,
+        status: str = "posted",
+        note: str | None = None,
+    ) -> dict[str, object]:
+        now = utcnow()
+        txn = getattr(item, "transaction_id", None)
+        return {
+            "ledger_key": item.ledger_key,
+            "transaction_id": txn,
+            "kind": kind,
+            "cpny_id": cpny,
+            "module": module,
+            "bat_nbr": bat_nbr,
+            "doc_type": doc_type,
+            "ref_nbr": ref_nbr,
+            "cust_id": cust_id,
+            "amount": amount.quantize(CENT),
+            "cury_id": setup.base_cury_id,
+            "per_post": per_post,
+            "paytrace_state": getattr(item, "paytrace_state", ""),
+            "content_hash": content_hash(item),
+            "status": status,
+            "run_id": self.run_id,
+            "posted_at": now,
+            "updated_at": now,
+            "note": note,
+            "settle_batch_nbr": None,
+            # one posting per PayTrace id whatever its type (unique): set on the payment/refund row
+            "posted_txn_id": txn if kind in POSTING_KINDS else None,
+            "paytrace_type": getattr(item, "paytrace_type", "") or None,
+            "customer_digest": getattr(item, "customer_digest", "") or None,
+        }
+
+    def _batch_row(
+        self,
+        batch: PlannedBatch,
+        module: str,
+        setup: SLSetup,
+        bat_nbr: str,
+        per_post: str,
+        now: dt.datetime,
+        work: _Work,
+    ) -> dict[str, object]:
+        dec = setup.cury_dec_pl
+        total = money(work.total, dec)
+        values: dict[str, object] = {
+            "Module": module,
+            "BatNbr": bat_nbr,
+            "CpnyID": batch.cpny_id,
+            "BatType": "N",
+            "Status": self._status(batch),
+            "Rlsed": 0,
+            "PerPost": per_post,
+            "PerEnt": per_post,
+            "BaseCuryID": setup.base_cury_id,
+            "LedgerID": setup.ledger_id,
+            "DateEnt": now.date(),
+            "Descr": fit_text(catalog.Batch, "Descr", batch.description or f"PayTrace {batch.kind}s"),
+            "CuryRateType": " ",
+            **self._cury(setup, now.date()),
+            **self._audit(now),
+        }
+        if module == "GL":
+            values.update(
+                {
+                    "EditScrnNbr": SCREEN_GL_JOURNAL,
+                    "JrnlType": self.gl_journal_type,
+                    "BalanceType": "A",
+                    "CtrlTot": total,
+                    "CrTot": total,
+                    "DrTot": total,
+                    "CuryCtrlTot": total,
+                    "CuryCrTot": total,
+                    "CuryDrTot": total,
+                }
+            )
+        else:
+            screen = SCREEN_PAYMENT if batch.kind == PostingKind.PAYMENT else SCREEN_INVOICE_MEMO
+            # SL release error 12123: CuryCrTot must equal Σ CuryOrigDocAmt of the batch's documents.
+            values.update(
+                {
+                    "EditScrnNbr": screen,
+                    "JrnlType": "AR",
+                    "GLPostOpt": "D",
+                    "CtrlTot": total,
+                    "CrTot": total,
+                    "CuryCtrlTot": total,
+                    "CuryCrTot": total,
+                }
+            )
+            if batch.kind == PostingKind.PAYMENT:
+                deposit = money(work.deposit, dec)
+                values.update({"DepositAmt": deposit, "CuryDepositAmt": deposit})
+                if work.bank is not None and not work.mixed_bank:
+                    values.update({"BankAcct": work.bank.acct, "BankSub": work.bank.sub})
+        return complete_row(catalog.Batch, values, include_identity=False)
+
+    def _ardoc(
+        self,
+        *,
+        cust_id: str,
+        doc_type: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        appl_bat_nbr: str,
+        cpny: str,
+        day: dt.date,
+        amount: float,
+        applied: float,
+        bank: Account,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        line_cntr: int,
+        setup: SLSetup,
+        now: dt.datetime,
+    ) -> dict[str, object]:
+        values: dict[str, object] = {
+            "CustId": cust_id,
+            "DocType": doc_type,
+            "RefNbr": ref_nbr,
+            "BatNbr": bat_nbr,
+            "BatSeq": 0,
+            "ApplBatNbr": appl_bat_nbr,
+            "CpnyID": cpny,
+            "DocDate": day,
+            "DueDate": day,
+            "DiscDate": day,
+            "DocDesc": fit_text(catalog.ARDoc, "DocDesc", desc),
+            "BankAcct": bank.acct,
+            "BankSub": bank.sub,
+            "CuryOrigDocAmt": amount,
+            "OrigDocAmt": amount,
+            "CuryDocBal": amount,
+            "DocBal": amount,
+            "CuryApplAmt": applied,
+            "ApplAmt": applied,
+            "DocClass": "N",
+            "OpenDoc": 1,
+            "Rlsed": 0,
+            "PerEnt": per_post,
+            "PerPost": per_post,
+            "CustOrdNbr": ext_ref,
+            "LineCntr": line_cntr,
+            **self._cury(setup, day),
+            **self._audit(now),
+        }
+        return values  # checked and completed with SL blanks at insert time (_insert_sl)
+
+    def _artran(
+        self,
+        *,
+        cust_id: str,
+        tran_type: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        cpny: str,
+        line: int,
+        drcr: str,
+        acct: Account,
+        amount: float,
+        day: dt.date,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        setup: SLSetup,
+        now: dt.datetime,
+        extra: dict[str, object] | None = None,
+    ) -> dict[str, object]:
+        values: dict[str, object] = {
+            "CustId": cust_id,
+            "TranType": tran_type,
+            "RefNbr": ref_nbr,
+            "BatNbr": bat_nbr,
+            "CpnyID": cpny,
+            "LineNbr": FIRST_LINE_NBR + line,
+            "LineId": line + 1,
+            "LineRef": f"{line + 1:05d}",
+            "DrCr": drcr,
+            "Acct": acct.acct,
+            "Sub": acct.sub,
+            "CuryTranAmt": amount,
+            "TranAmt": amount,
+            "TranDate": day,
+            "TranDesc": fit_text(catalog.ARTran, "TranDesc", desc),
+            "ExtRefNbr": ext_ref,
+            "PerEnt": per_post,
+            "PerPost": per_post,
+            "FiscYr": fiscal_year(per_post),
+            "JrnlType": "AR",
+            "Rlsed": 0,
+            "TranClass": "N",
+            "Qty": 0.0,
+            **self._cury(setup, day),
+            **self._audit(now),
+        }
+        values.pop("CuryEffDate")  # ARTran has no CuryEffDate
+        values.update(extra or {})
+        return values  # checked and completed with SL blanks at insert time (_insert_sl)
