@@ -34,6 +34,7 @@ from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 from paytrace_sl_airflow.customers_page import expiring_section, expiring_status
 
 URL_PREFIX = "/paytrace-sl"
+REVIEW_URL_PREFIX = "/paytrace-sl-review"  # the review workbench (review_page.py)
 RECENT_BATCHES = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -357,6 +358,12 @@ def _run_notes() -> list[Any]:
     return [run_notes]
 
 
+def _review_app() -> FastAPI:
+    from paytrace_sl_airflow.review_page import create_review_app
+
+    return create_review_app()
+
+
 try:
     from airflow.plugins_manager import AirflowPlugin
 except ImportError:  # the library and CLI work without Airflow installed
@@ -371,6 +378,7 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
     fastapi_apps = [
         {"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"},
         {"app": _run_history_app(), "url_prefix": "/paytrace-sl-runs", "name": "PayTrace run history"},
+        {"app": _review_app(), "url_prefix": REVIEW_URL_PREFIX, "name": "PayTrace review"},
     ]
     external_views = [
         {
@@ -384,6 +392,13 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             "name": "PayTrace run history",
             "href": "paytrace-sl-runs/",
             "url_route": "paytrace-run-history",
+            "destination": "nav",
+            "category": "browse",
+        },
+        {
+            "name": "PayTrace review",
+            "href": REVIEW_URL_PREFIX.lstrip("/") + "/",
+            "url_route": "paytrace-review",
             "destination": "nav",
             "category": "browse",
         },

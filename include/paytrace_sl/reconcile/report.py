@@ -38,6 +38,7 @@ from paytrace_sl.reconcile.charts import bar_chart
 from paytrace_sl.reconcile.engine import ReconOptions, from_landing, reconcile
 from paytrace_sl.reconcile.model import ReconReport
 from paytrace_sl.reconcile.sl_state import PostedDoc, load_posted_docs, why_not_posted
+from paytrace_sl.review.store import closed_between
 from paytrace_sl.sl.own_tables import xPTLedger, xPTReview, xPTRun
 
 Cell = str | int
@@ -174,11 +175,15 @@ def build_report_data(
         runs = list(
             conn.execute(sa.select(xPTRun).order_by(xPTRun.c.dag_id, xPTRun.c.run_id, xPTRun.c.try_number))
         )
+        rv = xPTReview.c  # the columns every schema version has (the report does not install)
         reviews = list(
             conn.execute(
-                sa.select(xPTReview).where(xPTReview.c.resolved_at.is_(None)).order_by(xPTReview.c.id)
+                sa.select(rv.id, rv.transaction_id, rv.reason_code, rv.reason, rv.created_at)
+                .where(rv.resolved_at.is_(None))
+                .order_by(rv.id)
             )
         )
+        closed_reviews = closed_between(conn, dt.datetime.combine(start, dt.time(), tz), as_of, ids)
         all_docs = load_posted_docs(
             conn, where=xPTLedger.c.kind.in_(("payment", "refund", "settlement")), programs=opts.programs
         )
@@ -432,6 +437,37 @@ def build_report_data(
             )
             for r in reviews
             if r.created_at <= as_of
+        ),
+    )
+    data.tables["review_closed"] = Table(
+        "review_closed",
+        "Review items closed (of the range's transactions, or opened or closed in it): how, who, when, why",
+        (
+            "id",
+            "transaction_id",
+            "reason_code",
+            "closed_how",
+            "closed_by",
+            "closed_at",
+            "why",
+            "resolution",
+            "sl_customer",
+            "invoice",
+        ),
+        tuple(
+            (
+                i.id,
+                "" if i.transaction_id is None else i.transaction_id,
+                i.reason_code,
+                i.closed_how or "",
+                i.resolved_by or "",
+                i.resolved_at.isoformat() if i.resolved_at else "",
+                i.closed_why or "",
+                i.resolution or "",
+                i.resolved_cust_id or "",
+                i.resolved_ref_nbr or "",
+            )
+            for i in closed_reviews
         ),
     )
 

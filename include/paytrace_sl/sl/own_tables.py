@@ -140,6 +140,12 @@ xPTReview = sa.Table(
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("resolution", sa.Unicode(500), nullable=True),
     sa.Column("resolved_by", sa.Unicode(60), nullable=True),
+    # v6 (review workbench): how the item was closed (resolved | dismissed | replayed | posted), why (a
+    # person's text, kept for the auditor) and what a resolve chose (SL customer, invoice)
+    sa.Column("closed_how", sa.String(12), nullable=True, info=_since(6)),
+    sa.Column("closed_why", sa.Unicode(500), nullable=True, info=_since(6)),
+    sa.Column("resolved_cust_id", sa.String(15), nullable=True, info=_since(6)),
+    sa.Column("resolved_ref_nbr", sa.String(10), nullable=True, info=_since(6)),
     quote=False,
 )
 
@@ -496,6 +502,22 @@ def _v5(conn: sa.Connection, log: _StepLog) -> None:
     _create_table(conn, "xPTVaultProfile", 5, log)
 
 
+REVIEW_CLOSURE_COLUMNS = ("closed_how", "closed_why", "resolved_cust_id", "resolved_ref_nbr")
+
+
+def _v6(conn: sa.Connection, log: _StepLog) -> None:
+    """Review workbench: how/why an item was closed and what its resolve chose. Items closed before v6
+    were closed by a replay that posted their document (the only way to close one then)."""
+    for column in REVIEW_CLOSURE_COLUMNS:
+        _add_column(conn, "xPTReview", column, log)
+    review = xPTReview
+    conn.execute(
+        sa.update(review)
+        .where(review.c.resolved_at.isnot(None), review.c.closed_how.is_(None))
+        .values(closed_how="replayed")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -519,6 +541,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v4,
     ),
     Migration(5, "PayTrace vault profiles and their SL customer links (xPTVaultProfile)", _v5),
+    Migration(
+        6,
+        "review workbench: xPTReview.closed_how, closed_why, resolved_cust_id, resolved_ref_nbr",
+        _v6,
+    ),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

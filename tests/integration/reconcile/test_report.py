@@ -30,6 +30,7 @@ TABLES = (
     "exceptions",
     "review_queue",
     "expiring_cards",
+    "review_closed",
     "lineage",
 )
 

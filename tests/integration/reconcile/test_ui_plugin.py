@@ -78,7 +78,11 @@ def test_plugin_declares_app_and_view() -> None:
     from paytrace_sl_airflow.plugin import PaytraceSlPlugin
 
     apps = {spec["url_prefix"]: spec for spec in PaytraceSlPlugin.fastapi_apps}
-    assert set(apps) == {"/paytrace-sl", "/paytrace-sl-runs"}  # reconciliation; run history
+    assert set(apps) == {
+        "/paytrace-sl",
+        "/paytrace-sl-runs",
+        "/paytrace-sl-review",
+    }  # reconciliation; history; review
     assert all(isinstance(spec["app"], FastAPI) for spec in apps.values())
     for view in PaytraceSlPlugin.external_views:
         ExternalViewResponse.model_validate(view)

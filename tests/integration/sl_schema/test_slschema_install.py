@@ -83,6 +83,10 @@ def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: 
             "xPTLedger.posted_txn_id",
             "xPTLedger.paytrace_type",
             "xPTLedger.customer_digest",
+            "xPTReview.closed_how",
+            "xPTReview.closed_why",
+            "xPTReview.resolved_cust_id",
+            "xPTReview.resolved_ref_nbr",
         )
         with engine.connect() as conn:
             got = conn.execute(sa.select(xPTLedger)).mappings().one()

@@ -246,6 +246,7 @@ def transform(ctx: RunContext) -> TransformSummary:
     """Validated records + SL context + mapping → posting plan (landed) and the per-record outcome."""
     from paytrace_sl.pipeline.sl_context import load_sl_context
     from paytrace_sl.pipeline.transform import build_plan
+    from paytrace_sl.review.overrides import with_overrides
 
     landing = ctx.landing
     transactions = read_transactions(landing, VALIDATED_FILE)
@@ -258,6 +259,7 @@ def transform(ctx: RunContext) -> TransformSummary:
             invoice_ids=[t.invoice_id for t in transactions],
             mapping=mapping,
         )
+        sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
     result = build_plan(transactions, sl, mapping, window=ctx.window)
     outcome = transform_outcome(result, transactions)
     landing.write_plan(PLAN_FILE, result.plan)
@@ -277,7 +279,10 @@ def transform(ctx: RunContext) -> TransformSummary:
 
 def transform_outcome(result: Any, transactions: Sequence[Transaction]) -> dict[str, Any]:
     """The transform result as JSON lists for the load and summary steps (ids, codes, texts; no card data)."""
+    from paytrace_sl.review.store import payer_details
+
     state = {t.transaction_id: t.status.value for t in transactions}
+    by_id = {t.transaction_id: t for t in transactions}
 
     def reasons(items: Mapping[int, Any]) -> list[dict[str, Any]]:
         return [
@@ -300,7 +305,10 @@ def transform_outcome(result: Any, transactions: Sequence[Transaction]) -> dict[
         "posted_ids": posted_ids,
         "already_posted": sorted(int(t) for t in result.already_posted),
         "skipped": reasons(result.skipped),
-        "review": reasons(result.review),
+        # review items carry the payer's PCI-safe facts (amount, ids, name): the workbench's queue and hints
+        "review": [
+            dict(r, details=payer_details(by_id[r["transaction_id"]])) for r in reasons(result.review)
+        ],
     }
 
 
