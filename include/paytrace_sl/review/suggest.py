@@ -89,13 +89,9 @@ def merge(found: list[Suggestion]) -> list[Suggestion]:
 
 
 def default_suggester(engine: sa.Engine) -> Suggester:
-    """The workbench's suggester: ``paytrace_sl.customers.suggest.build_suggester`` (exact + fuzzy) when
-    that package is installed, else :class:`ExactSuggester`."""
-    import importlib
+    """The workbench's suggester: exact id, cross-reference, invoice owner, then rapidfuzz-scored matches
+    on name, e-mail, phone, postal code and address
+    (:func:`paytrace_sl.customers.suggest.build_suggester`)."""
+    from paytrace_sl.customers.suggest import build_suggester
 
-    try:
-        module = importlib.import_module("paytrace_sl.customers.suggest")
-    except ImportError:
-        return ExactSuggester(engine)
-    built: Suggester = module.build_suggester(engine)
-    return built
+    return build_suggester(engine)
