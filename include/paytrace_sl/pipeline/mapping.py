@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paytrace_sl.fraud.config import PATTERNS, RULE_PATTERNS, FraudConfig
 from paytrace_sl.pipeline.cards import BRANDS
 from paytrace_sl.pipeline.yamlsource import ConfigFileError, PathKey, YamlDocument, load_yaml_document
 from paytrace_sl.plan import Account
@@ -92,6 +93,7 @@ class Mapping:
     checks: ChecksConfig
     source: Path | None = None
     late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
+    fraud: FraudConfig = FraudConfig()  # fraud: alerts, holds, notification thresholds (docs/fraud.md)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -216,6 +218,7 @@ _TOP_KEYS = (
     "invoices",
     "checks",
     "periods",
+    "fraud",
 )
 
 
@@ -352,7 +355,29 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         ),
         source=file_path,
         late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
+        fraud=_fraud(reader, top.get("fraud")),
     )
+
+
+def _fraud(reader: _Reader, data: Any) -> FraudConfig:
+    """The ``fraud:`` section: on/off, patterns that hold posting, per-channel notification thresholds."""
+    path: PathKey = ("fraud",)
+    section = reader.section(data, path, ("enabled", "hold", "notify_min_score"))
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise reader.fail((*path, "enabled"), f"must be true or false, got {enabled!r}")
+    hold = reader.string_list(section, "hold", path, RULE_PATTERNS + ("model",))
+    raw = section.get("notify_min_score")
+    scores: dict[str, float] = {"log": 0.5}
+    if raw is not None:
+        from paytrace_sl.pipeline.notify import CHANNELS
+
+        table = reader.section(raw, (*path, "notify_min_score"), CHANNELS)
+        scores = {
+            ch: reader.number(table, ch, (*path, "notify_min_score"), 0.0, 0.0) for ch in table
+        }
+    assert set(PATTERNS) >= set(hold)
+    return FraudConfig(enabled=enabled, hold=hold, notify_min_score=MappingProxyType(scores))
 
 
 class _AnyKey(tuple[str, ...]):
