@@ -43,6 +43,7 @@ class FraudConfig:
     burst_minutes: int = 10
     burst_count: int = 5
     refund_history_days: int = 35  # how long sales are kept to match refunds
+    refund_coverage_days: int = 7  # "refund with no sale" only once the history is this long
     refund_clerk_min: int = 3
     refund_clerk_share: float = 0.5
     cards_per_customer: int = 3

@@ -8,7 +8,8 @@ landing files are overwritten atomically, our bookkeeping rows are inserted only
 the writer's ledger makes posting to SL exactly-once.
 
 Steps of ``paytrace_payments_to_sl``: :func:`extract_step` → :func:`validate_step` →
-:func:`transform_step` → :func:`load_step` → :func:`preflight_step` → :func:`summarize_step`.
+``score_fraud`` (:mod:`paytrace_sl.pipeline.fraud_step`) → :func:`transform_step` → :func:`load_step` →
+:func:`preflight_step` → :func:`summarize_step`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.records import Transaction, TransactionState
 from paytrace_sl.pipeline.copies import SETTLEMENT_BATCH, Copies, Resolved, resolve_copies
 from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter
+from paytrace_sl.pipeline.fraud_step import fraud_holds, fraud_step
 from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import (
     Notification,
@@ -589,6 +591,8 @@ def transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
     mapping = _load_mapping(cfg)
     with _engine(cfg) as engine:
         _install_own_tables(engine)
+        held = fraud_holds(engine, transactions)  # fraud alerts the mapping holds: review, not posted
+        transactions = [t for t in transactions if t.transaction_id not in held]
         with engine.connect() as conn:
             ctx = load_sl_context(
                 conn,
@@ -599,6 +603,7 @@ def transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
             )
     result = build_plan(transactions, ctx, mapping, window=window)
     outcome = _transform_outcome(result, transactions)
+    outcome["review"].extend(held.values())
     landing.write_plan(PLAN_FILE, result.plan)
     landing.write_json(OUTCOME_FILE, outcome)
     return _write_step_summary(
@@ -612,6 +617,7 @@ def transform_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str
             "already_posted": len(outcome["already_posted"]),
             "skipped": result.skipped_by_reason(),
             "review": len(outcome["review"]),
+            "fraud_held": len(held),
         },
     )
 
@@ -1244,7 +1250,7 @@ SETTLEMENT_STEPS: tuple[tuple[str, Step], ...] = tuple(
 PAYMENT_STEPS: tuple[tuple[str, Step], ...] = tuple(
     zip(
         PAYMENT_STEP_NAMES,
-        (extract_step, validate_step, transform_step, load_step, preflight_step, summarize_step),
+        (extract_step, validate_step, fraud_step, transform_step, load_step, preflight_step, summarize_step),
         strict=True,
     )
 )

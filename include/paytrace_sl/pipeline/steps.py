@@ -7,7 +7,15 @@ with its step function in ``PAYMENT_STEPS`` / ``SETTLEMENT_STEPS``.
 
 from __future__ import annotations
 
-PAYMENT_STEP_NAMES: tuple[str, ...] = ("extract", "validate", "transform", "load", "preflight", "summarize")
+PAYMENT_STEP_NAMES: tuple[str, ...] = (
+    "extract",
+    "validate",
+    "score_fraud",
+    "transform",
+    "load",
+    "preflight",
+    "summarize",
+)
 SETTLEMENT_STEP_NAMES: tuple[str, ...] = (
     "settle_extract",
     "settle_transform",
