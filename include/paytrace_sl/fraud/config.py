@@ -48,12 +48,12 @@ class FraudConfig:
     refund_clerk_share: float = 0.5
     cards_per_customer: int = 3
     customers_per_card: int = 4
-    amount_z: float = 4.5  # customer history (log amount)
+    amount_z: float = 4.0  # customer history (log amount)
     merchant_amount_z: float = 5.0  # walk-ins / customers without history
     customer_min_history: int = 10
     unusual_hour_share: float = 0.01
-    unusual_hour_amount_z: float = 2.33
+    unusual_hour_amount_z: float = 3.2
     model_enabled: bool = True
-    model_quantile: float = 0.9995  # alert above this quantile of the training scores
+    model_quantile: float = 0.9999  # alert above this quantile of the training scores
     model_sample: int = 4096  # training rows kept (rolling)
     model_refit_hours: int = 24

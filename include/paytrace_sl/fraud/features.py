@@ -66,7 +66,8 @@ class Context:
     customers: Mapping[str, Profile] = field(default_factory=dict)
     merchant: Profile = Profile(0, 0.0, 0.0)
     hours: Sequence[int] = (0,) * 24  # transactions seen per local hour
-    # sales a refund may refund: per (card, customer) the largest amount and first time; per invoice
+    # sales a refund may refund: per (card, customer, card holder) the largest amount and first time (a
+    # masked card alone is ambiguous: four digits, many walk-in cards share them); per invoice
     # the latest sale's card, customer and amount
     sales_by_card: pd.DataFrame = field(default_factory=lambda: _empty_sales_by_card())
     sales_by_invoice: pd.DataFrame = field(default_factory=lambda: _empty_sales_by_invoice())
@@ -78,6 +79,7 @@ def _empty_sales_by_card() -> pd.DataFrame:
         {
             "card": pd.Series([], dtype=object),
             "customer": pd.Series([], dtype=object),
+            "holder": pd.Series([], dtype=object),
             "max_cents": pd.Series([], dtype="int64"),
             "first_ts": pd.Series([], dtype="int64"),
         }
@@ -111,6 +113,7 @@ def build_frame(transactions: Sequence[Transaction]) -> pd.DataFrame:
             "ts": ts,
             "hour": hour,
             "card": [t.card_masked for t in transactions],
+            "holder": [t.billing_name.strip().lower() for t in transactions],
             "customer": [t.customer_id for t in transactions],
             "invoice": [t.invoice_id for t in transactions],
             "ip": [t.created_from_ip for t in transactions],

@@ -28,6 +28,8 @@ from paytrace_sl.fraud.features import (
 BURST_KEYS = (("card", "card"), ("customer", "customer"), ("ip", "IP"), ("by", "user"))
 # chance of a burst this large from the key's own rate: below this, the burst is not chance
 BURST_P = 1e-6
+LOCAL_HOURS = 2
+SD_PRIOR = 10
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,23 @@ def _bursts(frame: pd.DataFrame, cfg: FraudConfig) -> tuple[np.ndarray, pd.Serie
     ts = sub["ts"].to_numpy()
     span = max(int(frame["ts"].max() - frame["ts"].min()), 3600)
     half = cfg.burst_minutes * 60
-    for column, label in BURST_KEYS:
+    for column, label in BURST_KEYS:  # narrow keys first: a burst already explained is not counted again
         values = sub[column]
-        present = (values != "").to_numpy()
+        present = (values != "").to_numpy() & ~hit[idx]
         if not present.any():
             continue
         codes, uniques = pd.factorize(values)
+        # rows without the key, or already in a burst, each get a code of their own (counted alone)
+        codes = np.where(present, codes, len(uniques) + np.arange(codes.size))
         counts = burst_counts(codes, ts, half)
-        per_key = np.bincount(codes, minlength=len(uniques))
-        expected = per_key[codes] * (2 * half) / span  # chance count in a window of 2*half
+        # the key's own rate around the event (± LOCAL_HOURS, the burst itself left out): a busy user
+        # at a busy hour has more small declines by chance than a quiet one at night
+        around = burst_counts(codes, ts, LOCAL_HOURS * 3600)
+        local = max(min(span, 2 * LOCAL_HOURS * 3600) - 2 * half, half)
+        expected = np.maximum(around - counts, 0) * (2 * half) / local
         threshold = np.maximum(cfg.burst_count, poisson.isf(BURST_P, expected) + 1)
         fired = present & (counts >= threshold)
-        feature[idx] = np.maximum(feature[idx], np.where(present, counts, 0))
+        feature[idx] = np.maximum(feature[idx], np.where(present, counts - 1, 0))  # the others nearby
         if not fired.any():
             continue
         rows = idx[fired]
@@ -98,7 +105,9 @@ def _bursts(frame: pd.DataFrame, cfg: FraudConfig) -> tuple[np.ndarray, pd.Serie
 def _refunds(
     frame: pd.DataFrame, ctx: Context, cfg: FraudConfig, sale: pd.Series, refund: pd.Series
 ) -> tuple[dict[str, np.ndarray], dict[str, pd.Series], np.ndarray]:
-    """Refund larger than the sale, to another card than the sale, or with no sale at all."""
+    """Refund larger than the sale, to another card than the sale, or with no sale at all. The sale is
+    the one carrying the refund's invoice, else the sales on the same card for the same customer and card
+    holder (the largest one is "the sale")."""
     n = len(frame)
     hits = {p: np.zeros(n, dtype=bool) for p in ("refund_exceeds_sale", "refund_other_card", "refund_no_sale")}
     reasons = {p: pd.Series([""] * n, dtype=object) for p in hits}
@@ -106,8 +115,8 @@ def _refunds(
     ridx = np.flatnonzero(refund.to_numpy())
     if ridx.size == 0:
         return hits, reasons, ratio
-    sales = frame.loc[sale, ["tid", "ts", "cents", "card", "customer", "invoice"]]
-    refunds = frame.iloc[ridx][["ts", "cents", "card", "customer", "invoice"]].reset_index(drop=True)
+    sales = frame.loc[sale, ["tid", "ts", "cents", "card", "customer", "holder", "invoice"]]
+    refunds = frame.iloc[ridx][["ts", "cents", "card", "customer", "holder", "invoice"]].reset_index(drop=True)
     # by invoice: the latest sale carrying the refund's invoice (frame first, then history)
     by_inv_frame = (
         sales.loc[sales["invoice"] != ""]
@@ -123,19 +132,19 @@ def _refunds(
     inv = refunds.merge(by_inv, on="invoice", how="left")
     inv_match = (refunds["invoice"] != "").to_numpy() & inv["sale_cents"].notna().to_numpy()
     inv_match &= (inv["sale_ts"].fillna(np.inf).to_numpy() <= refunds["ts"].to_numpy())
-    # by card and customer: the largest sale and the first one
+    # by card, customer and card holder: the largest sale and the first one
     agg_frame = (
-        sales.groupby(["card", "customer"], sort=False)
+        sales.groupby(["card", "customer", "holder"], sort=False)
         .agg(max_cents=("cents", "max"), first_ts=("ts", "min"))
         .reset_index()
     )
     agg = (
         pd.concat([agg_frame, ctx.sales_by_card], ignore_index=True)
-        .groupby(["card", "customer"], sort=False)
+        .groupby(["card", "customer", "holder"], sort=False)
         .agg(max_cents=("max_cents", "max"), first_ts=("first_ts", "min"))
         .reset_index()
     )
-    card = refunds.merge(agg, on=["card", "customer"], how="left")
+    card = refunds.merge(agg, on=["card", "customer", "holder"], how="left")
     card_match = card["max_cents"].notna().to_numpy() & (
         card["first_ts"].fillna(np.inf).to_numpy() <= refunds["ts"].to_numpy()
     )
@@ -269,8 +278,12 @@ def evaluate(frame: pd.DataFrame, ctx: Context, cfg: FraudConfig) -> Evaluation:
         cust_n = joined["n"].fillna(0).to_numpy().astype(np.int64)
         cust_mean = joined["mean"].fillna(0.0).to_numpy()
         cust_sd = joined["sd"].fillna(0.0).to_numpy()
-    own = (cust_n >= cfg.customer_min_history) & (cust_sd > 0)
-    customer_z = np.where(own, (logs - cust_mean) / np.where(own, cust_sd, 1.0), 0.0)
+    # the customer's spread shrunk towards the merchant's (a few similar amounts must not make a
+    # normal amount look extreme): prior weight SD_PRIOR observations
+    prior = m.sd if m.n >= 100 and m.sd > 0 else 1.0
+    cust_sd = np.sqrt((cust_n * cust_sd**2 + SD_PRIOR * prior**2) / (cust_n + SD_PRIOR))
+    own = cust_n >= cfg.customer_min_history
+    customer_z = np.where(own, (logs - cust_mean) / cust_sd, 0.0)
     outlier = approved_sale & np.where(own, customer_z >= cfg.amount_z, merchant_z >= cfg.merchant_amount_z)
     hits["amount_outlier"] = outlier
     typical = np.exp(np.where(own, cust_mean, m.mean))
@@ -303,8 +316,9 @@ def evaluate(frame: pd.DataFrame, ctx: Context, cfg: FraudConfig) -> Evaluation:
     features = pd.DataFrame(
         {
             "log_amount": logs,
-            "merchant_z": merchant_z,
-            "customer_z": customer_z,
+            # a very small amount is not suspicious in itself (card testing has its own rule)
+            "merchant_z": np.maximum(merchant_z, -3.0),
+            "customer_z": np.maximum(customer_z, -3.0),
             "hour_rarity": -np.log(np.maximum(share, 1e-4)),
             "small_burst": burst_feature,
             "cards_per_customer": cards_per_customer.astype(np.float64),

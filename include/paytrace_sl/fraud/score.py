@@ -106,7 +106,8 @@ def score_window(
     model_hit = np.zeros(len(frame), dtype=bool)
     if fitted is not None:
         result.model_version = fitted.version
-        todo = in_window & ~rule_hit
+        # declines move no money and their bursts are the card-testing rule's: the model scores the rest
+        todo = in_window & ~rule_hit & (frame["state"] != "declined").to_numpy()
         if todo.any():
             anomaly[todo] = fitted.anomaly(ev.features.loc[todo])
             model_hit[todo] = anomaly[todo] > fitted.threshold

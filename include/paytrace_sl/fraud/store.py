@@ -76,16 +76,22 @@ def load_context(
     since = (
         _utc(int(frame["ts"].min())) - dt.timedelta(days=history_days) if len(frame) else dt.datetime.now(dt.UTC)
     )
-    by_card: list[tuple[str, str, int, int]] = []
+    by_card: list[tuple[str, str, str, int, int]] = []
     for chunk in _chunks(sorted(set(refunds["card"].tolist()))):
         rows = conn.execute(
-            sa.select(h.c.card_masked, h.c.customer_id, sa.func.max(h.c.amount_cents), sa.func.min(h.c.created_at))
+            sa.select(
+                h.c.card_masked,
+                h.c.customer_id,
+                h.c.holder,
+                sa.func.max(h.c.amount_cents),
+                sa.func.min(h.c.created_at),
+            )
             .where(h.c.card_masked.in_(chunk), h.c.created_at >= since)
-            .group_by(h.c.card_masked, h.c.customer_id)
+            .group_by(h.c.card_masked, h.c.customer_id, h.c.holder)
         )
         by_card.extend(
-            (str(c), str(cu), int(m), int(_aware(first).timestamp()))  # type: ignore[union-attr]
-            for c, cu, m, first in rows
+            (str(c), str(cu), str(ho), int(m), int(_aware(first).timestamp()))  # type: ignore[union-attr]
+            for c, cu, ho, m, first in rows
         )
     by_invoice: list[tuple[str, str, int, int]] = []
     for chunk in _chunks(sorted({i for i in refunds["invoice"].tolist() if i})):
@@ -98,7 +104,7 @@ def load_context(
             (str(i), str(c), int(m), int(_aware(at).timestamp()))  # type: ignore[union-attr]
             for i, c, m, at in rows
         )
-    sales_by_card = pd.DataFrame(by_card, columns=["card", "customer", "max_cents", "first_ts"]).astype(
+    sales_by_card = pd.DataFrame(by_card, columns=["card", "customer", "holder", "max_cents", "first_ts"]).astype(
         {"max_cents": "int64", "first_ts": "int64"}
     )
     sales_by_invoice = (
@@ -176,6 +182,7 @@ def advance_history(
                             "amount_cents": int(r.cents),
                             "card_masked": str(r.card),
                             "customer_id": str(r.customer),
+                            "holder": str(r.holder)[:100],
                             "invoice_id": str(r.invoice),
                         }
                         for r in sales.itertuples(index=False)

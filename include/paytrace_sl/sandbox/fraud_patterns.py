@@ -254,7 +254,7 @@ def _amount_outlier(d: _Day, k: int) -> list[dict[str, Any]]:
 
 
 def _unusual_hour(d: _Day, k: int) -> list[dict[str, Any]]:
-    dollars = math.exp(4 + d.rnd.uniform(2.8, 4.5))
+    dollars = math.exp(4 + d.rnd.uniform(3.5, 4.8))
     return [d.record(d.rnd.randint(1 * 3600, 5 * 3600 - 1), int(dollars * 100))]
 
 

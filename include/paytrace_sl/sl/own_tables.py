@@ -263,6 +263,7 @@ xPTFraudHist = sa.Table(
     sa.Column("amount_cents", sa.BigInteger, nullable=False),
     sa.Column("card_masked", sa.String(25), nullable=False),
     sa.Column("customer_id", sa.Unicode(50), nullable=False),
+    sa.Column("holder", sa.Unicode(100), nullable=False),  # billing name, lower case (refund matching)
     sa.Column("invoice_id", sa.Unicode(50), nullable=False),
     info=_since(4),
     quote=False,
