@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime, parse_request_date
+from paytrace_sl.sandbox.fraud_patterns import FraudInjection, inject_all
 from paytrace_sl.sandbox import shapes
 from paytrace_sl.sandbox.faults import FaultConfig, FaultInjector
 from paytrace_sl.sandbox.merchant import (
@@ -63,6 +64,9 @@ class SandboxConfig:
     # Sandbox clock: when set, "now" for processing calls (sale, capture, refund, void, settle) is this
     # merchant-local time instead of the wall clock, so tests create events on chosen dates.
     clock: dt.datetime | None = None
+    # Labelled fraud patterns added to the generated days (off by default); the labels are served by the
+    # admin endpoint GET /_sandbox/fraud_labels, never in API answers (sandbox/fraud_patterns.py).
+    fraud: FraudInjection = field(default_factory=FraudInjection)
 
 
 class ApiError(Exception):
@@ -133,6 +137,8 @@ class SandboxServer:
         self._lock = threading.RLock()
         self._tokens: dict[str, list[float]] = {}  # token -> [expires_monotonic, calls]
         self._overlay = _Overlay(self.sim)
+        self._fraud_labels: dict[int, str] = {}
+        self._inject_fraud()
         self._path_counts: dict[str, int] = {}
         self._status_counts: dict[str, int] = {}
         self._httpd = _HTTPServer((host, port), _Handler, self)
@@ -214,11 +220,27 @@ class SandboxServer:
                 "clock": self._clock.isoformat() if self._clock is not None else None,
             }
 
+    def _inject_fraud(self) -> None:
+        """Add the configured fraud incidents to the overlay (as new records) and keep their labels."""
+        with self._lock:
+            self._fraud_labels = {}
+            for day, rec, label in inject_all(self.sim, self.config.fraud, self._new_id):
+                tid = int(rec["transaction_id"])
+                self._overlay.records[tid] = rec
+                self._overlay.record_day[tid] = day
+                self._fraud_labels[tid] = label
+
+    def fraud_labels(self) -> dict[int, str]:
+        """Ground truth of the injected fraud: transaction id → pattern (empty when injection is off)."""
+        with self._lock:
+            return dict(self._fraud_labels)
+
     def reset(self) -> None:
         """Forget processing changes, tokens, counters and faults: back to the generated merchant."""
         with self._lock:
             self._tokens.clear()
             self._overlay = _Overlay(self.sim)
+            self._inject_fraud()
             self._path_counts.clear()
             self._status_counts.clear()
         self.faults.reset()
@@ -1038,6 +1060,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._read_body()
         if self.path.split("?", 1)[0] == "/_sandbox/stats":
             self._send_json(200, self.server.sandbox.stats())
+        elif self.path.split("?", 1)[0] == "/_sandbox/fraud_labels":
+            labels = self.server.sandbox.fraud_labels()
+            self._send_json(200, {"labels": {str(k): v for k, v in sorted(labels.items())}})
         else:
             self._send_json(
                 405 if self.path.split("?", 1)[0] in ROUTES else 404,
@@ -1146,6 +1171,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"ok": True})
         elif path == "/_sandbox/stats":
             self._send_json(200, sandbox.stats())
+        elif path == "/_sandbox/fraud_labels":
+            labels = sandbox.fraud_labels()
+            self._send_json(200, {"labels": {str(k): v for k, v in sorted(labels.items())}})
         else:
             self._send_json(404, {"error": f"unknown admin endpoint {path}"})
 
