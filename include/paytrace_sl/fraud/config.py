@@ -54,6 +54,7 @@ class FraudConfig:
     unusual_hour_share: float = 0.01
     unusual_hour_amount_z: float = 3.2
     model_enabled: bool = True
-    model_quantile: float = 0.9999  # alert above this quantile of the training scores
+    model_quantile: float = 0.999  # alert above this quantile of the training scores …
+    model_min_z: float = 4.0  # … and with a feature at least this many spreads from the training median
     model_sample: int = 4096  # training rows kept (rolling)
     model_refit_hours: int = 24

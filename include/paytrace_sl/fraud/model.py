@@ -6,6 +6,10 @@ database never holds executable bytes and a version can be re-created and inspec
 training sample rolls: each refit keeps half of the previous sample and fills the rest with the newest
 rows the rules did not flag.
 
+IsolationForest ranks; it does not extrapolate (a row beyond every training value is isolated no faster
+than the training's own extremes), so a model alert needs both: an anomaly score above the training
+sample's ``model_quantile`` and one feature at least ``model_min_z`` spreads from the training median.
+
 An alert's *reasons* are the features that drove it: the features furthest from the training sample's
 median, in units of its spread (robust z), each with the row's value and the typical one.
 """
@@ -64,6 +68,12 @@ class FittedModel:
         """0..1: 0.5 at the threshold, towards 1 beyond the most anomalous training row."""
         width = max(self.top - self.threshold, 1e-6)
         return np.clip(0.5 + 0.5 * (anomaly - self.threshold) / (2 * width), 0.0, 0.99)
+
+    def max_z(self, features: pd.DataFrame) -> np.ndarray:
+        """Per row, the largest robust z of any feature (how far outside the history it is)."""
+        if len(features) == 0:
+            return np.zeros(0)
+        return np.asarray((np.abs(_matrix(features) - self.median) / self.spread).max(axis=1), dtype=np.float64)
 
     def drivers(self, row: np.ndarray) -> dict[str, dict[str, float]]:
         """The features furthest from the training median (robust z), with value and typical value."""

@@ -110,7 +110,8 @@ def score_window(
         todo = in_window & ~rule_hit & (frame["state"] != "declined").to_numpy()
         if todo.any():
             anomaly[todo] = fitted.anomaly(ev.features.loc[todo])
-            model_hit[todo] = anomaly[todo] > fitted.threshold
+            far = fitted.max_z(ev.features.loc[todo]) >= cfg.model_min_z
+            model_hit[todo] = (anomaly[todo] > fitted.threshold) & far
     result.seconds["model"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
