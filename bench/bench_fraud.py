@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -189,6 +190,25 @@ def main(argv: list[str] | None = None) -> int:
         alerts, seconds = run_days(engine, sim, days, cfg)
     out["injected"] = metrics(alerts, labels, days, counted_days)
     out["injected"]["seconds_per_day"] = round(sum(seconds) / len(seconds), 3)
+
+    # the unsupervised layer alone (no rules): what it would find by itself
+    with fresh_database() as engine:
+        model_alerts, _ = run_days(engine, sim, days, replace(cfg, rules_enabled=False))
+    model_only = metrics(model_alerts, labels, days, counted_days)
+    out["model_only"] = {
+        k: model_only[k] for k in ("alerts", "recall", "precision", "false_alerts_per_1000_clean")
+    }
+    out["model_only"]["recall_by_pattern"] = {
+        p: sum(
+            1
+            for day in counted_days
+            for a in model_alerts[day]
+            if labels.get(int(a["transaction_id"])) == p
+        )
+        / max(v["injected"], 1)
+        for p, v in out["injected"]["per_pattern"].items()
+        if v["injected"]
+    }
 
     clean_days, _ = generate(sim, FraudInjection(rate=0.0))
     with fresh_database() as engine:

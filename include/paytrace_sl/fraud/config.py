@@ -53,8 +53,9 @@ class FraudConfig:
     customer_min_history: int = 10
     unusual_hour_share: float = 0.01
     unusual_hour_amount_z: float = 3.2
+    rules_enabled: bool = True  # False: the model alone (bench_fraud's model-only figures)
     model_enabled: bool = True
     model_quantile: float = 0.999  # alert above this quantile of the training scores …
-    model_min_z: float = 4.0  # … and with a feature at least this many spreads from the training median
+    model_max_tail: float = 0.001  # … and a feature beyond all but this share of the training sample
     model_sample: int = 4096  # training rows kept (rolling)
     model_refit_hours: int = 24

@@ -8,10 +8,10 @@ rows the rules did not flag.
 
 IsolationForest ranks; it does not extrapolate (a row beyond every training value is isolated no faster
 than the training's own extremes), so a model alert needs both: an anomaly score above the training
-sample's ``model_quantile`` and one feature at least ``model_min_z`` spreads from the training median.
+sample's ``model_quantile`` and one feature beyond all but ``model_max_tail`` of the training sample.
 
-An alert's *reasons* are the features that drove it: the features furthest from the training sample's
-median, in units of its spread (robust z), each with the row's value and the typical one.
+An alert's *reasons* are the features that drove it: its rarest features against the training sample
+(the share of the history as far out), each with the row's value and the typical (median) one.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class FittedModel:
     data_through: dt.datetime
     forest: Any
     quantile: float
+    sorted: np.ndarray  # the sample, each column sorted (empirical tails)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -69,24 +70,37 @@ class FittedModel:
         width = max(self.top - self.threshold, 1e-6)
         return np.clip(0.5 + 0.5 * (anomaly - self.threshold) / (2 * width), 0.0, 0.99)
 
-    def max_z(self, features: pd.DataFrame) -> np.ndarray:
-        """Per row, the largest robust z of any feature (how far outside the history it is)."""
+    def tails(self, matrix: np.ndarray) -> np.ndarray:
+        """Per row and feature: the share of the training sample at least as far out on the same side
+        (two-sided empirical tail; 1/n when beyond every training value)."""
+        matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
+        n = len(self.sorted)
+        out = np.empty_like(matrix)
+        for j in range(matrix.shape[1]):
+            col = self.sorted[:, j]
+            high = n - np.searchsorted(col, matrix[:, j], side="left")
+            low = np.searchsorted(col, matrix[:, j], side="right")
+            out[:, j] = np.maximum(np.minimum(high, low), 1) / n
+        return out
+
+    def min_tail(self, features: pd.DataFrame) -> np.ndarray:
+        """Per row, the rarest feature's tail share (small = outside what the history holds)."""
         if len(features) == 0:
             return np.zeros(0)
-        return np.asarray((np.abs(_matrix(features) - self.median) / self.spread).max(axis=1), dtype=np.float64)
+        return np.asarray(self.tails(_matrix(features)).min(axis=1), dtype=np.float64)
 
     def drivers(self, row: np.ndarray) -> dict[str, dict[str, float]]:
-        """The features furthest from the training median (robust z), with value and typical value."""
+        """The rarest features of ``row`` against the training sample, with value and typical value."""
+        tail = self.tails(row)[0]
         z = np.abs(row - self.median) / self.spread
-        top = np.argsort(-z, kind="stable")[:DRIVERS]
+        top = np.lexsort((-z, tail))[:DRIVERS]
         return {
             MODEL_FEATURES[i]: {
                 "value": round(float(row[i]), 4),
                 "typical": round(float(self.median[i]), 4),
-                "z": round(float(z[i]), 2),
+                "tail": round(float(tail[i]), 5),
             }
             for i in top
-            if z[i] > 0
         }
 
 
@@ -122,6 +136,7 @@ def fit(sample: np.ndarray, version: int, quantile: float, data_through: dt.date
         data_through=data_through,
         forest=forest,
         quantile=quantile,
+        sorted=np.sort(sample, axis=0),
     )
 
 

@@ -87,6 +87,8 @@ def score_window(
     ts = frame["ts"].to_numpy()
     in_window = (ts >= int(start.timestamp())) & (ts < int(end.timestamp()))
     result.scored = int(in_window.sum())
+    if not cfg.rules_enabled:
+        ev.hits.loc[:, :] = False
     rule_hit = ev.hits.to_numpy().any(axis=1)
     result.seconds["rules"] = time.perf_counter() - clock
 
@@ -110,7 +112,7 @@ def score_window(
         todo = in_window & ~rule_hit & (frame["state"] != "declined").to_numpy()
         if todo.any():
             anomaly[todo] = fitted.anomaly(ev.features.loc[todo])
-            far = fitted.max_z(ev.features.loc[todo]) >= cfg.model_min_z
+            far = fitted.min_tail(ev.features.loc[todo]) <= cfg.model_max_tail
             model_hit[todo] = (anomaly[todo] > fitted.threshold) & far
     result.seconds["model"] = time.perf_counter() - clock
 
@@ -134,7 +136,7 @@ def score_window(
             patterns = ["model"]
             drivers_full = fitted.drivers(feats[row])
             reasons = [
-                f"{name} = {d['value']:g} (typical {d['typical']:g}, {d['z']:g} spreads away)"
+                f"{name} = {d['value']:g} (typical {d['typical']:g}; {100 * d['tail']:.2f} % of the history as far out)"
                 for name, d in drivers_full.items()
             ]
             drivers = {name: d["value"] for name, d in drivers_full.items()}

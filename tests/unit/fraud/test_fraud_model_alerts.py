@@ -55,13 +55,13 @@ def test_a_model_version_is_recreated_exactly_from_its_sample() -> None:
     odd[0, 0], odd[0, 1], odd[0, 3], odd[0, 5], odd[0, 7], odd[0, 8], odd[0, 9] = 8.5, 4.5, 8.0, 4, 1, 3, 1
     odd_frame = pd.DataFrame(odd, columns=list(MODEL_FEATURES))
     score = first.anomaly(odd_frame)
-    assert score[0] > first.threshold and first.max_z(odd_frame)[0] >= 4
+    assert score[0] > first.threshold and first.min_tail(odd_frame)[0] <= 0.001
     drivers = first.drivers(odd[0])
     assert len(drivers) == 3 and set(drivers) <= set(MODEL_FEATURES)
-    assert all(d["z"] > 0 for d in drivers.values())
+    assert all(d["tail"] <= 0.001 for d in drivers.values())  # the three rarest: each beyond the history
     assert 0.5 <= float(first.alert_score(score)[0]) <= 0.99
     # normal rows: (almost) none above the threshold and far out
-    assert ((first.anomaly(frame) > first.threshold) & (first.max_z(frame) >= 4)).mean() < 0.005
+    assert ((first.anomaly(frame) > first.threshold) & (first.min_tail(frame) <= 0.001)).mean() < 0.005
 
 
 def test_rolling_sample_keeps_half_old_half_new() -> None:
