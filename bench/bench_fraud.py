@@ -177,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--big", type=int, default=100_000, help="transactions for the timing run (0: skip)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--timing-only", action="store_true", help="only the 100k timing")
     args = parser.parse_args(argv)
+    if args.timing_only:
+        print(json.dumps(timing(args.big, max(args.customers, 2000), args.rate), indent=2))
+        return 0
 
     cfg = FraudConfig()
     out: dict[str, Any] = {"config": vars(args)}

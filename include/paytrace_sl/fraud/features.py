@@ -104,41 +104,46 @@ def build_frame(transactions: Sequence[Transaction]) -> pd.DataFrame:
     cents = np.fromiter((int(t.amount * 100) for t in transactions), dtype=np.int64, count=n)
     ts = np.fromiter((int(t.created_at.timestamp()) for t in transactions), dtype=np.int64, count=n)
     hour = np.fromiter((t.created_at.hour for t in transactions), dtype=np.int64, count=n)
+    def text(values: list[str]) -> np.ndarray:
+        return np.array(values, dtype=object)  # object arrays: numpy compares them fast
+
     frame = pd.DataFrame(
         {
             "tid": tid,
-            "ttype": [t.transaction_type for t in transactions],
-            "state": [t.status.value for t in transactions],
+            "ttype": text([t.transaction_type for t in transactions]),
+            "state": text([t.status.value for t in transactions]),
             "cents": cents,
             "ts": ts,
             "hour": hour,
-            "card": [t.card_masked for t in transactions],
-            "holder": [t.billing_name.strip().lower() for t in transactions],
-            "customer": [t.customer_id for t in transactions],
-            "invoice": [t.invoice_id for t in transactions],
-            "ip": [t.created_from_ip for t in transactions],
-            "by": [t.created_by for t in transactions],
-            "avs": [t.avs_response for t in transactions],
-            "csc": [t.csc_response for t in transactions],
+            "card": text([t.card_masked for t in transactions]),
+            "holder": text([t.billing_name.strip().lower() for t in transactions]),
+            "customer": text([t.customer_id for t in transactions]),
+            "invoice": text([t.invoice_id for t in transactions]),
+            "ip": text([t.created_from_ip for t in transactions]),
+            "by": text([t.created_by for t in transactions]),
+            "avs": text([t.avs_response for t in transactions]),
+            "csc": text([t.csc_response for t in transactions]),
         }
     )
     return frame.sort_values(["ts", "tid"], kind="stable").reset_index(drop=True)
 
 
-def is_sale(frame: pd.DataFrame) -> pd.Series:
+def is_sale(frame: pd.DataFrame) -> np.ndarray:
     """Approved money-taking rows (an authorization only counts once captured: state not authorized)."""
-    ok = frame["ttype"].isin(SALE_TYPES) & ~frame["state"].isin(FAILED_STATES)
-    return ok & ~((frame["ttype"] == "AUTHORIZATION") & (frame["state"] == "authorized"))
+    ttype, state = frame["ttype"].to_numpy(), frame["state"].to_numpy()
+    ok = np.isin(ttype, SALE_TYPES) & ~np.isin(state, FAILED_STATES)
+    return np.asarray(ok & ~((ttype == "AUTHORIZATION") & (state == "authorized")), dtype=bool)
 
 
-def is_refund(frame: pd.DataFrame) -> pd.Series:
-    return (frame["ttype"] == "REFUND") & ~frame["state"].isin(FAILED_STATES)
+def is_refund(frame: pd.DataFrame) -> np.ndarray:
+    ttype, state = frame["ttype"].to_numpy(), frame["state"].to_numpy()
+    return np.asarray((ttype == "REFUND") & ~np.isin(state, FAILED_STATES), dtype=bool)
 
 
-def small_attempts(frame: pd.DataFrame, small_cents: int) -> pd.Series:
+def small_attempts(frame: pd.DataFrame, small_cents: int) -> np.ndarray:
     """Card-testing material: small declines and small (uncaptured) authorizations."""
-    attempt = (frame["state"] == "declined") | (frame["ttype"] == "AUTHORIZATION")
-    return attempt & (frame["cents"] <= small_cents)
+    attempt = (frame["state"].to_numpy() == "declined") | (frame["ttype"].to_numpy() == "AUTHORIZATION")
+    return np.asarray(attempt & (frame["cents"].to_numpy() <= small_cents), dtype=bool)
 
 
 def log_dollars(cents: pd.Series | np.ndarray) -> np.ndarray:
@@ -162,9 +167,14 @@ def burst_counts(codes: np.ndarray, ts: np.ndarray, half_width: int) -> np.ndarr
     return out
 
 
-def mismatch(texts: pd.Series) -> pd.Series:
-    """PayTrace's AVS/CSC texts that say the check failed ("No Match", "Not Matched", "Mismatch")."""
-    low = texts.str.lower()
-    return low.str.contains("no match", regex=False) | low.str.contains("not match", regex=False) | (
-        low.str.contains("mismatch", regex=False)
-    )
+def _says_mismatch(text: str) -> bool:
+    low = text.lower()
+    return "no match" in low or "not match" in low or "mismatch" in low
+
+
+def mismatch(texts: pd.Series) -> np.ndarray:
+    """PayTrace's AVS/CSC texts that say the check failed ("No Match", "Not Matched", "Mismatch").
+    Evaluated once per distinct text (a window has a handful)."""
+    codes, uniques = pd.factorize(texts.to_numpy())
+    verdict = np.array([_says_mismatch(str(u)) for u in uniques], dtype=bool)
+    return verdict[codes] if len(codes) else np.zeros(0, dtype=bool)

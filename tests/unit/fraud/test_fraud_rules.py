@@ -94,7 +94,7 @@ def test_card_testing_burst_on_one_key_fires_and_names_it(key: str) -> None:
     frame, ev = run(background() + burst)
     assert fired(frame, ev, "card_testing") == {t.transaction_id for t in burst}
     row = int(np.flatnonzero(ev.hits["card_testing"].to_numpy())[0])
-    reason = ev.reasons["card_testing"].iat[row]
+    reason = ev.reasons["card_testing"][row]
     assert "7 small declines/authorizations" in reason and "within 10 minutes" in reason
     assert {"card": "ending 9999", "ip": "198.51.100.7", "customer": "CUST00042"}[key] in reason
 
@@ -121,9 +121,9 @@ def test_refund_larger_than_its_sale_and_refund_to_another_card() -> None:
     assert fired(frame, ev, "refund_exceeds_sale") == {bigger.transaction_id}
     assert fired(frame, ev, "refund_other_card") == {other.transaction_id}
     row = int(frame.index[frame["tid"] == bigger.transaction_id][0])
-    assert ev.reasons["refund_exceeds_sale"].iat[row] == "refund 95.00 exceeds the sale it refunds (40.00)"
+    assert ev.reasons["refund_exceeds_sale"][row] == "refund 95.00 exceeds the sale it refunds (40.00)"
     row = int(frame.index[frame["tid"] == other.transaction_id][0])
-    assert "ending 7777" in ev.reasons["refund_other_card"].iat[row] and "ending 5151" in ev.reasons["refund_other_card"].iat[row]
+    assert "ending 7777" in ev.reasons["refund_other_card"][row] and "ending 5151" in ev.reasons["refund_other_card"][row]
 
 
 def test_refund_with_no_sale_needs_a_long_enough_history() -> None:
@@ -151,7 +151,7 @@ def test_refunds_concentrated_on_one_user() -> None:
     frame, ev = run(background() + sales + refunds + few)
     assert fired(frame, ev, "refund_clerk") == {t.transaction_id for t in refunds}
     row = int(np.flatnonzero(ev.hits["refund_clerk"].to_numpy())[0])
-    assert ev.reasons["refund_clerk"].iat[row] == "user clerk7 made 4 refunds out of 4 transactions"
+    assert ev.reasons["refund_clerk"][row] == "user clerk7 made 4 refunds out of 4 transactions"
 
 
 def test_velocity_many_cards_per_customer_and_one_card_many_customers() -> None:
@@ -191,7 +191,7 @@ def test_amount_outlier_against_the_customer_and_the_merchant() -> None:
     frame, ev = run(background() + [usual, huge, walk_in_huge, walk_in_big], ctx)
     assert fired(frame, ev, "amount_outlier") == {huge.transaction_id, walk_in_huge.transaction_id}
     row = int(frame.index[frame["tid"] == huge.transaction_id][0])
-    assert ev.reasons["amount_outlier"].iat[row].startswith("amount 9000.00 vs a typical")
+    assert ev.reasons["amount_outlier"][row].startswith("amount 9000.00 vs a typical")
 
 
 def test_unusual_hour_needs_a_rare_hour_and_a_large_amount() -> None:
