@@ -25,9 +25,9 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import replace
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -104,7 +104,10 @@ def run_days(
 
 
 def metrics(
-    alerts: dict[dt.date, list[dict[str, Any]]], labels: dict[int, str], days: dict[dt.date, list[Transaction]], counted: list[dt.date]
+    alerts: dict[dt.date, list[dict[str, Any]]],
+    labels: dict[int, str],
+    days: dict[dt.date, list[Transaction]],
+    counted: list[dt.date],
 ) -> dict[str, Any]:
     alerted: dict[int, list[str]] = {}
     for day in counted:
@@ -204,10 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out["model_only"]["recall_by_pattern"] = {
         p: sum(
-            1
-            for day in counted_days
-            for a in model_alerts[day]
-            if labels.get(int(a["transaction_id"])) == p
+            1 for day in counted_days for a in model_alerts[day] if labels.get(int(a["transaction_id"])) == p
         )
         / max(v["injected"], 1)
         for p, v in out["injected"]["per_pattern"].items()

@@ -210,7 +210,7 @@ def books_summary(
 
 
 def fraud_summary(sl_url: str, labels: Mapping[int, str]) -> str:
-    """One line: alerts by pattern in xPTFraudAlert, and how many of the sandbox's injected records they found."""
+    """One line: alerts by pattern in xPTFraudAlert, and how many injected records they found."""
     from collections import Counter
 
     from paytrace_sl.fraud.store import list_alerts
@@ -224,7 +224,8 @@ def fraud_summary(sl_url: str, labels: Mapping[int, str]) -> str:
     by_pattern = Counter(a["pattern"] for a in alerts)
     found = sum(1 for a in alerts if int(a["transaction_id"]) in labels)
     return (
-        f"fraud alerts: {len(alerts)} ({', '.join(f'{k} {v}' for k, v in sorted(by_pattern.items())) or 'none'}); "
+        f"fraud alerts: {len(alerts)} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(by_pattern.items())) or 'none'}); "
         f"injected fraud records: {len(labels)}, alerted: {found} (docs/fraud.md)"
     )
 
@@ -262,7 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tx-per-day", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
-        "--fraud-rate", type=float, default=0.01, help="labelled fraud incidents per transaction (docs/fraud.md)"
+        "--fraud-rate",
+        type=float,
+        default=0.01,
+        help="labelled fraud incidents per transaction (docs/fraud.md)",
     )
     args = parser.parse_args(argv)
 

@@ -36,9 +36,7 @@ class FraudConfig:
 
     enabled: bool = True
     hold: tuple[str, ...] = ()
-    notify_min_score: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType({"log": 0.5})
-    )
+    notify_min_score: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"log": 0.5}))
     small_amount_cents: int = 500  # card testing: "small" = at most this
     burst_minutes: int = 10
     burst_count: int = 5

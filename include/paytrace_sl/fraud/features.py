@@ -104,6 +104,7 @@ def build_frame(transactions: Sequence[Transaction]) -> pd.DataFrame:
     cents = np.fromiter((int(t.amount * 100) for t in transactions), dtype=np.int64, count=n)
     ts = np.fromiter((int(t.created_at.timestamp()) for t in transactions), dtype=np.int64, count=n)
     hour = np.fromiter((t.created_at.hour for t in transactions), dtype=np.int64, count=n)
+
     def text(values: list[str]) -> np.ndarray:
         return np.array(values, dtype=object)  # object arrays: numpy compares them fast
 

@@ -105,7 +105,9 @@ def _refunds(
     the one carrying the refund's invoice, else the sales on the same card for the same customer and card
     holder (the largest one is "the sale")."""
     n = len(frame)
-    hits = {p: np.zeros(n, dtype=bool) for p in ("refund_exceeds_sale", "refund_other_card", "refund_no_sale")}
+    hits = {
+        p: np.zeros(n, dtype=bool) for p in ("refund_exceeds_sale", "refund_other_card", "refund_no_sale")
+    }
     reasons: dict[str, Reasons] = {p: {} for p in hits}
     ratio = np.zeros(n, dtype=np.float64)
     ridx = np.flatnonzero(refund)
@@ -135,7 +137,9 @@ def _refunds(
     inv_match = (refunds["invoice"] != "").to_numpy() & inv["sale_cents"].notna().to_numpy()
     inv_match &= inv["sale_ts"].fillna(np.inf).to_numpy() <= r_ts
     # by card, customer and card holder: the largest sale and the first one
-    agg_frame = sales.groupby(keys, sort=False).agg(max_cents=("cents", "max"), first_ts=("ts", "min")).reset_index()
+    agg_frame = (
+        sales.groupby(keys, sort=False).agg(max_cents=("cents", "max"), first_ts=("ts", "min")).reset_index()
+    )
     agg = (
         pd.concat([agg_frame, ctx.sales_by_card], ignore_index=True)
         .groupby(keys, sort=False)
@@ -169,7 +173,8 @@ def _refunds(
         if other_card[k]:
             hits["refund_other_card"][row] = True
             reasons["refund_other_card"][row] = (
-                f"refund to {_last4(r_card[k])} but invoice {invoices[k]} was paid with {_last4(sale_card[k])}"
+                f"refund to {_last4(r_card[k])} but invoice {invoices[k]} "
+                f"was paid with {_last4(sale_card[k])}"
             )
         if no_sale[k]:
             hits["refund_no_sale"][row] = True
@@ -219,7 +224,9 @@ def evaluate(frame: pd.DataFrame, ctx: Context, cfg: FraudConfig) -> Evaluation:
     has_customer = customer != ""
     cust_codes, _ = pd.factorize(customer)
     card_codes, _ = pd.factorize(card)
-    pair_codes, _ = pd.factorize(cust_codes.astype(np.int64) * (int(card_codes.max(initial=0)) + 1) + card_codes)
+    pair_codes, _ = pd.factorize(
+        cust_codes.astype(np.int64) * (int(card_codes.max(initial=0)) + 1) + card_codes
+    )
     pair = np.bincount(pair_codes)[pair_codes]
     cust_max = np.zeros(int(cust_codes.max(initial=-1)) + 1, dtype=np.int64)
     np.maximum.at(cust_max, cust_codes, pair)
@@ -231,7 +238,8 @@ def evaluate(frame: pd.DataFrame, ctx: Context, cfg: FraudConfig) -> Evaluation:
     vel_cards = has_customer & (cards_per_customer >= cfg.cards_per_customer) & unusual_card
     hits["velocity_cards"] = vel_cards
     reasons["velocity_cards"] = {
-        r: f"customer {customer[r]} used {cards_per_customer[r]} cards" for r in np.flatnonzero(vel_cards).tolist()
+        r: f"customer {customer[r]} used {cards_per_customer[r]} cards"
+        for r in np.flatnonzero(vel_cards).tolist()
     }
     named_pairs = first_pair[has_customer[first_pair]]
     customers_per_card = np.bincount(card_codes[named_pairs], minlength=int(card_codes.max(initial=-1)) + 1)[
@@ -261,7 +269,8 @@ def evaluate(frame: pd.DataFrame, ctx: Context, cfg: FraudConfig) -> Evaluation:
     cust_n = np.zeros(n, dtype=np.int64)
     if ctx.customers:
         stats = pd.DataFrame(
-            [(k, p.n, p.mean, p.sd) for k, p in ctx.customers.items()], columns=["customer", "n", "mean", "sd"]
+            [(k, p.n, p.mean, p.sd) for k, p in ctx.customers.items()],
+            columns=["customer", "n", "mean", "sd"],
         ).set_index("customer")
         joined = stats.reindex(customer)
         cust_n = joined["n"].fillna(0).to_numpy().astype(np.int64)

@@ -58,7 +58,10 @@ class ScoreResult:
 
 def _fitted_from(row: dict[str, Any], cfg: FraudConfig) -> fraud_model.FittedModel:
     return fraud_model.fit(
-        row["sample"], int(row["version"]), float(row["params"].get("quantile", cfg.model_quantile)), row["data_through"]
+        row["sample"],
+        int(row["version"]),
+        float(row["params"].get("quantile", cfg.model_quantile)),
+        row["data_through"],
     )
 
 
@@ -136,7 +139,8 @@ def score_window(
             patterns = ["model"]
             drivers_full = fitted.drivers(feats[row])
             reasons = [
-                f"{name} = {d['value']:g} (typical {d['typical']:g}; {100 * d['tail']:.2f} % of the history as far out)"
+                f"{name} = {d['value']:g} (typical {d['typical']:g}; "
+                f"{100 * d['tail']:.2f} % of the history as far out)"
                 for name, d in drivers_full.items()
             ]
             drivers = {name: d["value"] for name, d in drivers_full.items()}

@@ -42,6 +42,12 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def _epoch(value: dt.datetime) -> int:
+    aware = _aware(value)
+    assert aware is not None
+    return int(aware.timestamp())
+
+
 def _state(conn: sa.Connection, key: str) -> dt.datetime | None:
     t = xPTFraudProfile
     value = conn.execute(sa.select(t.c.at).where(t.c.kind == STATE, t.c.pkey == key)).scalar_one_or_none()
@@ -74,7 +80,9 @@ def load_context(
     refunds = frame.loc[refund_mask]
     h = xPTFraudHist
     since = (
-        _utc(int(frame["ts"].min())) - dt.timedelta(days=history_days) if len(frame) else dt.datetime.now(dt.UTC)
+        _utc(int(frame["ts"].min())) - dt.timedelta(days=history_days)
+        if len(frame)
+        else dt.datetime.now(dt.UTC)
     )
     by_card: list[tuple[str, str, str, int, int]] = []
     for chunk in _chunks(sorted(set(refunds["card"].tolist()))):
@@ -89,24 +97,18 @@ def load_context(
             .where(h.c.card_masked.in_(chunk), h.c.created_at >= since)
             .group_by(h.c.card_masked, h.c.customer_id, h.c.holder)
         )
-        by_card.extend(
-            (str(c), str(cu), str(ho), int(m), int(_aware(first).timestamp()))  # type: ignore[union-attr]
-            for c, cu, ho, m, first in rows
-        )
+        by_card.extend((str(c), str(cu), str(ho), int(m), _epoch(first)) for c, cu, ho, m, first in rows)
     by_invoice: list[tuple[str, str, int, int]] = []
     for chunk in _chunks(sorted({i for i in refunds["invoice"].tolist() if i})):
-        rows = conn.execute(
+        inv_rows = conn.execute(
             sa.select(h.c.invoice_id, h.c.card_masked, h.c.amount_cents, h.c.created_at)
             .where(h.c.invoice_id.in_(chunk), h.c.created_at >= since)
             .order_by(h.c.created_at.desc())
         )
-        by_invoice.extend(
-            (str(i), str(c), int(m), int(_aware(at).timestamp()))  # type: ignore[union-attr]
-            for i, c, m, at in rows
-        )
-    sales_by_card = pd.DataFrame(by_card, columns=["card", "customer", "holder", "max_cents", "first_ts"]).astype(
-        {"max_cents": "int64", "first_ts": "int64"}
-    )
+        by_invoice.extend((str(i), str(c), int(m), _epoch(at)) for i, c, m, at in inv_rows)
+    sales_by_card = pd.DataFrame(
+        by_card, columns=["card", "customer", "holder", "max_cents", "first_ts"]
+    ).astype({"max_cents": "int64", "first_ts": "int64"})
     sales_by_invoice = (
         pd.DataFrame(by_invoice, columns=["invoice", "sale_card", "sale_cents", "sale_ts"])
         .astype({"sale_cents": "int64", "sale_ts": "int64"})
@@ -123,7 +125,10 @@ def load_context(
 
 
 def _merge_profiles(
-    conn: sa.Connection, kind: str, updates: Mapping[str, tuple[int, float, float]], at: dt.datetime | None = None
+    conn: sa.Connection,
+    kind: str,
+    updates: Mapping[str, tuple[int, float, float]],
+    at: dt.datetime | None = None,
 ) -> None:
     """Add (n, sum, sum of squares) to the stored profiles (delete + insert: portable upsert)."""
     if not updates:
@@ -180,16 +185,19 @@ def _insert_history(conn: sa.Connection, sales: pd.DataFrame) -> None:
     _bulk_insert(conn, xPTFraudHist, HIST_COLUMNS, rows)
 
 
-def _bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+def _bulk_insert(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
     """Rows into one of our tables inside ``conn``'s transaction: COPY on PostgreSQL (the SQL compiler and
     per-row round trips cost seconds at 100k rows), an executemany elsewhere."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
-            f"COPY {table.name.lower()} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
+        raw: Any = conn.connection.driver_connection  # psycopg 3 connection, in this transaction
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {table.name.lower()} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return
@@ -242,15 +250,19 @@ def advance_history(
                     },
                 )
                 _merge_profiles(
-                    conn, "merchant", {"": (int(len(logs)), float(logs.sum()), float((logs * logs).sum()))}
+                    conn, "merchant", {"": (len(logs), float(logs.sum()), float((logs * logs).sum()))}
                 )
             hours = np.bincount(new["hour"].to_numpy(), minlength=24)
-            _merge_profiles(conn, "hour", {f"{h:02d}": (int(hours[h]), 0.0, 0.0) for h in range(24) if hours[h]})
+            _merge_profiles(
+                conn, "hour", {f"{h:02d}": (int(hours[h]), 0.0, 0.0) for h in range(24) if hours[h]}
+            )
             if _state(conn, HISTORY_START) is None:
                 _set_state(conn, HISTORY_START, _utc(int(new["ts"].min())))
         _set_state(conn, WATERMARK, window_end.astimezone(dt.UTC))
         conn.execute(
-            sa.delete(xPTFraudHist).where(xPTFraudHist.c.created_at < window_end - dt.timedelta(days=history_days))
+            sa.delete(xPTFraudHist).where(
+                xPTFraudHist.c.created_at < window_end - dt.timedelta(days=history_days)
+            )
         )
         return len(new)
 
@@ -271,7 +283,12 @@ def latest_model(conn: sa.Connection) -> dict[str, Any] | None:
 
 
 def save_model(
-    engine: sa.Engine, *, version: int, params: Mapping[str, Any], sample: np.ndarray, data_through: dt.datetime
+    engine: sa.Engine,
+    *,
+    version: int,
+    params: Mapping[str, Any],
+    sample: np.ndarray,
+    data_through: dt.datetime,
 ) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -291,7 +308,9 @@ def save_model(
 # ------------------------------------------------------------------------------------------ alerts
 
 
-def save_alerts(engine: sa.Engine, alerts: Sequence[Mapping[str, Any]], run_id: str) -> list[Mapping[str, Any]]:
+def save_alerts(
+    engine: sa.Engine, alerts: Sequence[Mapping[str, Any]], run_id: str
+) -> list[Mapping[str, Any]]:
     """Insert the alerts whose transaction has none yet; returns the new ones (what gets notified)."""
     if not alerts:
         return []
@@ -300,7 +319,12 @@ def save_alerts(engine: sa.Engine, alerts: Sequence[Mapping[str, Any]], run_id: 
     with engine.begin() as conn:
         existing: set[int] = set()
         for chunk in _chunks(ids):
-            existing.update(int(v) for v in conn.execute(sa.select(t.c.transaction_id).where(t.c.transaction_id.in_(chunk))).scalars())
+            existing.update(
+                int(v)
+                for v in conn.execute(
+                    sa.select(t.c.transaction_id).where(t.c.transaction_id.in_(chunk))
+                ).scalars()
+            )
         new = [a for a in alerts if int(a["transaction_id"]) not in existing]
         now = dt.datetime.now(dt.UTC)
         if new:
@@ -353,7 +377,9 @@ def release_hold(engine: sa.Engine, transaction_id: int) -> bool:
     """A person cleared the alert: the next run posts the transaction. True if a hold was released."""
     t = xPTFraudAlert
     with engine.begin() as conn:
-        done = conn.execute(sa.update(t).where(t.c.transaction_id == transaction_id, t.c.held == 1).values(held=0))
+        done = conn.execute(
+            sa.update(t).where(t.c.transaction_id == transaction_id, t.c.held == 1).values(held=0)
+        )
     return bool(done.rowcount)
 
 

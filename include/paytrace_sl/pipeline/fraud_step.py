@@ -51,7 +51,9 @@ def fraud_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, An
             engine.dispose()
         summary = {"enabled": True, **result.summary()}
         summary["notified"] = (
-            notify_alerts(cfg.notify, fraud.notify_min_score, result.new_alerts, run_id=run_id, window=window.label)
+            notify_alerts(
+                cfg.notify, fraud.notify_min_score, result.new_alerts, run_id=run_id, window=window.label
+            )
             if result.new_alerts
             else {}
         )
@@ -68,6 +70,11 @@ def fraud_holds(engine: sa.Engine, transactions: Iterable[Transaction]) -> dict[
     state = {t.transaction_id: t.status.value for t in transactions}
     held = held_transactions(engine, state)
     return {
-        tid: {"transaction_id": tid, "reason_code": HOLD_REASON_CODE, "reason": text, "paytrace_state": state[tid]}
+        tid: {
+            "transaction_id": tid,
+            "reason_code": HOLD_REASON_CODE,
+            "reason": text,
+            "paytrace_state": state[tid],
+        }
         for tid, text in sorted(held.items())
     }

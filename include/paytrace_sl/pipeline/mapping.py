@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -93,7 +93,8 @@ class Mapping:
     checks: ChecksConfig
     source: Path | None = None
     late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
-    fraud: FraudConfig = FraudConfig()  # fraud: alerts, holds, notification thresholds (docs/fraud.md)
+    # fraud: alerts, holds, notification thresholds (docs/fraud.md)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -366,16 +367,14 @@ def _fraud(reader: _Reader, data: Any) -> FraudConfig:
     enabled = section.get("enabled", True)
     if not isinstance(enabled, bool):
         raise reader.fail((*path, "enabled"), f"must be true or false, got {enabled!r}")
-    hold = reader.string_list(section, "hold", path, RULE_PATTERNS + ("model",))
+    hold = reader.string_list(section, "hold", path, (*RULE_PATTERNS, "model"))
     raw = section.get("notify_min_score")
     scores: dict[str, float] = {"log": 0.5}
     if raw is not None:
         from paytrace_sl.pipeline.notify import CHANNELS
 
         table = reader.section(raw, (*path, "notify_min_score"), CHANNELS)
-        scores = {
-            ch: reader.number(table, ch, (*path, "notify_min_score"), 0.0, 0.0) for ch in table
-        }
+        scores = {ch: reader.number(table, ch, (*path, "notify_min_score"), 0.0, 0.0) for ch in table}
     assert set(PATTERNS) >= set(hold)
     return FraudConfig(enabled=enabled, hold=hold, notify_min_score=MappingProxyType(scores))
 

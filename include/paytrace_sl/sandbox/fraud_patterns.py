@@ -1,4 +1,4 @@
-"""Labelled fraud patterns the PayTrace sandbox injects (issue 16 §1; docs/fraud.md, docs/paytrace-sandbox.md).
+"""Labelled fraud patterns the PayTrace sandbox injects (issue 16 §1; docs/fraud.md).
 
 ``FraudInjection(rate=...)`` adds, per generated day, ``rate × tx_per_day`` (at least one) fraud
 *incidents*, the patterns taking turns; each incident is one or more records in PayTrace's §3.1 export
@@ -88,7 +88,9 @@ class _Day:
         length = 15 if b.startswith("37") else 16
         return b + "*" * (length - 10) + f"{self.rnd.randrange(10000):04d}"
 
-    def record(self, seconds: int, cents: int, ttype: str = "SALE", status: tuple[str, str] = shapes.STATUS_PENDING) -> dict[str, Any]:
+    def record(
+        self, seconds: int, cents: int, ttype: str = "SALE", status: tuple[str, str] = shapes.STATUS_PENDING
+    ) -> dict[str, Any]:
         assert self.template is not None
         rec = copy.deepcopy(self.template.to_dict())
         rec["transaction_id"] = self.next_id()
@@ -101,9 +103,13 @@ class _Day:
         rec["created"]["through"], rec["created"]["by"] = "API", "apiuser"
         rec["created"]["from_ip"] = f"203.0.113.{self.rnd.randint(1, 254)}"
         rec["avs_response"], rec["csc_response"] = "Full Exact Match", "Match"
-        rec["approval_code"] = "" if status == shapes.STATUS_DECLINED else f"TAS{self.rnd.randrange(1000):03d}"
+        rec["approval_code"] = (
+            "" if status == shapes.STATUS_DECLINED else f"TAS{self.rnd.randrange(1000):03d}"
+        )
         rec["approval_message"] = (
-            shapes.RANDOM_DECLINE_APPROVAL if status == shapes.STATUS_DECLINED else "EXACT MATCH - Approved and completed"
+            shapes.RANDOM_DECLINE_APPROVAL
+            if status == shapes.STATUS_DECLINED
+            else "EXACT MATCH - Approved and completed"
         )
         rec["invoice_id"], rec["customer_reference_id"], rec["description"] = "", "", ""
         rec["customer_id"] = ""

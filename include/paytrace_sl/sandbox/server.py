@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime, parse_request_date
-from paytrace_sl.sandbox.fraud_patterns import FraudInjection, inject_all
 from paytrace_sl.sandbox import shapes
 from paytrace_sl.sandbox.faults import FaultConfig, FaultInjector
+from paytrace_sl.sandbox.fraud_patterns import FraudInjection, inject_all
 from paytrace_sl.sandbox.merchant import (
     MerchantConfig,
     MerchantSimulation,

@@ -50,7 +50,11 @@ def test_alerts_hold_only_the_mapped_patterns_and_release_posts(
     cfg = PipelineConfig(
         sl_url=sl_pg_url,
         paytrace=PayTraceSettings(
-            url=server.url, username="sandbox", password="sandbox-password", timezone=LA, requests_per_second=0
+            url=server.url,
+            username="sandbox",
+            password="sandbox-password",
+            timezone=LA,
+            requests_per_second=0,
         ),
         mapping_path=mapping_holding(tmp_path, HELD),
         landing_dir=tmp_path / "landing",
@@ -76,15 +80,21 @@ def test_alerts_hold_only_the_mapped_patterns_and_release_posts(
             reviews = {
                 int(tid): reason
                 for tid, reason in conn.execute(
-                    sa.select(xPTReview.c.transaction_id, xPTReview.c.reason).where(xPTReview.c.reason_code == "fraud_hold")
+                    sa.select(xPTReview.c.transaction_id, xPTReview.c.reason).where(
+                        xPTReview.c.reason_code == "fraud_hold"
+                    )
                 )
             }
-            posted = {int(t) for t in conn.execute(sa.select(xPTLedger.c.transaction_id)).scalars() if t is not None}
+            posted = {
+                int(t) for t in conn.execute(sa.select(xPTLedger.c.transaction_id)).scalars() if t is not None
+            }
         assert set(reviews) == held and not (held & posted)
         assert all(r.startswith("fraud alert (") for r in reviews.values())
         # an alert the mapping does not hold never blocks posting: approved sales among them are posted
         approved_not_held = {
-            a["transaction_id"] for a in alerts if not a["held"] and a["pattern"] in ("velocity_cards", "amount_outlier")
+            a["transaction_id"]
+            for a in alerts
+            if not a["held"] and a["pattern"] in ("velocity_cards", "amount_outlier")
         }
         assert approved_not_held <= posted
         assert summary["review"] >= len(held)
@@ -95,7 +105,9 @@ def test_alerts_hold_only_the_mapped_patterns_and_release_posts(
         # a person clears an approved sale's alert: the next run of the window treats it like any sale
         # (this walk-in card matches no SL customer: the shipped mapping sends it to review for that)
         sale = next(
-            a["transaction_id"] for a in alerts if a["held"] and "avs_csc_mismatch" in a["patterns"].split(",")
+            a["transaction_id"]
+            for a in alerts
+            if a["held"] and "avs_csc_mismatch" in a["patterns"].split(",")
         )
         assert store.release_hold(engine, sale)
         run_window(cfg, window, "fraud-2")

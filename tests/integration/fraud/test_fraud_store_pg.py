@@ -86,7 +86,9 @@ def test_scoring_days_stores_alerts_once_and_versions_the_model(pg_database: str
         again = score_window(engine, days[ordered[-2]] + days[ordered[-1]], start, end, cfg, run_id="again")
         assert again.alerts and not again.new_alerts and again.history_added == 0
         with engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(xPTFraudHist)).scalar_one() == hist_before
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(xPTFraudHist)).scalar_one() == hist_before
+            )
 
         # stored alerts: reasons a person reads, features, model version; card testing held
         alerts = store.list_alerts(engine, *bounds(ordered[-1]))

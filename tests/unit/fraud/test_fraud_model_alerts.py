@@ -88,7 +88,8 @@ def test_mapping_fraud_section(tmp_path: Path) -> None:
     cfg = load_mapping(
         _mapping_with(
             tmp_path,
-            "fraud:\n  hold: [card_testing, refund_no_sale]\n  notify_min_score:\n    slack: 0.9\n    webhook: 0.5\n",
+            "fraud:\n  hold: [card_testing, refund_no_sale]\n"
+            "  notify_min_score:\n    slack: 0.9\n    webhook: 0.5\n",
         )
     ).fraud
     assert cfg.hold == ("card_testing", "refund_no_sale")
@@ -143,7 +144,12 @@ def test_alerts_go_to_each_channel_above_its_threshold(
     receiver: tuple[str, list[tuple[dict[str, str], bytes]]], caplog: pytest.LogCaptureFixture
 ) -> None:
     url, got = receiver
-    settings = NotifySettings(channels=("log", "webhook", "slack"), webhook_url=url, webhook_secret="s3", slack_webhook_url=url + "/slack")
+    settings = NotifySettings(
+        channels=("log", "webhook", "slack"),
+        webhook_url=url,
+        webhook_secret="s3",
+        slack_webhook_url=url + "/slack",
+    )
     with caplog.at_level(logging.WARNING, logger="paytrace_sl.pipeline.notify"):
         outcome = notify_alerts(settings, {"log": 0.5, "webhook": 0.9}, ALERTS, run_id="r1", window="w")
     assert outcome == {"log": "sent", "webhook": "sent", "slack": "none"}  # slack: no threshold, nothing
