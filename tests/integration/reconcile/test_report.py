@@ -29,6 +29,7 @@ TABLES = (
     "data_quality",
     "exceptions",
     "review_queue",
+    "fraud_alerts",
     "lineage",
 )
 
