@@ -37,7 +37,7 @@ DAG_ID = "paytrace_payments_to_sl"
     doc_md=__doc__,
 )
 def paytrace_payments_to_sl() -> None:
-    # extract → validate → transform → load → preflight → summarize (runner.PAYMENT_STEPS)
+    # extract → validate → score_fraud → transform → load → preflight → summarize (runner.PAYMENT_STEPS)
     step_chain(DAG_ID, "payments")
 
 
