@@ -77,6 +77,9 @@ def score_window(
 ) -> ScoreResult:
     """Score the transactions created in [start, end) (the rest of ``transactions`` is context)."""
     result = ScoreResult()
+    # plain zone-aware UTC datetimes (Airflow hands pendulum ones, whose arithmetic our UTC columns refuse)
+    start = dt.datetime.fromtimestamp(start.timestamp(), dt.UTC)
+    end = dt.datetime.fromtimestamp(end.timestamp(), dt.UTC)
     clock = time.perf_counter()
     frame = build_frame(transactions)
     refund = is_refund(frame)

@@ -79,6 +79,8 @@ def test_plugin_declares_app_and_view() -> None:
 
     (app_spec,) = PaytraceSlPlugin.fastapi_apps
     assert isinstance(app_spec["app"], FastAPI) and app_spec["url_prefix"] == "/paytrace-sl"
-    (view,) = PaytraceSlPlugin.external_views
-    ExternalViewResponse.model_validate(view)
-    assert not view["href"].startswith("/") and view["url_route"]
+    view, fraud = PaytraceSlPlugin.external_views  # reconciliation, fraud alerts (docs/fraud.md)
+    for v in (view, fraud):
+        ExternalViewResponse.model_validate(v)
+        assert not v["href"].startswith("/") and v["url_route"]
+    assert fraud["href"] == "paytrace-sl/fraud"
