@@ -221,14 +221,39 @@ class SandboxServer:
             }
 
     def _inject_fraud(self) -> None:
-        """Add the configured fraud incidents to the overlay (as new records) and keep their labels."""
+        """Add the configured fraud incidents to the overlay (as new records) and keep their labels.
+
+        The pending ones of each day but the last settle that evening in a batch of their own (fraud
+        money settles like any other; the generated batches stay exactly as they are)."""
         with self._lock:
             self._fraud_labels = {}
+            by_day: dict[dt.date, list[dict[str, Any]]] = {}
             for day, rec, label in inject_all(self.sim, self.config.fraud, self._new_id):
                 tid = int(rec["transaction_id"])
                 self._overlay.records[tid] = rec
                 self._overlay.record_day[tid] = day
                 self._fraud_labels[tid] = label
+                if rec["status_code"] == shapes.STATUS_PENDING[0] and day < self.sim.end:
+                    by_day.setdefault(day, []).append(rec)
+            ov = self._overlay
+            for day, pending in sorted(by_day.items()):
+                number = ov.next_batch
+                ov.next_batch += 1
+                stamp = self._stamp(self.sim.settle_time(day) + dt.timedelta(minutes=20))
+                items = []
+                for rec in pending:
+                    rec["status_code"], rec["status_message"] = f"GB{number}", shapes.SETTLED_STATUS_MESSAGE
+                    rec["settled"] = stamp
+                    items.append(
+                        (
+                            rec["transaction_type"],
+                            brand_of_masked(rec["credit_card"]["masked_number"]),
+                            _cents(rec["amount"]) or 0,
+                        )
+                    )
+                ov.batches.append(
+                    (summarize_batch(number, stamp, items), [int(r["transaction_id"]) for r in pending])
+                )
 
     def fraud_labels(self) -> dict[int, str]:
         """Ground truth of the injected fraud: transaction id → pattern (empty when injection is off)."""
