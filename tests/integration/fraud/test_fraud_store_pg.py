@@ -115,6 +115,8 @@ def test_first_run_without_enough_rows_fits_no_model_and_rules_still_work(pg_dat
         day = sorted(days)[0]
         few = [t for t in days[day] if t.transaction_id in labels] + days[day][:50]
         start, end = bounds(day)
+        empty = score_window(engine, [], start, end, FraudConfig(), run_id="empty")  # a quiet hour
+        assert empty.scored == 0 and not empty.alerts and empty.model_version is None
         result = score_window(engine, few, start, end, FraudConfig(), run_id="small")
         assert result.model_version is None and result.model_fitted is None
         assert {"card_testing"} <= set(result.summary()["by_pattern"])
