@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,6 +126,83 @@ def build_frame(transactions: Sequence[Transaction]) -> pd.DataFrame:
             "csc": text([t.csc_response for t in transactions]),
         }
     )
+    return frame.sort_values(["ts", "tid"], kind="stable").reset_index(drop=True)
+
+
+_ROW_TEXT = {
+    "ttype": "transaction_type",
+    "state": "status",
+    "card": "card_masked",
+    "customer": "customer_id",
+    "invoice": "invoice_id",
+    "ip": "created_from_ip",
+    "by": "created_by",
+    "avs": "avs_response",
+    "csc": "csc_response",
+}
+
+
+def _cents(amount: object) -> int:
+    """Exact cents of a landed decimal string ("12.3", "12.30", "12"): integer arithmetic, no float."""
+    text = str(amount).strip()
+    sign = -1 if text.startswith("-") else 1
+    whole, _, frac = text.lstrip("+-").partition(".")
+    if len(frac) > 2 and frac[2:].strip("0"):
+        raise ValueError(f"amount {text!r} has more than two decimals")
+    return sign * (int(whole or "0") * 100 + int((frac[:2] or "0").ljust(2, "0")))
+
+
+def build_frame_from_rows(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
+    """The same frame as :func:`build_frame`, straight from landed JSONL rows (``Transaction.to_json_dict``
+    shape): no ``Transaction`` objects, times parsed by pandas in C. ``created_at`` carries the merchant's
+    offset, so its hour is the local hour."""
+    columns: dict[str, list[object]] = {k: [] for k in ("tid", "cents", "created", "holder", *_ROW_TEXT)}
+    for row in rows:
+        columns["tid"].append(row["transaction_id"])
+        columns["cents"].append(_cents(row["amount"]))
+        columns["created"].append(row["created_at"])
+        columns["holder"].append(str(row.get("billing_name", "")).strip().lower())
+        for name, key in _ROW_TEXT.items():
+            columns[name].append(row.get(key, "") or "")
+    created = pd.Series(columns.pop("created"), dtype=object)
+    stamps = (
+        pd.to_datetime(created, utc=True, format="ISO8601")
+        if len(created)
+        else pd.Series([], dtype="datetime64[ns, UTC]")
+    )
+    frame = pd.DataFrame(
+        {
+            "tid": np.asarray(columns.pop("tid"), dtype=np.int64),
+            "ttype": np.array(columns.pop("ttype"), dtype=object),
+            "state": np.array(columns.pop("state"), dtype=object),
+            "cents": np.asarray(columns.pop("cents"), dtype=np.int64),
+            "ts": stamps.dt.as_unit("s").astype("int64").to_numpy()
+            if len(created)
+            else np.zeros(0, dtype=np.int64),
+            "hour": created.str.slice(11, 13).astype(np.int64).to_numpy()
+            if len(created)
+            else np.zeros(0, dtype=np.int64),
+            **{name: np.array(values, dtype=object) for name, values in columns.items()},
+        }
+    )
+    frame = frame[
+        [
+            "tid",
+            "ttype",
+            "state",
+            "cents",
+            "ts",
+            "hour",
+            "card",
+            "holder",
+            "customer",
+            "invoice",
+            "ip",
+            "by",
+            "avs",
+            "csc",
+        ]
+    ]
     return frame.sort_values(["ts", "tid"], kind="stable").reset_index(drop=True)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 from paytrace_sl.fraud import model as fraud_model
@@ -67,7 +68,7 @@ def _fitted_from(row: dict[str, Any], cfg: FraudConfig) -> fraud_model.FittedMod
 
 def score_window(
     engine: sa.Engine,
-    transactions: Sequence[Transaction],
+    transactions: Sequence[Transaction] | pd.DataFrame,
     start: dt.datetime,
     end: dt.datetime,
     cfg: FraudConfig,
@@ -75,13 +76,15 @@ def score_window(
     run_id: str = "",
     save: bool = True,
 ) -> ScoreResult:
-    """Score the transactions created in [start, end) (the rest of ``transactions`` is context)."""
+    """Score the transactions created in [start, end) (the rest of ``transactions`` is context).
+    ``transactions``: records, or the frame :func:`~paytrace_sl.fraud.features.build_frame_from_rows`
+    built from landed rows (what the step does: no ``Transaction`` objects)."""
     result = ScoreResult()
     # plain zone-aware UTC datetimes (Airflow hands pendulum ones, whose arithmetic our UTC columns refuse)
     start = dt.datetime.fromtimestamp(start.timestamp(), dt.UTC)
     end = dt.datetime.fromtimestamp(end.timestamp(), dt.UTC)
     clock = time.perf_counter()
-    frame = build_frame(transactions)
+    frame = transactions if isinstance(transactions, pd.DataFrame) else build_frame(transactions)
     refund = is_refund(frame)
     with engine.connect() as conn:
         ctx = store.load_context(conn, frame, history_days=cfg.refund_history_days, refund_mask=refund)

@@ -32,6 +32,7 @@ HOLD_REASON_CODE = "fraud_hold"
 def fraud_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any]:
     """Score every validated transaction of ``window``; alerts to ``xPTFraudAlert`` and the notifiers."""
     from paytrace_sl.fraud.alerts import notify_alerts
+    from paytrace_sl.fraud.features import build_frame_from_rows
     from paytrace_sl.fraud.score import score_window
     from paytrace_sl.pipeline.mapping import load_mapping
     from paytrace_sl.sl.engine import create_sl_engine
@@ -42,11 +43,11 @@ def fraud_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, An
     if not fraud.enabled:
         summary: dict[str, Any] = {"enabled": False, "scored": 0, "alerts": 0}
     else:
-        transactions = [Transaction.from_json_dict(r) for r in landing.read_jsonl(VALIDATED_FILE)]
+        frame = build_frame_from_rows(landing.read_jsonl(VALIDATED_FILE))
         engine = create_sl_engine(cfg.sl_url)
         try:
             install(engine)
-            result = score_window(engine, transactions, window.start, window.end, fraud, run_id=run_id)
+            result = score_window(engine, frame, window.start, window.end, fraud, run_id=run_id)
         finally:
             engine.dispose()
         summary = {"enabled": True, **result.summary()}

@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from paytrace_sl.fraud.config import RULE_PATTERNS, FraudConfig
-from paytrace_sl.fraud.features import Context, Profile, build_frame, burst_counts, mismatch
+from paytrace_sl.fraud.features import (
+    Context,
+    Profile,
+    build_frame,
+    build_frame_from_rows,
+    burst_counts,
+    mismatch,
+)
 from paytrace_sl.fraud.rules import Evaluation, evaluate
 from paytrace_sl.paytrace.records import Transaction, TransactionState
 
@@ -239,3 +246,26 @@ def test_clean_background_fires_nothing_and_features_are_finite() -> None:
     assert set(ev.hits.columns) == set(RULE_PATTERNS)
     assert np.isfinite(ev.features.to_numpy()).all()
     assert len(ev.features) == len(frame)
+
+
+def test_frame_from_landed_rows_equals_frame_from_records() -> None:
+    records = [
+        *background(30),
+        tx(
+            ttype="REFUND",
+            amount="12.30",
+            customer="CUST00001",
+            invoice="INV-9",
+            ip="198.51.100.1",
+            name=" Kim LEE ",
+        ),
+        tx(amount="7", status=TransactionState.DECLINED, at=NOON.replace(hour=23, minute=59, second=59)),
+    ]
+    from_records = build_frame(records)
+    from_rows = build_frame_from_rows(t.to_json_dict() for t in records)
+    pd.testing.assert_frame_equal(from_rows, from_records)
+    assert from_rows.loc[from_rows["cents"] == 1230, "holder"].tolist() == ["kim lee"]
+    assert 23 in from_rows["hour"].tolist()  # merchant-local hour, not UTC
+    assert len(build_frame_from_rows([])) == 0
+    with pytest.raises(ValueError, match="more than two decimals"):
+        build_frame_from_rows([dict(records[0].to_json_dict(), amount="1.234")])
