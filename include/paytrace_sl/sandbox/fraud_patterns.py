@@ -4,7 +4,8 @@
 *incidents*, the patterns taking turns; each incident is one or more records in PayTrace's §3.1 export
 shape, added to the day as new transactions (pending, declined or authorization-only; the server
 settles the pending ones of each day but the last in an evening batch of their own). The ground
-truth (``transaction_id → pattern``) is kept by the server outside the API answers: ``GET /_sandbox/fraud_labels`` (admin), or :func:`inject_day`'s return value in benches.
+truth (``transaction_id → pattern``) is kept by the server outside the API answers:
+``GET /_sandbox/fraud_labels`` (admin), or :func:`inject_day`'s return value in benches.
 
 Every record is built from a clean record of the same merchant (so channel, address and shape look
 normal) and changed only where the pattern says:
