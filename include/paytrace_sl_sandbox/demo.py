@@ -210,6 +210,27 @@ def books_summary(
     return lines
 
 
+def fraud_summary(sl_url: str, labels: Mapping[int, str]) -> str:
+    """One line: alerts by pattern in xPTFraudAlert, and how many injected records they found."""
+    from collections import Counter
+
+    from paytrace_sl.fraud.store import list_alerts
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(sl_url)
+    try:
+        alerts = list_alerts(engine, limit=100_000)
+    finally:
+        engine.dispose()
+    by_pattern = Counter(a["pattern"] for a in alerts)
+    found = sum(1 for a in alerts if int(a["transaction_id"]) in labels)
+    return (
+        f"fraud alerts: {len(alerts)} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(by_pattern.items())) or 'none'}); "
+        f"injected fraud records: {len(labels)}, alerted: {found} (docs/fraud.md)"
+    )
+
+
 def print_summary(
     transactions: int,
     result: Mapping[str, Any],
@@ -242,8 +263,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=DEMO_DAYS)
     parser.add_argument("--tx-per-day", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--fraud-rate",
+        type=float,
+        default=0.01,
+        help="labelled fraud incidents per transaction (docs/fraud.md)",
+    )
     args = parser.parse_args(argv)
 
+    from paytrace_sl_sandbox.fraud_patterns import FraudInjection
     from paytrace_sl_sandbox.merchant import MerchantConfig
     from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
     from paytrace_sl_sandbox.sl_seed import init_sandbox
@@ -260,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mapping = write_sandbox_mapping(var_dir / "mapping-sandbox.yaml", unidentified_receipts=True)
     days = [DEMO_START + dt.timedelta(days=i) for i in range(args.days)]
     log_file = var_dir / "airflow.log"
-    with SandboxServer(SandboxConfig(merchant), port=0) as server:
+    with SandboxServer(SandboxConfig(merchant, fraud=FraudInjection(rate=args.fraud_rate)), port=0) as server:
+        labels = server.fraud_labels()
         print(
             f"PayTrace sandbox: {server.url} ({args.days} days x {args.tx_per_day} transactions)", flush=True
         )
@@ -277,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     transactions, result = demo_totals(sl_url)
     books = books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1])
     print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books)
+    print(fraud_summary(sl_url, labels), flush=True)
     return 0
 
 

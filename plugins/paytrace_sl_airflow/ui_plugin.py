@@ -299,6 +299,22 @@ def create_app(
         status, error = status_or_error()
         return {"status": status, "error": error, "reports": list_reports(root())}
 
+    @router.get("/fraud", response_class=HTMLResponse)
+    def fraud() -> HTMLResponse:  # fraud alerts page (fraud_page.py, docs/fraud.md)
+        from paytrace_sl_airflow.fraud_page import fraud_page, read_fraud
+
+        try:
+            data, error = read_fraud(engine()), ""
+        except Exception as exc:  # the same contract as the status page: say what is wrong
+            data, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return HTMLResponse(fraud_page(data, error, _STYLE))
+
+    @router.get("/api/fraud")
+    def api_fraud() -> dict[str, Any]:
+        from paytrace_sl_airflow.fraud_page import read_fraud
+
+        return read_fraud(engine())
+
     @router.get("/reports/{name}/{file_name}")
     def report_file(name: str, file_name: str) -> Response:
         if not (_SAFE_NAME.match(name) and _SAFE_NAME.match(file_name)):
@@ -399,6 +415,13 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             "name": "PayTrace review",
             "href": REVIEW_URL_PREFIX.lstrip("/") + "/",
             "url_route": "paytrace-review",
+            "destination": "nav",
+            "category": "browse",
+        },
+        {
+            "name": "PayTrace fraud alerts",
+            "href": URL_PREFIX.lstrip("/") + "/fraud",
+            "url_route": "paytrace-fraud",
             "destination": "nav",
             "category": "browse",
         },

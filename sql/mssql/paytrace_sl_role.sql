@@ -66,6 +66,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTCustXref TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecon TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTReportStale TO paytrace_sl_writer;  -- schema v4
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTVaultProfile TO paytrace_sl_writer;  -- schema v5
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudAlert TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudModel TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudHist TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudProfile TO paytrace_sl_writer;  -- schema v7
 GO
 
 /* Only with `customers: create_missing: true` in mapping.yaml (off by default; docs/customers.md)

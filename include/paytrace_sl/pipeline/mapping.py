@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paytrace_sl.fraud.config import PATTERNS, RULE_PATTERNS, FraudConfig
 from paytrace_sl.pipeline.cards import BRANDS
 from paytrace_sl.pipeline.yamlsource import ConfigFileError, PathKey, YamlDocument, load_yaml_document
 from paytrace_sl.plan import Account
@@ -98,6 +99,8 @@ class Mapping:
     checks: ChecksConfig
     source: Path | None = None
     late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
+    # fraud: alerts, holds, notification thresholds (docs/fraud.md)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -222,6 +225,7 @@ _TOP_KEYS = (
     "invoices",
     "checks",
     "periods",
+    "fraud",
 )
 
 
@@ -398,7 +402,27 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         ),
         source=file_path,
         late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
+        fraud=_fraud(reader, top.get("fraud")),
     )
+
+
+def _fraud(reader: _Reader, data: Any) -> FraudConfig:
+    """The ``fraud:`` section: on/off, patterns that hold posting, per-channel notification thresholds."""
+    path: PathKey = ("fraud",)
+    section = reader.section(data, path, ("enabled", "hold", "notify_min_score"))
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise reader.fail((*path, "enabled"), f"must be true or false, got {enabled!r}")
+    hold = reader.string_list(section, "hold", path, (*RULE_PATTERNS, "model"))
+    raw = section.get("notify_min_score")
+    scores: dict[str, float] = {"log": 0.5}
+    if raw is not None:
+        from paytrace_sl.pipeline.notify import CHANNELS
+
+        table = reader.section(raw, (*path, "notify_min_score"), CHANNELS)
+        scores = {ch: reader.number(table, ch, (*path, "notify_min_score"), 0.0, 0.0) for ch in table}
+    assert set(PATTERNS) >= set(hold)
+    return FraudConfig(enabled=enabled, hold=hold, notify_min_score=MappingProxyType(scores))
 
 
 class _AnyKey(tuple[str, ...]):

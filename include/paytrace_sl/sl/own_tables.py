@@ -278,6 +278,70 @@ xPTVaultProfile = sa.Table(
     quote=False,
 )
 
+# v7 (fraud alerts, docs/fraud.md): one alert per transaction, the model versions, the rolling history the
+# rules match refunds against, and the merchant's own profiles (amounts per customer, hours).
+xPTFraudAlert = sa.Table(
+    "xPTFraudAlert",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),
+    sa.Column("pattern", sa.String(40), nullable=False),  # first named pattern, or "model"
+    sa.Column("patterns", sa.Unicode(400), nullable=False),  # comma list of every pattern that fired
+    sa.Column("score", sa.Float, nullable=False),  # 0..1; 1.0 for a rule
+    sa.Column("reasons", _LongText, nullable=False),  # JSON list of texts a person reads
+    sa.Column("features", _LongText, nullable=False),  # JSON {feature: value} that drove it (no card data)
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("held", sa.SmallInteger, nullable=False),  # 1: kept out of SL (mapping fraud.hold)
+    sa.Column("created_at", UTCDateTime, nullable=False),  # the transaction's time
+    _run_id(),
+    sa.Column("scored_at", UTCDateTime, nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudModel = sa.Table(
+    "xPTFraudModel",
+    own_metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("algorithm", sa.String(40), nullable=False),
+    sa.Column("params", _LongText, nullable=False),  # JSON (library version, seed, trees, threshold, …)
+    sa.Column("features", _LongText, nullable=False),  # JSON list of feature names
+    sa.Column("sample", _LongText, nullable=False),  # JSON training rows (features only, no ids)
+    sa.Column("n_train", sa.Integer, nullable=False),
+    sa.Column("data_through", UTCDateTime, nullable=False),
+    sa.Column("fitted_at", UTCDateTime, nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudHist = sa.Table(
+    "xPTFraudHist",
+    own_metadata,
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("transaction_type", sa.String(20), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("card_masked", sa.String(25), nullable=False),
+    sa.Column("customer_id", sa.Unicode(50), nullable=False),
+    sa.Column("holder", sa.Unicode(100), nullable=False),  # billing name, lower case (refund matching)
+    sa.Column("invoice_id", sa.Unicode(50), nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudProfile = sa.Table(
+    "xPTFraudProfile",
+    own_metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),  # customer | hour | merchant | state
+    sa.Column("pkey", sa.Unicode(50), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),  # sum of log(amount) (or 0)
+    sa.Column("total_sq", sa.Float, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=True),  # state: watermark / history start
+    info=_since(7),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -307,6 +371,11 @@ INDEXES: tuple[IndexSpec, ...] = (
     ),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
     IndexSpec("xptvault_ix_custid", "xPTVaultProfile", ("cust_id",), since=5),
+    IndexSpec("xptfraudalert_ux_txn", "xPTFraudAlert", ("transaction_id",), unique=True, since=7),
+    IndexSpec("xptfraudalert_ix_at", "xPTFraudAlert", ("created_at",), since=7),
+    IndexSpec("xptfraudhist_ix_card", "xPTFraudHist", ("card_masked",), since=7),
+    IndexSpec("xptfraudhist_ix_inv", "xPTFraudHist", ("invoice_id",), since=7),
+    IndexSpec("xptfraudhist_ix_at", "xPTFraudHist", ("created_at",), since=7),
 )
 
 
@@ -518,6 +587,14 @@ def _v6(conn: sa.Connection, log: _StepLog) -> None:
     )
 
 
+FRAUD_TABLES = ("xPTFraudAlert", "xPTFraudModel", "xPTFraudHist", "xPTFraudProfile")
+
+
+def _v7(conn: sa.Connection, log: _StepLog) -> None:
+    for name in FRAUD_TABLES:
+        _create_table(conn, name, 7, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -546,6 +623,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "review workbench: xPTReview.closed_how, closed_why, resolved_cust_id, resolved_ref_nbr",
         _v6,
     ),
+    Migration(7, "fraud alerts: xPTFraudAlert, xPTFraudModel, xPTFraudHist, xPTFraudProfile", _v7),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

@@ -31,6 +31,7 @@ TABLES = (
     "review_queue",
     "expiring_cards",
     "review_closed",
+    "fraud_alerts",
     "lineage",
 )
 
