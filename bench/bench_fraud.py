@@ -2,7 +2,7 @@
 alert rate on clean days, and the scoring time at 100k transactions.
 
 A fresh PostgreSQL database holds our ``xPTFraud*`` tables. The sandbox merchant generates ``--days``
-days; :mod:`paytrace_sl.sandbox.fraud_patterns` adds labelled incidents at ``--rate`` (the labels stay
+days; :mod:`paytrace_sl_sandbox.fraud_patterns` adds labelled incidents at ``--rate`` (the labels stay
 here, never in the records). Each day is one window scored by :func:`paytrace_sl.fraud.score.score_window`
 with the previous day as look-back, exactly as the ``score_fraud`` step does; the first ``--warmup``
 days build the merchant's history (the history rules and the model need it) and are not counted.
@@ -32,8 +32,6 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from paytrace_sl.sandbox.fraud_patterns import FraudInjection, inject_day
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 
 from paytrace_sl.fraud.config import FraudConfig
 from paytrace_sl.fraud.features import build_frame_from_rows
@@ -41,6 +39,8 @@ from paytrace_sl.fraud.score import score_window
 from paytrace_sl.paytrace.parse import parse_transaction
 from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.sl.own_tables import install
+from paytrace_sl_sandbox.fraud_patterns import FraudInjection, inject_day
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PIPELINE_100K_SECONDS = 58.4  # docs/performance.md, end to end at 100k transactions

@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
             frozen = dt.datetime.fromisoformat(clock) if clock else None
         except ValueError:
             raise typer.BadParameter(f"--clock: expected YYYY-MM-DDTHH:MM, got {clock!r}") from None
-        from paytrace_sl.sandbox.fraud_patterns import FraudInjection
+        from paytrace_sl_sandbox.fraud_patterns import FraudInjection
 
         try:
             fraud = FraudInjection(rate=fraud_rate)

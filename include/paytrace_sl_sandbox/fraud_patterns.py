@@ -33,10 +33,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from paytrace_sl.sandbox import shapes
-from paytrace_sl.sandbox.merchant import MerchantSimulation, cents_to_json
-
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime
+from paytrace_sl_sandbox import shapes
+from paytrace_sl_sandbox.merchant import MerchantSimulation, cents_to_json
 
 INJECTED_PATTERNS: tuple[str, ...] = (
     "card_testing",

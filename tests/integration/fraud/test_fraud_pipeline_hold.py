@@ -12,10 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from paytrace_sl.sandbox.fraud_patterns import FraudInjection
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
-from paytrace_sl.sl.sandbox_seed import init_sandbox
 
 from paytrace_sl.fraud import store
 from paytrace_sl.paytrace.config import PayTraceSettings
@@ -24,6 +20,10 @@ from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, run_win
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES
 from paytrace_sl.pipeline.windows import Window, day_window
 from paytrace_sl.sl.own_tables import xPTLedger, xPTReview
+from paytrace_sl_sandbox.fraud_patterns import FraudInjection
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from paytrace_sl.sandbox.fraud_patterns import INJECTED_PATTERNS, FraudInjection
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxConfig, SandboxServer
 
 from paytrace_sl.paytrace.client import PayTraceClient
 from paytrace_sl.paytrace.config import PayTraceSettings
+from paytrace_sl_sandbox.fraud_patterns import INJECTED_PATTERNS, FraudInjection
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,6 @@ from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
-from paytrace_sl.sandbox.fraud_patterns import FraudInjection, inject_day
-from paytrace_sl.sandbox.merchant import MerchantConfig, MerchantSimulation
 
 from paytrace_sl.fraud import store
 from paytrace_sl.fraud.config import FraudConfig
@@ -17,6 +15,8 @@ from paytrace_sl.fraud.score import score_window
 from paytrace_sl.paytrace.parse import parse_transaction
 from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.sl.own_tables import SCHEMA_VERSION, install, xPTFraudHist, xPTFraudModel
+from paytrace_sl_sandbox.fraud_patterns import FraudInjection, inject_day
+from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation
 
 pytestmark = pytest.mark.integration
 

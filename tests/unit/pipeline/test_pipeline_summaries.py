@@ -103,6 +103,7 @@ def test_containers_round_trip() -> None:
         already_posted=0,
         skipped={"d": 1},
         review=0,
+        fraud_held=0,
     )
     assert TransformSummary.from_json(transform.to_json()) == transform
     settle = SettleTransformSummary(
