@@ -218,6 +218,34 @@ xPTRecon = sa.Table(
     quote=False,
 )
 
+# v4: chargeback and retrieval cases from the processor's files (docs/accounting.md §7), one row per
+# (case, disputed PayTrace transaction, stage), written in the same transaction as its SL documents.
+xPTChargeback = sa.Table(
+    "xPTChargeback",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("case_number", sa.String(40), nullable=False),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),  # the disputed PayTrace transaction
+    sa.Column("stage", sa.String(12), nullable=False),  # retrieval | chargeback | won | lost
+    sa.Column("case_date", sa.Date, nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("fee", sa.Numeric(18, 2), nullable=False),
+    sa.Column("reason_code", sa.Unicode(40), nullable=True),
+    sa.Column("cpny_id", sa.String(10), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=False),
+    sa.Column("ledger_key", sa.String(100), nullable=False),
+    sa.Column("outcome", sa.String(12), nullable=False),  # posted | review | recorded
+    sa.Column("ar_bat_nbr", sa.String(10), nullable=False),  # "" when the stage writes no AR document
+    sa.Column("doc_type", sa.String(2), nullable=False),
+    sa.Column("ref_nbr", sa.String(10), nullable=False),
+    sa.Column("gl_bat_nbr", sa.String(10), nullable=False),  # the chargeback fee entry, "" when none
+    sa.Column("source_file", sa.Unicode(255), nullable=False),
+    sa.Column("file_row", sa.Integer, nullable=False),
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -245,6 +273,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
+    IndexSpec(
+        "xptchargeback_ux_case", "xPTChargeback", ("case_number", "transaction_id", "stage"), unique=True, since=4
+    ),
+    IndexSpec("xptchargeback_ix_date", "xPTChargeback", ("case_date",), since=4),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
 )
 
@@ -401,6 +433,11 @@ def _v3(conn: sa.Connection, log: _StepLog) -> None:
         _create_index(conn, next(s for s in INDEXES if s.name == name))
 
 
+def _v4(conn: sa.Connection, log: _StepLog) -> None:
+    """Chargeback and retrieval cases (a new table only: nothing existing changes)."""
+    _create_table(conn, "xPTChargeback", 4, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -417,6 +454,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one xPTSkip row per (id, reason)",
         _v3,
     ),
+    Migration(4, "chargeback and retrieval cases (xPTChargeback)", _v4),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 
