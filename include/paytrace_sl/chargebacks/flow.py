@@ -199,7 +199,9 @@ def _record_problems(engine: sa.Engine, run_id: str, file_name: str, problems: l
                 {"file": file_name, "row": p.file_row, "field": p.field, "values": p.values}, sort_keys=True
             )
             reason = p.text(file_name)[:500]
-            digest = hashlib.sha256(f"{payload}|{reason}".encode()).hexdigest()
+            # the same bad row seen again (a re-sent or renamed file) is the same letter: no file name or row
+            identity = json.dumps({"field": p.field, "reason": p.reason, "values": p.values}, sort_keys=True)
+            digest = hashlib.sha256(identity.encode()).hexdigest()
             if conn.execute(sa.select(t.c.id).where(t.c.payload_hash == digest, t.c.replayed_at.is_(None))).first():
                 continue
             conn.execute(
@@ -216,3 +218,36 @@ def _record_problems(engine: sa.Engine, run_id: str, file_name: str, problems: l
             )
             inserted += 1
     return inserted
+
+
+INBOX_PATTERN = "*.csv"
+
+
+def inbox_files(folder: Path) -> list[Path]:
+    """The files waiting in ``<folder>/inbox`` (``.part`` files still being written are not listed)."""
+    return sorted(p for p in (folder / "inbox").glob(INBOX_PATTERN) if p.is_file())
+
+
+def import_inbox(engine: sa.Engine, folder: Path, mapping: Mapping, *, run_id: str) -> dict[str, Any]:
+    """Import every file of ``<folder>/inbox`` in name order; each moves to ``done/`` (imported, even
+    with dead-lettered rows) or ``failed/`` (unreadable as a whole, with a ``.reason`` file beside it).
+    Returns a PCI-safe summary per file (the DAG's XCom)."""
+    from paytrace_sl.chargebacks.parse import ChargebackFileError
+
+    files: list[dict[str, Any]] = []
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    for path in inbox_files(folder):
+        try:
+            summary = import_chargeback_file(engine, path, mapping, run_id=run_id)
+        except ChargebackFileError as exc:
+            target = folder / "failed" / f"{stamp}-{path.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(target)
+            target.with_name(target.name + ".reason").write_text(f"{exc}\n")
+            files.append({"file": path.name, "failed": str(exc)})
+            continue
+        target = folder / "done" / f"{stamp}-{path.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+        files.append(summary.as_dict())
+    return {"run_id": run_id, "files": files}

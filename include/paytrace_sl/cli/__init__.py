@@ -65,7 +65,7 @@ def _root(
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import extract, pipeline, report, sandbox, security, sl
+    from paytrace_sl.cli import chargebacks, extract, pipeline, report, sandbox, security, sl
 
     extract.register(app)
     sandbox.register(app)
@@ -73,6 +73,7 @@ def _register() -> None:
     pipeline.register(app)
     report.register(app)
     security.register(app)
+    chargebacks.register(app)
 
 
 _register()
