@@ -78,7 +78,9 @@ def import_chargeback_file(
     parsed = parse_file(path, mapping.chargebacks)
     summary = ImportSummary(file=path.name, data_rows=parsed.data_rows, duplicates=parsed.duplicates)
     problems: list[RowProblem] = list(parsed.problems)
-    writer = writer or SLWriter(engine, run_id=run_id, time_zone=mapping.timezone, late_items=mapping.late_items)
+    writer = writer or SLWriter(
+        engine, run_id=run_id, time_zone=mapping.timezone, late_items=mapping.late_items
+    )
     rows = sorted(parsed.rows, key=lambda r: (_STAGE_ORDER[r.stage], r.file_row))
     cfg = mapping.chargebacks
     debited = _clearing(mapping)
@@ -93,7 +95,9 @@ def import_chargeback_file(
         if outcome == "posted" and planned.stage == "retrieval":
             outcome = "recorded"
         summary.outcomes[outcome] += 1
-        summary.batches.extend((m, b) for m, b in zip(("AR", "GL"), _batches(result.touched, planned), strict=False) if b)
+        summary.batches.extend(
+            (m, b) for m, b in zip(("AR", "GL"), _batches(result.touched, planned), strict=False) if b
+        )
     problems.sort(key=lambda p: p.file_row)
     summary.problems = [p.text(path.name) for p in problems]
     summary.dead_letters = _record_problems(engine, run_id, path.name, problems)
@@ -202,7 +206,9 @@ def _record_problems(engine: sa.Engine, run_id: str, file_name: str, problems: l
             # the same bad row seen again (a re-sent or renamed file) is the same letter: no file name or row
             identity = json.dumps({"field": p.field, "reason": p.reason, "values": p.values}, sort_keys=True)
             digest = hashlib.sha256(identity.encode()).hexdigest()
-            if conn.execute(sa.select(t.c.id).where(t.c.payload_hash == digest, t.c.replayed_at.is_(None))).first():
+            if conn.execute(
+                sa.select(t.c.id).where(t.c.payload_hash == digest, t.c.replayed_at.is_(None))
+            ).first():
                 continue
             conn.execute(
                 sa.insert(t).values(

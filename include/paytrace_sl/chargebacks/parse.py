@@ -14,10 +14,11 @@ set aside with the PAN masked (only the masked ``card`` column is ever read).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class RowProblem:
     file_row: int
     field: str
     reason: str
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
     transaction_id: int | None = None
 
     def text(self, file_name: str) -> str:
@@ -64,8 +65,8 @@ class RowProblem:
 
 @dataclass
 class ParsedFile:
-    rows: list[CaseRow] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
+    rows: list[CaseRow] = dataclasses.field(default_factory=list)
+    problems: list[RowProblem] = dataclasses.field(default_factory=list)
     duplicates: int = 0  # exact repeats of a row earlier in the same file (counted, not posted twice)
     data_rows: int = 0
 
@@ -104,7 +105,9 @@ def parse_text(text: str, cfg: ChargebackMapping, name: str = "file") -> ParsedF
         if column in header:
             index[fld] = header.index(column)
         elif fld in ("case_number", "transaction_id", "stage", "case_date", "amount"):
-            raise ChargebackFileError(f"{name}: header has no column {column!r} (field {fld}; mapping.yaml chargebacks.columns)")
+            raise ChargebackFileError(
+                f"{name}: header has no column {column!r} (field {fld}; mapping.yaml chargebacks.columns)"
+            )
     seen: dict[tuple[str, int, str], CaseRow] = {}
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -113,7 +116,9 @@ def parse_text(text: str, cfg: ChargebackMapping, name: str = "file") -> ParsedF
         if contains_pan(line, json=False):
             cells = next(csv.reader([line], delimiter=cfg.delimiter), [])
             holders = [
-                header[i] if i < len(header) else f"column {i + 1}" for i, c in enumerate(cells) if contains_pan(c, json=False)
+                header[i] if i < len(header) else f"column {i + 1}"
+                for i, c in enumerate(cells)
+                if contains_pan(c, json=False)
             ]
             out.problems.append(
                 RowProblem(
@@ -163,14 +168,21 @@ def _row(number: int, values: dict[str, str], cfg: ChargebackMapping) -> CaseRow
 
     case = values.get("case_number", "")
     if not CASE_NUMBER.fullmatch(case):
-        return problem("case_number", f"{safe.get('case_number', '')!r} is not a case number (1-40 letters, digits, . _ / -)")
+        return problem(
+            "case_number",
+            f"{safe.get('case_number', '')!r} is not a case number (1-40 letters, digits, . _ / -)",
+        )
     raw_txid = values.get("transaction_id", "")
     if not raw_txid.isascii() or not raw_txid.isdigit() or len(raw_txid) > 18:
-        return problem("transaction_id", f"{safe.get('transaction_id', '')!r} is not a PayTrace transaction id")
+        return problem(
+            "transaction_id", f"{safe.get('transaction_id', '')!r} is not a PayTrace transaction id"
+        )
     txid = int(raw_txid)
     stage = cfg.stages.get(values.get("stage", "").strip().lower(), "")
     if stage not in CHARGEBACK_STAGES:
-        return problem("stage", f"unknown stage {safe.get('stage', '')!r} (mapping.yaml chargebacks.stages)", txid)
+        return problem(
+            "stage", f"unknown stage {safe.get('stage', '')!r} (mapping.yaml chargebacks.stages)", txid
+        )
     try:
         day = dt.datetime.strptime(values.get("case_date", ""), cfg.date_format).date()
     except ValueError:

@@ -72,7 +72,16 @@ class ChecksConfig:
     row_count_floor: int = 20
 
 
-CHARGEBACK_FIELDS = ("case_number", "transaction_id", "stage", "case_date", "amount", "fee", "reason_code", "card")
+CHARGEBACK_FIELDS = (
+    "case_number",
+    "transaction_id",
+    "stage",
+    "case_date",
+    "amount",
+    "fee",
+    "reason_code",
+    "card",
+)
 CHARGEBACK_STAGES = ("retrieval", "chargeback", "won", "lost")
 
 
@@ -80,8 +89,12 @@ CHARGEBACK_STAGES = ("retrieval", "chargeback", "won", "lost")
 class ChargebackMapping:
     """The ``chargebacks`` section: the processor's CSV layout and the accounts (docs/mapping.md)."""
 
-    columns: MappingABC[str, str] = field(default_factory=lambda: MappingProxyType({f: f for f in CHARGEBACK_FIELDS}))
-    stages: MappingABC[str, str] = field(default_factory=lambda: MappingProxyType({s: s for s in CHARGEBACK_STAGES}))
+    columns: MappingABC[str, str] = field(
+        default_factory=lambda: MappingProxyType({f: f for f in CHARGEBACK_FIELDS})
+    )
+    stages: MappingABC[str, str] = field(
+        default_factory=lambda: MappingProxyType({s: s for s in CHARGEBACK_STAGES})
+    )
     date_format: str = "%Y-%m-%d"
     delimiter: str = ","
     debited_account: Account | None = None  # None → the catch-all clearing account
@@ -378,7 +391,15 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
 def _chargebacks(reader: _Reader, data: Any) -> ChargebackMapping:
     """The ``chargebacks`` section (all optional): column names, stage words, date format, accounts."""
     path: PathKey = ("chargebacks",)
-    keys = ("columns", "stages", "date_format", "delimiter", "debited_account", "fee_account", "fee_bank_account")
+    keys = (
+        "columns",
+        "stages",
+        "date_format",
+        "delimiter",
+        "debited_account",
+        "fee_account",
+        "fee_bank_account",
+    )
     section = reader.section(data, path, keys)
     raw_cols = reader.section(section.get("columns"), (*path, "columns"), CHARGEBACK_FIELDS)
     columns = {f: reader.string(raw_cols, f, (*path, "columns"), f).strip() for f in CHARGEBACK_FIELDS}
@@ -388,7 +409,9 @@ def _chargebacks(reader: _Reader, data: Any) -> ChargebackMapping:
     raw_stages = reader.section(section.get("stages"), (*path, "stages"), _ANY_KEY)
     stages = {s: s for s in CHARGEBACK_STAGES}
     for word in raw_stages:
-        stages[str(word).strip().lower()] = reader.choice(raw_stages, word, (*path, "stages"), CHARGEBACK_STAGES, "")
+        stages[str(word).strip().lower()] = reader.choice(
+            raw_stages, word, (*path, "stages"), CHARGEBACK_STAGES, ""
+        )
     delimiter = reader.string(section, "delimiter", path, ",")
     if len(delimiter) != 1:
         raise reader.fail((*path, "delimiter"), f"must be one character, got {delimiter!r}")

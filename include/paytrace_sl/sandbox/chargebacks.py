@@ -97,7 +97,9 @@ def render(
     if malformed:
         out.writerow(["CB-BAD-1", "81x00", "chargeback", "2025-13-45", "ten dollars", "", "", ""])
     if unknown_id is not None:
-        out.writerow(["CB-UNKNOWN-1", str(unknown_id), "chargeback", "2025-05-10", "12.00", "15.00", "13.1", ""])
+        out.writerow(
+            ["CB-UNKNOWN-1", str(unknown_id), "chargeback", "2025-05-10", "12.00", "15.00", "13.1", ""]
+        )
     if with_pan:
         out.writerow(["CB-PAN-1", "1", "chargeback", "2025-05-10", "12.00", "15.00", "13.1", TEST_PAN])
     return buf.getvalue()

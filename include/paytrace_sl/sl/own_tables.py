@@ -274,7 +274,11 @@ INDEXES: tuple[IndexSpec, ...] = (
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
     IndexSpec(
-        "xptchargeback_ux_case", "xPTChargeback", ("case_number", "transaction_id", "stage"), unique=True, since=4
+        "xptchargeback_ux_case",
+        "xPTChargeback",
+        ("case_number", "transaction_id", "stage"),
+        unique=True,
+        since=4,
     ),
     IndexSpec("xptchargeback_ix_date", "xPTChargeback", ("case_date",), since=4),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),

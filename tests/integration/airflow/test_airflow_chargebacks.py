@@ -82,15 +82,21 @@ def test_dropped_file_is_imported_once_by_the_chargebacks_dag(
     (inbox / "cb-0410-again.csv").write_bytes(done[0].read_bytes())
     dr = dag.test()
     assert str(dr.state) == "success"
-    files = {f["file"]: f for f in dr.get_task_instance("import_files").xcom_pull(task_ids="import_files")["files"]}
+    files = {
+        f["file"]: f for f in dr.get_task_instance("import_files").xcom_pull(task_ids="import_files")["files"]
+    }
     assert files["cb-0410-again.csv"]["outcomes"] == {"already_posted": 3}
     assert files["cb-0430.csv"]["outcomes"] == {"review": 2}  # won: DM on Hold → unapplied PA; lost: review
     with engine.connect() as conn:
         stages = sorted(str(s) for (s,) in conn.execute(sa.select(xPTChargeback.c.stage)))
         letters = conn.execute(
-            sa.select(sa.func.count()).select_from(xPTDeadLetter).where(xPTDeadLetter.c.source == "chargeback-file")
+            sa.select(sa.func.count())
+            .select_from(xPTDeadLetter)
+            .where(xPTDeadLetter.c.source == "chargeback-file")
         ).scalar_one()
-        dm = conn.execute(sa.text("SELECT count(*) FROM ardoc WHERE doctype = 'DM' AND docdesc LIKE 'PayTrace chargeback%'")).scalar_one()
+        dm = conn.execute(
+            sa.text("SELECT count(*) FROM ardoc WHERE doctype = 'DM' AND docdesc LIKE 'PayTrace chargeback%'")
+        ).scalar_one()
     engine.dispose()
     assert stages == ["chargeback", "chargeback", "lost", "retrieval", "won"]
     assert letters == 3 and dm == 2

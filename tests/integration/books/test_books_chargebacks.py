@@ -84,8 +84,13 @@ def test_chargeback_won_lost_and_retrieval_books(scenario: Callable[..., Scenari
     won_dm = sc.doc("DM", dms[cust1]["RefNbr"].strip())
     assert int(won_dm["OpenDoc"]) == 0 and Decimal(str(won_dm["DocBal"])) == 0
     stages = {(c["transaction_id"], c["stage"]): c for c in _cases(sc)}
-    assert set(stages) == {(sales[0], "chargeback"), (sales[0], "won"), (sales[1], "chargeback"),
-                           (sales[1], "lost"), (sales[2], "retrieval")}
+    assert set(stages) == {
+        (sales[0], "chargeback"),
+        (sales[0], "won"),
+        (sales[1], "chargeback"),
+        (sales[1], "lost"),
+        (sales[2], "retrieval"),
+    }
     assert stages[(sales[0], "chargeback")]["gl_bat_nbr"].strip()
     assert stages[(sales[1], "lost")]["outcome"] == "review"
 
@@ -122,7 +127,9 @@ def test_bad_rows_are_dead_letters_naming_row_and_field_never_a_pan(
     assert "row 5 field transaction_id: PayTrace transaction 99999999 is not posted" in problems
     assert "row 6 field card: holds a full card number" in problems
     with sc.engine.connect() as conn:
-        letters = conn.execute(sa.select(xPTDeadLetter).where(xPTDeadLetter.c.source == "chargeback-file")).all()
+        letters = conn.execute(
+            sa.select(xPTDeadLetter).where(xPTDeadLetter.c.source == "chargeback-file")
+        ).all()
         ledger = conn.execute(sa.select(xPTLedger.c.kind).where(xPTLedger.c.kind.like("c%"))).all()
     assert len(letters) == 3
     dumped = json.dumps([dict(r._mapping) for r in letters], default=str)

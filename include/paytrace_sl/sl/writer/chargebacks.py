@@ -132,7 +132,12 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
             period = posting_period(setup.period_for(case.case_date), "AR", setup, self.late_items)
             if period.refused:
                 work.reviews.append(
-                    _Review(case.transaction_id, case.ledger_key, "closed_period", f"{case.ledger_key}: {period.refused}")
+                    _Review(
+                        case.transaction_id,
+                        case.ledger_key,
+                        "closed_period",
+                        f"{case.ledger_key}: {period.refused}",
+                    )
                 )
                 self._insert_all(conn, work)
                 result.refused = result.refused_new = 1
@@ -159,11 +164,14 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                     "chargeback_lost",
                     f"chargeback case {case.case_number} (PayTrace transaction {case.transaction_id}) lost: "
                     f"DM {case.dm_ref_nbr} of customer {case.cust_id} for {case.amount} stays open; decide "
-                    "the write-off (08.030 small-balance write-off or an adjustment) or collect from the customer",
+                    "the write-off (08.030 small-balance write-off or an adjustment) or collect from "
+                    "the customer",
                     {"case_number": case.case_number, "dm": case.dm_ref_nbr, "cust_id": case.cust_id},
                 )
             )
-        work.ledger.append(self._case_ledger_row(case, "AR", ar_bat, doc_type, ref, case.amount, setup, per_post))
+        work.ledger.append(
+            self._case_ledger_row(case, "AR", ar_bat, doc_type, ref, case.amount, setup, per_post)
+        )
         if gl_locked is not None:
             gl_period = posting_period(setup.period_for(case.case_date), "GL", setup, self.late_items)
             if not gl_period.refused:
@@ -171,7 +179,15 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                 self._fee_entry(case, setup, gl_bat, gl_period.per_post, gl_period.per_ent, now, conn)
                 work.ledger.append(
                     self._case_ledger_row(
-                        case, "GL", gl_bat, "GL", case.case_number[:10], case.fee, setup, gl_period.per_post, ":fee"
+                        case,
+                        "GL",
+                        gl_bat,
+                        "GL",
+                        case.case_number[:10],
+                        case.fee,
+                        setup,
+                        gl_period.per_post,
+                        ":fee",
                     )
                 )
         elif case.stage == "chargeback" and case.fee > 0:
@@ -237,7 +253,11 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         result.posted = 1
         result.review_items = len(work.reviews)
         message = "; ".join(r.reason for r in work.reviews)
-        result.add(ItemOutcome(case.ledger_key, outcome if outcome != "recorded" else "posted", doc_type, ref, message))
+        result.add(
+            ItemOutcome(
+                case.ledger_key, outcome if outcome != "recorded" else "posted", doc_type, ref, message
+            )
+        )
 
     # ---- documents ---------------------------------------------------------------------------------
 
@@ -311,7 +331,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         now: dt.datetime,
         work: _Work,
     ) -> None:
-        """The money back: a PA into the debited account, applied to the chargeback's DM when SL released it."""
+        """The money back: a PA into the debited account, applied to the chargeback's DM once released."""
         amount = money(case.amount, setup.cury_dec_pl)
         desc = f"PayTrace chargeback {case.case_number} won"
         ext = str(case.transaction_id)
@@ -353,15 +373,17 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                 )
             )
         if Decimal(str(applied)) < case.amount:
-            why = "is not released in SL yet" if dm is not None and int(dm.Rlsed) != 1 else "is not open in SL"
+            why = (
+                "is not released in SL yet" if dm is not None and int(dm.Rlsed) != 1 else "is not open in SL"
+            )
             work.reviews.append(
                 _Review(
                     case.transaction_id,
                     case.ledger_key,
                     "chargeback_apply_credit",
                     f"chargeback case {case.case_number} won: PA {ref} (AR batch {bat_nbr}) posted "
-                    f"{'partly ' if applied else ''}unapplied because DM {case.dm_ref_nbr} {why}; apply it to "
-                    f"DM {case.dm_ref_nbr} of customer {case.cust_id} in 08.030 once both are released",
+                    f"{'partly ' if applied else ''}unapplied because DM {case.dm_ref_nbr} {why}; apply "
+                    f"it to DM {case.dm_ref_nbr} of customer {case.cust_id} in 08.030 once both are released",
                     {"case_number": case.case_number, "dm": case.dm_ref_nbr, "payment": ref},
                 )
             )
@@ -402,7 +424,9 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         assert case.fee_account is not None
         bank = case.bank_account or case.debited_account
         if bank == case.fee_account:
-            raise WriterError(f"chargeback {case.ledger_key}: fee and bank account are the same ({bank.acct})")
+            raise WriterError(
+                f"chargeback {case.ledger_key}: fee and bank account are the same ({bank.acct})"
+            )
         amount = money(case.fee, setup.cury_dec_pl)
         desc = f"PayTrace chargeback fee {case.case_number}"
         ref = case.case_number[:10]
@@ -530,7 +554,9 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         for n in range(100):
             ref = (f"CB{base}" if n == 0 else f"CB{base[-6:]}{n:02d}")[:10]
             used = conn.execute(
-                sa.select(a.c.RefNbr).where(a.c.CustId == case.cust_id, a.c.DocType == "PA", a.c.RefNbr == ref)
+                sa.select(a.c.RefNbr).where(
+                    a.c.CustId == case.cust_id, a.c.DocType == "PA", a.c.RefNbr == ref
+                )
             ).first()
             if used is None:
                 return ref
