@@ -17,6 +17,7 @@ from scenario import Scenario
 
 from paytrace_sl.chargebacks import import_chargeback_file
 from paytrace_sl.pipeline.mapping import load_mapping
+from paytrace_sl.reconcile.report import build_report_data
 from paytrace_sl.sandbox.chargebacks import chargeback_cases, write_chargeback_file
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTChargeback, xPTDeadLetter, xPTLedger
@@ -93,6 +94,35 @@ def test_chargeback_won_lost_and_retrieval_books(scenario: Callable[..., Scenari
     }
     assert stages[(sales[0], "chargeback")]["gl_bat_nbr"].strip()
     assert stages[(sales[1], "lost")]["outcome"] == "review"
+
+    # reconciliation and the auditor report cover the cases and their stages
+    recon = sc.reconcile("2025-05-01", "2025-05-31")
+    (note,) = [n for n in recon.notes if n.startswith("chargebacks:")]
+    assert "5 case stage(s)" in note and "charged back 130.00, fees 30.00; 0 not as written" in note
+    kinds = {(e.kind, e.explained) for e in recon.exceptions if e.kind.startswith("chargeback")}
+    assert kinds == {("chargeback_lost_open", True)}
+    data = build_report_data(
+        sc.engine,
+        dt.date(2025, 5, 1),
+        dt.date(2025, 5, 31),
+        landing_dir=sc.cfg.landing_dir,
+        mapping=load_mapping(sc.cfg.mapping_path),
+    )
+    table = data.tables["chargebacks"]
+    assert len(table.rows) == 5 and {r[-1] for r in table.rows} == {"ok"}
+    assert dict(data.tables["summary"].rows)["chargeback_stages"] == 5
+    # SL changed behind our back: the case stage no longer matches → an unexplained exception
+    with sc.engine.begin() as conn:
+        a = catalog.ARDoc
+        conn.execute(
+            sa.update(a)
+            .where(a.c.DocType == "DM", a.c.RefNbr == dms[cust2]["RefNbr"])
+            .values(OrigDocAmt=79.0)
+        )
+    bad = [
+        e for e in sc.reconcile("2025-05-01", "2025-05-31").unexplained if e.kind == "chargeback_sl_mismatch"
+    ]
+    assert len(bad) == 1 and bad[0].transaction_id == sales[1]
 
 
 def test_won_before_the_dm_is_released_is_an_unapplied_payment_with_a_review(
