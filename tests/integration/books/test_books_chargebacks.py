@@ -111,6 +111,15 @@ def test_chargeback_won_lost_and_retrieval_books(scenario: Callable[..., Scenari
     table = data.tables["chargebacks"]
     assert len(table.rows) == 5 and {r[-1] for r in table.rows} == {"ok"}
     assert dict(data.tables["summary"].rows)["chargeback_stages"] == 5
+    # the Airflow UI page lists the case stages
+    from fastapi.testclient import TestClient
+
+    from paytrace_sl_airflow.ui_plugin import create_app
+
+    app = create_app(sl_url=sc.url, reports_dir=tmp_path / "reports", require_login=False)
+    html = TestClient(app).get("/").text
+    case_won = next(c.case_number for c in later if c.stage == "won")
+    assert "<table id='chargebacks'>" in html and html.count(f"<tr data-case='{case_won}'>") == 2
     # SL changed behind our back: the case stage no longer matches → an unexplained exception
     with sc.engine.begin() as conn:
         a = catalog.ARDoc

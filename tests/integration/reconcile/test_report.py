@@ -30,6 +30,7 @@ TABLES = (
     "exceptions",
     "review_queue",
     "lineage",
+    "chargebacks",
 )
 
 
