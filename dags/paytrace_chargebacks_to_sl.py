@@ -1,4 +1,4 @@
-"""Processor chargeback/retrieval files → Dynamics SL (wiring only; docs/accounting.md §7).
+"""Processor chargeback/retrieval files → Dynamics SL (wiring only; docs/accounting.md §9).
 
 Started by a file's arrival: each run waits on the inbox folder (``PAYTRACE_SL_CHARGEBACKS_DIR/inbox``,
 the standard provider's FileSensor in reschedule mode), then imports every waiting file (each case stage

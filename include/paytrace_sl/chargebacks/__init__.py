@@ -1,4 +1,4 @@
-"""Chargebacks and retrievals from the processor's files (issue 16 §2, docs/accounting.md §7).
+"""Chargebacks and retrievals from the processor's files (issue 16 §2, docs/accounting.md §9).
 
 :mod:`.parse` reads a CSV report (default layout or mapping.yaml ``chargebacks.columns``); :mod:`.flow`
 matches each case to the PayTrace transaction SL already holds and writes its stage through the SL

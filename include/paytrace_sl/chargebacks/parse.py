@@ -1,6 +1,6 @@
 """Reading a processor's chargeback/retrieval report (CSV) into typed case rows.
 
-Default layout (docs/accounting.md §7; other layouts: ``chargebacks.columns`` in mapping.yaml), a header
+Default layout (docs/accounting.md §9; other layouts: ``chargebacks.columns`` in mapping.yaml), a header
 row then one row per case event::
 
     case_number,transaction_id,stage,case_date,amount,fee,reason_code,card

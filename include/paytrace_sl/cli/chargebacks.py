@@ -27,7 +27,7 @@ def import_cmd(
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id recorded on the rows.")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Import one chargeback file: each case stage posted to SL exactly once (docs/accounting.md §7).
+    """Import one chargeback file: each case stage posted to SL exactly once (docs/accounting.md §9).
 
     Exit status: 0 every row posted (or already posted); 1 rows went to review or the dead-letter table;
     2 usage (unreadable file or mapping); 3 SL down or refusing.

@@ -1,4 +1,4 @@
-"""Chargeback cases in the reconciliation and the auditor report (docs/accounting.md §7).
+"""Chargeback cases in the reconciliation and the auditor report (docs/accounting.md §9).
 
 Each ``xPTChargeback`` row of the range (by case date) is checked against SL: the stage's AR document
 (the chargeback's DM, the won representment's PA) exists in its batch for the case amount, the fee's GL

@@ -218,7 +218,7 @@ xPTRecon = sa.Table(
     quote=False,
 )
 
-# v4: chargeback and retrieval cases from the processor's files (docs/accounting.md §7), one row per
+# v4: chargeback and retrieval cases from the processor's files (docs/accounting.md §9), one row per
 # (case, disputed PayTrace transaction, stage), written in the same transaction as its SL documents.
 xPTChargeback = sa.Table(
     "xPTChargeback",

@@ -1,4 +1,4 @@
-"""Chargebacks and disputes (docs/accounting.md §7): one case stage at a time, exactly once per
+"""Chargebacks and disputes (docs/accounting.md §9): one case stage at a time, exactly once per
 (case, disputed transaction, stage), in one database transaction.
 
 * ``chargeback`` — the receivable reopened on the customer: an AR 08.010 batch with a debit memo (Dr A/R,
