@@ -188,3 +188,32 @@ def test_every_column_of_every_chargeback_row(scenario: Callable[..., Scenario],
             for row in conn.execute(sa.select(table).where(table.c.Crtd_Prog == "PTSL")):
                 nulls = [k for k, v in row._mapping.items() if v is None and k != "tstamp"]
                 assert nulls == [], f"{table.name}: NULL in {nulls}"
+
+
+def test_cli_import_exit_codes_and_json(scenario: Callable[..., Scenario], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from paytrace_sl.cli import app
+
+    sc = scenario()
+    sales = _three_sales(sc)
+    cases = chargeback_cases([_export(sc, sales[0])], DAY, won=0, lost=0, retrievals=0)
+    good = write_chargeback_file(tmp_path / "good.csv", cases)
+    bad = write_chargeback_file(tmp_path / "bad.csv", cases, malformed=True)
+    base = ["chargebacks", "import", "--sl-url", sc.url, "--mapping", str(sc.cfg.mapping_path)]
+    runner = CliRunner()
+    first = runner.invoke(app, [*base[:2], str(good), *base[2:], "--json"])
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert out["outcomes"] == {"posted": 1} and len(out["batches"]) == 2  # AR DM + GL fee
+    second = runner.invoke(app, [*base[:2], str(bad), *base[2:]])
+    assert second.exit_code == 1  # a dead letter waits for a person
+    assert (
+        "already_posted 1" in second.stdout
+        and "dead letter: bad.csv row 3 field transaction_id" in second.stdout
+    )
+    missing = runner.invoke(app, [*base[:2], str(tmp_path / "nope.csv"), *base[2:]])
+    assert missing.exit_code == 2
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert runner.invoke(app, [*base[:2], str(empty), *base[2:]]).exit_code == 2
