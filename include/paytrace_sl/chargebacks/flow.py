@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paytrace_sl.chargebacks.parse import CaseRow, RowProblem, parse_file
+from paytrace_sl.pan_detector import contains_pan, mask_pans
 from paytrace_sl.pipeline.mapping import Mapping
 from paytrace_sl.plan import Account
 from paytrace_sl.sl.own_tables import xPTChargeback, xPTDeadLetter, xPTLedger
@@ -240,6 +241,17 @@ def import_inbox(engine: sa.Engine, folder: Path, mapping: Mapping, *, run_id: s
     Returns a PCI-safe summary per file (the DAG's XCom)."""
     from paytrace_sl.chargebacks.parse import ChargebackFileError
 
+    def keep(path: Path, target: Path) -> None:
+        """Move ``path`` to ``target``, card numbers masked (a processor file may hold one: never kept)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = path.read_bytes()
+        text = data.decode("utf-8", errors="replace")
+        if contains_pan(text, json=False):
+            target.write_text(mask_pans(text), encoding="utf-8")
+            path.unlink()
+        else:
+            path.replace(target)
+
     files: list[dict[str, Any]] = []
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     for path in inbox_files(folder):
@@ -247,13 +259,10 @@ def import_inbox(engine: sa.Engine, folder: Path, mapping: Mapping, *, run_id: s
             summary = import_chargeback_file(engine, path, mapping, run_id=run_id)
         except ChargebackFileError as exc:
             target = folder / "failed" / f"{stamp}-{path.name}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path.replace(target)
+            keep(path, target)
             target.with_name(target.name + ".reason").write_text(f"{exc}\n")
             files.append({"file": path.name, "failed": str(exc)})
             continue
-        target = folder / "done" / f"{stamp}-{path.name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path.replace(target)
+        keep(path, folder / "done" / f"{stamp}-{path.name}")
         files.append(summary.as_dict())
     return {"run_id": run_id, "files": files}

@@ -72,6 +72,8 @@ def test_dropped_file_is_imported_once_by_the_chargebacks_dag(
     assert list(inbox.iterdir()) == []
     done = sorted((pipeline_dirs / "chargebacks" / "done").iterdir())
     assert [p.name.split("-", 1)[1] for p in done] == ["cb-0410.csv"]
+    kept = done[0].read_text()
+    assert "4111111111111111" not in kept and "************1111" in kept  # the kept copy is masked
     xcom = dr.get_task_instance("import_files").xcom_pull(task_ids="import_files")
     (summary,) = xcom["files"]
     assert summary["outcomes"] == {"posted": 2, "recorded": 1} and summary["dead_letters"] == 3

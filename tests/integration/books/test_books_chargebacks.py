@@ -18,7 +18,7 @@ from scenario import Scenario
 from paytrace_sl.chargebacks import import_chargeback_file
 from paytrace_sl.pipeline.mapping import load_mapping
 from paytrace_sl.reconcile.report import build_report_data
-from paytrace_sl.sandbox.chargebacks import chargeback_cases, write_chargeback_file
+from paytrace_sl.sandbox.chargebacks import SandboxCase, chargeback_cases, write_chargeback_file
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.own_tables import xPTChargeback, xPTDeadLetter, xPTLedger
 
@@ -217,3 +217,49 @@ def test_cli_import_exit_codes_and_json(scenario: Callable[..., Scenario], tmp_p
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     assert runner.invoke(app, [*base[:2], str(empty), *base[2:]]).exit_code == 2
+
+
+def test_rows_that_contradict_sl_or_the_case_are_dead_letters(
+    scenario: Callable[..., Scenario], tmp_path: Path
+) -> None:
+    sc = scenario()
+    sales = _three_sales(sc)
+    refund = sc.refund(sales[2], "10.00")
+    sc.sync("2025-05-01")
+    (c50,) = chargeback_cases([_export(sc, sales[0])], DAY, won=0, lost=0, retrievals=0)
+    (c80,) = chargeback_cases([_export(sc, sales[1])], DAY, won=0, lost=0, retrievals=0, prefix="CC")
+    day2 = DAY + dt.timedelta(days=5)
+    rows = [
+        c50,
+        c80,
+        SandboxCase("CB-OTHER", sales[0], "chargeback", DAY, Decimal("5.00")),  # 2nd case, same sale
+        SandboxCase("CB-BIG", sales[2], "chargeback", DAY, Decimal("30.01")),  # above the payment
+        SandboxCase("CB-REF", refund, "chargeback", DAY, Decimal("10.00")),  # a refund, not a sale
+        SandboxCase("CB-NONE", sales[2], "won", day2, Decimal("5.00")),  # no chargeback stage
+        SandboxCase(c80.case_number, sales[1], "lost", day2, Decimal("80.00")),
+        SandboxCase(c80.case_number, sales[1], "won", day2, Decimal("80.00")),  # after lost
+        SandboxCase(c50.case_number, sales[0], "won", day2, Decimal("50.01")),  # above the chargeback
+    ]
+    summary = _import(sc, write_chargeback_file(tmp_path / "f.csv", rows))
+    assert summary.accounted and summary.outcomes == {"posted": 2, "review": 1}, summary.as_dict()
+    fields = sorted(p.split(" field ")[1].split(":")[0] for p in summary.problems)
+    assert fields == ["amount", "amount", "case_number", "stage", "stage", "transaction_id"]
+    text = "\n".join(summary.problems)
+    assert f"already has chargeback case {c50.case_number}" in text and "is already lost" in text
+    assert f"PayTrace transaction {refund} is a refund" in text and "has no chargeback stage" in text
+
+
+def test_a_fee_without_a_fee_account_is_a_review_item(
+    scenario: Callable[..., Scenario], tmp_path: Path
+) -> None:
+    sc = scenario()
+    sales = _three_sales(sc)
+    path = sc.cfg.mapping_path
+    path.write_text(path.read_text().replace('  fee_account: {acct: "6150", sub: "000000"}\n', ""))
+    cases = chargeback_cases([_export(sc, sales[0])], DAY, won=0, lost=0, retrievals=0)
+    summary = _import(sc, write_chargeback_file(tmp_path / "f.csv", cases))
+    assert summary.outcomes == {"review": 1} and [m for m, _ in summary.batches] == ["AR"]
+    assert [r[1] for r in sc.reviews(sales[0])] == ["chargeback_fee_unmapped"]
+    sc.release()
+    books = sc.books()
+    assert books.account_change("6150") == 0 and books.customer_change(sc.customers[1][1]) == 0
