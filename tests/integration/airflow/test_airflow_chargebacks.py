@@ -81,7 +81,13 @@ def test_dropped_file_is_imported_once_by_the_chargebacks_dag(
 
     # the representment results arrive in a second file; the first file dropped again changes nothing
     write_chargeback_file(inbox / "cb-0430.csv", [c for c in cases if c.stage in ("won", "lost")])
-    (inbox / "cb-0410-again.csv").write_bytes(done[0].read_bytes())
+    write_chargeback_file(
+        inbox / "cb-0410-again.csv",
+        [c for c in cases if c.stage in ("chargeback", "retrieval")],
+        malformed=True,
+        unknown_id=99999999,
+        with_pan=True,
+    )
     dr = dag.test()
     assert str(dr.state) == "success"
     files = {
