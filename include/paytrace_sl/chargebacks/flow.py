@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,7 @@ def _plan(
         stage=row.stage,
         case_date=row.case_date,
         amount=row.amount,
-        fee=row.fee if row.stage == "chargeback" else row.fee * 0,
+        fee=row.fee if row.stage == "chargeback" else Decimal(0),
         reason_code=row.reason_code,
         cpny_id=str(posting.cpny_id),
         cust_id=str(posting.cust_id),

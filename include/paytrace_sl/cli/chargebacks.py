@@ -29,7 +29,8 @@ def import_cmd(
 ) -> None:
     """Import one chargeback file: each case stage posted to SL exactly once (docs/accounting.md §9).
 
-    Exit status: 0 every row posted (or already posted); 1 rows went to review or the dead-letter table;
+    Exit status: 0 every row posted (or already posted); 1 rows went to review, were refused (closed
+    period) or to the dead-letter table;
     2 usage (unreadable file or mapping); 3 SL down or refusing.
     """
     import datetime as dt
@@ -63,7 +64,7 @@ def import_cmd(
             typer.echo(f"  SL batch {batch}")
         for problem in summary.problems:
             typer.echo(f"  dead letter: {problem}")
-    if summary.problems or summary.outcomes.get("review"):
+    if summary.problems or summary.outcomes.get("review") or summary.outcomes.get("refused"):
         raise typer.Exit(EXIT_FINDINGS)
 
 
