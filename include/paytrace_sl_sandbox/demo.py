@@ -102,6 +102,7 @@ def airflow_env(
             "PAYTRACE_SL_MAPPING": str(mapping),
             "PAYTRACE_SL_LANDING_DIR": str(var_dir / "landing"),
             "PAYTRACE_SL_GX_DIR": str(var_dir / "gx"),
+            "PAYTRACE_SL_CHARGEBACKS_DIR": str(var_dir / "chargebacks"),
             "PAYTRACE_SL_RETRIES": "0",
             "PAYTRACE_SL_LOOKBACK_HOURS": "24",  # the demo's days run in order: one day of look-back suffices
             "GX_ANALYTICS_ENABLED": "false",
@@ -159,6 +160,81 @@ for iso in {[d.isoformat() for d in days]!r}:
         if str(dr.state) != "success":
             sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
 """
+
+
+CHARGEBACKS_DAG_ID = "paytrace_chargebacks_to_sl"
+
+CHARGEBACK_SCRIPT = f"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag().get_dag({CHARGEBACKS_DAG_ID!r})
+dr = dag.test()
+files = dr.get_task_instance("import_files").xcom_pull(task_ids="import_files") or {{}}
+for f in files.get("files", []):
+    print(f"@@ {CHARGEBACKS_DAG_ID} {{f.get('file')}}: {{json.dumps(f.get('outcomes', f.get('failed')))}}, "
+          f"dead letters {{f.get('dead_letters', 0)}}", flush=True)
+if str(dr.state) != "success":
+    sys.exit(f"{CHARGEBACKS_DAG_ID} ended {{dr.state}}")
+"""
+
+
+def drop_chargeback_files(server: Any, sl_url: str, folder: Path, day: dt.date) -> list[Path]:
+    """The sandbox processor's two reports for four posted sales: chargebacks (+ a retrieval and the bad
+    rows a real file can hold) now, the representment results (one won, one lost) in a later file."""
+    import sqlalchemy as sa
+
+    from paytrace_sl.sl.engine import create_sl_engine
+    from paytrace_sl.sl.own_tables import xPTLedger
+    from paytrace_sl_sandbox.chargebacks import chargeback_cases, write_chargeback_file
+
+    engine = create_sl_engine(sl_url)
+    try:
+        with engine.connect() as conn:
+            ids = [
+                int(t)
+                for (t,) in conn.execute(
+                    sa.select(xPTLedger.c.transaction_id)
+                    .where(xPTLedger.c.kind == "payment", xPTLedger.c.status == "posted")
+                    .order_by(xPTLedger.c.transaction_id)
+                    .limit(4)
+                )
+            ]
+    finally:
+        engine.dispose()
+    txs = [server.export_by_id({"transaction_id": t})["transactions"][0] for t in ids]
+    cases = chargeback_cases(txs, day, won=1, lost=1, retrievals=1)
+    first = [c for c in cases if c.stage in ("chargeback", "retrieval")]
+    later = [c for c in cases if c.stage in ("won", "lost")]
+    inbox = folder / "inbox"
+    return [
+        write_chargeback_file(
+            inbox / f"chargebacks-{day:%Y%m%d}.csv",
+            first,
+            malformed=True,
+            unknown_id=99999999,
+            duplicate=True,
+        ),
+        write_chargeback_file(inbox / f"representments-{day:%Y%m%d}.csv", later),
+    ]
+
+
+def chargeback_summary(sl_url: str) -> str:
+    """One line: the case stages in SL by stage and outcome."""
+    import sqlalchemy as sa
+
+    from paytrace_sl.sl.engine import create_sl_engine
+    from paytrace_sl.sl.own_tables import xPTChargeback as cb
+
+    engine = create_sl_engine(sl_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(cb.c.stage, cb.c.outcome, sa.func.count()).group_by(cb.c.stage, cb.c.outcome)
+            ).all()
+    finally:
+        engine.dispose()
+    parts = ", ".join(f"{stage} {outcome} {n}" for stage, outcome, n in sorted(rows))
+    return f"Chargebacks:   {sum(int(r[2]) for r in rows)} case stage(s) in xPTChargeback ({parts or 'none'})"
 
 
 def demo_totals(sl_url: str) -> tuple[int, dict[str, Any]]:
@@ -303,8 +379,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
             raise SystemExit(f"the Airflow runs failed (exit {returncode}); see {log_file}\n{tail}")
+        drop_chargeback_files(server, sl_url, var_dir / "chargebacks", days[-1])
+        print(f"Airflow: {CHARGEBACKS_DAG_ID} imports the processor's files from the inbox", flush=True)
+        cb_script = var_dir / "run_chargebacks.py"
+        cb_script.write_text(CHARGEBACK_SCRIPT)
+        returncode = _run_streaming([sys.executable, str(cb_script)], env, log_file)
+        if returncode != 0:
+            tail = "\n".join(log_file.read_text().splitlines()[-40:])
+            raise SystemExit(f"the chargebacks run failed (exit {returncode}); see {log_file}\n{tail}")
     transactions, result = demo_totals(sl_url)
-    books = books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1])
+    books = [
+        *books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1]),
+        chargeback_summary(sl_url),
+    ]
     print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books)
     print(fraud_summary(sl_url, labels), flush=True)
     return 0

@@ -113,6 +113,7 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
             sa.select(sa.func.count()).select_from(xPTDeadLetter).where(xPTDeadLetter.c.replayed_at.is_(None))
         ).scalar_one()
         expiring = expiring_status(conn)
+        cases = _recent_cases(conn, live, limit)
     batches = []
     for r in rows:
         detail: dict[str, Any] = {}
@@ -139,7 +140,32 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         "open_reviews": int(reviews),
         "open_dead_letters": int(letters),
         "expiring_cards": expiring,
+        "chargebacks": cases,
     }
+
+
+def _recent_cases(conn: sa.Connection, live: Any, limit: int) -> list[dict[str, Any]]:
+    """The latest chargeback case stages (xPTChargeback, schema v4; [] on an older install)."""
+    from paytrace_sl.sl.own_tables import xPTChargeback as cb
+
+    if cb.name.lower() not in live:
+        return []
+    rows = conn.execute(sa.select(cb).order_by(cb.c.id.desc()).limit(limit)).all()
+    return [
+        {
+            "case_number": str(r.case_number),
+            "transaction_id": int(r.transaction_id),
+            "stage": str(r.stage),
+            "case_date": r.case_date.isoformat(),
+            "amount": f"{r.amount:.2f}",
+            "fee": f"{r.fee:.2f}",
+            "outcome": str(r.outcome),
+            "sl": " ".join(
+                x for x in (str(r.ar_bat_nbr).strip(), str(r.doc_type).strip(), str(r.ref_nbr).strip()) if x
+            ),
+        }
+        for r in rows
+    ]
 
 
 def _page(
@@ -200,6 +226,19 @@ def _page(
             )
         parts.append("</tbody></table>")
         parts.append(expiring_section(status.get("expiring_cards")))
+        parts.append(
+            "<h2>Chargebacks</h2><table id='chargebacks'><thead><tr><th>case</th><th>transaction</th>"
+            "<th>stage</th><th>date</th><th>amount</th><th>fee</th><th>outcome</th><th>SL</th>"
+            "</tr></thead><tbody>"
+        )
+        for c in status.get("chargebacks", []):
+            parts.append(
+                f"<tr data-case='{escape(c['case_number'])}'><td>{escape(c['case_number'])}</td>"
+                f"<td>{c['transaction_id']}</td><td>{escape(c['stage'])}</td><td>{escape(c['case_date'])}</td>"
+                f"<td>{c['amount']}</td><td>{c['fee']}</td><td>{escape(c['outcome'])}</td>"
+                f"<td>{escape(c['sl'])}</td></tr>"
+            )
+        parts.append("</tbody></table>")
     parts.append("<h2>Reports</h2>")
     if not reports:
         parts.append(

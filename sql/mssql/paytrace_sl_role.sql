@@ -70,6 +70,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudAlert TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudModel TO paytrace_sl_writer;  -- schema v7
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudHist TO paytrace_sl_writer;  -- schema v7
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudProfile TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTChargeback TO paytrace_sl_writer;  -- schema v8
 GO
 
 /* Only with `customers: create_missing: true` in mapping.yaml (off by default; docs/customers.md)

@@ -85,7 +85,7 @@ def _register_plugins() -> None:
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import customers, extract, pipeline, report, review, security, sl
+    from paytrace_sl.cli import chargebacks, customers, extract, pipeline, report, review, security, sl
 
     extract.register(app)
     _register_plugins()  # before `sl`: the help lists their groups first, as it always did
@@ -95,6 +95,7 @@ def _register() -> None:
     security.register(app)
     customers.register(app)
     review.register(app)
+    chargebacks.register(app)
 
 
 _register()

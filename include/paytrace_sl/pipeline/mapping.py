@@ -79,6 +79,36 @@ class ChecksConfig:
     row_count_floor: int = 20
 
 
+CHARGEBACK_FIELDS = (
+    "case_number",
+    "transaction_id",
+    "stage",
+    "case_date",
+    "amount",
+    "fee",
+    "reason_code",
+    "card",
+)
+CHARGEBACK_STAGES = ("retrieval", "chargeback", "won", "lost")
+
+
+@dataclass(frozen=True, slots=True)
+class ChargebackMapping:
+    """The ``chargebacks`` section: the processor's CSV layout and the accounts (docs/mapping.md)."""
+
+    columns: MappingABC[str, str] = field(
+        default_factory=lambda: MappingProxyType({f: f for f in CHARGEBACK_FIELDS})
+    )
+    stages: MappingABC[str, str] = field(
+        default_factory=lambda: MappingProxyType({s: s for s in CHARGEBACK_STAGES})
+    )
+    date_format: str = "%Y-%m-%d"
+    delimiter: str = ","
+    debited_account: Account | None = None  # None → the catch-all clearing account
+    fee_account: Account | None = None  # None → no fee entry (a fee in the file is a review item)
+    fee_bank_account: Account | None = None  # None → settlement.bank_account
+
+
 @dataclass(frozen=True, slots=True)
 class Mapping:
     timezone: str
@@ -101,6 +131,7 @@ class Mapping:
     late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
     # fraud: alerts, holds, notification thresholds (docs/fraud.md)
     fraud: FraudConfig = field(default_factory=FraudConfig)
+    chargebacks: ChargebackMapping = field(default_factory=ChargebackMapping)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -226,6 +257,7 @@ _TOP_KEYS = (
     "checks",
     "periods",
     "fraud",
+    "chargebacks",
 )
 
 
@@ -403,6 +435,49 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         source=file_path,
         late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
         fraud=_fraud(reader, top.get("fraud")),
+        chargebacks=_chargebacks(reader, top.get("chargebacks")),
+    )
+
+
+def _chargebacks(reader: _Reader, data: Any) -> ChargebackMapping:
+    """The ``chargebacks`` section (all optional): column names, stage words, date format, accounts."""
+    path: PathKey = ("chargebacks",)
+    keys = (
+        "columns",
+        "stages",
+        "date_format",
+        "delimiter",
+        "debited_account",
+        "fee_account",
+        "fee_bank_account",
+    )
+    section = reader.section(data, path, keys)
+    raw_cols = reader.section(section.get("columns"), (*path, "columns"), CHARGEBACK_FIELDS)
+    columns = {f: reader.string(raw_cols, f, (*path, "columns"), f).strip() for f in CHARGEBACK_FIELDS}
+    for f in ("case_number", "transaction_id", "stage", "case_date", "amount"):
+        if not columns[f]:
+            raise reader.fail((*path, "columns", f), "must name a column (the field is required)")
+    raw_stages = reader.section(section.get("stages"), (*path, "stages"), _ANY_KEY)
+    stages = {s: s for s in CHARGEBACK_STAGES}
+    for word in raw_stages:
+        stages[str(word).strip().lower()] = reader.choice(
+            raw_stages, word, (*path, "stages"), CHARGEBACK_STAGES, ""
+        )
+    delimiter = reader.string(section, "delimiter", path, ",")
+    if len(delimiter) != 1:
+        raise reader.fail((*path, "delimiter"), f"must be one character, got {delimiter!r}")
+
+    def account(key: str) -> Account | None:
+        return reader.account(section[key], (*path, key)) if section.get(key) is not None else None
+
+    return ChargebackMapping(
+        columns=MappingProxyType(columns),
+        stages=MappingProxyType(stages),
+        date_format=reader.string(section, "date_format", path, "%Y-%m-%d"),
+        delimiter=delimiter,
+        debited_account=account("debited_account"),
+        fee_account=account("fee_account"),
+        fee_bank_account=account("fee_bank_account"),
     )
 
 

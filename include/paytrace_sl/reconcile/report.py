@@ -539,6 +539,19 @@ def build_report_data(
         tuple(lin_rows),
     )
 
+    # ---- chargeback cases and their stages (reconcile/chargebacks.py)
+    from paytrace_sl.reconcile.chargebacks import COLUMNS as CB_COLUMNS
+    from paytrace_sl.reconcile.chargebacks import chargeback_checks
+
+    with engine.connect() as conn:
+        cases = chargeback_checks(conn, start, end)
+    data.tables["chargebacks"] = Table(
+        "chargebacks",
+        "Chargebacks and retrievals: each case stage and its SL documents",
+        CB_COLUMNS,
+        tuple(c.row() for c in cases),
+    )
+
     # ---- summary (the headline numbers shown at the top of the page)
     total = {b: sum(per_day[d][b] for d in days) for b in buckets}
     pt_net = sum((Decimal(r[3]) for r in acc_rows), Decimal(0))
@@ -555,6 +568,7 @@ def build_report_data(
         ("unexplained", len(recon.unexplained)),
         ("open_reviews", len(data.tables["review_queue"].rows)),
         ("fraud_alerts", len(data.tables["fraud_alerts"].rows)),
+        ("chargeback_stages", len(cases)),
     ]
     data.tables = {"summary": Table("summary", "Summary", ("metric", "value"), tuple(summary)), **data.tables}
 

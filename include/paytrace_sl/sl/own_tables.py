@@ -342,6 +342,34 @@ xPTFraudProfile = sa.Table(
     quote=False,
 )
 
+# v8: chargeback and retrieval cases from the processor's files (docs/accounting.md §9), one row per
+# (case, disputed PayTrace transaction, stage), written in the same transaction as its SL documents.
+xPTChargeback = sa.Table(
+    "xPTChargeback",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("case_number", sa.String(40), nullable=False),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),  # the disputed PayTrace transaction
+    sa.Column("stage", sa.String(12), nullable=False),  # retrieval | chargeback | won | lost
+    sa.Column("case_date", sa.Date, nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("fee", sa.Numeric(18, 2), nullable=False),
+    sa.Column("reason_code", sa.Unicode(40), nullable=True),
+    sa.Column("cpny_id", sa.String(10), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=False),
+    sa.Column("ledger_key", sa.String(100), nullable=False),
+    sa.Column("outcome", sa.String(12), nullable=False),  # posted | review | recorded
+    sa.Column("ar_bat_nbr", sa.String(10), nullable=False),  # "" when the stage writes no AR document
+    sa.Column("doc_type", sa.String(2), nullable=False),
+    sa.Column("ref_nbr", sa.String(10), nullable=False),
+    sa.Column("gl_bat_nbr", sa.String(10), nullable=False),  # the chargeback fee entry, "" when none
+    sa.Column("source_file", sa.Unicode(255), nullable=False),
+    sa.Column("file_row", sa.Integer, nullable=False),
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -369,6 +397,14 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
+    IndexSpec(
+        "xptchargeback_ux_case",
+        "xPTChargeback",
+        ("case_number", "transaction_id", "stage"),
+        unique=True,
+        since=8,
+    ),
+    IndexSpec("xptchargeback_ix_date", "xPTChargeback", ("case_date",), since=8),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
     IndexSpec("xptvault_ix_custid", "xPTVaultProfile", ("cust_id",), since=5),
     IndexSpec("xptfraudalert_ux_txn", "xPTFraudAlert", ("transaction_id",), unique=True, since=7),
@@ -595,6 +631,11 @@ def _v7(conn: sa.Connection, log: _StepLog) -> None:
         _create_table(conn, name, 7, log)
 
 
+def _v8(conn: sa.Connection, log: _StepLog) -> None:
+    """Chargeback and retrieval cases (a new table only: nothing existing changes)."""
+    _create_table(conn, "xPTChargeback", 8, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -624,6 +665,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v6,
     ),
     Migration(7, "fraud alerts: xPTFraudAlert, xPTFraudModel, xPTFraudHist, xPTFraudProfile", _v7),
+    Migration(8, "chargeback and retrieval cases (xPTChargeback)", _v8),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

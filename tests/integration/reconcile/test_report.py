@@ -33,6 +33,7 @@ TABLES = (
     "review_closed",
     "fraud_alerts",
     "lineage",
+    "chargebacks",
 )
 
 

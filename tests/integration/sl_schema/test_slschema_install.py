@@ -82,7 +82,8 @@ def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: 
             "xPTReportStale",
             "xPTVaultProfile",
             *own_tables.FRAUD_TABLES,
-        )  # v2; v4 rebuilds xPTRun; v5 vault profiles; v7 fraud
+            "xPTChargeback",
+        )  # v2; v4 rebuilds xPTRun; v5 vault profiles; v7 fraud; v8 chargebacks
         assert result.added_columns == (
             "xPTLedger.settle_batch_nbr",
             "xPTLedger.posted_txn_id",
