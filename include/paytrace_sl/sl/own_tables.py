@@ -218,6 +218,47 @@ xPTRecon = sa.Table(
     quote=False,
 )
 
+# Recurring billing (issue 16 §3; schema v4): PayTrace schedules, linked to their SL customer, and the
+# approved payments of each. Informational only: the charges themselves post through the normal payment
+# path (one xPTLedger posting per transaction id), never from here.
+xPTRecurSched = sa.Table(
+    "xPTRecurSched",
+    own_metadata,
+    sa.Column("recurrence_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("paytrace_customer_id", sa.Unicode(100), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=True),  # SL Customer.CustId; None = not linked
+    sa.Column("link_source", sa.String(20), nullable=False),  # exact | xref | unlinked
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("frequency", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("next_date", sa.Date, nullable=True),
+    sa.Column("total_count", sa.Integer, nullable=False),  # 0 = until cancelled
+    sa.Column("current_count", sa.Integer, nullable=False),
+    sa.Column("description", sa.Unicode(200), nullable=False),
+    sa.Column("card_masked", sa.String(25), nullable=False),  # masked only
+    sa.Column("last_txn_id", sa.BigInteger, nullable=True),
+    sa.Column("last_result_at", UTCDateTime, nullable=True),
+    sa.Column("last_failed", sa.SmallInteger, nullable=False),
+    sa.Column("last_message", sa.Unicode(200), nullable=False),
+    _run_id(),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+xPTRecurPay = sa.Table(
+    "xPTRecurPay",
+    own_metadata,
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("recurrence_id", sa.BigInteger, nullable=False),
+    sa.Column("paytrace_customer_id", sa.Unicode(100), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _run_id(),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -246,6 +287,8 @@ INDEXES: tuple[IndexSpec, ...] = (
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
+    IndexSpec("xptrecursched_ix_cust", "xPTRecurSched", ("cust_id",), since=4),
+    IndexSpec("xptrecurpay_ix_recur", "xPTRecurPay", ("recurrence_id",), since=4),
 )
 
 
@@ -401,6 +444,12 @@ def _v3(conn: sa.Connection, log: _StepLog) -> None:
         _create_index(conn, next(s for s in INDEXES if s.name == name))
 
 
+def _v4(conn: sa.Connection, log: _StepLog) -> None:
+    """Recurring billing: schedules (xPTRecurSched) and their approved payments (xPTRecurPay)."""
+    for name in ("xPTRecurSched", "xPTRecurPay"):
+        _create_table(conn, name, 4, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -417,6 +466,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one xPTSkip row per (id, reason)",
         _v3,
     ),
+    Migration(4, "recurring billing: xPTRecurSched schedules, xPTRecurPay approved payments", _v4),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 
