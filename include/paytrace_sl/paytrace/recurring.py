@@ -120,7 +120,9 @@ class RecurringPayment:
     card_masked: str
 
 
-def parse_paytrace_date(value: Any, tz: ZoneInfo, label: object, field: str, *, required: bool) -> dt.date | None:
+def parse_paytrace_date(
+    value: Any, tz: ZoneInfo, label: object, field: str, *, required: bool
+) -> dt.date | None:
     """A day in PayTrace's forms: ``M/D/YYYY`` (any padding) or a full timestamp, read in ``tz``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -160,7 +162,9 @@ def _word(raw: Mapping[str, Any], path: str, label: str, allowed: frozenset[str]
 def parse_recurrence(raw: Any, tz: ZoneInfo) -> RecurringSchedule:
     """Normalize one ``recurrences[]`` element of ``recurrence/export``."""
     if not isinstance(raw, Mapping):
-        raise RecordParseError("recurrence <unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}")
+        raise RecordParseError(
+            "recurrence <unknown>", "<record>", f"expected a JSON object, got {type(raw).__name__}"
+        )
     f = RECURRENCE_FIELDS
     label = _label(raw, f["recurrence_id"], "recurrence")
     rid = _parse_int(_get_path(raw, f["recurrence_id"]), label, f["recurrence_id"], MAX_RECURRENCE_ID, 1)
@@ -181,9 +185,13 @@ def parse_recurrence(raw: Any, tz: ZoneInfo) -> RecurringSchedule:
         frequency=_word(raw, f["frequency"], label, FREQUENCIES),
         status=_word(raw, f["status"], label, STATUSES),
         start_date=_required_date(raw, f["start_date"], tz, label),
-        next_date=parse_paytrace_date(_get_path(raw, f["next_date"]), tz, label, f["next_date"], required=False),
+        next_date=parse_paytrace_date(
+            _get_path(raw, f["next_date"]), tz, label, f["next_date"], required=False
+        ),
         total_count=0 if total in (None, "") else _parse_int(total, label, f["total_count"], MAX_COUNT),
-        current_count=_parse_int(_get_path(raw, f["current_count"]) or 0, label, f["current_count"], MAX_COUNT),
+        current_count=_parse_int(
+            _get_path(raw, f["current_count"]) or 0, label, f["current_count"], MAX_COUNT
+        ),
         description=description[:200],
         card_masked=parse_masked_card(_get_path(raw, f["card_masked"]), label, f["card_masked"]),
         created_at=_parse_stamp(_get_path(raw, f["created_at"]), tz, label, f["created_at"], required=False),
@@ -217,8 +225,12 @@ def parse_recurring_payment(raw: Any, tz: ZoneInfo) -> RecurringPayment:
     created = _parse_stamp(_get_path(raw, f["created_at"]), tz, label, f["created_at"], required=True)
     assert created is not None
     return RecurringPayment(
-        recurrence_id=_parse_int(_get_path(raw, f["recurrence_id"]), label, f["recurrence_id"], MAX_RECURRENCE_ID, 1),
-        transaction_id=_parse_int(_get_path(raw, f["transaction_id"]), label, f["transaction_id"], MAX_TRANSACTION_ID, 1),
+        recurrence_id=_parse_int(
+            _get_path(raw, f["recurrence_id"]), label, f["recurrence_id"], MAX_RECURRENCE_ID, 1
+        ),
+        transaction_id=_parse_int(
+            _get_path(raw, f["transaction_id"]), label, f["transaction_id"], MAX_TRANSACTION_ID, 1
+        ),
         customer_id=_parse_id_text(raw, f["customer_id"], label),
         amount=parse_amount(_get_path(raw, f["amount"]), label, f["amount"]),
         created_at=created,

@@ -155,7 +155,9 @@ def link_customers(
     return found
 
 
-def _store_letters(conn: sa.Connection, letters: Sequence[DeadLetter], run_id: str | None, now: dt.datetime) -> int:
+def _store_letters(
+    conn: sa.Connection, letters: Sequence[DeadLetter], run_id: str | None, now: dt.datetime
+) -> int:
     """Insert the dead letters not stored yet (same source and payload); returns how many were new."""
     d = own_tables.xPTDeadLetter
     new = 0
@@ -163,7 +165,9 @@ def _store_letters(conn: sa.Connection, letters: Sequence[DeadLetter], run_id: s
         payload = json.dumps(letter.payload, sort_keys=True, default=str)
         digest = record_digest(f"{letter.source}\0{payload}")
         seen = conn.execute(
-            sa.select(sa.func.count()).select_from(d).where(d.c.source == letter.source, d.c.payload_hash == digest)
+            sa.select(sa.func.count())
+            .select_from(d)
+            .where(d.c.source == letter.source, d.c.payload_hash == digest)
         ).scalar_one()
         if seen:
             continue
@@ -227,7 +231,9 @@ def refresh_recurring(
     lists is removed from the mirror; with it, only that customer's schedules are replaced.
     """
     now = now or own_tables.utcnow()
-    schedules, letters = _parse_all(source.export_recurrences_raw(customer_id), parse_recurrence, tz, SOURCE_SCHEDULE)
+    schedules, letters = _parse_all(
+        source.export_recurrences_raw(customer_id), parse_recurrence, tz, SOURCE_SCHEDULE
+    )
     payments, pay_letters = _parse_all(
         source.export_recurring_approved_raw(customer_id), parse_recurring_payment, tz, SOURCE_PAYMENT
     )
@@ -315,7 +321,9 @@ def recurring_overview(
     rows = conn.execute(sa.select(t).order_by(t.c.next_date, t.c.recurrence_id)).all()
     until = today + dt.timedelta(days=horizon_days)
     upcoming = tuple(
-        _charge(r) for r in rows if r.status == "active" and r.next_date is not None and today <= r.next_date < until
+        _charge(r)
+        for r in rows
+        if r.status == "active" and r.next_date is not None and today <= r.next_date < until
     )
     failed = tuple(_charge(r) for r in rows if int(r.last_failed or 0) == 1)
     return RecurringOverview(
