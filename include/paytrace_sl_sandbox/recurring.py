@@ -177,7 +177,7 @@ class RecurringBook:
                     except ApiError as err:
                         tid = int(err.body.get("transaction_id") or 0)
                         code = int(err.body.get("response_code") or 0)
-                        message = str(err.body.get("status_message", ""))
+                        message = str(err.body.get("approval_message") or err.body.get("status_message", ""))
                     stamp = format_paytrace_datetime(due, tz)
                     if tid:
                         self._restamp(server, tid, due, stamp)
