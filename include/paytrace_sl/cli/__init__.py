@@ -85,13 +85,14 @@ def _register_plugins() -> None:
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import extract, pipeline, report, security, sl
+    from paytrace_sl.cli import extract, pipeline, recurring, report, security, sl
 
     extract.register(app)
     _register_plugins()  # before `sl`: the help lists their groups first, as it always did
     sl.register(app)
     pipeline.register(app)
     report.register(app)
+    recurring.register(app)
     security.register(app)
 
 

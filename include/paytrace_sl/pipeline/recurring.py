@@ -336,3 +336,9 @@ def recurring_overview(
         failed=failed,
         upcoming_total=sum((c.amount for c in upcoming), Decimal("0.00")),
     )
+
+
+def link_strategies(mapping: Any) -> tuple[str, ...]:
+    """The mapping's customer-matching order, restricted to what applies to a schedule (no invoice)."""
+    order = tuple(s for s in mapping.customers.strategy if s in LINK_STRATEGIES)
+    return order or LINK_STRATEGIES
