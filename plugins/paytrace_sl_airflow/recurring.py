@@ -95,3 +95,57 @@ def show_overview(horizon_days: int = 14) -> dict[str, Any]:
         "upcoming_total": str(view.upcoming_total),
         "failed": len(view.failed),
     }
+
+
+# ------------------------------------------------------------------------------ plugin page section
+
+
+def recurring_status(
+    conn: Any, today: dt.date | None = None, horizon_days: int = 14
+) -> dict[str, Any] | None:
+    """The page's recurring section as JSON (None before schema v4): upcoming and failed charges."""
+    from zoneinfo import ZoneInfo
+
+    from paytrace_sl.pipeline.recurring import recurring_overview
+    from paytrace_sl_airflow.dag_support import merchant_timezone
+
+    day = today or dt.datetime.now(ZoneInfo(merchant_timezone())).date()
+    view = recurring_overview(conn, day, horizon_days)
+    return None if view is None else view.to_json_dict()
+
+
+def recurring_section_html(recurring: dict[str, Any] | None) -> str:
+    """HTML of the page's "Recurring charges" section (every value escaped)."""
+    from html import escape
+
+    if recurring is None:
+        return ""
+    parts = [
+        "<h2>Recurring charges</h2>",
+        f"<p id='recurring-summary'>{recurring['schedules']} schedule(s), {recurring['active']} active, "
+        f"<b id='recurring-unlinked'>{recurring['unlinked']}</b> without an SL customer · upcoming "
+        f"{escape(recurring['today'])} + {recurring['horizon_days']} days: "
+        f"<b id='recurring-upcoming'>{len(recurring['upcoming'])}</b> totalling "
+        f"{escape(recurring['upcoming_total'])} · failed: <b id='recurring-failed'>{len(recurring['failed'])}"
+        "</b></p>",
+    ]
+    for kind, rows in (("upcoming", recurring["upcoming"]), ("failed", recurring["failed"])):
+        if not rows:
+            continue
+        when = "next charge" if kind == "upcoming" else "last attempt"
+        parts.append(
+            f"<table id='recurring-{kind}'><thead><tr><th>{kind}</th><th>schedule</th><th>PayTrace customer"
+            f"</th><th>SL customer</th><th>amount</th><th>frequency</th><th>{when}</th></tr></thead><tbody>"
+        )
+        for c in rows:
+            stamp = c["next_date"] if kind == "upcoming" else c["last_result_at"]
+            note = "" if kind == "upcoming" else f" — {c['last_message']}"
+            cls = "difference" if kind == "failed" else ""
+            parts.append(
+                f"<tr class='{cls}' data-recurrence='{c['recurrence_id']}'>"
+                f"<td>{kind}</td><td>{c['recurrence_id']}</td><td>{escape(c['paytrace_customer_id'])}</td>"
+                f"<td>{escape(c['cust_id'] or '(unlinked)')}</td><td>{escape(c['amount'])}</td>"
+                f"<td>{escape(c['frequency'])}</td><td>{escape(str(stamp or ''))}{escape(note)}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    return "".join(parts)

@@ -31,6 +31,7 @@ from paytrace_sl.settings import reports_dir as settings_reports_dir
 from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
+from paytrace_sl_airflow.recurring import recurring_section_html, recurring_status
 
 URL_PREFIX = "/paytrace-sl"
 RECENT_BATCHES = 30
@@ -110,6 +111,7 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         letters = conn.execute(
             sa.select(sa.func.count()).select_from(xPTDeadLetter).where(xPTDeadLetter.c.replayed_at.is_(None))
         ).scalar_one()
+        recurring = recurring_status(conn)  # issue 16 §3; None before schema v4
     batches = []
     for r in rows:
         detail: dict[str, Any] = {}
@@ -135,6 +137,7 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         "batches": batches,
         "open_reviews": int(reviews),
         "open_dead_letters": int(letters),
+        "recurring": recurring,
     }
 
 
@@ -195,6 +198,7 @@ def _page(
                 f"<td class='muted'>{escape(b['run_id'])}</td></tr>"
             )
         parts.append("</tbody></table>")
+        parts.append(recurring_section_html(status.get("recurring")))
     parts.append("<h2>Reports</h2>")
     if not reports:
         parts.append(
