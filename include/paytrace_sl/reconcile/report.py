@@ -475,6 +475,7 @@ def build_report_data(
         ),
         tuple(lin_rows),
     )
+    data.tables.update(_recurring_tables(engine, end))  # issue 16 §3: none before schema v4
 
     # ---- summary (the headline numbers shown at the top of the page)
     total = {b: sum(per_day[d][b] for d in days) for b in buckets}
@@ -521,6 +522,22 @@ def build_report_data(
         stacked=True,
     )
     return data
+
+
+def _recurring_tables(engine: sa.Engine, end: dt.date) -> dict[str, Table]:
+    """Upcoming recurring charges after the report's range and schedules whose last charge failed."""
+    from paytrace_sl.reconcile.recurring_section import recurring_rows
+
+    found = recurring_rows(engine, end + dt.timedelta(days=1))
+    if found is None:
+        return {}
+    columns, upcoming, failed, note = found
+    return {
+        "recurring_upcoming": Table(
+            "recurring_upcoming", "Recurring charges: upcoming", columns, upcoming, note
+        ),
+        "recurring_failed": Table("recurring_failed", "Recurring charges: failed", columns, failed, note),
+    }
 
 
 def _data_quality(gx_dir: Path | None, run_ids: set[str], out_dir: Path | None) -> Table:
