@@ -64,6 +64,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRun TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTSkip TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTCustXref TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecon TO paytrace_sl_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurSched TO paytrace_sl_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurPay TO paytrace_sl_writer;
 GO
 
 /* ---- 6. The pipeline's login (template; fill in and run as the DBA) -----------------------------
