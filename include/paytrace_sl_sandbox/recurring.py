@@ -228,3 +228,28 @@ def register(routes: dict[str, Any]) -> None:
     routes["/v1/recurrence/create"] = lambda s, b: s.recurring.create(s, b)
     routes["/v1/recurrence/export"] = lambda s, b: s.recurring.export(s, b)
     routes["/v1/recurrence/export_approved"] = lambda s, b: s.recurring.export_approved(s, b)
+
+
+def create_demo_schedules(server: SandboxServer, first_day: dt.date) -> list[int]:
+    """A few schedules for ``make demo``: monthly, weekly, one linked by cross-reference, one that fails."""
+    customers = server.sim.customers()
+    exact = [c for c in customers if c.sl_cust_id == c.customer_id]
+    xref = [c for c in customers if c.sl_cust_id != c.customer_id] or exact
+    plans = (
+        (exact[0], "49.95", "monthly", 1, "Gold membership"),
+        (exact[1], "12.00", "weekly", 0, "Weekly delivery"),
+        (xref[0], "120.00", "quarterly", 3, "Quarterly service"),
+        (exact[2], "0.29", "monthly", 2, "Card on file expired"),  # the magic decline amount: fails
+    )
+    ids = []
+    for cust, amount, frequency, offset, description in plans:
+        start = first_day + dt.timedelta(days=offset)
+        body = {
+            "customer_id": cust.customer_id,
+            "amount": amount,
+            "frequency": frequency,
+            "start_date": f"{start.month:02d}/{start.day:02d}/{start.year}",
+            "description": description,
+        }
+        ids.append(int(server.recurring.create(server, body)["recurrence_id"]))
+    return ids
