@@ -303,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         server.set_clock(dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(6, 30), server.sim.tz))
         schedules = create_demo_schedules(server, days[0])
+        server.recurring.catch_up(server)
+        server.settle({})  # the charges settle like any sale (else they would stay pending for ever)
         print(f"PayTrace sandbox: {len(schedules)} recurring schedules", flush=True)
         env = airflow_env(var_dir / "airflow", server.url, sl_url, var_dir, mapping)
         print("Airflow: creating the metadata DB", flush=True)

@@ -48,7 +48,7 @@ def _setup(make_sandbox: Any, sl_url: str) -> tuple[SandboxServer, PayTraceClien
     xref = next(c for c in customers if c.sl_cust_id != c.customer_id)
     other = next(c for c in customers if c.sl_cust_id == c.customer_id and c is not exact)
     client = PayTraceClient(_settings(server.url))
-    ids = {}
+    ids: dict[str, Any] = {}
     for name, cust, amount, freq, start, total in (
         ("monthly", exact, "49.95", "monthly", "04/02/2025", 0),
         ("weekly", xref, "10.00", "weekly", "04/01/2025", 2),
