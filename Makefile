@@ -35,6 +35,7 @@ sandbox: env ## Serve the PayTrace sandbox on 127.0.0.1:8765
 
 bench: env ## Benchmarks (not part of the test suite)
 	$(PY) bench/bench_sl_load.py
+	$(PY) bench/bench_matching.py
 
 clean: ## Remove the environments and local state
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

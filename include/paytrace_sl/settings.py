@@ -304,3 +304,19 @@ def use_secret_files(*, password_file: Path | None = None, sl_url_file: Path | N
     if sl_url_file is not None:
         os.environ.pop(SL_URL_ENV, None)
         os.environ[SL_URL_FILE_ENV] = str(sl_url_file)
+
+
+def operator_name(explicit: str | None = None) -> str:
+    """Who acts at the command line (review workbench): ``--by``, else ``PAYTRACE_SL_OPERATOR``, else the
+    login name of the process (``getpass.getuser``), else ``"unknown"``."""
+    import getpass
+
+    if explicit and explicit.strip():
+        return explicit.strip()
+    named = env("PAYTRACE_SL_OPERATOR")
+    if named and named.strip():
+        return named.strip()
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

@@ -127,10 +127,21 @@ def register(app: typer.Typer) -> None:
             "--bad-records/--no-bad-records",
             help="Add a few malformed records per day (dead-letter testing).",
         ),
+        fraud_rate: float = typer.Option(
+            0.0,
+            help="Labelled fraud incidents per generated transaction (0 = none); ground truth at "
+            "GET /_sandbox/fraud_labels (docs/fraud.md).",
+        ),
         clock: str = typer.Option(
             "",
             help="Sandbox clock: processing calls happen at this merchant-local time "
             "(YYYY-MM-DDTHH:MM[:SS]); move it with POST /_sandbox/clock. Default: the wall clock.",
+        ),
+        vault_noise: bool = typer.Option(
+            False,
+            "--vault-noise/--no-vault-noise",
+            help="Also serve vault customers with ids unlike SL's and noisy names/addresses "
+            "(assisted customer matching, docs/customers.md).",
         ),
     ) -> None:
         """Serve the PayTrace v1 JSON API on HOST:PORT until Ctrl-C / SIGTERM."""
@@ -149,7 +160,14 @@ def register(app: typer.Typer) -> None:
             frozen = dt.datetime.fromisoformat(clock) if clock else None
         except ValueError:
             raise typer.BadParameter(f"--clock: expected YYYY-MM-DDTHH:MM, got {clock!r}") from None
+        from paytrace_sl_sandbox.fraud_patterns import FraudInjection
+
+        try:
+            fraud = FraudInjection(rate=fraud_rate)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         config = SandboxConfig(
+            fraud=fraud,
             merchant=_merchant(seed, start, days, tx_per_day, timezone, customers, bad_records),
             clock=frozen,
             username=username,
@@ -157,6 +175,7 @@ def register(app: typer.Typer) -> None:
             token_ttl=token_ttl,
             bad_records=bad_records,
             faults=faults,
+            vault_noise=vault_noise,
         )
         server = SandboxServer(config, host=host, port=port)
 

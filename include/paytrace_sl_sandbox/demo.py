@@ -171,22 +171,20 @@ for iso in {[d.isoformat() for d in days]!r}:
 
 def demo_totals(sl_url: str) -> tuple[int, dict[str, Any]]:
     """(transactions in the demo days, totals over every run) from the SL database and xPTRun."""
-    import sqlalchemy as sa
 
+    from collections import Counter
+
+    from paytrace_sl.pipeline.run_history import history, latest_per_run
     from paytrace_sl.pipeline.runner import PAYMENTS_DAG_ID, totals
     from paytrace_sl.sl.engine import create_sl_engine
-    from paytrace_sl.sl.own_tables import xPTRun
 
     engine = create_sl_engine(sl_url)
     try:
-        with engine.connect() as conn:
-            counts = conn.execute(
-                sa.select(xPTRun.c.counts).where(xPTRun.c.dag_id == PAYMENTS_DAG_ID)
-            ).scalars()
-            transactions = sum(int(json.loads(c or "{}").get("in_window", 0)) for c in counts)
-            runs: dict[Any, Any] = dict(
-                conn.execute(sa.select(xPTRun.c.status, sa.func.count()).group_by(xPTRun.c.status)).all()
-            )
+        latest = latest_per_run(history(engine))  # a re-run's attempt counts its window once
+        transactions = sum(
+            int(a.counts.get("in_window", 0) or 0) for a in latest if a.dag_id == PAYMENTS_DAG_ID
+        )
+        runs: dict[Any, Any] = dict(Counter(a.status for a in latest))
         result = totals(engine)
     finally:
         engine.dispose()
@@ -240,6 +238,27 @@ def recurring_summary(sl_url: str, today: dt.date) -> str:
     )
 
 
+def fraud_summary(sl_url: str, labels: Mapping[int, str]) -> str:
+    """One line: alerts by pattern in xPTFraudAlert, and how many injected records they found."""
+    from collections import Counter
+
+    from paytrace_sl.fraud.store import list_alerts
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(sl_url)
+    try:
+        alerts = list_alerts(engine, limit=100_000)
+    finally:
+        engine.dispose()
+    by_pattern = Counter(a["pattern"] for a in alerts)
+    found = sum(1 for a in alerts if int(a["transaction_id"]) in labels)
+    return (
+        f"fraud alerts: {len(alerts)} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(by_pattern.items())) or 'none'}); "
+        f"injected fraud records: {len(labels)}, alerted: {found} (docs/fraud.md)"
+    )
+
+
 def print_summary(
     transactions: int,
     result: Mapping[str, Any],
@@ -275,8 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=DEMO_DAYS)
     parser.add_argument("--tx-per-day", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--fraud-rate",
+        type=float,
+        default=0.01,
+        help="labelled fraud incidents per transaction (docs/fraud.md)",
+    )
     args = parser.parse_args(argv)
 
+    from paytrace_sl_sandbox.fraud_patterns import FraudInjection
     from paytrace_sl_sandbox.merchant import MerchantConfig
     from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
     from paytrace_sl_sandbox.sl_seed import init_sandbox
@@ -293,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mapping = write_sandbox_mapping(var_dir / "mapping-sandbox.yaml", unidentified_receipts=True)
     days = [DEMO_START + dt.timedelta(days=i) for i in range(args.days)]
     log_file = var_dir / "airflow.log"
-    with SandboxServer(SandboxConfig(merchant), port=0) as server:
+    with SandboxServer(SandboxConfig(merchant, fraud=FraudInjection(rate=args.fraud_rate)), port=0) as server:
+        labels = server.fraud_labels()
         print(
             f"PayTrace sandbox: {server.url} ({args.days} days x {args.tx_per_day} transactions)", flush=True
         )
@@ -322,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_summary(
         transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books, recurring
     )
+    print(fraud_summary(sl_url, labels), flush=True)
     return 0
 
 

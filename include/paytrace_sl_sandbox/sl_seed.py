@@ -38,6 +38,7 @@ from paytrace_sl.sl.fiscal import FiscalCalendar
 from paytrace_sl.sl.own_tables import OWN_TABLES, InstallResult, install, utcnow, xPTCustXref
 from paytrace_sl.sl.rows import blank_template, column_kinds
 from paytrace_sl_sandbox.merchant import MerchantConfig, MerchantSimulation, SimCustomer
+from paytrace_sl_sandbox.vault import SLTruth, sl_truth_from_sim
 
 SANDBOX_MARKER = "xPTSandbox"
 PROG = "PTSANDBX"  # Crtd_Prog / LUpd_Prog (char 8)
@@ -228,6 +229,16 @@ def _row(tbl: sa.Table, now: dt.datetime, **values: object) -> dict[str, object]
     return row
 
 
+def _address_columns(truth: SLTruth | None) -> dict[str, object]:
+    """Customer address and phone columns (main and bill-to) of a sandbox customer."""
+    if truth is None:
+        return {}
+    values: dict[str, object] = {"Addr1": truth.street, "City": truth.city, "State": truth.state}
+    values |= {"Zip": truth.postal_code}
+    values |= {"Phone": truth.phone, "Country": "US"}
+    return values | {f"Bill{k}": v for k, v in values.items()}
+
+
 def _fiscal(cfg: SandboxSLConfig) -> FiscalCalendar:
     if cfg.fiscal_first_month == 1:
         return FiscalCalendar.calendar_year()
@@ -340,6 +351,8 @@ def _seed(
     by_sl: dict[str, SimCustomer] = {}
     for c in sim_customers:
         by_sl.setdefault(c.sl_cust_id, c)
+    # address and phone as sandbox/vault.py's ground truth has them (what assisted matching compares)
+    truths = {t.cust_id: t for t in sl_truth_from_sim(sim)}
     customers = [
         _row(
             catalog.Customer,
@@ -348,6 +361,7 @@ def _seed(
             Name=c.name[:60],
             BillName=c.name[:60],
             EMailAddr=c.email[:80],
+            **_address_columns(truths.get(cust_id)),
             Status="A",
             ArAcct=cfg.ar_acct,
             ArSub=SUB,

@@ -157,6 +157,11 @@ PAYMENT_TASKS: dict[str, tuple[str, str]] = {
         "PayTrace export of the window plus look-back → landing file; unparseable records → dead letters.",
     ),
     "validate": ("validate", "Great Expectations checks from the data contract; bad rows → dead letters."),
+    "score_fraud": (
+        "score_fraud",
+        "Fraud rules + IsolationForest on every record → xPTFraudAlert and notifiers; never blocks posting "
+        "unless mapping fraud.hold names the pattern (docs/fraud.md).",
+    ),
     "transform": ("transform", "Records + SL customers/invoices + mapping.yaml → posting plan."),
     "load": ("load", "Write SL batches on Hold through the exactly-once writer."),
     "preflight": ("preflight", "SL's release checks on the batches this run wrote."),
@@ -236,6 +241,15 @@ def pipeline_config(dag_id: str) -> Any:
     return with_dag(cfg, dag_id)
 
 
+def with_try(cfg: Any, context: Mapping[str, Any]) -> Any:
+    """``cfg`` with the task's try number: each try of a run is its own ``xPTRun`` attempt."""
+    from dataclasses import replace
+
+    ti = context.get("ti") or context.get("task_instance")
+    try_number = getattr(ti, "try_number", None)
+    return replace(cfg, try_number=int(try_number)) if isinstance(try_number, int) and try_number > 0 else cfg
+
+
 def window_from_context(context: Mapping[str, Any], tz_name: str) -> Window:
     """The run's data interval as a merchant-tz window; refuses a zero-width interval (trigger timetable)."""
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
@@ -257,10 +271,11 @@ def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
 
     from paytrace_sl.logging_setup import install_redaction
     from paytrace_sl.pipeline import runner
+    from paytrace_sl.pipeline.bookkeeping import record_failure
 
     install_redaction()
     context = get_current_context()
-    cfg = pipeline_config(dag_id)
+    cfg = with_try(pipeline_config(dag_id), context)
     window = window_from_context(context, cfg.timezone)
     run_id = pipeline_run_id(dag_id, str(context["run_id"]))
     steps = dict(runner.PAYMENT_STEPS) | dict(runner.SETTLEMENT_STEPS)
@@ -269,7 +284,7 @@ def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
         return steps[step](cfg, window, run_id)
     except Exception as exc:
         if step in ("summarize", "settle_summarize"):
-            runner._record_failure(cfg, window, run_id, exc)
+            record_failure(cfg, window, run_id, exc)
         raise
 
 
@@ -286,7 +301,7 @@ def run_replay(dag_id: str) -> dict[str, Any]:
     ids = [int(i) for i in (params.get("dead_letter_ids") or [])]
     start = dt.date.fromisoformat(params["start_date"]) if params.get("start_date") else None
     end = dt.date.fromisoformat(params["end_date"]) if params.get("end_date") else None
-    cfg = pipeline_config(dag_id)
+    cfg = with_try(pipeline_config(dag_id), context)
     try:
         return runner.replay(cfg, str(context["run_id"]), dead_letter_ids=ids, start=start, end=end)
     except runner.NothingToReplay as exc:

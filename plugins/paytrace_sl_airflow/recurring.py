@@ -78,7 +78,7 @@ def show_overview(horizon_days: int = 14) -> dict[str, Any]:
     finally:
         engine.dispose()
     if view is None:
-        raise RuntimeError("xPTRecurSched is missing: run `paytrace-sl sl install` (schema v4)")
+        raise RuntimeError("xPTRecurSched is missing: run `paytrace-sl sl install` (schema v8)")
     for c in view.upcoming:
         log.info(
             "upcoming recurring charge %s: #%s %s -> %s", c.next_date, c.recurrence_id, c.amount, c.cust_id
@@ -103,7 +103,7 @@ def show_overview(horizon_days: int = 14) -> dict[str, Any]:
 def recurring_status(
     conn: Any, today: dt.date | None = None, horizon_days: int = 14
 ) -> dict[str, Any] | None:
-    """The page's recurring section as JSON (None before schema v4): upcoming and failed charges."""
+    """The page's recurring section as JSON (None before schema v8): upcoming and failed charges."""
     from zoneinfo import ZoneInfo
 
     from paytrace_sl.pipeline.recurring import recurring_overview

@@ -31,9 +31,11 @@ from paytrace_sl.settings import reports_dir as settings_reports_dir
 from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
+from paytrace_sl_airflow.customers_page import expiring_section, expiring_status
 from paytrace_sl_airflow.recurring import recurring_section_html, recurring_status
 
 URL_PREFIX = "/paytrace-sl"
+REVIEW_URL_PREFIX = "/paytrace-sl-review"  # the review workbench (review_page.py)
 RECENT_BATCHES = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -111,7 +113,8 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         letters = conn.execute(
             sa.select(sa.func.count()).select_from(xPTDeadLetter).where(xPTDeadLetter.c.replayed_at.is_(None))
         ).scalar_one()
-        recurring = recurring_status(conn)  # issue 16 §3; None before schema v4
+        expiring = expiring_status(conn)
+        recurring = recurring_status(conn)  # issue 16 §3; None before schema v8
     batches = []
     for r in rows:
         detail: dict[str, Any] = {}
@@ -137,6 +140,7 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         "batches": batches,
         "open_reviews": int(reviews),
         "open_dead_letters": int(letters),
+        "expiring_cards": expiring,
         "recurring": recurring,
     }
 
@@ -198,6 +202,7 @@ def _page(
                 f"<td class='muted'>{escape(b['run_id'])}</td></tr>"
             )
         parts.append("</tbody></table>")
+        parts.append(expiring_section(status.get("expiring_cards")))
         parts.append(recurring_section_html(status.get("recurring")))
     parts.append("<h2>Reports</h2>")
     if not reports:
@@ -298,6 +303,22 @@ def create_app(
         status, error = status_or_error()
         return {"status": status, "error": error, "reports": list_reports(root())}
 
+    @router.get("/fraud", response_class=HTMLResponse)
+    def fraud() -> HTMLResponse:  # fraud alerts page (fraud_page.py, docs/fraud.md)
+        from paytrace_sl_airflow.fraud_page import fraud_page, read_fraud
+
+        try:
+            data, error = read_fraud(engine()), ""
+        except Exception as exc:  # the same contract as the status page: say what is wrong
+            data, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return HTMLResponse(fraud_page(data, error, _STYLE))
+
+    @router.get("/api/fraud")
+    def api_fraud() -> dict[str, Any]:
+        from paytrace_sl_airflow.fraud_page import read_fraud
+
+        return read_fraud(engine())
+
     @router.get("/reports/{name}/{file_name}")
     def report_file(name: str, file_name: str) -> Response:
         if not (_SAFE_NAME.match(name) and _SAFE_NAME.match(file_name)):
@@ -342,6 +363,27 @@ def _plugin_app() -> FastAPI:
     return create_app()
 
 
+def _run_history_app() -> FastAPI:
+    from paytrace_sl_airflow.run_history_page import create_app as create_history_app
+
+    return create_history_app()
+
+
+def _run_notes() -> list[Any]:
+    """The DAG-run note listener (``Needs a person: …``); none when Airflow is not installed."""
+    try:
+        from paytrace_sl_airflow import run_notes
+    except ImportError:
+        return []
+    return [run_notes]
+
+
+def _review_app() -> FastAPI:
+    from paytrace_sl_airflow.review_page import create_review_app
+
+    return create_review_app()
+
+
 try:
     from airflow.plugins_manager import AirflowPlugin
 except ImportError:  # the library and CLI work without Airflow installed
@@ -349,10 +391,15 @@ except ImportError:  # the library and CLI work without Airflow installed
 
 
 class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
-    """Adds the "PayTrace reconciliation" page to the Airflow 3 UI."""
+    """Adds the "PayTrace reconciliation" and "PayTrace run history" pages to the Airflow 3 UI, and the
+    listener that notes "Needs a person: …" on runs that leave work for a person."""
 
     name = "paytrace_sl"
-    fastapi_apps = [{"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"}]
+    fastapi_apps = [
+        {"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"},
+        {"app": _run_history_app(), "url_prefix": "/paytrace-sl-runs", "name": "PayTrace run history"},
+        {"app": _review_app(), "url_prefix": REVIEW_URL_PREFIX, "name": "PayTrace review"},
+    ]
     external_views = [
         {
             "name": "PayTrace reconciliation",
@@ -360,5 +407,27 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             "url_route": "paytrace-reconciliation",
             "destination": "nav",
             "category": "browse",
-        }
+        },
+        {
+            "name": "PayTrace run history",
+            "href": "paytrace-sl-runs/",
+            "url_route": "paytrace-run-history",
+            "destination": "nav",
+            "category": "browse",
+        },
+        {
+            "name": "PayTrace review",
+            "href": REVIEW_URL_PREFIX.lstrip("/") + "/",
+            "url_route": "paytrace-review",
+            "destination": "nav",
+            "category": "browse",
+        },
+        {
+            "name": "PayTrace fraud alerts",
+            "href": URL_PREFIX.lstrip("/") + "/fraud",
+            "url_route": "paytrace-fraud",
+            "destination": "nav",
+            "category": "browse",
+        },
     ]
+    listeners = _run_notes()

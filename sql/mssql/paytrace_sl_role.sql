@@ -64,9 +64,19 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRun TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTSkip TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTCustXref TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecon TO paytrace_sl_writer;
-GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurSched TO paytrace_sl_writer;
-GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurPay TO paytrace_sl_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTReportStale TO paytrace_sl_writer;  -- schema v4
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTVaultProfile TO paytrace_sl_writer;  -- schema v5
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudAlert TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudModel TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudHist TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudProfile TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurSched TO paytrace_sl_writer;  -- schema v8
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurPay TO paytrace_sl_writer;  -- schema v8
 GO
+
+/* Only with `customers: create_missing: true` in mapping.yaml (off by default; docs/customers.md)
+   does the pipeline create SL customers, for vault profiles that match none: then the DBA also gives
+   this role INSERT permission on dbo.Customer. Not part of the base role. */
 
 /* ---- 6. The pipeline's login (template; fill in and run as the DBA) -----------------------------
    Use Windows/Entra authentication where you can; otherwise a strong password kept in the Airflow

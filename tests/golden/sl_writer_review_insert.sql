@@ -1,1 +1,1 @@
-INSERT INTO xPTReview (transaction_id, ledger_key, reason_code, reason, details, run_id, created_at, resolved_at, resolution, resolved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO xPTReview (transaction_id, ledger_key, reason_code, reason, details, run_id, created_at, resolved_at, resolution, resolved_by, closed_how, closed_why, resolved_cust_id, resolved_ref_nbr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -85,7 +85,7 @@ def _register_plugins() -> None:
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import extract, pipeline, recurring, report, security, sl
+    from paytrace_sl.cli import customers, extract, pipeline, recurring, report, review, security, sl
 
     extract.register(app)
     _register_plugins()  # before `sl`: the help lists their groups first, as it always did
@@ -94,6 +94,8 @@ def _register() -> None:
     report.register(app)
     recurring.register(app)
     security.register(app)
+    customers.register(app)
+    review.register(app)
 
 
 _register()

@@ -7,7 +7,8 @@ normalized records with masked cards may land (PCI).
 
 Files of a run: ``transactions.jsonl`` (parsed records of the fetch range), ``rejects.jsonl`` (records
 that failed to parse: id, field, reason — never the value), ``validated.jsonl`` (rows that passed the
-checks), ``plan.json`` (the posting plan) and ``<step>.json`` summaries.
+checks), ``plan.json`` (the posting plan) and ``<step>.json`` summaries; every name is in
+:mod:`paytrace_sl.pipeline.files`.
 """
 
 from __future__ import annotations

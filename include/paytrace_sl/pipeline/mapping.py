@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paytrace_sl.fraud.config import PATTERNS, RULE_PATTERNS, FraudConfig
 from paytrace_sl.pipeline.cards import BRANDS
 from paytrace_sl.pipeline.yamlsource import ConfigFileError, PathKey, YamlDocument, load_yaml_document
 from paytrace_sl.plan import Account
@@ -63,6 +64,12 @@ class CustomerMatching:
     strategy: tuple[str, ...] = CUSTOMER_STRATEGIES
     unmatched: str = "review"  # review | unidentified
     unidentified_customer_id: str = ""
+    # vault profiles (paytrace_customers_to_sl, docs/customers.md)
+    create_missing: bool = False
+    customer_class: str = ""
+    auto_link_threshold: float = 0.9
+    suggest_threshold: float = 0.55
+    expiring_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,8 @@ class Mapping:
     checks: ChecksConfig
     source: Path | None = None
     late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
+    # fraud: alerts, holds, notification thresholds (docs/fraud.md)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -216,6 +225,7 @@ _TOP_KEYS = (
     "invoices",
     "checks",
     "periods",
+    "fraud",
 )
 
 
@@ -258,6 +268,41 @@ def _gl_rules(reader: _Reader, data: Any) -> tuple[GlRule, ...]:
                 (*path, index), "a rule without 'when' before the last one hides every later rule"
             )
     return tuple(rules)
+
+
+_VAULT_KEYS = (
+    "create_missing",
+    "customer_class",
+    "auto_link_threshold",
+    "suggest_threshold",
+    "expiring_days",
+)
+
+
+def _vault_options(reader: _Reader, customers: dict[str, Any]) -> dict[str, Any]:
+    """The ``customers:`` keys of vault profiles (paytrace_customers_to_sl)."""
+    path = ("customers",)
+    create = customers.get("create_missing", False)
+    if not isinstance(create, bool):
+        raise reader.fail(("customers", "create_missing"), "must be true or false")
+    class_id = reader.string(customers, "customer_class", path, "").strip()
+    if len(class_id) > 6:
+        raise reader.fail(("customers", "customer_class"), "longer than 6 characters (SL ClassId)")
+    if create and not class_id:
+        raise reader.fail(("customers", "customer_class"), "required when create_missing: true")
+    auto = reader.number(customers, "auto_link_threshold", path, 0.9, 0.0)
+    suggest = reader.number(customers, "suggest_threshold", path, 0.55, 0.0)
+    if auto > 1:
+        raise reader.fail(("customers", "auto_link_threshold"), f"must be <= 1, got {auto}")
+    if suggest > auto:
+        raise reader.fail(("customers", "suggest_threshold"), "must be <= auto_link_threshold")
+    return {
+        "create_missing": create,
+        "customer_class": class_id,
+        "auto_link_threshold": auto,
+        "suggest_threshold": suggest,
+        "expiring_days": reader.integer(customers, "expiring_days", path, 30, 1),
+    }
 
 
 def load_mapping(path: Path | str | None = None) -> Mapping:
@@ -308,7 +353,9 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     if len(schedule.split()) != 5 and not schedule.startswith("@"):
         raise reader.fail(("window", "schedule"), f"not a 5-field cron expression or @preset: {schedule!r}")
     customers = reader.section(
-        top.get("customers"), ("customers",), ("strategy", "unmatched", "unidentified_customer_id")
+        top.get("customers"),
+        ("customers",),
+        ("strategy", "unmatched", "unidentified_customer_id", *_VAULT_KEYS),
     )
     strategy = (
         reader.string_list(customers, "strategy", ("customers",), CUSTOMER_STRATEGIES) or CUSTOMER_STRATEGIES
@@ -341,7 +388,10 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         lookback_hours=reader.integer(window, "lookback_hours", ("window",), 0),
         schedule=schedule,
         customers=CustomerMatching(
-            strategy=strategy, unmatched=unmatched, unidentified_customer_id=unidentified
+            strategy=strategy,
+            unmatched=unmatched,
+            unidentified_customer_id=unidentified,
+            **_vault_options(reader, customers),
         ),
         invoice_match=reader.string_list(invoices, "match", ("invoices",), INVOICE_MATCHES)
         or INVOICE_MATCHES,
@@ -352,7 +402,27 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         ),
         source=file_path,
         late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
+        fraud=_fraud(reader, top.get("fraud")),
     )
+
+
+def _fraud(reader: _Reader, data: Any) -> FraudConfig:
+    """The ``fraud:`` section: on/off, patterns that hold posting, per-channel notification thresholds."""
+    path: PathKey = ("fraud",)
+    section = reader.section(data, path, ("enabled", "hold", "notify_min_score"))
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise reader.fail((*path, "enabled"), f"must be true or false, got {enabled!r}")
+    hold = reader.string_list(section, "hold", path, (*RULE_PATTERNS, "model"))
+    raw = section.get("notify_min_score")
+    scores: dict[str, float] = {"log": 0.5}
+    if raw is not None:
+        from paytrace_sl.pipeline.notify import CHANNELS
+
+        table = reader.section(raw, (*path, "notify_min_score"), CHANNELS)
+        scores = {ch: reader.number(table, ch, (*path, "notify_min_score"), 0.0, 0.0) for ch in table}
+    assert set(PATTERNS) >= set(hold)
+    return FraudConfig(enabled=enabled, hold=hold, notify_min_score=MappingProxyType(scores))
 
 
 class _AnyKey(tuple[str, ...]):

@@ -312,7 +312,7 @@ def recurring_overview(
     conn: sa.Connection, today: dt.date, horizon_days: int = DEFAULT_HORIZON_DAYS
 ) -> RecurringOverview | None:
     """Upcoming charges (active schedules due in ``[today, today + horizon)``) and failed ones (the latest
-    attempt was not approved). None when the recurring tables are not installed (schema < v4)."""
+    attempt was not approved). None when the recurring tables are not installed (schema < v8)."""
     from paytrace_sl.sl.catalog import live_table_names
 
     t = own_tables.xPTRecurSched

@@ -79,6 +79,9 @@ class SLContext:
     # invoice never depends on whether it is paid or released (the books must not depend on when
     # someone clicked Release); only applying money needs it open and released (the writer checks).
     invoice_owners: Mapping[str, frozenset[str]] = field(default_factory=_empty)
+    # a person's choice for one transaction (review workbench resolve): PayTrace id → (SL CustId, invoice
+    # RefNbr or ""). It wins over the matching strategies for that transaction only.
+    overrides: Mapping[int, tuple[str, str]] = field(default_factory=_empty)
 
     @classmethod
     def build(

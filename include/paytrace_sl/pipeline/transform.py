@@ -282,7 +282,19 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
             owners = {k: v for k, v in invoice_owner.items() if k}
             found = df["invoice_id"].map(owners).astype(object).fillna("").astype("str")
         cust = cust.where(~todo, found)
+    if ctx.overrides:  # a person chose the customer of this transaction (review resolve): it wins
+        chosen = {int(t): c for t, (c, _) in ctx.overrides.items() if c in ctx.customers}
+        forced = df["tid"].map(chosen).astype(object).fillna("").astype("str")
+        cust = cust.where(forced == "", forced)
     return cust
+
+
+def _apply_invoice_overrides(out: pd.DataFrame, ctx: SLContext) -> None:
+    """The invoice a person chose for a transaction (review resolve) replaces PayTrace's invoice id."""
+    chosen = {int(t): ref for t, (_, ref) in ctx.overrides.items() if ref}
+    if chosen:
+        forced = out["tid"].map(chosen).astype(object).fillna("").astype("str")
+        out.loc[forced != "", "invoice_id"] = forced[forced != ""]
 
 
 def _set(
@@ -373,6 +385,7 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
 
     # what is left is posted (maybe unapplied with a review note) or goes to review
     todo = (out["outcome"] == "") & (is_pay | is_refund)
+    _apply_invoice_overrides(out, ctx)
     cust = _match_customers(out, ctx, mapping)
     out["cust_id"] = cust.where(todo, "")
     unmatched = todo & (cust == "")

@@ -396,9 +396,10 @@ def find_exceptions(
             text = reason.reason if reason else "no SL document and no review, dead-letter or skip record"
             action = {
                 "review": (
-                    "fix what the review item (xPTReview) names — e.g. map the customer in xPTCustXref or "
-                    f"correct the invoice — then `paytrace-sl replay --start {day} --end "
-                    f"{day + dt.timedelta(days=1)}`; the replay posts it and closes the item"
+                    f"`paytrace-sl review list` shows its item: `paytrace-sl review resolve ID --customer "
+                    f"CUSTID [--remember]` posts transaction {tx.transaction_id} and closes the item, or "
+                    "`paytrace-sl review dismiss ID --why …`; after fixing the cause in SL, `paytrace-sl "
+                    f"replay --start {day} --end {day + dt.timedelta(days=1)}` posts and closes it too"
                 ),
                 "dead_letter": "fix the record or the contract and replay the dead letter",
                 "skipped": "none if the skip reason is right; otherwise change mapping.yaml and re-run",

@@ -38,6 +38,7 @@ from paytrace_sl.reconcile.charts import bar_chart
 from paytrace_sl.reconcile.engine import ReconOptions, from_landing, reconcile
 from paytrace_sl.reconcile.model import ReconReport
 from paytrace_sl.reconcile.sl_state import PostedDoc, load_posted_docs, why_not_posted
+from paytrace_sl.review.store import closed_between
 from paytrace_sl.sl.own_tables import xPTLedger, xPTReview, xPTRun
 
 Cell = str | int
@@ -171,12 +172,18 @@ def build_report_data(
                 )
             )
         }
-        runs = list(conn.execute(sa.select(xPTRun).order_by(xPTRun.c.run_id)))
+        runs = list(
+            conn.execute(sa.select(xPTRun).order_by(xPTRun.c.dag_id, xPTRun.c.run_id, xPTRun.c.try_number))
+        )
+        rv = xPTReview.c  # the columns every schema version has (the report does not install)
         reviews = list(
             conn.execute(
-                sa.select(xPTReview).where(xPTReview.c.resolved_at.is_(None)).order_by(xPTReview.c.id)
+                sa.select(rv.id, rv.transaction_id, rv.reason_code, rv.reason, rv.created_at)
+                .where(rv.resolved_at.is_(None))
+                .order_by(rv.id)
             )
         )
+        closed_reviews = closed_between(conn, dt.datetime.combine(start, dt.time(), tz), as_of, ids)
         all_docs = load_posted_docs(
             conn, where=xPTLedger.c.kind.in_(("payment", "refund", "settlement")), programs=opts.programs
         )
@@ -205,7 +212,7 @@ def build_report_data(
         "not_postable = voided, declined or authorization-only records that are never posted themselves.",
     )
 
-    # ---- runs (the pipeline's own accounting, from xPTRun)
+    # ---- runs (the pipeline's own accounting, from xPTRun: every attempt of every run)
     run_rows = []
     run_ids_in_range: set[str] = set()
     for r in runs:
@@ -223,6 +230,8 @@ def build_report_data(
             (
                 str(r.run_id),
                 str(r.dag_id),
+                int(r.try_number),
+                r.started_at.isoformat(timespec="seconds") if r.started_at else "",
                 r.window_start.isoformat() if r.window_start else "",
                 r.window_end.isoformat() if r.window_end else "",
                 str(r.status),
@@ -232,10 +241,12 @@ def build_report_data(
         )
     data.tables["runs"] = Table(
         "runs",
-        "Pipeline runs in range (xPTRun)",
+        "Pipeline runs in range, every attempt (xPTRun)",
         (
             "run_id",
             "dag_id",
+            "try",
+            "started_at",
             "window_start",
             "window_end",
             "status",
@@ -248,6 +259,8 @@ def build_report_data(
             "balanced",
         ),
         tuple(run_rows),
+        "One row per attempt: a re-run or retry of a window adds a row and never overwrites an earlier "
+        "attempt's counts (a re-run of a posted window shows posted 0, already_posted N).",
     )
 
     # ---- accuracy per day
@@ -426,6 +439,56 @@ def build_report_data(
             if r.created_at <= as_of
         ),
     )
+    data.tables["review_closed"] = Table(
+        "review_closed",
+        "Review items closed (of the range's transactions, or opened or closed in it): how, who, when, why",
+        (
+            "id",
+            "transaction_id",
+            "reason_code",
+            "closed_how",
+            "closed_by",
+            "closed_at",
+            "why",
+            "resolution",
+            "sl_customer",
+            "invoice",
+        ),
+        tuple(
+            (
+                i.id,
+                "" if i.transaction_id is None else i.transaction_id,
+                i.reason_code,
+                i.closed_how or "",
+                i.resolved_by or "",
+                i.resolved_at.isoformat() if i.resolved_at else "",
+                i.closed_why or "",
+                i.resolution or "",
+                i.resolved_cust_id or "",
+                i.resolved_ref_nbr or "",
+            )
+            for i in closed_reviews
+        ),
+    )
+
+    # ---- vault cards expiring soon for customers with open invoices (as of the range's last day)
+    from paytrace_sl.customers.expiring import REPORT_COLUMNS, expiring_report_rows
+
+    expiring_days = int(getattr(getattr(mapping, "customers", None), "expiring_days", 30))
+    data.tables["expiring_cards"] = Table(
+        "expiring_cards",
+        f"Vault cards expiring within {expiring_days} days (customers with open invoices)",
+        REPORT_COLUMNS,
+        tuple(expiring_report_rows(engine, end, expiring_days)),
+        note="Cards on file in the PayTrace vault (last four digits) of SL customers with open invoices; "
+        "run paytrace_customers_to_sl to refresh the vault profiles.",
+    )
+
+    data.tables["fraud_alerts"] = _fraud_alerts(
+        engine,
+        dt.datetime.combine(start, dt.time(), tz),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz),
+    )
 
     # ---- lineage
     dag_of = {str(r.run_id): str(r.dag_id) for r in runs}
@@ -475,7 +538,7 @@ def build_report_data(
         ),
         tuple(lin_rows),
     )
-    data.tables.update(_recurring_tables(engine, end))  # issue 16 §3: none before schema v4
+    data.tables.update(_recurring_tables(engine, end))  # issue 16 §3: none before schema v8
 
     # ---- summary (the headline numbers shown at the top of the page)
     total = {b: sum(per_day[d][b] for d in days) for b in buckets}
@@ -492,6 +555,7 @@ def build_report_data(
         ("exceptions", len(recon.exceptions)),
         ("unexplained", len(recon.unexplained)),
         ("open_reviews", len(data.tables["review_queue"].rows)),
+        ("fraud_alerts", len(data.tables["fraud_alerts"].rows)),
     ]
     data.tables = {"summary": Table("summary", "Summary", ("metric", "value"), tuple(summary)), **data.tables}
 
@@ -522,6 +586,35 @@ def build_report_data(
         stacked=True,
     )
     return data
+
+
+def _fraud_alerts(engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> Table:
+    """Fraud alerts of the range's transactions (docs/fraud.md): score, patterns, reasons, model version."""
+    from paytrace_sl.fraud.store import list_alerts
+    from paytrace_sl.sl.catalog import live_table_names
+    from paytrace_sl.sl.own_tables import xPTFraudAlert
+
+    with engine.connect() as conn:
+        present = xPTFraudAlert.name.lower() in live_table_names(conn)
+    alerts = list_alerts(engine, start, end, limit=5000) if present else []
+    return Table(
+        "fraud_alerts",
+        "Fraud alerts (score 1.0 = a named pattern; 0.5-0.99 = the model; held = kept out of SL)",
+        ("transaction_id", "created_at", "patterns", "score", "held", "reasons", "model_version"),
+        tuple(
+            (
+                int(a["transaction_id"]),
+                a["created_at"].isoformat() if a["created_at"] else "",
+                str(a["patterns"]),
+                f"{float(a['score']):.2f}",
+                "yes" if a["held"] else "no",
+                "; ".join(str(r) for r in a["reasons"]),
+                "" if a["model_version"] is None else int(a["model_version"]),
+            )
+            for a in sorted(alerts, key=lambda a: (a["created_at"], a["transaction_id"]))
+        ),
+        note="" if present else "fraud tables not installed (schema < v8)",
+    )
 
 
 def _recurring_tables(engine: sa.Engine, end: dt.date) -> dict[str, Table]:
@@ -614,7 +707,7 @@ def _html_table(table: Table) -> str:
     )
 
 
-def render_html(data: ReportData, generated_at: dt.datetime) -> str:
+def render_html(data: ReportData, generated_at: dt.datetime, refresh_reason: str = "") -> str:
     headline = "".join(
         f'<div class="metric"><dt>{escape(str(m).replace("_", " "))}</dt>'
         f'<dd data-metric="{escape(str(m))}">{escape(str(v))}</dd></div>'
@@ -637,6 +730,11 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
         version=escape(data.code_version),
         git_sha=escape(data.git_sha or "unknown"),
         generated=escape(generated_at.isoformat(timespec="seconds")),
+        uptodate=(
+            f'<p class="meta" id="brought-up-to-date">Brought up to date at '
+            f"{escape(generated_at.isoformat(timespec='seconds'))}"
+            f"{escape(' after ' + refresh_reason) if refresh_reason else ''}</p>"
+        ),
         headline=headline,
         verdict=escape(verdict),
         verdict_class="ok" if unexplained == 0 else "bad",
@@ -646,8 +744,14 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
     )
 
 
-def write_report(data: ReportData, out_dir: Path, *, generated_at: dt.datetime | None = None) -> list[Path]:
-    """Write ``report.html``, ``report.json`` and ``<table>.csv`` / ``<table>.json`` per table."""
+def write_report(
+    data: ReportData, out_dir: Path, *, generated_at: dt.datetime | None = None, refresh_reason: str = ""
+) -> list[Path]:
+    """Write ``report.html``, ``report.json`` and ``<table>.csv`` / ``<table>.json`` per table.
+
+    ``refresh_reason``: why an earlier report was rewritten (a later run changed what it covers), shown
+    next to "Brought up to date at …" (:mod:`paytrace_sl.reconcile.report_refresh`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     when = generated_at or dt.datetime.now(dt.UTC)
     written: list[Path] = []
@@ -670,6 +774,8 @@ def write_report(data: ReportData, out_dir: Path, *, generated_at: dt.datetime |
                 "code_version": data.code_version,
                 "git_sha": data.git_sha,
                 "generated_at": when.isoformat(timespec="seconds"),
+                "brought_up_to_date_at": when.isoformat(timespec="seconds"),
+                "brought_up_to_date_after": refresh_reason,
                 "notes": list(data.notes),
                 "tables": {n: t.to_json() for n, t in data.tables.items()},
             },
@@ -677,15 +783,16 @@ def write_report(data: ReportData, out_dir: Path, *, generated_at: dt.datetime |
         )
         + "\n",
     )
-    put("report.html", render_html(data, when))
+    put("report.html", render_html(data, when, refresh_reason))
     return written
 
 
 def build_report(engine: sa.Engine, start: dt.date, end: dt.date, out_dir: Path, **kwargs: Any) -> ReportData:
     """Collect and write the report into ``out_dir``; returns the data (its summary is the headline)."""
     generated_at = kwargs.pop("generated_at", None)
+    refresh_reason = str(kwargs.pop("refresh_reason", "") or "")
     data = build_report_data(engine, start, end, out_dir=out_dir, **kwargs)
-    write_report(data, out_dir, generated_at=generated_at)
+    write_report(data, out_dir, generated_at=generated_at, refresh_reason=refresh_reason)
     return data
 
 

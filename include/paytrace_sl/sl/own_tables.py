@@ -140,6 +140,12 @@ xPTReview = sa.Table(
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("resolution", sa.Unicode(500), nullable=True),
     sa.Column("resolved_by", sa.Unicode(60), nullable=True),
+    # v6 (review workbench): how the item was closed (resolved | dismissed | replayed | posted), why (a
+    # person's text, kept for the auditor) and what a resolve chose (SL customer, invoice)
+    sa.Column("closed_how", sa.String(12), nullable=True, info=_since(6)),
+    sa.Column("closed_why", sa.Unicode(500), nullable=True, info=_since(6)),
+    sa.Column("resolved_cust_id", sa.String(15), nullable=True, info=_since(6)),
+    sa.Column("resolved_ref_nbr", sa.String(10), nullable=True, info=_since(6)),
     quote=False,
 )
 
@@ -160,11 +166,14 @@ xPTDeadLetter = sa.Table(
     quote=False,
 )
 
+# One row per attempt of a run: (DAG, run id, try). Until v4 the key was the run id alone and a re-run
+# overwrote the first attempt's counts; v4 rebuilds the table keyed by all three (old rows become try 1).
 xPTRun = sa.Table(
     "xPTRun",
     own_metadata,
     sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False, primary_key=True, info={"pk_since": 4}),
+    sa.Column("try_number", sa.Integer, primary_key=True, autoincrement=False, info=_since(4)),
     sa.Column("window_start", UTCDateTime, nullable=True),
     sa.Column("window_end", UTCDateTime, nullable=True),
     sa.Column("counts", _LongText, nullable=True),  # JSON
@@ -172,6 +181,24 @@ xPTRun = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("error", sa.Unicode(1000), nullable=True),
+    # v4: what the attempt left for a person, one line ("3 review items (1 new)"); NULL when nothing
+    sa.Column("attention", sa.Unicode(500), nullable=True, info=_since(4)),
+    quote=False,
+)
+
+# v4: auditor reports a later run made out of date (look-back, replay, review resolution). One row per
+# report directory (``<day>`` or ``<first>_<last>``) while stale; the settlement report step rewrites
+# the oldest few per run and deletes their rows.
+xPTReportStale = sa.Table(
+    "xPTReportStale",
+    own_metadata,
+    sa.Column("report_name", sa.String(40), primary_key=True),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("reason", sa.Unicode(500), nullable=False),
+    sa.Column("marked_by", sa.String(250), nullable=True),  # the run whose change made it stale
+    sa.Column("marked_at", UTCDateTime, nullable=False),
+    info=_since(4),
     quote=False,
 )
 
@@ -218,7 +245,104 @@ xPTRecon = sa.Table(
     quote=False,
 )
 
-# Recurring billing (issue 16 §3; schema v4): PayTrace schedules, linked to their SL customer, and the
+# v5: PayTrace vault profiles (customer/export) and the SL customer each is linked to. PCI: the card is
+# the last four digits only ("xxxxxxxxxxxx1234") with its expiry; never a full number, CVV or token.
+xPTVaultProfile = sa.Table(
+    "xPTVaultProfile",
+    own_metadata,
+    sa.Column("paytrace_customer_id", sa.Unicode(100), primary_key=True),
+    sa.Column("name", sa.Unicode(60), nullable=False),
+    sa.Column("street", sa.Unicode(60), nullable=False),
+    sa.Column("street2", sa.Unicode(60), nullable=False),
+    sa.Column("city", sa.Unicode(30), nullable=False),
+    sa.Column("state", sa.Unicode(3), nullable=False),
+    sa.Column("postal_code", sa.Unicode(10), nullable=False),
+    sa.Column("country", sa.Unicode(3), nullable=False),
+    sa.Column("email", sa.Unicode(80), nullable=False),
+    sa.Column("phone", sa.Unicode(30), nullable=False),
+    sa.Column("masked_card", sa.String(20), nullable=False),
+    sa.Column("exp_month", sa.SmallInteger, nullable=True),
+    sa.Column("exp_year", sa.SmallInteger, nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    # link to SL: cust_id with how it was found (exact | xref | fuzzy | created | manual) or NULL + a
+    # suggestion waiting on the workbench (suggested_cust_id, score, the fields that agreed)
+    sa.Column("cust_id", sa.String(15), nullable=True),
+    sa.Column("link_source", sa.String(10), nullable=True),
+    sa.Column("suggested_cust_id", sa.String(15), nullable=True),
+    sa.Column("score", sa.Numeric(5, 4), nullable=True),
+    sa.Column("agreed", sa.Unicode(100), nullable=True),  # "name,email,postal_code"
+    sa.Column("active", sa.SmallInteger, nullable=False),  # 0 = no longer in the vault export
+    _run_id(),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+# v7 (fraud alerts, docs/fraud.md): one alert per transaction, the model versions, the rolling history the
+# rules match refunds against, and the merchant's own profiles (amounts per customer, hours).
+xPTFraudAlert = sa.Table(
+    "xPTFraudAlert",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),
+    sa.Column("pattern", sa.String(40), nullable=False),  # first named pattern, or "model"
+    sa.Column("patterns", sa.Unicode(400), nullable=False),  # comma list of every pattern that fired
+    sa.Column("score", sa.Float, nullable=False),  # 0..1; 1.0 for a rule
+    sa.Column("reasons", _LongText, nullable=False),  # JSON list of texts a person reads
+    sa.Column("features", _LongText, nullable=False),  # JSON {feature: value} that drove it (no card data)
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("held", sa.SmallInteger, nullable=False),  # 1: kept out of SL (mapping fraud.hold)
+    sa.Column("created_at", UTCDateTime, nullable=False),  # the transaction's time
+    _run_id(),
+    sa.Column("scored_at", UTCDateTime, nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudModel = sa.Table(
+    "xPTFraudModel",
+    own_metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("algorithm", sa.String(40), nullable=False),
+    sa.Column("params", _LongText, nullable=False),  # JSON (library version, seed, trees, threshold, …)
+    sa.Column("features", _LongText, nullable=False),  # JSON list of feature names
+    sa.Column("sample", _LongText, nullable=False),  # JSON training rows (features only, no ids)
+    sa.Column("n_train", sa.Integer, nullable=False),
+    sa.Column("data_through", UTCDateTime, nullable=False),
+    sa.Column("fitted_at", UTCDateTime, nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudHist = sa.Table(
+    "xPTFraudHist",
+    own_metadata,
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("transaction_type", sa.String(20), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("card_masked", sa.String(25), nullable=False),
+    sa.Column("customer_id", sa.Unicode(50), nullable=False),
+    sa.Column("holder", sa.Unicode(100), nullable=False),  # billing name, lower case (refund matching)
+    sa.Column("invoice_id", sa.Unicode(50), nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudProfile = sa.Table(
+    "xPTFraudProfile",
+    own_metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),  # customer | hour | merchant | state
+    sa.Column("pkey", sa.Unicode(50), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),  # sum of log(amount) (or 0)
+    sa.Column("total_sq", sa.Float, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=True),  # state: watermark / history start
+    info=_since(7),
+    quote=False,
+)
+
+# Recurring billing (issue 16 §3; schema v8): PayTrace schedules, linked to their SL customer, and the
 # approved payments of each. Informational only: the charges themselves post through the normal payment
 # path (one xPTLedger posting per transaction id), never from here.
 xPTRecurSched = sa.Table(
@@ -287,8 +411,14 @@ INDEXES: tuple[IndexSpec, ...] = (
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
-    IndexSpec("xptrecursched_ix_cust", "xPTRecurSched", ("cust_id",), since=4),
-    IndexSpec("xptrecurpay_ix_recur", "xPTRecurPay", ("recurrence_id",), since=4),
+    IndexSpec("xptvault_ix_custid", "xPTVaultProfile", ("cust_id",), since=5),
+    IndexSpec("xptfraudalert_ux_txn", "xPTFraudAlert", ("transaction_id",), unique=True, since=7),
+    IndexSpec("xptfraudalert_ix_at", "xPTFraudAlert", ("created_at",), since=7),
+    IndexSpec("xptfraudhist_ix_card", "xPTFraudHist", ("card_masked",), since=7),
+    IndexSpec("xptfraudhist_ix_inv", "xPTFraudHist", ("invoice_id",), since=7),
+    IndexSpec("xptfraudhist_ix_at", "xPTFraudHist", ("created_at",), since=7),
+    IndexSpec("xptrecursched_ix_cust", "xPTRecurSched", ("cust_id",), since=8),
+    IndexSpec("xptrecurpay_ix_recur", "xPTRecurPay", ("recurrence_id",), since=8),
 )
 
 
@@ -325,7 +455,14 @@ def _assert_ours(name: str) -> None:
 
 def _table_as_of(tbl: sa.Table, version: int) -> sa.Table:
     """A copy of ``tbl`` with only the columns that existed at schema ``version``."""
-    cols = [c._copy() for c in tbl.columns if int(c.info.get("since", 1)) <= version]
+    cols = []
+    for column in tbl.columns:
+        if int(column.info.get("since", 1)) > version:
+            continue
+        copy = column._copy()
+        if int(column.info.get("pk_since", 1)) > version:
+            copy.primary_key = False  # part of the key only from a later version (xPTRun.dag_id)
+        cols.append(copy)
     return sa.Table(tbl.name, sa.MetaData(), *cols, quote=False)
 
 
@@ -444,10 +581,67 @@ def _v3(conn: sa.Connection, log: _StepLog) -> None:
         _create_index(conn, next(s for s in INDEXES if s.name == name))
 
 
+def _rename_table(conn: sa.Connection, old: str, new: str) -> None:
+    _assert_ours(old)
+    _assert_ours(new)
+    live = live_table_names(conn)[old.lower()]
+    if conn.dialect.name == "mssql":
+        conn.execute(sa.text("EXEC sp_rename :old, :new"), {"old": live, "new": new})
+    else:
+        conn.execute(sa.text(f"ALTER TABLE {live} RENAME TO {new}"))
+
+
 def _v4(conn: sa.Connection, log: _StepLog) -> None:
+    """xPTRun keyed by (dag_id, run_id, try_number), every attempt kept; xPTReportStale.
+
+    The key of a table cannot be changed portably in place: the v3 table is renamed, the v4 table created,
+    every old row copied as try 1 (one row per run id before v4), and the old table dropped — in the
+    migration's transaction, so a failure leaves v3 intact.
+    """
+    old = "xPTRunV3"
+    if "xptrun" in live_table_names(conn):
+        _rename_table(conn, "xPTRun", old)
+    _create_table(conn, "xPTRun", 4, log)
+    if old.lower() in live_table_names(conn):
+        names = [c.name for c in _table_as_of(xPTRun, 3).columns]
+        cols = ", ".join(names)
+        conn.execute(sa.text(f"INSERT INTO xPTRun ({cols}, try_number) SELECT {cols}, 1 FROM {old}"))
+        conn.execute(sa.text(f"DROP TABLE {old}"))
+    _create_table(conn, "xPTReportStale", 4, log)
+
+
+def _v5(conn: sa.Connection, log: _StepLog) -> None:
+    _create_table(conn, "xPTVaultProfile", 5, log)
+
+
+REVIEW_CLOSURE_COLUMNS = ("closed_how", "closed_why", "resolved_cust_id", "resolved_ref_nbr")
+
+
+def _v6(conn: sa.Connection, log: _StepLog) -> None:
+    """Review workbench: how/why an item was closed and what its resolve chose. Items closed before v6
+    were closed by a replay that posted their document (the only way to close one then)."""
+    for column in REVIEW_CLOSURE_COLUMNS:
+        _add_column(conn, "xPTReview", column, log)
+    review = xPTReview
+    conn.execute(
+        sa.update(review)
+        .where(review.c.resolved_at.isnot(None), review.c.closed_how.is_(None))
+        .values(closed_how="replayed")
+    )
+
+
+FRAUD_TABLES = ("xPTFraudAlert", "xPTFraudModel", "xPTFraudHist", "xPTFraudProfile")
+
+
+def _v7(conn: sa.Connection, log: _StepLog) -> None:
+    for name in FRAUD_TABLES:
+        _create_table(conn, name, 7, log)
+
+
+def _v8(conn: sa.Connection, log: _StepLog) -> None:
     """Recurring billing: schedules (xPTRecurSched) and their approved payments (xPTRecurPay)."""
     for name in ("xPTRecurSched", "xPTRecurPay"):
-        _create_table(conn, name, 4, log)
+        _create_table(conn, name, 8, log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,7 +660,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "one xPTSkip row per (id, reason)",
         _v3,
     ),
-    Migration(4, "recurring billing: xPTRecurSched schedules, xPTRecurPay approved payments", _v4),
+    Migration(
+        4,
+        "run history: xPTRun keyed by (dag_id, run_id, try_number), every attempt kept; xPTRun.attention; "
+        "stale auditor reports (xPTReportStale)",
+        _v4,
+    ),
+    Migration(5, "PayTrace vault profiles and their SL customer links (xPTVaultProfile)", _v5),
+    Migration(
+        6,
+        "review workbench: xPTReview.closed_how, closed_why, resolved_cust_id, resolved_ref_nbr",
+        _v6,
+    ),
+    Migration(7, "fraud alerts: xPTFraudAlert, xPTFraudModel, xPTFraudHist, xPTFraudProfile", _v7),
+    Migration(8, "recurring billing: xPTRecurSched schedules, xPTRecurPay approved payments", _v8),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

@@ -292,6 +292,10 @@ def planned_ids(cfg: PipelineConfig, run_id: str) -> set[int]:
 def run_status(engine: sa.Engine, run_id: str) -> tuple[str, str]:
     with engine.connect() as conn:
         row = conn.execute(
-            sa.text("SELECT status, coalesce(error, '') FROM xptrun WHERE run_id = :r"), {"r": run_id}
+            sa.text(
+                "SELECT status, coalesce(error, '') FROM xptrun WHERE run_id = :r "
+                "ORDER BY try_number DESC LIMIT 1"  # the latest attempt
+            ),
+            {"r": run_id},
         ).one()
     return str(row[0]), str(row[1])

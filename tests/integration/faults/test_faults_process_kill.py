@@ -36,7 +36,8 @@ def run_row(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
         row = (
             conn.execute(
                 sa.text(
-                    "SELECT run_id, dag_id, status, window_start, finished_at FROM xptrun WHERE run_id = :r"
+                    "SELECT run_id, dag_id, try_number, status, window_start, finished_at FROM xptrun "
+                    "WHERE run_id = :r ORDER BY try_number"  # the first attempt
                 ),
                 {"r": run_id},
             )
@@ -52,7 +53,7 @@ def test_loader_sigkilled_mid_batch_leaves_whole_batches_and_rerun_posts_once(
     step = "ledger_inserted"  # every row of the batch written; only the commit missing
     cfg = fault_world.config()
     window = fault_world.window(DAY, days=2)  # two merchant days: at least two SL batches
-    for _, prepare in runner.PAYMENT_STEPS[:3]:  # extract, validate, transform
+    for _, prepare in runner.PAYMENT_STEPS[:4]:  # extract, validate, score_fraud, transform
         prepare(cfg, window, "killed")
     plan = decode_plan(Landing(cfg.landing_dir, "killed").read_json(runner.PLAN_FILE))
     assert len(plan.batches) >= 2, "the window must plan two batches to kill inside the second"

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from paytrace_sl.paytrace.client import ConflictingDuplicateError, PayTraceClient, clear_token_cache
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.parse import DECLINED_FILTER
-from paytrace_sl.pipeline import runner
+from paytrace_sl.pipeline import context
 from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, run_window
 from paytrace_sl.pipeline.windows import day_window
@@ -67,7 +67,7 @@ def _raw_exports(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _run(
     tmp_path: Path, sl_url: str, monkeypatch: pytest.MonkeyPatch, regular: list[Any], declined: list[Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    monkeypatch.setattr(runner, "_client", lambda cfg: ReplayingClient(regular, declined))
+    monkeypatch.setattr(context, "paytrace_client", lambda cfg: ReplayingClient(regular, declined))
     cfg = PipelineConfig(
         sl_url=sl_url,
         paytrace=PayTraceSettings(username="sandbox", password="x", timezone=LA),

@@ -164,6 +164,7 @@ def build_world(url: str, tmp: Path, *, messy: bool) -> World:
             sa.insert(xPTRun).values(
                 run_id=RUN_ID,
                 dag_id="paytrace_payments_to_sl",
+                try_number=1,
                 window_start=dt.datetime(2025, 4, 1, 7, tzinfo=dt.UTC),
                 window_end=dt.datetime(2025, 4, 3, 7, tzinfo=dt.UTC),
                 status="success",

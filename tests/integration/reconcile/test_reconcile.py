@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
@@ -61,12 +62,17 @@ def test_every_exception_kind(messy_world: World) -> None:
     )
     # Explained by our own tables.
     assert by[("missing_in_sl", 2004)].explained and "review" in by[("missing_in_sl", 2004)].reason
-    # The advice is a command that exists (there is no `paytrace-sl review`): fix, then replay that day.
+    # The advice names commands that exist: the review workbench for the item, or fix and replay that day.
     advice = by[("missing_in_sl", 2004)].action
-    assert (
-        "paytrace-sl review" not in advice
-        and "paytrace-sl replay --start 2025-04-02 --end 2025-04-03" in advice
-    )
+    assert "paytrace-sl replay --start 2025-04-02 --end 2025-04-03" in advice
+    from typer.main import get_command
+
+    from paytrace_sl.cli import app
+
+    review_cmds = get_command(app).commands["review"].commands  # type: ignore[attr-defined]
+    named = set(re.findall(r"paytrace-sl review (\w+)", advice))
+    assert named == {"list", "resolve", "dismiss"} and named <= set(review_cmds)
+    assert "transaction 2004" in advice
     assert by[("missing_in_sl", 2014)].explained and "skipped" in by[("missing_in_sl", 2014)].reason
     assert by[("missing_in_sl", 2015)].explained and "dead-letter" in by[("missing_in_sl", 2015)].reason
     assert by[("voided_after_posting", 2007)].explained

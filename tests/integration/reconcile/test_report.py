@@ -29,6 +29,9 @@ TABLES = (
     "data_quality",
     "exceptions",
     "review_queue",
+    "expiring_cards",
+    "review_closed",
+    "fraud_alerts",
     "lineage",
 )
 

@@ -77,8 +77,15 @@ def test_plugin_declares_app_and_view() -> None:
 
     from paytrace_sl_airflow.plugin import PaytraceSlPlugin
 
-    (app_spec,) = PaytraceSlPlugin.fastapi_apps
-    assert isinstance(app_spec["app"], FastAPI) and app_spec["url_prefix"] == "/paytrace-sl"
-    (view,) = PaytraceSlPlugin.external_views
-    ExternalViewResponse.model_validate(view)
-    assert not view["href"].startswith("/") and view["url_route"]
+    apps = {spec["url_prefix"]: spec for spec in PaytraceSlPlugin.fastapi_apps}
+    assert set(apps) == {
+        "/paytrace-sl",
+        "/paytrace-sl-runs",
+        "/paytrace-sl-review",
+    }  # reconciliation; history; review
+    assert all(isinstance(spec["app"], FastAPI) for spec in apps.values())
+    for view in PaytraceSlPlugin.external_views:
+        ExternalViewResponse.model_validate(view)
+        assert not view["href"].startswith("/") and view["url_route"]
+        assert any(view["href"].rstrip("/").startswith(prefix.lstrip("/")) for prefix in apps)
+    assert any(v["href"] == "paytrace-sl/fraud" for v in PaytraceSlPlugin.external_views)  # docs/fraud.md

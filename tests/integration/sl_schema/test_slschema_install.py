@@ -76,13 +76,24 @@ def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: 
             conn.execute(sa.insert(own_tables._table_as_of(xPTLedger, 1)), [v1_row])
         result = install(engine)
         assert (result.from_version, result.to_version) == (1, SCHEMA_VERSION)
-        assert result.created_tables[0] == "xPTRecon"  # later versions add their own tables after it
-        assert {"xPTRecurSched", "xPTRecurPay"} <= set(result.created_tables)  # v4, recurring billing
+        assert result.created_tables == (
+            "xPTRecon",
+            "xPTRun",
+            "xPTReportStale",
+            "xPTVaultProfile",
+            *own_tables.FRAUD_TABLES,
+            "xPTRecurSched",
+            "xPTRecurPay",
+        )  # v2; v4 rebuilds xPTRun; v5 vault profiles; v7 fraud; v8 recurring billing
         assert result.added_columns == (
             "xPTLedger.settle_batch_nbr",
             "xPTLedger.posted_txn_id",
             "xPTLedger.paytrace_type",
             "xPTLedger.customer_digest",
+            "xPTReview.closed_how",
+            "xPTReview.closed_why",
+            "xPTReview.resolved_cust_id",
+            "xPTReview.resolved_ref_nbr",
         )
         with engine.connect() as conn:
             got = conn.execute(sa.select(xPTLedger)).mappings().one()
@@ -113,7 +124,7 @@ def test_naive_timestamps_are_refused(sl_sqlite_url: str) -> None:
         with pytest.raises(sa.exc.StatementError, match="naive datetime"), engine.begin() as conn:
             conn.execute(
                 sa.insert(own_tables.xPTRun).values(
-                    run_id="r", dag_id="d", status="running", started_at=dt.datetime(2025, 1, 1)
+                    run_id="r", dag_id="d", try_number=1, status="running", started_at=dt.datetime(2025, 1, 1)
                 )
             )
     finally:

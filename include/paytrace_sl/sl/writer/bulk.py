@@ -60,6 +60,10 @@ class BulkInserts(WriterCore):
                         "resolved_at": None,
                         "resolution": None,
                         "resolved_by": None,
+                        "closed_how": None,
+                        "closed_why": None,
+                        "resolved_cust_id": None,
+                        "resolved_ref_nbr": None,
                     }
                     for r in work.reviews
                 ],

@@ -1,0 +1,565 @@
+"""The payment steps of one window: extract → validate → transform → load → preflight → summarize.
+
+Each step is ``def step(ctx: RunContext) -> <Step>Summary``: it reads its input from the run's landing
+folder (or PayTrace / SL), writes its output there, and returns a *small* summary (safe for XCom and
+logs: no card data, no amounts per card). ``<step>_step(cfg, window, run_id)`` is the same step with its
+own context (what an Airflow task and ``paytrace-sl sync`` call). Each step can be re-run on its own
+(Airflow retry, "clear task", backfill): landing files are overwritten atomically, our bookkeeping rows
+are inserted only when absent, and the writer's ledger makes posting to SL exactly-once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from paytrace_sl.paytrace.records import Transaction, TransactionState
+from paytrace_sl.pipeline.bookkeeping import (
+    mark_run_started,
+    recent_window_counts,
+    record_dead_letters,
+    record_reviews,
+    record_run,
+    record_skips,
+)
+from paytrace_sl.pipeline.config import PipelineError
+from paytrace_sl.pipeline.context import RunContext, Step, as_step
+from paytrace_sl.pipeline.copies import Copies, Resolved, resolve_copies
+from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter
+from paytrace_sl.pipeline.files import (
+    OUTCOME_FILE,
+    PLAN_FILE,
+    REJECTS_FILE,
+    SL_BATCHES_FILE,
+    TX_FILE,
+    VALIDATED_FILE,
+    WINDOW_FILE,
+)
+from paytrace_sl.pipeline.fraud_step import fraud_holds, fraud_step
+from paytrace_sl.pipeline.landing import Landing, decode_plan
+from paytrace_sl.pipeline.notify import Notification, attention_needed, notify, notify_declines
+from paytrace_sl.pipeline.run_history import attention_text
+from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES
+from paytrace_sl.pipeline.summaries import (
+    ExtractSummary,
+    LoadSummary,
+    PreflightSummary,
+    SummarizeSummary,
+    TransformSummary,
+    ValidateSummary,
+    WriteCounts,
+)
+from paytrace_sl.pipeline.windows import Window
+from paytrace_sl.settings import reports_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------- extract
+
+
+def fetch_transactions(ctx: RunContext, fetch: Window) -> tuple[Resolved, int]:
+    """Every transaction PayTrace lists for the days of ``fetch`` (regular and declined exports), parse
+    failures and conflicting copies set aside (:mod:`~paytrace_sl.pipeline.copies`); and the number of raw
+    records fetched. A record whose ``created.at`` lies outside ``fetch`` is kept and processed like any
+    other (the ledger makes a second sight of it "already posted"); the extract step counts it."""
+    from paytrace_sl.paytrace.errors import RecordParseError
+    from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
+
+    first_day, last_day = fetch.request_dates()
+    end_day = last_day + dt.timedelta(days=1)
+    tz = fetch.tz
+    copies = Copies()
+    fetched = 0
+    client = ctx.client()
+    try:
+        # A decline may come in both exports; the two normalized copies are identical and collapse.
+        for export_filter in (None, DECLINED_FILTER):
+            for raw in client.export_transactions_raw(
+                first_day, end_day, transaction_type=export_filter, include_bin=True
+            ):
+                fetched += 1
+                try:
+                    copies.add(parse_transaction(raw, tz, export_filter=export_filter))
+                except RecordParseError as exc:
+                    copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+    finally:
+        client.close()
+    return resolve_copies(copies), fetched
+
+
+def extract(ctx: RunContext) -> ExtractSummary:
+    """Fetch the window plus its look-back from PayTrace and land it; parse failures → dead letters."""
+    window = ctx.window
+    mark_run_started(ctx.sl, ctx.cfg, window, ctx.run_id)
+    fetch = window.fetch_range(ctx.lookback())
+    resolved, fetched = fetch_transactions(ctx, fetch)
+    transactions = resolved.transactions
+    letters = [*resolved.parse_failures, *resolved.conflicts]
+    landing = ctx.landing
+    landing.write_json(WINDOW_FILE, {"window": window.to_json_dict(), "fetch": fetch.to_json_dict()})
+    landing.write_jsonl(TX_FILE, (t.to_json_dict() for t in transactions))
+    landing.write_jsonl(REJECTS_FILE, (dict(dl.payload, reason=dl.reason) for dl in letters))
+    new_letters = record_dead_letters(ctx.sl, ctx.run_id, letters) if letters else 0
+    in_window = sum(1 for t in transactions if window.contains(t.created_at))
+    # listed by PayTrace for the requested days, but created (in our zone) outside the fetch range:
+    # counted here and processed like the rest, never dropped (docs/paytrace.md)
+    outside = sum(1 for t in transactions if not fetch.contains(t.created_at))
+    return ctx.write_summary(
+        ExtractSummary(
+            window=window.label,
+            fetched=fetched,
+            transactions=len(transactions),
+            in_window=in_window,
+            lookback_only=len(transactions) - in_window - outside,
+            outside_range=outside,
+            parse_rejected=len(resolved.parse_failures),
+            duplicate_conflicts=len(resolved.conflicts),
+            dead_letters_new=new_letters,
+            declined=sum(1 for t in transactions if t.status is TransactionState.DECLINED),
+        )
+    )
+
+
+def read_transactions(landing: Landing, name: str) -> list[Transaction]:
+    return [Transaction.from_json_dict(row) for row in landing.read_jsonl(name)]
+
+
+# --------------------------------------------------------------------------------------- validate
+
+
+def validate(ctx: RunContext) -> ValidateSummary:
+    """Great Expectations checks from the contract; failing rows → dead letters, table failures raise."""
+    import pandas as pd
+
+    from paytrace_sl.pipeline.checks import validate_window
+    from paytrace_sl.pipeline.contracts import load_contract
+
+    window, run_id, landing = ctx.window, ctx.run_id, ctx.landing
+    extract_summary = ctx.read_summary_if_any(ExtractSummary)
+    mapping = ctx.mapping
+    contract = load_contract("paytrace_transaction")
+    frame = _frame_from_jsonl(landing, TX_FILE)
+    checked = len(frame)
+    if not checked:
+        frame = pd.DataFrame([], columns=list(contract.field_names))
+    engine = ctx.sl
+    history = recent_window_counts(engine, ctx.cfg.dag_id, window, run_id)
+    result = validate_window(
+        frame,
+        contract=contract,
+        run_id=run_id,
+        gx_root=ctx.cfg.gx_dir,
+        window=(window.start, window.end),
+        recent_counts=history,
+        expected_count=extract_summary.transactions if extract_summary is not None else None,
+        anomaly_factor=mapping.checks.row_count_anomaly_factor,
+        anomaly_min_history=mapping.checks.row_count_min_history,
+        anomaly_floor=mapping.checks.row_count_floor,
+    )
+    del frame
+    failed_rows = {d.row for d in result.dead_letters}
+    failed_payloads = (
+        {i: row for i, row in enumerate(landing.read_jsonl(TX_FILE)) if i in failed_rows}
+        if failed_rows
+        else {}
+    )
+    letters = [
+        DeadLetter(
+            transaction_id=int(d.record_key) if d.record_key.isdigit() else None,
+            source="paytrace-transaction",
+            payload=_safe_payload(failed_payloads[d.row]),
+            reason=d.reason,
+            failed_checks=tuple(f"{f.expectation}:{f.field}" for f in d.failures),
+        )
+        for d in result.dead_letters
+    ]
+    new_letters = record_dead_letters(engine, run_id, letters) if letters else 0
+    passed = landing.write_jsonl(
+        VALIDATED_FILE, (r for i, r in enumerate(landing.read_jsonl(TX_FILE)) if i not in failed_rows)
+    )
+    log.info("%s", result.summary)
+    return ctx.write_summary(
+        ValidateSummary(
+            checked=checked,
+            passed=passed,
+            dead_lettered=len(failed_rows),
+            dead_letters_new=new_letters,
+            data_docs=str(result.data_docs_index or ""),
+        )
+    )
+
+
+def _frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
+    """A landing file as a DataFrame, built column by column: the same frame as ``pd.DataFrame(rows)``
+    without holding a dict per row next to it (a 1M-row window's dicts alone are gigabytes)."""
+    import pandas as pd
+
+    keys: tuple[str, ...] | None = None
+    columns: dict[str, list[Any]] = {}
+    for row in landing.read_jsonl(name):
+        if keys is None:
+            keys = tuple(row)
+            columns = {k: [] for k in keys}
+        elif tuple(row) != keys:  # rows of differing shape (never written by extract): pandas aligns them
+            return pd.DataFrame(list(landing.read_jsonl(name)))
+        for key in keys:
+            columns[key].append(row[key])
+    return pd.DataFrame(columns)
+
+
+_SAFE_KEYS = (
+    "transaction_id",
+    "transaction_type",
+    "status",
+    "batch_number",
+    "amount",
+    "tax_amount",
+    "created_at",
+    "settled_at",
+    "customer_id",
+    "invoice_id",
+    "card_masked",
+    "status_code",
+    "status_message",
+)
+
+
+def _safe_payload(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The normalized record (masked card only) reduced to the fields a person needs to fix it."""
+    if not row:
+        return {}
+    return {k: row.get(k) for k in _SAFE_KEYS if k in row}
+
+
+# -------------------------------------------------------------------------------------- transform
+
+
+def transform(ctx: RunContext) -> TransformSummary:
+    """Validated records + SL context + mapping → posting plan (landed) and the per-record outcome."""
+    from paytrace_sl.pipeline.sl_context import load_sl_context
+    from paytrace_sl.pipeline.transform import build_plan
+    from paytrace_sl.review.overrides import with_overrides
+
+    landing = ctx.landing
+    transactions = read_transactions(landing, VALIDATED_FILE)
+    mapping = ctx.mapping
+    held = fraud_holds(ctx.sl, transactions)  # fraud alerts the mapping holds: review, not posted
+    transactions = [t for t in transactions if t.transaction_id not in held]
+    with ctx.sl.connect() as conn:
+        sl = load_sl_context(
+            conn,
+            transaction_ids=[t.transaction_id for t in transactions],
+            customer_ids=[t.customer_id for t in transactions],
+            invoice_ids=[t.invoice_id for t in transactions],
+            mapping=mapping,
+        )
+        sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
+    result = build_plan(transactions, sl, mapping, window=ctx.window)
+    outcome = transform_outcome(result, transactions)
+    outcome["review"].extend(held.values())
+    landing.write_plan(PLAN_FILE, result.plan)
+    landing.write_json(OUTCOME_FILE, outcome)
+    return ctx.write_summary(
+        TransformSummary(
+            records=len(transactions),
+            planned_documents=sum(len(b.items) for b in result.plan.batches),
+            planned_batches=len(result.plan.batches),
+            posted=len(outcome["posted_ids"]),
+            already_posted=len(outcome["already_posted"]),
+            skipped=result.skipped_by_reason(),
+            review=len(outcome["review"]),
+            fraud_held=len(held),
+        )
+    )
+
+
+def transform_outcome(result: Any, transactions: Sequence[Transaction]) -> dict[str, Any]:
+    """The transform result as JSON lists for the load and summary steps (ids, codes, texts; no card data)."""
+    from paytrace_sl.review.store import payer_details
+
+    state = {t.transaction_id: t.status.value for t in transactions}
+    by_id = {t.transaction_id: t for t in transactions}
+
+    def reasons(items: Mapping[int, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "transaction_id": int(txid),
+                "reason_code": reason.code,
+                "reason": reason.text,
+                "paytrace_state": state.get(int(txid), ""),
+            }
+            for txid, reason in sorted(items.items())
+        ]
+
+    outcomes = result.outcomes
+    posted_ids = (
+        sorted(int(t) for t in outcomes.loc[outcomes["outcome"] == "posted", "transaction_id"])
+        if len(outcomes)
+        else []
+    )
+    return {
+        "posted_ids": posted_ids,
+        "already_posted": sorted(int(t) for t in result.already_posted),
+        "skipped": reasons(result.skipped),
+        # review items carry the payer's PCI-safe facts (amount, ids, name): the workbench's queue and hints
+        "review": [
+            dict(r, details=payer_details(by_id[r["transaction_id"]])) for r in reasons(result.review)
+        ],
+    }
+
+
+# ------------------------------------------------------------------------------------------- load
+
+
+def sl_writer(ctx: RunContext) -> Any:
+    """The SL writer on the context's engine (own tables installed), for this run."""
+    from paytrace_sl.sl.writer import SLWriter
+
+    cfg = ctx.cfg
+    late_items = ctx.mapping.late_items  # a broken mapping fails before the database is touched
+    return SLWriter(
+        ctx.sl,
+        user=cfg.sl_user,
+        program=cfg.program,
+        run_id=ctx.run_id,
+        time_zone=cfg.timezone,
+        late_items=late_items,
+    )
+
+
+def load(ctx: RunContext) -> LoadSummary:
+    """Write the plan through the SL writer (exactly-once by ledger); record skips, reviews, declines."""
+    cfg, run_id, landing = ctx.cfg, ctx.run_id, ctx.landing
+    plan = decode_plan(landing.read_json(PLAN_FILE))
+    outcome = landing.read_json(OUTCOME_FILE)
+    writer = sl_writer(ctx)
+    result = writer.write_plan(plan)
+    counts, batches = write_counts(result)
+    skips_new = record_skips(ctx.sl, run_id, outcome["skipped"])
+    reviews_new = record_reviews(ctx.sl, run_id, outcome["review"])
+    ctx.close()  # as before: the database is not held while the decline webhook is called
+    declines = [s for s in outcome["skipped"] if s.get("paytrace_state") == TransactionState.DECLINED.value]
+    declines_sent = 0
+    if declines and cfg.notify.decline_webhook_url:
+        tx_by_id = {t.transaction_id: t for t in read_transactions(landing, VALIDATED_FILE)}
+        declines_sent = notify_declines(
+            cfg.notify,
+            run_id,
+            [
+                _decline_item(tx_by_id[int(d["transaction_id"])])
+                for d in declines
+                if int(d["transaction_id"]) in tx_by_id
+            ],
+        )
+    landing.write_json(SL_BATCHES_FILE, batches)
+    return ctx.write_summary(
+        LoadSummary(
+            **counts.to_json(), skips_new=skips_new, reviews_new=reviews_new, declines_notified=declines_sent
+        )
+    )
+
+
+def _decline_item(tx: Transaction) -> dict[str, Any]:
+    return {
+        "transaction_id": tx.transaction_id,
+        "amount": str(tx.amount),
+        "created_at": tx.created_at.isoformat(),
+        "customer_id": tx.customer_id,
+        "invoice_id": tx.invoice_id,
+        "status_message": tx.status_message,
+    }
+
+
+def write_counts(result: Any) -> tuple[WriteCounts, list[dict[str, Any]]]:
+    """The writer's WriteResult → counts, and the list of SL batches written (the writer records its
+    own review items in xPTReview)."""
+    # A void may change several existing batches: the writer lists them in ``touched`` (and leaves
+    # ``bat_nbr`` blank when there is more than one); each of them must be re-checked by preflight.
+    batches = [
+        {
+            "module": b.module,
+            "bat_nbr": bat_nbr,
+            "cpny_id": b.cpny_id,
+            "kind": str(b.kind),
+            "posted": b.posted,
+        }
+        for b in result.batches
+        for bat_nbr in (b.touched or ([b.bat_nbr] if b.bat_nbr else []))
+    ]
+    counts = WriteCounts(
+        posted=int(result.posted),
+        already_posted=int(result.already_posted),
+        removed=int(result.removed),
+        writer_review=int(result.review_items),
+        writer_conflicts=int(result.conflicts),
+        period_refused=sum(int(b.refused) for b in result.batches),
+        period_refused_new=sum(int(b.refused_new) for b in result.batches),
+        moved_to_current_period=sum(int(b.posted) for b in result.batches if b.late_from),
+        sl_batches=len(batches),
+    )
+    return counts, batches
+
+
+# -------------------------------------------------------------------------------------- preflight
+
+
+def preflight(ctx: RunContext) -> PreflightSummary:
+    """Re-check the SL batches this run wrote the way SL's release would; any finding fails the run.
+
+    The writer already ran the same checks before committing each batch; this step repeats them after
+    the commit so a batch changed in between (by a person or another program) is caught, and so the
+    check is visible as its own task in Airflow.
+    """
+    from paytrace_sl.sl.preflight import run_preflight
+
+    landing = ctx.landing
+    batches = landing.read_json(SL_BATCHES_FILE) if landing.exists(SL_BATCHES_FILE) else []
+    findings: list[Any] = []
+    with ctx.engine.connect() as conn:
+        for b in batches:
+            if b.get("bat_nbr"):
+                findings.extend(run_preflight(conn, module=b["module"], bat_nbr=b["bat_nbr"]))
+    summary = ctx.write_summary(PreflightSummary(batches_checked=len(batches), findings=len(findings)))
+    if findings:
+        first = "; ".join(str(f) for f in findings[:3])
+        raise PipelineError(
+            f"preflight found {len(findings)} problem(s) in SL batches of run {ctx.run_id}: {first}"
+        )
+    return summary
+
+
+# -------------------------------------------------------------------------------------- summarize
+
+
+def summarize(ctx: RunContext) -> SummarizeSummary:
+    """Row accounting for the window, the run's row in ``xPTRun``, and a notification if needed.
+
+    extracted (parsed + unparseable) = posted + already posted + skipped + review + dead-lettered, or the
+    run fails loudly (:class:`~paytrace_sl.pipeline.accounting.RowAccountingError`).
+    """
+    from paytrace_sl.pipeline.accounting import RowAccount
+
+    window, run_id, landing = ctx.window, ctx.run_id, ctx.landing
+    extract_s = ctx.read_summary(ExtractSummary)
+    validate_s = ctx.read_summary(ValidateSummary)
+    load_s = ctx.read_summary(LoadSummary)
+    outcome = landing.read_json(OUTCOME_FILE)
+    skipped_by_reason = dict(Counter(s["reason_code"] for s in outcome["skipped"]))
+    # The plan says what was new when it was made; another run (an overlapping backfill) may have
+    # posted some of it first. The writer counted those as already posted: move them over, so the
+    # run log says what this run actually wrote.
+    planned_posted = len(outcome["posted_ids"])
+    raced = min(planned_posted, load_s.already_posted)
+    # Planned, but the id's one posting was made under another type by a concurrent run: the writer
+    # raised a review item instead of posting (posted_copies).
+    conflicts = min(planned_posted - raced, load_s.writer_conflicts)
+    # Planned but refused by the writer (late_items: refuse): in review, not posted.
+    refused = load_s.period_refused
+    # Set aside at extract: records that could not be parsed, and ids PayTrace returned with different
+    # content (one dead letter per id, none of its copies processed).
+    set_aside = extract_s.parse_rejected + extract_s.duplicate_conflicts
+    account = RowAccount(
+        extracted=extract_s.transactions + set_aside,
+        posted=planned_posted - raced - conflicts - refused,
+        already_posted=len(outcome["already_posted"]) + raced,
+        skipped_by_reason=skipped_by_reason,
+        review=len(outcome["review"]) + conflicts + refused,
+        dead_lettered=set_aside + validate_s.dead_lettered,
+    )
+    account.check()
+    summary = SummarizeSummary(
+        window=window.label,
+        transactions=account.extracted,
+        in_window=extract_s.in_window,
+        outside_range=extract_s.outside_range,  # listed, stamped outside: processed
+        checked=validate_s.checked,
+        posted=account.posted,
+        already_posted=account.already_posted,
+        skipped=account.skipped,
+        skipped_by_reason=dict(sorted(skipped_by_reason.items())),
+        review=account.review + load_s.writer_review,
+        # of which posted to SL with a note (the writer's review items); the rest wait unposted
+        posted_with_note=load_s.writer_review,
+        dead_letter=account.dead_lettered,
+        sl_batches=load_s.sl_batches,
+        sl_documents_new=load_s.posted,
+        moved_to_current_period=load_s.moved_to_current_period,
+        declines_notified=load_s.declines_notified,
+        # New items only: with an hourly schedule and a 3-day look-back the same open item is seen ~72 times.
+        review_new=load_s.reviews_new
+        + load_s.writer_review
+        + load_s.writer_conflicts
+        + load_s.period_refused_new,
+        dead_letter_new=extract_s.dead_letters_new + validate_s.dead_letters_new,
+        needs_person="",
+    )
+    # The Airflow run note (paytrace_sl_airflow.run_notes): what waits for a person, "" when nothing does.
+    summary = dataclasses.replace(summary, needs_person=attention_text(summary.to_json()))
+    data = summary.to_json()
+    status = "partial" if attention_needed(data) else "success"
+    record_run(ctx.sl, run_id, ctx.cfg.dag_id, window, status, data, try_number=ctx.cfg.try_number)
+    _mark_stale_reports(ctx.sl, landing, run_id, data, outcome)
+    ctx.close()
+    if summary.review_new or summary.dead_letter_new:
+        notify(
+            ctx.cfg.notify,
+            Notification(
+                kind="attention",
+                title="new items wait for a person",
+                run_id=run_id,
+                window=window.label,
+                reason="the run opened review and/or dead-letter items (xPTReview, xPTDeadLetter)",
+                counts={k: data[k] for k in ("review_new", "dead_letter_new", "review", "dead_letter")},
+            ),
+        )
+    return ctx.write_summary(summary)
+
+
+def _mark_stale_reports(
+    engine: sa.Engine, landing: Landing, run_id: str, summary: Mapping[str, Any], outcome: Mapping[str, Any]
+) -> None:
+    """Reports of days this run changed (look-back, replay) are out of date: mark them for a rewrite."""
+    from paytrace_sl.reconcile.report_refresh import mark_after_payments_run
+
+    fetch_json = (landing.read_json(WINDOW_FILE) or {}) if landing.exists(WINDOW_FILE) else {}
+    fetch = fetch_json.get("fetch") or fetch_json.get("window")
+    if not fetch:
+        return
+    fetch_window = Window.from_json_dict(fetch)
+    mark_after_payments_run(
+        engine,
+        reports_dir(),
+        run_id=run_id,
+        fetch_days=[dt.date(d.start.year, d.start.month, d.start.day) for d in fetch_window.days()],
+        summary=summary,
+        outcome=outcome,
+        landing_rows=lambda: landing.read_jsonl(TX_FILE),
+    )
+
+
+# ------------------------------------------------------------------------------------ public steps
+
+extract_step: Step = as_step(extract)
+validate_step: Step = as_step(validate)
+transform_step: Step = as_step(transform)
+load_step: Step = as_step(load)
+preflight_step: Step = as_step(preflight)
+summarize_step: Step = as_step(summarize)
+
+# Names and order from paytrace_sl.pipeline.steps (what the DAG files build their task chains from).
+PAYMENT_STEPS: tuple[tuple[str, Step], ...] = tuple(
+    zip(
+        PAYMENT_STEP_NAMES,
+        (extract_step, validate_step, fraud_step, transform_step, load_step, preflight_step, summarize_step),
+        strict=True,
+    )
+)
