@@ -31,6 +31,7 @@ from paytrace_sl_sandbox.sl_seed import SandboxSLConfig
 SANDBOX_USER = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the local sandbox's fixed credential
 DEMO_START = dt.date(2025, 4, 1)
+RECURRING_DAG_ID = "paytrace_recurring_to_sl"
 DEMO_DAYS = 7
 TIMEZONE = "America/Los_Angeles"
 
@@ -143,7 +144,9 @@ def _run_streaming(cmd: Sequence[str], env: Mapping[str, str], log_file: Path) -
 
 
 def run_day_script(days: Sequence[dt.date]) -> str:
-    """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up)."""
+    """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up),
+    after one run of the recurring-schedules DAG (so the reports show the recurring charges)."""
+    last = days[-1] + dt.timedelta(days=1)
     return f"""
 import datetime as dt, sys
 import pendulum
@@ -151,6 +154,11 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag()
 if bag.import_errors:
     sys.exit(f"DAG import errors: {{bag.import_errors}}")
+logical = pendulum.datetime({last.year}, {last.month}, {last.day}, tz={TIMEZONE!r})
+dr = bag.get_dag({RECURRING_DAG_ID!r}).test(logical_date=logical)
+print(f"@@ {RECURRING_DAG_ID}: {{dr.state}}", flush=True)
+if str(dr.state) != "success":
+    sys.exit(f"{RECURRING_DAG_ID} ended {{dr.state}}; see the task logs above")
 for iso in {[d.isoformat() for d in days]!r}:
     day = dt.date.fromisoformat(iso) + dt.timedelta(days=1)
     logical = pendulum.datetime(day.year, day.month, day.day, tz={TIMEZONE!r})
@@ -286,6 +294,26 @@ def books_summary(
     return lines
 
 
+def recurring_summary(sl_url: str, today: dt.date) -> str:
+    """One line: the recurring schedules the demo mirrored, upcoming and failed charges."""
+    from paytrace_sl.pipeline.recurring import recurring_overview
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(sl_url)
+    try:
+        with engine.connect() as conn:
+            view = recurring_overview(conn, today)
+    finally:
+        engine.dispose()
+    if view is None:
+        return ""
+    return (
+        f"{view.schedules} schedules ({view.unlinked} unlinked) in xPTRecurSched; upcoming from {today}: "
+        f"{len(view.upcoming)} totalling {view.upcoming_total}; failed: {len(view.failed)} "
+        "(paytrace-sl recurring show; the Airflow page; the reports' recurring_* tables)"
+    )
+
+
 def fraud_summary(sl_url: str, labels: Mapping[int, str]) -> str:
     """One line: alerts by pattern in xPTFraudAlert, and how many injected records they found."""
     from collections import Counter
@@ -315,6 +343,7 @@ def print_summary(
     elapsed: float,
     days: int = DEMO_DAYS,
     books: Sequence[str] = (),
+    recurring: str = "",
 ) -> None:
     from rich.console import Console
 
@@ -324,6 +353,8 @@ def print_summary(
     title = f"paytrace-sl demo: {days} merchant days from {DEMO_START} through Airflow ({elapsed:.0f} s)"
     console.print(totals_table(transactions, dict(result), title))
     console.print(f"Airflow runs recorded in xPTRun: {result['runs']}")
+    if recurring:
+        console.print(f"Recurring:      {recurring}", markup=False)
     for line in books:
         console.print(f"Books: {line}", markup=False)
     console.print(f"Data Docs:      {var_dir / 'gx' / 'data_docs' / 'index.html'}")
@@ -369,6 +400,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"PayTrace sandbox: {server.url} ({args.days} days x {args.tx_per_day} transactions)", flush=True
         )
+        # recurring schedules (issue 16 §3): the sandbox clock at the morning after the last demo day,
+        # so their charges fall on the demo days (normal transactions) and the next ones are upcoming
+        from paytrace_sl_sandbox.recurring import create_demo_schedules
+
+        server.set_clock(dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(6, 30), server.sim.tz))
+        schedules = create_demo_schedules(server, days[0])
+        server.recurring.catch_up(server)
+        server.settle({})  # the charges settle like any sale (else they would stay pending for ever)
+        print(f"PayTrace sandbox: {len(schedules)} recurring schedules", flush=True)
         env = airflow_env(var_dir / "airflow", server.url, sl_url, var_dir, mapping)
         print("Airflow: creating the metadata DB", flush=True)
         _airflow(["db", "migrate"], env, log_file)
@@ -392,7 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         *books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1]),
         chargeback_summary(sl_url),
     ]
-    print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books)
+    recurring = recurring_summary(sl_url, days[-1] + dt.timedelta(days=1))
+    print_summary(
+        transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books, recurring
+    )
     print(fraud_summary(sl_url, labels), flush=True)
     return 0
 

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime, parse_request_date
-from paytrace_sl_sandbox import shapes
+from paytrace_sl_sandbox import recurring, shapes
 from paytrace_sl_sandbox.faults import FaultConfig, FaultInjector
 from paytrace_sl_sandbox.fraud_patterns import FraudInjection, inject_all
 from paytrace_sl_sandbox.merchant import (
@@ -142,6 +142,7 @@ class SandboxServer:
         self._overlay = _Overlay(self.sim)
         self._fraud_labels: dict[int, str] = {}
         self._inject_fraud()
+        self.recurring = recurring.RecurringBook()
         self._path_counts: dict[str, int] = {}
         self._status_counts: dict[str, int] = {}
         self._httpd = _HTTPServer((host, port), _Handler, self)
@@ -269,6 +270,7 @@ class SandboxServer:
             self._tokens.clear()
             self._overlay = _Overlay(self.sim)
             self._inject_fraud()
+            self.recurring = recurring.RecurringBook()
             self._path_counts.clear()
             self._status_counts.clear()
         self.faults.reset()
@@ -1016,6 +1018,7 @@ ROUTES: dict[str, _Route] = {
     "/v1/transactions/settle": SandboxServer.settle,
     "/v1/customer/create": SandboxServer.create_customer,
 }
+recurring.register(ROUTES)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1143,6 +1146,7 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.check_token(path, self.headers.get("Authorization"))
             body = _json_body(raw)
             self._check_integrator(body)
+            sandbox.recurring.catch_up(sandbox)  # due recurring charges become transactions first
             if path in STREAMING:
                 head, key, items = STREAMING[path](sandbox, body)
                 self._send_stream(head, key, items, truncate)

@@ -32,6 +32,7 @@ from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 from paytrace_sl_airflow.customers_page import expiring_section, expiring_status
+from paytrace_sl_airflow.recurring import recurring_section_html, recurring_status
 
 URL_PREFIX = "/paytrace-sl"
 REVIEW_URL_PREFIX = "/paytrace-sl-review"  # the review workbench (review_page.py)
@@ -114,6 +115,7 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         ).scalar_one()
         expiring = expiring_status(conn)
         cases = _recent_cases(conn, live, limit)
+        recurring = recurring_status(conn)  # issue 16 §3; None before schema v9
     batches = []
     for r in rows:
         detail: dict[str, Any] = {}
@@ -141,6 +143,7 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         "open_dead_letters": int(letters),
         "expiring_cards": expiring,
         "chargebacks": cases,
+        "recurring": recurring,
     }
 
 
@@ -239,6 +242,7 @@ def _page(
                 f"<td>{escape(c['sl'])}</td></tr>"
             )
         parts.append("</tbody></table>")
+        parts.append(recurring_section_html(status.get("recurring")))
     parts.append("<h2>Reports</h2>")
     if not reports:
         parts.append(

@@ -538,6 +538,7 @@ def build_report_data(
         ),
         tuple(lin_rows),
     )
+    data.tables.update(_recurring_tables(engine, end))  # issue 16 §3: none before schema v8
 
     # ---- chargeback cases and their stages (reconcile/chargebacks.py)
     from paytrace_sl.reconcile.chargebacks import COLUMNS as CB_COLUMNS
@@ -626,8 +627,24 @@ def _fraud_alerts(engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> Ta
             )
             for a in sorted(alerts, key=lambda a: (a["created_at"], a["transaction_id"]))
         ),
-        note="" if present else "fraud tables not installed (schema < v4)",
+        note="" if present else "fraud tables not installed (schema < v8)",
     )
+
+
+def _recurring_tables(engine: sa.Engine, end: dt.date) -> dict[str, Table]:
+    """Upcoming recurring charges after the report's range and schedules whose last charge failed."""
+    from paytrace_sl.reconcile.recurring_section import recurring_rows
+
+    found = recurring_rows(engine, end + dt.timedelta(days=1))
+    if found is None:
+        return {}
+    columns, upcoming, failed, note = found
+    return {
+        "recurring_upcoming": Table(
+            "recurring_upcoming", "Recurring charges: upcoming", columns, upcoming, note
+        ),
+        "recurring_failed": Table("recurring_failed", "Recurring charges: failed", columns, failed, note),
+    }
 
 
 def _data_quality(gx_dir: Path | None, run_ids: set[str], out_dir: Path | None) -> Table:

@@ -370,6 +370,47 @@ xPTChargeback = sa.Table(
     quote=False,
 )
 
+# Recurring billing (issue 16 §3; schema v9): PayTrace schedules, linked to their SL customer, and the
+# approved payments of each. Informational only: the charges themselves post through the normal payment
+# path (one xPTLedger posting per transaction id), never from here.
+xPTRecurSched = sa.Table(
+    "xPTRecurSched",
+    own_metadata,
+    sa.Column("recurrence_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("paytrace_customer_id", sa.Unicode(100), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=True),  # SL Customer.CustId; None = not linked
+    sa.Column("link_source", sa.String(20), nullable=False),  # exact | xref | unlinked
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("frequency", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("next_date", sa.Date, nullable=True),
+    sa.Column("total_count", sa.Integer, nullable=False),  # 0 = until cancelled
+    sa.Column("current_count", sa.Integer, nullable=False),
+    sa.Column("description", sa.Unicode(200), nullable=False),
+    sa.Column("card_masked", sa.String(25), nullable=False),  # masked only
+    sa.Column("last_txn_id", sa.BigInteger, nullable=True),
+    sa.Column("last_result_at", UTCDateTime, nullable=True),
+    sa.Column("last_failed", sa.SmallInteger, nullable=False),
+    sa.Column("last_message", sa.Unicode(200), nullable=False),
+    _run_id(),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+xPTRecurPay = sa.Table(
+    "xPTRecurPay",
+    own_metadata,
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("recurrence_id", sa.BigInteger, nullable=False),
+    sa.Column("paytrace_customer_id", sa.Unicode(100), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _run_id(),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -412,6 +453,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("xptfraudhist_ix_card", "xPTFraudHist", ("card_masked",), since=7),
     IndexSpec("xptfraudhist_ix_inv", "xPTFraudHist", ("invoice_id",), since=7),
     IndexSpec("xptfraudhist_ix_at", "xPTFraudHist", ("created_at",), since=7),
+    IndexSpec("xptrecursched_ix_cust", "xPTRecurSched", ("cust_id",), since=9),
+    IndexSpec("xptrecurpay_ix_recur", "xPTRecurPay", ("recurrence_id",), since=9),
 )
 
 
@@ -636,6 +679,12 @@ def _v8(conn: sa.Connection, log: _StepLog) -> None:
     _create_table(conn, "xPTChargeback", 8, log)
 
 
+def _v9(conn: sa.Connection, log: _StepLog) -> None:
+    """Recurring billing: schedules (xPTRecurSched) and their approved payments (xPTRecurPay)."""
+    for name in ("xPTRecurSched", "xPTRecurPay"):
+        _create_table(conn, name, 9, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -666,6 +715,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "fraud alerts: xPTFraudAlert, xPTFraudModel, xPTFraudHist, xPTFraudProfile", _v7),
     Migration(8, "chargeback and retrieval cases (xPTChargeback)", _v8),
+    Migration(9, "recurring billing: xPTRecurSched schedules, xPTRecurPay approved payments", _v9),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

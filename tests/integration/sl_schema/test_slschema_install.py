@@ -83,7 +83,9 @@ def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: 
             "xPTVaultProfile",
             *own_tables.FRAUD_TABLES,
             "xPTChargeback",
-        )  # v2; v4 rebuilds xPTRun; v5 vault profiles; v7 fraud; v8 chargebacks
+            "xPTRecurSched",
+            "xPTRecurPay",
+        )  # v2; v4 rebuilds xPTRun; v5 vault profiles; v7 fraud; v8 chargebacks; v9 recurring billing
         assert result.added_columns == (
             "xPTLedger.settle_batch_nbr",
             "xPTLedger.posted_txn_id",
