@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from paytrace_sl.sandbox.merchant import MerchantConfig
-from paytrace_sl.sandbox.server import SandboxServer
-from paytrace_sl.sl.sandbox_seed import init_sandbox
 
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.pipeline.runner import DEFAULT_MAPPING, PipelineConfig, run_window
 from paytrace_sl.pipeline.windows import day_window
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTCustXref
+from paytrace_sl_sandbox.merchant import MerchantConfig
+from paytrace_sl_sandbox.server import SandboxServer
+from paytrace_sl_sandbox.sl_seed import init_sandbox
 
 LA = "America/Los_Angeles"
 DAY = dt.date(2025, 4, 2)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from paytrace_sl.sandbox.server import SandboxServer
 from review_world import Bench, review_world
+
+from paytrace_sl_sandbox.server import SandboxServer
 
 
 @pytest.fixture
