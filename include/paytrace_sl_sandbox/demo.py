@@ -210,6 +210,31 @@ def books_summary(
     return lines
 
 
+def work_queue_down(paytrace_url: str, sl_url: str, var_dir: Path, mapping: Path) -> list[str]:
+    """The morning routine's first step: apply the suggestions safe without a person
+    (``paytrace-sl review apply-suggestions``); returns what was applied and what still needs a person."""
+    from paytrace_sl.paytrace.config import PayTraceSettings
+    from paytrace_sl.pipeline.config import PipelineConfig
+    from paytrace_sl.review.apply import apply_suggestions
+
+    cfg = PipelineConfig(
+        sl_url=sl_url,
+        paytrace=PayTraceSettings(
+            url=paytrace_url,
+            username=SANDBOX_USER,
+            password=SANDBOX_PASSWORD,
+            timezone=TIMEZONE,
+            requests_per_second=0,
+        ),
+        mapping_path=mapping,
+        landing_dir=var_dir / "landing",
+        gx_dir=var_dir / "gx",
+    )
+    print("Review: applying the suggestions safe without a person", flush=True)
+    report = apply_suggestions(cfg)
+    return [*report.lines(), *(f"  not posted: {p}" for p in report.problems)]
+
+
 def print_summary(
     transactions: int,
     result: Mapping[str, Any],
@@ -274,9 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
             raise SystemExit(f"the Airflow runs failed (exit {returncode}); see {log_file}\n{tail}")
+        queue = work_queue_down(server.url, sl_url, var_dir, mapping)
     transactions, result = demo_totals(sl_url)
     books = books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1])
     print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books)
+    for line in queue:
+        print(line)
     return 0
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from paytrace_sl.review.store import ReviewError, list_items
+from paytrace_sl.review.store import ReviewError, ReviewItem, list_items
 from paytrace_sl.suggestion import Suggester, Suggestion
 
 if TYPE_CHECKING:
@@ -91,6 +91,15 @@ class ApplyReport:
         return out
 
 
+def reason_label(item: ReviewItem) -> str:
+    """The count key of an item a person must settle: its reason code; for a note on a posted document
+    (``plan_review``) the note's first code, e.g. ``posted with note: unidentified_customer``."""
+    if item.reason_code == "plan_review":
+        code = item.reason.split(":", 1)[0].strip() or "note"
+        return f"posted with note: {code}"
+    return item.reason_code
+
+
 def why_text(s: Suggestion, threshold: float) -> str:
     return (
         f"best suggestion {s.cust_id} score {s.score:.2f} >= auto-link threshold {threshold:.2f} "
@@ -126,7 +135,7 @@ def apply_suggestions(
         items = list_items(eng)
     for item in items:
         if item.reason_code != UNKNOWN_CUSTOMER or item.transaction_id is None:
-            report.remaining[item.reason_code] += 1
+            report.remaining[reason_label(item)] += 1
             continue
         suggestions = hints.suggest(item.payer())
         best = suggestions[0] if suggestions else None
@@ -163,10 +172,10 @@ def apply_suggestions(
     return report
 
 
-def _recount(report: ApplyReport, items: list[Any], still_open: set[int]) -> Counter[str]:
+def _recount(report: ApplyReport, items: list[ReviewItem], still_open: set[int]) -> Counter[str]:
     """Drop other-reason items that a resolve closed as a side effect (same transaction)."""
     remaining = Counter(report.remaining)
     for item in items:
         if item.id not in still_open and item.reason_code != UNKNOWN_CUSTOMER:
-            remaining[item.reason_code] -= 1
+            remaining[reason_label(item)] -= 1
     return +remaining
