@@ -33,25 +33,37 @@ SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the local sandbox's fixed 
 DEMO_START = dt.date(2025, 4, 1)
 DEMO_DAYS = 7
 TIMEZONE = "America/Los_Angeles"
+CUSTOMERS_DAG_ID = "paytrace_customers_to_sl"
+# vault customers whose SL id differs and that are not cross-referenced yet: their payments wait as
+# unknown_customer until the customers DAG links the vault profile and apply-suggestions resolves them
+DEMO_UNLINKED_CUSTOMERS = 2
 
 # The shipped mapping.yaml uses the SL sandbox's chart of accounts (paytrace_sl_sandbox.sl_seed), so the
 # demo runs on it as shipped; the only demo-specific choice is how unmatched payments are booked.
 
 
 def write_sandbox_mapping(
-    dest: Path, source: Path = DEFAULT_MAPPING, *, unidentified_receipts: bool = False
+    dest: Path,
+    source: Path = DEFAULT_MAPPING,
+    *,
+    unidentified_receipts: bool = False,
+    walk_ins_only: bool = False,
 ) -> Path:
     """A copy of ``mapping.yaml`` (comments kept) for the demo and ``make airflow``; returns ``dest``.
 
     The accounts are left as they are: the shipped file already uses the sandbox chart. With
     ``unidentified_receipts``, payments no SL customer matches are posted unapplied to the sandbox's
     unidentified-receipts customer with a review note, the way SL users book walk-in card receipts,
-    instead of waiting in the review queue unposted. Without it the copy is the source, verbatim.
+    instead of waiting in the review queue unposted; with ``walk_ins_only`` too, only payers without a
+    PayTrace customer id go there (a vault customer SL does not know yet waits in review until its
+    profile is linked). Without it the copy is the source, verbatim.
     """
     text = source.read_text()
     if unidentified_receipts:
         replacements = {
-            "  unmatched: review\n": "  unmatched: unidentified\n",
+            "  unmatched: review\n": (
+                "  unmatched: unidentified_walk_ins\n" if walk_ins_only else "  unmatched: unidentified\n"
+            ),
             '  unidentified_customer_id: ""\n': (
                 f'  unidentified_customer_id: "{SandboxSLConfig().unidentified_cust_id}"\n'
             ),
@@ -141,8 +153,11 @@ def _run_streaming(cmd: Sequence[str], env: Mapping[str, str], log_file: Path) -
         return proc.wait()
 
 
-def run_day_script(days: Sequence[dt.date]) -> str:
-    """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up)."""
+def run_day_script(days: Sequence[dt.date], *, customers_last_day: bool = False) -> str:
+    """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up);
+    with ``customers_last_day`` then the customers DAG for the last day (the vault profiles linked the
+    morning after, as the review routine expects)."""
+    customers = [CUSTOMERS_DAG_ID] if customers_last_day and days else []
     return f"""
 import datetime as dt, sys
 import pendulum
@@ -158,6 +173,11 @@ for iso in {[d.isoformat() for d in days]!r}:
         print(f"@@ {{dag_id}} {{iso}}: {{dr.state}}", flush=True)
         if str(dr.state) != "success":
             sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
+for dag_id in {customers!r}:
+    dr = bag.get_dag(dag_id).test(logical_date=logical)
+    print(f"@@ {{dag_id}} {{iso}}: {{dr.state}}", flush=True)
+    if str(dr.state) != "success":
+        sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
 """
 
 
@@ -281,8 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sl_url = f"sqlite:///{var_dir / 'sl-sandbox.db'}"
     merchant = MerchantConfig(seed=args.seed, start=DEMO_START, days=args.days, tx_per_day=args.tx_per_day)
     print(f"SL sandbox: seeding {sl_url}", flush=True)
-    init_sandbox(sl_url, merchant)
-    mapping = write_sandbox_mapping(var_dir / "mapping-sandbox.yaml", unidentified_receipts=True)
+    init_sandbox(sl_url, merchant, sl_config=SandboxSLConfig(unlinked_customers=DEMO_UNLINKED_CUSTOMERS))
+    mapping = write_sandbox_mapping(
+        var_dir / "mapping-sandbox.yaml", unidentified_receipts=True, walk_ins_only=True
+    )
     days = [DEMO_START + dt.timedelta(days=i) for i in range(args.days)]
     log_file = var_dir / "airflow.log"
     with SandboxServer(SandboxConfig(merchant), port=0) as server:
@@ -294,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _airflow(["db", "migrate"], env, log_file)
         print(f"Airflow: running {PAYMENTS_DAG_ID} and {SETTLEMENTS_DAG_ID} for {len(days)} days", flush=True)
         script = var_dir / "run_days.py"
-        script.write_text(run_day_script(days))
+        script.write_text(run_day_script(days, customers_last_day=True))
         returncode = _run_streaming([sys.executable, str(script)], env, log_file)
         if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
