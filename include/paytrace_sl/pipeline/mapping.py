@@ -366,7 +366,10 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     )
     unidentified = reader.string(customers, "unidentified_customer_id", ("customers",), "").strip()
     if unmatched != "review" and not unidentified:
-        raise reader.fail(("customers", "unidentified_customer_id"), "required when unmatched: unidentified")
+        raise reader.fail(
+            ("customers", "unidentified_customer_id"),
+            "required when unmatched: unidentified or unidentified_walk_ins",
+        )
     if len(unidentified) > 15:
         raise reader.fail(("customers", "unidentified_customer_id"), "longer than 15 characters (SL CustId)")
     invoices = reader.section(top.get("invoices"), ("invoices",), ("match",))
