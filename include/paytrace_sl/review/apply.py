@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from paytrace_sl.review.store import ReviewError, ReviewItem, list_items
+from paytrace_sl.review.store import ReviewError, ReviewItem, ReviewItemClosed, list_items
 from paytrace_sl.suggestion import Suggester, Suggestion
 
 if TYPE_CHECKING:
@@ -133,20 +133,21 @@ def apply_suggestions(
             eng, auto_link_threshold=threshold, suggest_threshold=float(matching.suggest_threshold)
         )
         items = list_items(eng)
+    why_open: dict[int, str] = {}  # item id -> why it needs a person
     for item in items:
         if item.reason_code != UNKNOWN_CUSTOMER or item.transaction_id is None:
-            report.remaining[reason_label(item)] += 1
+            why_open[item.id] = reason_label(item)
             continue
         suggestions = hints.suggest(item.payer())
         best = suggestions[0] if suggestions else None
         if best is None:
-            report.remaining[NO_SUGGESTION] += 1
+            why_open[item.id] = NO_SUGGESTION
             continue
         if best.score < threshold:
-            report.remaining[BELOW_THRESHOLD] += 1
+            why_open[item.id] = BELOW_THRESHOLD
             continue
         if not safe(best, threshold):
-            report.remaining[NOT_SAFE] += 1
+            why_open[item.id] = NOT_SAFE
             continue
         if dry_run:
             report.applied.append(
@@ -155,27 +156,20 @@ def apply_suggestions(
             continue
         try:
             done = resolve(cfg, item.id, cust_id=best.cust_id, who=AUTO_WHO, why=why_text(best, threshold))
+        except ReviewItemClosed:  # closed meanwhile (e.g. by the resolve of its transaction's other item)
+            continue
         except ReviewError as exc:  # refused or not posted: the item stays open for a person
-            report.remaining[NOT_POSTED] += 1
+            why_open[item.id] = NOT_POSTED
             report.problems.append(f"item {item.id}: {exc}")
             continue
         report.applied.append(
             Applied(item.id, item.transaction_id, best.cust_id, best.score, best.agreed, done.posted)
         )
     if not dry_run and report.applied:
-        # a resolve may also close other items of the same transaction: count what is really open now
+        # the queue as it is now: a resolve may close other items of its transaction, or open a note
+        # next to the document it posted (an unapplied payment, say)
         with runner.engine_for(cfg) as eng:
-            still_open = {i.id for i in list_items(eng)}
-        closed_by_others = len(items) - len(report.applied) - len(still_open)
-        if closed_by_others > 0:
-            report.remaining = _recount(report, items, still_open)
+            items = list_items(eng)
+        why_open = {i.id: why_open.get(i.id) or reason_label(i) for i in items}
+    report.remaining = Counter(why_open.values())
     return report
-
-
-def _recount(report: ApplyReport, items: list[ReviewItem], still_open: set[int]) -> Counter[str]:
-    """Drop other-reason items that a resolve closed as a side effect (same transaction)."""
-    remaining = Counter(report.remaining)
-    for item in items:
-        if item.id not in still_open and item.reason_code != UNKNOWN_CUSTOMER:
-            remaining[reason_label(item)] -= 1
-    return +remaining
