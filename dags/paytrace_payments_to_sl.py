@@ -40,12 +40,13 @@ def paytrace_payments_to_sl() -> None:
     # one task per library step (paytrace_sl.pipeline.runner.PAYMENT_STEPS, in that order)
     extract = step_task(DAG_ID, "extract")
     validate = step_task(DAG_ID, "validate")
+    score_fraud = step_task(DAG_ID, "score_fraud")
     transform = step_task(DAG_ID, "transform")
     load = step_task(DAG_ID, "load")
     preflight = step_task(DAG_ID, "preflight")
     summarize = step_task(DAG_ID, "summarize")
 
-    extract >> validate >> transform >> load >> preflight >> summarize
+    extract >> validate >> score_fraud >> transform >> load >> preflight >> summarize
 
 
 paytrace_payments_to_sl()

@@ -69,6 +69,7 @@ MERCHANT_TZ="${PAYTRACE_TIMEZONE:-America/Los_Angeles}"
 END="${PAYTRACE_SL_END_DATE:-$(date -d "${START} + ${DAYS} days" +%F)}"  # catch-up stops where the sandbox data ends
 export PAYTRACE_SL_LANDING_DIR="${VAR}/landing"
 export PAYTRACE_SL_GX_DIR="${VAR}/gx"
+export PAYTRACE_SL_CHARGEBACKS_DIR="${PAYTRACE_SL_CHARGEBACKS_DIR:-${VAR}/chargebacks}"  # drop processor files into its inbox/
 export GX_ANALYTICS_ENABLED=false
 
 # The SL sandbox's chart of accounts differs from the shipped mapping.yaml: use a copy that fits it.

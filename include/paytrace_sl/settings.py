@@ -246,6 +246,13 @@ def gx_dir(explicit: str | Path | None = None) -> Path:
     return Path(value) if value else var_dir() / "gx"
 
 
+def chargebacks_dir(explicit: str | Path | None = None) -> Path:
+    """The processor's chargeback files arrive here (``<dir>/inbox``; imported ones move to ``done``,
+    unreadable ones to ``failed``): ``--dir`` → ``PAYTRACE_SL_CHARGEBACKS_DIR`` → ``<var>/chargebacks``."""
+    value = explicit or env("PAYTRACE_SL_CHARGEBACKS_DIR")
+    return Path(value) if value else var_dir() / "chargebacks"
+
+
 def reports_dir(explicit: str | Path | None = None) -> Path:
     """Where the auditor reports live: the settlements DAG writes there, the Airflow UI page lists it."""
     value = explicit or env(REPORTS_DIR_ENV)

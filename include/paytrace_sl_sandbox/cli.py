@@ -127,6 +127,11 @@ def register(app: typer.Typer) -> None:
             "--bad-records/--no-bad-records",
             help="Add a few malformed records per day (dead-letter testing).",
         ),
+        fraud_rate: float = typer.Option(
+            0.0,
+            help="Labelled fraud incidents per generated transaction (0 = none); ground truth at "
+            "GET /_sandbox/fraud_labels (docs/fraud.md).",
+        ),
         clock: str = typer.Option(
             "",
             help="Sandbox clock: processing calls happen at this merchant-local time "
@@ -155,7 +160,14 @@ def register(app: typer.Typer) -> None:
             frozen = dt.datetime.fromisoformat(clock) if clock else None
         except ValueError:
             raise typer.BadParameter(f"--clock: expected YYYY-MM-DDTHH:MM, got {clock!r}") from None
+        from paytrace_sl_sandbox.fraud_patterns import FraudInjection
+
+        try:
+            fraud = FraudInjection(rate=fraud_rate)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         config = SandboxConfig(
+            fraud=fraud,
             merchant=_merchant(seed, start, days, tx_per_day, timezone, customers, bad_records),
             clock=frozen,
             username=username,

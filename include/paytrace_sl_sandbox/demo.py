@@ -31,6 +31,7 @@ from paytrace_sl_sandbox.sl_seed import SandboxSLConfig
 SANDBOX_USER = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"  # noqa: S105 - the local sandbox's fixed credential
 DEMO_START = dt.date(2025, 4, 1)
+RECURRING_DAG_ID = "paytrace_recurring_to_sl"
 DEMO_DAYS = 7
 TIMEZONE = "America/Los_Angeles"
 CUSTOMERS_DAG_ID = "paytrace_customers_to_sl"
@@ -114,6 +115,7 @@ def airflow_env(
             "PAYTRACE_SL_MAPPING": str(mapping),
             "PAYTRACE_SL_LANDING_DIR": str(var_dir / "landing"),
             "PAYTRACE_SL_GX_DIR": str(var_dir / "gx"),
+            "PAYTRACE_SL_CHARGEBACKS_DIR": str(var_dir / "chargebacks"),
             "PAYTRACE_SL_RETRIES": "0",
             "PAYTRACE_SL_LOOKBACK_HOURS": "24",  # the demo's days run in order: one day of look-back suffices
             "GX_ANALYTICS_ENABLED": "false",
@@ -154,9 +156,11 @@ def _run_streaming(cmd: Sequence[str], env: Mapping[str, str], log_file: Path) -
 
 
 def run_day_script(days: Sequence[dt.date], *, customers_last_day: bool = False) -> str:
-    """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up);
-    with ``customers_last_day`` then the customers DAG for the last day (the vault profiles linked the
+    """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up),
+    after one run of the recurring-schedules DAG (so the reports show the recurring charges); with
+    ``customers_last_day`` then the customers DAG for the last day (the vault profiles linked the
     morning after, as the review routine expects)."""
+    last = days[-1] + dt.timedelta(days=1)
     customers = [CUSTOMERS_DAG_ID] if customers_last_day and days else []
     return f"""
 import datetime as dt, sys
@@ -165,6 +169,11 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag()
 if bag.import_errors:
     sys.exit(f"DAG import errors: {{bag.import_errors}}")
+logical = pendulum.datetime({last.year}, {last.month}, {last.day}, tz={TIMEZONE!r})
+dr = bag.get_dag({RECURRING_DAG_ID!r}).test(logical_date=logical)
+print(f"@@ {RECURRING_DAG_ID}: {{dr.state}}", flush=True)
+if str(dr.state) != "success":
+    sys.exit(f"{RECURRING_DAG_ID} ended {{dr.state}}; see the task logs above")
 for iso in {[d.isoformat() for d in days]!r}:
     day = dt.date.fromisoformat(iso) + dt.timedelta(days=1)
     logical = pendulum.datetime(day.year, day.month, day.day, tz={TIMEZONE!r})
@@ -179,6 +188,81 @@ for dag_id in {customers!r}:
     if str(dr.state) != "success":
         sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
 """
+
+
+CHARGEBACKS_DAG_ID = "paytrace_chargebacks_to_sl"
+
+CHARGEBACK_SCRIPT = f"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag().get_dag({CHARGEBACKS_DAG_ID!r})
+dr = dag.test()
+files = dr.get_task_instance("import_files").xcom_pull(task_ids="import_files") or {{}}
+for f in files.get("files", []):
+    print(f"@@ {CHARGEBACKS_DAG_ID} {{f.get('file')}}: {{json.dumps(f.get('outcomes', f.get('failed')))}}, "
+          f"dead letters {{f.get('dead_letters', 0)}}", flush=True)
+if str(dr.state) != "success":
+    sys.exit(f"{CHARGEBACKS_DAG_ID} ended {{dr.state}}")
+"""
+
+
+def drop_chargeback_files(server: Any, sl_url: str, folder: Path, day: dt.date) -> list[Path]:
+    """The sandbox processor's two reports for four posted sales: chargebacks (+ a retrieval and the bad
+    rows a real file can hold) now, the representment results (one won, one lost) in a later file."""
+    import sqlalchemy as sa
+
+    from paytrace_sl.sl.engine import create_sl_engine
+    from paytrace_sl.sl.own_tables import xPTLedger
+    from paytrace_sl_sandbox.chargebacks import chargeback_cases, write_chargeback_file
+
+    engine = create_sl_engine(sl_url)
+    try:
+        with engine.connect() as conn:
+            ids = [
+                int(t)
+                for (t,) in conn.execute(
+                    sa.select(xPTLedger.c.transaction_id)
+                    .where(xPTLedger.c.kind == "payment", xPTLedger.c.status == "posted")
+                    .order_by(xPTLedger.c.transaction_id)
+                    .limit(4)
+                )
+            ]
+    finally:
+        engine.dispose()
+    txs = [server.export_by_id({"transaction_id": t})["transactions"][0] for t in ids]
+    cases = chargeback_cases(txs, day, won=1, lost=1, retrievals=1)
+    first = [c for c in cases if c.stage in ("chargeback", "retrieval")]
+    later = [c for c in cases if c.stage in ("won", "lost")]
+    inbox = folder / "inbox"
+    return [
+        write_chargeback_file(
+            inbox / f"chargebacks-{day:%Y%m%d}.csv",
+            first,
+            malformed=True,
+            unknown_id=99999999,
+            duplicate=True,
+        ),
+        write_chargeback_file(inbox / f"representments-{day:%Y%m%d}.csv", later),
+    ]
+
+
+def chargeback_summary(sl_url: str) -> str:
+    """One line: the case stages in SL by stage and outcome."""
+    import sqlalchemy as sa
+
+    from paytrace_sl.sl.engine import create_sl_engine
+    from paytrace_sl.sl.own_tables import xPTChargeback as cb
+
+    engine = create_sl_engine(sl_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(cb.c.stage, cb.c.outcome, sa.func.count()).group_by(cb.c.stage, cb.c.outcome)
+            ).all()
+    finally:
+        engine.dispose()
+    parts = ", ".join(f"{stage} {outcome} {n}" for stage, outcome, n in sorted(rows))
+    return f"Chargebacks:   {sum(int(r[2]) for r in rows)} case stage(s) in xPTChargeback ({parts or 'none'})"
 
 
 def demo_totals(sl_url: str) -> tuple[int, dict[str, Any]]:
@@ -255,6 +339,47 @@ def work_queue_down(paytrace_url: str, sl_url: str, var_dir: Path, mapping: Path
     return [*report.lines(), *(f"  not posted: {p}" for p in report.problems)]
 
 
+def recurring_summary(sl_url: str, today: dt.date) -> str:
+    """One line: the recurring schedules the demo mirrored, upcoming and failed charges."""
+    from paytrace_sl.pipeline.recurring import recurring_overview
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(sl_url)
+    try:
+        with engine.connect() as conn:
+            view = recurring_overview(conn, today)
+    finally:
+        engine.dispose()
+    if view is None:
+        return ""
+    return (
+        f"{view.schedules} schedules ({view.unlinked} unlinked) in xPTRecurSched; upcoming from {today}: "
+        f"{len(view.upcoming)} totalling {view.upcoming_total}; failed: {len(view.failed)} "
+        "(paytrace-sl recurring show; the Airflow page; the reports' recurring_* tables)"
+    )
+
+
+def fraud_summary(sl_url: str, labels: Mapping[int, str]) -> str:
+    """One line: alerts by pattern in xPTFraudAlert, and how many injected records they found."""
+    from collections import Counter
+
+    from paytrace_sl.fraud.store import list_alerts
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(sl_url)
+    try:
+        alerts = list_alerts(engine, limit=100_000)
+    finally:
+        engine.dispose()
+    by_pattern = Counter(a["pattern"] for a in alerts)
+    found = sum(1 for a in alerts if int(a["transaction_id"]) in labels)
+    return (
+        f"fraud alerts: {len(alerts)} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(by_pattern.items())) or 'none'}); "
+        f"injected fraud records: {len(labels)}, alerted: {found} (docs/fraud.md)"
+    )
+
+
 def print_summary(
     transactions: int,
     result: Mapping[str, Any],
@@ -263,6 +388,7 @@ def print_summary(
     elapsed: float,
     days: int = DEMO_DAYS,
     books: Sequence[str] = (),
+    recurring: str = "",
 ) -> None:
     from rich.console import Console
 
@@ -272,6 +398,8 @@ def print_summary(
     title = f"paytrace-sl demo: {days} merchant days from {DEMO_START} through Airflow ({elapsed:.0f} s)"
     console.print(totals_table(transactions, dict(result), title))
     console.print(f"Airflow runs recorded in xPTRun: {result['runs']}")
+    if recurring:
+        console.print(f"Recurring:      {recurring}", markup=False)
     for line in books:
         console.print(f"Books: {line}", markup=False)
     console.print(f"Data Docs:      {var_dir / 'gx' / 'data_docs' / 'index.html'}")
@@ -287,8 +415,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=DEMO_DAYS)
     parser.add_argument("--tx-per-day", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--fraud-rate",
+        type=float,
+        default=0.01,
+        help="labelled fraud incidents per transaction (docs/fraud.md)",
+    )
     args = parser.parse_args(argv)
 
+    from paytrace_sl_sandbox.fraud_patterns import FraudInjection
     from paytrace_sl_sandbox.merchant import MerchantConfig
     from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
     from paytrace_sl_sandbox.sl_seed import init_sandbox
@@ -307,10 +442,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     days = [DEMO_START + dt.timedelta(days=i) for i in range(args.days)]
     log_file = var_dir / "airflow.log"
-    with SandboxServer(SandboxConfig(merchant), port=0) as server:
+    with SandboxServer(SandboxConfig(merchant, fraud=FraudInjection(rate=args.fraud_rate)), port=0) as server:
+        labels = server.fraud_labels()
         print(
             f"PayTrace sandbox: {server.url} ({args.days} days x {args.tx_per_day} transactions)", flush=True
         )
+        # recurring schedules (issue 16 §3): the sandbox clock at the morning after the last demo day,
+        # so their charges fall on the demo days (normal transactions) and the next ones are upcoming
+        from paytrace_sl_sandbox.recurring import create_demo_schedules
+
+        server.set_clock(dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(6, 30), server.sim.tz))
+        schedules = create_demo_schedules(server, days[0])
+        server.recurring.catch_up(server)
+        server.settle({})  # the charges settle like any sale (else they would stay pending for ever)
+        print(f"PayTrace sandbox: {len(schedules)} recurring schedules", flush=True)
         env = airflow_env(var_dir / "airflow", server.url, sl_url, var_dir, mapping)
         print("Airflow: creating the metadata DB", flush=True)
         _airflow(["db", "migrate"], env, log_file)
@@ -321,10 +466,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
             raise SystemExit(f"the Airflow runs failed (exit {returncode}); see {log_file}\n{tail}")
+        drop_chargeback_files(server, sl_url, var_dir / "chargebacks", days[-1])
+        print(f"Airflow: {CHARGEBACKS_DAG_ID} imports the processor's files from the inbox", flush=True)
+        cb_script = var_dir / "run_chargebacks.py"
+        cb_script.write_text(CHARGEBACK_SCRIPT)
+        returncode = _run_streaming([sys.executable, str(cb_script)], env, log_file)
+        if returncode != 0:
+            tail = "\n".join(log_file.read_text().splitlines()[-40:])
+            raise SystemExit(f"the chargebacks run failed (exit {returncode}); see {log_file}\n{tail}")
         queue = work_queue_down(server.url, sl_url, var_dir, mapping)
     transactions, result = demo_totals(sl_url)
-    books = books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1])
-    print_summary(transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books)
+    books = [
+        *books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1]),
+        chargeback_summary(sl_url),
+    ]
+    recurring = recurring_summary(sl_url, days[-1] + dt.timedelta(days=1))
+    print_summary(
+        transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books, recurring
+    )
+    print(fraud_summary(sl_url, labels), flush=True)
     for line in queue:
         print(line)
     return 0

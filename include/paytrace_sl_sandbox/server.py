@@ -25,8 +25,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime, parse_request_date
-from paytrace_sl_sandbox import shapes
+from paytrace_sl_sandbox import recurring, shapes
 from paytrace_sl_sandbox.faults import FaultConfig, FaultInjector
+from paytrace_sl_sandbox.fraud_patterns import FraudInjection, inject_all
 from paytrace_sl_sandbox.merchant import (
     MerchantConfig,
     MerchantSimulation,
@@ -66,6 +67,9 @@ class SandboxConfig:
     # Serve extra vault customers whose ids differ from SL's, with noise (sandbox/vault.py): what
     # assisted customer matching is measured on. Off by default (the plain vault is unchanged).
     vault_noise: bool = False
+    # Labelled fraud patterns added to the generated days (off by default); the labels are served by the
+    # admin endpoint GET /_sandbox/fraud_labels, never in API answers (sandbox/fraud_patterns.py).
+    fraud: FraudInjection = field(default_factory=FraudInjection)
 
 
 class ApiError(Exception):
@@ -136,6 +140,9 @@ class SandboxServer:
         self._lock = threading.RLock()
         self._tokens: dict[str, list[float]] = {}  # token -> [expires_monotonic, calls]
         self._overlay = _Overlay(self.sim)
+        self._fraud_labels: dict[int, str] = {}
+        self._inject_fraud()
+        self.recurring = recurring.RecurringBook()
         self._path_counts: dict[str, int] = {}
         self._status_counts: dict[str, int] = {}
         self._httpd = _HTTPServer((host, port), _Handler, self)
@@ -217,11 +224,53 @@ class SandboxServer:
                 "clock": self._clock.isoformat() if self._clock is not None else None,
             }
 
+    def _inject_fraud(self) -> None:
+        """Add the configured fraud incidents to the overlay (as new records) and keep their labels.
+
+        The pending ones of each day but the last settle that evening in a batch of their own (fraud
+        money settles like any other; the generated batches stay exactly as they are)."""
+        with self._lock:
+            self._fraud_labels = {}
+            by_day: dict[dt.date, list[dict[str, Any]]] = {}
+            for day, rec, label in inject_all(self.sim, self.config.fraud, self._new_id):
+                tid = int(rec["transaction_id"])
+                self._overlay.records[tid] = rec
+                self._overlay.record_day[tid] = day
+                self._fraud_labels[tid] = label
+                if rec["status_code"] == shapes.STATUS_PENDING[0] and day < self.sim.end:
+                    by_day.setdefault(day, []).append(rec)
+            ov = self._overlay
+            for day, pending in sorted(by_day.items()):
+                number = ov.next_batch
+                ov.next_batch += 1
+                stamp = self._stamp(self.sim.settle_time(day) + dt.timedelta(minutes=20))
+                items = []
+                for rec in pending:
+                    rec["status_code"], rec["status_message"] = f"GB{number}", shapes.SETTLED_STATUS_MESSAGE
+                    rec["settled"] = stamp
+                    items.append(
+                        (
+                            rec["transaction_type"],
+                            brand_of_masked(rec["credit_card"]["masked_number"]),
+                            _cents(rec["amount"]) or 0,
+                        )
+                    )
+                ov.batches.append(
+                    (summarize_batch(number, stamp, items), [int(r["transaction_id"]) for r in pending])
+                )
+
+    def fraud_labels(self) -> dict[int, str]:
+        """Ground truth of the injected fraud: transaction id → pattern (empty when injection is off)."""
+        with self._lock:
+            return dict(self._fraud_labels)
+
     def reset(self) -> None:
         """Forget processing changes, tokens, counters and faults: back to the generated merchant."""
         with self._lock:
             self._tokens.clear()
             self._overlay = _Overlay(self.sim)
+            self._inject_fraud()
+            self.recurring = recurring.RecurringBook()
             self._path_counts.clear()
             self._status_counts.clear()
         self.faults.reset()
@@ -969,6 +1018,7 @@ ROUTES: dict[str, _Route] = {
     "/v1/transactions/settle": SandboxServer.settle,
     "/v1/customer/create": SandboxServer.create_customer,
 }
+recurring.register(ROUTES)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1045,6 +1095,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._read_body()
         if self.path.split("?", 1)[0] == "/_sandbox/stats":
             self._send_json(200, self.server.sandbox.stats())
+        elif self.path.split("?", 1)[0] == "/_sandbox/fraud_labels":
+            labels = self.server.sandbox.fraud_labels()
+            self._send_json(200, {"labels": {str(k): v for k, v in sorted(labels.items())}})
         else:
             self._send_json(
                 405 if self.path.split("?", 1)[0] in ROUTES else 404,
@@ -1093,6 +1146,7 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.check_token(path, self.headers.get("Authorization"))
             body = _json_body(raw)
             self._check_integrator(body)
+            sandbox.recurring.catch_up(sandbox)  # due recurring charges become transactions first
             if path in STREAMING:
                 head, key, items = STREAMING[path](sandbox, body)
                 self._send_stream(head, key, items, truncate)
@@ -1153,6 +1207,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"ok": True})
         elif path == "/_sandbox/stats":
             self._send_json(200, sandbox.stats())
+        elif path == "/_sandbox/fraud_labels":
+            labels = sandbox.fraud_labels()
+            self._send_json(200, {"labels": {str(k): v for k, v in sorted(labels.items())}})
         else:
             self._send_json(404, {"error": f"unknown admin endpoint {path}"})
 

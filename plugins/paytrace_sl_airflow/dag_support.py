@@ -157,6 +157,11 @@ PAYMENT_TASKS: dict[str, tuple[str, str]] = {
         "PayTrace export of the window plus look-back → landing file; unparseable records → dead letters.",
     ),
     "validate": ("validate", "Great Expectations checks from the data contract; bad rows → dead letters."),
+    "score_fraud": (
+        "score_fraud",
+        "Fraud rules + IsolationForest on every record → xPTFraudAlert and notifiers; never blocks posting "
+        "unless mapping fraud.hold names the pattern (docs/fraud.md).",
+    ),
     "transform": ("transform", "Records + SL customers/invoices + mapping.yaml → posting plan."),
     "load": ("load", "Write SL batches on Hold through the exactly-once writer."),
     "preflight": ("preflight", "SL's release checks on the batches this run wrote."),

@@ -32,6 +32,7 @@ from paytrace_sl.sl.catalog import live_table_names
 from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 from paytrace_sl_airflow.customers_page import expiring_section, expiring_status
+from paytrace_sl_airflow.recurring import recurring_section_html, recurring_status
 
 URL_PREFIX = "/paytrace-sl"
 REVIEW_URL_PREFIX = "/paytrace-sl-review"  # the review workbench (review_page.py)
@@ -113,6 +114,8 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
             sa.select(sa.func.count()).select_from(xPTDeadLetter).where(xPTDeadLetter.c.replayed_at.is_(None))
         ).scalar_one()
         expiring = expiring_status(conn)
+        cases = _recent_cases(conn, live, limit)
+        recurring = recurring_status(conn)  # issue 16 §3; None before schema v9
     batches = []
     for r in rows:
         detail: dict[str, Any] = {}
@@ -139,7 +142,33 @@ def read_status(engine: sa.Engine, limit: int = RECENT_BATCHES) -> dict[str, Any
         "open_reviews": int(reviews),
         "open_dead_letters": int(letters),
         "expiring_cards": expiring,
+        "chargebacks": cases,
+        "recurring": recurring,
     }
+
+
+def _recent_cases(conn: sa.Connection, live: Any, limit: int) -> list[dict[str, Any]]:
+    """The latest chargeback case stages (xPTChargeback, schema v4; [] on an older install)."""
+    from paytrace_sl.sl.own_tables import xPTChargeback as cb
+
+    if cb.name.lower() not in live:
+        return []
+    rows = conn.execute(sa.select(cb).order_by(cb.c.id.desc()).limit(limit)).all()
+    return [
+        {
+            "case_number": str(r.case_number),
+            "transaction_id": int(r.transaction_id),
+            "stage": str(r.stage),
+            "case_date": r.case_date.isoformat(),
+            "amount": f"{r.amount:.2f}",
+            "fee": f"{r.fee:.2f}",
+            "outcome": str(r.outcome),
+            "sl": " ".join(
+                x for x in (str(r.ar_bat_nbr).strip(), str(r.doc_type).strip(), str(r.ref_nbr).strip()) if x
+            ),
+        }
+        for r in rows
+    ]
 
 
 def _page(
@@ -200,6 +229,20 @@ def _page(
             )
         parts.append("</tbody></table>")
         parts.append(expiring_section(status.get("expiring_cards")))
+        parts.append(
+            "<h2>Chargebacks</h2><table id='chargebacks'><thead><tr><th>case</th><th>transaction</th>"
+            "<th>stage</th><th>date</th><th>amount</th><th>fee</th><th>outcome</th><th>SL</th>"
+            "</tr></thead><tbody>"
+        )
+        for c in status.get("chargebacks", []):
+            parts.append(
+                f"<tr data-case='{escape(c['case_number'])}'><td>{escape(c['case_number'])}</td>"
+                f"<td>{c['transaction_id']}</td><td>{escape(c['stage'])}</td><td>{escape(c['case_date'])}</td>"
+                f"<td>{c['amount']}</td><td>{c['fee']}</td><td>{escape(c['outcome'])}</td>"
+                f"<td>{escape(c['sl'])}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+        parts.append(recurring_section_html(status.get("recurring")))
     parts.append("<h2>Reports</h2>")
     if not reports:
         parts.append(
@@ -298,6 +341,22 @@ def create_app(
     def api_status() -> dict[str, Any]:
         status, error = status_or_error()
         return {"status": status, "error": error, "reports": list_reports(root())}
+
+    @router.get("/fraud", response_class=HTMLResponse)
+    def fraud() -> HTMLResponse:  # fraud alerts page (fraud_page.py, docs/fraud.md)
+        from paytrace_sl_airflow.fraud_page import fraud_page, read_fraud
+
+        try:
+            data, error = read_fraud(engine()), ""
+        except Exception as exc:  # the same contract as the status page: say what is wrong
+            data, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return HTMLResponse(fraud_page(data, error, _STYLE))
+
+    @router.get("/api/fraud")
+    def api_fraud() -> dict[str, Any]:
+        from paytrace_sl_airflow.fraud_page import read_fraud
+
+        return read_fraud(engine())
 
     @router.get("/reports/{name}/{file_name}")
     def report_file(name: str, file_name: str) -> Response:
@@ -399,6 +458,13 @@ class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
             "name": "PayTrace review",
             "href": REVIEW_URL_PREFIX.lstrip("/") + "/",
             "url_route": "paytrace-review",
+            "destination": "nav",
+            "category": "browse",
+        },
+        {
+            "name": "PayTrace fraud alerts",
+            "href": URL_PREFIX.lstrip("/") + "/fraud",
+            "url_route": "paytrace-fraud",
             "destination": "nav",
             "category": "browse",
         },

@@ -66,6 +66,13 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTCustXref TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecon TO paytrace_sl_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTReportStale TO paytrace_sl_writer;  -- schema v4
 GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTVaultProfile TO paytrace_sl_writer;  -- schema v5
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudAlert TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudModel TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudHist TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTFraudProfile TO paytrace_sl_writer;  -- schema v7
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTChargeback TO paytrace_sl_writer;  -- schema v8
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurSched TO paytrace_sl_writer;  -- schema v9
+GRANT SELECT, INSERT, UPDATE, DELETE ON dbo.xPTRecurPay TO paytrace_sl_writer;  -- schema v9
 GO
 
 /* Only with `customers: create_missing: true` in mapping.yaml (off by default; docs/customers.md)

@@ -85,16 +85,28 @@ def _register_plugins() -> None:
 
 def _register() -> None:
     # Imported here so `paytrace-sl --help` stays quick and each area owns its module.
-    from paytrace_sl.cli import customers, extract, pipeline, report, review, security, sl
+    from paytrace_sl.cli import (
+        chargebacks,
+        customers,
+        extract,
+        pipeline,
+        recurring,
+        report,
+        review,
+        security,
+        sl,
+    )
 
     extract.register(app)
     _register_plugins()  # before `sl`: the help lists their groups first, as it always did
     sl.register(app)
     pipeline.register(app)
     report.register(app)
+    recurring.register(app)
     security.register(app)
     customers.register(app)
     review.register(app)
+    chargebacks.register(app)
 
 
 _register()

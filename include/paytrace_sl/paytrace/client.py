@@ -58,6 +58,16 @@ from paytrace_sl.paytrace.parse import (
     parse_transaction,
 )
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, VaultCustomer
+from paytrace_sl.paytrace.recurring import (
+    APPROVED_KEY,
+    RECURRENCE_EXPORT,
+    RECURRENCE_EXPORT_APPROVED,
+    RECURRENCES_KEY,
+    RecurringPayment,
+    RecurringSchedule,
+    parse_recurrence,
+    parse_recurring_payment,
+)
 from paytrace_sl.paytrace.timefmt import format_request_date, parse_paytrace_datetime
 from paytrace_sl.paytrace.transport import Deadline, bounded_session, read_body
 from paytrace_sl.redaction import redact, register_secret
@@ -550,6 +560,27 @@ class PayTraceClient:
         """Vault customer profiles (masked card data only)."""
         tz = self.settings.tz
         return [parse_customer(raw, tz) for raw in self.export_customers_raw(customer_id)]
+
+    # -- recurring billing (paytrace_sl.paytrace.recurring) ----------------------------------------
+
+    def export_recurrences_raw(self, customer_id: str | None = None) -> list[dict[str, Any]]:
+        """Raw recurring schedules (``recurrence/export``), optionally of one vault customer."""
+        envelope = self.call(RECURRENCE_EXPORT, {"customer_id": customer_id} if customer_id else {})
+        return _collection(RECURRENCE_EXPORT, envelope, RECURRENCES_KEY)
+
+    def export_recurrences(self, customer_id: str | None = None) -> list[RecurringSchedule]:
+        """Parsed schedules; a record that fails raises RecordParseError (record + field named)."""
+        tz = self.settings.tz
+        return [parse_recurrence(raw, tz) for raw in self.export_recurrences_raw(customer_id)]
+
+    def export_recurring_approved_raw(self, customer_id: str | None = None) -> list[dict[str, Any]]:
+        """Raw approved recurring payments (``recurrence/export_approved``)."""
+        envelope = self.call(RECURRENCE_EXPORT_APPROVED, {"customer_id": customer_id} if customer_id else {})
+        return _collection(RECURRENCE_EXPORT_APPROVED, envelope, APPROVED_KEY)
+
+    def export_recurring_approved(self, customer_id: str | None = None) -> list[RecurringPayment]:
+        tz = self.settings.tz
+        return [parse_recurring_payment(raw, tz) for raw in self.export_recurring_approved_raw(customer_id)]
 
 
 class ConflictingDuplicateError(PayTraceError):

@@ -325,6 +325,9 @@ def parse_transaction(raw: Any, tz: ZoneInfo, *, export_filter: str | None = Non
         created_through=_parse_text(raw, "created.through", txid),
         created_by=_parse_text(raw, "created.by", txid),
         billing_name=_parse_text(raw, "billing_address.name", txid),
+        avs_response=_parse_text(raw, "avs_response", txid),
+        csc_response=_parse_text(raw, "csc_response", txid),
+        created_from_ip=_parse_text(raw, "created.from_ip", txid),
     )
 
 

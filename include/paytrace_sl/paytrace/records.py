@@ -55,6 +55,10 @@ class Transaction:
     created_through: str = ""  # channel, e.g. "API"
     created_by: str = ""
     billing_name: str = ""
+    # contract 1.1: what the fraud checks read (docs/fraud.md); PayTrace's texts, "" when absent
+    avs_response: str = ""  # e.g. "Full Exact Match", "No Match"
+    csc_response: str = ""  # e.g. "Match", "No Match", "" (not checked)
+    created_from_ip: str = ""  # created.from_ip
 
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-safe dict: decimals as strings, datetimes as ISO 8601 with offset."""
@@ -78,6 +82,9 @@ class Transaction:
             "created_through": self.created_through,
             "created_by": self.created_by,
             "billing_name": self.billing_name,
+            "avs_response": self.avs_response,
+            "csc_response": self.csc_response,
+            "created_from_ip": self.created_from_ip,
         }
 
     @classmethod
@@ -103,6 +110,9 @@ class Transaction:
             created_through=_shared(data.get("created_through", "")),
             created_by=_shared(data.get("created_by", "")),
             billing_name=str(data.get("billing_name", "")),
+            avs_response=_shared(data.get("avs_response", "")),
+            csc_response=_shared(data.get("csc_response", "")),
+            created_from_ip=_shared(data.get("created_from_ip", "")),
         )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from paytrace_sl.fraud.config import PATTERNS, RULE_PATTERNS, FraudConfig
 from paytrace_sl.pipeline.cards import BRANDS
 from paytrace_sl.pipeline.yamlsource import ConfigFileError, PathKey, YamlDocument, load_yaml_document
 from paytrace_sl.plan import Account
@@ -83,6 +84,36 @@ class ChecksConfig:
     row_count_floor: int = 20
 
 
+CHARGEBACK_FIELDS = (
+    "case_number",
+    "transaction_id",
+    "stage",
+    "case_date",
+    "amount",
+    "fee",
+    "reason_code",
+    "card",
+)
+CHARGEBACK_STAGES = ("retrieval", "chargeback", "won", "lost")
+
+
+@dataclass(frozen=True, slots=True)
+class ChargebackMapping:
+    """The ``chargebacks`` section: the processor's CSV layout and the accounts (docs/mapping.md)."""
+
+    columns: MappingABC[str, str] = field(
+        default_factory=lambda: MappingProxyType({f: f for f in CHARGEBACK_FIELDS})
+    )
+    stages: MappingABC[str, str] = field(
+        default_factory=lambda: MappingProxyType({s: s for s in CHARGEBACK_STAGES})
+    )
+    date_format: str = "%Y-%m-%d"
+    delimiter: str = ","
+    debited_account: Account | None = None  # None → the catch-all clearing account
+    fee_account: Account | None = None  # None → no fee entry (a fee in the file is a review item)
+    fee_bank_account: Account | None = None  # None → settlement.bank_account
+
+
 @dataclass(frozen=True, slots=True)
 class Mapping:
     timezone: str
@@ -103,6 +134,9 @@ class Mapping:
     checks: ChecksConfig
     source: Path | None = None
     late_items: str = "current"  # periods.late_items: current | refuse (sl/periods.py)
+    # fraud: alerts, holds, notification thresholds (docs/fraud.md)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
+    chargebacks: ChargebackMapping = field(default_factory=ChargebackMapping)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -227,6 +261,8 @@ _TOP_KEYS = (
     "invoices",
     "checks",
     "periods",
+    "fraud",
+    "chargebacks",
 )
 
 
@@ -408,7 +444,70 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         ),
         source=file_path,
         late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
+        fraud=_fraud(reader, top.get("fraud")),
+        chargebacks=_chargebacks(reader, top.get("chargebacks")),
     )
+
+
+def _chargebacks(reader: _Reader, data: Any) -> ChargebackMapping:
+    """The ``chargebacks`` section (all optional): column names, stage words, date format, accounts."""
+    path: PathKey = ("chargebacks",)
+    keys = (
+        "columns",
+        "stages",
+        "date_format",
+        "delimiter",
+        "debited_account",
+        "fee_account",
+        "fee_bank_account",
+    )
+    section = reader.section(data, path, keys)
+    raw_cols = reader.section(section.get("columns"), (*path, "columns"), CHARGEBACK_FIELDS)
+    columns = {f: reader.string(raw_cols, f, (*path, "columns"), f).strip() for f in CHARGEBACK_FIELDS}
+    for f in ("case_number", "transaction_id", "stage", "case_date", "amount"):
+        if not columns[f]:
+            raise reader.fail((*path, "columns", f), "must name a column (the field is required)")
+    raw_stages = reader.section(section.get("stages"), (*path, "stages"), _ANY_KEY)
+    stages = {s: s for s in CHARGEBACK_STAGES}
+    for word in raw_stages:
+        stages[str(word).strip().lower()] = reader.choice(
+            raw_stages, word, (*path, "stages"), CHARGEBACK_STAGES, ""
+        )
+    delimiter = reader.string(section, "delimiter", path, ",")
+    if len(delimiter) != 1:
+        raise reader.fail((*path, "delimiter"), f"must be one character, got {delimiter!r}")
+
+    def account(key: str) -> Account | None:
+        return reader.account(section[key], (*path, key)) if section.get(key) is not None else None
+
+    return ChargebackMapping(
+        columns=MappingProxyType(columns),
+        stages=MappingProxyType(stages),
+        date_format=reader.string(section, "date_format", path, "%Y-%m-%d"),
+        delimiter=delimiter,
+        debited_account=account("debited_account"),
+        fee_account=account("fee_account"),
+        fee_bank_account=account("fee_bank_account"),
+    )
+
+
+def _fraud(reader: _Reader, data: Any) -> FraudConfig:
+    """The ``fraud:`` section: on/off, patterns that hold posting, per-channel notification thresholds."""
+    path: PathKey = ("fraud",)
+    section = reader.section(data, path, ("enabled", "hold", "notify_min_score"))
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise reader.fail((*path, "enabled"), f"must be true or false, got {enabled!r}")
+    hold = reader.string_list(section, "hold", path, (*RULE_PATTERNS, "model"))
+    raw = section.get("notify_min_score")
+    scores: dict[str, float] = {"log": 0.5}
+    if raw is not None:
+        from paytrace_sl.pipeline.notify import CHANNELS
+
+        table = reader.section(raw, (*path, "notify_min_score"), CHANNELS)
+        scores = {ch: reader.number(table, ch, (*path, "notify_min_score"), 0.0, 0.0) for ch in table}
+    assert set(PATTERNS) >= set(hold)
+    return FraudConfig(enabled=enabled, hold=hold, notify_min_score=MappingProxyType(scores))
 
 
 class _AnyKey(tuple[str, ...]):

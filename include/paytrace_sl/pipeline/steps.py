@@ -8,7 +8,15 @@ Deliberately import-free (the DAG processor reads it on every parse, see
 
 from __future__ import annotations
 
-PAYMENT_STEP_NAMES: tuple[str, ...] = ("extract", "validate", "transform", "load", "preflight", "summarize")
+PAYMENT_STEP_NAMES: tuple[str, ...] = (
+    "extract",
+    "validate",
+    "score_fraud",
+    "transform",
+    "load",
+    "preflight",
+    "summarize",
+)
 SETTLEMENT_STEP_NAMES: tuple[str, ...] = (
     "settle_extract",
     "settle_transform",

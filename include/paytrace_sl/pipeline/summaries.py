@@ -154,6 +154,26 @@ class TransformSummary(StepSummary):
     already_posted: int
     skipped: dict[str, int]
     review: int
+    fraud_held: int  # of ``review``: kept out of SL by a fraud alert the mapping holds (fraud.hold)
+
+
+@dataclass(frozen=True)
+class FraudSummary(StepSummary):
+    """``score_fraud``: what was scored and alerted (docs/fraud.md); zeros when the mapping turns it off."""
+
+    STEP: ClassVar[str] = "score_fraud"
+
+    enabled: bool
+    scored: int
+    alerts: int
+    alerts_new: int
+    held: int
+    by_pattern: dict[str, int]
+    model_version: int | None
+    model_fitted: int | None  # the version this run fitted, if any
+    history_added: int
+    seconds: dict[str, float]
+    notified: dict[str, str]  # channel → outcome ("none" when nothing passed its threshold)
 
 
 @dataclass(frozen=True)
@@ -349,6 +369,7 @@ STEP_SUMMARIES: dict[str, type[StepSummary]] = {
     for cls in (
         ExtractSummary,
         ValidateSummary,
+        FraudSummary,
         TransformSummary,
         LoadSummary,
         PreflightSummary,

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from paytrace_sl.paytrace.records import SettlementBatch, Transaction, TransactionState
 from paytrace_sl.pipeline.settlement import classify
 from paytrace_sl.reconcile.books import books_checks
+from paytrace_sl.reconcile.chargebacks import chargeback_checks, chargeback_exceptions, chargeback_note
 from paytrace_sl.reconcile.model import DIFFERENCE, PENDING, ReconException, ReconRecord, ReconReport, Totals
 from paytrace_sl.reconcile.settled_batch import explains, reconcile_settlement_batch
 from paytrace_sl.reconcile.sl_state import (
@@ -295,11 +296,15 @@ def reconcile(
             else {}
         )
         periods = current_periods(conn)
+        cases = chargeback_checks(conn, start, end)  # chargeback case stages (reconcile/chargebacks.py)
     exceptions = find_exceptions(
         side.transactions, docs, records, why, void_keys, periods, opts, moment, mapping
     )
     books_exceptions, books_notes = books_checks(side.transactions, docs, why, tz, mapping)
     exceptions += books_exceptions
+    exceptions += chargeback_exceptions(cases)
+    if chargeback_note(cases):
+        books_notes = [*books_notes, chargeback_note(cases)]
     return ReconReport(
         start=start,
         end=end,

@@ -484,6 +484,12 @@ def build_report_data(
         "run paytrace_customers_to_sl to refresh the vault profiles.",
     )
 
+    data.tables["fraud_alerts"] = _fraud_alerts(
+        engine,
+        dt.datetime.combine(start, dt.time(), tz),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz),
+    )
+
     # ---- lineage
     dag_of = {str(r.run_id): str(r.dag_id) for r in runs}
     lin_rows = []
@@ -532,6 +538,20 @@ def build_report_data(
         ),
         tuple(lin_rows),
     )
+    data.tables.update(_recurring_tables(engine, end))  # issue 16 §3: none before schema v8
+
+    # ---- chargeback cases and their stages (reconcile/chargebacks.py)
+    from paytrace_sl.reconcile.chargebacks import COLUMNS as CB_COLUMNS
+    from paytrace_sl.reconcile.chargebacks import chargeback_checks
+
+    with engine.connect() as conn:
+        cases = chargeback_checks(conn, start, end)
+    data.tables["chargebacks"] = Table(
+        "chargebacks",
+        "Chargebacks and retrievals: each case stage and its SL documents",
+        CB_COLUMNS,
+        tuple(c.row() for c in cases),
+    )
 
     # ---- summary (the headline numbers shown at the top of the page)
     total = {b: sum(per_day[d][b] for d in days) for b in buckets}
@@ -548,6 +568,8 @@ def build_report_data(
         ("exceptions", len(recon.exceptions)),
         ("unexplained", len(recon.unexplained)),
         ("open_reviews", len(data.tables["review_queue"].rows)),
+        ("fraud_alerts", len(data.tables["fraud_alerts"].rows)),
+        ("chargeback_stages", len(cases)),
     ]
     data.tables = {"summary": Table("summary", "Summary", ("metric", "value"), tuple(summary)), **data.tables}
 
@@ -578,6 +600,51 @@ def build_report_data(
         stacked=True,
     )
     return data
+
+
+def _fraud_alerts(engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> Table:
+    """Fraud alerts of the range's transactions (docs/fraud.md): score, patterns, reasons, model version."""
+    from paytrace_sl.fraud.store import list_alerts
+    from paytrace_sl.sl.catalog import live_table_names
+    from paytrace_sl.sl.own_tables import xPTFraudAlert
+
+    with engine.connect() as conn:
+        present = xPTFraudAlert.name.lower() in live_table_names(conn)
+    alerts = list_alerts(engine, start, end, limit=5000) if present else []
+    return Table(
+        "fraud_alerts",
+        "Fraud alerts (score 1.0 = a named pattern; 0.5-0.99 = the model; held = kept out of SL)",
+        ("transaction_id", "created_at", "patterns", "score", "held", "reasons", "model_version"),
+        tuple(
+            (
+                int(a["transaction_id"]),
+                a["created_at"].isoformat() if a["created_at"] else "",
+                str(a["patterns"]),
+                f"{float(a['score']):.2f}",
+                "yes" if a["held"] else "no",
+                "; ".join(str(r) for r in a["reasons"]),
+                "" if a["model_version"] is None else int(a["model_version"]),
+            )
+            for a in sorted(alerts, key=lambda a: (a["created_at"], a["transaction_id"]))
+        ),
+        note="" if present else "fraud tables not installed (schema < v8)",
+    )
+
+
+def _recurring_tables(engine: sa.Engine, end: dt.date) -> dict[str, Table]:
+    """Upcoming recurring charges after the report's range and schedules whose last charge failed."""
+    from paytrace_sl.reconcile.recurring_section import recurring_rows
+
+    found = recurring_rows(engine, end + dt.timedelta(days=1))
+    if found is None:
+        return {}
+    columns, upcoming, failed, note = found
+    return {
+        "recurring_upcoming": Table(
+            "recurring_upcoming", "Recurring charges: upcoming", columns, upcoming, note
+        ),
+        "recurring_failed": Table("recurring_failed", "Recurring charges: failed", columns, failed, note),
+    }
 
 
 def _data_quality(gx_dir: Path | None, run_ids: set[str], out_dir: Path | None) -> Table:

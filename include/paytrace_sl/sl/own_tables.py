@@ -278,6 +278,139 @@ xPTVaultProfile = sa.Table(
     quote=False,
 )
 
+# v7 (fraud alerts, docs/fraud.md): one alert per transaction, the model versions, the rolling history the
+# rules match refunds against, and the merchant's own profiles (amounts per customer, hours).
+xPTFraudAlert = sa.Table(
+    "xPTFraudAlert",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),
+    sa.Column("pattern", sa.String(40), nullable=False),  # first named pattern, or "model"
+    sa.Column("patterns", sa.Unicode(400), nullable=False),  # comma list of every pattern that fired
+    sa.Column("score", sa.Float, nullable=False),  # 0..1; 1.0 for a rule
+    sa.Column("reasons", _LongText, nullable=False),  # JSON list of texts a person reads
+    sa.Column("features", _LongText, nullable=False),  # JSON {feature: value} that drove it (no card data)
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("held", sa.SmallInteger, nullable=False),  # 1: kept out of SL (mapping fraud.hold)
+    sa.Column("created_at", UTCDateTime, nullable=False),  # the transaction's time
+    _run_id(),
+    sa.Column("scored_at", UTCDateTime, nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudModel = sa.Table(
+    "xPTFraudModel",
+    own_metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("algorithm", sa.String(40), nullable=False),
+    sa.Column("params", _LongText, nullable=False),  # JSON (library version, seed, trees, threshold, …)
+    sa.Column("features", _LongText, nullable=False),  # JSON list of feature names
+    sa.Column("sample", _LongText, nullable=False),  # JSON training rows (features only, no ids)
+    sa.Column("n_train", sa.Integer, nullable=False),
+    sa.Column("data_through", UTCDateTime, nullable=False),
+    sa.Column("fitted_at", UTCDateTime, nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudHist = sa.Table(
+    "xPTFraudHist",
+    own_metadata,
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("transaction_type", sa.String(20), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("card_masked", sa.String(25), nullable=False),
+    sa.Column("customer_id", sa.Unicode(50), nullable=False),
+    sa.Column("holder", sa.Unicode(100), nullable=False),  # billing name, lower case (refund matching)
+    sa.Column("invoice_id", sa.Unicode(50), nullable=False),
+    info=_since(7),
+    quote=False,
+)
+
+xPTFraudProfile = sa.Table(
+    "xPTFraudProfile",
+    own_metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),  # customer | hour | merchant | state
+    sa.Column("pkey", sa.Unicode(50), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Float, nullable=False),  # sum of log(amount) (or 0)
+    sa.Column("total_sq", sa.Float, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=True),  # state: watermark / history start
+    info=_since(7),
+    quote=False,
+)
+
+# v8: chargeback and retrieval cases from the processor's files (docs/accounting.md §9), one row per
+# (case, disputed PayTrace transaction, stage), written in the same transaction as its SL documents.
+xPTChargeback = sa.Table(
+    "xPTChargeback",
+    own_metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("case_number", sa.String(40), nullable=False),
+    sa.Column("transaction_id", sa.BigInteger, nullable=False),  # the disputed PayTrace transaction
+    sa.Column("stage", sa.String(12), nullable=False),  # retrieval | chargeback | won | lost
+    sa.Column("case_date", sa.Date, nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("fee", sa.Numeric(18, 2), nullable=False),
+    sa.Column("reason_code", sa.Unicode(40), nullable=True),
+    sa.Column("cpny_id", sa.String(10), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=False),
+    sa.Column("ledger_key", sa.String(100), nullable=False),
+    sa.Column("outcome", sa.String(12), nullable=False),  # posted | review | recorded
+    sa.Column("ar_bat_nbr", sa.String(10), nullable=False),  # "" when the stage writes no AR document
+    sa.Column("doc_type", sa.String(2), nullable=False),
+    sa.Column("ref_nbr", sa.String(10), nullable=False),
+    sa.Column("gl_bat_nbr", sa.String(10), nullable=False),  # the chargeback fee entry, "" when none
+    sa.Column("source_file", sa.Unicode(255), nullable=False),
+    sa.Column("file_row", sa.Integer, nullable=False),
+    _run_id(),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+# Recurring billing (issue 16 §3; schema v9): PayTrace schedules, linked to their SL customer, and the
+# approved payments of each. Informational only: the charges themselves post through the normal payment
+# path (one xPTLedger posting per transaction id), never from here.
+xPTRecurSched = sa.Table(
+    "xPTRecurSched",
+    own_metadata,
+    sa.Column("recurrence_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("paytrace_customer_id", sa.Unicode(100), nullable=False),
+    sa.Column("cust_id", sa.String(15), nullable=True),  # SL Customer.CustId; None = not linked
+    sa.Column("link_source", sa.String(20), nullable=False),  # exact | xref | unlinked
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("frequency", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("next_date", sa.Date, nullable=True),
+    sa.Column("total_count", sa.Integer, nullable=False),  # 0 = until cancelled
+    sa.Column("current_count", sa.Integer, nullable=False),
+    sa.Column("description", sa.Unicode(200), nullable=False),
+    sa.Column("card_masked", sa.String(25), nullable=False),  # masked only
+    sa.Column("last_txn_id", sa.BigInteger, nullable=True),
+    sa.Column("last_result_at", UTCDateTime, nullable=True),
+    sa.Column("last_failed", sa.SmallInteger, nullable=False),
+    sa.Column("last_message", sa.Unicode(200), nullable=False),
+    _run_id(),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
+xPTRecurPay = sa.Table(
+    "xPTRecurPay",
+    own_metadata,
+    sa.Column("transaction_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("recurrence_id", sa.BigInteger, nullable=False),
+    sa.Column("paytrace_customer_id", sa.Unicode(100), nullable=False),
+    sa.Column("amount", sa.Numeric(18, 2), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _run_id(),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    quote=False,
+)
+
 OWN_TABLES: dict[str, sa.Table] = {t.name: t for t in own_metadata.sorted_tables}
 
 
@@ -305,8 +438,23 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(
         "xptledger_ux_posted", "xPTLedger", ("posted_txn_id",), unique=True, not_null_only=True, since=3
     ),
+    IndexSpec(
+        "xptchargeback_ux_case",
+        "xPTChargeback",
+        ("case_number", "transaction_id", "stage"),
+        unique=True,
+        since=8,
+    ),
+    IndexSpec("xptchargeback_ix_date", "xPTChargeback", ("case_date",), since=8),
     IndexSpec("xptskip_ux_txn_reason", "xPTSkip", ("transaction_id", "reason_code"), unique=True, since=3),
     IndexSpec("xptvault_ix_custid", "xPTVaultProfile", ("cust_id",), since=5),
+    IndexSpec("xptfraudalert_ux_txn", "xPTFraudAlert", ("transaction_id",), unique=True, since=7),
+    IndexSpec("xptfraudalert_ix_at", "xPTFraudAlert", ("created_at",), since=7),
+    IndexSpec("xptfraudhist_ix_card", "xPTFraudHist", ("card_masked",), since=7),
+    IndexSpec("xptfraudhist_ix_inv", "xPTFraudHist", ("invoice_id",), since=7),
+    IndexSpec("xptfraudhist_ix_at", "xPTFraudHist", ("created_at",), since=7),
+    IndexSpec("xptrecursched_ix_cust", "xPTRecurSched", ("cust_id",), since=9),
+    IndexSpec("xptrecurpay_ix_recur", "xPTRecurPay", ("recurrence_id",), since=9),
 )
 
 
@@ -518,6 +666,25 @@ def _v6(conn: sa.Connection, log: _StepLog) -> None:
     )
 
 
+FRAUD_TABLES = ("xPTFraudAlert", "xPTFraudModel", "xPTFraudHist", "xPTFraudProfile")
+
+
+def _v7(conn: sa.Connection, log: _StepLog) -> None:
+    for name in FRAUD_TABLES:
+        _create_table(conn, name, 7, log)
+
+
+def _v8(conn: sa.Connection, log: _StepLog) -> None:
+    """Chargeback and retrieval cases (a new table only: nothing existing changes)."""
+    _create_table(conn, "xPTChargeback", 8, log)
+
+
+def _v9(conn: sa.Connection, log: _StepLog) -> None:
+    """Recurring billing: schedules (xPTRecurSched) and their approved payments (xPTRecurPay)."""
+    for name in ("xPTRecurSched", "xPTRecurPay"):
+        _create_table(conn, name, 9, log)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -546,6 +713,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "review workbench: xPTReview.closed_how, closed_why, resolved_cust_id, resolved_ref_nbr",
         _v6,
     ),
+    Migration(7, "fraud alerts: xPTFraudAlert, xPTFraudModel, xPTFraudHist, xPTFraudProfile", _v7),
+    Migration(8, "chargeback and retrieval cases (xPTChargeback)", _v8),
+    Migration(9, "recurring billing: xPTRecurSched schedules, xPTRecurPay approved payments", _v9),
 )
 """Ordered, append-only. A new version adds a step; never edit a released one."""
 

@@ -47,9 +47,10 @@ def test_task_chain_is_the_runner_step_order(
 
 def test_parsing_the_dag_files_imports_no_pipeline_code(tmp_path: Path) -> None:
     """The DAG processor re-parses every file every few seconds: no runner, PayTrace client or pandas."""
+    files = [str(DAGS / f"paytrace_{n}_to_sl.py") for n in ("payments", "settlements", "chargebacks")]
     script = f"""
 import json, runpy, sys
-for f in {[str(DAGS / "paytrace_payments_to_sl.py"), str(DAGS / "paytrace_settlements_to_sl.py")]!r}:
+for f in {files!r}:
     runpy.run_path(f)
 heavy = ("paytrace_sl.pipeline.runner", "paytrace_sl.pipeline.landing", "paytrace_sl.paytrace.client",
          "pandas", "great_expectations")

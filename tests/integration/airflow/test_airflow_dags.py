@@ -48,7 +48,7 @@ def test_dagbag_imports_cleanly_and_wires_the_steps(dagbag: Any) -> None:
         "paytrace_sl_replay",
     }
     payments = dagbag.get_dag("paytrace_payments_to_sl")
-    order = ["extract", "validate", "transform", "load", "preflight", "summarize"]
+    order = ["extract", "validate", "score_fraud", "transform", "load", "preflight", "summarize"]
     assert sorted(payments.task_ids) == sorted(order)
     for upstream, downstream in itertools.pairwise(order):
         assert payments.get_task(downstream).upstream_task_ids == {upstream}

@@ -53,7 +53,7 @@ def test_loader_sigkilled_mid_batch_leaves_whole_batches_and_rerun_posts_once(
     step = "ledger_inserted"  # every row of the batch written; only the commit missing
     cfg = fault_world.config()
     window = fault_world.window(DAY, days=2)  # two merchant days: at least two SL batches
-    for _, prepare in runner.PAYMENT_STEPS[:3]:  # extract, validate, transform
+    for _, prepare in runner.PAYMENT_STEPS[:4]:  # extract, validate, score_fraud, transform
         prepare(cfg, window, "killed")
     plan = decode_plan(Landing(cfg.landing_dir, "killed").read_json(runner.PLAN_FILE))
     assert len(plan.batches) >= 2, "the window must plan two batches to kill inside the second"

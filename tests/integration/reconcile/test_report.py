@@ -31,7 +31,9 @@ TABLES = (
     "review_queue",
     "expiring_cards",
     "review_closed",
+    "fraud_alerts",
     "lineage",
+    "chargebacks",
 )
 
 

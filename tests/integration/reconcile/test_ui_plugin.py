@@ -87,4 +87,5 @@ def test_plugin_declares_app_and_view() -> None:
     for view in PaytraceSlPlugin.external_views:
         ExternalViewResponse.model_validate(view)
         assert not view["href"].startswith("/") and view["url_route"]
-        assert any(view["href"].rstrip("/") == prefix.lstrip("/") for prefix in apps)
+        assert any(view["href"].rstrip("/").startswith(prefix.lstrip("/")) for prefix in apps)
+    assert any(v["href"] == "paytrace-sl/fraud" for v in PaytraceSlPlugin.external_views)  # docs/fraud.md

@@ -76,8 +76,16 @@ def test_upgrade_from_version_1_adds_table_and_column_keeping_rows(replica_url: 
             conn.execute(sa.insert(own_tables._table_as_of(xPTLedger, 1)), [v1_row])
         result = install(engine)
         assert (result.from_version, result.to_version) == (1, SCHEMA_VERSION)
-        assert result.created_tables == ("xPTRecon", "xPTRun", "xPTReportStale", "xPTVaultProfile")
-        # v4 rebuilds xPTRun; v5 adds the vault profiles
+        assert result.created_tables == (
+            "xPTRecon",
+            "xPTRun",
+            "xPTReportStale",
+            "xPTVaultProfile",
+            *own_tables.FRAUD_TABLES,
+            "xPTChargeback",
+            "xPTRecurSched",
+            "xPTRecurPay",
+        )  # v2; v4 rebuilds xPTRun; v5 vault profiles; v7 fraud; v8 chargebacks; v9 recurring billing
         assert result.added_columns == (
             "xPTLedger.settle_batch_nbr",
             "xPTLedger.posted_txn_id",

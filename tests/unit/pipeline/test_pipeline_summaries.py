@@ -53,6 +53,8 @@ SETTLE_SUMMARY = {
     "review": 0,
     "empty_batches": 0,
     "dead_letter": 0,
+    "unexplained": 0,
+    "needs_person": "",
 }
 
 
@@ -101,6 +103,7 @@ def test_containers_round_trip() -> None:
         already_posted=0,
         skipped={"d": 1},
         review=0,
+        fraud_held=0,
     )
     assert TransformSummary.from_json(transform.to_json()) == transform
     settle = SettleTransformSummary(
@@ -136,13 +139,36 @@ def test_report_summary_is_flat_with_or_without_the_settlement_summary() -> None
         report="/r/report.html", report_tables=3, settlement=SettleSummarizeSummary.from_json(SETTLE_SUMMARY)
     )
     data = with_settlement.to_json()
-    assert data == {**SETTLE_SUMMARY, "report": "/r/report.html", "report_tables": 3}
+    assert data == {
+        **SETTLE_SUMMARY,
+        "report": "/r/report.html",
+        "report_tables": 3,
+        "reports_brought_up_to_date": [],
+    }
     assert ReportSummary.from_json(data) == with_settlement
     alone = ReportSummary(report="/r/report.html", report_tables=3)
-    assert alone.to_json() == {"report": "/r/report.html", "report_tables": 3}
+    assert alone.to_json() == {
+        "report": "/r/report.html",
+        "report_tables": 3,
+        "reports_brought_up_to_date": [],
+    }
+    refreshed = ReportSummary(
+        report="/r/report.html", report_tables=3, reports_brought_up_to_date=("2025-04-01",)
+    )
+    assert ReportSummary.from_json(refreshed.to_json()) == refreshed
     assert ReportSummary.from_json(alone.to_json()) == alone
     with pytest.raises(SummaryError):
-        ReportSummary.from_json({**SETTLE_SUMMARY, "reconciled_typo": 1, "report": "x", "report_tables": 1})
+        ReportSummary.from_json(
+            {
+                **SETTLE_SUMMARY,
+                "reconciled_typo": 1,
+                "report": "x",
+                "report_tables": 1,
+                "reports_brought_up_to_date": [],
+            }
+        )
+    with pytest.raises(SummaryError):  # the list holds report names, not numbers
+        ReportSummary.from_json({"report": "x", "report_tables": 1, "reports_brought_up_to_date": [1]})
 
 
 def test_landing_file_names_are_one_table() -> None:

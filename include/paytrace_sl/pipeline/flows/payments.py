@@ -39,6 +39,7 @@ from paytrace_sl.pipeline.files import (
     VALIDATED_FILE,
     WINDOW_FILE,
 )
+from paytrace_sl.pipeline.fraud_step import fraud_holds, fraud_step
 from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import Notification, attention_needed, notify, notify_declines
 from paytrace_sl.pipeline.run_history import attention_text
@@ -251,6 +252,8 @@ def transform(ctx: RunContext) -> TransformSummary:
     landing = ctx.landing
     transactions = read_transactions(landing, VALIDATED_FILE)
     mapping = ctx.mapping
+    held = fraud_holds(ctx.sl, transactions)  # fraud alerts the mapping holds: review, not posted
+    transactions = [t for t in transactions if t.transaction_id not in held]
     with ctx.sl.connect() as conn:
         sl = load_sl_context(
             conn,
@@ -262,6 +265,7 @@ def transform(ctx: RunContext) -> TransformSummary:
         sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
     result = build_plan(transactions, sl, mapping, window=ctx.window)
     outcome = transform_outcome(result, transactions)
+    outcome["review"].extend(held.values())
     landing.write_plan(PLAN_FILE, result.plan)
     landing.write_json(OUTCOME_FILE, outcome)
     return ctx.write_summary(
@@ -273,6 +277,7 @@ def transform(ctx: RunContext) -> TransformSummary:
             already_posted=len(outcome["already_posted"]),
             skipped=result.skipped_by_reason(),
             review=len(outcome["review"]),
+            fraud_held=len(held),
         )
     )
 
@@ -554,7 +559,7 @@ summarize_step: Step = as_step(summarize)
 PAYMENT_STEPS: tuple[tuple[str, Step], ...] = tuple(
     zip(
         PAYMENT_STEP_NAMES,
-        (extract_step, validate_step, transform_step, load_step, preflight_step, summarize_step),
+        (extract_step, validate_step, fraud_step, transform_step, load_step, preflight_step, summarize_step),
         strict=True,
     )
 )

@@ -36,6 +36,7 @@ from paytrace_sl.sl.engine import timeout_error
 from paytrace_sl.sl.periods import REASON_CLOSED_PERIOD, PeriodError, PostingPeriod, posting_period
 from paytrace_sl.sl.preflight import required_filled, run_preflight
 from paytrace_sl.sl.setup import SLSetup
+from paytrace_sl.sl.writer.chargebacks import ChargebackDocuments
 from paytrace_sl.sl.writer.model import (
     BatchResult,
     Item,
@@ -55,7 +56,7 @@ from paytrace_sl.sl.writer.voids import VoidRemovals
 log = logging.getLogger("paytrace_sl.sl.writer")  # the logger name callers configured before the split
 
 
-class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemovals):
+class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemovals, ChargebackDocuments):
     """Writes posting plans into an SL database, exactly once, leaving every batch unreleased.
 
     The constructor is :class:`~paytrace_sl.sl.writer.core.WriterCore`'s; each SL document kind adds its
