@@ -34,25 +34,37 @@ DEMO_START = dt.date(2025, 4, 1)
 RECURRING_DAG_ID = "paytrace_recurring_to_sl"
 DEMO_DAYS = 7
 TIMEZONE = "America/Los_Angeles"
+CUSTOMERS_DAG_ID = "paytrace_customers_to_sl"
+# vault customers whose SL id differs and that are not cross-referenced yet: their payments wait as
+# unknown_customer until the customers DAG links the vault profile and apply-suggestions resolves them
+DEMO_UNLINKED_CUSTOMERS = 2
 
 # The shipped mapping.yaml uses the SL sandbox's chart of accounts (paytrace_sl_sandbox.sl_seed), so the
 # demo runs on it as shipped; the only demo-specific choice is how unmatched payments are booked.
 
 
 def write_sandbox_mapping(
-    dest: Path, source: Path = DEFAULT_MAPPING, *, unidentified_receipts: bool = False
+    dest: Path,
+    source: Path = DEFAULT_MAPPING,
+    *,
+    unidentified_receipts: bool = False,
+    walk_ins_only: bool = False,
 ) -> Path:
     """A copy of ``mapping.yaml`` (comments kept) for the demo and ``make airflow``; returns ``dest``.
 
     The accounts are left as they are: the shipped file already uses the sandbox chart. With
     ``unidentified_receipts``, payments no SL customer matches are posted unapplied to the sandbox's
     unidentified-receipts customer with a review note, the way SL users book walk-in card receipts,
-    instead of waiting in the review queue unposted. Without it the copy is the source, verbatim.
+    instead of waiting in the review queue unposted; with ``walk_ins_only`` too, only payers without a
+    PayTrace customer id go there (a vault customer SL does not know yet waits in review until its
+    profile is linked). Without it the copy is the source, verbatim.
     """
     text = source.read_text()
     if unidentified_receipts:
         replacements = {
-            "  unmatched: review\n": "  unmatched: unidentified\n",
+            "  unmatched: review\n": (
+                "  unmatched: unidentified_walk_ins\n" if walk_ins_only else "  unmatched: unidentified\n"
+            ),
             '  unidentified_customer_id: ""\n': (
                 f'  unidentified_customer_id: "{SandboxSLConfig().unidentified_cust_id}"\n'
             ),
@@ -143,10 +155,13 @@ def _run_streaming(cmd: Sequence[str], env: Mapping[str, str], log_file: Path) -
         return proc.wait()
 
 
-def run_day_script(days: Sequence[dt.date]) -> str:
+def run_day_script(days: Sequence[dt.date], *, customers_last_day: bool = False) -> str:
     """Python run by one Airflow subprocess: ``dag.test()`` of both DAGs for each day (one start-up),
-    after one run of the recurring-schedules DAG (so the reports show the recurring charges)."""
+    after one run of the recurring-schedules DAG (so the reports show the recurring charges); with
+    ``customers_last_day`` then the customers DAG for the last day (the vault profiles linked the
+    morning after, as the review routine expects)."""
     last = days[-1] + dt.timedelta(days=1)
+    customers = [CUSTOMERS_DAG_ID] if customers_last_day and days else []
     return f"""
 import datetime as dt, sys
 import pendulum
@@ -167,6 +182,11 @@ for iso in {[d.isoformat() for d in days]!r}:
         print(f"@@ {{dag_id}} {{iso}}: {{dr.state}}", flush=True)
         if str(dr.state) != "success":
             sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
+for dag_id in {customers!r}:
+    dr = bag.get_dag(dag_id).test(logical_date=logical)
+    print(f"@@ {{dag_id}} {{iso}}: {{dr.state}}", flush=True)
+    if str(dr.state) != "success":
+        sys.exit(f"{{dag_id}} run for {{iso}} ended {{dr.state}}; see the task logs above")
 """
 
 
@@ -294,6 +314,31 @@ def books_summary(
     return lines
 
 
+def work_queue_down(paytrace_url: str, sl_url: str, var_dir: Path, mapping: Path) -> list[str]:
+    """The morning routine's first step: apply the suggestions safe without a person
+    (``paytrace-sl review apply-suggestions``); returns what was applied and what still needs a person."""
+    from paytrace_sl.paytrace.config import PayTraceSettings
+    from paytrace_sl.pipeline.config import PipelineConfig
+    from paytrace_sl.review.apply import apply_suggestions
+
+    cfg = PipelineConfig(
+        sl_url=sl_url,
+        paytrace=PayTraceSettings(
+            url=paytrace_url,
+            username=SANDBOX_USER,
+            password=SANDBOX_PASSWORD,
+            timezone=TIMEZONE,
+            requests_per_second=0,
+        ),
+        mapping_path=mapping,
+        landing_dir=var_dir / "landing",
+        gx_dir=var_dir / "gx",
+    )
+    print("Review: applying the suggestions safe without a person", flush=True)
+    report = apply_suggestions(cfg)
+    return [*report.lines(), *(f"  not posted: {p}" for p in report.problems)]
+
+
 def recurring_summary(sl_url: str, today: dt.date) -> str:
     """One line: the recurring schedules the demo mirrored, upcoming and failed charges."""
     from paytrace_sl.pipeline.recurring import recurring_overview
@@ -391,8 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sl_url = f"sqlite:///{var_dir / 'sl-sandbox.db'}"
     merchant = MerchantConfig(seed=args.seed, start=DEMO_START, days=args.days, tx_per_day=args.tx_per_day)
     print(f"SL sandbox: seeding {sl_url}", flush=True)
-    init_sandbox(sl_url, merchant)
-    mapping = write_sandbox_mapping(var_dir / "mapping-sandbox.yaml", unidentified_receipts=True)
+    init_sandbox(sl_url, merchant, sl_config=SandboxSLConfig(unlinked_customers=DEMO_UNLINKED_CUSTOMERS))
+    mapping = write_sandbox_mapping(
+        var_dir / "mapping-sandbox.yaml", unidentified_receipts=True, walk_ins_only=True
+    )
     days = [DEMO_START + dt.timedelta(days=i) for i in range(args.days)]
     log_file = var_dir / "airflow.log"
     with SandboxServer(SandboxConfig(merchant, fraud=FraudInjection(rate=args.fraud_rate)), port=0) as server:
@@ -414,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _airflow(["db", "migrate"], env, log_file)
         print(f"Airflow: running {PAYMENTS_DAG_ID} and {SETTLEMENTS_DAG_ID} for {len(days)} days", flush=True)
         script = var_dir / "run_days.py"
-        script.write_text(run_day_script(days))
+        script.write_text(run_day_script(days, customers_last_day=True))
         returncode = _run_streaming([sys.executable, str(script)], env, log_file)
         if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
@@ -427,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if returncode != 0:
             tail = "\n".join(log_file.read_text().splitlines()[-40:])
             raise SystemExit(f"the chargebacks run failed (exit {returncode}); see {log_file}\n{tail}")
+        queue = work_queue_down(server.url, sl_url, var_dir, mapping)
     transactions, result = demo_totals(sl_url)
     books = [
         *books_summary(sl_url, var_dir / "landing", mapping, days[0], days[-1]),
@@ -437,6 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         transactions, result, sl_url, var_dir, time.perf_counter() - started, args.days, books, recurring
     )
     print(fraud_summary(sl_url, labels), flush=True)
+    for line in queue:
+        print(line)
     return 0
 
 

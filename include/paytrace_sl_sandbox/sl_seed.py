@@ -90,6 +90,9 @@ class SandboxSLConfig:
     discount_acct: str = "4950"
     sales_acct: str = "4000"
     unidentified_cust_id: str = "UNIDENTIFIED"
+    # PayTrace customers whose SL id differs and that have no cross-reference yet (new in the vault, not
+    # linked): their payments wait as unknown_customer until the vault profile is linked (make demo)
+    unlinked_customers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +394,8 @@ def _seed(
         )
         _insert(conn, catalog.Customer, [unidentified])
     aware_now = utcnow()
+    unlinked = {c.customer_id for c in sim_customers if c.sl_cust_id != c.customer_id}
+    unlinked = set(sorted(unlinked)[: cfg.unlinked_customers])
     counts["cust_xrefs"] = _insert(
         conn,
         xPTCustXref,
@@ -404,6 +409,7 @@ def _seed(
                 "updated_at": aware_now,
             }
             for c in sim_customers
+            if c.customer_id not in unlinked
         ],
     )
 

@@ -2,7 +2,8 @@
 
 Mounted by Airflow's API server under ``/paytrace-sl-review`` and shown in the navigation. The queue is
 sorted by age, then amount, and filtered by reason; each open item shows the best suggested SL customer
-(with its score) and Resolve / Dismiss forms that call the same library functions as
+(with its score and the fields that agreed), a one-click "Resolve with suggestion" button that posts for
+that customer, and Resolve / Dismiss forms that call the same library functions as
 ``paytrace-sl review resolve|dismiss``. The acting Airflow user is recorded on the item
 (``airflow:<name>``). Everyone logged in may look; only users whom Airflow's own auth manager allows to
 edit the project's DAGs (``PUT`` on the payments and replay DAGs) may act — others see the queue
@@ -108,8 +109,19 @@ def _row(item: ReviewItem, suggestions: list[Suggestion], actor: Actor, now: dt.
         cust = escape(best.cust_id) if best else ""
         invoice = escape(payer.invoice or "") if best is not None and "invoice" in best.agreed else ""
         resolvable = item.transaction_id is not None
+        accept = (
+            f"<form id='accept-{item.id}' method='post' action='items/{item.id}/resolve'>"
+            f"<input type='hidden' name='customer' value='{cust}'>"
+            f"<input type='hidden' name='invoice' value='{invoice}'>"
+            f"<input type='hidden' name='suggested' value='1'>"
+            f"<button type='submit' title='post for {cust} (score {best.score:.2f})'>"
+            f"Resolve with suggestion {cust}</button></form>"
+            if best is not None and resolvable
+            else ""
+        )
         actions = (
-            (
+            accept
+            + (
                 f"<form id='resolve-{item.id}' method='post' action='items/{item.id}/resolve'>"
                 f"<input type='text' name='customer' placeholder='SL customer' value='{cust}' required>"
                 f"<input type='text' name='invoice' placeholder='invoice (optional)' value='{invoice}'>"
@@ -285,6 +297,7 @@ def create_review_app(
         customer = str(form.get("customer") or "").strip()
         invoice = str(form.get("invoice") or "").strip() or None
         remember = str(form.get("remember") or "") == "1"
+        why = "resolved with the suggested customer" if str(form.get("suggested") or "") == "1" else None
         try:
             result = await run_in_threadpool(
                 lambda: resolve(
@@ -294,6 +307,7 @@ def create_review_app(
                     invoice=invoice,
                     remember=remember,
                     who=f"airflow:{who.name}",
+                    why=why,
                 )
             )
         except ReviewError as exc:

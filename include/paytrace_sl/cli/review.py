@@ -1,4 +1,5 @@
-"""``paytrace-sl review …``: the review workbench at the command line (list, show, resolve, dismiss).
+"""``paytrace-sl review …``: the review workbench at the command line (list, show, resolve, dismiss,
+apply-suggestions).
 
 Exit codes as every command (cli/common.py): 0 done; 1 ``resolve`` ran but the transaction was not
 posted (the item stays open, the message says why); 2 an unknown or closed item, an unknown customer or
@@ -166,6 +167,32 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"remembered: this PayTrace customer is now {customer} (xPTCustXref)")
         if result.other_items_closed:
             typer.echo(f"also closed: {result.other_items_closed} other item(s) of the transaction")
+
+    @review_app.command("apply-suggestions")
+    def apply_suggestions_cmd(
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be applied; post nothing."),
+        sl_url: str | None = typer.Option(None, "--sl-url", help=SL_URL_HELP),
+        mapping: Path | None = typer.Option(None, "--mapping", help="mapping.yaml."),  # noqa: B008
+        landing_dir: Path | None = typer.Option(None, "--landing-dir"),  # noqa: B008
+        gx_dir: Path | None = typer.Option(None, "--gx-dir"),  # noqa: B008
+        as_json: AsJson = False,
+    ) -> None:
+        """Resolve unknown-customer items whose best suggestion is at or above the mapping's auto-link
+        threshold (closed by "auto-suggestion"); count what still needs a person, by reason."""
+        from paytrace_sl.cli.pipeline import _config
+        from paytrace_sl.logging_setup import configure_logging
+        from paytrace_sl.review.apply import apply_suggestions
+
+        configure_logging("WARNING")
+        cfg = _config(sl_url, mapping, landing_dir, gx_dir, None)
+        report = apply_suggestions(cfg, dry_run=dry_run)
+        if as_json:
+            typer.echo(json.dumps(report.to_json_dict(), indent=1, sort_keys=True, default=str))
+            return
+        for line in report.lines():
+            typer.echo(line)
+        for problem in report.problems:
+            typer.echo(f"not posted: {problem}")
 
     @review_app.command("dismiss")
     def dismiss_cmd(

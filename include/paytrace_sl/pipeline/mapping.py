@@ -59,10 +59,15 @@ class GlRule:
         return not (self.brands or self.invoice_pattern or self.channels or self.merchants)
 
 
+# only payers without a PayTrace customer id go to the unidentified customer; a PayTrace customer SL does
+# not know yet waits in review (unknown_customer) until its vault profile is linked
+UNIDENTIFIED_WALK_INS = "unidentified_walk_ins"
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerMatching:
     strategy: tuple[str, ...] = CUSTOMER_STRATEGIES
-    unmatched: str = "review"  # review | unidentified
+    unmatched: str = "review"  # review | unidentified | unidentified_walk_ins
     unidentified_customer_id: str = ""
     # vault profiles (paytrace_customers_to_sl, docs/customers.md)
     create_missing: bool = False
@@ -392,10 +397,15 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     strategy = (
         reader.string_list(customers, "strategy", ("customers",), CUSTOMER_STRATEGIES) or CUSTOMER_STRATEGIES
     )
-    unmatched = reader.choice(customers, "unmatched", ("customers",), ("review", "unidentified"), "review")
+    unmatched = reader.choice(
+        customers, "unmatched", ("customers",), ("review", "unidentified", UNIDENTIFIED_WALK_INS), "review"
+    )
     unidentified = reader.string(customers, "unidentified_customer_id", ("customers",), "").strip()
-    if unmatched == "unidentified" and not unidentified:
-        raise reader.fail(("customers", "unidentified_customer_id"), "required when unmatched: unidentified")
+    if unmatched != "review" and not unidentified:
+        raise reader.fail(
+            ("customers", "unidentified_customer_id"),
+            "required when unmatched: unidentified or unidentified_walk_ins",
+        )
     if len(unidentified) > 15:
         raise reader.fail(("customers", "unidentified_customer_id"), "longer than 15 characters (SL CustId)")
     invoices = reader.section(top.get("invoices"), ("invoices",), ("match",))

@@ -21,7 +21,7 @@ from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.pipeline.accounting import RowAccount
 from paytrace_sl.pipeline.cards import brand_from_masked
-from paytrace_sl.pipeline.mapping import Mapping
+from paytrace_sl.pipeline.mapping import UNIDENTIFIED_WALK_INS, Mapping
 from paytrace_sl.pipeline.posted_copies import REASON_CODE as REASON_CODE_CHANGED
 from paytrace_sl.pipeline.posted_copies import changed_copies, customer_digest
 from paytrace_sl.pipeline.sl_context import SLContext
@@ -389,11 +389,13 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     cust = _match_customers(out, ctx, mapping)
     out["cust_id"] = cust.where(todo, "")
     unmatched = todo & (cust == "")
-    if mapping.customers.unmatched == "unidentified":
+    if mapping.customers.unmatched != "review":
         # Payments of unknown payers go to the unidentified-receipts customer; so do their refunds: a DM
         # (Dr A/R of that customer, Cr clearing) that the unidentified receipt pays — never a credit to
         # anyone, and the cash that left the bank is recorded (docs/accounting.md §3).
         to_unident = unmatched & (is_pay | is_refund)
+        if mapping.customers.unmatched == UNIDENTIFIED_WALK_INS:  # a known PayTrace customer waits
+            to_unident &= out["customer_id"].fillna("").astype(str).str.strip() == ""
         out.loc[to_unident, "cust_id"] = mapping.customers.unidentified_customer_id
         out.loc[to_unident, "review_note"] = (
             "unidentified_customer: PayTrace customer "

@@ -166,8 +166,10 @@ def resolve(
     invoice: str | None = None,
     remember: bool = False,
     run_id: str | None = None,
+    why: str | None = None,
 ) -> ResolveResult:
-    """Post the item's transaction for ``cust_id`` (applied to ``invoice`` when given) and close the item."""
+    """Post the item's transaction for ``cust_id`` (applied to ``invoice`` when given) and close the item
+    (``why``: kept on the item, e.g. the suggestion an automatic resolve followed)."""
     from paytrace_sl.pipeline import runner
     from paytrace_sl.pipeline.bookkeeping import mark_run_started
     from paytrace_sl.pipeline.files import summary_file
@@ -238,7 +240,7 @@ def resolve(
             if posted is None:
                 raise ResolveNotPosted(_not_posted_text(landing, txid, item_id))
             what = f"posted {_describe(posted)} by {run_id}"
-            close_resolved(conn, item_id, who=who, what=what, cust_id=cust_id, ref_nbr=invoice)
+            close_resolved(conn, item_id, who=who, what=what, cust_id=cust_id, ref_nbr=invoice, why=why)
         others = close_reviews_posted_by(engine, run_id, began)
         item = get_item(engine, item_id)
     return ResolveResult(item, run_id, _describe(posted), others, remembered)

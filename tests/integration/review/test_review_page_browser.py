@@ -1,5 +1,6 @@
-"""The Airflow review page in real headless Chromium: the queue with suggestions, then Resolve and Dismiss
-clicked as a person does, against a real PostgreSQL SL replica and the HTTP PayTrace sandbox.
+"""The Airflow review page in real headless Chromium: the queue with suggestions, then Resolve with
+suggestion (one click), Resolve and Dismiss clicked as a person does, against a real PostgreSQL SL
+replica and the HTTP PayTrace sandbox.
 
 The page app is served by uvicorn on a free loopback port; the acting user is given as an Actor (who
 may act is decided by Airflow's auth manager in production: test_review_page_auth.py)."""
@@ -20,7 +21,7 @@ from headless import CHROMIUM, Browser
 from review_world import Bench
 
 from paytrace_sl.review.store import get_item, list_items
-from paytrace_sl.sl.own_tables import xPTLedger
+from paytrace_sl.sl.own_tables import utcnow, xPTCustXref, xPTLedger
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +66,25 @@ def test_resolve_and_dismiss_clicked_in_chromium(bench: Bench, tmp_path: Path) -
     target = next(i for i in queue if (i.payer().paytrace_customer_id or "") in bench.xref)
     truth = bench.xref[target.payer().paytrace_customer_id or ""]
     other = next(i for i in queue if i.id != target.id)
+    # a third payer's vault profile was linked meanwhile (xPTCustXref, as the customers DAG writes it):
+    # its item's best suggestion is that customer, and one click resolves it
+    third = next(
+        i
+        for i in queue
+        if i.id not in (target.id, other.id)
+        and (i.payer().paytrace_customer_id or "") in bench.xref
+        and i.payer().paytrace_customer_id not in (target.payer().paytrace_customer_id,
+                                                   other.payer().paytrace_customer_id)
+    )  # fmt: skip
+    third_payer = third.payer().paytrace_customer_id or ""
+    now = utcnow()
+    with bench.engine.begin() as conn:
+        conn.execute(
+            sa.insert(xPTCustXref).values(
+                paytrace_customer_id=third_payer, cust_id=bench.xref[third_payer], source="auto-match",
+                active=1, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
     app = create_review_app(
         sl_url=bench.cfg.sl_url, pipeline_config=lambda: bench.cfg, actor=lambda: Actor("carol", True)
     )
@@ -79,11 +99,29 @@ def test_resolve_and_dismiss_clicked_in_chromium(bench: Bench, tmp_path: Path) -
             assert rows and set(rows) == {i.id for i in queue}  # the filter shows exactly that reason
             browser.screenshot(tmp_path / "queue.png")
 
+            # Resolve with suggestion: one click on the suggested customer
+            assert (
+                browser.evaluate(f"document.querySelector('#suggest-{third.id}').dataset.cust")
+                == (bench.xref[third_payer])
+            )
+            browser.click(f"#accept-{third.id} button")
+            flash = browser.wait_for(
+                f"(t => t && t.includes('item {third.id} resolved') && t)"
+                "(document.querySelector('#flash')?.textContent)",
+                timeout=120,
+            )
+            assert flash.startswith(f"item {third.id} resolved: payment PA "), flash
+            assert browser.evaluate(f"document.querySelector('#item-{third.id}') === null")
+
             # Resolve: type the SL customer the payer really is, tick "remember", click Resolve
             browser.type(f"#resolve-{target.id} input[name=customer]", truth)
             browser.click(f"#resolve-{target.id} input[name=remember]")
             browser.click(f"#resolve-{target.id} button")
-            flash = browser.wait_for("document.querySelector('#flash')?.textContent", timeout=120)
+            flash = browser.wait_for(
+                f"(t => t && t.includes('item {target.id} resolved') && t)"
+                "(document.querySelector('#flash')?.textContent)",
+                timeout=120,
+            )
             assert flash.startswith(f"item {target.id} resolved: payment PA "), flash
             assert "(payer remembered)" in flash
             assert browser.evaluate(f"document.querySelector('#item-{target.id}') === null")
@@ -110,3 +148,7 @@ def test_resolve_and_dismiss_clicked_in_chromium(bench: Bench, tmp_path: Path) -
     assert (dismissed.closed_how, dismissed.resolved_by, dismissed.closed_why) == (
         "dismissed", "airflow:carol", "duplicate charge refunded by phone")  # fmt: skip
     assert _posted(bench, int(other.transaction_id or 0)) == []
+    accepted = get_item(bench.engine, third.id)
+    assert (accepted.closed_how, accepted.resolved_by, accepted.closed_why) == (
+        "resolved", "airflow:carol", "resolved with the suggested customer")  # fmt: skip
+    assert _posted(bench, int(third.transaction_id or 0)) == [bench.xref[third_payer]]

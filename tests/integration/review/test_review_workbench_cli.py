@@ -40,11 +40,13 @@ def _json(result: Any) -> Any:
 
 def _postings(engine: sa.Engine, txid: int) -> list[Any]:
     with engine.connect() as conn:
-        return conn.execute(
-            sa.select(xPTLedger.c.cust_id, xPTLedger.c.kind, xPTLedger.c.ref_nbr, xPTLedger.c.run_id).where(
-                xPTLedger.c.transaction_id == txid, xPTLedger.c.status == "posted"
-            )
-        ).all()
+        return list(
+            conn.execute(
+                sa.select(
+                    xPTLedger.c.cust_id, xPTLedger.c.kind, xPTLedger.c.ref_nbr, xPTLedger.c.run_id
+                ).where(xPTLedger.c.transaction_id == txid, xPTLedger.c.status == "posted")
+            ).all()
+        )
 
 
 def test_resolve_remember_dismiss_and_replay_close(bench: Bench, tmp_path: Path) -> None:

@@ -196,6 +196,18 @@ def test_unmatched_customer_to_unidentified_receipts_by_configuration() -> None:
     assert result.review == {}
 
 
+def test_unidentified_walk_ins_only_a_known_paytrace_customer_waits_in_review() -> None:
+    mapping = dataclasses.replace(
+        MAPPING,
+        customers=CustomerMatching(unmatched="unidentified_walk_ins", unidentified_customer_id="UNIDENT"),
+    )
+    result = build_plan([tx(1, customer_id=""), tx(2, customer_id="PT-NEW")], ctx(), mapping)
+    items = {i.transaction_id: i for b in result.plan.batches for i in b.items}
+    assert set(items) == {1} and isinstance(items[1], PlannedPayment) and items[1].cust_id == "UNIDENT"
+    assert items[1].review_reason.startswith("unidentified_customer")
+    assert set(result.review) == {2} and result.review[2].code == "unknown_customer"
+
+
 def test_payments_to_own_invoice_are_always_posted_and_applied_by_the_writer() -> None:
     """The paying customer is known: both receipts are posted, each applying to the invoice; the writer
     splits what the open balance cannot cover (docs/accounting.md §2), so no review here."""
