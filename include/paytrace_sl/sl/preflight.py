@@ -742,9 +742,12 @@ def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
     every check of :func:`_application_findings` (its rounded comparison cannot fail when pending <=
     balance), so only suspects are read line by line.
 
-    Without a batch number the batches in scope *are* the unreleased AR batches. No join of two
-    batch-sized sets: inside the writer's transaction the planner has no statistics for the new batch
-    (it expects one row), and a nested loop over such a join would be quadratic.
+    Without a batch number the batches in scope *are* the unreleased AR batches. With one, only the
+    application lines of the customers and documents that batch applies to are summed (issue 17): the
+    cost follows what the batch can touch, not how much unreleased history SL holds (``ARTran0`` leads
+    with ``CustId``). No join of two batch-sized sets: inside the writer's transaction the planner has no
+    statistics for the new batch (it expects one row), and a nested loop over such a join would be
+    quadratic; the ``IN`` sub-selects leave the planner a semi-join or a hash either way.
     """
     targets = (
         sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, sa.func.sum(T.c.CuryTranAmt).label("total"))
@@ -752,7 +755,12 @@ def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
         .group_by(T.c.CustId, T.c.CostType, T.c.SiteId)
     )
     if scope.bat_nbr:
-        targets = targets.having(sa.func.max(sa.case((T.c.BatNbr == scope.bat_nbr, 1), else_=0)) == 1)
+        own = T.alias("own")
+        own_lines = sa.and_(own.c.DrCr == "U", own.c.BatNbr == scope.bat_nbr)
+        targets = targets.where(
+            T.c.CustId.in_(sa.select(own.c.CustId).where(own_lines)),
+            T.c.SiteId.in_(sa.select(own.c.SiteId).where(own_lines)),
+        ).having(sa.func.max(sa.case((T.c.BatNbr == scope.bat_nbr, 1), else_=0)) == 1)
     tg = targets.subquery("tg")
     doc = sa.and_(D.c.CustId == tg.c.CustId, D.c.DocType == tg.c.CostType, D.c.RefNbr == tg.c.SiteId)
     return (
