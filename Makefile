@@ -33,9 +33,20 @@ airflow: env ## Airflow standalone with the DAGs unpaused and connections pointi
 sandbox: env ## Serve the PayTrace sandbox on 127.0.0.1:8765
 	$(VENV)/bin/paytrace-sl sandbox serve --host 127.0.0.1 --port 8765
 
-bench: env ## Benchmarks (not part of the test suite)
-	$(PY) bench/bench_sl_load.py
-	$(PY) bench/bench_matching.py
+# Small default sizes so the whole set runs in ~10 min on 2 cores; each script's --help gives the full sizes
+# (docs/performance.md). BENCH_ARGS_<name> overrides one script's arguments.
+BENCH_ARGS_sl_load ?= --count 20000
+BENCH_ARGS_pipeline ?= --sizes 10000
+BENCH_ARGS_preflight ?= --history 40 --step 20
+BENCH_ARGS_matching ?= --sl 2000 --seeds 1
+BENCH_ARGS_airflow ?= --executors local --only hourly --hourly-tx 2000
+
+bench: env ## All benchmarks at small sizes (not part of the test suite): SL load, pipeline, preflight, matching, Airflow
+	$(PY) bench/bench_sl_load.py $(BENCH_ARGS_sl_load)
+	$(PY) bench/bench_pipeline.py $(BENCH_ARGS_pipeline)
+	$(PY) bench/bench_preflight.py $(BENCH_ARGS_preflight)
+	$(PY) bench/bench_matching.py $(BENCH_ARGS_matching)
+	$(PY) bench/bench_airflow.py $(BENCH_ARGS_airflow)
 
 clean: ## Remove the environments and local state
 	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache

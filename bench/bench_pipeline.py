@@ -3,7 +3,9 @@
 For each size N (transactions in one merchant day), in a fresh PostgreSQL database created here and
 dropped afterwards:
 
-1. start the PayTrace sandbox in its own process (one day, ``tx_per_day=N``) and seed the SL sandbox;
+1. start the PayTrace sandbox in its own process (one day, ``tx_per_day=N``), which generates the day
+   (records and their JSON) *before* it serves, so extract times our client and not the sandbox's
+   generator (the generation time is printed apart); seed the SL sandbox;
 2. run the pipeline's own step functions (``paytrace_sl.pipeline.runner``: extract over HTTP, GX
    validate, transform, load through the SL writer), each in its own child process as Airflow runs each
    task, timing each step (imports excluded) and recording its peak RSS (``VmHWM``);
@@ -50,14 +52,33 @@ WRITER_PROGRAM = "PTSL"
 SL_TABLES = ("Batch", "ARDoc", "ARTran", "GLTran", "RefNbr")
 LEDGER = "xPTLedger"
 
+# The sandbox serves a pre-generated day: its records (and their JSON) are made before the URL is
+# announced, so the extract stage times our client (HTTP, parse, landing), not the sandbox's generator.
 SANDBOX_CHILD = """
-import datetime as dt, sys
+import datetime as dt, sys, time, types
 from paytrace_sl_sandbox.merchant import MerchantConfig
 from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
 merchant = MerchantConfig(seed={seed}, start=dt.date.fromisoformat("{start}"), days=1, tx_per_day={n})
 cfg = SandboxConfig(merchant)
-server = SandboxServer(cfg, port=0).start()
-print(server.url, flush=True)
+server = SandboxServer(cfg, port=0)
+sim, started = server.sim, time.perf_counter()
+made, day = {{}}, sim.config.start
+while day <= sim.end:
+    made[day] = [
+        types.SimpleNamespace(
+            transaction_type=r.transaction_type, status_code=r.status_code, status_message=r.status_message,
+            customer_id=r.customer_id, transaction_id=r.transaction_id, to_json=(lambda j=r.to_json(): j),
+        )
+        for r in sim.rows_for_day(day, False)
+    ]
+    day += dt.timedelta(days=1)
+generate = sim.rows_for_day
+def served(d, include_bin=False):
+    return generate(d, True) if include_bin else iter(made.get(d, ()))
+sim.rows_for_day = served
+seconds = time.perf_counter() - started
+server.start()
+print(server.url, seconds, flush=True)
 sys.stdin.read()
 server.stop()
 """
@@ -336,7 +357,8 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"size": size, "load_average_start": _load_average()}
     try:
         assert sandbox.stdout is not None
-        paytrace_url = sandbox.stdout.readline().strip()
+        paytrace_url, generated = sandbox.stdout.readline().split()
+        result["sandbox_generate_seconds"] = float(generated)
         _create_db(db)
         started = time.perf_counter()
         init_sandbox(
@@ -390,6 +412,10 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"size {r['size']}: rows written {r['rows']}")
         print(f"  load average {r['load_average_start']} → {r['load_average_end']}")
         print(f"  SL sandbox seed (not part of the pipeline): {r['seed_seconds']:.1f}s")
+        print(
+            f"  PayTrace sandbox day generated before serving (not part of extract): "
+            f"{r['sandbox_generate_seconds']:.1f}s"
+        )
         print(
             "  peak RSS per stage (each in its own process, as under Airflow): "
             + ", ".join(f"{k} {v:,.0f} MB" for k, v in r["peak_rss_by_stage"].items())

@@ -108,14 +108,15 @@ WHERE ARTran.BatNbr IN (SELECT Batch.BatNbr
 FROM Batch 
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?)
 
-SELECT DISTINCT tg.SiteId 
-FROM (SELECT ARTran.CustId AS CustId, ARTran.CostType AS CostType, ARTran.SiteId AS SiteId, sum(ARTran.CuryTranAmt) AS total 
+SELECT Batch.BatNbr 
+FROM Batch 
+WHERE Batch.Module = ? AND Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ?
+
+SELECT DISTINCT ARTran.CustId, ARTran.BatNbr 
 FROM ARTran 
 WHERE ARTran.DrCr = ? AND ARTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 
-WHERE Batch.Module = ? AND Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ?) GROUP BY ARTran.CustId, ARTran.CostType, ARTran.SiteId 
-HAVING max(CASE WHEN (ARTran.BatNbr = ?) THEN ? ELSE ? END) = ?) AS tg LEFT OUTER JOIN ARDoc ON ARDoc.CustId = tg.CustId AND ARDoc.DocType = tg.CostType AND ARDoc.RefNbr = tg.SiteId 
-WHERE ARDoc.RefNbr IS NULL OR ARDoc.Rlsed = ? OR ARDoc.OpenDoc = ? OR ARDoc.CuryDocBal <= ? OR ARDoc.CuryDocBal < tg.total
+WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?)
 
 SELECT ARDoc.BatNbr, ARDoc.DocType, ARDoc.RefNbr, ARDoc.PerPost, Batch.PerPost AS [PerPost_1] 
 FROM ARDoc JOIN Batch ON Batch.Module = ? AND Batch.BatNbr = ARDoc.BatNbr 

@@ -137,6 +137,9 @@ class Mapping:
     # fraud: alerts, holds, notification thresholds (docs/fraud.md)
     fraud: FraudConfig = field(default_factory=FraudConfig)
     chargebacks: ChargebackMapping = field(default_factory=ChargebackMapping)
+    # batches.max_documents: documents per SL batch at most; a larger group is split in transaction-id
+    # order into parts of this size (0: no cap)
+    batch_max_documents: int = 5000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -384,7 +387,7 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         raise reader.fail(("refund_account",), "is required")
     settlement = reader.section(top.get("settlement"), ("settlement",), ("bank_account",))
     bank = settlement.get("bank_account")
-    batches = reader.section(top.get("batches"), ("batches",), ("status", "grouping"))
+    batches = reader.section(top.get("batches"), ("batches",), ("status", "grouping", "max_documents"))
     window = reader.section(top.get("window"), ("window",), ("lookback_days", "lookback_hours", "schedule"))
     schedule = reader.string(window, "schedule", ("window",), "15 * * * *")
     if len(schedule.split()) != 5 and not schedule.startswith("@"):
@@ -446,6 +449,7 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         late_items=reader.choice(periods, "late_items", ("periods",), LATE_ITEMS, "current"),
         fraud=_fraud(reader, top.get("fraud")),
         chargebacks=_chargebacks(reader, top.get("chargebacks")),
+        batch_max_documents=reader.integer(batches, "max_documents", ("batches",), 5000),
     )
 
 

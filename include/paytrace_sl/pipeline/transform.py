@@ -535,6 +535,26 @@ def _group_key(mapping: Mapping, kind: str, cpny: str, day: dt.date) -> tuple[st
     return kind, cpny, day.isoformat()
 
 
+_Item = PlannedPayment | PlannedRefund | PlannedVoid
+
+
+def _split(items: list[tuple[Any, _Item]], cap: int) -> list[list[tuple[Any, _Item]]]:
+    """One batch's documents cut into parts of at most ``cap`` (0: no cap), deterministically.
+
+    Parts are cut in transaction-id order, so they do not depend on the order PayTrace listed the records,
+    and the parts are written in that order: when a run stops after writing some of them, the re-run finds
+    their documents in the ledger and cuts what is left into the same parts as before. Inside a part the
+    documents keep the plan's order (``created_at``, then transaction id). A group within the cap is one
+    part, unchanged.
+    """
+    if cap <= 0 or len(items) <= cap:
+        return [items]
+    rank = {id(entry): n for n, entry in enumerate(items)}
+    by_id = sorted(items, key=lambda entry: entry[1].transaction_id)
+    parts = [by_id[start : start + cap] for start in range(0, len(by_id), cap)]
+    return [sorted(part, key=lambda entry: rank[id(entry)]) for part in parts]
+
+
 _KIND_ORDER = {PostingKind.PAYMENT.value: 0, PostingKind.REFUND.value: 1, PostingKind.VOID.value: 2}
 
 
@@ -646,17 +666,22 @@ def build_plan(
     batch_of: dict[Any, int] = {}
     for key in sorted(groups, key=lambda k: (_KIND_ORDER[k[0]], k[1], k[2])):
         kind, company, label = key
-        for idx, _ in groups[key]:
-            batch_of[idx] = len(batches)
-        batches.append(
-            PlannedBatch(
-                kind=PostingKind(kind),
-                cpny_id=company,
-                items=tuple(item for _, item in groups[key]),
-                status=mapping.batch_status,
-                description=f"PayTrace {kind}s {label}",
+        parts = _split(groups[key], mapping.batch_max_documents)
+        for number, part in enumerate(parts, start=1):
+            for idx, _ in part:
+                batch_of[idx] = len(batches)
+            batches.append(
+                PlannedBatch(
+                    kind=PostingKind(kind),
+                    cpny_id=company,
+                    items=tuple(item for _, item in part),
+                    status=mapping.batch_status,
+                    # SL's Batch.Descr is char(30): "PT payments 2026-03-02 #123" fits
+                    description=f"PayTrace {kind}s {label}"
+                    if len(parts) == 1
+                    else f"PT {kind}s {label} #{number}",
+                )
             )
-        )
 
     outcomes = pd.DataFrame(
         {

@@ -35,6 +35,7 @@ def test_shipped_mapping_loads_with_documented_defaults() -> None:
     assert m.gl_rules[-1].is_catch_all
     assert m.bank_account == Account("1010", "000000") and m.settlement_planned
     assert m.batch_status == "H" and m.batch_grouping == "day"
+    assert m.batch_max_documents == 5000  # batches.max_documents
     assert m.customers.strategy == ("exact", "xref", "invoice")
     assert m.late_items == "current"  # periods.late_items: late items go to SL's current period
 
@@ -67,6 +68,8 @@ def test_shipped_mapping_uses_the_sl_sandbox_chart() -> None:
         ('  schedule: "15 * * * *"', "  schedule: hourly", "schedule: hourly", "cron"),
         ("  late_items: current", "  late_items: previous", "late_items: previous", "must be one of current"),
         ("  late_items: current", "  late_item: current", "late_item: current", "unknown key"),
+        ("  max_documents: 5000", "  max_documents: -1", "max_documents: -1", "must be >= 0"),
+        ("  max_documents: 5000", "  max_documents: many", "max_documents: many", "must be an integer"),
     ],
 )
 def test_bad_values_report_line_and_reason(

@@ -404,3 +404,35 @@ def test_every_row_accounted_and_plan_rows_match_contract_shape() -> None:
 def test_empty_input() -> None:
     result = build_plan([], ctx(), MAPPING)
     assert result.plan.batches == () and result.posted == 0
+
+
+def test_batch_cap_splits_a_large_day_by_transaction_id_whatever_the_listing_order() -> None:
+    day = dt.datetime(2025, 4, 10, 9, 0, tzinfo=LA)
+    # listed out of id order, created in reverse id order: the parts are cut by id, not by either order
+    rows = [tx(t, created_at=day + dt.timedelta(minutes=10 - t)) for t in (7, 3, 1, 6, 2, 5, 4)]
+    capped = dataclasses.replace(MAPPING, batch_max_documents=3)
+    result = build_plan(rows, ctx(), capped)
+    parts = [sorted(i.transaction_id for i in b.items) for b in result.plan.batches]
+    assert parts == [[1, 2, 3], [4, 5, 6], [7]]
+    # inside a part the plan's order stays: created_at, then id
+    assert [i.transaction_id for i in result.plan.batches[0].items] == [3, 2, 1]
+    assert [b.description for b in result.plan.batches] == [
+        "PT payments 2025-04-10 #1",
+        "PT payments 2025-04-10 #2",
+        "PT payments 2025-04-10 #3",
+    ]
+    assert all(len(b.description) <= 30 for b in result.plan.batches)  # SL's Batch.Descr char(30)
+    assert result.outcomes.set_index("transaction_id")["batch_index"].to_dict() == {
+        1: 0, 2: 0, 3: 0, 4: 1, 5: 1, 6: 1, 7: 2
+    }  # fmt: skip
+    # the same input in another order plans the same parts
+    again = build_plan(list(reversed(rows)), ctx(), capped)
+    assert [b.items for b in again.plan.batches] == [b.items for b in result.plan.batches]
+
+
+def test_batch_cap_leaves_a_group_within_the_cap_as_it_was() -> None:
+    rows = [tx(t) for t in (1, 2, 3)]
+    exact = build_plan(rows, ctx(), dataclasses.replace(MAPPING, batch_max_documents=3))
+    uncapped = build_plan(rows, ctx(), dataclasses.replace(MAPPING, batch_max_documents=0))
+    assert exact.plan == uncapped.plan
+    assert [b.description for b in exact.plan.batches] == ["PayTrace payments 2025-04-10"]

@@ -184,5 +184,5 @@ def test_preflight_statements_reading_findings_compile_for_sql_server() -> None:
         path.write_text(sql)
     assert sql == path.read_text()
     assert "LIMIT" not in sql and "FOR UPDATE" not in sql
-    assert "FROM Account" in sql and "tg.SiteId" in sql and "ARTran.SiteId IN (" in sql
+    assert "FROM Account" in sql and "ARTran.CustId IN (" in sql and "ARTran.SiteId IN (" in sql
     assert "ARTran.Acct IN (" in sql and "ARDoc.BankSub IN (" in sql  # the rows holding a bad account
