@@ -23,6 +23,8 @@ from airflow_cluster import CELERY, AirflowCluster, pg_dsn, sandbox_process
 from ledger_audit import audit_ledger, expected_transactions
 from sl_replica import new_pg_database
 
+from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES, SETTLEMENT_STEP_NAMES
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 LA = "America/Los_Angeles"
@@ -107,7 +109,9 @@ def test_three_days_of_both_dags_on_two_celery_workers(seeded_sl: str, tmp_path:
                 ).fetchone()
 
     assert all(s == {"success": DAYS} for s in states.values()), states
-    assert len(tis) == DAYS * (6 + 7), [(t["dag_id"], t["task_id"]) for t in tis]
+    # payments: one task per step; settlements: one per step plus the sensor waiting for the day's payments
+    per_day = len(PAYMENT_STEP_NAMES) + len(SETTLEMENT_STEP_NAMES) + 1
+    assert len(tis) == DAYS * per_day, [(t["dag_id"], t["task_id"]) for t in tis]
     assert {t["state"] for t in tis} == {"success"}, [(t["task_id"], t["state"]) for t in tis]
     # every task went through Celery on this cluster's queue and was received by one of the two workers
     assert {t["queue"] for t in tis} == {queue}

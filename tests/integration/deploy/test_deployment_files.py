@@ -306,7 +306,10 @@ def test_mounts_copies_and_image_paths_exist() -> None:
     assert "/var/lib/paytrace-sl" in mounted
     # the DAG files the image bakes in are the repository's
     assert sorted(p.name for p in (REPO / "dags").glob("*.py")) == [
+        "paytrace_chargebacks_to_sl.py",
+        "paytrace_customers_to_sl.py",
         "paytrace_payments_to_sl.py",
+        "paytrace_recurring_to_sl.py",
         "paytrace_settlements_to_sl.py",
         "paytrace_sl_replay.py",
     ]
