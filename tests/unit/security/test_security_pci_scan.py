@@ -191,3 +191,24 @@ def test_binary_files_find_free_standing_cards_but_not_packed_fields(tmp_path: P
     assert [(Path(f.location.rsplit(":", 1)[0]).name, f.kind) for f in findings] == [("free.db", "pan")]
     # the same packed text in a text file is a finding: text files get no such allowance
     assert kinds(scan_text("CUST00012PA4111111111111111Q!")) == ["pan"]
+
+
+def test_an_unchanged_copy_of_a_shipped_asset_is_passed_over_and_a_changed_one_is_scanned(
+    tmp_path: Path,
+) -> None:
+    from importlib import resources
+
+    from paytrace_sl.pci_scan import shipped_asset_digests
+
+    css = (
+        resources.files("paytrace_sl.pipeline") / "data_docs_assets" / "bootstrap" / "bootstrap.min.css"
+    ).read_bytes()
+    # the published file really holds a Luhn-valid digit run (an SVG path): scanned as text it is a finding
+    assert any(f.kind == "pan" for f in scan_text(css.decode("utf-8"), location="bootstrap.min.css"))
+    assert shipped_asset_digests()  # the vendored Data Docs assets are found in the installed package
+    copy = tmp_path / "site" / "static" / "vendor" / "bootstrap.min.css"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(css)
+    assert scan_paths([tmp_path]) == []
+    copy.write_bytes(css + b"\n/* 4111 1111 1111 1111 */\n")  # one change: an ordinary file again
+    assert [f.kind for f in scan_paths([tmp_path])].count("pan") >= 2
