@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from paytrace_sl.fraud.features import MODEL_FEATURES, Context, Profile, is_sale, log_dollars
 from paytrace_sl.sl.own_tables import xPTFraudAlert, xPTFraudHist, xPTFraudModel, xPTFraudProfile, xPTLedger
 
+log = logging.getLogger(__name__)
 CHUNK = 500  # values per IN (...) list
 STATE = "state"
 WATERMARK = "watermark"
@@ -210,11 +212,42 @@ def _set_state(conn: sa.Connection, key: str, at: dt.datetime) -> None:
     conn.execute(sa.insert(t).values(kind=STATE, pkey=key, n=0, total=0.0, total_sq=0.0, at=at))
 
 
+HISTORY_ATTEMPTS = 3
+
+
 def advance_history(
     engine: sa.Engine, frame: pd.DataFrame, window_end: dt.datetime, *, history_days: int
 ) -> int:
     """Add the frame's rows created in [watermark, window_end) to the history and profiles; returns how
-    many. Prunes sales older than ``history_days`` before ``window_end``."""
+    many. Prunes sales older than ``history_days`` before ``window_end``.
+
+    Two runs of overlapping windows (a backfill with windows in parallel) may read the same watermark and
+    insert the same sales: the loser of the race on ``xPTFraudHist``'s key rolls back and starts again from
+    the watermark the winner committed, so no sale is added twice and no run fails for it."""
+    for attempt in range(1, HISTORY_ATTEMPTS + 1):
+        try:
+            return _advance_history_once(engine, frame, window_end, history_days=history_days)
+        except Exception as exc:
+            if not _key_conflict(exc) or attempt == HISTORY_ATTEMPTS:
+                raise
+            log.info("fraud history: a concurrent run added the same sales first; again from its watermark")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _key_conflict(exc: BaseException) -> bool:
+    """A unique-key violation, raised through SQLAlchemy or straight from psycopg's COPY."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - PostgreSQL's driver is in the lock
+        return False
+    return isinstance(exc, psycopg.IntegrityError)
+
+
+def _advance_history_once(
+    engine: sa.Engine, frame: pd.DataFrame, window_end: dt.datetime, *, history_days: int
+) -> int:
     with engine.begin() as conn:
         watermark = _state(conn, WATERMARK)
         lo = int(watermark.timestamp()) if watermark is not None else -(2**62)

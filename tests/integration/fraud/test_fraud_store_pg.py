@@ -124,3 +124,40 @@ def test_first_run_without_enough_rows_fits_no_model_and_rules_still_work(pg_dat
             assert store.latest_model(conn) is None
     finally:
         engine.dispose()
+
+
+def test_a_run_that_lost_the_history_race_starts_again_from_the_winners_watermark(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two overlapping windows in parallel (a backfill) both read the old watermark: the second insert of
+    the same sales hits xPTFraudHist's key; that run rolls back and starts again, adding nothing twice."""
+    from paytrace_sl.fraud.features import build_frame
+
+    engine = sa.create_engine(pg_database)
+    try:
+        install(engine, require_sl=False)
+        day = SIM.config.start
+        frame = build_frame(day_records({})[day])
+        _, end = bounds(day)
+        added = store.advance_history(engine, frame, end, history_days=35)  # the winner
+        assert added > 0
+
+        def rows() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(sa.select(sa.func.count()).select_from(xPTFraudHist)).scalar_one())
+
+        before = rows()
+        real_state = store._state
+        stale_reads: list[str] = []
+
+        def state_read_before_the_winner_committed(conn: sa.Connection, key: str) -> dt.datetime | None:
+            if key == store.WATERMARK and not stale_reads:
+                stale_reads.append(key)
+                return None
+            return real_state(conn, key)
+
+        monkeypatch.setattr(store, "_state", state_read_before_the_winner_committed)
+        assert store.advance_history(engine, frame, end, history_days=35) == 0  # the loser, after its retry
+        assert stale_reads == [store.WATERMARK] and rows() == before
+    finally:
+        engine.dispose()
