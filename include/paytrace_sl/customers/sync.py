@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from paytrace_sl.customers.create import CreatePreflightError, create_customer
 from paytrace_sl.customers.profiles import ProfileError, VaultProfile, parse_profile
 from paytrace_sl.customers.suggest import FuzzySuggester, build_suggester
+from paytrace_sl.customers.xref import remember_xref
 from paytrace_sl.pipeline.dead_letters import DeadLetter, record_digest
 from paytrace_sl.sl.own_tables import utcnow, xPTCustXref, xPTVaultProfile
 from paytrace_sl.suggestion import PayerFacts, Suggestion
@@ -306,27 +307,7 @@ def link_manually(
         )
         if done.rowcount == 0:
             raise LinkError(f"no vault profile {paytrace_customer_id}; run paytrace-sl customers sync first")
-        x = xPTCustXref.c
-        found = conn.execute(
-            sa.select(x.cust_id).where(x.paytrace_customer_id == paytrace_customer_id)
-        ).first()
-        if found is None:
-            conn.execute(
-                sa.insert(xPTCustXref).values(
-                    paytrace_customer_id=paytrace_customer_id,
-                    cust_id=cust_id,
-                    source="manual",
-                    active=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(xPTCustXref)
-                .where(x.paytrace_customer_id == paytrace_customer_id)
-                .values(cust_id=cust_id, source="manual", active=1, updated_at=now)
-            )
+        remember_xref(conn, paytrace_customer_id, cust_id, source="manual", now=now)
 
 
 class LinkError(CreatePreflightError):

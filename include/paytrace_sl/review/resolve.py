@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from paytrace_sl.review.store import ReviewError, ReviewItem, close_resolved, get_item, require_open
-from paytrace_sl.sl.own_tables import install, utcnow, xPTCustXref, xPTLedger
+from paytrace_sl.sl.own_tables import install, utcnow, xPTLedger
 
 if TYPE_CHECKING:
     from paytrace_sl.paytrace.records import Transaction
@@ -109,29 +109,10 @@ def check_choice(engine: sa.Engine, item: ReviewItem, cust_id: str, invoice: str
 
 def remember_customer(engine: sa.Engine, paytrace_customer_id: str, cust_id: str) -> None:
     """Insert or re-point the ``xPTCustXref`` row of a PayTrace customer (source ``review``)."""
-    x = xPTCustXref
-    now = utcnow()
+    from paytrace_sl.customers.xref import remember_xref
+
     with engine.begin() as conn:
-        found = conn.execute(
-            sa.select(x.c.paytrace_customer_id).where(x.c.paytrace_customer_id == paytrace_customer_id)
-        ).first()
-        if found is None:
-            conn.execute(
-                sa.insert(x).values(
-                    paytrace_customer_id=paytrace_customer_id,
-                    cust_id=cust_id,
-                    source="review",
-                    active=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(x)
-                .where(x.c.paytrace_customer_id == paytrace_customer_id)
-                .values(cust_id=cust_id, source="review", active=1, updated_at=now)
-            )
+        remember_xref(conn, paytrace_customer_id, cust_id, source="review", now=utcnow())
 
 
 def fetch_transaction(cfg: PipelineConfig, txid: int) -> tuple[list[Transaction], list[Any]]:
