@@ -160,17 +160,10 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from paytrace_sl.customers.suggest import build_suggester
-        from paytrace_sl.pipeline.mapping import load_mapping
-        from paytrace_sl.settings import mapping_path
         from paytrace_sl.suggestion import PayerFacts
 
-        matching = load_mapping(mapping_path(None)).customers
         with sl_engine(sl_url, install=True) as engine:
-            suggester = build_suggester(
-                engine,
-                auto_link_threshold=matching.auto_link_threshold,
-                suggest_threshold=matching.suggest_threshold,
-            )
+            suggester = build_suggester(engine)  # the thresholds of mapping.yaml, as the sync uses
         facts = PayerFacts(paytrace_customer_id, name, email, phone, postal_code, address)
         found = suggester.suggest(facts, limit=limit)
         _print(
@@ -186,18 +179,24 @@ def register(app: typer.Typer) -> None:
 
     @group.command("expiring")
     def expiring(
-        as_of: str | None = typer.Option(None, "--as-of", help="Day to count from (default: today)"),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="Day to count from (default: today, merchant-local)"
+        ),
         days: int | None = typer.Option(None, "--days", help="Window in days (default: mapping, 30)"),
         sl_url: str | None = typer.Option(None, "--sl-url", help=SL_URL_HELP),
         as_json: AsJson = False,
     ) -> None:
         """Vault cards expiring within N days for customers with open invoices."""
         from paytrace_sl.customers.expiring import expiring_cards
+        from paytrace_sl.paytrace.config import PayTraceSettings
         from paytrace_sl.pipeline.mapping import load_mapping
         from paytrace_sl.settings import mapping_path
 
         window = days if days is not None else load_mapping(mapping_path(None)).customers.expiring_days
-        today = parse_day(as_of, "--as-of") if as_of else dt.date.today()
+        # today in the merchant's zone, as the DAG's expiring_cards step counts (not the server's zone)
+        today = (
+            parse_day(as_of, "--as-of") if as_of else dt.datetime.now(PayTraceSettings.from_env().tz).date()
+        )
         with sl_engine(sl_url, install=True) as engine, engine.connect() as conn:
             cards = expiring_cards(conn, today, window)
         _print(
