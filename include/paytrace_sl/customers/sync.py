@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -39,9 +40,12 @@ class SyncOptions:
     customer_class: str = ""
     user: str = "PAYTRACE"
     program: str = "PTSL"
+    timezone: str = "UTC"  # the merchant's: SL's wall-clock dates of a created customer
 
     @classmethod
-    def from_mapping(cls, mapping: Any, *, user: str = "PAYTRACE", program: str = "PTSL") -> SyncOptions:
+    def from_mapping(
+        cls, mapping: Any, *, user: str = "PAYTRACE", program: str = "PTSL", timezone: str = "UTC"
+    ) -> SyncOptions:
         c = mapping.customers
         return cls(
             auto_link_threshold=c.auto_link_threshold,
@@ -50,6 +54,7 @@ class SyncOptions:
             customer_class=c.customer_class,
             user=user,
             program=program,
+            timezone=timezone,
         )
 
 
@@ -278,6 +283,7 @@ def sync_profiles(
                     user=options.user,
                     program=options.program,
                     run_id=run_id,
+                    zone=ZoneInfo(options.timezone),
                 )
             result.created.append(p.customer_id)
         except CreatePreflightError as exc:
