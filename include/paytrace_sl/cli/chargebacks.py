@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail, sl_engine
 from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 
@@ -38,19 +38,16 @@ def import_cmd(
     from paytrace_sl import settings
     from paytrace_sl.chargebacks import ChargebackFileError, import_chargeback_file
     from paytrace_sl.pipeline.mapping import load_mapping
-    from paytrace_sl.sl.engine import create_sl_engine
 
     if not file.is_file():
         raise fail(EXIT_USAGE, f"{file}: no such file")
     loaded = load_mapping(settings.mapping_path(mapping))
-    engine = create_sl_engine(settings.resolve_sl_url(sl_url))
     run = run_id or f"chargebacks__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    try:
-        summary = import_chargeback_file(engine, file, loaded, run_id=run)
-    except ChargebackFileError as exc:
-        raise fail(EXIT_USAGE, str(exc)) from None
-    finally:
-        engine.dispose()
+    with sl_engine(sl_url) as engine:
+        try:
+            summary = import_chargeback_file(engine, file, loaded, run_id=run)
+        except ChargebackFileError as exc:
+            raise fail(EXIT_USAGE, str(exc)) from None
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
     else:

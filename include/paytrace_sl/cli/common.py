@@ -27,10 +27,15 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import traceback
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -65,6 +70,24 @@ def day_range(start: str, end: str) -> tuple[dt.date, dt.date]:
     if stop <= first:
         raise fail(EXIT_USAGE, f"--end ({stop}) must be after --start ({first}); the end day is exclusive")
     return first, stop
+
+
+@contextmanager
+def sl_engine(sl_url: str | None, *, install: bool = False) -> Iterator[sa.Engine]:
+    """An engine on the SL database (``--sl-url``, else the settings), disposed on exit; ``install``
+    first brings our xPT* tables to the current schema version. A missing URL is a one-line exit 2."""
+    from paytrace_sl.settings import resolve_sl_url
+    from paytrace_sl.sl.engine import create_sl_engine
+
+    engine = create_sl_engine(resolve_sl_url(sl_url))
+    try:
+        if install:
+            from paytrace_sl.sl.own_tables import install as install_tables
+
+            install_tables(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _first_line(text: str) -> str:

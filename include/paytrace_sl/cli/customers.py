@@ -17,22 +17,12 @@ from typing import Any
 
 import typer
 
-from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail, parse_day
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail, parse_day, sl_engine
 from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 SL_URL_HELP = (
     "SL database SQLAlchemy URL (default: SL_DATABASE_URL, then dynamics_sl_default)." + SL_URL_HELP_NOTE
 )
-
-
-def _engine(sl_url: str | None) -> Any:
-    from paytrace_sl.settings import resolve_sl_url
-    from paytrace_sl.sl.engine import create_sl_engine
-    from paytrace_sl.sl.own_tables import install
-
-    engine = create_sl_engine(resolve_sl_url(sl_url))
-    install(engine)
-    return engine
 
 
 def _print(data: Any, as_json: bool, lines: list[str]) -> None:
@@ -111,8 +101,7 @@ def register(app: typer.Typer) -> None:
 
         from paytrace_sl.sl.own_tables import xPTVaultProfile as v
 
-        engine = _engine(sl_url)
-        try:
+        with sl_engine(sl_url, install=True) as engine:
             query = sa.select(
                 v.c.paytrace_customer_id, v.c.name, v.c.email, v.c.masked_card, v.c.exp_month, v.c.exp_year,
                 v.c.cust_id, v.c.link_source, v.c.suggested_cust_id, v.c.score, v.c.agreed,
@@ -121,8 +110,6 @@ def register(app: typer.Typer) -> None:
                 query = query.where(v.c.cust_id.is_(None))
             with engine.connect() as conn:
                 rows = [dict(r._mapping) for r in conn.execute(query.order_by(v.c.paytrace_customer_id))]
-        finally:
-            engine.dispose()
         for r in rows:
             r["score"] = None if r["score"] is None else float(r["score"])
         _print(
@@ -150,13 +137,11 @@ def register(app: typer.Typer) -> None:
         """Link a vault profile to an SL customer (also the cross-reference payments use)."""
         from paytrace_sl.customers.sync import LinkError, link_manually
 
-        engine = _engine(sl_url)
-        try:
-            link_manually(engine, paytrace_customer_id, cust_id.strip())
-        except LinkError as exc:  # a profile or customer that does not exist: the arguments are wrong
-            raise fail(EXIT_USAGE, str(exc)) from None
-        finally:
-            engine.dispose()
+        with sl_engine(sl_url, install=True) as engine:
+            try:
+                link_manually(engine, paytrace_customer_id, cust_id.strip())
+            except LinkError as exc:  # a profile or customer that does not exist: the arguments are wrong
+                raise fail(EXIT_USAGE, str(exc)) from None
         typer.echo(f"linked {paytrace_customer_id} → {cust_id.strip()}")
 
     @group.command("suggest")
@@ -175,20 +160,10 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from paytrace_sl.customers.suggest import build_suggester
-        from paytrace_sl.pipeline.mapping import load_mapping
-        from paytrace_sl.settings import mapping_path
         from paytrace_sl.suggestion import PayerFacts
 
-        matching = load_mapping(mapping_path(None)).customers
-        engine = _engine(sl_url)
-        try:
-            suggester = build_suggester(
-                engine,
-                auto_link_threshold=matching.auto_link_threshold,
-                suggest_threshold=matching.suggest_threshold,
-            )
-        finally:
-            engine.dispose()
+        with sl_engine(sl_url, install=True) as engine:
+            suggester = build_suggester(engine)  # the thresholds of mapping.yaml, as the sync uses
         facts = PayerFacts(paytrace_customer_id, name, email, phone, postal_code, address)
         found = suggester.suggest(facts, limit=limit)
         _print(
@@ -204,24 +179,26 @@ def register(app: typer.Typer) -> None:
 
     @group.command("expiring")
     def expiring(
-        as_of: str | None = typer.Option(None, "--as-of", help="Day to count from (default: today)"),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="Day to count from (default: today, merchant-local)"
+        ),
         days: int | None = typer.Option(None, "--days", help="Window in days (default: mapping, 30)"),
         sl_url: str | None = typer.Option(None, "--sl-url", help=SL_URL_HELP),
         as_json: AsJson = False,
     ) -> None:
         """Vault cards expiring within N days for customers with open invoices."""
         from paytrace_sl.customers.expiring import expiring_cards
+        from paytrace_sl.paytrace.config import PayTraceSettings
         from paytrace_sl.pipeline.mapping import load_mapping
         from paytrace_sl.settings import mapping_path
 
         window = days if days is not None else load_mapping(mapping_path(None)).customers.expiring_days
-        today = parse_day(as_of, "--as-of") if as_of else dt.date.today()
-        engine = _engine(sl_url)
-        try:
-            with engine.connect() as conn:
-                cards = expiring_cards(conn, today, window)
-        finally:
-            engine.dispose()
+        # today in the merchant's zone, as the DAG's expiring_cards step counts (not the server's zone)
+        today = (
+            parse_day(as_of, "--as-of") if as_of else dt.datetime.now(PayTraceSettings.from_env().tz).date()
+        )
+        with sl_engine(sl_url, install=True) as engine, engine.connect() as conn:
+            cards = expiring_cards(conn, today, window)
         _print(
             [c.as_dict() for c in cards],
             as_json,

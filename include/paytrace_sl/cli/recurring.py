@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 import typer
 
 from paytrace_sl import settings
-from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_OK, AsJson, parse_day
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_OK, AsJson, parse_day, sl_engine
 from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
-from paytrace_sl.settings import resolve_sl_url
 
 SL_URL_HELP = "SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
-
-
-def _engine(sl_url: str | None) -> Any:
-    from paytrace_sl.sl.engine import create_sl_engine
-
-    return create_sl_engine(resolve_sl_url(sl_url))  # a ConfigurationError is one line and exit 2
 
 
 def register(app: typer.Typer) -> None:
@@ -55,12 +47,8 @@ def register(app: typer.Typer) -> None:
 
         pt = PayTraceSettings.from_env()
         strategies = link_strategies(load_mapping(settings.mapping_path(mapping_path)))
-        engine = _engine(sl_url)
-        try:
-            with PayTraceClient(pt) as client:
-                result = refresh_recurring(client, engine, pt.tz, customer_id=customer, strategies=strategies)
-        finally:
-            engine.dispose()
+        with sl_engine(sl_url) as engine, PayTraceClient(pt) as client:
+            result = refresh_recurring(client, engine, pt.tz, customer_id=customer, strategies=strategies)
         if as_json:
             typer.echo(json.dumps(result.to_json_dict(), sort_keys=True))
         else:
@@ -90,12 +78,8 @@ def register(app: typer.Typer) -> None:
         from paytrace_sl.settings import ConfigurationError
 
         day = parse_day(today, "--today") if today else dt.datetime.now(PayTraceSettings.from_env().tz).date()
-        engine = _engine(sl_url)
-        try:
-            with engine.connect() as conn:
-                view = recurring_overview(conn, day, days)
-        finally:
-            engine.dispose()
+        with sl_engine(sl_url) as engine, engine.connect() as conn:
+            view = recurring_overview(conn, day, days)
         if view is None:
             raise ConfigurationError("the recurring tables are missing: run `paytrace-sl sl install` first")
         if as_json:

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail
+from paytrace_sl.cli.common import EXIT_FINDINGS, EXIT_USAGE, AsJson, fail, sl_engine
 from paytrace_sl.secret_inputs import SL_URL_HELP_NOTE
 
 review_app = typer.Typer(
@@ -24,16 +24,6 @@ review_app = typer.Typer(
 
 SL_URL_HELP = "SL database SQLAlchemy URL." + SL_URL_HELP_NOTE
 BY_HELP = "Who acts (recorded on the item); default $PAYTRACE_SL_OPERATOR, else the login name."
-
-
-def _engine(sl_url: str | None) -> Any:
-    from paytrace_sl.settings import resolve_sl_url
-    from paytrace_sl.sl.engine import create_sl_engine
-    from paytrace_sl.sl.own_tables import install
-
-    engine = create_sl_engine(resolve_sl_url(sl_url))
-    install(engine)
-    return engine
 
 
 def _review_errors(exc: Exception) -> typer.Exit:
@@ -70,11 +60,8 @@ def register(app: typer.Typer) -> None:
             age = parse_age(older_than) if older_than else None
         except ReviewError as exc:
             raise fail(EXIT_USAGE, f"--older-than: {exc}") from None
-        engine = _engine(sl_url)
-        try:
+        with sl_engine(sl_url, install=True) as engine:
             items = list_items(engine, reason=reason, older_than=age, include_closed=include_closed)
-        finally:
-            engine.dispose()
         if as_json:
             typer.echo(json.dumps([i.to_json_dict() for i in items], indent=1, sort_keys=True, default=str))
             return
@@ -98,15 +85,12 @@ def register(app: typer.Typer) -> None:
         from paytrace_sl.review.store import ReviewError, get_item
         from paytrace_sl.review.suggest import default_suggester
 
-        engine = _engine(sl_url)
-        try:
+        with sl_engine(sl_url, install=True) as engine:
             try:
                 item = get_item(engine, item_id)
             except ReviewError as exc:
                 raise _review_errors(exc) from None
             suggestions = default_suggester(engine).suggest(item.payer()) if item.is_open else []
-        finally:
-            engine.dispose()
         if as_json:
             document = item.to_json_dict()
             document["suggestions"] = [
@@ -205,13 +189,11 @@ def register(app: typer.Typer) -> None:
         """Close an item without posting; the item and the reason stay for the auditor."""
         from paytrace_sl.review.store import ReviewError, dismiss
 
-        engine = _engine(sl_url)
-        try:
-            item = dismiss(engine, item_id, who=_who(by), why=why)
-        except ReviewError as exc:
-            raise _review_errors(exc) from None
-        finally:
-            engine.dispose()
+        with sl_engine(sl_url, install=True) as engine:
+            try:
+                item = dismiss(engine, item_id, who=_who(by), why=why)
+            except ReviewError as exc:
+                raise _review_errors(exc) from None
         if as_json:
             typer.echo(json.dumps(item.to_json_dict(), indent=1, sort_keys=True, default=str))
             return

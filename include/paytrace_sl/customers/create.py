@@ -119,11 +119,15 @@ def create_customer(
     user: str,
     program: str,
     run_id: str | None = None,
+    zone: dt.tzinfo = dt.UTC,
 ) -> Created:
-    """Insert the SL customer, its cross-reference and the profile's link (caller's transaction)."""
+    """Insert the SL customer, its cross-reference and the profile's link (caller's transaction).
+
+    SL's dates have no zone: ``SetupDate`` and the audit columns are ``now`` as wall time in ``zone``,
+    the merchant's (the writer's audit columns are merchant-local too)."""
     template = preflight(conn, profile, class_id)
     cust_id = new_cust_id(profile)
-    local = now.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+    local = now.astimezone(zone).replace(tzinfo=None, microsecond=0)
     own = {
         "CustId": cust_id,
         "Name": profile.name,

@@ -20,6 +20,7 @@ from paytrace_sl.sl.own_tables import xPTVaultProfile
 from paytrace_sl.sl.rows import money_read
 
 OPEN_DOC_TYPES = ("IN", "DM", "FI")
+IN_CHUNK = 500  # customers per IN (...) list
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +72,23 @@ def expiring_cards(conn: sa.Connection, today: dt.date, days: int) -> list[Expir
     if not soon:
         return []
     d = catalog.ARDoc.c
-    open_docs = {
-        str(cust).strip(): (int(n), money_read(bal))
-        for cust, n, bal in conn.execute(
-            sa.select(d.CustId, sa.func.count(), sa.func.sum(d.DocBal))
-            .where(
-                d.CustId.in_(sorted({s[2] for s in soon})),
-                d.DocType.in_(OPEN_DOC_TYPES),
-                d.Rlsed == 1,
-                d.OpenDoc == 1,
-                d.DocBal > 0,
+    custs = sorted({s[2] for s in soon})
+    open_docs: dict[str, tuple[int, Decimal]] = {}
+    for start in range(0, len(custs), IN_CHUNK):  # SQL Server takes at most 2,100 parameters a statement
+        open_docs.update(
+            (str(cust).strip(), (int(n), money_read(bal)))
+            for cust, n, bal in conn.execute(
+                sa.select(d.CustId, sa.func.count(), sa.func.sum(d.DocBal))
+                .where(
+                    d.CustId.in_(custs[start : start + IN_CHUNK]),
+                    d.DocType.in_(OPEN_DOC_TYPES),
+                    d.Rlsed == 1,
+                    d.OpenDoc == 1,
+                    d.DocBal > 0,
+                )
+                .group_by(d.CustId)
             )
-            .group_by(d.CustId)
         )
-    }
     out = [
         ExpiringCard(pid, name, cust, masked, good, good < today, *open_docs[cust])
         for pid, name, cust, masked, good in soon

@@ -65,7 +65,9 @@ def link_step(cfg: PipelineConfig, window: Window, run_id: str) -> dict[str, Any
     with _context(cfg, window, run_id) as ctx:
         exported = _read(ctx, "export_profiles")
         profiles = [VaultProfile(**row) for row in ctx.landing.read_jsonl(PROFILES_FILE)]
-        options = SyncOptions.from_mapping(ctx.mapping, user=cfg.sl_user, program=cfg.program)
+        options = SyncOptions.from_mapping(
+            ctx.mapping, user=cfg.sl_user, program=cfg.program, timezone=cfg.timezone
+        )
         result = sync_profiles(
             ctx.sl, profiles, options, run_id=run_id, complete=bool(exported.get("complete"))
         )

@@ -16,12 +16,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from paytrace_sl.customers.create import CreatePreflightError, create_customer
 from paytrace_sl.customers.profiles import ProfileError, VaultProfile, parse_profile
 from paytrace_sl.customers.suggest import FuzzySuggester, build_suggester
+from paytrace_sl.customers.xref import remember_xref
 from paytrace_sl.pipeline.dead_letters import DeadLetter, record_digest
 from paytrace_sl.sl.own_tables import utcnow, xPTCustXref, xPTVaultProfile
 from paytrace_sl.suggestion import PayerFacts, Suggestion
@@ -38,9 +40,12 @@ class SyncOptions:
     customer_class: str = ""
     user: str = "PAYTRACE"
     program: str = "PTSL"
+    timezone: str = "UTC"  # the merchant's: SL's wall-clock dates of a created customer
 
     @classmethod
-    def from_mapping(cls, mapping: Any, *, user: str = "PAYTRACE", program: str = "PTSL") -> SyncOptions:
+    def from_mapping(
+        cls, mapping: Any, *, user: str = "PAYTRACE", program: str = "PTSL", timezone: str = "UTC"
+    ) -> SyncOptions:
         c = mapping.customers
         return cls(
             auto_link_threshold=c.auto_link_threshold,
@@ -49,6 +54,7 @@ class SyncOptions:
             customer_class=c.customer_class,
             user=user,
             program=program,
+            timezone=timezone,
         )
 
 
@@ -277,6 +283,7 @@ def sync_profiles(
                     user=options.user,
                     program=options.program,
                     run_id=run_id,
+                    zone=ZoneInfo(options.timezone),
                 )
             result.created.append(p.customer_id)
         except CreatePreflightError as exc:
@@ -306,27 +313,7 @@ def link_manually(
         )
         if done.rowcount == 0:
             raise LinkError(f"no vault profile {paytrace_customer_id}; run paytrace-sl customers sync first")
-        x = xPTCustXref.c
-        found = conn.execute(
-            sa.select(x.cust_id).where(x.paytrace_customer_id == paytrace_customer_id)
-        ).first()
-        if found is None:
-            conn.execute(
-                sa.insert(xPTCustXref).values(
-                    paytrace_customer_id=paytrace_customer_id,
-                    cust_id=cust_id,
-                    source="manual",
-                    active=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(xPTCustXref)
-                .where(x.paytrace_customer_id == paytrace_customer_id)
-                .values(cust_id=cust_id, source="manual", active=1, updated_at=now)
-            )
+        remember_xref(conn, paytrace_customer_id, cust_id, source="manual", now=now)
 
 
 class LinkError(CreatePreflightError):

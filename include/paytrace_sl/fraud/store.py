@@ -1,5 +1,6 @@
 """Our ``xPTFraud*`` tables (schema v4, :mod:`paytrace_sl.sl.own_tables`): alerts, model versions, the
-rolling sales history refunds are matched against, and the merchant's profiles.
+rolling sales history refunds are matched against, and the merchant's profiles. Their times are
+``UTCDateTime`` columns: read back zone-aware (UTC) on every dialect, aggregates (``min``) too.
 
 The history and profiles advance with a watermark: each run adds the transactions created between the
 watermark and the end of its window, then moves the watermark. A look-back re-reads the same records
@@ -38,22 +39,12 @@ def _utc(ts: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(ts), dt.UTC)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def _epoch(value: dt.datetime) -> int:
-    aware = _aware(value)
-    assert aware is not None
-    return int(aware.timestamp())
-
-
 def _state(conn: sa.Connection, key: str) -> dt.datetime | None:
     t = xPTFraudProfile
-    value = conn.execute(sa.select(t.c.at).where(t.c.kind == STATE, t.c.pkey == key)).scalar_one_or_none()
-    return _aware(value)
+    value: dt.datetime | None = conn.execute(
+        sa.select(t.c.at).where(t.c.kind == STATE, t.c.pkey == key)
+    ).scalar_one_or_none()
+    return value
 
 
 def _profiles(conn: sa.Connection, kind: str, keys: Sequence[str] | None = None) -> dict[str, Profile]:
@@ -99,7 +90,9 @@ def load_context(
             .where(h.c.card_masked.in_(chunk), h.c.created_at >= since)
             .group_by(h.c.card_masked, h.c.customer_id, h.c.holder)
         )
-        by_card.extend((str(c), str(cu), str(ho), int(m), _epoch(first)) for c, cu, ho, m, first in rows)
+        by_card.extend(
+            (str(c), str(cu), str(ho), int(m), int(first.timestamp())) for c, cu, ho, m, first in rows
+        )
     by_invoice: list[tuple[str, str, int, int]] = []
     for chunk in _chunks(sorted({i for i in refunds["invoice"].tolist() if i})):
         inv_rows = conn.execute(
@@ -107,7 +100,7 @@ def load_context(
             .where(h.c.invoice_id.in_(chunk), h.c.created_at >= since)
             .order_by(h.c.created_at.desc())
         )
-        by_invoice.extend((str(i), str(c), int(m), _epoch(at)) for i, c, m, at in inv_rows)
+        by_invoice.extend((str(i), str(c), int(m), int(at.timestamp())) for i, c, m, at in inv_rows)
     sales_by_card = pd.DataFrame(
         by_card, columns=["card", "customer", "holder", "max_cents", "first_ts"]
     ).astype({"max_cents": "int64", "first_ts": "int64"})
@@ -309,7 +302,6 @@ def latest_model(conn: sa.Connection) -> dict[str, Any] | None:
     if row is None:
         return None
     out = dict(row)
-    out["data_through"] = _aware(out["data_through"])
     out["sample"] = np.asarray(json.loads(out["sample"]), dtype=np.float64).reshape(-1, len(MODEL_FEATURES))
     out["params"] = json.loads(out["params"])
     return out
@@ -431,8 +423,6 @@ def list_alerts(
     for r in rows:
         r["reasons"] = json.loads(r["reasons"] or "[]")
         r["features"] = json.loads(r["features"] or "{}")
-        r["created_at"] = _aware(r["created_at"])
-        r["scored_at"] = _aware(r["scored_at"])
         r["held"] = bool(r["held"])
         if r["score"] is not None and not math.isfinite(r["score"]):
             r["score"] = 0.0

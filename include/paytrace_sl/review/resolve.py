@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from paytrace_sl.review.store import ReviewError, ReviewItem, close_resolved, get_item, require_open
-from paytrace_sl.sl.own_tables import install, utcnow, xPTCustXref, xPTLedger
+from paytrace_sl.sl.own_tables import install, utcnow, xPTLedger
 
 if TYPE_CHECKING:
     from paytrace_sl.paytrace.records import Transaction
+    from paytrace_sl.pipeline.landing import Landing
     from paytrace_sl.pipeline.runner import PipelineConfig
+    from paytrace_sl.pipeline.windows import Window
 
 POSTING_KINDS = ("payment", "refund")
 
@@ -109,29 +111,10 @@ def check_choice(engine: sa.Engine, item: ReviewItem, cust_id: str, invoice: str
 
 def remember_customer(engine: sa.Engine, paytrace_customer_id: str, cust_id: str) -> None:
     """Insert or re-point the ``xPTCustXref`` row of a PayTrace customer (source ``review``)."""
-    x = xPTCustXref
-    now = utcnow()
+    from paytrace_sl.customers.xref import remember_xref
+
     with engine.begin() as conn:
-        found = conn.execute(
-            sa.select(x.c.paytrace_customer_id).where(x.c.paytrace_customer_id == paytrace_customer_id)
-        ).first()
-        if found is None:
-            conn.execute(
-                sa.insert(x).values(
-                    paytrace_customer_id=paytrace_customer_id,
-                    cust_id=cust_id,
-                    source="review",
-                    active=1,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(x)
-                .where(x.c.paytrace_customer_id == paytrace_customer_id)
-                .values(cust_id=cust_id, source="review", active=1, updated_at=now)
-            )
+        remember_xref(conn, paytrace_customer_id, cust_id, source="review", now=utcnow())
 
 
 def fetch_transaction(cfg: PipelineConfig, txid: int) -> tuple[list[Transaction], list[Any]]:
@@ -172,12 +155,8 @@ def resolve(
     (``why``: kept on the item, e.g. the suggestion an automatic resolve followed)."""
     from paytrace_sl.pipeline import runner
     from paytrace_sl.pipeline.bookkeeping import mark_run_started
-    from paytrace_sl.pipeline.files import summary_file
     from paytrace_sl.pipeline.landing import Landing
     from paytrace_sl.pipeline.review_close import close_reviews_posted_by
-    from paytrace_sl.pipeline.summaries import ExtractSummary
-    from paytrace_sl.pipeline.windows import Window
-    from paytrace_sl.review.overrides import write_overrides
 
     cust_id, invoice = cust_id.strip(), (invoice or "").strip() or None
     if not cust_id:
@@ -185,11 +164,37 @@ def resolve(
     run_id = run_id or new_run_id(item_id)
     cfg = runner.with_dag(cfg, runner.REPLAY_DAG_ID)
     began = utcnow()
-    with runner.engine_for(cfg) as engine:
+    with runner.engine_for(cfg) as engine:  # one engine until the steps run: checks, --remember, start
         install(engine)
         item = get_item(engine, item_id)
         check_choice(engine, item, cust_id, invoice)
-    txid = int(item.transaction_id or 0)
+        txid = int(item.transaction_id or 0)
+        tx = _fetch_one(cfg, txid)
+        if remember:
+            if not tx.customer_id:
+                raise ResolveRefused(
+                    f"transaction {txid} carries no PayTrace customer id: there is nothing to remember "
+                    "(resolve without --remember)"
+                )
+            remember_customer(engine, tx.customer_id, cust_id)
+        landing = Landing(cfg.landing_dir, run_id)
+        window = _land_extract(cfg, landing, tx, item_id, (txid, cust_id, invoice))
+        mark_run_started(engine, cfg, window, run_id)
+    runner.run_steps(cfg, runner.PAYMENT_STEPS[1:], window, run_id)
+    with runner.engine_for(cfg) as engine:
+        with engine.begin() as conn:
+            posted = _posting(conn, txid, run_id)
+            if posted is None:
+                raise ResolveNotPosted(_not_posted_text(landing, txid, item_id))
+            what = f"posted {_describe(posted)} by {run_id}"
+            close_resolved(conn, item_id, who=who, what=what, cust_id=cust_id, ref_nbr=invoice, why=why)
+        others = close_reviews_posted_by(engine, run_id, began)
+        item = get_item(engine, item_id)
+    return ResolveResult(item, run_id, _describe(posted), others, remember)
+
+
+def _fetch_one(cfg: PipelineConfig, txid: int) -> Transaction:
+    """The one usable PayTrace record of ``txid``; ResolveNotPosted when there is not exactly one."""
     transactions, still_bad = fetch_transaction(cfg, txid)
     if still_bad or len(transactions) != 1:
         raise ResolveNotPosted(
@@ -197,24 +202,29 @@ def resolve(
             + (f" and {len(still_bad)} it could not read" if still_bad else "")
             + "; nothing posted, the item stays open"
         )
-    tx = transactions[0]
-    remembered = False
-    if remember:
-        if not tx.customer_id:
-            raise ResolveRefused(
-                f"transaction {txid} carries no PayTrace customer id: there is nothing to remember "
-                "(resolve without --remember)"
-            )
-        with runner.engine_for(cfg) as engine:
-            remember_customer(engine, tx.customer_id, cust_id)
-        remembered = True
-    tz = cfg.paytrace.tz
-    at = tx.created_at.astimezone(tz)
+    return transactions[0]
+
+
+def _land_extract(
+    cfg: PipelineConfig,
+    landing: Landing,
+    tx: Transaction,
+    item_id: int,
+    choice: tuple[int, str, str | None],
+) -> Window:
+    """Land what the extract step would for this one transaction, and the person's ``(transaction id,
+    customer, invoice)`` choice; returns the run's window."""
+    txid, cust_id, invoice = choice
+    from paytrace_sl.pipeline.files import REJECTS_FILE, TX_FILE, WINDOW_FILE, summary_file
+    from paytrace_sl.pipeline.summaries import ExtractSummary
+    from paytrace_sl.pipeline.windows import Window
+    from paytrace_sl.review.overrides import write_overrides
+
+    at = tx.created_at.astimezone(cfg.paytrace.tz)
     window = Window(at, at + dt.timedelta(seconds=1), cfg.timezone)
-    landing = Landing(cfg.landing_dir, run_id)
-    landing.write_json("window.json", {"window": window.to_json_dict(), "review_item": int(item_id)})
-    landing.write_jsonl(runner.TX_FILE, [tx.to_json_dict()])
-    landing.write_jsonl(runner.REJECTS_FILE, [])
+    landing.write_json(WINDOW_FILE, {"window": window.to_json_dict(), "review_item": int(item_id)})
+    landing.write_jsonl(TX_FILE, [tx.to_json_dict()])
+    landing.write_jsonl(REJECTS_FILE, [])
     write_overrides(landing, {txid: (cust_id, invoice or "")})
     landing.write_json(
         summary_file(ExtractSummary.STEP),
@@ -231,19 +241,7 @@ def resolve(
             declined=0,
         ).to_json(),
     )
-    with runner.engine_for(cfg) as engine:
-        mark_run_started(engine, cfg, window, run_id)
-    runner.run_steps(cfg, runner.PAYMENT_STEPS[1:], window, run_id)
-    with runner.engine_for(cfg) as engine:
-        with engine.begin() as conn:
-            posted = _posting(conn, txid, run_id)
-            if posted is None:
-                raise ResolveNotPosted(_not_posted_text(landing, txid, item_id))
-            what = f"posted {_describe(posted)} by {run_id}"
-            close_resolved(conn, item_id, who=who, what=what, cust_id=cust_id, ref_nbr=invoice, why=why)
-        others = close_reviews_posted_by(engine, run_id, began)
-        item = get_item(engine, item_id)
-    return ResolveResult(item, run_id, _describe(posted), others, remembered)
+    return window
 
 
 def _not_posted_text(landing: Any, txid: int, item_id: int) -> str:

@@ -135,3 +135,17 @@ def test_profile_gone_from_a_complete_export_is_deactivated_not_deleted(engine: 
     assert active == {"pt-777001": 1, "PT-2": 0}
     back = sync_profiles(engine, [PROFILE, other], SyncOptions(), now=NOW)  # back in the vault
     assert back.changed == 1
+
+
+def test_created_customer_dates_are_merchant_wall_time(engine: sa.Engine) -> None:
+    # 02:30 UTC on 4 April is still 3 April, 19:30, in Los Angeles: SL's zone-less dates are the merchant's
+    late = dt.datetime(2025, 4, 4, 2, 30, tzinfo=dt.UTC)
+    options = SyncOptions(create_missing=True, customer_class="RETAIL", timezone="America/Los_Angeles")
+    assert sync_profiles(engine, [PROFILE], options, now=late).created == ["pt-777001"]
+    c = catalog.Customer.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(c.SetupDate, c.Crtd_DateTime, c.LUpd_DateTime).where(c.CustId == "PT-777001")
+        ).one()
+    assert row.SetupDate == dt.datetime(2025, 4, 3)
+    assert row.Crtd_DateTime == row.LUpd_DateTime == dt.datetime(2025, 4, 3, 19, 30)
