@@ -276,51 +276,27 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
     ) -> None:
         """The receivable reopened: DM of the customer, Dr A/R (release) / Cr the debited account."""
         amount = money(case.amount, setup.cury_dec_pl)
-        ar = self._customer_ar_account(conn, case.cust_id, setup)
+        ar = self._customer_ar(conn.execute(q.customers_stmt([case.cust_id])).first(), setup)
         desc = f"PayTrace chargeback {case.case_number} txn {case.transaction_id}"
         ext = str(case.transaction_id)
-        work.ardoc.append(
-            self._ardoc(
-                cust_id=case.cust_id,
-                doc_type="DM",
-                ref_nbr=ref,
-                bat_nbr=bat_nbr,
-                appl_bat_nbr=" ",
-                cpny=case.cpny_id,
-                day=case.case_date,
-                amount=amount,
-                applied=0.0,
-                bank=ar,
-                per_post=per_post,
-                desc=desc,
-                ext_ref=ext,
-                line_cntr=1,
-                setup=setup,
-                now=now,
-            )
+        self._memo(
+            work,
+            cust_id=case.cust_id,
+            doc_type="DM",
+            ref_nbr=ref,
+            bat_nbr=bat_nbr,
+            cpny=case.cpny_id,
+            day=case.case_date,
+            amount=amount,
+            ar=ar,
+            drcr="C",
+            detail=case.debited_account,
+            per_post=per_post,
+            desc=desc,
+            ext_ref=ext,
+            setup=setup,
+            now=now,
         )
-        work.artran.append(
-            self._artran(
-                cust_id=case.cust_id,
-                tran_type="DM",
-                ref_nbr=ref,
-                bat_nbr=bat_nbr,
-                cpny=case.cpny_id,
-                line=0,
-                drcr="C",
-                acct=case.debited_account,
-                amount=amount,
-                day=case.case_date,
-                per_post=per_post,
-                desc=desc,
-                ext_ref=ext,
-                setup=setup,
-                now=now,
-                extra={"Qty": 1.0, "UnitPrice": amount, "CuryUnitPrice": amount},
-            )
-        )
-        work.refnbr.append({"RefNbr": ref, "DocType": "DM", **self._audit(now)})
-        work.total += Decimal(str(amount))
 
     def _won_payment(
         self,
@@ -511,42 +487,22 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         per_post: str,
         suffix: str = "",
     ) -> dict[str, object]:
-        import hashlib
-
-        now = utcnow()
-        return {
-            "ledger_key": case.ledger_key + suffix,
-            "transaction_id": case.transaction_id,
-            "kind": "chargeback_fee" if suffix else f"cb_{case.stage}",
-            "cpny_id": case.cpny_id,
-            "module": module,
-            "bat_nbr": bat_nbr,
-            "doc_type": doc_type,
-            "ref_nbr": ref_nbr,
-            "cust_id": case.cust_id,
-            "amount": amount.quantize(CENT),
-            "cury_id": setup.base_cury_id,
-            "per_post": per_post,
-            "paytrace_state": "",
-            "content_hash": hashlib.sha256(repr(case).encode()).hexdigest(),
-            "status": "posted",
-            "run_id": self.run_id,
-            "posted_at": now,
-            "updated_at": now,
-            "note": f"chargeback case {case.case_number} {case.stage}"[:255],
-            "settle_batch_nbr": None,
-            "posted_txn_id": None,  # the disputed transaction's one posting is its payment
-            "paytrace_type": None,
-            "customer_digest": None,
-        }
-
-    @staticmethod
-    def _customer_ar_account(conn: sa.Connection, cust_id: str, setup: SLSetup) -> Account:
-        c = catalog.Customer
-        row = conn.execute(sa.select(c.c.ArAcct, c.c.ArSub).where(c.c.CustId == cust_id)).first()
-        if row is not None and str(row.ArAcct).strip():
-            return Account(str(row.ArAcct).strip(), str(row.ArSub).strip() or setup.ar_account.sub)
-        return setup.ar_account
+        """The stage's ``xPTLedger`` row (``suffix`` ``:fee``: its fee entry's row)."""
+        return self._ledger_row(
+            case,
+            kind="chargeback_fee" if suffix else f"cb_{case.stage}",
+            cpny=case.cpny_id,
+            module=module,
+            bat_nbr=bat_nbr,
+            doc_type=doc_type,
+            ref_nbr=ref_nbr,
+            cust_id=case.cust_id,
+            amount=amount,
+            setup=setup,
+            per_post=per_post,
+            note=f"chargeback case {case.case_number} {case.stage}"[:255],
+            key_suffix=suffix,
+        )
 
     @staticmethod
     def _payment_ref(conn: sa.Connection, case: PlannedChargeback) -> str:
