@@ -324,15 +324,15 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         if dm is not None and int(dm.Rlsed) == 1 and int(dm.OpenDoc) == 1:
             applied = money(min(case.amount, Decimal(str(dm.CuryDocBal)).quantize(CENT)), setup.cury_dec_pl)
             lines.append(
-                self._artran(
+                self._application_line(
                     cust_id=case.cust_id,
-                    tran_type="PA",
                     ref_nbr=ref,
                     bat_nbr=bat_nbr,
                     cpny=case.cpny_id,
                     line=0,
-                    drcr="U",
-                    acct=Account(str(dm.BankAcct).strip(), str(dm.BankSub).strip()),
+                    doc=dm,
+                    doc_type="DM",
+                    doc_ref=case.dm_ref_nbr,
                     amount=applied,
                     day=case.case_date,
                     per_post=per_post,
@@ -340,14 +340,6 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                     ext_ref=ext,
                     setup=setup,
                     now=now,
-                    extra={
-                        "SiteId": case.dm_ref_nbr,
-                        "CostType": "DM",
-                        "CuryUnitPrice": 0.0,
-                        "CnvFact": 0.0,
-                        "UnitPrice": float(dm.CuryRate or 1.0),
-                        "TranClass": " ",
-                    },
                 )
             )
         if Decimal(str(applied)) < case.amount:

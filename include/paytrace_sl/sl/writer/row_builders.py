@@ -336,3 +336,50 @@ class RowBuilders(WriterCore):
         if customer is not None and str(customer.ArAcct).strip():
             return Account(str(customer.ArAcct).strip(), str(customer.ArSub).strip() or setup.ar_account.sub)
         return setup.ar_account
+
+    def _application_line(
+        self,
+        *,
+        cust_id: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        cpny: str,
+        line: int,
+        doc: sa.Row[*tuple[Any, ...]],
+        doc_type: str,
+        doc_ref: str,
+        amount: float,
+        day: dt.date,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        setup: SLSetup,
+        now: dt.datetime,
+    ) -> dict[str, object]:
+        """The ``PA`` line applying ``amount`` to document ``doc_type doc_ref`` (``doc``: its ARDoc row
+        with ``BankAcct``, ``BankSub``, ``CuryRate``), as SL's 08.030 grid writes it."""
+        return self._artran(
+            cust_id=cust_id,
+            tran_type="PA",
+            ref_nbr=ref_nbr,
+            bat_nbr=bat_nbr,
+            cpny=cpny,
+            line=line,
+            drcr="U",
+            acct=Account(str(doc.BankAcct).strip(), str(doc.BankSub).strip()),
+            amount=amount,
+            day=day,
+            per_post=per_post,
+            desc=desc,
+            ext_ref=ext_ref,
+            setup=setup,
+            now=now,
+            extra={
+                "SiteId": doc_ref,
+                "CostType": doc_type,
+                "CuryUnitPrice": 0.0,
+                "CnvFact": 0.0,
+                "UnitPrice": float(doc.CuryRate or 1.0),
+                "TranClass": " ",
+            },
+        )
