@@ -26,13 +26,11 @@ from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow, xPTChargeback
 from paytrace_sl.sl.periods import REASON_CLOSED_PERIOD, posting_period
 from paytrace_sl.sl.preflight import run_preflight
-from paytrace_sl.sl.rows import complete_row, fiscal_year, money
+from paytrace_sl.sl.rows import money
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.bulk import BulkInserts
 from paytrace_sl.sl.writer.model import (
     CENT,
-    FIRST_LINE_NBR,
-    SCREEN_GL_JOURNAL,
     BatchResult,
     ItemOutcome,
     PreflightFailed,
@@ -40,7 +38,6 @@ from paytrace_sl.sl.writer.model import (
     _Review,
     _stamp_per_ent,
     _Work,
-    fit_text,
 )
 from paytrace_sl.sl.writer.row_builders import RowBuilders
 
@@ -400,69 +397,29 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         amount = money(case.fee, setup.cury_dec_pl)
         desc = f"PayTrace chargeback fee {case.case_number}"
         ref = case.case_number[:10]
-        rows: list[dict[str, object]] = []
-        for line, (acct, dr, cr) in enumerate(((case.fee_account, amount, 0.0), (bank, 0.0, amount))):
-            rows.append(
-                {
-                    "Module": "GL",
-                    "BatNbr": bat_nbr,
-                    "LineNbr": FIRST_LINE_NBR + line,
-                    "LineId": line + 1,
-                    "CpnyID": case.cpny_id,
-                    "Acct": acct.acct,
-                    "Sub": acct.sub,
-                    "DrAmt": dr,
-                    "CrAmt": cr,
-                    "CuryDrAmt": dr,
-                    "CuryCrAmt": cr,
-                    "BalanceType": "A",
-                    "BaseCuryID": setup.base_cury_id,
-                    "LedgerID": setup.ledger_id,
-                    "JrnlType": self.gl_journal_type,
-                    "TranType": "GL",
-                    "RefNbr": ref,
-                    "ExtRefNbr": str(case.transaction_id),
-                    "TranDate": case.case_date,
-                    "TranDesc": fit_text(catalog.GLTran, "TranDesc", desc),
-                    "PerEnt": per_ent,
-                    "PerPost": per_post,
-                    "FiscYr": fiscal_year(per_post),
-                    "Posted": "U",
-                    "Rlsed": 0,
-                    **self._cury(setup, case.case_date),
-                    **self._audit(now),
-                }
+        rows = [
+            self._gltran(
+                bat_nbr=bat_nbr,
+                cpny=case.cpny_id,
+                line=line,
+                acct=acct,
+                dr=dr,
+                cr=cr,
+                ref_nbr=ref,
+                ext_ref=str(case.transaction_id),
+                day=case.case_date,
+                desc=desc,
+                per_post=per_post,
+                per_ent=per_ent,
+                setup=setup,
+                now=now,
             )
-        header: dict[str, object] = {
-            "Module": "GL",
-            "BatNbr": bat_nbr,
-            "CpnyID": case.cpny_id,
-            "BatType": "N",
-            "Status": self.batch_status or case.status,
-            "Rlsed": 0,
-            "PerPost": per_post,
-            "PerEnt": per_ent,
-            "BaseCuryID": setup.base_cury_id,
-            "LedgerID": setup.ledger_id,
-            "DateEnt": now.date(),
-            "Descr": fit_text(catalog.Batch, "Descr", desc),
-            "CuryRateType": " ",
-            "EditScrnNbr": SCREEN_GL_JOURNAL,
-            "JrnlType": self.gl_journal_type,
-            "BalanceType": "A",
-            "CtrlTot": amount,
-            "CrTot": amount,
-            "DrTot": amount,
-            "CuryCtrlTot": amount,
-            "CuryCrTot": amount,
-            "CuryDrTot": amount,
-            **self._cury(setup, now.date()),
-            **self._audit(now),
-        }
-        conn.execute(
-            q.insert_stmt(catalog.Batch, include_identity=False),
-            [complete_row(catalog.Batch, header, include_identity=False)],
-        )
+            for line, (acct, dr, cr) in enumerate(((case.fee_account, amount, 0.0), (bank, 0.0, amount)))
+        ]
+        batch = PlannedBatch(PostingKind.SETTLEMENT, case.cpny_id, (), status=case.status, description=desc)
+        header = self._batch_row(batch, "GL", setup, bat_nbr, per_post, now, _Work(total=case.fee))
+        header["PerEnt"] = per_ent
+        conn.execute(q.insert_stmt(catalog.Batch, include_identity=False), [header])
         self._insert_sl(conn, catalog.GLTran, rows, include_identity=False)
 
     # ---- helpers -----------------------------------------------------------------------------------
