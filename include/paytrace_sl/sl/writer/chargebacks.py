@@ -24,7 +24,7 @@ from paytrace_sl.plan import Account, PlannedBatch, PostingKind
 from paytrace_sl.sl import catalog, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow, xPTChargeback
-from paytrace_sl.sl.periods import REASON_CLOSED_PERIOD, posting_period
+from paytrace_sl.sl.periods import posting_period
 from paytrace_sl.sl.preflight import run_preflight
 from paytrace_sl.sl.rows import money
 from paytrace_sl.sl.setup import SLSetup
@@ -128,19 +128,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         if ar_locked is not None:
             period = posting_period(setup.period_for(case.case_date), "AR", setup, self.late_items)
             if period.refused:  # nothing written, no ledger row: a later import decides again
-                if not conn.execute(q.open_reviews_stmt([case.ledger_key], REASON_CLOSED_PERIOD)).first():
-                    work.reviews.append(
-                        _Review(
-                            case.transaction_id,
-                            case.ledger_key,
-                            REASON_CLOSED_PERIOD,
-                            f"{case.ledger_key} not posted: {period.refused}",
-                        )
-                    )
-                    result.refused_new = 1
-                self._insert_all(conn, work)
-                result.refused = 1
-                result.add(ItemOutcome(case.ledger_key, "refused", message=period.refused))
+                self._refuse(conn, [case], period, result)
                 return
             per_post, per_ent = period.per_post, period.per_ent
             ar_bat = numbering.take_batch_number(conn, "AR", str(ar_locked.LastBatNbr))
