@@ -26,7 +26,7 @@ from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow, xPTChargeback
 from paytrace_sl.sl.periods import posting_period
 from paytrace_sl.sl.preflight import run_preflight
-from paytrace_sl.sl.rows import money
+from paytrace_sl.sl.rows import money, money_read
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.bulk import BulkInserts
 from paytrace_sl.sl.writer.model import (
@@ -305,9 +305,9 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
             )
         ).first()
         lines: list[dict[str, object]] = []
-        applied = 0.0
+        applied = Decimal(0)  # Decimal until written: SL's float columns get money(applied)
         if dm is not None and int(dm.Rlsed) == 1 and int(dm.OpenDoc) == 1:
-            applied = money(min(case.amount, Decimal(str(dm.CuryDocBal)).quantize(CENT)), setup.cury_dec_pl)
+            applied = min(case.amount, money_read(dm.CuryDocBal))
             lines.append(
                 self._application_line(
                     cust_id=case.cust_id,
@@ -318,7 +318,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                     doc=dm,
                     doc_type="DM",
                     doc_ref=case.dm_ref_nbr,
-                    amount=applied,
+                    amount=money(applied, setup.cury_dec_pl),
                     day=case.case_date,
                     per_post=per_post,
                     desc=desc,
@@ -327,7 +327,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                     now=now,
                 )
             )
-        if Decimal(str(applied)) < case.amount:
+        if applied < case.amount:
             why = (
                 "is not released in SL yet" if dm is not None and int(dm.Rlsed) != 1 else "is not open in SL"
             )
@@ -352,7 +352,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                 cpny=case.cpny_id,
                 day=case.case_date,
                 amount=amount,
-                applied=applied,
+                applied=money(applied, setup.cury_dec_pl),
                 bank=case.debited_account,
                 per_post=per_post,
                 desc=desc,
