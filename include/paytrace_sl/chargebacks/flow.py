@@ -19,11 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from paytrace_sl.chargebacks.parse import CaseRow, RowProblem, parse_file
+from paytrace_sl.chargebacks.parse import CaseRow, ChargebackFileError, RowProblem, parse_file
 from paytrace_sl.pan_detector import contains_pan, mask_pans
 from paytrace_sl.pipeline.mapping import Mapping
 from paytrace_sl.plan import Account
-from paytrace_sl.sl.own_tables import xPTChargeback, xPTDeadLetter, xPTLedger
+from paytrace_sl.sl.own_tables import utcnow, xPTChargeback, xPTDeadLetter, xPTLedger
 from paytrace_sl.sl.writer import SLWriter
 from paytrace_sl.sl.writer.chargebacks import PlannedChargeback
 
@@ -141,26 +141,26 @@ def _plan(
                 cb.c.case_number != row.case_number,
             )
         ).first()
-    if row.stage in stages:  # a re-import: the writer reports it as already posted
-        pass
-    elif posting is None:
-        return problem(
-            "transaction_id",
-            f"PayTrace transaction {row.transaction_id} is not posted to SL (unknown, or not imported yet); "
-            "replay this row after the payments DAG has posted it",
+    reimport = row.stage in stages  # the writer reports it as already posted
+    if posting is None:
+        why = (
+            ""
+            if reimport
+            else " (unknown, or not imported yet); replay this row after the payments DAG has posted it"
         )
-    elif str(posting.kind) != "payment" or str(posting.status) != "posted":
+        return problem(
+            "transaction_id", f"PayTrace transaction {row.transaction_id} is not posted to SL{why}"
+        )
+    if not reimport and (str(posting.kind) != "payment" or str(posting.status) != "posted"):
         return problem(
             "transaction_id",
             f"PayTrace transaction {row.transaction_id} is a {posting.kind} ({posting.status}) in SL, not a "
             "posted payment: a chargeback disputes a sale",
         )
-    if posting is None:
-        return problem("transaction_id", f"PayTrace transaction {row.transaction_id} is not posted to SL")
     if row.amount > posting.amount:
         return problem("amount", f"{row.amount} is more than the disputed payment ({posting.amount})")
     dm_ref = ""
-    if row.stage == "chargeback" and other_case is not None and row.stage not in stages:
+    if row.stage == "chargeback" and other_case is not None and not reimport:
         return problem(
             "case_number",
             f"transaction {row.transaction_id} already has chargeback case {other_case.case_number}",
@@ -221,7 +221,7 @@ def _record_problems(engine: sa.Engine, run_id: str, file_name: str, problems: l
                     reason=reason,
                     failed_checks=json.dumps([p.field]),
                     run_id=run_id,
-                    created_at=dt.datetime.now(dt.UTC),
+                    created_at=utcnow(),
                 )
             )
             inserted += 1
@@ -240,7 +240,6 @@ def import_inbox(engine: sa.Engine, folder: Path, mapping: Mapping, *, run_id: s
     """Import every file of ``<folder>/inbox`` in name order; each moves to ``done/`` (imported, even
     with dead-lettered rows) or ``failed/`` (unreadable as a whole, with a ``.reason`` file beside it).
     Returns a PCI-safe summary per file (the DAG's XCom)."""
-    from paytrace_sl.chargebacks.parse import ChargebackFileError
 
     def keep(path: Path, target: Path) -> None:
         """Move ``path`` to ``target``, card numbers masked (a processor file may hold one: never kept)."""

@@ -3,11 +3,13 @@
 Split by SL document kind, following ``docs/accounting.md``:
 
 * :mod:`.ledger` — :class:`SLWriter`: one database transaction per SL batch (lock, re-filter against the
-  ledger, number, build, insert, preflight, commit), the step hooks, periods and refusals;
+  ledger, number, build, insert, preflight, commit), the step hooks and periods;
 * :mod:`.payments` (§2 customer payments), :mod:`.refunds` (§3 credit/debit memos),
-  :mod:`.settlements` (§5 deposit GL entries), :mod:`.voids` (§4 removing voided documents);
-* :mod:`.row_builders` — audit/currency columns, ``xPTLedger``, ``Batch``, ``ARDoc``, ``ARTran`` rows;
-* :mod:`.bulk` — the insert path (executemany or PostgreSQL ``COPY``);
+  :mod:`.settlements` (§5 deposit GL entries), :mod:`.voids` (§4 removing voided documents),
+  :mod:`.chargebacks` (§9 one case stage at a time);
+* :mod:`.row_builders` — audit/currency columns, ``xPTLedger``, ``Batch``, ``ARDoc``, ``ARTran`` (memo,
+  application line) and ``GLTran`` rows;
+* :mod:`.bulk` — the insert path (executemany or PostgreSQL ``COPY``) and refused items' review rows;
 * :mod:`.core` — settings and shared helpers; :mod:`.model` — results, errors, constants.
 
 The generated SQL stays in :mod:`paytrace_sl.sl.writer_sql` (golden T-SQL). Every name below was

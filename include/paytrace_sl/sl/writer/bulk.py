@@ -5,16 +5,28 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Sequence, Sized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from paytrace_sl.sl import catalog, copy_text
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow, xPTLedger
+from paytrace_sl.sl.periods import REASON_CLOSED_PERIOD, PostingPeriod
 from paytrace_sl.sl.rows import complete_columns, complete_row
 from paytrace_sl.sl.writer.core import WriterCore
-from paytrace_sl.sl.writer.model import COPY_CHUNK_LINES, COPY_THRESHOLD, _Work
+from paytrace_sl.sl.writer.model import (
+    COPY_CHUNK_LINES,
+    COPY_THRESHOLD,
+    BatchResult,
+    Item,
+    ItemOutcome,
+    _Review,
+    _Work,
+)
+
+if TYPE_CHECKING:
+    from paytrace_sl.sl.writer.chargebacks import PlannedChargeback
 
 
 class BulkInserts(WriterCore):
@@ -69,6 +81,43 @@ class BulkInserts(WriterCore):
                 ],
             )
             self._step("reviews_inserted")
+
+    def _refuse(
+        self,
+        conn: sa.Connection,
+        items: Sequence[Item | PlannedChargeback],
+        period: PostingPeriod,
+        result: BatchResult,
+    ) -> None:
+        """``late_items: refuse``: nothing goes to SL; each item waits in review (one open item per key).
+
+        No ledger row is written, so a later run (after the setting changed or SL reopened the period)
+        decides again.
+        """
+        keys = [i.ledger_key for i in items]
+        already_open: set[str] = set()
+        for start in range(0, len(keys), 1000):  # SQL Server: at most 2,100 parameters per statement
+            chunk = keys[start : start + 1000]
+            already_open.update(
+                str(k) for (k,) in conn.execute(q.open_reviews_stmt(chunk, REASON_CLOSED_PERIOD))
+            )
+        work = _Work()
+        for item in items:
+            reason = f"{item.ledger_key} not posted: {period.refused}"
+            if item.ledger_key not in already_open:
+                work.reviews.append(
+                    _Review(
+                        getattr(item, "transaction_id", None),
+                        item.ledger_key,
+                        REASON_CLOSED_PERIOD,
+                        reason,
+                        {"period": period.natural, "current_period": period.per_ent},
+                    )
+                )
+            result.add(ItemOutcome(item.ledger_key, "refused", message=reason))
+        result.refused = len(items)
+        result.refused_new = len(work.reviews)
+        self._insert_all(conn, work)
 
     def _use_copy(self, conn: sa.Connection, rows: Sized) -> bool:
         """COPY only on PostgreSQL through psycopg 3, in bulk mode, for batches worth the set-up."""

@@ -24,15 +24,13 @@ from paytrace_sl.plan import Account, PlannedBatch, PostingKind
 from paytrace_sl.sl import catalog, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow, xPTChargeback
-from paytrace_sl.sl.periods import REASON_CLOSED_PERIOD, posting_period
+from paytrace_sl.sl.periods import posting_period
 from paytrace_sl.sl.preflight import run_preflight
-from paytrace_sl.sl.rows import complete_row, fiscal_year, money
+from paytrace_sl.sl.rows import money, money_read
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.bulk import BulkInserts
 from paytrace_sl.sl.writer.model import (
     CENT,
-    FIRST_LINE_NBR,
-    SCREEN_GL_JOURNAL,
     BatchResult,
     ItemOutcome,
     PreflightFailed,
@@ -40,7 +38,6 @@ from paytrace_sl.sl.writer.model import (
     _Review,
     _stamp_per_ent,
     _Work,
-    fit_text,
 )
 from paytrace_sl.sl.writer.row_builders import RowBuilders
 
@@ -131,19 +128,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         if ar_locked is not None:
             period = posting_period(setup.period_for(case.case_date), "AR", setup, self.late_items)
             if period.refused:  # nothing written, no ledger row: a later import decides again
-                if not conn.execute(q.open_reviews_stmt([case.ledger_key], REASON_CLOSED_PERIOD)).first():
-                    work.reviews.append(
-                        _Review(
-                            case.transaction_id,
-                            case.ledger_key,
-                            REASON_CLOSED_PERIOD,
-                            f"{case.ledger_key} not posted: {period.refused}",
-                        )
-                    )
-                    result.refused_new = 1
-                self._insert_all(conn, work)
-                result.refused = 1
-                result.add(ItemOutcome(case.ledger_key, "refused", message=period.refused))
+                self._refuse(conn, [case], period, result)
                 return
             per_post, per_ent = period.per_post, period.per_ent
             ar_bat = numbering.take_batch_number(conn, "AR", str(ar_locked.LastBatNbr))
@@ -276,51 +261,27 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
     ) -> None:
         """The receivable reopened: DM of the customer, Dr A/R (release) / Cr the debited account."""
         amount = money(case.amount, setup.cury_dec_pl)
-        ar = self._customer_ar_account(conn, case.cust_id, setup)
+        ar = self._customer_ar(conn.execute(q.customers_stmt([case.cust_id])).first(), setup)
         desc = f"PayTrace chargeback {case.case_number} txn {case.transaction_id}"
         ext = str(case.transaction_id)
-        work.ardoc.append(
-            self._ardoc(
-                cust_id=case.cust_id,
-                doc_type="DM",
-                ref_nbr=ref,
-                bat_nbr=bat_nbr,
-                appl_bat_nbr=" ",
-                cpny=case.cpny_id,
-                day=case.case_date,
-                amount=amount,
-                applied=0.0,
-                bank=ar,
-                per_post=per_post,
-                desc=desc,
-                ext_ref=ext,
-                line_cntr=1,
-                setup=setup,
-                now=now,
-            )
+        self._memo(
+            work,
+            cust_id=case.cust_id,
+            doc_type="DM",
+            ref_nbr=ref,
+            bat_nbr=bat_nbr,
+            cpny=case.cpny_id,
+            day=case.case_date,
+            amount=amount,
+            ar=ar,
+            drcr="C",
+            detail=case.debited_account,
+            per_post=per_post,
+            desc=desc,
+            ext_ref=ext,
+            setup=setup,
+            now=now,
         )
-        work.artran.append(
-            self._artran(
-                cust_id=case.cust_id,
-                tran_type="DM",
-                ref_nbr=ref,
-                bat_nbr=bat_nbr,
-                cpny=case.cpny_id,
-                line=0,
-                drcr="C",
-                acct=case.debited_account,
-                amount=amount,
-                day=case.case_date,
-                per_post=per_post,
-                desc=desc,
-                ext_ref=ext,
-                setup=setup,
-                now=now,
-                extra={"Qty": 1.0, "UnitPrice": amount, "CuryUnitPrice": amount},
-            )
-        )
-        work.refnbr.append({"RefNbr": ref, "DocType": "DM", **self._audit(now)})
-        work.total += Decimal(str(amount))
 
     def _won_payment(
         self,
@@ -344,37 +305,29 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
             )
         ).first()
         lines: list[dict[str, object]] = []
-        applied = 0.0
+        applied = Decimal(0)  # Decimal until written: SL's float columns get money(applied)
         if dm is not None and int(dm.Rlsed) == 1 and int(dm.OpenDoc) == 1:
-            applied = money(min(case.amount, Decimal(str(dm.CuryDocBal)).quantize(CENT)), setup.cury_dec_pl)
+            applied = min(case.amount, money_read(dm.CuryDocBal))
             lines.append(
-                self._artran(
+                self._application_line(
                     cust_id=case.cust_id,
-                    tran_type="PA",
                     ref_nbr=ref,
                     bat_nbr=bat_nbr,
                     cpny=case.cpny_id,
                     line=0,
-                    drcr="U",
-                    acct=Account(str(dm.BankAcct).strip(), str(dm.BankSub).strip()),
-                    amount=applied,
+                    doc=dm,
+                    doc_type="DM",
+                    doc_ref=case.dm_ref_nbr,
+                    amount=money(applied, setup.cury_dec_pl),
                     day=case.case_date,
                     per_post=per_post,
                     desc=desc,
                     ext_ref=ext,
                     setup=setup,
                     now=now,
-                    extra={
-                        "SiteId": case.dm_ref_nbr,
-                        "CostType": "DM",
-                        "CuryUnitPrice": 0.0,
-                        "CnvFact": 0.0,
-                        "UnitPrice": float(dm.CuryRate or 1.0),
-                        "TranClass": " ",
-                    },
                 )
             )
-        if Decimal(str(applied)) < case.amount:
+        if applied < case.amount:
             why = (
                 "is not released in SL yet" if dm is not None and int(dm.Rlsed) != 1 else "is not open in SL"
             )
@@ -399,7 +352,7 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
                 cpny=case.cpny_id,
                 day=case.case_date,
                 amount=amount,
-                applied=applied,
+                applied=money(applied, setup.cury_dec_pl),
                 bank=case.debited_account,
                 per_post=per_post,
                 desc=desc,
@@ -432,69 +385,29 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         amount = money(case.fee, setup.cury_dec_pl)
         desc = f"PayTrace chargeback fee {case.case_number}"
         ref = case.case_number[:10]
-        rows: list[dict[str, object]] = []
-        for line, (acct, dr, cr) in enumerate(((case.fee_account, amount, 0.0), (bank, 0.0, amount))):
-            rows.append(
-                {
-                    "Module": "GL",
-                    "BatNbr": bat_nbr,
-                    "LineNbr": FIRST_LINE_NBR + line,
-                    "LineId": line + 1,
-                    "CpnyID": case.cpny_id,
-                    "Acct": acct.acct,
-                    "Sub": acct.sub,
-                    "DrAmt": dr,
-                    "CrAmt": cr,
-                    "CuryDrAmt": dr,
-                    "CuryCrAmt": cr,
-                    "BalanceType": "A",
-                    "BaseCuryID": setup.base_cury_id,
-                    "LedgerID": setup.ledger_id,
-                    "JrnlType": self.gl_journal_type,
-                    "TranType": "GL",
-                    "RefNbr": ref,
-                    "ExtRefNbr": str(case.transaction_id),
-                    "TranDate": case.case_date,
-                    "TranDesc": fit_text(catalog.GLTran, "TranDesc", desc),
-                    "PerEnt": per_ent,
-                    "PerPost": per_post,
-                    "FiscYr": fiscal_year(per_post),
-                    "Posted": "U",
-                    "Rlsed": 0,
-                    **self._cury(setup, case.case_date),
-                    **self._audit(now),
-                }
+        rows = [
+            self._gltran(
+                bat_nbr=bat_nbr,
+                cpny=case.cpny_id,
+                line=line,
+                acct=acct,
+                dr=dr,
+                cr=cr,
+                ref_nbr=ref,
+                ext_ref=str(case.transaction_id),
+                day=case.case_date,
+                desc=desc,
+                per_post=per_post,
+                per_ent=per_ent,
+                setup=setup,
+                now=now,
             )
-        header: dict[str, object] = {
-            "Module": "GL",
-            "BatNbr": bat_nbr,
-            "CpnyID": case.cpny_id,
-            "BatType": "N",
-            "Status": self.batch_status or case.status,
-            "Rlsed": 0,
-            "PerPost": per_post,
-            "PerEnt": per_ent,
-            "BaseCuryID": setup.base_cury_id,
-            "LedgerID": setup.ledger_id,
-            "DateEnt": now.date(),
-            "Descr": fit_text(catalog.Batch, "Descr", desc),
-            "CuryRateType": " ",
-            "EditScrnNbr": SCREEN_GL_JOURNAL,
-            "JrnlType": self.gl_journal_type,
-            "BalanceType": "A",
-            "CtrlTot": amount,
-            "CrTot": amount,
-            "DrTot": amount,
-            "CuryCtrlTot": amount,
-            "CuryCrTot": amount,
-            "CuryDrTot": amount,
-            **self._cury(setup, now.date()),
-            **self._audit(now),
-        }
-        conn.execute(
-            q.insert_stmt(catalog.Batch, include_identity=False),
-            [complete_row(catalog.Batch, header, include_identity=False)],
-        )
+            for line, (acct, dr, cr) in enumerate(((case.fee_account, amount, 0.0), (bank, 0.0, amount)))
+        ]
+        batch = PlannedBatch(PostingKind.SETTLEMENT, case.cpny_id, (), status=case.status, description=desc)
+        header = self._batch_row(batch, "GL", setup, bat_nbr, per_post, now, _Work(total=case.fee))
+        header["PerEnt"] = per_ent
+        conn.execute(q.insert_stmt(catalog.Batch, include_identity=False), [header])
         self._insert_sl(conn, catalog.GLTran, rows, include_identity=False)
 
     # ---- helpers -----------------------------------------------------------------------------------
@@ -511,42 +424,22 @@ class ChargebackDocuments(RowBuilders, BulkInserts):
         per_post: str,
         suffix: str = "",
     ) -> dict[str, object]:
-        import hashlib
-
-        now = utcnow()
-        return {
-            "ledger_key": case.ledger_key + suffix,
-            "transaction_id": case.transaction_id,
-            "kind": "chargeback_fee" if suffix else f"cb_{case.stage}",
-            "cpny_id": case.cpny_id,
-            "module": module,
-            "bat_nbr": bat_nbr,
-            "doc_type": doc_type,
-            "ref_nbr": ref_nbr,
-            "cust_id": case.cust_id,
-            "amount": amount.quantize(CENT),
-            "cury_id": setup.base_cury_id,
-            "per_post": per_post,
-            "paytrace_state": "",
-            "content_hash": hashlib.sha256(repr(case).encode()).hexdigest(),
-            "status": "posted",
-            "run_id": self.run_id,
-            "posted_at": now,
-            "updated_at": now,
-            "note": f"chargeback case {case.case_number} {case.stage}"[:255],
-            "settle_batch_nbr": None,
-            "posted_txn_id": None,  # the disputed transaction's one posting is its payment
-            "paytrace_type": None,
-            "customer_digest": None,
-        }
-
-    @staticmethod
-    def _customer_ar_account(conn: sa.Connection, cust_id: str, setup: SLSetup) -> Account:
-        c = catalog.Customer
-        row = conn.execute(sa.select(c.c.ArAcct, c.c.ArSub).where(c.c.CustId == cust_id)).first()
-        if row is not None and str(row.ArAcct).strip():
-            return Account(str(row.ArAcct).strip(), str(row.ArSub).strip() or setup.ar_account.sub)
-        return setup.ar_account
+        """The stage's ``xPTLedger`` row (``suffix`` ``:fee``: its fee entry's row)."""
+        return self._ledger_row(
+            case,
+            kind="chargeback_fee" if suffix else f"cb_{case.stage}",
+            cpny=case.cpny_id,
+            module=module,
+            bat_nbr=bat_nbr,
+            doc_type=doc_type,
+            ref_nbr=ref_nbr,
+            cust_id=case.cust_id,
+            amount=amount,
+            setup=setup,
+            per_post=per_post,
+            note=f"chargeback case {case.case_number} {case.stage}"[:255],
+            key_suffix=suffix,
+        )
 
     @staticmethod
     def _payment_ref(conn: sa.Connection, case: PlannedChargeback) -> str:

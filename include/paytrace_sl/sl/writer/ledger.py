@@ -33,7 +33,7 @@ from paytrace_sl.plan import (
 from paytrace_sl.sl import catalog, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.engine import timeout_error
-from paytrace_sl.sl.periods import REASON_CLOSED_PERIOD, PeriodError, PostingPeriod, posting_period
+from paytrace_sl.sl.periods import PeriodError, PostingPeriod, posting_period
 from paytrace_sl.sl.preflight import required_filled, run_preflight
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.chargebacks import ChargebackDocuments
@@ -284,36 +284,3 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 "per batch — split it or set per_post"
             )
         return decided[min(decided)]
-
-    def _refuse(
-        self, conn: sa.Connection, items: Sequence[Item], period: PostingPeriod, result: BatchResult
-    ) -> None:
-        """``late_items: refuse``: nothing goes to SL; each item waits in review (one open item per key).
-
-        No ledger row is written, so a later run (after the setting changed or SL reopened the period)
-        decides again.
-        """
-        keys = [i.ledger_key for i in items]
-        already_open: set[str] = set()
-        for start in range(0, len(keys), 1000):  # SQL Server: at most 2,100 parameters per statement
-            chunk = keys[start : start + 1000]
-            already_open.update(
-                str(k) for (k,) in conn.execute(q.open_reviews_stmt(chunk, REASON_CLOSED_PERIOD))
-            )
-        work = _Work()
-        for item in items:
-            reason = f"{item.ledger_key} not posted: {period.refused}"
-            if item.ledger_key not in already_open:
-                work.reviews.append(
-                    _Review(
-                        getattr(item, "transaction_id", None),
-                        item.ledger_key,
-                        REASON_CLOSED_PERIOD,
-                        reason,
-                        {"period": period.natural, "current_period": period.per_ent},
-                    )
-                )
-            result.add(ItemOutcome(item.ledger_key, "refused", message=reason))
-        result.refused = len(items)
-        result.refused_new = len(work.reviews)
-        self._insert_all(conn, work)

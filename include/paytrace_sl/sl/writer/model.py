@@ -150,7 +150,7 @@ def fit_text(table: sa.Table, column: str, text: str) -> str:
     return text[:width] if width and len(text) > width else text
 
 
-def content_hash(item: Item) -> str:
+def content_hash(item: object) -> str:
     """SHA-256 of what the plan asked us to post (so a later change to the same transaction is detectable).
 
     The frozen dataclass ``repr`` lists every field (Decimals and dates exactly), in declaration order.

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment
+from paytrace_sl.plan import PlannedBatch, PlannedPayment
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.rows import SLValueError, money
 from paytrace_sl.sl.setup import SLSetup
@@ -116,15 +116,15 @@ class PaymentDocuments(RowBuilders):
                 applied_total += appl_amount
                 applied = money(appl_amount, dec)
                 lines.append(
-                    self._artran(
+                    self._application_line(
                         cust_id=pay.cust_id,
-                        tran_type="PA",
                         ref_nbr=ref_nbr,
                         bat_nbr=bat_nbr,
                         cpny=batch.cpny_id,
                         line=len(lines),
-                        drcr="U",
-                        acct=Account(str(inv.BankAcct).strip(), str(inv.BankSub).strip()),
+                        doc=inv,
+                        doc_type=appl.doc_type,
+                        doc_ref=appl.ref_nbr,
                         amount=applied,
                         day=pay.doc_date,
                         per_post=per_post,
@@ -132,14 +132,6 @@ class PaymentDocuments(RowBuilders):
                         ext_ref=pay.ext_ref_nbr,
                         setup=setup,
                         now=now,
-                        extra={
-                            "SiteId": appl.ref_nbr,
-                            "CostType": appl.doc_type,
-                            "CuryUnitPrice": 0.0,
-                            "CnvFact": 0.0,
-                            "UnitPrice": float(inv.CuryRate or 1.0),
-                            "TranClass": " ",
-                        },
                     )
                 )
             if applied_total > pay.amount:

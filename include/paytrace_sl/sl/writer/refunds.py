@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -64,48 +62,24 @@ class RefundDocuments(RowBuilders):
                 documents = (("DM", dm_ref, "C", refund.clearing_account),)
                 pos += 1
             for doc_type, ref, drcr, detail in documents:
-                work.ardoc.append(
-                    self._ardoc(
-                        cust_id=refund.cust_id,
-                        doc_type=doc_type,
-                        ref_nbr=ref,
-                        bat_nbr=bat_nbr,
-                        appl_bat_nbr=" ",
-                        cpny=batch.cpny_id,
-                        day=refund.doc_date,
-                        amount=amount,
-                        applied=0.0,
-                        bank=ar,
-                        per_post=per_post,
-                        desc=desc,
-                        ext_ref=ext,
-                        line_cntr=1,
-                        setup=setup,
-                        now=now,
-                    )
+                self._memo(
+                    work,
+                    cust_id=refund.cust_id,
+                    doc_type=doc_type,
+                    ref_nbr=ref,
+                    bat_nbr=bat_nbr,
+                    cpny=batch.cpny_id,
+                    day=refund.doc_date,
+                    amount=amount,
+                    ar=ar,
+                    drcr=drcr,
+                    detail=detail,
+                    per_post=per_post,
+                    desc=desc,
+                    ext_ref=ext,
+                    setup=setup,
+                    now=now,
                 )
-                work.artran.append(
-                    self._artran(
-                        cust_id=refund.cust_id,
-                        tran_type=doc_type,
-                        ref_nbr=ref,
-                        bat_nbr=bat_nbr,
-                        cpny=batch.cpny_id,
-                        line=0,
-                        drcr=drcr,
-                        acct=detail,
-                        amount=amount,
-                        day=refund.doc_date,
-                        per_post=per_post,
-                        desc=desc,
-                        ext_ref=ext,
-                        setup=setup,
-                        now=now,
-                        extra={"Qty": 1.0, "UnitPrice": amount, "CuryUnitPrice": amount},
-                    )
-                )
-                work.refnbr.append({"RefNbr": ref, "DocType": doc_type, **self._audit(now)})
-                work.total += Decimal(str(amount))
             message = f"CM {cm_ref} + DM {dm_ref}" if cm_ref else f"DM {dm_ref}"
             reviews: list[_Review] = []
             if refund.review_reason:
@@ -183,9 +157,3 @@ class RefundDocuments(RowBuilders):
             reason,
             {"bat_nbr": bat_nbr, "dm": dm_ref, "payment": candidate, "cust_id": refund.cust_id},
         )
-
-    @staticmethod
-    def _customer_ar(customer: sa.Row[Any] | None, setup: SLSetup) -> Account:
-        if customer is not None and str(customer.ArAcct).strip():
-            return Account(str(customer.ArAcct).strip(), str(customer.ArSub).strip() or setup.ar_account.sub)
-        return setup.ar_account

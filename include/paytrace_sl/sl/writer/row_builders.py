@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from paytrace_sl.plan import Account, PlannedBatch, PostingKind
 from paytrace_sl.sl import catalog
@@ -24,6 +27,9 @@ from paytrace_sl.sl.writer.model import (
     content_hash,
     fit_text,
 )
+
+if TYPE_CHECKING:
+    from paytrace_sl.sl.writer.chargebacks import PlannedChargeback
 
 
 class RowBuilders(WriterCore):
@@ -46,7 +52,7 @@ class RowBuilders(WriterCore):
 
     def _ledger_row(
         self,
-        item: Item,
+        item: Item | PlannedChargeback,
         *,
         kind: str,
         cpny: str,
@@ -60,11 +66,13 @@ class RowBuilders(WriterCore):
         per_post: str,
         status: str = "posted",
         note: str | None = None,
+        key_suffix: str = "",
     ) -> dict[str, object]:
+        """The ``xPTLedger`` row of ``item`` (``key_suffix``: a second posting of it, e.g. ``:fee``)."""
         now = utcnow()
         txn = getattr(item, "transaction_id", None)
         return {
-            "ledger_key": item.ledger_key,
+            "ledger_key": item.ledger_key + key_suffix,
             "transaction_id": txn,
             "kind": kind,
             "cpny_id": cpny,
@@ -256,3 +264,171 @@ class RowBuilders(WriterCore):
         values.pop("CuryEffDate")  # ARTran has no CuryEffDate
         values.update(extra or {})
         return values  # checked and completed with SL blanks at insert time (_insert_sl)
+
+    def _memo(
+        self,
+        work: _Work,
+        *,
+        cust_id: str,
+        doc_type: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        cpny: str,
+        day: dt.date,
+        amount: float,
+        ar: Account,
+        drcr: str,
+        detail: Account,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        setup: SLSetup,
+        now: dt.datetime,
+    ) -> None:
+        """A one-line memo (``CM``/``DM``) on A/R ``ar``, its line ``drcr`` on ``detail``: its ARDoc,
+        ARTran and RefNbr rows, and its amount in the batch total."""
+        work.ardoc.append(
+            self._ardoc(
+                cust_id=cust_id,
+                doc_type=doc_type,
+                ref_nbr=ref_nbr,
+                bat_nbr=bat_nbr,
+                appl_bat_nbr=" ",
+                cpny=cpny,
+                day=day,
+                amount=amount,
+                applied=0.0,
+                bank=ar,
+                per_post=per_post,
+                desc=desc,
+                ext_ref=ext_ref,
+                line_cntr=1,
+                setup=setup,
+                now=now,
+            )
+        )
+        work.artran.append(
+            self._artran(
+                cust_id=cust_id,
+                tran_type=doc_type,
+                ref_nbr=ref_nbr,
+                bat_nbr=bat_nbr,
+                cpny=cpny,
+                line=0,
+                drcr=drcr,
+                acct=detail,
+                amount=amount,
+                day=day,
+                per_post=per_post,
+                desc=desc,
+                ext_ref=ext_ref,
+                setup=setup,
+                now=now,
+                extra={"Qty": 1.0, "UnitPrice": amount, "CuryUnitPrice": amount},
+            )
+        )
+        work.refnbr.append({"RefNbr": ref_nbr, "DocType": doc_type, **self._audit(now)})
+        work.total += Decimal(str(amount))
+
+    @staticmethod
+    def _customer_ar(customer: sa.Row[Any] | None, setup: SLSetup) -> Account:
+        """The customer's A/R account (``q.customers_stmt`` row), else SL's default from ARSetup."""
+        if customer is not None and str(customer.ArAcct).strip():
+            return Account(str(customer.ArAcct).strip(), str(customer.ArSub).strip() or setup.ar_account.sub)
+        return setup.ar_account
+
+    def _application_line(
+        self,
+        *,
+        cust_id: str,
+        ref_nbr: str,
+        bat_nbr: str,
+        cpny: str,
+        line: int,
+        doc: sa.Row[*tuple[Any, ...]],
+        doc_type: str,
+        doc_ref: str,
+        amount: float,
+        day: dt.date,
+        per_post: str,
+        desc: str,
+        ext_ref: str,
+        setup: SLSetup,
+        now: dt.datetime,
+    ) -> dict[str, object]:
+        """The ``PA`` line applying ``amount`` to document ``doc_type doc_ref`` (``doc``: its ARDoc row
+        with ``BankAcct``, ``BankSub``, ``CuryRate``), as SL's 08.030 grid writes it."""
+        return self._artran(
+            cust_id=cust_id,
+            tran_type="PA",
+            ref_nbr=ref_nbr,
+            bat_nbr=bat_nbr,
+            cpny=cpny,
+            line=line,
+            drcr="U",
+            acct=Account(str(doc.BankAcct).strip(), str(doc.BankSub).strip()),
+            amount=amount,
+            day=day,
+            per_post=per_post,
+            desc=desc,
+            ext_ref=ext_ref,
+            setup=setup,
+            now=now,
+            extra={
+                "SiteId": doc_ref,
+                "CostType": doc_type,
+                "CuryUnitPrice": 0.0,
+                "CnvFact": 0.0,
+                "UnitPrice": float(doc.CuryRate or 1.0),
+                "TranClass": " ",
+            },
+        )
+
+    def _gltran(
+        self,
+        *,
+        bat_nbr: str,
+        cpny: str,
+        line: int,
+        acct: Account,
+        dr: float,
+        cr: float,
+        ref_nbr: str,
+        ext_ref: str,
+        day: dt.date,
+        desc: str,
+        per_post: str,
+        per_ent: str,
+        setup: SLSetup,
+        now: dt.datetime,
+    ) -> dict[str, object]:
+        """One line of a GL 01.010 journal entry (completed with SL blanks at insert time)."""
+        return {
+            "Module": "GL",
+            "BatNbr": bat_nbr,
+            "LineNbr": FIRST_LINE_NBR + line,
+            "LineId": line + 1,
+            "CpnyID": cpny,
+            "Acct": acct.acct,
+            "Sub": acct.sub,
+            "DrAmt": dr,
+            "CrAmt": cr,
+            "CuryDrAmt": dr,
+            "CuryCrAmt": cr,
+            "BalanceType": "A",
+            "BaseCuryID": setup.base_cury_id,
+            "LedgerID": setup.ledger_id,
+            "JrnlType": self.gl_journal_type,
+            "TranType": "GL",
+            "RefNbr": ref_nbr,
+            "ExtRefNbr": ext_ref,
+            "TranDate": day,
+            "TranDesc": fit_text(catalog.GLTran, "TranDesc", desc),
+            "PerEnt": per_ent,
+            "PerPost": per_post,
+            "FiscYr": fiscal_year(per_post),
+            "Posted": "U",
+            "Rlsed": 0,
+            **self._cury(setup, day),
+            **self._audit(now),
+        }

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from paytrace_sl.plan import PlannedBatch, PlannedSettlement
-from paytrace_sl.sl import catalog
-from paytrace_sl.sl.rows import fiscal_year, money
+from paytrace_sl.sl.rows import money
 from paytrace_sl.sl.setup import SLSetup
-from paytrace_sl.sl.writer.model import FIRST_LINE_NBR, BatchResult, ItemOutcome, WriterError, _Work, fit_text
+from paytrace_sl.sl.writer.model import BatchResult, ItemOutcome, WriterError, _Work
 from paytrace_sl.sl.writer.row_builders import RowBuilders
 
 
@@ -69,35 +68,22 @@ class SettlementEntries(RowBuilders):
             desc = item.description or f"PayTrace settlement {item.batch_number}"
             for acct, dr, cr in ((debit, amount, 0.0), (credit, 0.0, amount)):
                 work.gltran.append(
-                    {
-                        "Module": "GL",
-                        "BatNbr": bat_nbr,
-                        "LineNbr": FIRST_LINE_NBR + line,
-                        "LineId": line + 1,
-                        "CpnyID": batch.cpny_id,
-                        "Acct": acct.acct,
-                        "Sub": acct.sub,
-                        "DrAmt": dr,
-                        "CrAmt": cr,
-                        "CuryDrAmt": dr,
-                        "CuryCrAmt": cr,
-                        "BalanceType": "A",
-                        "BaseCuryID": setup.base_cury_id,
-                        "LedgerID": setup.ledger_id,
-                        "JrnlType": self.gl_journal_type,
-                        "TranType": "GL",
-                        "RefNbr": ref,
-                        "ExtRefNbr": ref,
-                        "TranDate": item.settled_date,
-                        "TranDesc": fit_text(catalog.GLTran, "TranDesc", desc),
-                        "PerEnt": per_post,
-                        "PerPost": per_post,
-                        "FiscYr": fiscal_year(per_post),
-                        "Posted": "U",
-                        "Rlsed": 0,
-                        **self._cury(setup, item.settled_date),
-                        **self._audit(now),
-                    }
+                    self._gltran(
+                        bat_nbr=bat_nbr,
+                        cpny=batch.cpny_id,
+                        line=line,
+                        acct=acct,
+                        dr=dr,
+                        cr=cr,
+                        ref_nbr=ref,
+                        ext_ref=ref,
+                        day=item.settled_date,
+                        desc=desc,
+                        per_post=per_post,
+                        per_ent=per_post,  # stamped with the batch's PerEnt once it is known
+                        setup=setup,
+                        now=now,
+                    )
                 )
                 line += 1
             work.total += Decimal(str(amount))

@@ -5,6 +5,7 @@ SL has not released and the batch totals are fixed; after release a review item 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -68,14 +69,7 @@ class VoidRemovals(RowBuilders, BulkInserts):
             header = conn.execute(q.lock_batch_stmt("AR", bat_nbr)).first()
             self._step("void_locked")
             doc = conn.execute(q.payment_doc_stmt(cust, ref, bat_nbr)).first()
-            unreleased = (
-                header is not None
-                and int(header.Rlsed) == 0
-                and str(header.Status).strip() in q.UNRELEASED_STATUSES
-                and doc is not None
-                and int(doc.Rlsed) == 0
-            )
-            if not unreleased:
+            if not _unreleased(header, [doc]):
                 status = "missing" if header is None else f"status {str(header.Status).strip()}"
                 reason = (
                     f"void after release: PayTrace voided sale {void.transaction_id}, but its payment PA "
@@ -184,13 +178,7 @@ class VoidRemovals(RowBuilders, BulkInserts):
         self._step("void_locked")
         docs = [conn.execute(q.payment_doc_stmt(cust, ref, bat_nbr, dtype)).first() for dtype, ref in memos]
         names = " + ".join(f"{dtype} {ref}" for dtype, ref in memos)
-        unreleased = (
-            header is not None
-            and int(header.Rlsed) == 0
-            and str(header.Status).strip() in q.UNRELEASED_STATUSES
-            and all(d is not None and int(d.Rlsed) == 0 for d in docs)
-        )
-        if not unreleased:
+        if not _unreleased(header, docs):
             status = "missing" if header is None else f"status {str(header.Status).strip()}"
             reason = (
                 f"refund voided after release: PayTrace voided refund {void.transaction_id}, but its {names} "
@@ -255,3 +243,14 @@ class VoidRemovals(RowBuilders, BulkInserts):
             per_post="",
             note=note,
         )
+
+
+def _unreleased(header: sa.Row[Any] | None, docs: Sequence[sa.Row[Any] | None]) -> bool:
+    """True when the batch (``q.lock_batch_stmt`` row) and every document in it are still unreleased in SL:
+    only then may a void remove the documents (SL's release has not posted them)."""
+    return (
+        header is not None
+        and int(header.Rlsed) == 0
+        and str(header.Status).strip() in q.UNRELEASED_STATUSES
+        and all(d is not None and int(d.Rlsed) == 0 for d in docs)
+    )
