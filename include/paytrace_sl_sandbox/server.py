@@ -361,6 +361,21 @@ class SandboxServer:
         ov.next_id += 1
         return tid
 
+    def _api_created(self, when: dt.datetime) -> dict[str, Any]:
+        """The ``created`` block of a record made through this API at ``when``."""
+        return {"through": "API", "at": self._stamp(when), "by": self.config.username, "from_ip": "127.0.0.1"}
+
+    def _derived_record(self, orig: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        """A new overlay record copied from ``orig`` (a refund or a void record): a fresh id, no tax,
+        ``fields`` changed, created now through the API. The caller holds the lock."""
+        now = self._now()
+        new_id = self._new_id()
+        rec: dict[str, Any] = json.loads(json.dumps(orig))
+        rec.update(fields, transaction_id=new_id, tax_amount="0.00", created=self._api_created(now))
+        self._overlay.records[new_id] = rec
+        self._overlay.record_day[new_id] = now.date()
+        return rec
+
     # --------------------------------------------------------------------------- exports
     def export_by_date_range(self, body: dict[str, Any]) -> tuple[dict[str, Any], str, Iterator[str]]:
         start, end = self._date_range(body)
@@ -642,12 +657,7 @@ class SandboxServer:
                 "csc_response": "Match" if body.get("csc") else "",
                 "status_code": status[0],
                 "status_message": status[1],
-                "created": {
-                    "through": "API",
-                    "at": self._stamp(now),
-                    "by": self.config.username,
-                    "from_ip": "127.0.0.1",
-                },
+                "created": self._api_created(now),
                 "settled": shapes.UNSETTLED_SETTLED_VALUE,
                 "customer_id": customer_id,
             }
@@ -715,29 +725,16 @@ class SandboxServer:
             if cents is None or cents <= 0 or cents > remaining:
                 raise validation_error(shapes.ERR_AMOUNT)
             self._overlay.refunded_cents[tid] = self._overlay.refunded_cents.get(tid, 0) + cents
-            now = self._now()
-            new_id = self._new_id()
-            rec = json.loads(json.dumps(orig))
-            rec.update(
-                {
-                    "transaction_id": new_id,
-                    "transaction_type": "REFUND",
-                    "amount": cents_to_json(cents),
-                    "tax_amount": "0.00",
-                    "approval_code": f"TAS{new_id % 1000:03d}",
-                    "status_code": shapes.STATUS_PENDING[0],
-                    "status_message": shapes.STATUS_PENDING[1],
-                    "settled": shapes.UNSETTLED_SETTLED_VALUE,
-                }
+            rec = self._derived_record(
+                orig,
+                transaction_type="REFUND",
+                amount=cents_to_json(cents),
+                status_code=shapes.STATUS_PENDING[0],
+                status_message=shapes.STATUS_PENDING[1],
+                settled=shapes.UNSETTLED_SETTLED_VALUE,
             )
-            rec["created"] = {
-                "through": "API",
-                "at": self._stamp(now),
-                "by": self.config.username,
-                "from_ip": "127.0.0.1",
-            }
-            self._overlay.records[new_id] = rec
-            self._overlay.record_day[new_id] = now.date()
+            new_id = rec["transaction_id"]
+            rec["approval_code"] = f"TAS{new_id % 1000:03d}"
         return {
             "success": True,
             "response_code": 106,
@@ -772,18 +769,7 @@ class SandboxServer:
             rec["status_code"], rec["status_message"] = shapes.STATUS_VOIDED
             self._store(rec, is_overlay)
             if self.sim.config.void_records:
-                now = self._now()
-                new_id = self._new_id()
-                void_rec = json.loads(json.dumps(rec))
-                void_rec.update({"transaction_id": new_id, "transaction_type": "VOID", "tax_amount": "0.00"})
-                void_rec["created"] = {
-                    "through": "API",
-                    "at": self._stamp(now),
-                    "by": self.config.username,
-                    "from_ip": "127.0.0.1",
-                }
-                self._overlay.records[new_id] = void_rec
-                self._overlay.record_day[new_id] = now.date()
+                self._derived_record(rec, transaction_type="VOID")
         return {
             "success": True,
             "response_code": 109,
