@@ -24,8 +24,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from paytrace_sl.review.store import ReviewItem, list_items, reason_counts
-from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.suggestion import Suggester, Suggestion
+from paytrace_sl_airflow.page_support import sl_engines
 
 URL_PREFIX = "/paytrace-sl-review"
 EDIT_DAGS = ("paytrace_payments_to_sl", "paytrace_sl_replay")
@@ -200,28 +200,13 @@ def create_review_app(
     (resolved per request), the logged-in Airflow user, :func:`paytrace_sl.review.suggest.default_suggester`.
     Tests pass ``actor`` (a dependency returning an :class:`Actor`) instead of a logged-in user."""
     from paytrace_sl.review.suggest import default_suggester
+    from paytrace_sl.sl.own_tables import install
 
     actor_dep = actor or airflow_actor()
     build_suggester = suggester or default_suggester
     app = FastAPI(title="paytrace-sl review", docs_url=None, redoc_url=None, openapi_url=None)
     router = APIRouter()
-    engines: dict[str, sa.Engine] = {}
-
-    def engine() -> sa.Engine:
-        if callable(sl_url):
-            url = sl_url()
-        elif sl_url:
-            url = sl_url
-        else:
-            from paytrace_sl_airflow.ui_plugin import default_sl_url
-
-            url = default_sl_url()
-        if url not in engines:
-            from paytrace_sl.sl.own_tables import install
-
-            engines[url] = create_sl_engine(url)
-            install(engines[url])
-        return engines[url]
+    engine = sl_engines(sl_url, prepare=install)  # the workbench writes: our tables first
 
     def config() -> Any:
         if pipeline_config is not None:
