@@ -23,27 +23,23 @@ def refresh_schedules() -> dict[str, int]:
 
     from paytrace_sl.logging_setup import install_redaction
     from paytrace_sl.paytrace.client import PayTraceClient
+    from paytrace_sl.pipeline.context import engine_for
     from paytrace_sl.pipeline.mapping import load_mapping
     from paytrace_sl.pipeline.recurring import link_strategies, refresh_recurring
-    from paytrace_sl.sl.engine import create_sl_engine
     from paytrace_sl_airflow.dag_support import pipeline_config, pipeline_run_id
 
     install_redaction()
     context = get_current_context()
     cfg = pipeline_config(DAG_ID)
     strategies = link_strategies(load_mapping(cfg.mapping_path))
-    engine = create_sl_engine(cfg.sl_url)
-    try:
-        with PayTraceClient(cfg.paytrace) as client:
-            result = refresh_recurring(
-                client,
-                engine,
-                cfg.paytrace.tz,
-                run_id=pipeline_run_id(DAG_ID, str(context["run_id"])),
-                strategies=strategies,
-            )
-    finally:
-        engine.dispose()
+    with engine_for(cfg) as engine, PayTraceClient(cfg.paytrace) as client:
+        result = refresh_recurring(
+            client,
+            engine,
+            cfg.paytrace.tz,
+            run_id=pipeline_run_id(DAG_ID, str(context["run_id"])),
+            strategies=strategies,
+        )
     return result.to_json_dict()
 
 
@@ -53,8 +49,8 @@ def show_overview(horizon_days: int = 14) -> dict[str, Any]:
     from airflow.sdk import get_current_context
 
     from paytrace_sl.pipeline.config import PipelineError
+    from paytrace_sl.pipeline.context import engine_for
     from paytrace_sl.pipeline.recurring import recurring_overview
-    from paytrace_sl.sl.engine import create_sl_engine
     from paytrace_sl_airflow.dag_support import pipeline_config
 
     context = get_current_context()
@@ -62,12 +58,8 @@ def show_overview(horizon_days: int = 14) -> dict[str, Any]:
     tz = cfg.paytrace.tz
     end = context.get("data_interval_end")
     today = end.astimezone(tz).date() if end is not None else dt.datetime.now(tz).date()
-    engine = create_sl_engine(cfg.sl_url)
-    try:
-        with engine.connect() as conn:
-            view = recurring_overview(conn, today, horizon_days)
-    finally:
-        engine.dispose()
+    with engine_for(cfg) as engine, engine.connect() as conn:
+        view = recurring_overview(conn, today, horizon_days)
     if view is None:
         raise PipelineError("xPTRecurSched is missing: run `paytrace-sl sl install` (schema v8)")
     for c in view.upcoming:
