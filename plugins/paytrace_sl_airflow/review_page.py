@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
 
 from paytrace_sl.review.store import ReviewItem, list_items, reason_counts
 from paytrace_sl.suggestion import Suggester, Suggestion
@@ -259,11 +260,14 @@ def create_review_app(
             ],
         }
 
-    def require_edit(who: Actor) -> None:
+    async def acting_form(request: Request, who: Actor) -> FormData:
+        """The posted form of a user allowed to act (same origin, edit rights on the DAGs), else 403."""
+        _same_origin(request)
         if not who.can_edit:
             raise HTTPException(
                 status_code=403, detail="acting on review items needs edit rights on the DAGs"
             )
+        return await request.form()
 
     @router.post("/items/{item_id}/resolve")
     async def resolve_item(
@@ -276,9 +280,7 @@ def create_review_app(
         from paytrace_sl.review.resolve import resolve
         from paytrace_sl.review.store import ReviewError
 
-        _same_origin(request)
-        require_edit(who)
-        form = await request.form()
+        form = await acting_form(request, who)
         customer = str(form.get("customer") or "").strip()
         invoice = str(form.get("invoice") or "").strip() or None
         remember = str(form.get("remember") or "") == "1"
@@ -308,9 +310,7 @@ def create_review_app(
     ) -> RedirectResponse:
         from paytrace_sl.review.store import ReviewError, dismiss
 
-        _same_origin(request)
-        require_edit(who)
-        form = await request.form()
+        form = await acting_form(request, who)
         try:
             item = dismiss(engine(), item_id, who=f"airflow:{who.name}", why=str(form.get("why") or ""))
         except ReviewError as exc:
