@@ -639,15 +639,7 @@ class SandboxServer:
                     "zip": "",
                     "country": "",
                 },
-                "billing_address": {
-                    "name": name,
-                    "street_address": str(billing.get("street_address", "")),
-                    "street_address2": str(billing.get("street_address2", "")),
-                    "city": str(billing.get("city", "")),
-                    "state": str(billing.get("state", "")),
-                    "zip": str(billing.get("zip", "")),
-                    "country": str(billing.get("country", "US")),
-                },
+                "billing_address": _billing_address(billing, name),
                 "receipt_emailed_to": "",
                 "tax_amount": _tax_string(body.get("tax_amount")),
                 "customer_reference_id": str(body.get("customer_reference_id", "")),
@@ -837,15 +829,7 @@ class SandboxServer:
             self._overlay.customers[customer_id] = {
                 "customer_id": customer_id,
                 "credit_card": {"masked_number": masked, "expiration_month": exp_m, "expiration_year": exp_y},
-                "billing_address": {
-                    "name": str(billing.get("name", "")),
-                    "street_address": str(billing.get("street_address", "")),
-                    "street_address2": str(billing.get("street_address2", "")),
-                    "city": str(billing.get("city", "")),
-                    "state": str(billing.get("state", "")),
-                    "zip": str(billing.get("zip", "")),
-                    "country": str(billing.get("country", "US")),
-                },
+                "billing_address": _billing_address(billing, str(billing.get("name", ""))),
                 "email": str(body.get("email", "")),
                 "phone": str(body.get("phone", "")),
                 "created": {"at": self._stamp(self._now()), "by": self.config.username},
@@ -917,6 +901,19 @@ def _cents(value: Any) -> int | None:
     if not d.is_finite() or d != d.quantize(Decimal("0.01")):
         return None
     return int(d * 100)
+
+
+def _billing_address(billing: dict[str, Any], name: str) -> dict[str, str]:
+    """A record's billing address from a request's ``billing_address`` (country US unless given)."""
+    return {
+        "name": name,
+        "street_address": str(billing.get("street_address", "")),
+        "street_address2": str(billing.get("street_address2", "")),
+        "city": str(billing.get("city", "")),
+        "state": str(billing.get("state", "")),
+        "zip": str(billing.get("zip", "")),
+        "country": str(billing.get("country", "US")),
+    }
 
 
 def _tax_string(value: Any) -> str:
