@@ -31,6 +31,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from paytrace_sl.paytrace.timefmt import format_paytrace_datetime
@@ -179,7 +180,7 @@ def _refund_of(d: _Day, sale: dict[str, Any], cents: int, seconds: int) -> dict[
 
 
 def _sale_cents(sale: dict[str, Any]) -> int:
-    return round(float(sale["amount"]) * 100)
+    return int(Decimal(str(sale["amount"])) * 100)  # a 2-decimal JSON amount, never through float
 
 
 def _refund_exceeds(d: _Day, k: int) -> list[dict[str, Any]]:

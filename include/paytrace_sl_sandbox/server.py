@@ -361,6 +361,21 @@ class SandboxServer:
         ov.next_id += 1
         return tid
 
+    def _api_created(self, when: dt.datetime) -> dict[str, Any]:
+        """The ``created`` block of a record made through this API at ``when``."""
+        return {"through": "API", "at": self._stamp(when), "by": self.config.username, "from_ip": "127.0.0.1"}
+
+    def _derived_record(self, orig: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        """A new overlay record copied from ``orig`` (a refund or a void record): a fresh id, no tax,
+        ``fields`` changed, created now through the API. The caller holds the lock."""
+        now = self._now()
+        new_id = self._new_id()
+        rec: dict[str, Any] = json.loads(json.dumps(orig))
+        rec.update(fields, transaction_id=new_id, tax_amount="0.00", created=self._api_created(now))
+        self._overlay.records[new_id] = rec
+        self._overlay.record_day[new_id] = now.date()
+        return rec
+
     # --------------------------------------------------------------------------- exports
     def export_by_date_range(self, body: dict[str, Any]) -> tuple[dict[str, Any], str, Iterator[str]]:
         start, end = self._date_range(body)
@@ -624,15 +639,7 @@ class SandboxServer:
                     "zip": "",
                     "country": "",
                 },
-                "billing_address": {
-                    "name": name,
-                    "street_address": str(billing.get("street_address", "")),
-                    "street_address2": str(billing.get("street_address2", "")),
-                    "city": str(billing.get("city", "")),
-                    "state": str(billing.get("state", "")),
-                    "zip": str(billing.get("zip", "")),
-                    "country": str(billing.get("country", "US")),
-                },
+                "billing_address": _billing_address(billing, name),
                 "receipt_emailed_to": "",
                 "tax_amount": _tax_string(body.get("tax_amount")),
                 "customer_reference_id": str(body.get("customer_reference_id", "")),
@@ -642,12 +649,7 @@ class SandboxServer:
                 "csc_response": "Match" if body.get("csc") else "",
                 "status_code": status[0],
                 "status_message": status[1],
-                "created": {
-                    "through": "API",
-                    "at": self._stamp(now),
-                    "by": self.config.username,
-                    "from_ip": "127.0.0.1",
-                },
+                "created": self._api_created(now),
                 "settled": shapes.UNSETTLED_SETTLED_VALUE,
                 "customer_id": customer_id,
             }
@@ -715,29 +717,16 @@ class SandboxServer:
             if cents is None or cents <= 0 or cents > remaining:
                 raise validation_error(shapes.ERR_AMOUNT)
             self._overlay.refunded_cents[tid] = self._overlay.refunded_cents.get(tid, 0) + cents
-            now = self._now()
-            new_id = self._new_id()
-            rec = json.loads(json.dumps(orig))
-            rec.update(
-                {
-                    "transaction_id": new_id,
-                    "transaction_type": "REFUND",
-                    "amount": cents_to_json(cents),
-                    "tax_amount": "0.00",
-                    "approval_code": f"TAS{new_id % 1000:03d}",
-                    "status_code": shapes.STATUS_PENDING[0],
-                    "status_message": shapes.STATUS_PENDING[1],
-                    "settled": shapes.UNSETTLED_SETTLED_VALUE,
-                }
+            rec = self._derived_record(
+                orig,
+                transaction_type="REFUND",
+                amount=cents_to_json(cents),
+                status_code=shapes.STATUS_PENDING[0],
+                status_message=shapes.STATUS_PENDING[1],
+                settled=shapes.UNSETTLED_SETTLED_VALUE,
             )
-            rec["created"] = {
-                "through": "API",
-                "at": self._stamp(now),
-                "by": self.config.username,
-                "from_ip": "127.0.0.1",
-            }
-            self._overlay.records[new_id] = rec
-            self._overlay.record_day[new_id] = now.date()
+            new_id = rec["transaction_id"]
+            rec["approval_code"] = f"TAS{new_id % 1000:03d}"
         return {
             "success": True,
             "response_code": 106,
@@ -772,18 +761,7 @@ class SandboxServer:
             rec["status_code"], rec["status_message"] = shapes.STATUS_VOIDED
             self._store(rec, is_overlay)
             if self.sim.config.void_records:
-                now = self._now()
-                new_id = self._new_id()
-                void_rec = json.loads(json.dumps(rec))
-                void_rec.update({"transaction_id": new_id, "transaction_type": "VOID", "tax_amount": "0.00"})
-                void_rec["created"] = {
-                    "through": "API",
-                    "at": self._stamp(now),
-                    "by": self.config.username,
-                    "from_ip": "127.0.0.1",
-                }
-                self._overlay.records[new_id] = void_rec
-                self._overlay.record_day[new_id] = now.date()
+                self._derived_record(rec, transaction_type="VOID")
         return {
             "success": True,
             "response_code": 109,
@@ -851,15 +829,7 @@ class SandboxServer:
             self._overlay.customers[customer_id] = {
                 "customer_id": customer_id,
                 "credit_card": {"masked_number": masked, "expiration_month": exp_m, "expiration_year": exp_y},
-                "billing_address": {
-                    "name": str(billing.get("name", "")),
-                    "street_address": str(billing.get("street_address", "")),
-                    "street_address2": str(billing.get("street_address2", "")),
-                    "city": str(billing.get("city", "")),
-                    "state": str(billing.get("state", "")),
-                    "zip": str(billing.get("zip", "")),
-                    "country": str(billing.get("country", "US")),
-                },
+                "billing_address": _billing_address(billing, str(billing.get("name", ""))),
                 "email": str(body.get("email", "")),
                 "phone": str(body.get("phone", "")),
                 "created": {"at": self._stamp(self._now()), "by": self.config.username},
@@ -931,6 +901,19 @@ def _cents(value: Any) -> int | None:
     if not d.is_finite() or d != d.quantize(Decimal("0.01")):
         return None
     return int(d * 100)
+
+
+def _billing_address(billing: dict[str, Any], name: str) -> dict[str, str]:
+    """A record's billing address from a request's ``billing_address`` (country US unless given)."""
+    return {
+        "name": name,
+        "street_address": str(billing.get("street_address", "")),
+        "street_address2": str(billing.get("street_address2", "")),
+        "city": str(billing.get("city", "")),
+        "state": str(billing.get("state", "")),
+        "zip": str(billing.get("zip", "")),
+        "country": str(billing.get("country", "US")),
+    }
 
 
 def _tax_string(value: Any) -> str:

@@ -276,8 +276,13 @@ def _copy(conn: sa.Connection, tbl: sa.Table, rows: list[dict[str, object]]) -> 
             copy.write_row([row[n] for n in names])
 
 
+def _rounded(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def _money(value: Decimal, places: int) -> float:
-    return float(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    """``value`` rounded to the currency's places, as the float an SL money column holds."""
+    return float(_rounded(value, places))
 
 
 def _seed(
@@ -428,7 +433,7 @@ def _seed(
             (inv.ref_nbr, inv.cust_id, inv.amount, inv.doc_date)
         )
     batches, docs, trans, refnbrs = [], [], [], []
-    balances: dict[str, float] = defaultdict(float)
+    balances: dict[str, Decimal] = defaultdict(Decimal)  # money stays Decimal until the row is built
     bat_seq = 0
     for period in sorted(by_period):
         invoices = sorted(by_period[period], key=lambda t: (t[3], t[0]))
@@ -440,7 +445,7 @@ def _seed(
                     "too many invoice batches for ARSetup.LastBatNbr; raise ar_last_bat_nbr"
                 )
             chunk = invoices[start : start + MAX_DOCS_PER_BATCH]
-            total = sum((amount for _, _, amount, _ in chunk), Decimal(0))
+            total = _money(sum((amount for _, _, amount, _ in chunk), Decimal(0)), cfg.cury_dec_pl)
             batch_date = dt.datetime.combine(max(d for *_, d in chunk), dt.time())
             batches.append(
                 _row(
@@ -465,12 +470,12 @@ def _seed(
                     GLPostOpt="D",
                     DateEnt=batch_date,
                     Descr="Sandbox opening invoices",
-                    CtrlTot=_money(total, cfg.cury_dec_pl),
-                    CrTot=_money(total, cfg.cury_dec_pl),
-                    DrTot=_money(total, cfg.cury_dec_pl),
-                    CuryCtrlTot=_money(total, cfg.cury_dec_pl),
-                    CuryCrTot=_money(total, cfg.cury_dec_pl),
-                    CuryDrTot=_money(total, cfg.cury_dec_pl),
+                    CtrlTot=total,
+                    CrTot=total,
+                    DrTot=total,
+                    CuryCtrlTot=total,
+                    CuryCrTot=total,
+                    CuryDrTot=total,
                 )
             )
             for ref_nbr, cust_id, amount, doc_date in chunk:
@@ -542,7 +547,7 @@ def _seed(
                     )
                 )
                 refnbrs.append(_row(catalog.RefNbr, now, RefNbr=ref_nbr, DocType="IN"))
-                balances[cust_id] += amt
+                balances[cust_id] += _rounded(amount, cfg.cury_dec_pl)
     _insert(conn, catalog.Batch, batches)
     counts["invoices"] = _insert(conn, catalog.ARDoc, docs)
     _insert_artran(conn, trans)
@@ -559,8 +564,8 @@ def _seed(
                 CpnyID=cfg.cpny_id,
                 CustID=cust_id,
                 CuryID=cfg.base_cury_id,
-                CurrBal=round(bal, cfg.cury_dec_pl),
-                AgeBal00=round(bal, cfg.cury_dec_pl),
+                CurrBal=_money(bal, cfg.cury_dec_pl),
+                AgeBal00=_money(bal, cfg.cury_dec_pl),
                 PerNbr=per_nbr,
             )
             for cust_id, bal in sorted(balances.items())

@@ -38,19 +38,16 @@ def run_chargeback_import(dag_id: str) -> dict[str, Any]:
     from paytrace_sl import settings
     from paytrace_sl.chargebacks.flow import import_inbox
     from paytrace_sl.logging_setup import install_redaction
+    from paytrace_sl.pipeline.context import engine_for
     from paytrace_sl.pipeline.mapping import load_mapping
-    from paytrace_sl.sl.engine import create_sl_engine
 
     install_redaction()
     context = get_current_context()
     cfg = pipeline_config(dag_id)
-    engine = create_sl_engine(cfg.sl_url)
-    try:
+    with engine_for(cfg) as engine:
         return import_inbox(
             engine,
             settings.chargebacks_dir(),
             load_mapping(cfg.mapping_path),
             run_id=pipeline_run_id(dag_id, str(context["run_id"])),
         )
-    finally:
-        engine.dispose()

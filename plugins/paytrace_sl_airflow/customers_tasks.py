@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from paytrace_sl_airflow.dag_support import pipeline_config, pipeline_run_id, window_from_context, with_try
-
-log = logging.getLogger(__name__)
+from paytrace_sl_airflow.dag_support import run_window_step
 
 DAG_ID = "paytrace_customers_to_sl"
 
@@ -26,24 +23,9 @@ CUSTOMER_TASKS: dict[str, str] = {
 
 def run_customer_step(step: str, dag_id: str = DAG_ID) -> dict[str, Any]:
     """Run one customer step for the current task's window and run id; returns its small summary."""
-    from airflow.sdk import get_current_context
-
     from paytrace_sl.customers import steps
-    from paytrace_sl.logging_setup import install_redaction
-    from paytrace_sl.pipeline.bookkeeping import record_failure
 
-    install_redaction()
-    context = get_current_context()
-    cfg = with_try(pipeline_config(dag_id), context)
-    window = window_from_context(context, cfg.timezone)
-    run_id = pipeline_run_id(dag_id, str(context["run_id"]))
-    log.info("%s for %s (run %s)", step, window.label, run_id)
-    try:
-        return dict(steps.CUSTOMER_STEPS)[step](cfg, window, run_id)
-    except Exception as exc:
-        if step == "summarize":
-            record_failure(cfg, window, run_id, exc)
-        raise
+    return run_window_step(dag_id, step, dict(steps.CUSTOMER_STEPS), ("summarize",))
 
 
 def customer_task(step: str) -> Any:

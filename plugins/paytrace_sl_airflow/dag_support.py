@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES, SETTLEMENT_STEP_NAMES
@@ -265,12 +265,17 @@ def window_from_context(context: Mapping[str, Any], tz_name: str) -> Window:
     return Window(start, end, tz_name)
 
 
-def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
-    """Run one library step for the current task's window and run id; returns its small summary."""
+def run_window_step(
+    dag_id: str,
+    step: str,
+    steps: Mapping[str, Callable[[Any, Window, str], dict[str, Any]]],
+    summary_steps: Collection[str],
+) -> dict[str, Any]:
+    """Run ``steps[step]`` for the current task's window, try and run id; returns its small summary.
+    A failing summary step (one of ``summary_steps``) records the failed attempt in ``xPTRun`` first."""
     from airflow.sdk import get_current_context
 
     from paytrace_sl.logging_setup import install_redaction
-    from paytrace_sl.pipeline import runner
     from paytrace_sl.pipeline.bookkeeping import record_failure
 
     install_redaction()
@@ -278,14 +283,21 @@ def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
     cfg = with_try(pipeline_config(dag_id), context)
     window = window_from_context(context, cfg.timezone)
     run_id = pipeline_run_id(dag_id, str(context["run_id"]))
-    steps = dict(runner.PAYMENT_STEPS) | dict(runner.SETTLEMENT_STEPS)
     log.info("%s for %s (run %s)", step, window.label, run_id)
     try:
         return steps[step](cfg, window, run_id)
     except Exception as exc:
-        if step in ("summarize", "settle_summarize"):
+        if step in summary_steps:
             record_failure(cfg, window, run_id, exc)
         raise
+
+
+def run_payment_step(step: str, dag_id: str) -> dict[str, Any]:
+    """Run one payment or settlement step of :mod:`paytrace_sl.pipeline.runner` (:func:`run_window_step`)."""
+    from paytrace_sl.pipeline import runner
+
+    steps = dict(runner.PAYMENT_STEPS) | dict(runner.SETTLEMENT_STEPS)
+    return run_window_step(dag_id, step, steps, ("summarize", "settle_summarize"))
 
 
 def run_replay(dag_id: str) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from urllib.parse import urlencode, urlsplit
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
 
 from paytrace_sl.review.store import ReviewItem, list_items, reason_counts
-from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.suggestion import Suggester, Suggestion
+from paytrace_sl_airflow.page_support import sl_engines
 
 URL_PREFIX = "/paytrace-sl-review"
 EDIT_DAGS = ("paytrace_payments_to_sl", "paytrace_sl_replay")
@@ -200,28 +201,13 @@ def create_review_app(
     (resolved per request), the logged-in Airflow user, :func:`paytrace_sl.review.suggest.default_suggester`.
     Tests pass ``actor`` (a dependency returning an :class:`Actor`) instead of a logged-in user."""
     from paytrace_sl.review.suggest import default_suggester
+    from paytrace_sl.sl.own_tables import install
 
     actor_dep = actor or airflow_actor()
     build_suggester = suggester or default_suggester
     app = FastAPI(title="paytrace-sl review", docs_url=None, redoc_url=None, openapi_url=None)
     router = APIRouter()
-    engines: dict[str, sa.Engine] = {}
-
-    def engine() -> sa.Engine:
-        if callable(sl_url):
-            url = sl_url()
-        elif sl_url:
-            url = sl_url
-        else:
-            from paytrace_sl_airflow.ui_plugin import default_sl_url
-
-            url = default_sl_url()
-        if url not in engines:
-            from paytrace_sl.sl.own_tables import install
-
-            engines[url] = create_sl_engine(url)
-            install(engines[url])
-        return engines[url]
+    engine = sl_engines(sl_url, prepare=install)  # the workbench writes: our tables first
 
     def config() -> Any:
         if pipeline_config is not None:
@@ -274,11 +260,14 @@ def create_review_app(
             ],
         }
 
-    def require_edit(who: Actor) -> None:
+    async def acting_form(request: Request, who: Actor) -> FormData:
+        """The posted form of a user allowed to act (same origin, edit rights on the DAGs), else 403."""
+        _same_origin(request)
         if not who.can_edit:
             raise HTTPException(
                 status_code=403, detail="acting on review items needs edit rights on the DAGs"
             )
+        return await request.form()
 
     @router.post("/items/{item_id}/resolve")
     async def resolve_item(
@@ -291,9 +280,7 @@ def create_review_app(
         from paytrace_sl.review.resolve import resolve
         from paytrace_sl.review.store import ReviewError
 
-        _same_origin(request)
-        require_edit(who)
-        form = await request.form()
+        form = await acting_form(request, who)
         customer = str(form.get("customer") or "").strip()
         invoice = str(form.get("invoice") or "").strip() or None
         remember = str(form.get("remember") or "") == "1"
@@ -323,9 +310,7 @@ def create_review_app(
     ) -> RedirectResponse:
         from paytrace_sl.review.store import ReviewError, dismiss
 
-        _same_origin(request)
-        require_edit(who)
-        form = await request.form()
+        form = await acting_form(request, who)
         try:
             item = dismiss(engine(), item_id, who=f"airflow:{who.name}", why=str(form.get("why") or ""))
         except ReviewError as exc:

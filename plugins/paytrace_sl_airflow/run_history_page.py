@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse
 
 from paytrace_sl.pipeline.run_history import Attempt, history
 from paytrace_sl.sl.catalog import live_table_names
-from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTRun
+from paytrace_sl_airflow.page_support import read_or_error, sl_engines
 
 URL_PREFIX = "/paytrace-sl-runs"
 DEFAULT_LIMIT = 200
@@ -123,26 +123,10 @@ def create_app(*, sl_url: Callable[[], str] | str | None = None, require_login: 
         dependencies.append(Depends(requires_authenticated()))
     app = FastAPI(title="paytrace-sl run history", docs_url=None, redoc_url=None, openapi_url=None)
     router = APIRouter(dependencies=dependencies)
-    engines: dict[str, sa.Engine] = {}
-
-    def engine() -> sa.Engine:
-        if callable(sl_url):
-            url = sl_url()
-        elif sl_url:
-            url = sl_url
-        else:
-            from paytrace_sl_airflow.ui_plugin import default_sl_url
-
-            url = default_sl_url()
-        if url not in engines:
-            engines[url] = create_sl_engine(url)
-        return engines[url]
+    engine = sl_engines(sl_url)
 
     def read(dag_id: str | None, limit: int) -> tuple[dict[str, Any] | None, str]:
-        try:
-            return read_history(engine(), dag_id, limit), ""
-        except Exception as exc:  # show the operator what is wrong instead of a bare 500
-            return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return read_or_error(lambda: read_history(engine(), dag_id, limit))
 
     @router.get("/", response_class=HTMLResponse)
     def index(

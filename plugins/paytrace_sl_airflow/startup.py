@@ -22,6 +22,7 @@ from paytrace_sl.settings import (
     SL_CONN_ID,
     SL_URL_ENV,
     SL_URL_FILE_ENV,
+    ConfigurationError,
     environ,
     variable,
     variable_key,
@@ -48,7 +49,7 @@ def seed_variables(values: dict[str, str]) -> list[str]:
         for name, value in values.items():
             key = variable_key(name)
             if key is None:
-                raise ValueError(f"{name} is not a setting an Airflow Variable may give")
+                raise ConfigurationError(f"{name} is not a setting an Airflow Variable may give")
             exists = session.query(Variable).filter(Variable.key.in_([key, key.upper()])).first()
             if exists is None:
                 session.add(Variable(key=key, val=value))
@@ -71,7 +72,7 @@ def banner_lines() -> list[str]:
     from sqlalchemy.engine import make_url
 
     from paytrace_sl.paytrace.config import PayTraceSettings
-    from paytrace_sl.settings import ConfigurationError, resolve_sl_url
+    from paytrace_sl.settings import resolve_sl_url
     from paytrace_sl_airflow.hooks import airflow_connection
 
     lines: list[str] = []

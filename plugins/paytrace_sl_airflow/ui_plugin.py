@@ -29,9 +29,10 @@ from paytrace_sl.pipeline.gx_docs import VENDOR_DIR, assets_dir, localize_html
 from paytrace_sl.settings import gx_dir as settings_gx_dir
 from paytrace_sl.settings import reports_dir as settings_reports_dir
 from paytrace_sl.sl.catalog import live_table_names
-from paytrace_sl.sl.engine import create_sl_engine
 from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 from paytrace_sl_airflow.customers_page import expiring_section, expiring_status
+from paytrace_sl_airflow.page_support import default_sl_url as default_sl_url  # its old home
+from paytrace_sl_airflow.page_support import read_or_error, sl_engines
 from paytrace_sl_airflow.recurring import recurring_section_html, recurring_status
 
 URL_PREFIX = "/paytrace-sl"
@@ -62,15 +63,6 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f
 .status{padding:8px 12px;border-radius:4px;font-weight:bold;display:inline-block}
 .ok{background:#e7f5e9;color:#1e6b2a}.bad{background:#fbeaea;color:#8a1f1f}.muted{color:#666;font-size:12px}
 """
-
-
-def default_sl_url() -> str:
-    """``SL_DATABASE_URL``, else the ``dynamics_sl_default`` connection read through Airflow: the same
-    resolver (``paytrace_sl.settings.resolve_sl_url``) the DAG tasks and the CLI use."""
-    from paytrace_sl.settings import resolve_sl_url
-    from paytrace_sl_airflow.hooks import airflow_connection
-
-    return resolve_sl_url(None, lookup=airflow_connection)
 
 
 def list_reports(root: Path) -> list[dict[str, Any]]:
@@ -311,13 +303,7 @@ def create_app(
         dependencies.append(Depends(requires_authenticated()))
     app = FastAPI(title="paytrace-sl reconciliation", docs_url=None, redoc_url=None, openapi_url=None)
     router = APIRouter(dependencies=dependencies)
-    engines: dict[str, sa.Engine] = {}
-
-    def engine() -> sa.Engine:
-        url = sl_url() if callable(sl_url) else (sl_url or default_sl_url())
-        if url not in engines:
-            engines[url] = create_sl_engine(url)
-        return engines[url]
+    engine = sl_engines(sl_url)
 
     def root() -> Path:
         return reports_dir or settings_reports_dir()
@@ -326,10 +312,7 @@ def create_app(
         return docs_dir or settings_gx_dir() / "data_docs"
 
     def status_or_error() -> tuple[dict[str, Any] | None, str]:
-        try:
-            return read_status(engine()), ""
-        except Exception as exc:  # show the operator what is wrong instead of a bare 500
-            return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return read_or_error(lambda: read_status(engine()))
 
     @router.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
@@ -346,10 +329,7 @@ def create_app(
     def fraud() -> HTMLResponse:  # fraud alerts page (fraud_page.py, docs/fraud.md)
         from paytrace_sl_airflow.fraud_page import fraud_page, read_fraud
 
-        try:
-            data, error = read_fraud(engine()), ""
-        except Exception as exc:  # the same contract as the status page: say what is wrong
-            data, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        data, error = read_or_error(lambda: read_fraud(engine()))
         return HTMLResponse(fraud_page(data, error, _STYLE))
 
     @router.get("/api/fraud")
