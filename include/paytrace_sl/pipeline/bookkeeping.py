@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.pipeline import run_history
 from paytrace_sl.pipeline.config import PipelineConfig
 from paytrace_sl.pipeline.dead_letters import DeadLetter
 from paytrace_sl.pipeline.notify import Notification, notify
@@ -168,20 +169,8 @@ def record_reviews(engine: sa.Engine, run_id: str, reviews: Iterable[Mapping[str
     return len(rows)
 
 
-def record_run(
-    engine: sa.Engine,
-    run_id: str,
-    dag_id: str,
-    window: Window | None,
-    status: str,
-    counts: Mapping[str, Any],
-    error: str | None = None,
-    try_number: int | None = None,
-) -> None:
-    """The run's attempt in ``xPTRun`` (every attempt kept: :mod:`paytrace_sl.pipeline.run_history`)."""
-    from paytrace_sl.pipeline import run_history
-
-    run_history.record(engine, run_id, dag_id, window, status, counts, error, try_number)
+record_run = run_history.record
+"""The run's attempt in ``xPTRun`` (every attempt kept): :func:`paytrace_sl.pipeline.run_history.record`."""
 
 
 def mark_run_started(engine: sa.Engine, cfg: PipelineConfig, window: Window | None, run_id: str) -> None:
