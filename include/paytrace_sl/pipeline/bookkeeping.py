@@ -33,33 +33,40 @@ def _payload_hash(payload: str) -> str:
 
 
 def record_dead_letters(engine: sa.Engine, run_id: str, letters: Sequence[DeadLetter]) -> int:
-    """Insert dead letters not already open for the same record and payload; returns rows inserted."""
+    """Insert dead letters not already open for the same record and payload; returns rows inserted.
+
+    One query per 1,000 letters for the open ones and one bulk insert (not a query and an insert each)."""
     from paytrace_sl.sl.own_tables import xPTDeadLetter as t
 
-    inserted = 0
+    new: dict[str, tuple[str, DeadLetter]] = {}  # payload hash → (payload, letter); first of a repeat wins
+    for letter in letters:
+        payload = json.dumps(letter.payload, sort_keys=True, default=str)
+        new.setdefault(_payload_hash(payload + "|" + letter.reason), (payload, letter))
     with engine.begin() as conn:
-        for letter in letters:
-            payload = json.dumps(letter.payload, sort_keys=True, default=str)
-            digest = _payload_hash(payload + "|" + letter.reason)
-            exists = conn.execute(
-                sa.select(t.c.id).where(t.c.payload_hash == digest, t.c.replayed_at.is_(None)).limit(1)
-            ).first()
-            if exists:
-                continue
-            conn.execute(
-                sa.insert(t).values(
-                    transaction_id=letter.transaction_id,
-                    source=letter.source,
-                    payload=payload,
-                    payload_hash=digest,
-                    reason=letter.reason[:500],
-                    failed_checks=json.dumps(list(letter.failed_checks)) if letter.failed_checks else None,
-                    run_id=run_id,
-                    created_at=_now(),
+        digests = list(new)
+        for i in range(0, len(digests), 1000):
+            for (digest,) in conn.execute(
+                sa.select(t.c.payload_hash).where(
+                    t.c.payload_hash.in_(digests[i : i + 1000]), t.c.replayed_at.is_(None)
                 )
-            )
-            inserted += 1
-    return inserted
+            ):
+                new.pop(digest, None)
+        rows = [
+            {
+                "transaction_id": letter.transaction_id,
+                "source": letter.source,
+                "payload": payload,
+                "payload_hash": digest,
+                "reason": letter.reason[:500],
+                "failed_checks": json.dumps(list(letter.failed_checks)) if letter.failed_checks else None,
+                "run_id": run_id,
+                "created_at": _now(),
+            }
+            for digest, (payload, letter) in new.items()
+        ]
+        if rows:
+            conn.execute(sa.insert(t), rows)
+    return len(rows)
 
 
 def _existing_pairs(
