@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paytrace_sl.reconcile.chargebacks import CaseCheck
 
 CENT = Decimal("0.01")
 
@@ -187,6 +190,8 @@ class ReconReport:
     exceptions: tuple[ReconException, ...]
     transactions_checked: int
     notes: tuple[str, ...] = ()
+    # the range's chargeback case stages as checked against SL (the report's chargebacks table)
+    chargeback_cases: tuple[CaseCheck, ...] = ()
 
     @property
     def unexplained(self) -> tuple[ReconException, ...]:

@@ -542,10 +542,8 @@ def build_report_data(
 
     # ---- chargeback cases and their stages (reconcile/chargebacks.py)
     from paytrace_sl.reconcile.chargebacks import COLUMNS as CB_COLUMNS
-    from paytrace_sl.reconcile.chargebacks import chargeback_checks
 
-    with engine.connect() as conn:
-        cases = chargeback_checks(conn, start, end)
+    cases = recon.chargeback_cases  # checked once, by reconcile()
     data.tables["chargebacks"] = Table(
         "chargebacks",
         "Chargebacks and retrievals: each case stage and its SL documents",
