@@ -7,7 +7,7 @@ changed (:func:`mark_changed_days`, one ``xPTReportStale`` row per report); the 
 report step rewrites up to :data:`REFRESH_PER_RUN` of them, oldest mark first
 (:func:`refresh_stale`), and each rewritten report says when it was brought up to date and why.
 
-Report directories are named ``<day>`` or ``<first day>_<last day>`` (``runner.report_dir_name``);
+Report directories are named ``<day>`` or ``<first day>_<last day>`` (``flows.settlements.report_dir_name``);
 only directories that hold a ``report.html`` are marked — a day without a report gets one from its own
 settlement run.
 """
