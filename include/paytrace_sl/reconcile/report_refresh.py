@@ -83,7 +83,6 @@ def mark_stale(
     """Mark ``reports`` stale (a report already marked keeps its first mark); returns the names marked now."""
     if not reports:
         return []
-    marked: list[str] = []
     with engine.begin() as conn:
         present = {
             str(r[0])
@@ -93,19 +92,23 @@ def mark_stale(
                 )
             )
         }
-        for name in sorted(set(reports) - present):
-            first, last = reports[name]
+        marked = sorted(set(reports) - present)
+        if marked:
+            now = utcnow()
             conn.execute(
-                sa.insert(xPTReportStale).values(
-                    report_name=name,
-                    first_day=first,
-                    last_day=last,
-                    reason=reason[:500],
-                    marked_by=run_id,
-                    marked_at=utcnow(),
-                )
+                sa.insert(xPTReportStale),
+                [
+                    {
+                        "report_name": name,
+                        "first_day": reports[name][0],
+                        "last_day": reports[name][1],
+                        "reason": reason[:500],
+                        "marked_by": run_id,
+                        "marked_at": now,
+                    }
+                    for name in marked
+                ],
             )
-            marked.append(name)
     if marked:
         log.info("reports out of date after %s: %s", reason, ", ".join(marked))
     return marked
