@@ -314,6 +314,7 @@ def reconcile(
         transactions_checked=len(side.transactions),
         notes=(*side.notes, *books_notes),
         chargeback_cases=tuple(cases),
+        transactions=tuple(side.transactions),
     )
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from paytrace_sl.paytrace.records import Transaction
     from paytrace_sl.reconcile.chargebacks import CaseCheck
 
 CENT = Decimal("0.01")
@@ -192,6 +193,8 @@ class ReconReport:
     notes: tuple[str, ...] = ()
     # the range's chargeback case stages as checked against SL (the report's chargebacks table)
     chargeback_cases: tuple[CaseCheck, ...] = ()
+    # PayTrace's transactions of the range that were reconciled (the report's per-transaction tables)
+    transactions: tuple[Transaction, ...] = ()
 
     @property
     def unexplained(self) -> tuple[ReconException, ...]:
