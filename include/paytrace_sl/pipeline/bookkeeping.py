@@ -15,16 +15,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from paytrace_sl.pipeline import run_history
 from paytrace_sl.pipeline.config import PipelineConfig
 from paytrace_sl.pipeline.dead_letters import DeadLetter
 from paytrace_sl.pipeline.notify import Notification, notify
 from paytrace_sl.pipeline.windows import Window
+from paytrace_sl.sl.own_tables import utcnow, xPTDeadLetter, xPTLedger, xPTRecon, xPTReview, xPTRun, xPTSkip
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _payload_hash(payload: str) -> str:
@@ -32,33 +30,40 @@ def _payload_hash(payload: str) -> str:
 
 
 def record_dead_letters(engine: sa.Engine, run_id: str, letters: Sequence[DeadLetter]) -> int:
-    """Insert dead letters not already open for the same record and payload; returns rows inserted."""
-    from paytrace_sl.sl.own_tables import xPTDeadLetter as t
+    """Insert dead letters not already open for the same record and payload; returns rows inserted.
 
-    inserted = 0
+    One query per 1,000 letters for the open ones and one bulk insert (not a query and an insert each)."""
+    t = xPTDeadLetter
+
+    new: dict[str, tuple[str, DeadLetter]] = {}  # payload hash → (payload, letter); first of a repeat wins
+    for letter in letters:
+        payload = json.dumps(letter.payload, sort_keys=True, default=str)
+        new.setdefault(_payload_hash(payload + "|" + letter.reason), (payload, letter))
     with engine.begin() as conn:
-        for letter in letters:
-            payload = json.dumps(letter.payload, sort_keys=True, default=str)
-            digest = _payload_hash(payload + "|" + letter.reason)
-            exists = conn.execute(
-                sa.select(t.c.id).where(t.c.payload_hash == digest, t.c.replayed_at.is_(None)).limit(1)
-            ).first()
-            if exists:
-                continue
-            conn.execute(
-                sa.insert(t).values(
-                    transaction_id=letter.transaction_id,
-                    source=letter.source,
-                    payload=payload,
-                    payload_hash=digest,
-                    reason=letter.reason[:500],
-                    failed_checks=json.dumps(list(letter.failed_checks)) if letter.failed_checks else None,
-                    run_id=run_id,
-                    created_at=_now(),
+        digests = list(new)
+        for i in range(0, len(digests), 1000):
+            for (digest,) in conn.execute(
+                sa.select(t.c.payload_hash).where(
+                    t.c.payload_hash.in_(digests[i : i + 1000]), t.c.replayed_at.is_(None)
                 )
-            )
-            inserted += 1
-    return inserted
+            ):
+                new.pop(digest, None)
+        rows = [
+            {
+                "transaction_id": letter.transaction_id,
+                "source": letter.source,
+                "payload": payload,
+                "payload_hash": digest,
+                "reason": letter.reason[:500],
+                "failed_checks": json.dumps(list(letter.failed_checks)) if letter.failed_checks else None,
+                "run_id": run_id,
+                "created_at": utcnow(),
+            }
+            for digest, (payload, letter) in new.items()
+        ]
+        if rows:
+            conn.execute(sa.insert(t), rows)
+    return len(rows)
 
 
 def _existing_pairs(
@@ -97,7 +102,7 @@ def record_skips(engine: sa.Engine, run_id: str, skips: Iterable[Mapping[str, An
 
 
 def _insert_skips(engine: sa.Engine, run_id: str, items: Sequence[tuple[int, str, Mapping[str, Any]]]) -> int:
-    from paytrace_sl.sl.own_tables import xPTSkip as t
+    t = xPTSkip
 
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":  # WAL: take the write lock before reading, or the insert of a
@@ -115,7 +120,7 @@ def _insert_skips(engine: sa.Engine, run_id: str, items: Sequence[tuple[int, str
                     "reason": str(skip.get("reason", code))[:500],
                     "paytrace_state": str(skip.get("paytrace_state", ""))[:40] or None,
                     "run_id": run_id,
-                    "created_at": _now(),
+                    "created_at": utcnow(),
                 }
             )
         if rows:
@@ -125,7 +130,7 @@ def _insert_skips(engine: sa.Engine, run_id: str, items: Sequence[tuple[int, str
 
 def record_reviews(engine: sa.Engine, run_id: str, reviews: Iterable[Mapping[str, Any]]) -> int:
     """Open review items, once per (transaction, reason code) while unresolved."""
-    from paytrace_sl.sl.own_tables import xPTReview as t
+    t = xPTReview
 
     items = [
         (
@@ -160,7 +165,7 @@ def record_reviews(engine: sa.Engine, run_id: str, reviews: Iterable[Mapping[str
                     "reason": str(item.get("reason", code))[:500],
                     "details": json.dumps(item.get("details") or {}, sort_keys=True, default=str),
                     "run_id": run_id,
-                    "created_at": _now(),
+                    "created_at": utcnow(),
                 }
             )
         if rows:
@@ -168,20 +173,8 @@ def record_reviews(engine: sa.Engine, run_id: str, reviews: Iterable[Mapping[str
     return len(rows)
 
 
-def record_run(
-    engine: sa.Engine,
-    run_id: str,
-    dag_id: str,
-    window: Window | None,
-    status: str,
-    counts: Mapping[str, Any],
-    error: str | None = None,
-    try_number: int | None = None,
-) -> None:
-    """The run's attempt in ``xPTRun`` (every attempt kept: :mod:`paytrace_sl.pipeline.run_history`)."""
-    from paytrace_sl.pipeline import run_history
-
-    run_history.record(engine, run_id, dag_id, window, status, counts, error, try_number)
+record_run = run_history.record
+"""The run's attempt in ``xPTRun`` (every attempt kept): :func:`paytrace_sl.pipeline.run_history.record`."""
 
 
 def mark_run_started(engine: sa.Engine, cfg: PipelineConfig, window: Window | None, run_id: str) -> None:
@@ -223,7 +216,7 @@ def recent_window_counts(
     engine: sa.Engine, dag_id: str, window: Window, run_id: str, limit: int = 20
 ) -> list[int]:
     """Checked-row counts of recent successful runs with windows of the same length (anomaly history)."""
-    from paytrace_sl.sl.own_tables import xPTRun as t
+    t = xPTRun
 
     with engine.connect() as conn:
         rows = conn.execute(
@@ -257,7 +250,6 @@ def totals(engine: sa.Engine, run_ids: Sequence[str] | None = None) -> dict[str,
     ``review`` counts every review item (as the per-run summaries do); ``posted_with_note`` is the part
     of it on documents that were posted (the document is in ``posted`` too), the rest wait unposted.
     """
-    from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTLedger, xPTRecon, xPTReview, xPTSkip
 
     def scoped(table: sa.Table) -> Any:
         return table.c.run_id.in_(list(run_ids)) if run_ids is not None else sa.true()
@@ -333,7 +325,7 @@ def totals(engine: sa.Engine, run_ids: Sequence[str] | None = None) -> dict[str,
 
 
 def open_dead_letters(engine: sa.Engine, ids: Sequence[int]) -> list[dict[str, Any]]:
-    from paytrace_sl.sl.own_tables import xPTDeadLetter as t
+    t = xPTDeadLetter
 
     with engine.connect() as conn:
         rows = (
@@ -350,7 +342,7 @@ def open_dead_letters(engine: sa.Engine, ids: Sequence[int]) -> list[dict[str, A
 
 def mark_replayed(engine: sa.Engine, run_id: str, transaction_ids: Iterable[int], before: dt.datetime) -> int:
     """Close open dead letters (created before this replay) of transactions that now passed the checks."""
-    from paytrace_sl.sl.own_tables import xPTDeadLetter as t
+    t = xPTDeadLetter
 
     ids = sorted(set(transaction_ids))
     closed = 0
@@ -363,7 +355,7 @@ def mark_replayed(engine: sa.Engine, run_id: str, transaction_ids: Iterable[int]
                     t.c.replayed_at.is_(None),
                     t.c.created_at < before,
                 )
-                .values(replayed_at=_now(), replay_run_id=run_id)
+                .values(replayed_at=utcnow(), replay_run_id=run_id)
             )
             closed += int(result.rowcount or 0)
     return closed

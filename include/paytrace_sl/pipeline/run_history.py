@@ -74,6 +74,16 @@ def _latest(conn: sa.Connection, dag_id: str, run_id: str) -> tuple[int, str] | 
     return None if row is None else (int(row[0]), str(row[1]))
 
 
+def _attempt(dag_id: str, run_id: str, try_number: int) -> sa.ColumnElement[bool]:
+    """The ``xPTRun`` row of one attempt (its key)."""
+    return sa.and_(xPTRun.c.dag_id == dag_id, xPTRun.c.run_id == run_id, xPTRun.c.try_number == try_number)
+
+
+def _next_number(latest: tuple[int, str] | None, try_number: int | None) -> int:
+    """A new attempt's number: Airflow's try, but never at or below the run's latest attempt."""
+    return max(try_number or 1, (latest[0] + 1) if latest else 1)
+
+
 def _window_values(window: Window | None) -> dict[str, Any]:
     return {"window_start": window.start if window else None, "window_end": window.end if window else None}
 
@@ -96,16 +106,14 @@ def start_attempt(
             and try_number <= latest[0]
         ):
             conn.execute(
-                sa.update(xPTRun)
-                .where(xPTRun.c.dag_id == dag_id, xPTRun.c.run_id == run_id, xPTRun.c.try_number == latest[0])
-                .values(**_window_values(window))
+                sa.update(xPTRun).where(_attempt(dag_id, run_id, latest[0])).values(**_window_values(window))
             )
             return latest[0]
-        number = max(try_number or 1, (latest[0] + 1) if latest else 1)
+        number = _next_number(latest, try_number)
         if latest is not None and latest[1] == "running":
             conn.execute(
                 sa.update(xPTRun)
-                .where(xPTRun.c.dag_id == dag_id, xPTRun.c.run_id == run_id, xPTRun.c.try_number == latest[0])
+                .where(_attempt(dag_id, run_id, latest[0]))
                 .values(
                     status="interrupted",
                     finished_at=now,
@@ -151,13 +159,9 @@ def finish_attempt(
     with engine.begin() as conn:
         latest = _latest(conn, dag_id, run_id)
         if latest is not None and latest[1] == "running":
-            conn.execute(
-                sa.update(xPTRun)
-                .where(xPTRun.c.dag_id == dag_id, xPTRun.c.run_id == run_id, xPTRun.c.try_number == latest[0])
-                .values(**values)
-            )
+            conn.execute(sa.update(xPTRun).where(_attempt(dag_id, run_id, latest[0])).values(**values))
             return latest[0]
-        number = max(try_number or 1, (latest[0] + 1) if latest else 1)
+        number = _next_number(latest, try_number)
         values.setdefault("window_start", None)
         values.setdefault("window_end", None)
         conn.execute(

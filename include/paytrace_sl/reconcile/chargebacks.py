@@ -135,35 +135,29 @@ def chargeback_checks(conn: sa.Connection, start: dt.date, end: dt.date) -> list
 def chargeback_exceptions(checks: list[CaseCheck]) -> list[ReconException]:
     out: list[ReconException] = []
     for c in checks:
-        key = f"chargeback:{c.case_number}:{c.transaction_id}:{c.stage}"
         if c.problem:
-            out.append(
-                ReconException(
-                    kind="chargeback_sl_mismatch",
-                    reason=f"chargeback case {c.case_number} {c.stage}: {c.problem}",
-                    action="compare the case's SL batch with xPTChargeback; correct SL or re-import the file",
-                    explained=False,
-                    transaction_id=c.transaction_id,
-                    ledger_key=key,
-                    sl_ref=c.sl_document,
-                    amount=c.amount,
-                    day=c.case_date,
-                )
-            )
+            kind, explained = "chargeback_sl_mismatch", False
+            reason = f"chargeback case {c.case_number} {c.stage}: {c.problem}"
+            action = "compare the case's SL batch with xPTChargeback; correct SL or re-import the file"
         elif c.stage == "lost" and c.dm_open:
-            out.append(
-                ReconException(
-                    kind="chargeback_lost_open",
-                    reason=f"chargeback case {c.case_number} lost: {c.sl_document} of customer {c.cust_id}",
-                    action="decide the write-off or collect from the customer (review queue)",
-                    explained=True,
-                    transaction_id=c.transaction_id,
-                    ledger_key=key,
-                    sl_ref=c.sl_document,
-                    amount=c.amount,
-                    day=c.case_date,
-                )
+            kind, explained = "chargeback_lost_open", True
+            reason = f"chargeback case {c.case_number} lost: {c.sl_document} of customer {c.cust_id}"
+            action = "decide the write-off or collect from the customer (review queue)"
+        else:
+            continue
+        out.append(
+            ReconException(
+                kind=kind,
+                reason=reason,
+                action=action,
+                explained=explained,
+                transaction_id=c.transaction_id,
+                ledger_key=f"chargeback:{c.case_number}:{c.transaction_id}:{c.stage}",
+                sl_ref=c.sl_document,
+                amount=c.amount,
+                day=c.case_date,
             )
+        )
     return out
 
 

@@ -303,8 +303,8 @@ def reconcile(
     books_exceptions, books_notes = books_checks(side.transactions, docs, why, tz, mapping)
     exceptions += books_exceptions
     exceptions += chargeback_exceptions(cases)
-    if chargeback_note(cases):
-        books_notes = [*books_notes, chargeback_note(cases)]
+    if cases_note := chargeback_note(cases):
+        books_notes = [*books_notes, cases_note]
     return ReconReport(
         start=start,
         end=end,
@@ -313,6 +313,8 @@ def reconcile(
         exceptions=tuple(sorted(exceptions, key=lambda e: e.sort_key)),
         transactions_checked=len(side.transactions),
         notes=(*side.notes, *books_notes),
+        chargeback_cases=tuple(cases),
+        transactions=tuple(side.transactions),
     )
 
 

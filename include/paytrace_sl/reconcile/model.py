@@ -9,7 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paytrace_sl.paytrace.records import Transaction
+    from paytrace_sl.reconcile.chargebacks import CaseCheck
 
 CENT = Decimal("0.01")
 
@@ -187,6 +191,10 @@ class ReconReport:
     exceptions: tuple[ReconException, ...]
     transactions_checked: int
     notes: tuple[str, ...] = ()
+    # the range's chargeback case stages as checked against SL (the report's chargebacks table)
+    chargeback_cases: tuple[CaseCheck, ...] = ()
+    # PayTrace's transactions of the range that were reconciled (the report's per-transaction tables)
+    transactions: tuple[Transaction, ...] = ()
 
     @property
     def unexplained(self) -> tuple[ReconException, ...]:

@@ -35,7 +35,7 @@ import paytrace_sl
 from paytrace_sl.paytrace.records import Transaction
 from paytrace_sl.pipeline.settlement import classify
 from paytrace_sl.reconcile.charts import bar_chart
-from paytrace_sl.reconcile.engine import ReconOptions, from_landing, reconcile
+from paytrace_sl.reconcile.engine import ReconOptions, reconcile
 from paytrace_sl.reconcile.model import ReconReport
 from paytrace_sl.reconcile.sl_state import PostedDoc, load_posted_docs, why_not_posted
 from paytrace_sl.review.store import closed_between
@@ -132,7 +132,10 @@ def build_report_data(
     now: dt.datetime | None = None,
     out_dir: Path | None = None,
 ) -> ReportData:
-    """Collect every table of the report (no files written)."""
+    """Collect every table of the report (no files written).
+
+    ``recon``: a :func:`reconcile` result for the same range (computed here when None); its PayTrace
+    transactions and chargeback case stages fill the report's tables, so neither is read twice."""
     opts = options or ReconOptions(
         timezone=getattr(mapping, "timezone", "America/Los_Angeles"),
         expect_settlement=bool(getattr(mapping, "settlement_planned", False)),
@@ -150,13 +153,7 @@ def build_report_data(
     )
     as_of = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
     with engine.connect() as conn:
-        if paytrace_client is not None:
-            from paytrace_sl.reconcile.engine import from_client
-
-            side = from_client(paytrace_client, start, end, tz)
-        else:
-            side = from_landing(conn, landing_dir, start, end, tz)
-        txs = list(side.transactions)
+        txs = list(recon.transactions)  # PayTrace's side as reconcile() read it (not fetched a second time)
         ids = [t.transaction_id for t in txs]
         docs = {
             d.ledger_key: d
@@ -542,10 +539,8 @@ def build_report_data(
 
     # ---- chargeback cases and their stages (reconcile/chargebacks.py)
     from paytrace_sl.reconcile.chargebacks import COLUMNS as CB_COLUMNS
-    from paytrace_sl.reconcile.chargebacks import chargeback_checks
 
-    with engine.connect() as conn:
-        cases = chargeback_checks(conn, start, end)
+    cases = recon.chargeback_cases  # checked once, by reconcile()
     data.tables["chargebacks"] = Table(
         "chargebacks",
         "Chargebacks and retrievals: each case stage and its SL documents",

@@ -7,7 +7,7 @@ changed (:func:`mark_changed_days`, one ``xPTReportStale`` row per report); the 
 report step rewrites up to :data:`REFRESH_PER_RUN` of them, oldest mark first
 (:func:`refresh_stale`), and each rewritten report says when it was brought up to date and why.
 
-Report directories are named ``<day>`` or ``<first day>_<last day>`` (``runner.report_dir_name``);
+Report directories are named ``<day>`` or ``<first day>_<last day>`` (``flows.settlements.report_dir_name``);
 only directories that hold a ``report.html`` are marked — a day without a report gets one from its own
 settlement run.
 """
@@ -83,7 +83,6 @@ def mark_stale(
     """Mark ``reports`` stale (a report already marked keeps its first mark); returns the names marked now."""
     if not reports:
         return []
-    marked: list[str] = []
     with engine.begin() as conn:
         present = {
             str(r[0])
@@ -93,19 +92,23 @@ def mark_stale(
                 )
             )
         }
-        for name in sorted(set(reports) - present):
-            first, last = reports[name]
+        marked = sorted(set(reports) - present)
+        if marked:
+            now = utcnow()
             conn.execute(
-                sa.insert(xPTReportStale).values(
-                    report_name=name,
-                    first_day=first,
-                    last_day=last,
-                    reason=reason[:500],
-                    marked_by=run_id,
-                    marked_at=utcnow(),
-                )
+                sa.insert(xPTReportStale),
+                [
+                    {
+                        "report_name": name,
+                        "first_day": reports[name][0],
+                        "last_day": reports[name][1],
+                        "reason": reason[:500],
+                        "marked_by": run_id,
+                        "marked_at": now,
+                    }
+                    for name in marked
+                ],
             )
-            marked.append(name)
     if marked:
         log.info("reports out of date after %s: %s", reason, ", ".join(marked))
     return marked

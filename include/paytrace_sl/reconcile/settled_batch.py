@@ -91,13 +91,14 @@ def reconcile_settlement_batch(
     counted = [t for t in batch_transactions if classify(t, mapping) is not None]
     listed = totals_of(counted, mapping)
     ids = [t.transaction_id for t in counted]
+    listed_ids = set(ids)
     docs = load_posted_docs(conn, transaction_ids=ids, programs=programs)
     by_key = {d.ledger_key: d for d in docs}
     # Documents we posted that an earlier reconciliation tied to this batch but PayTrace no longer lists.
     extra = [
         d
         for d in load_posted_docs(conn, where=xPTLedger.c.settle_batch_nbr == batch.number, programs=programs)
-        if d.transaction_id not in set(ids) and d.kind in ("payment", "refund")
+        if d.transaction_id not in listed_ids and d.kind in ("payment", "refund")
     ]
     why = why_not_posted(conn, ids)
     matched_docs: list[PostedDoc] = []

@@ -42,7 +42,7 @@ from paytrace_sl.pipeline.files import (
 from paytrace_sl.pipeline.fraud_step import fraud_holds, fraud_step
 from paytrace_sl.pipeline.landing import Landing, decode_plan
 from paytrace_sl.pipeline.notify import Notification, attention_needed, notify, notify_declines
-from paytrace_sl.pipeline.run_history import attention_text
+from paytrace_sl.pipeline.run_history import attention_text, has_news
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES
 from paytrace_sl.pipeline.summaries import (
     ExtractSummary,
@@ -509,7 +509,7 @@ def summarize(ctx: RunContext) -> SummarizeSummary:
     record_run(ctx.sl, run_id, ctx.cfg.dag_id, window, status, data, try_number=ctx.cfg.try_number)
     _mark_stale_reports(ctx.sl, landing, run_id, data, outcome)
     ctx.close()
-    if summary.review_new or summary.dead_letter_new:
+    if has_news(data):  # new review items or dead letters, not the same open ones seen again
         notify(
             ctx.cfg.notify,
             Notification(

@@ -31,6 +31,7 @@ from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.summaries import ExtractSummary, ReplaySummary, SummarizeSummary
 from paytrace_sl.pipeline.windows import Window
 from paytrace_sl.settings import ConfigurationError
+from paytrace_sl.sl.own_tables import utcnow
 
 
 class NothingToReplay(PipelineError):
@@ -44,10 +45,6 @@ def closed_letters_text(letters: Sequence[Mapping[str, Any]]) -> str:
         f"by run {r['replay_run_id'] or '(unknown)'}"
         for r in letters
     )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -82,7 +79,7 @@ def replay(
     from paytrace_sl.pipeline.windows import day_windows
 
     cfg = with_dag(cfg, REPLAY_DAG_ID)
-    began = _now()
+    began = utcnow()
     summaries: list[SummarizeSummary] = []
     passed_ids: list[int] = []
     letters = _Letters()
@@ -166,7 +163,7 @@ def _replay_dead_letters(
             last = max(t.created_at for t in transactions).astimezone(tz)
             window = Window(first, last + dt.timedelta(seconds=1), cfg.timezone)
         else:
-            now = _now()
+            now = utcnow()
             window = Window(now - dt.timedelta(seconds=1), now, cfg.timezone)
         landing = ctx.landing
         landing.write_json(WINDOW_FILE, {"window": window.to_json_dict(), "dead_letter_ids": list(ids)})
