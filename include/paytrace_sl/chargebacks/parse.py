@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -92,12 +93,17 @@ def parse_file(path: Path, cfg: ChargebackMapping) -> ParsedFile:
 
 
 def parse_text(text: str, cfg: ChargebackMapping, name: str = "file") -> ParsedFile:
+    """Parse CSV ``text``: one typed row or one problem per record, named by its first file line.
+
+    Records are read by the ``csv`` module over the whole text, so a quoted cell holding a line break (a
+    processor's case note) stays one record; a row's number is the file line where the record starts.
+    """
     out = ParsedFile()
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    records = _records(text, cfg.delimiter, name)
+    first = next(records, None)
+    if first is None or not any(cell.strip() for cell in first[1]):
         raise ChargebackFileError(f"{name}: empty file or no header row")
-    header = next(csv.reader([lines[0]], delimiter=cfg.delimiter))
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in first[1]]
     index: dict[str, int] = {}
     for fld, column in cfg.columns.items():
         if not column:
@@ -109,27 +115,25 @@ def parse_text(text: str, cfg: ChargebackMapping, name: str = "file") -> ParsedF
                 f"{name}: header has no column {column!r} (field {fld}; mapping.yaml chargebacks.columns)"
             )
     seen: dict[tuple[str, int, str], CaseRow] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
+    for number, cells in records:
+        if not any(cell.strip() for cell in cells):
             continue
         out.data_rows += 1
-        if contains_pan(line, json=False):
-            cells = next(csv.reader([line], delimiter=cfg.delimiter), [])
-            holders = [
-                header[i] if i < len(header) else f"column {i + 1}"
-                for i, c in enumerate(cells)
-                if contains_pan(c, json=False)
-            ]
+        holders = [
+            header[i] if i < len(header) else f"column {i + 1}"
+            for i, c in enumerate(cells)
+            if contains_pan(c, json=False)
+        ]
+        if holders or contains_pan(cfg.delimiter.join(cells), json=False):
             out.problems.append(
                 RowProblem(
                     number,
                     ",".join(holders) or "row",
                     "holds a full card number (masked here); ask the processor for masked files",
-                    {"row": mask_pans(line)[:200]},
+                    {"row": mask_pans(cfg.delimiter.join(cells))[:200]},
                 )
             )
             continue
-        cells = next(csv.reader(io.StringIO(line), delimiter=cfg.delimiter), [])
         values = {fld: (cells[i].strip() if i < len(cells) else "") for fld, i in index.items()}
         row_or_problem = _row(number, values, cfg)
         if isinstance(row_or_problem, RowProblem):
@@ -154,6 +158,21 @@ def parse_text(text: str, cfg: ChargebackMapping, name: str = "file") -> ParsedF
         seen[row_or_problem.key] = row_or_problem
         out.rows.append(row_or_problem)
     return out
+
+
+def _records(text: str, delimiter: str, name: str) -> Iterator[tuple[int, list[str]]]:
+    """``(first file line, cells)`` per CSV record; a malformed record is a file error naming its line."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ChargebackFileError(f"{name}: line {start}: not a CSV record ({exc})") from None
+        yield start, cells
+        start = reader.line_num + 1
 
 
 def _same(a: CaseRow, b: CaseRow) -> bool:

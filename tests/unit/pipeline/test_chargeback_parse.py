@@ -107,3 +107,26 @@ def test_missing_required_column_fails_the_file_and_bad_mapping_names_the_key(tm
         _cfg(tmp_path, "\nchargebacks:\n  stages: {Open: appealed}\n")
     with pytest.raises(ConfigFileError, match="unknown key"):
         _cfg(tmp_path, "\nchargebacks:\n  colums: {}\n")
+
+
+def test_a_quoted_line_break_stays_one_record_and_rows_are_named_by_their_first_line() -> None:
+    """A processor's case note may hold a line break inside quotes: still one record, and the rows after
+    it keep the file line they start on."""
+    cfg = load_mapping().chargebacks
+    text = HEADER + (
+        'CB-1,81234567,chargeback,2025-05-10,50.00,15,"10.4\nsee note",\n'
+        "CB-2,81234568,chargeback,2025-05-11,five,0,,\n"
+        "CB-3,81234569,chargeback,2025-05-12,7.00,0,,\n"
+    )
+    parsed = parse_text(text, cfg, "f.csv")
+    assert parsed.data_rows == 3
+    assert [(p.file_row, p.field) for p in parsed.problems] == [(4, "amount")]
+    first, third = parsed.rows
+    assert (first.case_number, first.file_row, first.reason_code) == ("CB-1", 2, "10.4\nsee note")
+    assert (third.case_number, third.file_row) == ("CB-3", 5)
+
+
+def test_an_unclosed_quote_fails_the_file_naming_the_line() -> None:
+    cfg = load_mapping().chargebacks
+    with pytest.raises(ChargebackFileError, match=r"f\.csv: line 2: not a CSV record"):
+        parse_text(HEADER + 'CB-1,81234567,chargeback,2025-05-10,"50.00\n', cfg, "f.csv")
