@@ -166,11 +166,149 @@ class Landing:
         lines.append("]}")
         yield self._checked(name, lines, "it contains")
 
+    def write_plan_lines(self, name: str, posting_plan: plan_module.PostingPlan) -> Path:
+        """The plan as JSON lines (:data:`PLAN_LINES_FORMAT`), so the load step can read it one batch at a
+        time (:meth:`read_plan`) instead of decoding the whole plan at once.
+
+        Line 1 is a header (batch and item counts, the companies), then per batch a head line followed by
+        one line per item (``encode_plan_value`` of it), and a closing line repeating the counts: a file cut
+        short is refused on reading. Scanned for card numbers and written atomically like every landing file.
+        """
+        return self._write_chunks(name, self._plan_line_chunks(name, posting_plan))
+
+    def _plan_line_chunks(self, name: str, posting_plan: plan_module.PostingPlan) -> Iterator[str]:
+        encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default).encode
+        batches = posting_plan.batches
+        counts = {"batches": len(batches), "items": sum(len(b.items) for b in batches)}
+        header = {
+            "__plan__": PLAN_LINES_FORMAT,
+            **counts,
+            "cpny_ids": sorted({b.cpny_id for b in batches}),
+            # plan-level fields other than the batches (none today) travel in the header
+            "fields": {
+                f: encode_plan_value(getattr(posting_plan, f))
+                for f in _field_names(type(posting_plan))
+                if f != "batches"
+            },
+        }
+        lines = [encode(header)]
+        for batch in batches:
+            head = {
+                f: encode_plan_value(getattr(batch, f)) for f in _field_names(type(batch)) if f != "items"
+            }
+            lines.append(encode({"__batch__": type(batch).__name__, "head": head, "items": len(batch.items)}))
+            for item in batch.items:
+                lines.append(encode(encode_plan_value(item)))
+                if len(lines) >= _JSONL_CHUNK:
+                    yield self._checked(name, lines, "it contains")
+                    lines = []
+        lines.append(encode({"__end__": PLAN_LINES_FORMAT, **counts}))
+        yield self._checked(name, lines, "it contains")
+
+    def read_plan(self, name: str) -> PlanReader:
+        """A landed plan, to read one batch at a time: the line format of :meth:`write_plan_lines`, or the
+        single JSON document of :meth:`write_plan` (a plan landed before the line format, e.g. by a run
+        that stopped across an upgrade), which is decoded whole."""
+        path = self.path(name)
+        if not path.exists():
+            raise LandingError(f"{path} not found: run the step that writes it for run {self.run_id!r} first")
+        return PlanReader(path)
+
     def read_json(self, name: str) -> Any:
         path = self.path(name)
         if not path.exists():
             raise LandingError(f"{path} not found: run the step that writes it for run {self.run_id!r} first")
         return json.loads(path.read_text(encoding="utf-8"))
+
+
+PLAN_LINES_FORMAT = "paytrace-sl plan lines 1"
+"""Tag of the plan's line format (header and closing line); another tag is refused, not guessed at."""
+
+
+class PlanReader:
+    """A landed plan read batch by batch (:meth:`Landing.read_plan`). ``cpny_ids``, ``batch_count`` and
+    ``item_count`` come from the header, before any batch is decoded; :meth:`batches` decodes one batch
+    at a time and raises :class:`LandingError` if the file does not hold what its header announced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+        header = _plan_header(first)
+        self._legacy: plan_module.PostingPlan | None = None
+        if header is None:  # the single-document plan of write_plan: small enough to decode whole
+            self._legacy = decode_plan(json.loads(path.read_text(encoding="utf-8")))
+            batches = self._legacy.batches
+            self.cpny_ids: tuple[str, ...] = tuple(sorted({b.cpny_id for b in batches}))
+            self.batch_count = len(batches)
+            self.item_count = sum(len(b.items) for b in batches)
+            self._fields: dict[str, Any] = {}
+        else:
+            self.cpny_ids = tuple(str(c) for c in header["cpny_ids"])
+            self.batch_count = int(header["batches"])
+            self.item_count = int(header["items"])
+            self._fields = {k: decode_plan_value(v) for k, v in (header.get("fields") or {}).items()}
+
+    @property
+    def legacy(self) -> bool:
+        """True when the file is the single JSON document written before the line format."""
+        return self._legacy is not None
+
+    def batches(self) -> Iterator[plan_module.PlannedBatch]:
+        """The plan's batches in order, each decoded only when it is reached."""
+        if self._legacy is not None:
+            yield from self._legacy.batches
+            return
+        batch_cls, decode_item = plan_module.PlannedBatch, decode_plan_value
+        seen_batches = seen_items = 0
+        with self.path.open(encoding="utf-8") as fh:
+            fh.readline()  # the header, read in __init__
+            line = fh.readline()
+            while line:
+                record = json.loads(line)
+                if "__end__" in record:
+                    if (record.get("batches"), record.get("items")) != (self.batch_count, self.item_count):
+                        break
+                    if seen_batches != self.batch_count or seen_items != self.item_count or fh.readline():
+                        break
+                    return
+                if record.get("__batch__") != batch_cls.__name__:
+                    raise LandingError(f"{self.path}: expected a batch line, found {line[:60]!r}")
+                want = int(record["items"])
+                items = []
+                for _ in range(want):
+                    item_line = fh.readline()
+                    if not item_line:
+                        break
+                    items.append(decode_item(json.loads(item_line)))
+                if len(items) != want:
+                    break
+                head = {k: decode_plan_value(v) for k, v in record["head"].items()}
+                seen_batches += 1
+                seen_items += want
+                yield batch_cls(items=tuple(items), **head)
+                line = fh.readline()
+        raise LandingError(
+            f"{self.path} is incomplete or inconsistent: its header announces {self.batch_count} batches of "
+            f"{self.item_count} items, {seen_batches} batches of {seen_items} items were read"
+        )
+
+    def plan(self) -> plan_module.PostingPlan:
+        """The whole plan in memory (tests, tools, small plans): the same object ``decode_plan`` gives."""
+        return plan_module.PostingPlan(batches=tuple(self.batches()), **self._fields)
+
+
+def _plan_header(line: str) -> dict[str, Any] | None:
+    """The header of the line format, or None when the file is a single JSON document (older format)."""
+    if not line.startswith('{"__plan__":'):
+        return None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None  # a one-line document that merely starts like a header: not the line format
+    if not isinstance(header, dict) or header.get("__plan__") != PLAN_LINES_FORMAT:
+        raise LandingError(f"plan file format {header.get('__plan__')!r} is not {PLAN_LINES_FORMAT!r}")
+    return header
 
 
 def _json_default(value: Any) -> Any:
