@@ -192,13 +192,14 @@ class Landing:
             },
         }
         lines = [encode(header)]
+        encode_item = _ITEM_ENCODER.encode  # encode(encode_plan_value(item)), walked by the C encoder
         for batch in batches:
             head = {
                 f: encode_plan_value(getattr(batch, f)) for f in _field_names(type(batch)) if f != "items"
             }
             lines.append(encode({"__batch__": type(batch).__name__, "head": head, "items": len(batch.items)}))
             for item in batch.items:
-                lines.append(encode(encode_plan_value(item)))
+                lines.append(encode_item(item))
                 if len(lines) >= _JSONL_CHUNK:
                     yield self._checked(name, lines, "it contains")
                     lines = []
@@ -259,7 +260,7 @@ class PlanReader:
         if self._legacy is not None:
             yield from self._legacy.batches
             return
-        batch_cls, decode_item = plan_module.PlannedBatch, decode_plan_value
+        batch_cls, decode_item = plan_module.PlannedBatch, _ITEM_DECODER.decode
         seen_batches = seen_items = 0
         with self.path.open(encoding="utf-8") as fh:
             fh.readline()  # the header, read in __init__
@@ -280,7 +281,7 @@ class PlanReader:
                     item_line = fh.readline()
                     if not item_line:
                         break
-                    items.append(decode_item(json.loads(item_line)))
+                    items.append(decode_item(item_line))
                 if len(items) != want:
                     break
                 head = {k: decode_plan_value(v) for k, v in record["head"].items()}
@@ -296,6 +297,62 @@ class PlanReader:
     def plan(self) -> plan_module.PostingPlan:
         """The whole plan in memory (tests, tools, small plans): the same object ``decode_plan`` gives."""
         return plan_module.PostingPlan(batches=tuple(self.batches()), **self._fields)
+
+
+def _plan_default(value: Any) -> Any:
+    """``encode_plan_value`` as the C encoder's ``default``: called only for what JSON cannot hold
+    (dataclasses, Decimal, dates); tuples, str, int… are written by the encoder itself, as
+    ``encode_plan_value`` leaves them. An Enum field (a str/int subclass the encoder would write bare) is
+    tagged here, as ``encode_plan_value`` tags it."""
+    names = _FIELDS.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _field_names(type(value))
+    if names is not None:
+        out: dict[str, Any] = {"__dc__": type(value).__name__}
+        for name in names:
+            field_value = getattr(value, name)
+            out[name] = encode_plan_value(field_value) if isinstance(field_value, Enum) else field_value
+        return out
+    if isinstance(value, Decimal):
+        return {"__dec__": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"__dt__": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"__date__": value.isoformat()}
+    raise TypeError(f"cannot encode {type(value).__name__} in a posting plan")
+
+
+def _plan_hook(value: dict[str, Any]) -> Any:
+    """``decode_plan_value`` as the C decoder's ``object_hook`` (called innermost dict first): tagged
+    dicts become their objects and every list a tuple, as ``decode_plan_value`` makes them."""
+    for key, item in value.items():
+        if type(item) is list:
+            value[key] = _tuples(item)
+    if "__dc__" in value:
+        cls = _PLAN_CLASSES.get(value.pop("__dc__"))
+        if cls is None:
+            raise LandingError("plan file names an unknown type")
+        return cls(**value)
+    if "__enum__" in value:
+        cls = _PLAN_CLASSES.get(value["__enum__"])
+        if cls is None:
+            raise LandingError(f"plan file names unknown enum {value['__enum__']!r}")
+        return cls(value["value"])
+    if "__dec__" in value:
+        return Decimal(value["__dec__"])
+    if "__dt__" in value:
+        return dt.datetime.fromisoformat(value["__dt__"])
+    if "__date__" in value:
+        return dt.date.fromisoformat(value["__date__"])
+    return value
+
+
+def _tuples(value: list[Any]) -> tuple[Any, ...]:
+    return tuple(_tuples(v) if type(v) is list else v for v in value)
+
+
+_ITEM_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plan_default)
+_ITEM_DECODER = json.JSONDecoder(object_hook=_plan_hook)
 
 
 def _plan_header(line: str) -> dict[str, Any] | None:

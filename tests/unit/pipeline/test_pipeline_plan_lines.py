@@ -4,6 +4,7 @@ column-wise record frame: the same plan, outcomes and payer details as the objec
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,16 @@ def test_records_frame_gives_the_plan_outcomes_and_details_of_the_records() -> N
         t.transaction_id: payer_details(t) for t in records if t.transaction_id in from_records.review
     }
     assert records_frame(iter(())).empty
+
+
+def test_item_lines_are_the_tagged_json_of_encode_plan_value() -> None:
+    """The C-encoder fast path writes, and the object-hook decoder reads, exactly the generic codec's JSON."""
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+    items = [item for batch in _plan().batches for item in batch.items]
+    items.append(PlannedPayment(1, "C", Decimal("1.00"), dt.date(2025, 1, 1), CLEARING, ar_account=CLEARING))
+    for item in items:
+        line = landing._ITEM_ENCODER.encode(item)
+        assert line == encode(landing.encode_plan_value(item))
+        decoded = landing._ITEM_DECODER.decode(line)
+        assert decoded == landing.decode_plan_value(json.loads(line)) == item
+        assert landing.encode_plan_value(decoded) == landing.encode_plan_value(item)
