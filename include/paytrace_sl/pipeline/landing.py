@@ -7,7 +7,8 @@ normalized records with masked cards may land (PCI).
 
 Files of a run: ``transactions.jsonl`` (parsed records of the fetch range), ``rejects.jsonl`` (records
 that failed to parse: id, field, reason — never the value), ``validated.jsonl`` (rows that passed the
-checks), ``plan.json`` (the posting plan) and ``<step>.json`` summaries; every name is in
+checks), ``plan.jsonl`` (the posting plan, one batch head or item per line; ``plan.json`` holds it as
+one document in runs landed before issue 17) and ``<step>.json`` summaries; every name is in
 :mod:`paytrace_sl.pipeline.files`.
 """
 
