@@ -633,6 +633,7 @@ def build_plan(
             "no SL company: set 'company' in mapping.yaml or fix GLSetup.CpnyId / vs_Company"
         )
     df = _normalize(raw, mapping)
+    del raw, transactions  # not read again: a caller that let go of its frame gets the memory back now
     decided = _decide(df, ctx, mapping)
     rule_index = _gl_rule_index(decided, mapping)
     window_end = window[1] if isinstance(window, tuple) else (window.end if window is not None else None)

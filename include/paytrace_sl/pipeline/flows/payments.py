@@ -287,9 +287,15 @@ def transform(ctx: RunContext) -> TransformSummary:
         )
         sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
     del ids
-    result = build_plan(frame, sl, mapping, window=ctx.window)
-    outcome = outcome_lists(result, *_frame_facts(frame, result))
+    # build_plan gets the only reference to the frame (released once normalized): the few skipped and
+    # review records' states and payer details are read again from the landing file afterwards
+    frames = [frame]
     del frame
+    result = build_plan(frames.pop(), sl, mapping, window=ctx.window)
+    wanted = {*result.skipped, *result.review}
+    facts = records_frame(r for r in landing.read_jsonl(VALIDATED_FILE) if int(r["transaction_id"]) in wanted)
+    outcome = outcome_lists(result, *_frame_facts(facts, result))
+    del facts
     outcome["review"].extend(held.values())
     landing.write_plan_lines(PLAN_FILE, result.plan)
     if landing.exists(LEGACY_PLAN_FILE):  # a plan of this run from before the line format: superseded
