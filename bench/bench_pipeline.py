@@ -164,7 +164,7 @@ def run_stage_child(args: argparse.Namespace) -> dict[str, Any]:
     last: list[float] = []
     writer_time: list[float] = []
     original_init = SLWriter.__init__
-    original_write_plan = SLWriter.write_plan
+    original_write_batch, original_prepare = SLWriter.write_batch, SLWriter.prepare
 
     def hook(name: str) -> None:
         now = time.perf_counter()
@@ -178,16 +178,21 @@ def run_stage_child(args: argparse.Namespace) -> dict[str, Any]:
         kw.setdefault("step_hook", hook)
         original_init(self, *a, **kw)
 
-    def write_plan(self: SLWriter, plan: Any) -> Any:
-        started = time.perf_counter()
-        last[:] = [started]
-        try:
-            return original_write_plan(self, plan)
-        finally:
-            writer_time.append(time.perf_counter() - started)
+    # write_plan and the load step's batch-at-a-time loop both go through prepare + write_batch
+    def timed(original: Any) -> Any:
+        def wrapper(self: SLWriter, arg: Any) -> Any:
+            started = time.perf_counter()
+            last[:] = [started]
+            try:
+                return original(self, arg)
+            finally:
+                writer_time.append(time.perf_counter() - started)
+
+        return wrapper
 
     SLWriter.__init__ = init  # type: ignore[method-assign]
-    SLWriter.write_plan = write_plan  # type: ignore[method-assign]
+    SLWriter.write_batch = timed(original_write_batch)  # type: ignore[method-assign]
+    SLWriter.prepare = timed(original_prepare)  # type: ignore[method-assign]
 
     rss_before = _peak_rss_mb()
     profiler = cProfile.Profile() if args.stage in (args.profile or ()) else None
@@ -423,7 +428,7 @@ def report(results: list[dict[str, Any]]) -> None:
         )
         print(f"  raw COPY of the same rows: {r['copy_seconds']:.2f}s = {copy_rate:,.0f} rows/s")
         print(
-            f"  writer (write_plan) {r['writer_seconds']:.2f}s = {rows / r['writer_seconds']:,.0f} rows/s; "
+            f"  writer (write_batch) {r['writer_seconds']:.2f}s = {rows / r['writer_seconds']:,.0f} rows/s; "
             f"load step {s['load']:.2f}s = {rows / s['load']:,.0f} rows/s"
         )
         print(

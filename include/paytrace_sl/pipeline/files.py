@@ -12,7 +12,8 @@ WINDOW_FILE = "window.json"  # the window (and fetch range or the replayed dead-
 TX_FILE = "transactions.jsonl"  # extract: parsed records of the fetch range
 REJECTS_FILE = "rejects.jsonl"  # extract: records set aside (id, field, reason; never the value)
 VALIDATED_FILE = "validated.jsonl"  # validate: rows that passed the checks
-PLAN_FILE = "plan.json"  # transform: the posting plan
+PLAN_FILE = "plan.jsonl"  # transform: the posting plan, one batch head or item per line
+LEGACY_PLAN_FILE = "plan.json"  # the plan as one JSON document (before issue 17); load still reads it
 OUTCOME_FILE = "transform_outcome.json"  # transform: posted/already posted/skipped/review per record
 SL_BATCHES_FILE = "sl_batches.json"  # load / settle_load: the SL batches written (preflight re-checks)
 
@@ -29,6 +30,7 @@ LANDING_FILES: dict[str, str] = {
     REJECTS_FILE: "extract",
     VALIDATED_FILE: "validate",
     PLAN_FILE: "transform",
+    LEGACY_PLAN_FILE: "transform (before issue 17)",
     OUTCOME_FILE: "transform",
     SL_BATCHES_FILE: "load, settle_load",
     BATCHES_FILE: "settle_extract",

@@ -7,7 +7,8 @@ normalized records with masked cards may land (PCI).
 
 Files of a run: ``transactions.jsonl`` (parsed records of the fetch range), ``rejects.jsonl`` (records
 that failed to parse: id, field, reason — never the value), ``validated.jsonl`` (rows that passed the
-checks), ``plan.json`` (the posting plan) and ``<step>.json`` summaries; every name is in
+checks), ``plan.jsonl`` (the posting plan, one batch head or item per line; ``plan.json`` holds it as
+one document in runs landed before issue 17) and ``<step>.json`` summaries; every name is in
 :mod:`paytrace_sl.pipeline.files`.
 """
 
@@ -166,11 +167,206 @@ class Landing:
         lines.append("]}")
         yield self._checked(name, lines, "it contains")
 
+    def write_plan_lines(self, name: str, posting_plan: plan_module.PostingPlan) -> Path:
+        """The plan as JSON lines (:data:`PLAN_LINES_FORMAT`), so the load step can read it one batch at a
+        time (:meth:`read_plan`) instead of decoding the whole plan at once.
+
+        Line 1 is a header (batch and item counts, the companies), then per batch a head line followed by
+        one line per item (``encode_plan_value`` of it), and a closing line repeating the counts: a file cut
+        short is refused on reading. Scanned for card numbers and written atomically like every landing file.
+        """
+        return self._write_chunks(name, self._plan_line_chunks(name, posting_plan))
+
+    def _plan_line_chunks(self, name: str, posting_plan: plan_module.PostingPlan) -> Iterator[str]:
+        encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default).encode
+        batches = posting_plan.batches
+        counts = {"batches": len(batches), "items": sum(len(b.items) for b in batches)}
+        header = {
+            "__plan__": PLAN_LINES_FORMAT,
+            **counts,
+            "cpny_ids": sorted({b.cpny_id for b in batches}),
+            # plan-level fields other than the batches (none today) travel in the header
+            "fields": {
+                f: encode_plan_value(getattr(posting_plan, f))
+                for f in _field_names(type(posting_plan))
+                if f != "batches"
+            },
+        }
+        lines = [encode(header)]
+        encode_item = _ITEM_ENCODER.encode  # encode(encode_plan_value(item)), walked by the C encoder
+        for batch in batches:
+            head = {
+                f: encode_plan_value(getattr(batch, f)) for f in _field_names(type(batch)) if f != "items"
+            }
+            lines.append(encode({"__batch__": type(batch).__name__, "head": head, "items": len(batch.items)}))
+            for item in batch.items:
+                lines.append(encode_item(item))
+                if len(lines) >= _JSONL_CHUNK:
+                    yield self._checked(name, lines, "it contains")
+                    lines = []
+        lines.append(encode({"__end__": PLAN_LINES_FORMAT, **counts}))
+        yield self._checked(name, lines, "it contains")
+
+    def read_plan(self, name: str) -> PlanReader:
+        """A landed plan, to read one batch at a time: the line format of :meth:`write_plan_lines`, or the
+        single JSON document of :meth:`write_plan` (a plan landed before the line format, e.g. by a run
+        that stopped across an upgrade), which is decoded whole."""
+        path = self.path(name)
+        if not path.exists():
+            raise LandingError(f"{path} not found: run the step that writes it for run {self.run_id!r} first")
+        return PlanReader(path)
+
     def read_json(self, name: str) -> Any:
         path = self.path(name)
         if not path.exists():
             raise LandingError(f"{path} not found: run the step that writes it for run {self.run_id!r} first")
         return json.loads(path.read_text(encoding="utf-8"))
+
+
+PLAN_LINES_FORMAT = "paytrace-sl plan lines 1"
+"""Tag of the plan's line format (header and closing line); another tag is refused, not guessed at."""
+
+
+class PlanReader:
+    """A landed plan read batch by batch (:meth:`Landing.read_plan`). ``cpny_ids``, ``batch_count`` and
+    ``item_count`` come from the header, before any batch is decoded; :meth:`batches` decodes one batch
+    at a time and raises :class:`LandingError` if the file does not hold what its header announced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+        header = _plan_header(first)
+        self._legacy: plan_module.PostingPlan | None = None
+        if header is None:  # the single-document plan of write_plan: small enough to decode whole
+            self._legacy = decode_plan(json.loads(path.read_text(encoding="utf-8")))
+            batches = self._legacy.batches
+            self.cpny_ids: tuple[str, ...] = tuple(sorted({b.cpny_id for b in batches}))
+            self.batch_count = len(batches)
+            self.item_count = sum(len(b.items) for b in batches)
+            self._fields: dict[str, Any] = {}
+        else:
+            self.cpny_ids = tuple(str(c) for c in header["cpny_ids"])
+            self.batch_count = int(header["batches"])
+            self.item_count = int(header["items"])
+            self._fields = {k: decode_plan_value(v) for k, v in (header.get("fields") or {}).items()}
+
+    @property
+    def legacy(self) -> bool:
+        """True when the file is the single JSON document written before the line format."""
+        return self._legacy is not None
+
+    def batches(self) -> Iterator[plan_module.PlannedBatch]:
+        """The plan's batches in order, each decoded only when it is reached."""
+        if self._legacy is not None:
+            yield from self._legacy.batches
+            return
+        batch_cls, decode_item = plan_module.PlannedBatch, _ITEM_DECODER.decode
+        seen_batches = seen_items = 0
+        with self.path.open(encoding="utf-8") as fh:
+            fh.readline()  # the header, read in __init__
+            line = fh.readline()
+            while line:
+                record = json.loads(line)
+                if "__end__" in record:
+                    if (record.get("batches"), record.get("items")) != (self.batch_count, self.item_count):
+                        break
+                    if seen_batches != self.batch_count or seen_items != self.item_count or fh.readline():
+                        break
+                    return
+                if record.get("__batch__") != batch_cls.__name__:
+                    raise LandingError(f"{self.path}: expected a batch line, found {line[:60]!r}")
+                want = int(record["items"])
+                items = []
+                for _ in range(want):
+                    item_line = fh.readline()
+                    if not item_line:
+                        break
+                    items.append(decode_item(item_line))
+                if len(items) != want:
+                    break
+                head = {k: decode_plan_value(v) for k, v in record["head"].items()}
+                seen_batches += 1
+                seen_items += want
+                yield batch_cls(items=tuple(items), **head)
+                line = fh.readline()
+        raise LandingError(
+            f"{self.path} is incomplete or inconsistent: its header announces {self.batch_count} batches of "
+            f"{self.item_count} items, {seen_batches} batches of {seen_items} items were read"
+        )
+
+    def plan(self) -> plan_module.PostingPlan:
+        """The whole plan in memory (tests, tools, small plans): the same object ``decode_plan`` gives."""
+        return plan_module.PostingPlan(batches=tuple(self.batches()), **self._fields)
+
+
+def _plan_default(value: Any) -> Any:
+    """``encode_plan_value`` as the C encoder's ``default``: called only for what JSON cannot hold
+    (dataclasses, Decimal, dates); tuples, str, int… are written by the encoder itself, as
+    ``encode_plan_value`` leaves them. An Enum field (a str/int subclass the encoder would write bare) is
+    tagged here, as ``encode_plan_value`` tags it."""
+    names = _FIELDS.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _field_names(type(value))
+    if names is not None:
+        out: dict[str, Any] = {"__dc__": type(value).__name__}
+        for name in names:
+            field_value = getattr(value, name)
+            out[name] = encode_plan_value(field_value) if isinstance(field_value, Enum) else field_value
+        return out
+    if isinstance(value, Decimal):
+        return {"__dec__": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"__dt__": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"__date__": value.isoformat()}
+    raise TypeError(f"cannot encode {type(value).__name__} in a posting plan")
+
+
+def _plan_hook(value: dict[str, Any]) -> Any:
+    """``decode_plan_value`` as the C decoder's ``object_hook`` (called innermost dict first): tagged
+    dicts become their objects and every list a tuple, as ``decode_plan_value`` makes them."""
+    for key, item in value.items():
+        if type(item) is list:
+            value[key] = _tuples(item)
+    if "__dc__" in value:
+        cls = _PLAN_CLASSES.get(value.pop("__dc__"))
+        if cls is None:
+            raise LandingError("plan file names an unknown type")
+        return cls(**value)
+    if "__enum__" in value:
+        cls = _PLAN_CLASSES.get(value["__enum__"])
+        if cls is None:
+            raise LandingError(f"plan file names unknown enum {value['__enum__']!r}")
+        return cls(value["value"])
+    if "__dec__" in value:
+        return Decimal(value["__dec__"])
+    if "__dt__" in value:
+        return dt.datetime.fromisoformat(value["__dt__"])
+    if "__date__" in value:
+        return dt.date.fromisoformat(value["__date__"])
+    return value
+
+
+def _tuples(value: list[Any]) -> tuple[Any, ...]:
+    return tuple(_tuples(v) if type(v) is list else v for v in value)
+
+
+_ITEM_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plan_default)
+_ITEM_DECODER = json.JSONDecoder(object_hook=_plan_hook)
+
+
+def _plan_header(line: str) -> dict[str, Any] | None:
+    """The header of the line format, or None when the file is a single JSON document (older format)."""
+    if not line.startswith('{"__plan__":'):
+        return None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None  # a one-line document that merely starts like a header: not the line format
+    if not isinstance(header, dict) or header.get("__plan__") != PLAN_LINES_FORMAT:
+        raise LandingError(f"plan file format {header.get('__plan__')!r} is not {PLAN_LINES_FORMAT!r}")
+    return header
 
 
 def _json_default(value: Any) -> Any:

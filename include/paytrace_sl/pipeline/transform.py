@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from paytrace_sl.errors import PaytraceSlError
-from paytrace_sl.paytrace.records import Transaction
+from paytrace_sl.paytrace.records import Transaction, TransactionState
 from paytrace_sl.pipeline.accounting import RowAccount
 from paytrace_sl.pipeline.cards import brand_from_masked
 from paytrace_sl.pipeline.mapping import UNIDENTIFIED_WALK_INS, Mapping
@@ -36,7 +37,7 @@ from paytrace_sl.plan import (
     PostingPlan,
 )
 
-__all__ = ["Reason", "TransformError", "TransformResult", "build_plan", "plan_rows"]
+__all__ = ["Reason", "TransformError", "TransformResult", "build_plan", "plan_rows", "records_frame"]
 
 EXT_REF_LEN = 15  # ARDoc.ExtRefNbr char(15)
 REVIEW_NOTE_LEN = 200  # contract sl_posting_plan: review_reason max_length
@@ -158,6 +159,58 @@ def _frame(transactions: pd.DataFrame | Sequence[Transaction]) -> pd.DataFrame:
         },
         columns=list(_RECORD_COLUMNS),
     )
+
+
+def records_frame(rows: Iterable[MappingOf[str, Any]]) -> pd.DataFrame:
+    """Landing rows (``Transaction.to_json_dict`` form) → the frame :func:`build_plan` reads, column by
+    column, with the values ``_frame`` takes from ``Transaction.from_json_dict`` of the same rows — without
+    a ``Transaction`` per row (at 1M rows those objects and their copies were most of the transform's memory).
+    ``billing_name`` comes along for the review items' payer details; ``build_plan`` ignores it."""
+    tids: list[int] = []
+    cols: dict[str, list[Any]] = {name: [] for name in (*_RECORD_COLUMNS[1:], "billing_name")}
+    ttype, status, amount, created = (
+        cols["transaction_type"],
+        cols["status"],
+        cols["amount"],
+        cols["created_at"],
+    )
+    customer, invoice, channel, masked, billing = (
+        cols["customer_id"],
+        cols["invoice_id"],
+        cols["created_through"],
+        cols["card_masked"],
+        cols["billing_name"],
+    )
+    shared: dict[Any, str] = {}  # one object per distinct repeated text (types, states, customers…)
+    states: dict[Any, str] = {}
+    amounts: dict[Any, str] = {}
+    iso = dt.datetime.fromisoformat
+    for row in rows:
+        tids.append(int(row["transaction_id"]))
+        value = row["transaction_type"]
+        ttype.append(shared.get(value) or shared.setdefault(value, str(value)))
+        value = row["status"]
+        state = states.get(value)
+        if state is None:
+            state = states[value] = TransactionState(value).value
+        status.append(state)
+        value = row["amount"]
+        money = amounts.get(value)
+        if money is None:
+            money = amounts[value] = str(Decimal(str(value)))
+        amount.append(money)
+        created.append(iso(row["created_at"]).isoformat())
+        value = row.get("customer_id", "")
+        customer.append(shared.get(value) or shared.setdefault(value, str(value)))
+        invoice.append(str(row.get("invoice_id", "")))
+        value = row.get("created_through", "")
+        channel.append(shared.get(value) or shared.setdefault(value, str(value)))
+        value = row.get("card_masked", "")
+        masked.append(shared.get(value) or shared.setdefault(value, str(value)))
+        billing.append(str(row.get("billing_name", "")))
+    if not tids:
+        return pd.DataFrame()
+    return pd.DataFrame({"transaction_id": tids, **cols})
 
 
 def _cents(value: Any, tid: Any) -> int:
@@ -580,6 +633,7 @@ def build_plan(
             "no SL company: set 'company' in mapping.yaml or fix GLSetup.CpnyId / vs_Company"
         )
     df = _normalize(raw, mapping)
+    del raw, transactions  # not read again: a caller that let go of its frame gets the memory back now
     decided = _decide(df, ctx, mapping)
     rule_index = _gl_rule_index(decided, mapping)
     window_end = window[1] if isinstance(window, tuple) else (window.end if window is not None else None)

@@ -26,7 +26,7 @@ from faults_support import (
 )
 
 from paytrace_sl.pipeline import runner
-from paytrace_sl.pipeline.landing import Landing, decode_plan
+from paytrace_sl.pipeline.landing import Landing
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ def test_loader_sigkilled_mid_batch_leaves_whole_batches_and_rerun_posts_once(
     window = fault_world.window(DAY, days=2)  # two merchant days: at least two SL batches
     for _, prepare in runner.PAYMENT_STEPS[:4]:  # extract, validate, score_fraud, transform
         prepare(cfg, window, "killed")
-    plan = decode_plan(Landing(cfg.landing_dir, "killed").read_json(runner.PLAN_FILE))
+    plan = Landing(cfg.landing_dir, "killed").read_plan(runner.PLAN_FILE).plan()
     assert len(plan.batches) >= 2, "the window must plan two batches to kill inside the second"
 
     child = multiprocessing.get_context("spawn").Process(

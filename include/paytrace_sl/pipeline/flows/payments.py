@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from paytrace_sl.paytrace.records import Transaction, TransactionState
@@ -31,6 +31,7 @@ from paytrace_sl.pipeline.context import RunContext, Step, as_step
 from paytrace_sl.pipeline.copies import Copies, Resolved, resolve_copies
 from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter
 from paytrace_sl.pipeline.files import (
+    LEGACY_PLAN_FILE,
     OUTCOME_FILE,
     PLAN_FILE,
     REJECTS_FILE,
@@ -39,8 +40,8 @@ from paytrace_sl.pipeline.files import (
     VALIDATED_FILE,
     WINDOW_FILE,
 )
-from paytrace_sl.pipeline.fraud_step import fraud_holds, fraud_step
-from paytrace_sl.pipeline.landing import Landing, decode_plan
+from paytrace_sl.pipeline.fraud_step import fraud_step
+from paytrace_sl.pipeline.landing import Landing
 from paytrace_sl.pipeline.notify import Notification, attention_needed, notify, notify_declines
 from paytrace_sl.pipeline.run_history import attention_text, has_news
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES
@@ -245,32 +246,64 @@ def _safe_payload(row: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def transform(ctx: RunContext) -> TransformSummary:
     """Validated records + SL context + mapping → posting plan (landed) and the per-record outcome."""
+    from paytrace_sl.fraud.store import held_transactions
+    from paytrace_sl.pipeline.fraud_step import HOLD_REASON_CODE
     from paytrace_sl.pipeline.sl_context import load_sl_context
-    from paytrace_sl.pipeline.transform import build_plan
+    from paytrace_sl.pipeline.transform import build_plan, records_frame
     from paytrace_sl.review.overrides import with_overrides
 
     landing = ctx.landing
-    transactions = read_transactions(landing, VALIDATED_FILE)
+    # The records column-wise (no Transaction per row): the plan, the SL look-ups and the outcome need a
+    # few fields of each record; a 1M-row window's objects were most of this step's memory.
+    frame = records_frame(landing.read_jsonl(VALIDATED_FILE))
     mapping = ctx.mapping
-    held = fraud_holds(ctx.sl, transactions)  # fraud alerts the mapping holds: review, not posted
-    transactions = [t for t in transactions if t.transaction_id not in held]
+    ids = frame["transaction_id"].tolist() if len(frame) else []
+    # fraud alerts the mapping holds: review, not posted (the items fraud_step.fraud_holds makes)
+    held_text = held_transactions(ctx.sl, ids)
+    held: dict[int, dict[str, Any]] = {}
+    if held_text:
+        held_rows = frame[frame["transaction_id"].isin(list(held_text))]
+        held_state = dict(
+            zip(held_rows["transaction_id"].tolist(), held_rows["status"].tolist(), strict=True)
+        )
+        held = {
+            tid: {
+                "transaction_id": tid,
+                "reason_code": HOLD_REASON_CODE,
+                "reason": text,
+                "paytrace_state": held_state[tid],
+            }
+            for tid, text in sorted(held_text.items())
+        }
+        frame = frame[~frame["transaction_id"].isin(list(held))].reset_index(drop=True)
+        ids = frame["transaction_id"].tolist()
     with ctx.sl.connect() as conn:
         sl = load_sl_context(
             conn,
-            transaction_ids=[t.transaction_id for t in transactions],
-            customer_ids=[t.customer_id for t in transactions],
-            invoice_ids=[t.invoice_id for t in transactions],
+            transaction_ids=ids,
+            customer_ids=frame["customer_id"].tolist() if len(frame) else [],
+            invoice_ids=frame["invoice_id"].tolist() if len(frame) else [],
             mapping=mapping,
         )
         sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
-    result = build_plan(transactions, sl, mapping, window=ctx.window)
-    outcome = transform_outcome(result, transactions)
+    del ids
+    # build_plan gets the only reference to the frame (released once normalized): the few skipped and
+    # review records' states and payer details are read again from the landing file afterwards
+    frames = [frame]
+    del frame
+    result = build_plan(frames.pop(), sl, mapping, window=ctx.window)
+    wanted = {*result.skipped, *result.review}
+    facts = records_frame(r for r in landing.read_jsonl(VALIDATED_FILE) if int(r["transaction_id"]) in wanted)
+    outcome = outcome_lists(result, *_frame_facts(facts, result))
+    del facts
     outcome["review"].extend(held.values())
-    landing.write_plan(PLAN_FILE, result.plan)
+    landing.write_plan_lines(PLAN_FILE, result.plan)
+    if landing.exists(LEGACY_PLAN_FILE):  # a plan of this run from before the line format: superseded
+        landing.path(LEGACY_PLAN_FILE).unlink(missing_ok=True)
     landing.write_json(OUTCOME_FILE, outcome)
     return ctx.write_summary(
         TransformSummary(
-            records=len(transactions),
+            records=len(result.outcomes),
             planned_documents=sum(len(b.items) for b in result.plan.batches),
             planned_batches=len(result.plan.batches),
             posted=len(outcome["posted_ids"]),
@@ -282,12 +315,59 @@ def transform(ctx: RunContext) -> TransformSummary:
     )
 
 
+def _frame_facts(frame: pd.DataFrame, result: Any) -> tuple[dict[int, str], dict[int, dict[str, Any]]]:
+    """PayTrace state of the skipped and review ids, and the review ids' payer details, from the records
+    frame (``transaction_outcome`` takes them from ``Transaction`` objects; the same values)."""
+    wanted = {*result.skipped, *result.review}
+    if not wanted:
+        return {}, {}
+    rows = frame[frame["transaction_id"].isin(list(wanted))]
+    tids = rows["transaction_id"].tolist()
+    state = dict(zip(tids, rows["status"].tolist(), strict=True))
+    review = rows[rows["transaction_id"].isin(list(result.review))]
+    details = {
+        int(tid): {  # paytrace_sl.review.store.payer_details of the same record
+            "amount": amount,
+            "transaction_type": ttype,
+            "created_at": created,
+            "customer_id": customer,
+            "invoice_id": invoice,
+            "billing_name": name,
+        }
+        for tid, amount, ttype, created, customer, invoice, name in zip(
+            *(
+                review[c].tolist()
+                for c in (
+                    "transaction_id",
+                    "amount",
+                    "transaction_type",
+                    "created_at",
+                    "customer_id",
+                    "invoice_id",
+                    "billing_name",
+                )
+            ),
+            strict=True,
+        )
+    }
+    return state, details
+
+
 def transform_outcome(result: Any, transactions: Sequence[Transaction]) -> dict[str, Any]:
     """The transform result as JSON lists for the load and summary steps (ids, codes, texts; no card data)."""
     from paytrace_sl.review.store import payer_details
 
-    state = {t.transaction_id: t.status.value for t in transactions}
-    by_id = {t.transaction_id: t for t in transactions}
+    wanted = {*result.skipped, *result.review}
+    state = {t.transaction_id: t.status.value for t in transactions if t.transaction_id in wanted}
+    details = {t.transaction_id: payer_details(t) for t in transactions if t.transaction_id in result.review}
+    return outcome_lists(result, state, details)
+
+
+def outcome_lists(
+    result: Any, state: Mapping[int, str], details: Mapping[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """The outcome file's lists from a transform result, the skipped and review ids' PayTrace state and
+    the review ids' payer details (PCI-safe facts: the workbench's queue and hints)."""
 
     def reasons(items: Mapping[int, Any]) -> list[dict[str, Any]]:
         return [
@@ -310,10 +390,7 @@ def transform_outcome(result: Any, transactions: Sequence[Transaction]) -> dict[
         "posted_ids": posted_ids,
         "already_posted": sorted(int(t) for t in result.already_posted),
         "skipped": reasons(result.skipped),
-        # review items carry the payer's PCI-safe facts (amount, ids, name): the workbench's queue and hints
-        "review": [
-            dict(r, details=payer_details(by_id[r["transaction_id"]])) for r in reasons(result.review)
-        ],
+        "review": [dict(r, details=details[r["transaction_id"]]) for r in reasons(result.review)],
     }
 
 
@@ -339,10 +416,10 @@ def sl_writer(ctx: RunContext) -> Any:
 def load(ctx: RunContext) -> LoadSummary:
     """Write the plan through the SL writer (exactly-once by ledger); record skips, reviews, declines."""
     cfg, run_id, landing = ctx.cfg, ctx.run_id, ctx.landing
-    plan = decode_plan(landing.read_json(PLAN_FILE))
+    # A plan landed before the line format (a run stopped across an upgrade) is plan.json: read it whole.
+    plan = landing.read_plan(PLAN_FILE if landing.exists(PLAN_FILE) else LEGACY_PLAN_FILE)
     outcome = landing.read_json(OUTCOME_FILE)
-    writer = sl_writer(ctx)
-    result = writer.write_plan(plan)
+    result = write_plan_batches(sl_writer(ctx), plan.cpny_ids, plan.batches())
     counts, batches = write_counts(result)
     skips_new = record_skips(ctx.sl, run_id, outcome["skipped"])
     reviews_new = record_reviews(ctx.sl, run_id, outcome["review"])
@@ -366,6 +443,20 @@ def load(ctx: RunContext) -> LoadSummary:
             **counts.to_json(), skips_new=skips_new, reviews_new=reviews_new, declines_notified=declines_sent
         )
     )
+
+
+def write_plan_batches(writer: Any, cpny_ids: Iterable[str], batches: Iterable[Any]) -> Any:
+    """``writer.write_plan`` fed one batch at a time: the same ``prepare`` first, the same batches in order,
+    stopping at the first failing one, so the whole plan is never in memory. The ``WriteResult`` keeps each
+    batch's counts and numbers but not its per-item outcomes (nothing after the load step reads them; at
+    1M transactions they would be ~700k objects)."""
+    from paytrace_sl.sl.writer import WriteResult
+
+    writer.prepare(cpny_ids)
+    result = WriteResult()
+    for batch in batches:
+        result.batches.append(dataclasses.replace(writer.write_batch(batch), outcomes={}))
+    return result
 
 
 def _decline_item(tx: Transaction) -> dict[str, Any]:
