@@ -78,7 +78,9 @@ _HINT_ASCII = re.compile(r"[0-9\\][0-9a-fA-Fut\t \-./\\_]{12,}")  # PAN_HINT for
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 # A canonical UUID (8-4-4-4-12 hex). Its digit groups, joined by its dashes, pass Luhn by chance (GX
 # writes UUIDs into every suite and result); a UUID holds 32 hex digits, never a card number.
-_UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![0-9A-Za-z])")
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_HEX = "0123456789abcdefABCDEF"
+_DIGEST_LENGTHS = frozenset((32, 40, 56, 64, 96, 128))  # hex digits of MD5, SHA-1, SHA-224/256/384/512
 _SIMPLE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"'}
 
 
@@ -185,13 +187,44 @@ def pan_spans(
     """
     if len(text) < MIN_DIGITS:
         return
-    uuids = [m.span() for m in _UUID.finditer(text)] if "-" in text else []
-    if uuids:
-        for span in _pan_spans(text, json, layout_only):
-            if not any(a <= span[0] and span[1] <= b for a, b in uuids):
-                yield span
-        return
-    yield from _pan_spans(text, json, layout_only)
+    for span in _pan_spans(text, json, layout_only):
+        if not _inside_identifier(text, span[0], span[1]):
+            yield span
+
+
+def _token(text: str, start: int, end: int, chars: str) -> tuple[int, int]:
+    """The maximal stretch of ``chars`` around ``text[start:end]``."""
+    a, b = start, end
+    while a > 0 and text[a - 1] in chars:
+        a -= 1
+    while b < len(text) and text[b] in chars:
+        b += 1
+    return a, b
+
+
+def _inside_identifier(text: str, start: int, end: int) -> bool:
+    """Whether the digits at ``start:end`` belong to a UUID or a hex digest (an id, never a card).
+
+    A UUID's digit groups joined by its dashes, and the decimal stretches of a SHA-256 hex digest (the
+    ledger's ``customer_digest``: 13+ decimals in a row in ~1 % of digests), pass Luhn by chance. Only
+    whole tokens count: a canonical 8-4-4-4-12 UUID, or exactly 32/40/56/64/96/128 hex characters (MD5,
+    SHA-1, SHA-2) with no letter or digit glued on either side. Checked only where a number was found,
+    so the scan of clean text costs nothing extra.
+    """
+    for chars, fits in ((_HEX, _is_digest), (_HEX + "-", _is_uuid)):
+        a, b = _token(text, start, end, chars)
+        if (a == 0 or not text[a - 1].isalnum()) and (b == len(text) or not text[b].isalnum()):
+            if fits(text[a:b]):
+                return True
+    return False
+
+
+def _is_digest(token: str) -> bool:
+    return len(token) in _DIGEST_LENGTHS and all(c in _HEX for c in token)
+
+
+def _is_uuid(token: str) -> bool:
+    return _UUID.fullmatch(token) is not None
 
 
 def _pan_spans(text: str, json: bool | None, layout_only: bool) -> Iterator[tuple[int, int, str]]:

@@ -23,6 +23,7 @@ from paytrace_sl.pci_scan import scan_text
 from paytrace_sl.pipeline.checks import PAN_MARK, _scrub_pan
 from paytrace_sl.pipeline.dead_letters import record_digest
 from paytrace_sl.pipeline.landing import Landing, LandingError
+from paytrace_sl.pipeline.posted_copies import customer_digest
 from paytrace_sl.redaction import redact, redact_text
 
 VISA = "4111111111111111"
@@ -153,11 +154,10 @@ def test_our_record_digests_are_never_card_numbers() -> None:
     hex_hits = 0
     for i in range(5000):
         text = json.dumps({"transaction_id": None, "n": i})
-        hex_digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-        hex_hits += contains_pan(hex_digest)
+        hex_hits += contains_pan(hashlib.sha256(text.encode()).hexdigest()[:30])
         digest = record_digest(text)
         assert len(digest) == 32 and digest.isalpha() and digest.islower()
-    assert hex_hits > 0  # the old format would have been refused (the bug this guards against)
+    assert hex_hits > 0  # a bare hex stretch (not a whole digest) would have been refused: the old bug
     assert record_digest("a") == record_digest("a") != record_digest("b")
 
 
@@ -240,6 +240,28 @@ def _luhn_complete(prefix: str) -> str:
     from paytrace_sl.pan_detector import luhn_valid
 
     return next(prefix + d for d in "0123456789" if luhn_valid(prefix + d))
+
+
+def test_whole_hex_digests_are_never_card_numbers() -> None:
+    """The ledger's ``customer_digest`` is a SHA-256 hex digest: ~1 % of them hold 13+ decimals in a row
+    that pass Luhn, and the landing guard refused every plan of such a customer. A whole MD5/SHA token
+    is an id; the same digits elsewhere, or glued into a token of another length, are still found."""
+    hits = {"bare": 0, "digest": 0, "json": 0}
+    for i in range(5000):
+        digest = customer_digest(f"CUST{i}")
+        assert len(digest) == 64
+        hits["digest"] += contains_pan(digest)
+        hits["json"] += contains_pan(json.dumps({"customer_digest": digest, "amount": "1.00"}), json=True)
+        hits["bare"] += contains_pan(digest[:60])
+    assert hits["digest"] == hits["json"] == 0
+    assert hits["bare"] > 0  # the same text cut to another length is no digest: still refused
+    pan = _luhn_complete("411111111111111")
+    for length in (32, 40, 64, 128):
+        token = ("ab" * 64)[: length - len(pan)] + pan
+        assert list(pan_spans(token)) == []
+        assert [s[2] for s in pan_spans(f"{token}c")] == [pan]  # 1 more: no digest length
+        assert [s[2] for s in pan_spans(f"{token} {pan}")] == [pan]  # beside a digest: found
+        assert [s[2] for s in pan_spans(f"x{token}")] == [pan]  # glued to a letter: no whole token
 
 
 def test_uuids_are_never_card_numbers() -> None:
