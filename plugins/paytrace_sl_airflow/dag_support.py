@@ -104,15 +104,25 @@ def end_date() -> dt.datetime | None:
 
 
 def retry_policy() -> Any:
-    """Retry transient errors with the task's exponential backoff; fail everything else at once."""
+    """Retry transient errors with the task's exponential backoff; fail everything else at once.
+
+    The rule names the exception classes by dotted path and leaves them unresolved until a task fails
+    (Airflow resolves them then, in the worker, :meth:`RetryRule.matches`). Airflow's own rule checks
+    each path at construction by importing it, i.e. at every parse of every DAG file, in the DAG
+    processor and in each task process: ``requests.exceptions`` alone (requests builds its SSL context
+    and reads the CA bundle at import) was most of a DAG file's parse (docs/performance.md, issue 17).
+    ``tests/integration/airflow/test_airflow_dags.py`` holds every path to an importable exception.
+    """
     from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
-    return ExceptionRetryPolicy(
-        rules=[
-            RetryRule(exception=list(TRANSIENT_ERRORS), action=RetryAction.RETRY, reason="transient error")
-        ],
-        default=RetryAction.FAIL,
+    class TransientRule(RetryRule):  # type: ignore[misc,valid-type]
+        def __post_init__(self) -> None:
+            """No import at parse time (see :func:`retry_policy`)."""
+
+    transient = TransientRule(
+        exception=list(TRANSIENT_ERRORS), action=RetryAction.RETRY, reason="transient error"
     )
+    return ExceptionRetryPolicy(rules=[transient], default=RetryAction.FAIL)
 
 
 def task_timeout() -> dt.timedelta:
