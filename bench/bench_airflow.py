@@ -41,11 +41,12 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from airflow_cluster import (
     CELERY,
     LOCAL,
+    REPO,
     AirflowCluster,
     create_database,
     drop_database,
@@ -103,12 +105,21 @@ class Phase:
     max_active_runs: int
     dags: tuple[str, ...] = (DAG_ID,)
     executor: str = LOCAL
+    variant: str = ""  # "" = this checkout; else the git ref whose dags/plugins/deploy ran (--compare-ref)
+    source: Path = REPO
     sl_db: str = ""
     results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.executor}, max-active-runs {self.max_active_runs})"
+        which = f", {self.variant}" if self.variant else ""
+        return f"{self.name} ({self.executor}, max-active-runs {self.max_active_runs}{which})"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.executor}-{self.name}-{self.max_active_runs}-{self.variant or 'this'}".replace(
+            "/", "_"
+        )
 
     def merchant_config(self) -> Any:
         from paytrace_sl_sandbox.merchant import MerchantConfig
@@ -364,7 +375,7 @@ def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, w
     res["load_average_start"] = _load_average()
     phase.sl_db = f"ptsl_af_sl_{phase.name}_{uuid.uuid4().hex[:6]}"
     create_database(phase.sl_db)
-    pwork = work / f"{phase.executor}-{phase.name}-{phase.max_active_runs}"
+    pwork = work / phase.slug
     try:
         log(f"{phase.label}: seeding the SL sandbox {phase.sl_db} ({phase.merchant})")
         t = time.perf_counter()
@@ -375,6 +386,7 @@ def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, w
             log(f"{phase.label}: (re)starting Airflow ({cluster.executor}, {cluster.workers} Celery workers)")
             started = time.perf_counter()
             res["startup_healthy_seconds"] = cluster.restart(phase_env(phase, paytrace_url, pwork, mapping))
+            res["execution_api_first_seconds"] = cluster.execution_api_first_seconds
             cron = {"hourly": "0 * * * *", "daily": "0 0 * * *"}[phase.interval]
             cluster.wait_dag_parsed(DAG_ID, cron=cron)
             for dag_id in phase.dags[1:]:
@@ -439,7 +451,8 @@ def report(phase: Phase) -> list[str]:
     )
     p(
         f"set-up (not timed below): SL sandbox seed {res['seed_seconds']:.1f} s; Airflow healthy "
-        f"{res['startup_healthy_seconds']:.1f} s, "
+        f"{res['startup_healthy_seconds']:.1f} s (of which the task execution API's first request "
+        f"{res['execution_api_first_seconds']:.1f} s), "
         f"DAG parsed {res['startup_dag_parsed_seconds']:.1f} s after start"
     )
     walls = [r["end"] - r["start"] for r in runs]
@@ -508,10 +521,11 @@ def report(phase: Phase) -> list[str]:
     p("")
     p(
         "| task | duration s (mean) | min / max | start-up before the step s | library step s | "
-        "after the step s | scheduled → queued s | queued → start s | XCom bytes (mean) |"
+        "after the step s | previous task's end → scheduled s | scheduled → queued s | queued → start s | "
+        "XCom bytes (mean) |"
     )
-    p("|---|---|---|---|---|---|---|---|---|")
-    for task in TASKS:
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    for prev, task in zip((None, *TASKS), TASKS, strict=False):
         tis = [r["tasks"][task] for r in runs if task in r["tasks"]]
         if not tis:
             continue
@@ -521,12 +535,21 @@ def report(phase: Phase) -> list[str]:
             vals = [t[key] for t in tis if t.get(key) is not None]
             return statistics.mean(vals) if vals else None
 
+        handover = [
+            r["tasks"][task]["scheduled"] - r["tasks"][prev]["end"]
+            for r in runs
+            if prev in r["tasks"]
+            and task in r["tasks"]
+            and r["tasks"][task]["scheduled"]
+            and r["tasks"][prev]["end"]
+        ]
         to_queue = [t["queued"] - t["scheduled"] for t in tis if t["queued"] and t["scheduled"]]
         to_start = [t["start"] - t["queued"] for t in tis if t["start"] and t["queued"]]
         p(
             f"| {task} | {statistics.mean(d):.2f} | {min(d):.2f} / {max(d):.2f} | "
             f"{_fmt(mean('before_step'), 2)} | "
             f"{_fmt(mean('step'), 2)} | {_fmt(mean('after_step'), 2)} | "
+            f"{_fmt(statistics.mean(handover) if handover else None, 2)} | "
             f"{_fmt(statistics.mean(to_queue) if to_queue else None, 2)} | "
             f"{_fmt(statistics.mean(to_start) if to_start else None, 2)} | "
             f"{statistics.mean(t['xcom_bytes'] for t in tis):,.0f} |"
@@ -569,9 +592,10 @@ def summary(phases: list[Phase]) -> list[str]:
     out = [
         "### Executors compared (same run, same machine)",
         "",
-        "| phase | executor | max active runs | transactions | wall s (payments) | wall s (both DAGs) | "
-        "tx/s | all checks |",
-        "|---|---|---|---|---|---|---|---|",
+        "| phase | executor | adapters (dags, plugins, deploy) | max active runs | transactions | "
+        "wall s (payments) | wall s (both DAGs) | run wall s (mean) | Σ task durations s (mean) | "
+        "overhead between tasks s (mean) | load average (start / end) | all checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ph in phases:
         res = ph.results
@@ -579,13 +603,29 @@ def summary(phases: list[Phase]) -> list[str]:
             continue
         tx = res["check"]["sandbox_transactions"]
         both = res.get("wall_both_seconds")
+        walls = [r["end"] - r["start"] for r in res["runs"]]
+        sums = [sum(t["duration"] for t in r["tasks"].values()) for r in res["runs"]]
+        between = statistics.mean(w - d for w, d in zip(walls, sums, strict=True))
         out.append(
-            f"| {ph.name} | {ph.executor} | {ph.max_active_runs} | {tx:,} | {res['wall_seconds']:.1f} | "
-            f"{_fmt(both)} | {tx / (both or res['wall_seconds']):.0f} | "
+            f"| {ph.name} | {ph.executor} | {ph.variant or 'this checkout'} | {ph.max_active_runs} | "
+            f"{tx:,} | {res['wall_seconds']:.1f} | {_fmt(both)} | {statistics.mean(walls):.1f} | "
+            f"{statistics.mean(sums):.1f} | {between:.1f} | "
+            f"{res['load_average_start']} / {res['load_average_end']} | "
             f"{'yes' if all(res['check']['checks'].values()) else 'NO'} |"
         )
     out.append("")
     return out
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """``dags/``, ``plugins/`` and ``deploy/`` of git ``ref`` under ``into`` (what a deployment of that
+    version runs; the library in ``include/`` is this checkout's for both)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "dags", "plugins", "deploy"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -610,6 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="per phase, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the work directory")
+    parser.add_argument(
+        "--compare-ref",
+        help="also run every phase with dags/, plugins/ and deploy/ of this git ref (same library, same "
+        "run, alternating with this checkout): a before/after of the Airflow adapters and settings",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run each phase (and variant) this often")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
@@ -627,6 +673,11 @@ def main(argv: list[str] | None = None) -> int:
     phases: list[Phase] = []
     if args.keep:
         os.environ["PAYTRACE_SL_KEEP_CLUSTER"] = "1"
+    variants: list[tuple[str, Path]] = [("", REPO)]
+    if args.compare_ref:
+        variants.insert(0, (args.compare_ref, export_ref(args.compare_ref, work / "ref")))
+        header.insert(1, f"compared: dags/, plugins/, deploy/ of {args.compare_ref} vs this checkout")
+        lines.insert(1, header[1])
     try:
         for executor in executors:
             mine: list[Phase] = []
@@ -642,12 +693,23 @@ def main(argv: list[str] | None = None) -> int:
                     )
             for ph in mine:
                 ph.executor = executor
+            # with --compare-ref: the ref's adapters, then this checkout's, alternating per repetition
+            mine = [
+                replace(ph, variant=variant, source=source, results={})
+                for ph in mine
+                for _ in range(args.repeat)
+                for variant, source in variants
+            ]
             phases += mine
-            for phase in mine:
+            for i, phase in enumerate(mine):
                 # a fresh deployment per phase: two phases over the same days would find the first's runs
                 # (a backfill without reprocessing creates none) and the metadata DB starts equal
                 cluster = AirflowCluster(
-                    work / executor, executor=executor, workers=args.workers, name=executor[:6].lower()
+                    work / f"{phase.slug}-{i}",
+                    executor=executor,
+                    workers=args.workers,
+                    name=executor[:6].lower(),
+                    source=phase.source,
                 )
                 try:
                     log(f"{phase.label}: airflow db migrate ({cluster.meta_db})")
@@ -657,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{cluster.migrate_seconds:.1f} s"
                     )
                     lines.append("")
-                    run_phase(phase, args, cluster, work / executor)
+                    run_phase(phase, args, cluster, work / f"{phase.slug}-{i}")
                     part = report(phase)
                     print("\n".join(part), flush=True)
                     lines += part
