@@ -223,11 +223,15 @@ def step_task(dag_id: str, step: str) -> Any:
 
     The ``@dag`` function is named like the DAG id; the task's callable is named as if defined in it.
     Only names are needed at parse time; the step itself runs in the task (:func:`run_payment_step`).
+
+    ``multiple_outputs=False``: the task pushes its summary as one XCom (``return_value``, what the run
+    note listener reads). Airflow infers ``True`` from the ``dict`` return annotation and then pushes
+    every key as an XCom of its own too: ~10 more execution-API calls per task, that nobody reads.
     """
     from airflow.sdk import task
 
     task_id, doc = STEP_TASKS[step]
-    return task(task_id=task_id)(_step_callable(step, dag_id, task_id, doc))()
+    return task(task_id=task_id, multiple_outputs=False)(_step_callable(step, dag_id, task_id, doc))()
 
 
 # ---------------------------------------------------------------------------------- task-time bridge
