@@ -522,7 +522,7 @@ def report(phase: Phase) -> list[str]:
     p(
         "| task | duration s (mean) | min / max | start-up before the step s | library step s | "
         "after the step s | previous task's end → scheduled s | scheduled → queued s | queued → start s | "
-        "XCom bytes (mean) |"
+        "XComs: rows, bytes (mean) |"
     )
     p("|---|---|---|---|---|---|---|---|---|---|")
     for prev, task in zip((None, *TASKS), TASKS, strict=False):
@@ -552,6 +552,7 @@ def report(phase: Phase) -> list[str]:
             f"{_fmt(statistics.mean(handover) if handover else None, 2)} | "
             f"{_fmt(statistics.mean(to_queue) if to_queue else None, 2)} | "
             f"{_fmt(statistics.mean(to_start) if to_start else None, 2)} | "
+            f"{statistics.mean(t['xcoms'] for t in tis):.0f}, "
             f"{statistics.mean(t['xcom_bytes'] for t in tis):,.0f} |"
         )
     if n > 1:
