@@ -110,8 +110,9 @@ def retry_policy() -> Any:
     (Airflow resolves them then, in the worker, :meth:`RetryRule.matches`). Airflow's own rule checks
     each path at construction by importing it, i.e. at every parse of every DAG file, in the DAG
     processor and in each task process: ``requests.exceptions`` alone (requests builds its SSL context
-    and reads the CA bundle at import) was most of a DAG file's parse (docs/performance.md, issue 17).
-    ``tests/integration/airflow/test_airflow_dags.py`` holds every path to an importable exception.
+    and reads the CA bundle at import) was about half of a DAG file's parse (docs/performance.md,
+    issue 17). ``tests/integration/airflow/test_airflow_dag_wiring.py`` holds every path to an
+    importable exception.
     """
     from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
@@ -331,7 +332,7 @@ def run_replay(dag_id: str) -> dict[str, Any]:
     try:
         return runner.replay(cfg, str(context["run_id"]), dead_letter_ids=ids, start=start, end=end)
     except runner.NothingToReplay as exc:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(str(exc)) from exc  # every letter named is closed: nothing to do
 
