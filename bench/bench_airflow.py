@@ -41,11 +41,12 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from airflow_cluster import (
     CELERY,
     LOCAL,
+    REPO,
     AirflowCluster,
     create_database,
     drop_database,
@@ -67,10 +69,14 @@ from airflow_cluster import (
 from ledger_audit import audit_ledger, expected_transactions
 
 from bench_pipeline import _load_average
+from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES
+from paytrace_sl.pipeline.windows import Window
+from paytrace_sl_airflow.dag_support import PAYMENT_TASKS
 
 DAG_ID = "paytrace_payments_to_sl"
 SETTLE_DAG_ID = "paytrace_settlements_to_sl"
-TASKS = ("extract", "validate", "transform", "load", "preflight", "summarize")
+# the payments DAG's task ids, in the runner's order (dag_support maps each step to its task id)
+TASKS = tuple(PAYMENT_TASKS[step][0] for step in PAYMENT_STEP_NAMES)
 TIMEZONE = "America/Los_Angeles"
 SEED = 42
 HOURLY_DAY = dt.date(2025, 6, 2)  # a Monday; any day works
@@ -99,12 +105,21 @@ class Phase:
     max_active_runs: int
     dags: tuple[str, ...] = (DAG_ID,)
     executor: str = LOCAL
+    variant: str = ""  # "" = this checkout; else the git ref whose dags/plugins/deploy ran (--compare-ref)
+    source: Path = REPO
     sl_db: str = ""
     results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.executor}, max-active-runs {self.max_active_runs})"
+        which = f", {self.variant}" if self.variant else ""
+        return f"{self.name} ({self.executor}, max-active-runs {self.max_active_runs}{which})"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.executor}-{self.name}-{self.max_active_runs}-{self.variant or 'this'}".replace(
+            "/", "_"
+        )
 
     def merchant_config(self) -> Any:
         from paytrace_sl_sandbox.merchant import MerchantConfig
@@ -214,6 +229,14 @@ def read_metadata(cluster: AirflowCluster, dag_id: str, backfill_id: int) -> lis
             "ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id WHERE dr.dag_id = %s AND dr.backfill_id = %s",
             (dag_id, backfill_id),
         ).fetchall()
+        # what each task pushed: Airflow 3 keeps XCom values as JSON in the metadata DB
+        xcoms = conn.execute(
+            "SELECT x.run_id, x.task_id, count(*), coalesce(sum(octet_length(x.value::text)), 0) FROM xcom x "
+            "JOIN dag_run dr ON dr.dag_id = x.dag_id AND dr.run_id = x.run_id "
+            "WHERE dr.dag_id = %s AND dr.backfill_id = %s GROUP BY x.run_id, x.task_id",
+            (dag_id, backfill_id),
+        ).fetchall()
+    xcom_size = {(r, t): (int(n), int(b)) for r, t, n, b in xcoms}
     by_run: dict[str, dict[str, Any]] = {}
     for run_id, task_id, state, tries, sched, queued, start, end, duration in tis:
         by_run.setdefault(run_id, {})[task_id] = {
@@ -224,6 +247,8 @@ def read_metadata(cluster: AirflowCluster, dag_id: str, backfill_id: int) -> lis
             "start": _ts(start),
             "end": _ts(end),
             "duration": float(duration or 0.0),
+            "xcoms": xcom_size.get((run_id, task_id), (0, 0))[0],
+            "xcom_bytes": xcom_size.get((run_id, task_id), (0, 0))[1],
         }
     out = []
     for run_id, logical, dis, die, queued, start, end, state in runs:
@@ -282,25 +307,48 @@ def add_log_breakdown(home: Path, runs: list[dict[str, Any]]) -> None:
 # ----------------------------------------------------------------------------------- correctness
 
 
+def served_days(
+    windows: list[tuple[dt.datetime, dt.datetime]], lookback: dt.timedelta
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The merchant days each run asks PayTrace for, as ranges: an export is by whole day, so a run
+    fetches every record of the days its window plus look-back touch (``Window.request_dates``), and
+    the extract step keeps a record created outside that range (``fetch_transactions``: the ledger
+    makes a second sight of it "already posted"). In the hourly phase these are the day's voids,
+    created hours after the sales they void: accounted for by the run, so expected here."""
+    tz = ZoneInfo(TIMEZONE)
+    out = []
+    for start, end in windows:
+        first, last = Window(start - lookback, end, TIMEZONE).request_dates()
+        out.append(
+            (
+                dt.datetime.combine(first, dt.time(), tz),
+                dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz),
+            )
+        )
+    return out
+
+
 def check(phase: Phase, runs: list[dict[str, Any]], settle_runs: list[dict[str, Any]]) -> dict[str, Any]:
     lookback = (
         dt.timedelta(hours=phase.lookback_hours) if phase.lookback_hours is not None else dt.timedelta(days=3)
     )
-    expected = expected_transactions(phase.merchant, phase.windows, lookback)
+    expected = expected_transactions(phase.merchant, served_days(phase.windows, lookback), dt.timedelta())
     result = audit_ledger(pg_dsn(phase.sl_db), expected)
+    in_window = expected_transactions(phase.merchant, phase.windows, dt.timedelta())
     with psycopg.connect(pg_dsn(phase.sl_db)) as conn:
         xrun = conn.execute(
             "SELECT status, counts, run_id FROM xptrun WHERE dag_id = %s", (DAG_ID,)
         ).fetchall()
     per_run = {str(r): json.loads(c or "{}") for _, c, r in xrun}
-    in_window = sum(int(c.get("in_window", 0)) for c in per_run.values())
+    runs_in_window = sum(int(c.get("in_window", 0)) for c in per_run.values())
     tis = [ti for r in runs for ti in r["tasks"].values()]
     settle_tis = [ti for r in settle_runs for ti in r["tasks"].values()]
-    result["runs_in_window_sum"] = in_window
+    result["runs_in_window_sum"] = runs_in_window
+    result["sandbox_in_window"] = len(in_window)
     result["per_run"] = per_run
     result["xptrun_status"] = sorted({str(s) for s, _, _ in xrun})
     checks = result["checks"]
-    checks["sum of runs' in-window counts = sandbox count"] = in_window == result["sandbox_transactions"]
+    checks["sum of runs' in-window counts = sandbox in-window count"] = runs_in_window == len(in_window)
     checks["all dag runs success"] = all(r["state"] == "success" for r in runs + settle_runs) and len(
         runs
     ) == len(phase.windows)
@@ -327,7 +375,7 @@ def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, w
     res["load_average_start"] = _load_average()
     phase.sl_db = f"ptsl_af_sl_{phase.name}_{uuid.uuid4().hex[:6]}"
     create_database(phase.sl_db)
-    pwork = work / f"{phase.executor}-{phase.name}-{phase.max_active_runs}"
+    pwork = work / phase.slug
     try:
         log(f"{phase.label}: seeding the SL sandbox {phase.sl_db} ({phase.merchant})")
         t = time.perf_counter()
@@ -338,6 +386,7 @@ def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, w
             log(f"{phase.label}: (re)starting Airflow ({cluster.executor}, {cluster.workers} Celery workers)")
             started = time.perf_counter()
             res["startup_healthy_seconds"] = cluster.restart(phase_env(phase, paytrace_url, pwork, mapping))
+            res["execution_api_first_seconds"] = cluster.execution_api_first_seconds
             cron = {"hourly": "0 * * * *", "daily": "0 0 * * *"}[phase.interval]
             cluster.wait_dag_parsed(DAG_ID, cron=cron)
             for dag_id in phase.dags[1:]:
@@ -402,7 +451,8 @@ def report(phase: Phase) -> list[str]:
     )
     p(
         f"set-up (not timed below): SL sandbox seed {res['seed_seconds']:.1f} s; Airflow healthy "
-        f"{res['startup_healthy_seconds']:.1f} s, "
+        f"{res['startup_healthy_seconds']:.1f} s (of which the task execution API's first request "
+        f"{res['execution_api_first_seconds']:.1f} s), "
         f"DAG parsed {res['startup_dag_parsed_seconds']:.1f} s after start"
     )
     walls = [r["end"] - r["start"] for r in runs]
@@ -471,10 +521,11 @@ def report(phase: Phase) -> list[str]:
     p("")
     p(
         "| task | duration s (mean) | min / max | start-up before the step s | library step s | "
-        "after the step s | wait before start s |"
+        "after the step s | previous task's end → scheduled s | scheduled → queued s | queued → start s | "
+        "XComs: rows, bytes (mean) |"
     )
-    p("|---|---|---|---|---|---|---|")
-    for task in TASKS:
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    for prev, task in zip((None, *TASKS), TASKS, strict=False):
         tis = [r["tasks"][task] for r in runs if task in r["tasks"]]
         if not tis:
             continue
@@ -484,12 +535,25 @@ def report(phase: Phase) -> list[str]:
             vals = [t[key] for t in tis if t.get(key) is not None]
             return statistics.mean(vals) if vals else None
 
-        waits = [t["start"] - t["scheduled"] for t in tis if t["start"] and t["scheduled"]]
+        handover = [
+            r["tasks"][task]["scheduled"] - r["tasks"][prev]["end"]
+            for r in runs
+            if prev in r["tasks"]
+            and task in r["tasks"]
+            and r["tasks"][task]["scheduled"]
+            and r["tasks"][prev]["end"]
+        ]
+        to_queue = [t["queued"] - t["scheduled"] for t in tis if t["queued"] and t["scheduled"]]
+        to_start = [t["start"] - t["queued"] for t in tis if t["start"] and t["queued"]]
         p(
             f"| {task} | {statistics.mean(d):.2f} | {min(d):.2f} / {max(d):.2f} | "
             f"{_fmt(mean('before_step'), 2)} | "
             f"{_fmt(mean('step'), 2)} | {_fmt(mean('after_step'), 2)} | "
-            f"{_fmt(statistics.mean(waits) if waits else None, 2)} |"
+            f"{_fmt(statistics.mean(handover) if handover else None, 2)} | "
+            f"{_fmt(statistics.mean(to_queue) if to_queue else None, 2)} | "
+            f"{_fmt(statistics.mean(to_start) if to_start else None, 2)} | "
+            f"{statistics.mean(t['xcoms'] for t in tis):.0f}, "
+            f"{statistics.mean(t['xcom_bytes'] for t in tis):,.0f} |"
         )
     if n > 1:
         p("")
@@ -511,7 +575,8 @@ def report(phase: Phase) -> list[str]:
     )
     p("")
     p(
-        f"correctness: sandbox {tx:,} transactions; Σ runs' in-window {ck['runs_in_window_sum']:,}; "
+        f"correctness: sandbox {tx:,} transactions served for the fetched days, {ck['sandbox_in_window']:,} "
+        f"created in the windows; Σ runs' in-window {ck['runs_in_window_sum']:,}; "
         f"posted (distinct in xPTLedger) {ck['posted_transactions']:,}, ledger rows {ck['ledger_rows']:,} "
         f"{ck['ledger_by_kind']}; skipped {ck['skipped']:,}; review {ck['review']:,}; dead letter "
         f"{ck['dead_letter']:,}; SL rows written: Batch {ck['batch_rows']:,}, ARDoc {ck['ardoc_rows']:,}, "
@@ -528,9 +593,10 @@ def summary(phases: list[Phase]) -> list[str]:
     out = [
         "### Executors compared (same run, same machine)",
         "",
-        "| phase | executor | max active runs | transactions | wall s (payments) | wall s (both DAGs) | "
-        "tx/s | all checks |",
-        "|---|---|---|---|---|---|---|---|",
+        "| phase | executor | adapters (dags, plugins, deploy) | max active runs | transactions | "
+        "wall s (payments) | wall s (both DAGs) | run wall s (mean) | Σ task durations s (mean) | "
+        "overhead between tasks s (mean) | load average (start / end) | all checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ph in phases:
         res = ph.results
@@ -538,13 +604,29 @@ def summary(phases: list[Phase]) -> list[str]:
             continue
         tx = res["check"]["sandbox_transactions"]
         both = res.get("wall_both_seconds")
+        walls = [r["end"] - r["start"] for r in res["runs"]]
+        sums = [sum(t["duration"] for t in r["tasks"].values()) for r in res["runs"]]
+        between = statistics.mean(w - d for w, d in zip(walls, sums, strict=True))
         out.append(
-            f"| {ph.name} | {ph.executor} | {ph.max_active_runs} | {tx:,} | {res['wall_seconds']:.1f} | "
-            f"{_fmt(both)} | {tx / (both or res['wall_seconds']):.0f} | "
+            f"| {ph.name} | {ph.executor} | {ph.variant or 'this checkout'} | {ph.max_active_runs} | "
+            f"{tx:,} | {res['wall_seconds']:.1f} | {_fmt(both)} | {statistics.mean(walls):.1f} | "
+            f"{statistics.mean(sums):.1f} | {between:.1f} | "
+            f"{res['load_average_start']} / {res['load_average_end']} | "
             f"{'yes' if all(res['check']['checks'].values()) else 'NO'} |"
         )
     out.append("")
     return out
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """``dags/``, ``plugins/`` and ``deploy/`` of git ``ref`` under ``into`` (what a deployment of that
+    version runs; the library in ``include/`` is this checkout's for both)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "dags", "plugins", "deploy"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -569,6 +651,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="per phase, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the databases and the work directory")
+    parser.add_argument(
+        "--compare-ref",
+        help="also run every phase with dags/, plugins/ and deploy/ of this git ref (same library, same "
+        "run, alternating with this checkout): a before/after of the Airflow adapters and settings",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run each phase (and variant) this often")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
@@ -586,6 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     phases: list[Phase] = []
     if args.keep:
         os.environ["PAYTRACE_SL_KEEP_CLUSTER"] = "1"
+    variants: list[tuple[str, Path]] = [("", REPO)]
+    if args.compare_ref:
+        variants.insert(0, (args.compare_ref, export_ref(args.compare_ref, work / "ref")))
+        header.insert(1, f"compared: dags/, plugins/, deploy/ of {args.compare_ref} vs this checkout")
+        lines.insert(1, header[1])
     try:
         for executor in executors:
             mine: list[Phase] = []
@@ -601,12 +694,23 @@ def main(argv: list[str] | None = None) -> int:
                     )
             for ph in mine:
                 ph.executor = executor
+            # with --compare-ref: the ref's adapters, then this checkout's, alternating per repetition
+            mine = [
+                replace(ph, variant=variant, source=source, results={})
+                for ph in mine
+                for _ in range(args.repeat)
+                for variant, source in variants
+            ]
             phases += mine
-            for phase in mine:
+            for i, phase in enumerate(mine):
                 # a fresh deployment per phase: two phases over the same days would find the first's runs
                 # (a backfill without reprocessing creates none) and the metadata DB starts equal
                 cluster = AirflowCluster(
-                    work / executor, executor=executor, workers=args.workers, name=executor[:6].lower()
+                    work / f"{phase.slug}-{i}",
+                    executor=executor,
+                    workers=args.workers,
+                    name=executor[:6].lower(),
+                    source=phase.source,
                 )
                 try:
                     log(f"{phase.label}: airflow db migrate ({cluster.meta_db})")
@@ -616,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{cluster.migrate_seconds:.1f} s"
                     )
                     lines.append("")
-                    run_phase(phase, args, cluster, work / executor)
+                    run_phase(phase, args, cluster, work / f"{phase.slug}-{i}")
                     part = report(phase)
                     print("\n".join(part), flush=True)
                     lines += part

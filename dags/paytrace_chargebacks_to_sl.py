@@ -38,7 +38,7 @@ def paytrace_chargebacks_to_sl() -> None:
         soft_fail=True,  # no file for 6 hours: the run is skipped and the next one waits again
     )
 
-    @task
+    @task(multiple_outputs=False)  # one XCom, the summary (dag_support.step_task)
     def import_files() -> dict[str, Any]:
         """Import each waiting file into SL, exactly once per case and stage."""
         return run_chargeback_import(DAG_ID)

@@ -26,8 +26,9 @@ from paytrace_sl_airflow.recurring import DAG_ID, refresh_schedules, show_overvi
     doc_md=__doc__,
 )
 def paytrace_recurring_to_sl() -> None:
-    refresh = task(task_id="refresh_schedules")(refresh_schedules)()
-    overview = task(task_id="recurring_overview")(show_overview)()
+    # one XCom per task, the summary (dag_support.step_task)
+    refresh = task(task_id="refresh_schedules", multiple_outputs=False)(refresh_schedules)()
+    overview = task(task_id="recurring_overview", multiple_outputs=False)(show_overview)()
     refresh >> overview
 
 

@@ -41,7 +41,7 @@ DAG_ID = "paytrace_sl_replay"
     },
 )
 def paytrace_sl_replay() -> None:
-    @task
+    @task(multiple_outputs=False)  # one XCom, the summary (dag_support.step_task)
     def replay() -> dict[str, Any]:
         """Run the payment steps again for the chosen records or days; close dead letters that now pass."""
         return run_replay(DAG_ID)

@@ -38,4 +38,5 @@ def customer_task(step: str) -> Any:
     run.__name__ = step
     run.__qualname__ = f"{DAG_ID}.<locals>.{step}"
     run.__doc__ = CUSTOMER_TASKS[step]
-    return task(task_id=step, doc_md=CUSTOMER_TASKS[step])(run)
+    # one XCom, the summary, which the next step receives (dag_support.step_task)
+    return task(task_id=step, doc_md=CUSTOMER_TASKS[step], multiple_outputs=False)(run)

@@ -104,15 +104,26 @@ def end_date() -> dt.datetime | None:
 
 
 def retry_policy() -> Any:
-    """Retry transient errors with the task's exponential backoff; fail everything else at once."""
+    """Retry transient errors with the task's exponential backoff; fail everything else at once.
+
+    The rule names the exception classes by dotted path and leaves them unresolved until a task fails
+    (Airflow resolves them then, in the worker, :meth:`RetryRule.matches`). Airflow's own rule checks
+    each path at construction by importing it, i.e. at every parse of every DAG file, in the DAG
+    processor and in each task process: ``requests.exceptions`` alone (requests builds its SSL context
+    and reads the CA bundle at import) was about half of a DAG file's parse (docs/performance.md,
+    issue 17). ``tests/integration/airflow/test_airflow_dag_wiring.py`` holds every path to an
+    importable exception.
+    """
     from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
-    return ExceptionRetryPolicy(
-        rules=[
-            RetryRule(exception=list(TRANSIENT_ERRORS), action=RetryAction.RETRY, reason="transient error")
-        ],
-        default=RetryAction.FAIL,
+    class TransientRule(RetryRule):  # type: ignore[misc,valid-type]
+        def __post_init__(self) -> None:
+            """No import at parse time (see :func:`retry_policy`)."""
+
+    transient = TransientRule(
+        exception=list(TRANSIENT_ERRORS), action=RetryAction.RETRY, reason="transient error"
     )
+    return ExceptionRetryPolicy(rules=[transient], default=RetryAction.FAIL)
 
 
 def task_timeout() -> dt.timedelta:
@@ -213,11 +224,15 @@ def step_task(dag_id: str, step: str) -> Any:
 
     The ``@dag`` function is named like the DAG id; the task's callable is named as if defined in it.
     Only names are needed at parse time; the step itself runs in the task (:func:`run_payment_step`).
+
+    ``multiple_outputs=False``: the task pushes its summary as one XCom (``return_value``, what the run
+    note listener reads). Airflow infers ``True`` from the ``dict`` return annotation and then pushes
+    every key as an XCom of its own too: ~10 more execution-API calls per task, that nobody reads.
     """
     from airflow.sdk import task
 
     task_id, doc = STEP_TASKS[step]
-    return task(task_id=task_id)(_step_callable(step, dag_id, task_id, doc))()
+    return task(task_id=task_id, multiple_outputs=False)(_step_callable(step, dag_id, task_id, doc))()
 
 
 # ---------------------------------------------------------------------------------- task-time bridge
@@ -317,7 +332,7 @@ def run_replay(dag_id: str) -> dict[str, Any]:
     try:
         return runner.replay(cfg, str(context["run_id"]), dead_letter_ids=ids, start=start, end=end)
     except runner.NothingToReplay as exc:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(str(exc)) from exc  # every letter named is closed: nothing to do
 

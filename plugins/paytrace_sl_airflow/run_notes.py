@@ -8,9 +8,11 @@ this listener reads what its ``summarize`` task returned (its XCom: ``needs_pers
 shows on the run in the grid and on the run's page — to ``Needs a person: <what>``, after any note a
 person wrote. A re-run replaces our earlier note, and one with nothing left removes it.
 
-Registered by :class:`paytrace_sl_airflow.ui_plugin.PaytraceSlPlugin` (``listeners``). Listeners run where
+Registered by :class:`paytrace_sl_airflow.plugin.PaytraceSlPlugin` (``listeners``). Listeners run where
 the DAG run's state changes (the scheduler; ``dag.test()`` in-process), inside that code's database
-session, so the note is set on the ``DagRun`` object and committed with the state change.
+session, so the note is set on the ``DagRun`` object and committed with the state change. Airflow also
+loads this module in every task process (with the plugin), where none of its hooks is called: it imports
+the library (``run_history``: our tables) only when a hook runs.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ import logging
 from typing import Any
 
 from airflow.listeners import hookimpl
-
-from paytrace_sl.pipeline.run_history import ATTENTION_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ def summary_of(session: Any, dag_id: str, run_id: str) -> dict[str, Any] | None:
 
 def note_for(summary: dict[str, Any] | None) -> str:
     """``Needs a person: …`` for a summary that leaves work for a person, else ""."""
+    from paytrace_sl.pipeline.run_history import ATTENTION_PREFIX
+
     if not summary:
         return ""
     text = str(summary.get("needs_person") or "").strip()
@@ -60,6 +62,8 @@ def note_for(summary: dict[str, Any] | None) -> str:
 def merged_note(current: str | None, ours: str) -> str | None:
     """The run's note after this attempt: ours after what a person wrote; an earlier note of ours is
     replaced (or removed when this attempt left nothing)."""
+    from paytrace_sl.pipeline.run_history import ATTENTION_PREFIX
+
     current = current or ""
     mine = current.find(ATTENTION_PREFIX)
     theirs = (current[:mine] if mine >= 0 else current).rstrip()

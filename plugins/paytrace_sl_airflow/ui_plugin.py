@@ -33,10 +33,12 @@ from paytrace_sl.sl.own_tables import xPTDeadLetter, xPTRecon, xPTReview
 from paytrace_sl_airflow.customers_page import expiring_section, expiring_status
 from paytrace_sl_airflow.page_support import default_sl_url as default_sl_url  # its old home
 from paytrace_sl_airflow.page_support import read_or_error, sl_engines
+from paytrace_sl_airflow.plugin import REVIEW_URL_PREFIX, RUNS_URL_PREFIX, URL_PREFIX
+
+# the plugin class lives in the light module Airflow loads in every process; importable from here too
+from paytrace_sl_airflow.plugin import PaytraceSlPlugin as PaytraceSlPlugin
 from paytrace_sl_airflow.recurring import recurring_section_html, recurring_status
 
-URL_PREFIX = "/paytrace-sl"
-REVIEW_URL_PREFIX = "/paytrace-sl-review"  # the review workbench (review_page.py)
 RECENT_BATCHES = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -378,75 +380,14 @@ def create_app(
     return app
 
 
-def _plugin_app() -> FastAPI:
-    return create_app()
-
-
-def _run_history_app() -> FastAPI:
+def page_apps() -> list[dict[str, Any]]:
+    """The plugin's ``fastapi_apps`` (:class:`paytrace_sl_airflow.plugin.PaytraceSlPlugin` builds them on
+    first access, in the API server)."""
+    from paytrace_sl_airflow.review_page import create_review_app
     from paytrace_sl_airflow.run_history_page import create_app as create_history_app
 
-    return create_history_app()
-
-
-def _run_notes() -> list[Any]:
-    """The DAG-run note listener (``Needs a person: …``); none when Airflow is not installed."""
-    try:
-        from paytrace_sl_airflow import run_notes
-    except ImportError:
-        return []
-    return [run_notes]
-
-
-def _review_app() -> FastAPI:
-    from paytrace_sl_airflow.review_page import create_review_app
-
-    return create_review_app()
-
-
-try:
-    from airflow.plugins_manager import AirflowPlugin
-except ImportError:  # the library and CLI work without Airflow installed
-    AirflowPlugin = object  # type: ignore[assignment,misc]
-
-
-class PaytraceSlPlugin(AirflowPlugin):  # type: ignore[misc,valid-type]
-    """Adds the "PayTrace reconciliation" and "PayTrace run history" pages to the Airflow 3 UI, and the
-    listener that notes "Needs a person: …" on runs that leave work for a person."""
-
-    name = "paytrace_sl"
-    fastapi_apps = [
-        {"app": _plugin_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"},
-        {"app": _run_history_app(), "url_prefix": "/paytrace-sl-runs", "name": "PayTrace run history"},
-        {"app": _review_app(), "url_prefix": REVIEW_URL_PREFIX, "name": "PayTrace review"},
+    return [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "PayTrace reconciliation"},
+        {"app": create_history_app(), "url_prefix": RUNS_URL_PREFIX, "name": "PayTrace run history"},
+        {"app": create_review_app(), "url_prefix": REVIEW_URL_PREFIX, "name": "PayTrace review"},
     ]
-    external_views = [
-        {
-            "name": "PayTrace reconciliation",
-            "href": URL_PREFIX.lstrip("/") + "/",
-            "url_route": "paytrace-reconciliation",
-            "destination": "nav",
-            "category": "browse",
-        },
-        {
-            "name": "PayTrace run history",
-            "href": "paytrace-sl-runs/",
-            "url_route": "paytrace-run-history",
-            "destination": "nav",
-            "category": "browse",
-        },
-        {
-            "name": "PayTrace review",
-            "href": REVIEW_URL_PREFIX.lstrip("/") + "/",
-            "url_route": "paytrace-review",
-            "destination": "nav",
-            "category": "browse",
-        },
-        {
-            "name": "PayTrace fraud alerts",
-            "href": URL_PREFIX.lstrip("/") + "/fraud",
-            "url_route": "paytrace-fraud",
-            "destination": "nav",
-            "category": "browse",
-        },
-    ]
-    listeners = _run_notes()

@@ -168,10 +168,15 @@ class AirflowCluster:
         workers: int = 2,
         extra_env: Mapping[str, str] | None = None,
         name: str = "",
+        source: Path = REPO,
     ) -> None:
+        """``source``: the tree whose ``dags/``, ``plugins/`` and ``deploy/airflow-executor.env`` the
+        deployment runs (default this checkout; ``bench_airflow.py --compare-ref`` passes an export of
+        another commit, so two versions of the adapters are measured in one run, same library)."""
         if executor not in (CELERY, LOCAL):
             raise ValueError(f"executor {executor!r}: {CELERY} or {LOCAL}")
         self.work = work
+        self.source = source
         self.executor = executor
         self.workers = workers if executor == CELERY else 0
         self.tag = name or uuid.uuid4().hex[:8]
@@ -185,6 +190,7 @@ class AirflowCluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.names: list[str] = []
         self.healthy_seconds = 0.0
+        self.execution_api_first_seconds = 0.0
         self.migrate_seconds = 0.0
         self._db_created = False
 
@@ -198,8 +204,13 @@ class AirflowCluster:
             if not k.startswith(("AIRFLOW", "PAYTRACE_", "SL_DATABASE_URL"))
         }
         env["PATH"] = str(VENV_BIN) + os.pathsep + env.get("PATH", "")
+        if self.source != REPO:
+            # the source's adapter package ahead of this checkout's (editable install on sys.path)
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(self.source / "plugins"), env.get("PYTHONPATH", "")) if p
+            )
         base = f"http://127.0.0.1:{self.port}"
-        env.update(executor_settings())
+        env.update(executor_settings(self.source / "deploy" / "airflow-executor.env"))
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
@@ -207,8 +218,8 @@ class AirflowCluster:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_url(self.meta_db),
                 # psycopg 3 for the async engine too (Airflow would derive postgresql+asyncpg, not installed)
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": pg_url(self.meta_db, "postgresql+psycopg_async"),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-                "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.source / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.source / "plugins"),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__API__BASE_URL": base,
                 "AIRFLOW__API__PORT": str(self.port),
@@ -347,9 +358,22 @@ class AirflowCluster:
                 states = {k: (v or {}).get("status") for k, v in health.items()}
                 if all(states.get(k) == "healthy" for k in ("metadatabase", "scheduler", "dag_processor")):
                     if self.workers_ready():
+                        self.warm_execution_api(timeout)
                         return time.perf_counter() - started
             time.sleep(1)
         raise RuntimeError(f"Airflow did not become healthy in {timeout:.0f} s; see {self.logs}")
+
+    def warm_execution_api(self, timeout: float) -> None:
+        """One request to the task execution API (``/execution/health``), timed.
+
+        The api-server builds that API on its first request (tens of seconds on a busy host): without
+        this the first task's supervisor makes it, times out, retries, and the first run measures it.
+        A deployment's api-server healthcheck makes the same request (docs/performance.md)."""
+        started = time.perf_counter()
+        url = f"http://127.0.0.1:{self.port}/execution/health"
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # loopback
+            resp.read()
+        self.execution_api_first_seconds = time.perf_counter() - started
 
     def workers_ready(self) -> bool:
         """Every Celery worker logged that it is ready to consume (``celery@… ready.``)."""

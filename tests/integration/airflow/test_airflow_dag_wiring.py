@@ -46,14 +46,16 @@ def test_task_chain_is_the_runner_step_order(
 
 
 def test_parsing_the_dag_files_imports_no_pipeline_code(tmp_path: Path) -> None:
-    """The DAG processor re-parses every file every few seconds: no runner, PayTrace client or pandas."""
+    """The DAG processor re-parses every file every few seconds, and each task process parses its DAG
+    file before it runs: no runner, PayTrace client, pandas — nor requests (the retry rule's dotted
+    paths stay unresolved until a task fails) or the UI pages' FastAPI."""
     files = [str(DAGS / f"paytrace_{n}_to_sl.py") for n in ("payments", "settlements", "chargebacks")]
     script = f"""
 import json, runpy, sys
 for f in {files!r}:
     runpy.run_path(f)
 heavy = ("paytrace_sl.pipeline.runner", "paytrace_sl.pipeline.landing", "paytrace_sl.paytrace.client",
-         "pandas", "great_expectations")
+         "pandas", "great_expectations", "requests", "fastapi")
 print(json.dumps([m for m in heavy if m in sys.modules]))
 """
     env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), PAYTRACE_SL_INTERVAL="daily")
@@ -107,3 +109,67 @@ print(json.dumps([after(6), after(7)]))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["2025-04-07", None]
+
+
+def test_a_task_process_loads_the_plugin_without_its_pages(tmp_path: Path) -> None:
+    """Airflow loads every plugin in each task process (the Task SDK's listener manager, before the
+    task runs): ours registers its listener there, but builds no page (FastAPI, our tables) and the
+    plugins folder's modules are not executed a second time under top-level names."""
+    plugins = DAGS.parent / "plugins"
+    script = """
+import json, sys
+from airflow.sdk.listener import get_listener_manager
+from airflow.sdk.plugins_manager import _get_plugins
+manager = get_listener_manager()
+names = [p.name for p in _get_plugins()[0]]
+listeners = [getattr(l, "__name__", "") for l in manager.pm.get_plugins()]
+heavy = ("fastapi", "pandas", "paytrace_sl_airflow.ui_plugin", "paytrace_sl.sl.own_tables", "ui_plugin",
+         "review_page", "hooks")
+print(json.dumps({"plugins": names, "listeners": listeners, "heavy": [m for m in heavy if m in sys.modules]}))
+"""
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["plugins"].count("paytrace_sl") == 1
+    assert "paytrace_sl_airflow.run_notes" in found["listeners"]
+    assert found["heavy"] == []
+
+
+def test_the_plugin_builds_its_pages_on_first_use() -> None:
+    """The API server reads ``fastapi_apps``: the three page apps, built once."""
+    from fastapi import FastAPI
+
+    from paytrace_sl_airflow.plugin import PaytraceSlPlugin
+
+    apps = PaytraceSlPlugin.fastapi_apps
+    assert [a["url_prefix"] for a in apps] == ["/paytrace-sl", "/paytrace-sl-runs", "/paytrace-sl-review"]
+    assert all(isinstance(a["app"], FastAPI) for a in apps)
+    assert PaytraceSlPlugin().fastapi_apps is apps
+
+
+def test_the_retry_rule_names_importable_exceptions() -> None:
+    """The rule is not checked at parse (:func:`dag_support.retry_policy`): every path resolves here."""
+    from airflow.sdk.module_loading import import_string
+
+    for path in dag_support.TRANSIENT_ERRORS:
+        assert issubclass(import_string(path), BaseException), path
+    rule = dag_support.retry_policy().rules[0]
+    import requests
+
+    assert rule.matches(requests.exceptions.ConnectionError("refused"))
+    assert not rule.matches(ValueError("bug"))
+
+
+def test_every_task_pushes_one_xcom(dagbag: Any) -> None:
+    """Our tasks return a dict summary: pushed whole (``return_value``), not also key by key (Airflow
+    infers ``multiple_outputs`` from a ``dict`` return annotation: one execution-API call per key)."""
+    checked = 0
+    for dag_id in dagbag.dag_ids:
+        for task in dagbag.get_dag(dag_id).tasks:
+            if hasattr(task, "multiple_outputs"):
+                assert task.multiple_outputs is False, (dag_id, task.task_id)
+                checked += 1
+    assert checked >= 7 + 6  # at least the payments and settlements steps
