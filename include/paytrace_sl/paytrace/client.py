@@ -175,9 +175,13 @@ class PayTraceClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        stream_exports: bool = False,
     ) -> None:
+        """``stream_exports``: parse date-range exports as their answers arrive (:meth:`call_records`),
+        for callers that handle records one by one (the extract steps) — a day is never held whole."""
         settings.require_credentials()
         self.settings = settings
+        self.stream_exports = stream_exports
         self._session = bounded_session(session)
         self._session.headers.update(
             {"User-Agent": f"paytrace-sl/{__version__}", "Accept": "application/json"}
@@ -541,13 +545,12 @@ class PayTraceClient:
         extra: dict[str, Any],
         id_key: str,
         stamp_path: str,
-        stream: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Records of a date-range export over merchant days ``[start, end)``, chunked, exact repeats dropped.
 
-        With ``stream`` each answer is parsed as it arrives (:meth:`call_records`): the same records in
-        the same order, never a whole day in memory, but provisional until the iteration ends (a
-        failure after some records raises; the caller discards what it made of them).
+        With ``stream_exports`` each answer is parsed as it arrives (:meth:`call_records`): the same
+        records in the same order, never a whole day in memory, but provisional until the iteration
+        ends (a failure after some records raises; the caller discards what it made of them).
 
         A record whose id was already yielded with the *same* content (overlapping requests, a repeated
         row) is dropped silently; one with *different* content is yielded too, for the caller to
@@ -568,7 +571,7 @@ class PayTraceClient:
         s = self.settings
         overlap = dt.timedelta(days=s.overlap_days)
         tz = s.tz
-        seen: dict[Any, set[bytes]] = {}  # id -> digests of the distinct copies yielded
+        seen: dict[Any, bytes | set[bytes]] = {}  # id -> digest(s) of the distinct copies yielded
         segments = [(start, end, False)]
         if s.overlap_days and end > start:
             segments = [(start - overlap, start, True), (start, end, False), (end, end + overlap, True)]
@@ -585,7 +588,7 @@ class PayTraceClient:
                 **extra,
             }
             pairs: Iterator[tuple[Any, bytes | None]]
-            if stream:
+            if self.stream_exports:
                 pairs = self.call_records(path, fields, key)
             else:
                 envelope = self.call(path, fields)
@@ -606,12 +609,12 @@ class PayTraceClient:
                     digest = known_digest or _record_digest(record)
                     copies = seen.get(rid)
                     if copies is None:
-                        seen[rid] = {digest}
-                    elif digest in copies:
+                        seen[rid] = digest  # one copy (nearly every id): no set
+                    elif digest == copies or (isinstance(copies, set) and digest in copies):
                         duplicates += 1
                         continue
                     else:
-                        copies.add(digest)
+                        seen[rid] = {copies, digest} if isinstance(copies, bytes) else copies | {digest}
                         conflicting += 1
                 yield record
             log.info(
@@ -627,24 +630,17 @@ class PayTraceClient:
             )
 
     def export_transactions_raw(
-        self,
-        start: dt.date,
-        end: dt.date,
-        *,
-        transaction_type: str | None = None,
-        include_bin: bool = False,
-        stream: bool = False,
+        self, start: dt.date, end: dt.date, *, transaction_type: str | None = None, include_bin: bool = False
     ) -> Iterator[dict[str, Any]]:
         """Raw ``transactions[]`` dicts of merchant days ``[start, end)``; no exact repeats, but an id may
-        come more than once with different content (see :meth:`_date_range_records`). ``stream``: parse
-        each answer as it arrives (the extract steps, which write records as they come)."""
+        come more than once with different content (see :meth:`_date_range_records`)."""
         extra: dict[str, Any] = {}
         if transaction_type:
             extra["transaction_type"] = transaction_type.upper()
         if include_bin:
             extra["include_bin"] = True
         return self._date_range_records(
-            EXPORT_BY_DATE, "transactions", start, end, extra, "transaction_id", "created.at", stream
+            EXPORT_BY_DATE, "transactions", start, end, extra, "transaction_id", "created.at"
         )
 
     def export_transactions(
