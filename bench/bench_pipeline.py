@@ -229,7 +229,7 @@ def run_pipeline(
     summaries: dict[str, Any] = {}
     peak_rss: dict[str, float] = {}
     result: dict[str, Any] = {"profile": "", "writer_seconds": 0.0, "writer_steps": {}}
-    for stage in STAGES:
+    for stage in args.stages:
         child = [sys.executable, __file__, "--child", "--stage", stage, "--size", str(size)]
         child += ["--sl-url", sl_url, "--paytrace-url", paytrace_url, "--workdir", work]
         for name in args.profile or ():
@@ -374,6 +374,9 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         result["seed_seconds"] = time.perf_counter() - started
         with tempfile.TemporaryDirectory(prefix="ptsl-bench-") as work:
             result.update(run_pipeline(args, size, _url(db), paytrace_url, work))
+        if "load" not in args.stages:  # --stages without load: no rows to compare with COPY
+            result["load_average_end"] = _load_average()
+            return result
         data = export_written_rows(db)
         result["rows"] = {t: c for t, (_, _, c) in data.items()}
         _fresh_replica(replica)
@@ -457,6 +460,20 @@ def report(results: list[dict[str, Any]]) -> None:
         )
 
 
+def report_stages(r: dict[str, Any]) -> None:
+    """The stages of a ``--stages`` run without load: seconds and peak RSS of each."""
+    print(f"size {r['size']}: load average {r['load_average_start']} → {r['load_average_end']}")
+    print(
+        f"  PayTrace sandbox day generated before serving (not timed): {r['sandbox_generate_seconds']:.1f}s"
+    )
+    for stage, seconds in r["stages"].items():
+        print(f"  {stage}: {seconds:.2f}s, peak RSS {r['peak_rss_by_stage'][stage]:,.0f} MB")
+    extract = r["summaries"].get("extract")
+    if extract:
+        print(f"  extract summary: {json.dumps(extract, sort_keys=True)}")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated transaction counts")
@@ -466,6 +483,11 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         choices=("extract", "validate", "transform", "load"),
         help="cProfile summary of this stage (repeatable)",
+    )
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="comma-separated stages to run, in order (e.g. 'extract'); COPY and naive need 'load'",
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--json", help="also write the raw results to this file")
@@ -480,15 +502,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_stage_child(args), default=str))
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    args.stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if not set(args.stages) <= set(STAGES):
+        parser.error(f"--stages: choose from {', '.join(STAGES)}")
     print(f"machine: {os.cpu_count()} cores, load average {_load_average()}")
     results = []
     for size in sizes:
         print(f"-- {size} transactions ...", flush=True)
         results.append(bench_size(size, args))
+        if "load" not in args.stages:
+            report_stages(results[-1])
+            continue
         report(results[-1:])  # each size as soon as it is measured (a later size may take long)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2, default=str))
-    if len(results) > 1:
+    if len(results) > 1 and "load" in args.stages:
         print("\n== all sizes ==")
         report(results)
     return 0

@@ -99,7 +99,7 @@ def extract(
         overlap_days=overlap_days,
         max_retry_seconds=max_retry_seconds,
     )
-    with PayTraceClient(settings) as client:
+    with PayTraceClient(settings, stream_exports=True) as client:
         summary = extract_window(client, start_day, end_day, out, include_declined=declined_export)
     if as_json:
         typer.echo(json.dumps(summary.to_json_dict(), indent=1, sort_keys=True))

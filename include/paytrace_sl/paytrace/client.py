@@ -27,7 +27,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -68,8 +69,9 @@ from paytrace_sl.paytrace.recurring import (
     parse_recurrence,
     parse_recurring_payment,
 )
+from paytrace_sl.paytrace.stream import EnvelopeStream, StreamFormatError
 from paytrace_sl.paytrace.timefmt import format_request_date, parse_paytrace_datetime
-from paytrace_sl.paytrace.transport import Deadline, bounded_session, read_body
+from paytrace_sl.paytrace.transport import Deadline, bounded_session, iter_body, read_body
 from paytrace_sl.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -173,9 +175,13 @@ class PayTraceClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        stream_exports: bool = False,
     ) -> None:
+        """``stream_exports``: parse date-range exports as their answers arrive (:meth:`call_records`),
+        for callers that handle records one by one (the extract steps) — a day is never held whole."""
         settings.require_credentials()
         self.settings = settings
+        self.stream_exports = stream_exports
         self._session = bounded_session(session)
         self._session.headers.update(
             {"User-Agent": f"paytrace-sl/{__version__}", "Accept": "application/json"}
@@ -268,29 +274,44 @@ class PayTraceClient:
             except PayTraceResponseTooLargeError:
                 raise  # the same answer would be as large again: not retried
             except Exception as exc:
-                if not watch.expired and not isinstance(exc, requests.Timeout | urllib3_exc.TimeoutError):
-                    failed = _transport_error(path, exc)
-                    if failed is None:
-                        raise
-                    error = failed
-                else:
-                    error = PayTraceTimeoutError(
-                        f"PayTrace {path}: timed out (connect {timeout[0]:g}s, read {timeout[1]:g}s, "
-                        f"whole answer {s.request_deadline:g}s)"
-                    )
-            elapsed = self._clock() - started
-            if attempt >= s.max_attempts:
-                raise self._give_up(error, attempt, elapsed, "attempts exhausted")
-            cap = min(s.backoff_cap, s.backoff_base * (2 ** (attempt - 1)))
-            wait = self._rng.uniform(0, cap)
-            if retry_after is not None:
-                wait = max(wait, retry_after)
-            if self._clock() + wait >= deadline:
-                raise self._give_up(error, attempt, elapsed, "retry time budget exhausted")
-            log.warning(
-                "%s; retrying in %.2fs (attempt %d/%d)", str(error), wait, attempt + 1, s.max_attempts
-            )
-            self._sleep(wait)
+                error = self._attempt_error(path, exc, watch, timeout)
+            self._wait_to_retry(error, attempt, started, deadline, retry_after)
+
+    def _attempt_error(
+        self, path: str, exc: Exception, watch: Deadline, timeout: tuple[float, float]
+    ) -> PayTraceTransientError:
+        """The retryable error for an attempt that raised ``exc``; re-raises what is not retryable."""
+        if not watch.expired and not isinstance(exc, requests.Timeout | urllib3_exc.TimeoutError):
+            failed = _transport_error(path, exc)
+            if failed is None:
+                raise exc
+            return failed
+        return PayTraceTimeoutError(
+            f"PayTrace {path}: timed out (connect {timeout[0]:g}s, read {timeout[1]:g}s, "
+            f"whole answer {self.settings.request_deadline:g}s)"
+        )
+
+    def _wait_to_retry(
+        self,
+        error: PayTraceTransientError,
+        attempt: int,
+        started: float,
+        deadline: float,
+        retry_after: float | None,
+    ) -> None:
+        """Sleep the backoff before the next attempt, or raise ``error`` once the budget is spent."""
+        s = self.settings
+        elapsed = self._clock() - started
+        if attempt >= s.max_attempts:
+            raise self._give_up(error, attempt, elapsed, "attempts exhausted")
+        cap = min(s.backoff_cap, s.backoff_base * (2 ** (attempt - 1)))
+        wait = self._rng.uniform(0, cap)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        if self._clock() + wait >= deadline:
+            raise self._give_up(error, attempt, elapsed, "retry time budget exhausted")
+        log.warning("%s; retrying in %.2fs (attempt %d/%d)", str(error), wait, attempt + 1, s.max_attempts)
+        self._sleep(wait)
 
     def _exchange(
         self,
@@ -391,6 +412,130 @@ class PayTraceClient:
                 )
         return _check_envelope(path, answer)
 
+    def call_records(self, path: str, fields: dict[str, Any], key: str) -> Iterator[tuple[Any, bytes]]:
+        """:meth:`call` for an answer whose array ``key`` may be huge: its records as the body arrives.
+
+        Yields ``(record, digest)`` (:func:`_record_digest`) one by one, never holding the answer in
+        memory; the envelope (``success``, ``response_code``, ``errors``…) is judged like :meth:`call`'s,
+        whether it comes before or after the array. Records are provisional until the generator ends:
+        when ``success`` comes *after* the array and says the call failed, the records were already
+        handed on and the error is raised at the end — the caller must discard what it made of them
+        (the extract writes to a temporary file that only a complete run renames into place). When
+        ``success`` comes before the array and is not true, no record is handed on.
+
+        Every limit of :meth:`_send` holds per attempt (size cap, decompression ratio, total deadline —
+        which here also covers the time the caller spends between records). A transient failure
+        part-way (truncated or invalid body, connection reset, timeout) is retried within the same
+        budget: the records handed on by an earlier attempt are compared, in order, with the retry's
+        (8 bytes of digest per record are kept for that) and skipped; an answer that differs from
+        what was already handed on raises :class:`PayTraceAnswerChangedError` (not retried here).
+        """
+        body = dict(fields)
+        if self.settings.integrator_id:
+            body["integrator_id"] = self.settings.integrator_id
+        token = self._token()
+        handed: array[int] = array("Q")
+        answer = yield from self._stream_attempts(path, body, token, key, handed)
+        if _is_invalid_token(answer):
+            log.info("PayTrace token refused on %s; renewing once", path)
+            token = self._token(renew=True, stale=token)
+            answer = yield from self._stream_attempts(path, body, token, key, handed)
+            if _is_invalid_token(answer):
+                raise PayTraceAuthError(
+                    f"PayTrace {path}: a freshly issued token was refused (invalid_token)"
+                )
+        _collection(path, _check_envelope(path, answer), key)  # a non-array ``key`` is malformed
+
+    def _stream_attempts(
+        self, path: str, body: dict[str, Any], token: str, key: str, handed: array[int]
+    ) -> Generator[tuple[Any, bytes], None, _Answer]:
+        """:meth:`_send`'s attempt loop for a streamed answer; returns the answer without its records."""
+        s = self.settings
+        url = s.base_url + path
+        headers = {"Authorization": f"Bearer {token}"}
+        limit = int(s.max_response_mb * 2**20)
+        started = self._clock()
+        deadline = started + s.max_retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            self._bucket.acquire()
+            remaining = max(0.05, deadline - self._clock())
+            timeout = (min(s.connect_timeout, remaining), min(s.read_timeout, remaining))
+            retry_after: float | None = None
+            error: PayTraceTransientError
+            self.request_count += 1
+            log.debug("POST %s (attempt %d/%d, streamed)", path, attempt, s.max_attempts)
+            watch = Deadline(s.request_deadline)
+            chunks: Iterator[bytes] | None = None
+            try:
+                with watch:
+                    response = self._session.post(
+                        url, json=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+                    )
+                    status = response.status_code
+                    if status == 429 or status >= 500:
+                        response.close()
+                        retry_after = _retry_after_seconds(response)
+                        if status == 429:
+                            raise PayTraceRateLimitedError(f"PayTrace {path}: HTTP 429 Too Many Requests")
+                        raise PayTraceServerError(f"PayTrace {path}: HTTP {status}")
+                    chunks = iter_body(response, path, limit, s.max_decompression_ratio)
+                    if status not in (200, 201):
+                        content = b"".join(chunks)
+                        if watch.expired:
+                            raise requests.Timeout()
+                        try:
+                            parsed_error: Any = json.loads(content)
+                        except (ValueError, UnicodeDecodeError):
+                            parsed_error = None
+                        return _Answer(status, parsed_error)
+                    watch.leave_thread()  # the caller's work between records opens no socket of ours
+                    stream = EnvelopeStream(chunks, key)
+                    position = 0
+                    refused: bool | None = None  # decided at the first record, by the members before it
+                    for record in stream.records():
+                        if watch.expired:
+                            raise requests.Timeout()
+                        if refused is None:
+                            members = stream.envelope
+                            refused = "success" in members and members["success"] is not True
+                        if refused:
+                            continue  # a failed answer's records are read past, never handed on
+                        digest = _record_digest(record)
+                        short = int.from_bytes(digest[:8], "big")
+                        if position < len(handed):
+                            if handed[position] != short:
+                                raise _answer_changed(path, len(handed))
+                            position += 1
+                            continue  # handed on by an earlier attempt
+                        handed.append(short)
+                        position += 1
+                        yield record, digest
+                    if watch.expired:
+                        raise requests.Timeout()
+                    if position < len(handed) and not refused:
+                        raise _answer_changed(path, len(handed))
+                    return _Answer(status, stream.envelope)
+            except PayTraceTransientError as exc:
+                error = exc
+            except StreamFormatError:
+                error = (
+                    self._attempt_error(path, requests.Timeout(), watch, timeout)
+                    if watch.expired
+                    else PayTraceMalformedResponseError(
+                        f"PayTrace {path}: response is not valid JSON (invalid or truncated)"
+                    )
+                )
+            except (PayTraceResponseTooLargeError, PayTraceAnswerChangedError):
+                raise  # the same answer would be as large again / what was handed on cannot be taken back
+            except Exception as exc:
+                error = self._attempt_error(path, exc, watch, timeout)
+            finally:
+                if chunks is not None and hasattr(chunks, "close"):
+                    chunks.close()  # closes the response too
+            self._wait_to_retry(error, attempt, started, deadline, retry_after)
+
     def _date_range_records(
         self,
         path: str,
@@ -402,6 +547,10 @@ class PayTraceClient:
         stamp_path: str,
     ) -> Iterator[dict[str, Any]]:
         """Records of a date-range export over merchant days ``[start, end)``, chunked, exact repeats dropped.
+
+        With ``stream_exports`` each answer is parsed as it arrives (:meth:`call_records`): the same
+        records in the same order, never a whole day in memory, but provisional until the iteration
+        ends (a failure after some records raises; the caller discards what it made of them).
 
         A record whose id was already yielded with the *same* content (overlapping requests, a repeated
         row) is dropped silently; one with *different* content is yielded too, for the caller to
@@ -422,7 +571,7 @@ class PayTraceClient:
         s = self.settings
         overlap = dt.timedelta(days=s.overlap_days)
         tz = s.tz
-        seen: dict[Any, set[bytes]] = {}  # id -> digests of the distinct copies yielded
+        seen: dict[Any, bytes | set[bytes]] = {}  # id -> digest(s) of the distinct copies yielded
         segments = [(start, end, False)]
         if s.overlap_days and end > start:
             segments = [(start - overlap, start, True), (start, end, False), (end, end + overlap, True)]
@@ -438,16 +587,16 @@ class PayTraceClient:
                 "end_date": format_request_date(last_day),
                 **extra,
             }
-            envelope = self.call(path, fields)
-            records = _collection(path, envelope, key)
-            del envelope
-            duplicates = conflicting = outside = 0
-            total = len(records)
-            # Hand records out front to back while dropping our reference to each: the caller turns
-            # them into compact records, so the raw dicts of a big export are freed as it goes.
-            records.reverse()
-            while records:
-                record = records.pop()
+            pairs: Iterator[tuple[Any, bytes | None]]
+            if self.stream_exports:
+                pairs = self.call_records(path, fields, key)
+            else:
+                envelope = self.call(path, fields)
+                pairs = _handed_out(_collection(path, envelope, key))
+                del envelope
+            duplicates = conflicting = outside = total = 0
+            for record, known_digest in pairs:
+                total += 1
                 if (
                     s.overlap_days
                     and not _stamp_in_range(record, stamp_path, tz, start, end)
@@ -457,15 +606,15 @@ class PayTraceClient:
                     continue
                 rid = record.get(id_key) if isinstance(record, dict) else None
                 if isinstance(rid, (int, str)) and not isinstance(rid, bool):
-                    digest = _record_digest(record)
+                    digest = known_digest or _record_digest(record)
                     copies = seen.get(rid)
                     if copies is None:
-                        seen[rid] = {digest}
-                    elif digest in copies:
+                        seen[rid] = digest  # one copy (nearly every id): no set
+                    elif digest == copies or (isinstance(copies, set) and digest in copies):
                         duplicates += 1
                         continue
                     else:
-                        copies.add(digest)
+                        seen[rid] = {copies, digest} if isinstance(copies, bytes) else copies | {digest}
                         conflicting += 1
                 yield record
             log.info(
@@ -583,6 +732,18 @@ class PayTraceClient:
         return [parse_recurring_payment(raw, tz) for raw in self.export_recurring_approved_raw(customer_id)]
 
 
+class PayTraceAnswerChangedError(PayTraceError):
+    """A streamed answer differed on retry from the records already handed on; not retried (the caller
+    discards what it made of them and runs again)."""
+
+
+def _answer_changed(path: str, handed: int) -> PayTraceAnswerChangedError:
+    return PayTraceAnswerChangedError(
+        f"PayTrace {path}: the answer changed between attempts after {handed} record(s) were handed on; "
+        "not retried (run the extract again)"
+    )
+
+
 class ConflictingDuplicateError(PayTraceError):
     """PayTrace returned one id twice with different content (names the fields, no values; not retried)."""
 
@@ -591,6 +752,14 @@ def _record_digest(record: Any) -> bytes:
     """Digest of a raw record's content: tells an exact repeat from a differing copy of the same id."""
     text = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def _handed_out(records: list[Any]) -> Iterator[tuple[Any, None]]:
+    """``records`` front to back, dropping the list's reference to each as it goes: the caller turns them
+    into compact records, so the raw dicts of a big export are freed one by one."""
+    records.reverse()
+    while records:
+        yield records.pop(), None
 
 
 def _first_copy(seen: dict[int, Any], key: int, record: Any, what: str) -> bool:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from paytrace_sl.paytrace.errors import RecordParseError
 from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
+from paytrace_sl.paytrace.records import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -120,64 +121,67 @@ def write_transactions(
     The pipeline's one duplicate-id policy (:mod:`paytrace_sl.pipeline.copies`): an exact repeat of an
     id (a decline in both the regular and the DECLINED export) collapses; an id whose copies differ is
     rejected by id and field names and none of its copies is written. The rejects file names the id,
-    the field and the reason — never the raw record.
+    the field and the reason — never the raw record. Records are written as they come
+    (:class:`~paytrace_sl.pipeline.copies.LandedCopies`), never all held; the file is the same.
     """
-    from paytrace_sl.pipeline.copies import Copies, resolve_copies
+    from paytrace_sl.pipeline.copies import LandedCopies
     from paytrace_sl.pipeline.dead_letters import parse_failure_letter
 
-    copies = Copies()
-    for raw, export_filter in records:
-        summary.records_read += 1
-        try:
-            copies.add(parse_transaction(raw, tz, export_filter=export_filter))
-        except RecordParseError as exc:
-            copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
-    resolved = resolve_copies(copies)
-    summary.duplicates = resolved.repeats
-    summary.conflicts = len(resolved.conflicts)
-    for letter in resolved.parse_failures:
-        detail = letter.reason.split(": ", 1)[-1]  # "could not parse field 'x': <detail>"
-        txid: object = letter.transaction_id if letter.transaction_id is not None else "<unknown>"
-        summary.failures.append(ParseFailure(txid, str(letter.payload.get("field", "?")), detail))
-    for letter in resolved.conflicts:
-        summary.failures.append(ParseFailure(letter.transaction_id, "transaction_id", letter.reason))
     out_path = summary.out_path
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
     amounts: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
     status_counts: Counter[str] = Counter()
     status_amounts: defaultdict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+
+    def count(tx: Transaction) -> None:
+        counts[tx.transaction_type] += 1
+        amounts[tx.transaction_type] += tx.amount
+        status_counts[tx.status.value] += 1
+        status_amounts[tx.status.value] += tx.amount
+
+    with LandedCopies(out_path, lambda row: json.dumps(row, separators=(",", ":"))) as copies:
+        for raw, export_filter in records:
+            summary.records_read += 1
+            try:
+                tx = parse_transaction(raw, tz, export_filter=export_filter)
+            except RecordParseError as exc:
+                copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+                continue
+            if copies.add(tx):
+                count(tx)
+        landed = copies.finish()
+    if landed.removed:  # conflicting ids were taken out of the file: count what it holds now, exactly
+        for tally in (counts, amounts, status_counts, status_amounts):
+            tally.clear()
+        with out_path.open(encoding="utf-8") as fh:
+            for line in fh:
+                count(Transaction.from_json_dict(json.loads(line)))
+    summary.duplicates = landed.repeats
+    summary.conflicts = len(landed.conflicts)
+    summary.count = landed.written
+    for letter in landed.parse_failures:
+        detail = letter.reason.split(": ", 1)[-1]  # "could not parse field 'x': <detail>"
+        txid: object = letter.transaction_id if letter.transaction_id is not None else "<unknown>"
+        summary.failures.append(ParseFailure(txid, str(letter.payload.get("field", "?")), detail))
+    for letter in landed.conflicts:
+        summary.failures.append(ParseFailure(letter.transaction_id, "transaction_id", letter.reason))
     rejects_final = rejects_path_for(out_path)
-    tmp_out = _temp_path(out_path)
-    tmp_rejects = _temp_path(rejects_final)
-    try:
-        with tmp_out.open("w", encoding="utf-8") as out, tmp_rejects.open("w", encoding="utf-8") as rejects:
-            for failure in summary.failures:
-                log.warning(
-                    "rejected record %s: %s: %s", failure.transaction_id, failure.field, failure.reason
-                )
-                rejects.write(json.dumps(failure.to_json_dict(), default=str))
-                rejects.write("\n")
-            for tx in resolved.transactions:
-                out.write(json.dumps(tx.to_json_dict(), separators=(",", ":")))
-                out.write("\n")
-                counts[tx.transaction_type] += 1
-                amounts[tx.transaction_type] += tx.amount
-                status_counts[tx.status.value] += 1
-                status_amounts[tx.status.value] += tx.amount
-                summary.count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_out, out_path)
-        if summary.failures:
+    if summary.failures:
+        tmp_rejects = _temp_path(rejects_final)
+        try:
+            with tmp_rejects.open("w", encoding="utf-8") as rejects:
+                for failure in summary.failures:
+                    log.warning(
+                        "rejected record %s: %s: %s", failure.transaction_id, failure.field, failure.reason
+                    )
+                    rejects.write(json.dumps(failure.to_json_dict(), default=str))
+                    rejects.write("\n")
             os.replace(tmp_rejects, rejects_final)
-            summary.rejects_path = rejects_final
-        else:
-            tmp_rejects.unlink()
-            rejects_final.unlink(missing_ok=True)  # a stale rejects file from an earlier run would mislead
-    finally:
-        tmp_out.unlink(missing_ok=True)
-        tmp_rejects.unlink(missing_ok=True)
+        finally:
+            tmp_rejects.unlink(missing_ok=True)
+        summary.rejects_path = rejects_final
+    else:
+        rejects_final.unlink(missing_ok=True)  # a stale rejects file from an earlier run would mislead
     summary.count_by_type = dict(counts)
     summary.amount_by_type = dict(amounts)
     summary.count_by_status = dict(status_counts)

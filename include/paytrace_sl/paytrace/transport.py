@@ -8,9 +8,11 @@ gzip body without any limit. Here:
   The connections of a :func:`bounded_session` register their sockets with the attempt in progress
   on their thread; when the timer fires, those sockets are shut down, which unblocks whatever read is
   waiting, and the attempt is reported as expired whatever the read then returned.
-* :func:`read_body` streams the body with ``raw.read(n, decode_content=True)`` (urllib3 ≥ 2 bounds
-  the decompressed size of each read) and counts decompressed bytes against the cap, and refuses a
-  compressed body that expands more than ``max_ratio`` times once it is past 1 MiB.
+* :func:`read_body` (whole) and :func:`iter_body` (chunk by chunk, for a streamed parse) read the body
+  with ``raw.read(n, decode_content=True)`` (urllib3 ≥ 2 bounds the decompressed size of each read),
+  count decompressed bytes against the cap, and refuse a compressed body that expands more than
+  ``max_ratio`` times once it is past 1 MiB. A streamed attempt's deadline covers the whole body,
+  including the time its consumer spends on the records between chunks.
 Errors name the endpoint and the limit, never the body.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -66,7 +69,17 @@ class Deadline:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
-        _local.deadline = None
+        if getattr(_local, "deadline", None) is self:
+            _local.deadline = None
+
+    def leave_thread(self) -> None:
+        """Stop registering new sockets of this thread; the timer keeps running until ``__exit__``.
+
+        A streamed body is read between the consumer's own work on the same thread: connections that
+        work opens must not be cut off by this attempt's deadline.
+        """
+        if getattr(_local, "deadline", None) is self:
+            _local.deadline = None
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -143,13 +156,22 @@ def read_body(response: requests.Response, path: str, max_bytes: int, max_ratio:
 
     The response must come from a ``stream=True`` request; it is closed here in every case.
     """
+    return b"".join(iter_body(response, path, max_bytes, max_ratio))
+
+
+def iter_body(response: requests.Response, path: str, max_bytes: int, max_ratio: float) -> Iterator[bytes]:
+    """The decoded body in chunks as they arrive, with :func:`read_body`'s limits checked before each
+    chunk is handed on (a streamed parse never sees a byte beyond the cap or past a decompression bomb).
+
+    The response must come from a ``stream=True`` request; it is closed when the generator ends, fails
+    or is closed.
+    """
     try:
         declared = response.headers.get("Content-Length", "")
         encoded = response.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
         if declared.isdigit() and not encoded and int(declared) > max_bytes:
             raise _too_large(path, max_bytes, "announced")
         raw = response.raw
-        chunks: list[bytes] = []
         total = 0
         while True:
             chunk = raw.read(CHUNK_BYTES, decode_content=True)
@@ -163,8 +185,7 @@ def read_body(response: requests.Response, path: str, max_bytes: int, max_ratio:
                     f"PayTrace {path}: compressed response expands more than {max_ratio:g} times "
                     "(refused as a decompression bomb; PayTrace setting max_decompression_ratio)"
                 )
-            chunks.append(chunk)
-        return b"".join(chunks)
+            yield chunk
     finally:
         response.close()
 

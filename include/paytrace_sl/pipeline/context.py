@@ -39,10 +39,11 @@ Step = Callable[[PipelineConfig, Window, str], dict[str, Any]]
 
 
 def paytrace_client(cfg: PipelineConfig) -> PayTraceClient:
-    """A PayTrace client on the configured account (tests replace this to feed recorded pages)."""
+    """A PayTrace client on the configured account (tests replace this to feed recorded pages); its
+    date-range exports are parsed as they arrive (every step consumes them record by record)."""
     from paytrace_sl.paytrace.client import PayTraceClient
 
-    return PayTraceClient(cfg.paytrace)
+    return PayTraceClient(cfg.paytrace, stream_exports=True)
 
 
 class RunContext:

@@ -24,11 +24,14 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paytrace_sl import plan as plan_module
 from paytrace_sl.errors import PaytraceSlError
 from paytrace_sl.redaction import contains_pan
+
+if TYPE_CHECKING:
+    from paytrace_sl.pipeline.copies import LandedCopies
 
 _JSONL_CHUNK = 5000  # rows encoded, scanned and written at a time (memory stays flat in the window size)
 _INDENT_LIMIT = 256 * 1024  # JSON files up to this size are indented for people; larger ones compact
@@ -104,6 +107,17 @@ class Landing:
 
         self._write_chunks(name, chunks())
         return count
+
+    def landed_copies(self, name: str) -> LandedCopies:
+        """A writer that lands transactions into ``name`` as they arrive, one line per id in id order
+        (:class:`~paytrace_sl.pipeline.copies.LandedCopies`): the file :meth:`write_jsonl` gives for the
+        resolved records, with the same encoding and card-number scan; nothing lands if it fails."""
+        from paytrace_sl.pipeline.copies import LandedCopies
+
+        encode = json.JSONEncoder(sort_keys=True, default=_json_default).encode
+        return LandedCopies(
+            self.path(name), encode, lambda lines: self._checked(name, lines, "a row contains")
+        )
 
     @staticmethod
     def _checked(name: str, lines: list[str], what: str) -> str:

@@ -28,7 +28,7 @@ from paytrace_sl.pipeline.bookkeeping import (
 )
 from paytrace_sl.pipeline.config import PipelineError
 from paytrace_sl.pipeline.context import RunContext, Step, as_step
-from paytrace_sl.pipeline.copies import Copies, Resolved, resolve_copies
+from paytrace_sl.pipeline.copies import Landed
 from paytrace_sl.pipeline.dead_letters import DeadLetter, parse_failure_letter
 from paytrace_sl.pipeline.files import (
     LEGACY_PLAN_FILE,
@@ -67,34 +67,60 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------- extract
 
 
-def fetch_transactions(ctx: RunContext, fetch: Window) -> tuple[Resolved, int]:
-    """Every transaction PayTrace lists for the days of ``fetch`` (regular and declined exports), parse
-    failures and conflicting copies set aside (:mod:`~paytrace_sl.pipeline.copies`); and the number of raw
-    records fetched. A record whose ``created.at`` lies outside ``fetch`` is kept and processed like any
-    other (the ledger makes a second sight of it "already posted"); the extract step counts it."""
+@dataclasses.dataclass
+class _Landed:
+    """What :func:`land_transactions` put into the landing file, and the counts the summary needs."""
+
+    copies: Landed
+    fetched: int = 0  # raw records fetched
+    in_window: int = 0
+    outside: int = 0  # created (in our zone) outside the fetch range
+    declined: int = 0
+
+    def count(self, t: Transaction, window: Window, fetch: Window, sign: int) -> None:
+        self.in_window += sign * window.contains(t.created_at)
+        self.outside += sign * (not fetch.contains(t.created_at))
+        self.declined += sign * (t.status is TransactionState.DECLINED)
+
+
+def land_transactions(ctx: RunContext, window: Window, fetch: Window) -> _Landed:
+    """Every transaction PayTrace lists for the days of ``fetch`` (regular and declined exports) into the
+    landing's transactions file as the answers arrive, parse failures and conflicting copies set aside
+    (:class:`~paytrace_sl.pipeline.copies.LandedCopies`: the file, letters and counts
+    ``resolve_copies`` gives, without holding the window's records). A record whose ``created.at`` lies
+    outside ``fetch`` is kept and processed like any other (the ledger makes a second sight of it
+    "already posted"); the extract step counts it. Nothing lands if the fetch fails part-way."""
     from paytrace_sl.paytrace.errors import RecordParseError
     from paytrace_sl.paytrace.parse import DECLINED_FILTER, parse_transaction
 
     first_day, last_day = fetch.request_dates()
     end_day = last_day + dt.timedelta(days=1)
     tz = fetch.tz
-    copies = Copies()
     fetched = 0
+    tally = _Landed(Landed(0, [], []))
     client = ctx.client()
     try:
-        # A decline may come in both exports; the two normalized copies are identical and collapse.
-        for export_filter in (None, DECLINED_FILTER):
-            for raw in client.export_transactions_raw(
-                first_day, end_day, transaction_type=export_filter, include_bin=True
-            ):
-                fetched += 1
-                try:
-                    copies.add(parse_transaction(raw, tz, export_filter=export_filter))
-                except RecordParseError as exc:
-                    copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+        with ctx.landing.landed_copies(TX_FILE) as copies:
+            # A decline may come in both exports; the two normalized copies are identical and collapse.
+            for export_filter in (None, DECLINED_FILTER):
+                for raw in client.export_transactions_raw(
+                    first_day, end_day, transaction_type=export_filter, include_bin=True
+                ):
+                    fetched += 1
+                    try:
+                        tx = parse_transaction(raw, tz, export_filter=export_filter)
+                    except RecordParseError as exc:
+                        copies.add_failure(parse_failure_letter(raw, exc, "paytrace-transaction"))
+                        continue
+                    if copies.add(tx):
+                        tally.count(tx, window, fetch, 1)
+            tally.copies = copies.finish()
     finally:
         client.close()
-    return resolve_copies(copies), fetched
+    for removed in tally.copies.removed:  # first copies of conflicting ids, taken out of the file
+        tally.count(removed, window, fetch, -1)
+    tally.fetched = fetched
+    return tally
 
 
 def extract(ctx: RunContext) -> ExtractSummary:
@@ -102,30 +128,27 @@ def extract(ctx: RunContext) -> ExtractSummary:
     window = ctx.window
     mark_run_started(ctx.sl, ctx.cfg, window, ctx.run_id)
     fetch = window.fetch_range(ctx.lookback())
-    resolved, fetched = fetch_transactions(ctx, fetch)
-    transactions = resolved.transactions
-    letters = [*resolved.parse_failures, *resolved.conflicts]
+    landed = land_transactions(ctx, window, fetch)
+    copies = landed.copies
+    letters = [*copies.parse_failures, *copies.conflicts]
     landing = ctx.landing
     landing.write_json(WINDOW_FILE, {"window": window.to_json_dict(), "fetch": fetch.to_json_dict()})
-    landing.write_jsonl(TX_FILE, (t.to_json_dict() for t in transactions))
     landing.write_jsonl(REJECTS_FILE, (dict(dl.payload, reason=dl.reason) for dl in letters))
     new_letters = record_dead_letters(ctx.sl, ctx.run_id, letters) if letters else 0
-    in_window = sum(1 for t in transactions if window.contains(t.created_at))
     # listed by PayTrace for the requested days, but created (in our zone) outside the fetch range:
     # counted here and processed like the rest, never dropped (docs/paytrace.md)
-    outside = sum(1 for t in transactions if not fetch.contains(t.created_at))
     return ctx.write_summary(
         ExtractSummary(
             window=window.label,
-            fetched=fetched,
-            transactions=len(transactions),
-            in_window=in_window,
-            lookback_only=len(transactions) - in_window - outside,
-            outside_range=outside,
-            parse_rejected=len(resolved.parse_failures),
-            duplicate_conflicts=len(resolved.conflicts),
+            fetched=landed.fetched,
+            transactions=copies.written,
+            in_window=landed.in_window,
+            lookback_only=copies.written - landed.in_window - landed.outside,
+            outside_range=landed.outside,
+            parse_rejected=len(copies.parse_failures),
+            duplicate_conflicts=len(copies.conflicts),
             dead_letters_new=new_letters,
-            declined=sum(1 for t in transactions if t.status is TransactionState.DECLINED),
+            declined=landed.declined,
         )
     )
 
