@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paytrace_sl.sl import catalog
+from paytrace_sl.sl.rows import ColumnRows
 from paytrace_sl.sl.writer_sql import pending_applications_stmt, unreleased_ar_batches_stmt
 
 # SL's own error numbers (messages from pp_08400 / pp_01400).
@@ -344,8 +345,13 @@ def _required_blank(tbl: sa.Table) -> list[sa.ColumnElement[bool]]:
     return [_blank(tbl.c[name]) for name in REQUIRED[tbl.name]]
 
 
-def required_filled(table: str, rows: Iterable[Mapping[str, object]]) -> bool:
+def required_filled(table: str, rows: Iterable[Mapping[str, object]] | ColumnRows) -> bool:
     """No row leaves a :data:`REQUIRED` column of ``table`` out, NULL or blank (what ``_values`` flags)."""
+    if isinstance(rows, ColumnRows):
+        return not rows.count or all(
+            all(isinstance(v, str) and v.strip() for v in rows.distinct(name)) for name in REQUIRED[table]
+        )
+    rows = list(rows)
     for name in REQUIRED[table]:
         values = {row.get(name) for row in rows}  # column-wise: a handful of distinct values per batch
         if not all(isinstance(v, str) and v.strip() for v in values):

@@ -247,7 +247,12 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
         if self.preflight and bat_nbr:
             # Every row of the new batch was checked column by column on its way in (complete_row /
             # complete_columns): preflight re-reads them only if rows of other origin share the batch.
-            tables = {"Batch": [batch_row], "ARDoc": work.ardoc, "ARTran": work.artran, "GLTran": work.gltran}
+            tables = {
+                "Batch": [batch_row],
+                "ARDoc": work.table("ardoc"),
+                "ARTran": work.table("artran"),
+                "GLTran": work.gltran,
+            }
             written = {name: len(rows) for name, rows in tables.items() if required_filled(name, rows)}
             findings = run_preflight(conn, module=module, bat_nbr=bat_nbr, written=written)
             self._step("preflight_done")
