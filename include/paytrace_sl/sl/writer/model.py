@@ -207,15 +207,18 @@ _FAST_REPR = (
     and _repr_fields(InvoiceApplication) == ("ref_nbr", "amount", "doc_type")
     and _repr_fields(Account) == ("acct", "sub")
 )
-_account_reprs: dict[Account, str] = {}
+_account_reprs: dict[tuple[object, object], str] = {}  # (acct, sub) → repr: a day has a handful
 
 
 def _account_repr(account: Account | None) -> str:
     if account is None:
         return "None"
-    text = _account_reprs.get(account)
+    key = (account.acct, account.sub)
+    text = _account_reprs.get(key)
     if text is None:
-        text = _account_reprs[account] = repr(account)
+        if len(_account_reprs) > 4096:
+            _account_reprs.clear()
+        text = _account_reprs[key] = repr(account)
     return text
 
 

@@ -178,7 +178,8 @@ class PaymentDocuments(RowBuilders):
         if banks:
             if work.bank is None:
                 work.bank = banks[0]
-            if any(b != work.bank for b in set(banks)):
+            first = work.bank
+            if any(b is not first and b != first for b in banks):
                 work.mixed_bank = True
         txn_ids = [p.transaction_id for p in pays]
         stamp = utcnow()  # one posting time for the batch's ledger rows (one transaction)
