@@ -196,7 +196,7 @@ WHERE ARTran.DrCr = ? AND ARTran.BatNbr IN (SELECT Batch.BatNbr
 FROM Batch 
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?)
 
-SELECT ARTran.CustId, ARTran.CostType, ARTran.SiteId, ARTran.BatNbr, ARTran.CuryTranAmt 
+SELECT ARTran.CustId, ARTran.CostType, ARTran.SiteId, ARTran.BatNbr, ARTran.CuryTranAmt, ARTran.CuryId 
 FROM ARTran 
 WHERE ARTran.DrCr = ? AND ARTran.CustId IN (?)
 

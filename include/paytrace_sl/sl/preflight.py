@@ -778,14 +778,24 @@ def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
     )
 
 
-def _suspect_targets(conn: sa.Connection, scope: _Scope) -> list[Any]:
+def _suspect_targets(
+    conn: sa.Connection, scope: _Scope, decimals: Mapping[str, int] | None = None
+) -> list[Any]:
     """The ``SiteId`` of every suspect application target of the batches in scope (see above)."""
     if not scope.bat_nbr:
         return sorted({r[0] for r in conn.execute(_suspect_applications_stmt(scope)).all()}, key=repr)
-    return _batch_suspect_targets(conn, scope.batnbrs("AR"))
+    return _batch_suspect_targets(
+        conn, scope.batnbrs("AR"), _decimals(conn) if decimals is None else decimals
+    )
 
 
-def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> list[Any]:
+# Float noise allowed between the Python sum of pending lines here and the SQL sum the exact check reads.
+_SUM_NOISE = 1e-6
+
+
+def _batch_suspect_targets(
+    conn: sa.Connection, in_scope: sa.Select[Any], decimals: Mapping[str, int]
+) -> list[Any]:
     """:func:`_suspect_applications_stmt` for one batch, at the cost of what that batch can touch.
 
     Summing every unreleased application line grows with the unreleased history SL holds (issue 17: a
@@ -793,8 +803,13 @@ def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> lis
     lines of the customers the batch applies for are read, by ``ARTran0`` (it leads with ``CustId``),
     and summed per target in Python; their unreleased batches come from one read of ``Batch``. No SQL
     join of the new batch with anything: inside the writer's transaction the planner has no statistics
-    for it and chose nested loops over ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines). A target
-    within a cent of its balance counts as suspect: the exact, rounded check is the caller's.
+    for it and chose nested loops over ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines).
+
+    A target is suspect on balance when its pending sum, rounded to the decimals of the currency of any
+    of the batch's lines on it, exceeds the rounded balance — the caller's own test — with the sum taken
+    at its upper float-noise bound (rounding is monotonic, so nothing the exact check flags is missed).
+    An invoice paid exactly in full (pending = balance, the common case) is not suspect: before, every
+    target "within a cent" was, and a day of full payments re-read each batch's lines per 1,000 targets.
     """
     unreleased = {_s(r[0]) for r in conn.execute(unreleased_ar_batches_stmt())}
     own = sa.select(T.c.CustId, T.c.BatNbr).where(T.c.DrCr == "U", T.c.BatNbr.in_(in_scope)).distinct()
@@ -803,17 +818,19 @@ def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> lis
     customers = sorted({r[0] for r in own_rows})  # ARTran0's first column: never NULL
     pending: dict[tuple[str, str, str], float] = defaultdict(float)
     targets: dict[tuple[str, str, str], Any] = {}  # the batch's targets → SiteId as stored
+    places: dict[tuple[str, str, str], set[int]] = defaultdict(set)  # decimals of the batch's lines
     for chunk in _chunks(customers):
-        lines = sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryTranAmt).where(
-            T.c.DrCr == "U", T.c.CustId.in_(chunk)
-        )
-        for cust, cost, site, bat, amt in conn.execute(lines):
+        lines = sa.select(
+            T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryTranAmt, T.c.CuryId
+        ).where(T.c.DrCr == "U", T.c.CustId.in_(chunk))
+        for cust, cost, site, bat, amt, cury in conn.execute(lines):
             if _s(bat) not in unreleased:
                 continue
             key = (_s(cust), _s(cost), _s(site))
             pending[key] += float(amt or 0.0)
             if _s(bat) in own_bats:
                 targets[key] = site
+                places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
     docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
     for chunk in _chunks(sorted({k[2] for k in targets})):
         for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(
@@ -827,7 +844,11 @@ def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> lis
     suspects = set()
     for key, site in targets.items():
         doc = docs.get(key)
-        if doc is None or not doc[0] or not doc[1] or doc[2] <= 0 or pending[key] > doc[2] - 0.01:
+        if doc is None or not doc[0] or not doc[1] or doc[2] <= 0:
+            suspects.add(site)
+            continue
+        high = pending[key] + _SUM_NOISE
+        if any(round(high, d) > round(doc[2], d) for d in places[key]):
             suspects.add(site)
     return sorted(suspects, key=repr)
 
@@ -835,7 +856,7 @@ def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> lis
 def _ar_applications(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> list[Finding]:
     """Application (U) lines must point at an existing, released, open document with enough balance."""
     out: list[Finding] = []
-    for cond in _in_or_null(T.c.SiteId, _suspect_targets(conn, scope)):
+    for cond in _in_or_null(T.c.SiteId, _suspect_targets(conn, scope, decimals)):
         out += _application_findings(conn, scope, decimals, cond)
     return out
 
