@@ -800,10 +800,11 @@ def _batch_suspect_targets(
 
     Summing every unreleased application line grows with the unreleased history SL holds (issue 17: a
     30-day backfill took preflight from 0.5 s to 3.4 s at constant volume). Here only the application
-    lines of the customers the batch applies for are read, by ``ARTran0`` (it leads with ``CustId``),
-    and summed per target in Python; their unreleased batches come from one read of ``Batch``. No SQL
-    join of the new batch with anything: inside the writer's transaction the planner has no statistics
-    for it and chose nested loops over ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines).
+    lines of the customers the batch applies for, on the documents it applies to, are read by
+    ``ARTran0`` (it leads with ``CustId``), summed per target and batch by the database; their
+    unreleased batches come from one read of ``Batch``. No SQL join of the new batch with anything:
+    inside the writer's transaction the planner has no statistics for it and chose nested loops over
+    ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines).
 
     A target is suspect on balance when its pending sum, rounded to the decimals of the currency of any
     of the batch's lines on it, exceeds the rounded balance — the caller's own test — with the sum taken
@@ -812,25 +813,37 @@ def _batch_suspect_targets(
     target "within a cent" was, and a day of full payments re-read each batch's lines per 1,000 targets.
     """
     unreleased = {_s(r[0]) for r in conn.execute(unreleased_ar_batches_stmt())}
-    own = sa.select(T.c.CustId, T.c.BatNbr).where(T.c.DrCr == "U", T.c.BatNbr.in_(in_scope)).distinct()
+    own = (
+        sa.select(T.c.CustId, T.c.BatNbr, T.c.SiteId)
+        .where(T.c.DrCr == "U", T.c.BatNbr.in_(in_scope))
+        .distinct()
+    )
     own_rows = conn.execute(own).all()
     own_bats = {_s(r[1]) for r in own_rows}  # the batch number as SL stores it
     customers = sorted({r[0] for r in own_rows})  # ARTran0's first column: never NULL
+    sites = sorted({r[2] for r in own_rows}, key=repr)  # as stored; None (never written) → IS NULL
     pending: dict[tuple[str, str, str], float] = defaultdict(float)
     targets: dict[tuple[str, str, str], Any] = {}  # the batch's targets → SiteId as stored
     places: dict[tuple[str, str, str], set[int]] = defaultdict(set)  # decimals of the batch's lines
+    # Only the lines on the documents this batch applies to, summed by the database per batch: the
+    # same day's earlier batches (a capped day is many) are not read back line by line.
     for chunk in _chunks(customers):
-        lines = sa.select(
-            T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryTranAmt, T.c.CuryId
-        ).where(T.c.DrCr == "U", T.c.CustId.in_(chunk))
-        for cust, cost, site, bat, amt, cury in conn.execute(lines):
-            if _s(bat) not in unreleased:
-                continue
-            key = (_s(cust), _s(cost), _s(site))
-            pending[key] += float(amt or 0.0)
-            if _s(bat) in own_bats:
-                targets[key] = site
-                places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
+        for on_sites in _in_or_null(T.c.SiteId, sites):
+            lines = (
+                sa.select(
+                    T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryId, sa.func.sum(T.c.CuryTranAmt)
+                )
+                .where(T.c.DrCr == "U", T.c.CustId.in_(chunk), on_sites)
+                .group_by(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryId)
+            )
+            for cust, cost, site, bat, cury, amt in conn.execute(lines):
+                if _s(bat) not in unreleased:
+                    continue
+                key = (_s(cust), _s(cost), _s(site))
+                pending[key] += float(amt or 0.0)
+                if _s(bat) in own_bats:
+                    targets[key] = site
+                    places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
     docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
     for chunk in _chunks(sorted({k[2] for k in targets})):
         for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(
