@@ -112,7 +112,7 @@ SELECT Batch.BatNbr
 FROM Batch 
 WHERE Batch.Module = ? AND Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ?
 
-SELECT DISTINCT ARTran.CustId, ARTran.BatNbr 
+SELECT DISTINCT ARTran.CustId, ARTran.BatNbr, ARTran.SiteId 
 FROM ARTran 
 WHERE ARTran.DrCr = ? AND ARTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 

@@ -190,15 +190,15 @@ SELECT Batch.BatNbr
 FROM Batch 
 WHERE Batch.Module = ? AND Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ?
 
-SELECT DISTINCT ARTran.CustId, ARTran.BatNbr 
+SELECT DISTINCT ARTran.CustId, ARTran.BatNbr, ARTran.SiteId 
 FROM ARTran 
 WHERE ARTran.DrCr = ? AND ARTran.BatNbr IN (SELECT Batch.BatNbr 
 FROM Batch 
 WHERE Batch.Rlsed = ? AND Batch.Status != ? AND Batch.Status != ? AND Batch.BatNbr = ? AND Batch.Module = ?)
 
-SELECT ARTran.CustId, ARTran.CostType, ARTran.SiteId, ARTran.BatNbr, ARTran.CuryTranAmt 
+SELECT ARTran.CustId, ARTran.CostType, ARTran.SiteId, ARTran.BatNbr, ARTran.CuryId, sum(ARTran.CuryTranAmt) AS sum_1 
 FROM ARTran 
-WHERE ARTran.DrCr = ? AND ARTran.CustId IN (?)
+WHERE ARTran.DrCr = ? AND ARTran.CustId IN (?) AND ARTran.SiteId IN (?) GROUP BY ARTran.CustId, ARTran.CostType, ARTran.SiteId, ARTran.BatNbr, ARTran.CuryId
 
 SELECT ARDoc.CustId, ARDoc.DocType, ARDoc.RefNbr, ARDoc.Rlsed, ARDoc.OpenDoc, ARDoc.CuryDocBal 
 FROM ARDoc 

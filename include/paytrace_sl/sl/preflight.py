@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paytrace_sl.sl import catalog
+from paytrace_sl.sl.rows import ColumnRows
 from paytrace_sl.sl.writer_sql import pending_applications_stmt, unreleased_ar_batches_stmt
 
 # SL's own error numbers (messages from pp_08400 / pp_01400).
@@ -344,8 +345,13 @@ def _required_blank(tbl: sa.Table) -> list[sa.ColumnElement[bool]]:
     return [_blank(tbl.c[name]) for name in REQUIRED[tbl.name]]
 
 
-def required_filled(table: str, rows: Iterable[Mapping[str, object]]) -> bool:
+def required_filled(table: str, rows: Iterable[Mapping[str, object]] | ColumnRows) -> bool:
     """No row leaves a :data:`REQUIRED` column of ``table`` out, NULL or blank (what ``_values`` flags)."""
+    if isinstance(rows, ColumnRows):
+        return not rows.count or all(
+            all(isinstance(v, str) and v.strip() for v in rows.distinct(name)) for name in REQUIRED[table]
+        )
+    rows = list(rows)
     for name in REQUIRED[table]:
         values = {row.get(name) for row in rows}  # column-wise: a handful of distinct values per batch
         if not all(isinstance(v, str) and v.strip() for v in values):
@@ -772,42 +778,72 @@ def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
     )
 
 
-def _suspect_targets(conn: sa.Connection, scope: _Scope) -> list[Any]:
+def _suspect_targets(
+    conn: sa.Connection, scope: _Scope, decimals: Mapping[str, int] | None = None
+) -> list[Any]:
     """The ``SiteId`` of every suspect application target of the batches in scope (see above)."""
     if not scope.bat_nbr:
         return sorted({r[0] for r in conn.execute(_suspect_applications_stmt(scope)).all()}, key=repr)
-    return _batch_suspect_targets(conn, scope.batnbrs("AR"))
+    return _batch_suspect_targets(
+        conn, scope.batnbrs("AR"), _decimals(conn) if decimals is None else decimals
+    )
 
 
-def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> list[Any]:
+# Float noise allowed between the Python sum of pending lines here and the SQL sum the exact check reads.
+_SUM_NOISE = 1e-6
+
+
+def _batch_suspect_targets(
+    conn: sa.Connection, in_scope: sa.Select[Any], decimals: Mapping[str, int]
+) -> list[Any]:
     """:func:`_suspect_applications_stmt` for one batch, at the cost of what that batch can touch.
 
     Summing every unreleased application line grows with the unreleased history SL holds (issue 17: a
     30-day backfill took preflight from 0.5 s to 3.4 s at constant volume). Here only the application
-    lines of the customers the batch applies for are read, by ``ARTran0`` (it leads with ``CustId``),
-    and summed per target in Python; their unreleased batches come from one read of ``Batch``. No SQL
-    join of the new batch with anything: inside the writer's transaction the planner has no statistics
-    for it and chose nested loops over ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines). A target
-    within a cent of its balance counts as suspect: the exact, rounded check is the caller's.
+    lines of the customers the batch applies for, on the documents it applies to, are read by
+    ``ARTran0`` (it leads with ``CustId``), summed per target and batch by the database; their
+    unreleased batches come from one read of ``Batch``. No SQL join of the new batch with anything:
+    inside the writer's transaction the planner has no statistics for it and chose nested loops over
+    ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines).
+
+    A target is suspect on balance when its pending sum, rounded to the decimals of the currency of any
+    of the batch's lines on it, exceeds the rounded balance — the caller's own test — with the sum taken
+    at its upper float-noise bound (rounding is monotonic, so nothing the exact check flags is missed).
+    An invoice paid exactly in full (pending = balance, the common case) is not suspect: before, every
+    target "within a cent" was, and a day of full payments re-read each batch's lines per 1,000 targets.
     """
     unreleased = {_s(r[0]) for r in conn.execute(unreleased_ar_batches_stmt())}
-    own = sa.select(T.c.CustId, T.c.BatNbr).where(T.c.DrCr == "U", T.c.BatNbr.in_(in_scope)).distinct()
+    own = (
+        sa.select(T.c.CustId, T.c.BatNbr, T.c.SiteId)
+        .where(T.c.DrCr == "U", T.c.BatNbr.in_(in_scope))
+        .distinct()
+    )
     own_rows = conn.execute(own).all()
     own_bats = {_s(r[1]) for r in own_rows}  # the batch number as SL stores it
     customers = sorted({r[0] for r in own_rows})  # ARTran0's first column: never NULL
+    sites = sorted({r[2] for r in own_rows}, key=repr)  # as stored; None (never written) → IS NULL
     pending: dict[tuple[str, str, str], float] = defaultdict(float)
     targets: dict[tuple[str, str, str], Any] = {}  # the batch's targets → SiteId as stored
+    places: dict[tuple[str, str, str], set[int]] = defaultdict(set)  # decimals of the batch's lines
+    # Only the lines on the documents this batch applies to, summed by the database per batch: the
+    # same day's earlier batches (a capped day is many) are not read back line by line.
     for chunk in _chunks(customers):
-        lines = sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryTranAmt).where(
-            T.c.DrCr == "U", T.c.CustId.in_(chunk)
-        )
-        for cust, cost, site, bat, amt in conn.execute(lines):
-            if _s(bat) not in unreleased:
-                continue
-            key = (_s(cust), _s(cost), _s(site))
-            pending[key] += float(amt or 0.0)
-            if _s(bat) in own_bats:
-                targets[key] = site
+        for on_sites in _in_or_null(T.c.SiteId, sites):
+            lines = (
+                sa.select(
+                    T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryId, sa.func.sum(T.c.CuryTranAmt)
+                )
+                .where(T.c.DrCr == "U", T.c.CustId.in_(chunk), on_sites)
+                .group_by(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, T.c.CuryId)
+            )
+            for cust, cost, site, bat, cury, amt in conn.execute(lines):
+                if _s(bat) not in unreleased:
+                    continue
+                key = (_s(cust), _s(cost), _s(site))
+                pending[key] += float(amt or 0.0)
+                if _s(bat) in own_bats:
+                    targets[key] = site
+                    places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
     docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
     for chunk in _chunks(sorted({k[2] for k in targets})):
         for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(
@@ -821,7 +857,11 @@ def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> lis
     suspects = set()
     for key, site in targets.items():
         doc = docs.get(key)
-        if doc is None or not doc[0] or not doc[1] or doc[2] <= 0 or pending[key] > doc[2] - 0.01:
+        if doc is None or not doc[0] or not doc[1] or doc[2] <= 0:
+            suspects.add(site)
+            continue
+        high = pending[key] + _SUM_NOISE
+        if any(round(high, d) > round(doc[2], d) for d in places[key]):
             suspects.add(site)
     return sorted(suspects, key=repr)
 
@@ -829,7 +869,7 @@ def _batch_suspect_targets(conn: sa.Connection, in_scope: sa.Select[Any]) -> lis
 def _ar_applications(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> list[Finding]:
     """Application (U) lines must point at an existing, released, open document with enough balance."""
     out: list[Finding] = []
-    for cond in _in_or_null(T.c.SiteId, _suspect_targets(conn, scope)):
+    for cond in _in_or_null(T.c.SiteId, _suspect_targets(conn, scope, decimals)):
         out += _application_findings(conn, scope, decimals, cond)
     return out
 

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -182,18 +183,118 @@ def complete_columns(
         if key not in template:
             bad = next(row[key] for row in rows if key in row)
             raise SLValueError(name, key, bad, "not a writable column of this table")
-        kind, length = kinds[key]
-        head = values[0]
-        types = set(map(type, values))
-        if len(types) == 1 and values.count(head) == len(values):  # one value for every row: check once
-            given.append((key, [_coerce(name, key, kind, length, head)] * len(values)))
-        elif len(types) == 1 and _unchanged_by_coerce(kind, length, next(iter(types)), values):
-            given.append((key, values))
-        elif len(types) == 1:
-            # One type: equal values coerce equally, so check each distinct value once.
-            checked = {v: _coerce(name, key, kind, length, v) for v in dict.fromkeys(values)}
-            given.append((key, [checked[v] for v in values]))
-        else:  # mixed types (1 == 1.0 == True): no sharing, check every value on its own
-            given.append((key, [_coerce(name, key, kind, length, v) for v in values]))
+        given.append((key, _check_column(name, key, kinds[key], values)))
     blanks = {k: v for k, v in template.items() if k not in names}
     return given, blanks
+
+
+def _check_column(
+    table: str, key: str, kind_length: tuple[str, int | None], values: list[object]
+) -> list[object]:
+    """:func:`_coerce` applied to every value of one column, each distinct value checked once."""
+    kind, length = kind_length
+    head = values[0]
+    types = set(map(type, values))
+    if len(types) == 1 and values.count(head) == len(values):  # one value for every row: check once
+        return [_coerce(table, key, kind, length, head)] * len(values)
+    if len(types) == 1 and _unchanged_by_coerce(kind, length, next(iter(types)), values):
+        return values
+    if len(types) == 1:
+        # One type: equal values coerce equally, so check each distinct value once.
+        checked = {v: _coerce(table, key, kind, length, v) for v in dict.fromkeys(values)}
+        return [checked[v] for v in values]
+    # mixed types (1 == 1.0 == True): no sharing, check every value on its own
+    return [_coerce(table, key, kind, length, v) for v in values]
+
+
+class ColumnRows:
+    """Rows of one table held column by column, as the payments path builds them (no dict per row).
+
+    ``varying`` holds one list per column (a value per row, all the same length ``count``);
+    ``constant`` one value for every row (company, period, audit stamps…). A column is in one of the two,
+    never both. :meth:`rows` gives the same rows as dicts (the executemany path and tests).
+    """
+
+    __slots__ = ("constant", "count", "varying")
+
+    def __init__(self, count: int, varying: Mapping[str, list[Any]], constant: Mapping[str, object]) -> None:
+        for key, values in varying.items():
+            if len(values) != count:
+                raise ValueError(f"column {key}: {len(values)} values for {count} rows")
+        both = set(varying) & set(constant)
+        if both:
+            raise ValueError(f"column(s) {', '.join(sorted(both))} both varying and constant")
+        self.count = count
+        self.varying: dict[str, list[Any]] = dict(varying)
+        self.constant: dict[str, object] = dict(constant)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def names(self) -> list[str]:
+        return [*self.varying, *self.constant]
+
+    def set_constant(self, key: str, value: object) -> None:
+        """Every row's ``key`` becomes ``value`` (e.g. ``PerEnt`` stamped after the build)."""
+        self.varying.pop(key, None)
+        self.constant[key] = value
+
+    def set_varying(self, key: str, values: list[object]) -> None:
+        if len(values) != self.count:
+            raise ValueError(f"column {key}: {len(values)} values for {self.count} rows")
+        self.constant.pop(key, None)
+        self.varying[key] = values
+
+    def distinct(self, key: str) -> set[object]:
+        """The distinct values of column ``key`` (``{None}`` when no row names it)."""
+        if key in self.constant:
+            return {self.constant[key]}
+        if key in self.varying:
+            return set(self.varying[key])
+        return {None}
+
+    def column(self, key: str) -> list[object]:
+        """Every row's value of ``key`` (a KeyError when no row names it)."""
+        if key in self.varying:
+            return self.varying[key]
+        return [self.constant[key]] * self.count
+
+    def rows(self) -> list[dict[str, object]]:
+        """The same rows as one dict each (varying columns first, then the constants)."""
+        keys = list(self.varying)
+        if not keys:
+            return [dict(self.constant) for _ in range(self.count)]
+        return [
+            {**dict(zip(keys, values, strict=True)), **self.constant}
+            for values in zip(*self.varying.values(), strict=True)
+        ]
+
+
+def check_columns(
+    tbl: sa.Table, rows: ColumnRows, *, include_identity: bool
+) -> tuple[list[tuple[str, list[object]]], dict[str, object], dict[str, object]]:
+    """:func:`complete_columns` for rows already held column-wise: ``(varying, constants, SL blanks)``.
+
+    Varying columns are checked as :func:`complete_columns` checks them, each constant once; the values
+    and the errors are those :func:`complete_row` gives for the same rows. A varying column whose values
+    turn out all equal stays varying (the caller may fold it into the constants).
+    """
+    template = blank_template(tbl, include_identity)
+    kinds = column_kinds(tbl)
+    name = tbl.name
+    for key in rows.names():
+        if key not in template:
+            bad = rows.constant[key] if key in rows.constant else rows.varying[key][0]
+            raise SLValueError(name, key, bad, "not a writable column of this table")
+    varying: list[tuple[str, list[object]]] = []
+    constant: dict[str, object] = {}
+    if rows.count == 0:
+        return varying, constant, dict(template)
+    for key, values in rows.varying.items():
+        varying.append((key, _check_column(name, key, kinds[key], values)))
+    for key, value in rows.constant.items():
+        kind, length = kinds[key]
+        constant[key] = _coerce(name, key, kind, length, value)
+    given = set(rows.varying) | set(rows.constant)
+    blanks = {k: v for k, v in template.items() if k not in given}
+    return varying, constant, blanks

@@ -40,11 +40,19 @@ def ledger_keys_stmt(keys: Iterable[str], *, pg_array: bool = False) -> sa.Selec
     )
 
 
-def posted_txn_stmt(transaction_ids: Iterable[int]) -> sa.Select[Any]:
-    """The one posting (payment or refund row) of each of these PayTrace ids, whatever its ledger key."""
-    return sa.select(xPTLedger.c.posted_txn_id, xPTLedger.c.ledger_key, xPTLedger.c.kind).where(
-        xPTLedger.c.posted_txn_id.in_(sorted(set(transaction_ids)))
+def posted_txn_stmt(transaction_ids: Iterable[int], *, pg_array: bool = False) -> sa.Select[Any]:
+    """The one posting (payment or refund row) of each of these PayTrace ids, whatever its ledger key.
+
+    ``pg_array``: on PostgreSQL one ``= ANY(:txids)`` array parameter for any count (see :func:`_ref_filter`).
+    """
+    values = sorted(set(transaction_ids))
+    col = xPTLedger.c.posted_txn_id
+    where = (
+        col == sa.any_(sa.bindparam("txids", values, type_=ARRAY(sa.BigInteger)))
+        if pg_array
+        else col.in_(values)
     )
+    return sa.select(xPTLedger.c.posted_txn_id, xPTLedger.c.ledger_key, xPTLedger.c.kind).where(where)
 
 
 def ledger_row_stmt(key: str) -> sa.Select[Any]:

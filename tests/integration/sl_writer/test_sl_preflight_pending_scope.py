@@ -11,7 +11,7 @@ from slw_support import CLEARING, CPNY, CUST, DOC_DATE, INVOICE, OTHER_CUST
 
 from paytrace_sl.plan import InvoiceApplication, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
 from paytrace_sl.sl import catalog
-from paytrace_sl.sl.preflight import PT_APPL_SHORT_BALANCE, Finding, run_preflight
+from paytrace_sl.sl.preflight import PT_APPL_SHORT_BALANCE, Finding, _Scope, _suspect_targets, run_preflight
 from paytrace_sl.sl.writer import SLWriter
 
 pytestmark = pytest.mark.integration
@@ -68,3 +68,18 @@ def test_one_batch_preflight_matches_the_check_over_all_unreleased_batches(sl_en
         bat_nbrs[1]: [PT_APPL_SHORT_BALANCE],
         bat_nbrs[2]: [],
     }
+
+
+def test_an_invoice_paid_exactly_in_full_is_not_suspect_a_cent_short_is(sl_engine: sa.Engine) -> None:
+    """Only targets the exact, rounded balance check could flag are read line by line: pending = balance
+    (a day of full payments) is not suspect; a cent more than the balance is, and is found."""
+    first = SLWriter(sl_engine).write_plan(PLAN).batches[0].bat_nbr
+    with sl_engine.connect() as conn:
+        assert _suspect_targets(conn, _Scope("AR", first)) == []  # 200.00 + 100.00 pending = 300.00 open
+        assert by_batch(conn, first) == []
+    with sl_engine.begin() as conn:
+        conn.execute(sa.update(D).where(D.c.RefNbr == INVOICE, D.c.DocType == "IN").values(CuryDocBal=299.99))
+    with sl_engine.connect() as conn:
+        assert [str(s).strip() for s in _suspect_targets(conn, _Scope("AR", first))] == [INVOICE]
+        assert [f.error for f in by_batch(conn, first)] == [PT_APPL_SHORT_BALANCE]
+        assert by_batch(conn, first) == from_all(conn, first)

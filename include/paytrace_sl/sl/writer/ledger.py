@@ -168,8 +168,11 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
         if not txids:
             return items, reviews
         posted: dict[int, tuple[str, str]] = {}
-        for start in range(0, len(txids), 1000):
-            for txid, key, kind in conn.execute(q.posted_txn_stmt(txids[start : start + 1000])):
+        pg_array = conn.dialect.name == "postgresql"  # one array parameter instead of 1,000-item INs
+        chunk = max(1, len(txids)) if pg_array else 1000
+        for start in range(0, len(txids), chunk):
+            stmt = q.posted_txn_stmt(txids[start : start + chunk], pg_array=pg_array)
+            for txid, key, kind in conn.execute(stmt):
                 posted[int(txid)] = (str(key), str(kind))
         keep: list[Item] = []
         for item in items:
@@ -247,7 +250,12 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
         if self.preflight and bat_nbr:
             # Every row of the new batch was checked column by column on its way in (complete_row /
             # complete_columns): preflight re-reads them only if rows of other origin share the batch.
-            tables = {"Batch": [batch_row], "ARDoc": work.ardoc, "ARTran": work.artran, "GLTran": work.gltran}
+            tables = {
+                "Batch": [batch_row],
+                "ARDoc": work.table("ardoc"),
+                "ARTran": work.table("artran"),
+                "GLTran": work.gltran,
+            }
             written = {name: len(rows) for name, rows in tables.items() if required_filled(name, rows)}
             findings = run_preflight(conn, module=module, bat_nbr=bat_nbr, written=written)
             self._step("preflight_done")

@@ -13,10 +13,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from paytrace_sl.plan import PlannedBatch, PlannedPayment
+from paytrace_sl.sl import catalog
 from paytrace_sl.sl import writer_sql as q
-from paytrace_sl.sl.rows import SLValueError, money
+from paytrace_sl.sl.own_tables import utcnow
+from paytrace_sl.sl.rows import ColumnRows, SLValueError, fiscal_year, money
 from paytrace_sl.sl.setup import SLSetup
-from paytrace_sl.sl.writer.model import CENT, BatchResult, ItemOutcome, WriterError, _Review, _Work
+from paytrace_sl.sl.writer.model import (
+    CENT,
+    FIRST_LINE_NBR,
+    BatchResult,
+    ItemOutcome,
+    WriterError,
+    _Review,
+    _Work,
+    fit_text,
+    payment_content_hash,
+)
 from paytrace_sl.sl.writer.row_builders import RowBuilders
 
 
@@ -62,133 +74,221 @@ class PaymentDocuments(RowBuilders):
                 chosen[key] = self._find_doc(docs, doc_type, ref, cust_id)
             return chosen[key]
 
-        for pay in pays:
-            ref_nbr = str(pay.transaction_id)
-            if len(ref_nbr) > 10:
-                raise SLValueError("ARDoc", "RefNbr", ref_nbr, "PayTrace transaction id longer than char(10)")
-            if pay.amount <= 0:
-                raise WriterError(f"payment {pay.ledger_key}: amount {pay.amount} must be positive")
-            amount = money(pay.amount, dec)
-            lines: list[dict[str, object]] = []
-            applied_total = Decimal(0)
-            reviews: list[_Review] = []
-            if pay.review_reason:
+        # Column-wise: one list per varying column, the batch's constants once; no dict per payment.
+        count = len(pays)
+        ref_nbrs = [str(p.transaction_id) for p in pays]
+        plan_amounts = [p.amount for p in pays]
+        if count and (max(map(len, ref_nbrs)) > 10 or min(plan_amounts) <= 0):
+            for pay, ref_nbr in zip(pays, ref_nbrs, strict=True):  # the first bad payment, as one by one
+                if len(ref_nbr) > 10:
+                    raise SLValueError(
+                        "ARDoc", "RefNbr", ref_nbr, "PayTrace transaction id longer than char(10)"
+                    )
+                if pay.amount <= 0:
+                    raise WriterError(f"payment {pay.ledger_key}: amount {pay.amount} must be positive")
+        amounts = [money(a, dec) for a in plan_amounts]
+        applied = [0.0] * count
+        line_cntr = [0] * count
+        notes: list[str | None] = [None] * count
+        keys = [p.ledger_key for p in pays]
+        desc_width = catalog.char_length(catalog.ARDoc.c.DocDesc)
+        descriptions = [p.description for p in pays]
+        if desc_width is not None and max(map(len, descriptions), default=0) > desc_width:
+            descriptions = [fit_text(catalog.ARDoc, "DocDesc", d) for d in descriptions]
+        lines = _ApplicationLines()
+        reviewed: set[int] = set()
+        for index, pay in enumerate(pays):
+            if not pay.applications and not pay.review_reason:
+                continue  # the bulk of a day: unapplied, nothing to check
+            reviews, applied_total, n_lines = self._apply(
+                pay, ref_nbrs[index], batch, setup, bat_nbr, per_post, dec, docs, pending, find, lines
+            )
+            applied[index] = money(applied_total, dec)
+            line_cntr[index] = n_lines
+            if reviews:
+                note = "; ".join(r.reason for r in reviews)
+                notes[index] = note[:255]
+                work.reviews.extend(reviews)
+                result.review_items += len(reviews)
+                reviewed.add(index)
+                result.add(ItemOutcome(keys[index], "review", "PA", ref_nbrs[index], note))
+        days = [p.doc_date for p in pays]
+        banks = [p.cash_account for p in pays]
+        audit = self._audit(now)
+        cury = {"CuryId": setup.base_cury_id, "CuryMultDiv": "M", "CuryRate": 1.0}
+        work.columns["ardoc"] = ColumnRows(
+            count,
+            {
+                "CustId": [p.cust_id for p in pays],
+                "RefNbr": ref_nbrs,
+                "DocDate": days,
+                "DueDate": days,
+                "DiscDate": days,
+                "DocDesc": descriptions,
+                "BankAcct": [b.acct for b in banks],
+                "BankSub": [b.sub for b in banks],
+                "CuryOrigDocAmt": amounts,
+                "OrigDocAmt": amounts,
+                "CuryDocBal": amounts,
+                "DocBal": amounts,
+                "CuryApplAmt": applied,
+                "ApplAmt": applied,
+                "CustOrdNbr": [p.ext_ref_nbr for p in pays],
+                "LineCntr": line_cntr,
+                "CuryEffDate": days,
+            },
+            {
+                "DocType": "PA",
+                "BatNbr": bat_nbr,
+                "BatSeq": 0,
+                "ApplBatNbr": bat_nbr,
+                "CpnyID": batch.cpny_id,
+                "DocClass": "N",
+                "OpenDoc": 1,
+                "Rlsed": 0,
+                "PerEnt": per_post,
+                "PerPost": per_post,
+                **cury,
+                **audit,
+            },
+        )
+        if lines.count:
+            work.columns["artran"] = lines.rows(
+                {
+                    "TranType": "PA",
+                    "BatNbr": bat_nbr,
+                    "CpnyID": batch.cpny_id,
+                    "DrCr": "U",
+                    "PerEnt": per_post,
+                    "PerPost": per_post,
+                    "FiscYr": fiscal_year(per_post),
+                    "JrnlType": "AR",
+                    "Rlsed": 0,
+                    "TranClass": " ",
+                    "Qty": 0.0,
+                    **cury,
+                    **audit,
+                    "CuryUnitPrice": 0.0,
+                    "CnvFact": 0.0,
+                }
+            )
+        rounded = sum(map(Decimal, map(str, amounts)), Decimal(0))
+        work.total += rounded
+        work.deposit += rounded
+        if banks:
+            if work.bank is None:
+                work.bank = banks[0]
+            first = work.bank
+            if any(b is not first and b != first for b in banks):
+                work.mixed_bank = True
+        txn_ids = [p.transaction_id for p in pays]
+        stamp = utcnow()  # one posting time for the batch's ledger rows (one transaction)
+        work.columns["ledger"] = ColumnRows(
+            count,
+            {
+                "ledger_key": keys,
+                "transaction_id": txn_ids,
+                "ref_nbr": ref_nbrs,
+                "cust_id": [p.cust_id for p in pays],
+                "amount": [a.quantize(CENT) for a in plan_amounts],
+                "paytrace_state": [p.paytrace_state for p in pays],
+                "content_hash": [payment_content_hash(p) for p in pays],
+                "note": notes,
+                "posted_txn_id": txn_ids,  # payments are the one posting of their id (unique)
+                "paytrace_type": [p.paytrace_type or None for p in pays],
+                "customer_digest": [p.customer_digest or None for p in pays],
+            },
+            {
+                "kind": "payment",
+                "cpny_id": batch.cpny_id,
+                "module": "AR",
+                "bat_nbr": bat_nbr,
+                "doc_type": "PA",
+                "cury_id": setup.base_cury_id,
+                "per_post": per_post,
+                "status": "posted",
+                "run_id": self.run_id,
+                "posted_at": stamp,
+                "updated_at": stamp,
+                "settle_batch_nbr": None,
+            },
+        )
+        result.posted += count
+        add = result.add
+        for index, (key, ref_nbr) in enumerate(zip(keys, ref_nbrs, strict=True)):
+            if index not in reviewed:
+                add(ItemOutcome(key, "posted", "PA", ref_nbr, ""))
+        if reviewed:  # keep the outcomes in plan order (review outcomes were added first)
+            result.outcomes.update({k: result.outcomes.pop(k) for k in keys if k in result.outcomes})
+
+    def _apply(
+        self,
+        pay: PlannedPayment,
+        ref_nbr: str,
+        batch: PlannedBatch,
+        setup: SLSetup,
+        bat_nbr: str,
+        per_post: str,
+        dec: int,
+        docs: dict[tuple[str, str], list[sa.Row[Any]]],
+        pending: dict[tuple[str, str, str], Decimal],
+        find: Callable[[str, str, str], sa.Row[Any] | None],
+        lines: _ApplicationLines,
+    ) -> tuple[list[_Review], Decimal, int]:
+        """One payment's application lines (checked against SL's invoices and what is pending on them)
+        and review items: ``(reviews, applied total, lines written)``."""
+        reviews: list[_Review] = []
+        applied_total = Decimal(0)
+        written = 0
+        if pay.review_reason:
+            reviews.append(
+                _Review(
+                    pay.transaction_id,
+                    pay.ledger_key,
+                    "plan_review",
+                    pay.review_reason,
+                    {"bat_nbr": bat_nbr, "ref_nbr": ref_nbr},
+                )
+            )
+        for appl in pay.applications:
+            problem = self._check_application(
+                pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending, find
+            )
+            part = self._partial_application(pay, appl.ref_nbr, appl.doc_type, appl.amount, pending, find)
+            if problem and part is not None and problem[0] == "appl_short_balance":
+                problem, appl_amount = part
+            else:
+                appl_amount = appl.amount
+            if problem:
+                code, reason = problem
                 reviews.append(
                     _Review(
                         pay.transaction_id,
                         pay.ledger_key,
-                        "plan_review",
-                        pay.review_reason,
-                        {"bat_nbr": bat_nbr, "ref_nbr": ref_nbr},
+                        code,
+                        reason,
+                        {
+                            "bat_nbr": bat_nbr,
+                            "ref_nbr": ref_nbr,
+                            "invoice": appl.ref_nbr,
+                            "doc_type": appl.doc_type,
+                            "amount": str(appl.amount),
+                        },
                     )
                 )
-            for appl in pay.applications:
-                problem = self._check_application(
-                    pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending, find
-                )
-                part = self._partial_application(pay, appl.ref_nbr, appl.doc_type, appl.amount, pending, find)
-                if problem and part is not None and problem[0] == "appl_short_balance":
-                    problem, appl_amount = part
-                else:
-                    appl_amount = appl.amount
-                if problem:
-                    code, reason = problem
-                    reviews.append(
-                        _Review(
-                            pay.transaction_id,
-                            pay.ledger_key,
-                            code,
-                            reason,
-                            {
-                                "bat_nbr": bat_nbr,
-                                "ref_nbr": ref_nbr,
-                                "invoice": appl.ref_nbr,
-                                "doc_type": appl.doc_type,
-                                "amount": str(appl.amount),
-                            },
-                        )
-                    )
-                    if appl_amount == appl.amount:
-                        continue  # nothing of it can be applied: the payment stays unapplied (on account)
-                inv = find(appl.doc_type, appl.ref_nbr, pay.cust_id)
-                assert inv is not None
-                pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl_amount
-                applied_total += appl_amount
-                applied = money(appl_amount, dec)
-                lines.append(
-                    self._application_line(
-                        cust_id=pay.cust_id,
-                        ref_nbr=ref_nbr,
-                        bat_nbr=bat_nbr,
-                        cpny=batch.cpny_id,
-                        line=len(lines),
-                        doc=inv,
-                        doc_type=appl.doc_type,
-                        doc_ref=appl.ref_nbr,
-                        amount=applied,
-                        day=pay.doc_date,
-                        per_post=per_post,
-                        desc=pay.description,
-                        ext_ref=pay.ext_ref_nbr,
-                        setup=setup,
-                        now=now,
-                    )
-                )
-            if applied_total > pay.amount:
-                raise WriterError(
-                    f"payment {pay.ledger_key}: applications {applied_total} exceed amount {pay.amount}"
-                )
-            work.ardoc.append(
-                self._ardoc(
-                    cust_id=pay.cust_id,
-                    doc_type="PA",
-                    ref_nbr=ref_nbr,
-                    bat_nbr=bat_nbr,
-                    appl_bat_nbr=bat_nbr,
-                    cpny=batch.cpny_id,
-                    day=pay.doc_date,
-                    amount=amount,
-                    applied=money(applied_total, dec),
-                    bank=pay.cash_account,
-                    per_post=per_post,
-                    desc=pay.description,
-                    ext_ref=pay.ext_ref_nbr,
-                    line_cntr=len(lines),
-                    setup=setup,
-                    now=now,
-                )
+                if appl_amount == appl.amount:
+                    continue  # nothing of it can be applied: the payment stays unapplied (on account)
+            inv = find(appl.doc_type, appl.ref_nbr, pay.cust_id)
+            assert inv is not None
+            pending[(pay.cust_id, appl.doc_type, appl.ref_nbr)] += appl_amount
+            applied_total += appl_amount
+            lines.add(pay, ref_nbr, written, inv, appl.doc_type, appl.ref_nbr, money(appl_amount, dec))
+            written += 1
+        if applied_total > pay.amount:
+            raise WriterError(
+                f"payment {pay.ledger_key}: applications {applied_total} exceed amount {pay.amount}"
             )
-            work.artran.extend(lines)
-            rounded = Decimal(str(amount))
-            work.total += rounded
-            work.deposit += rounded
-            if work.bank is None:
-                work.bank = pay.cash_account
-            elif work.bank != pay.cash_account:
-                work.mixed_bank = True
-            note = "; ".join(r.reason for r in reviews) or None
-            work.ledger.append(
-                self._ledger_row(
-                    pay,
-                    kind="payment",
-                    cpny=batch.cpny_id,
-                    module="AR",
-                    bat_nbr=bat_nbr,
-                    doc_type="PA",
-                    ref_nbr=ref_nbr,
-                    cust_id=pay.cust_id,
-                    amount=pay.amount,
-                    setup=setup,
-                    per_post=per_post,
-                    note=note[:255] if note else None,
-                )
-            )
-            work.reviews.extend(reviews)
-            result.posted += 1
-            result.review_items += len(reviews)
-            result.add(
-                ItemOutcome(pay.ledger_key, "review" if reviews else "posted", "PA", ref_nbr, note or "")
-            )
+        return reviews, applied_total, written
 
     @staticmethod
     def _find_doc(
@@ -277,3 +377,67 @@ class PaymentDocuments(RowBuilders):
             f"{available:.2f} of {amount:.2f}: applied {available:.2f}, {amount - available:.2f} posted "
             "unapplied (on account); apply or refund it in SL",
         ), available
+
+
+class _ApplicationLines:
+    """The batch's ``PA`` application lines (``DrCr = 'U'``), one list per varying ARTran column: the
+    values :meth:`RowBuilders._application_line` gives, without a dict per line."""
+
+    _NAMES = (
+        "CustId",
+        "RefNbr",
+        "LineNbr",
+        "LineId",
+        "LineRef",
+        "Acct",
+        "Sub",
+        "CuryTranAmt",
+        "TranAmt",
+        "TranDate",
+        "TranDesc",
+        "ExtRefNbr",
+        "SiteId",
+        "CostType",
+        "UnitPrice",
+    )
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in self._NAMES}
+        self._width = catalog.char_length(catalog.ARTran.c.TranDesc)
+
+    def add(
+        self,
+        pay: PlannedPayment,
+        ref_nbr: str,
+        line: int,
+        doc: sa.Row[Any],
+        doc_type: str,
+        doc_ref: str,
+        amount: float,
+    ) -> None:
+        desc = pay.description
+        if self._width is not None and len(desc) > self._width:
+            desc = desc[: self._width]
+        c = self.columns
+        c["CustId"].append(pay.cust_id)
+        c["RefNbr"].append(ref_nbr)
+        c["LineNbr"].append(FIRST_LINE_NBR + line)
+        c["LineId"].append(line + 1)
+        c["LineRef"].append(f"{line + 1:05d}")
+        c["Acct"].append(str(doc.BankAcct).strip())
+        c["Sub"].append(str(doc.BankSub).strip())
+        c["CuryTranAmt"].append(amount)
+        c["TranAmt"].append(amount)
+        c["TranDate"].append(pay.doc_date)
+        c["TranDesc"].append(desc)
+        c["ExtRefNbr"].append(pay.ext_ref_nbr)
+        c["SiteId"].append(doc_ref)
+        c["CostType"].append(doc_type)
+        c["UnitPrice"].append(float(doc.CuryRate or 1.0))
+
+    @property
+    def count(self) -> int:
+        return len(self.columns["CustId"])
+
+    def rows(self, constant: dict[str, object]) -> ColumnRows:
+        return ColumnRows(self.count, self.columns, constant)
