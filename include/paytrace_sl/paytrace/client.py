@@ -480,7 +480,7 @@ class PayTraceClient:
                         if status == 429:
                             raise PayTraceRateLimitedError(f"PayTrace {path}: HTTP 429 Too Many Requests")
                         raise PayTraceServerError(f"PayTrace {path}: HTTP {status}")
-                    chunks = iter_body(response, path, limit, s.max_decompression_ratio)
+                    chunks = iter_body(response, path, limit, s.max_decompression_ratio, watch)
                     if status not in (200, 201):
                         content = b"".join(chunks)
                         if watch.expired:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +45,8 @@ class Deadline:
         self.expired = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._granted = 0.0  # seconds of the caller's own work, added to the limit (see grant)
+        self._closed = False
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
@@ -56,8 +59,27 @@ class Deadline:
             elif sock not in self._sockets:
                 self._sockets.append(sock)
 
+    def grant(self, seconds: float) -> None:
+        """Add ``seconds`` to the limit: time the caller spent on its own work, not waiting for PayTrace.
+
+        A streamed answer is parsed and landed between reads; at a million records that work is minutes
+        on a busy worker, and it must not count against a limit meant for a slow or stalled server.
+        """
+        if seconds > 0:
+            with self._lock:
+                if not self.expired:
+                    self._granted += seconds
+
     def _expire(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            if self._granted > 0:  # the caller's own work moved the limit: wait that much longer
+                wait, self._granted = self._granted, 0.0
+                self._timer = threading.Timer(wait, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+                return
             self.expired = True
             for sock in self._sockets:
                 _shutdown(sock)
@@ -68,7 +90,9 @@ class Deadline:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self._closed = True
+            self._timer.cancel()
         if getattr(_local, "deadline", None) is self:
             _local.deadline = None
 
@@ -159,9 +183,18 @@ def read_body(response: requests.Response, path: str, max_bytes: int, max_ratio:
     return b"".join(iter_body(response, path, max_bytes, max_ratio))
 
 
-def iter_body(response: requests.Response, path: str, max_bytes: int, max_ratio: float) -> Iterator[bytes]:
+def iter_body(
+    response: requests.Response,
+    path: str,
+    max_bytes: int,
+    max_ratio: float,
+    deadline: Deadline | None = None,
+) -> Iterator[bytes]:
     """The decoded body in chunks as they arrive, with :func:`read_body`'s limits checked before each
     chunk is handed on (a streamed parse never sees a byte beyond the cap or past a decompression bomb).
+
+    With ``deadline``, the time the consumer holds each chunk (its parse and landing, between our
+    reads) is granted to it (:meth:`Deadline.grant`): the limit measures PayTrace, not our own work.
 
     The response must come from a ``stream=True`` request; it is closed when the generator ends, fails
     or is closed.
@@ -185,7 +218,12 @@ def iter_body(response: requests.Response, path: str, max_bytes: int, max_ratio:
                     f"PayTrace {path}: compressed response expands more than {max_ratio:g} times "
                     "(refused as a decompression bomb; PayTrace setting max_decompression_ratio)"
                 )
+            if deadline is None:
+                yield chunk
+                continue
+            handed = time.monotonic()
             yield chunk
+            deadline.grant(time.monotonic() - handed)
     finally:
         response.close()
 

@@ -289,6 +289,26 @@ def test_deadline_trips_part_way() -> None:
     assert SECRET_BODY not in str(caught.value)
 
 
+def test_our_own_work_between_reads_does_not_count_against_the_deadline() -> None:
+    """The deadline measures PayTrace: a fast answer whose records we take 1.5 s to land (a million-record
+    day on a busy worker takes minutes) is not cut off by a 1 s limit."""
+    import time
+
+    body = json.dumps({"success": True, "response_code": 1, "transactions": _big_records(300)}).encode()
+    answer = (200, {"Transfer-Encoding": "chunked"}, _chunked(body))
+    with HostilePayTrace() as server:
+        server.responder = lambda path, _b: answer if path == EXPORT_BY_DATE else None
+        settings = _settings(server.url, request_deadline=1.0, max_attempts=1)
+        with PayTraceClient(settings, stream_exports=True) as client:
+            started = time.monotonic()
+            handed = 0
+            for _ in client.export_transactions_raw(DAY, DAY + dt.timedelta(days=1)):
+                handed += 1
+                time.sleep(0.005)
+            took = time.monotonic() - started
+    assert handed == 300 and took > 1.0  # longer than the limit, and not cut off
+
+
 # ------------------------------------------------------------------------------ retries part-way
 
 
