@@ -156,7 +156,13 @@ def _value_text(v: Any) -> str | None:
 
 
 def _gx_frame(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """The scrubbed text view GX validates: one text column per field + numeric companions + _row."""
+    """The scrubbed text view GX validates: one text column per field + numeric companions + _row.
+
+    Text columns are *categorical* (the same values, nulls stay null): GX's pandas path filters the
+    whole frame by each column's nulls several times per expectation (``df[df[col].notnull()]``) and
+    asks ``isna`` of a column hundreds of times per run; on codes both are array operations instead of
+    a pass over a million Python strings, and repeated values (states, codes, names) are stored once.
+    """
     rules = {r.name: r for r in contract.fields}
     columns: dict[str, pd.Series] = {ROW_COLUMN: pd.Series(range(len(df)), dtype="int64")}
     for name in df.columns:
@@ -176,7 +182,7 @@ def _gx_frame(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
                 has_digits[long_enough] = found
             if has_digits.any():
                 text = text.where(~has_digits, text.map(lambda v: _scrub_pan(v) if isinstance(v, str) else v))
-        columns[str(name)] = text
+        columns[str(name)] = text.astype("category")
         if (
             rule is not None
             and rule.type in ("integer", "decimal")
