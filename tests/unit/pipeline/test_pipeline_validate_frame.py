@@ -55,3 +55,20 @@ def test_rows_of_differing_shape_are_aligned_as_pandas_does(tmp_path: Path) -> N
     landing.write_jsonl("tx.jsonl", rows)
     expected = pd.DataFrame(list(landing.read_jsonl("tx.jsonl")))
     pd.testing.assert_frame_equal(payments._frame_from_jsonl(landing, "tx.jsonl"), expected)
+
+
+def test_gx_frame_text_columns_are_categoricals_of_the_same_text() -> None:
+    from paytrace_sl.pipeline import checks
+    from paytrace_sl.pipeline.contracts import load_contract
+
+    contract = load_contract("paytrace_transaction")
+    source = pd.DataFrame(_rows(12)).drop(columns=["odd", "blank"])
+    frame = checks._gx_frame(source, contract)
+    for name in source.columns:
+        column = frame[name]
+        assert isinstance(column.dtype, pd.CategoricalDtype), name
+        assert list(column.cat.categories) == list(dict.fromkeys(v for v in column if isinstance(v, str)))
+        expected = checks._as_text(source[name])
+        assert column.isna().tolist() == expected.isna().tolist(), name
+        assert [v for v in column if isinstance(v, str)] == [v for v in expected if isinstance(v, str)], name
+    assert frame["transaction_id__value"].dtype == "float64"
