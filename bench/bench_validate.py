@@ -10,7 +10,7 @@ Timing excludes the interpreter's start-up and the top-level imports; the GX imp
 
     .venv/bin/python bench/bench_validate.py --sizes 10000,100000
     flock /work/bench.lock .venv/bin/python bench/bench_validate.py --sizes 1000000 --repeat 1
-    .venv/bin/python bench/bench_validate.py --sizes 100000 --code /tmp/main/include   # another checkout
+    .venv/bin/python bench/bench_validate.py --sizes 100000 --code /tmp/main/include,.  # main vs this
     .venv/bin/python bench/bench_validate.py --sizes 100000 --profile                   # + cProfile
 """
 
@@ -66,7 +66,11 @@ def _land(size: int, work: Path, sl_url: str) -> None:
     finally:
         if sandbox.stdin is not None:
             sandbox.stdin.close()
-        sandbox.wait(timeout=60)
+        try:
+            sandbox.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a 1M-transaction sandbox on a busy machine: stop it
+            sandbox.kill()
+            sandbox.wait()
 
 
 def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -80,30 +84,42 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         init_sandbox(bp._url(db), MerchantConfig(seed=bp.SEED, start=bp.START, days=1, tx_per_day=100))
         work = Path(args.cache) / str(size)
         _land(size, work, bp._url(db))
-        env = dict(os.environ)
-        if args.code:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.code, env.get("PYTHONPATH")]))
-            contracts = Path(args.code).resolve().parent / "data_contracts"
-            if contracts.is_dir():  # that checkout's contracts, not this one's
-                env["PAYTRACE_SL_CONTRACTS_DIR"] = str(contracts)
+        codes = [c.strip() for c in (args.code or ".").split(",")]
+        for i in range(len(codes)):
+            shutil.rmtree(work / f"gx-{i}", ignore_errors=True)
         shutil.rmtree(work / "gx", ignore_errors=True)
         runs = []
         for attempt in range(args.repeat):
-            load = bp._load_average()
-            out = _child("validate", size, bp._url(db), "http://127.0.0.1:9", work, env, args.profile)
-            out["gx_dir"] = "empty" if attempt == 0 else "reused"
-            out["load_average"] = f"{load} → {bp._load_average()}"
-            runs.append(out)
-            s = out["summary"]
-            print(
-                f"{size:>9} {out['gx_dir']:>6} validate {out['seconds']:7.2f} s  peak RSS "
-                f"{out['peak_rss_mb']:7.0f} MB (after imports {out['rss_after_imports_mb']:.0f})  "
-                f"checked {s['checked']} passed {s['passed']} dead-lettered {s['dead_lettered']}  "
-                f"load {out['load_average']}",
-                flush=True,
-            )
-            if out.get("profile"):
-                print(out["profile"], flush=True)
+            for i, code in enumerate(codes):  # interleaved: each code sees the same machine load
+                env = dict(os.environ)
+                if code != ".":
+                    env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
+                    contracts = Path(code).resolve().parent / "data_contracts"
+                    if contracts.is_dir():  # that checkout's contracts, not this one's
+                        env["PAYTRACE_SL_CONTRACTS_DIR"] = str(contracts)
+                if (work / f"gx-{i}").exists():
+                    (work / f"gx-{i}").rename(work / "gx")
+                load = bp._load_average()
+                try:
+                    out = _child("validate", size, bp._url(db), "http://127.0.0.1:9", work, env, args.profile)
+                finally:
+                    if (work / "gx").exists():
+                        (work / "gx").rename(work / f"gx-{i}")
+                out["code"] = "this checkout" if code == "." else code
+                out["gx_dir"] = "empty" if attempt == 0 else "reused"
+                out["load_average"] = f"{load} → {bp._load_average()}"
+                runs.append(out)
+                s = out["summary"]
+                print(
+                    f"{size:>9} {out['code'][-28:]:>28} {out['gx_dir']:>6} validate {out['seconds']:7.2f} s  "
+                    f"peak RSS {out['peak_rss_mb']:6.0f} MB "
+                    f"(after imports {out['rss_after_imports_mb']:.0f})  "
+                    f"checked {s['checked']} passed {s['passed']} dead-lettered {s['dead_lettered']}  "
+                    f"load {out['load_average']}",
+                    flush=True,
+                )
+                if out.get("profile"):
+                    print(out["profile"], flush=True)
         return runs
     finally:
         bp._drop_db(db)
@@ -114,12 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated transaction counts")
     parser.add_argument("--repeat", type=int, default=2, help="validate runs per size (first: empty GX dir)")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the landed days are kept")
-    parser.add_argument("--code", help="a checkout's include/ to put first on PYTHONPATH (e.g. main)")
+    parser.add_argument(
+        "--code",
+        help="comma-separated checkouts' include/ folders to put first on PYTHONPATH, '.' for this one; "
+        "their runs are interleaved (e.g. /tmp/main/include,.)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile summary of each validate run")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args(argv)
-    code = args.code or "this checkout"
-    print(f"machine: {os.cpu_count()} cores, load average {bp._load_average()}; code {code}")
+    print(f"machine: {os.cpu_count()} cores, load average {bp._load_average()}; code {args.code or '.'}")
     results: dict[int, list[dict[str, Any]]] = {}
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         results[size] = bench_size(size, args)

@@ -102,16 +102,26 @@ class CheckResult:
     run_id: str
     window: str
     total_rows: int
-    valid: pd.DataFrame  # rows that passed, original columns, original index
     dead_letters: tuple[DeadLetterRow, ...]
     data_docs_index: Path | None
     summary: str
     elapsed_seconds: float
     statistics: dict[str, Any] = field(default_factory=dict)
+    records: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # the validated frame
 
     @property
     def dead_lettered(self) -> int:
         return len(self.dead_letters)
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        """Rows that passed: original columns, original index. Selected when asked (the validate step
+        streams the landing file instead): at 1M rows the copy alone is hundreds of MB."""
+        if self.records is None:
+            return pd.DataFrame()
+        mask = pd.Series(True, index=range(len(self.records)))
+        mask.iloc[[d.row for d in self.dead_letters]] = False
+        return self.records[mask.to_numpy()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,9 +400,6 @@ def validate_window(
         )
         for row in bad_rows
     )
-    mask = pd.Series(True, index=range(len(records_df)))
-    mask.iloc[bad_rows] = False
-    valid = records_df[mask.to_numpy()]
     summary = (
         f"{contract.suite_name} window {label}: {len(records_df)} rows, "
         f"{len(records_df) - len(dead)} passed, "
@@ -405,12 +412,12 @@ def validate_window(
         run_id=run_id,
         window=label,
         total_rows=len(records_df),
-        valid=valid,
         dead_letters=dead,
         data_docs_index=docs_index,
         summary=summary,
         elapsed_seconds=elapsed,
         statistics=dict(validation_result.statistics),
+        records=records_df,
     )
 
 

@@ -166,6 +166,7 @@ def validate(ctx: RunContext) -> ValidateSummary:
         anomaly_floor=mapping.checks.row_count_floor,
     )
     del frame
+    result = dataclasses.replace(result, records=None)  # the window's frame is not needed any more
     failed_rows = {d.row for d in result.dead_letters}
     failed_payloads = (
         {i: row for i, row in enumerate(landing.read_jsonl(TX_FILE)) if i in failed_rows}
