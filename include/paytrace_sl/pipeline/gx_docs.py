@@ -196,6 +196,7 @@ def publish(context: Any, run_results: dict[Any, Any], site_name: str) -> None:
 
     started = time.time() - 2  # file systems with coarse mtimes
     store = context.validation_results_store
+    site_dir = _site_dir(context, site_name)
     for identifier, result in run_results.items():
         suite_id = ExpectationSuiteIdentifier(name=result.suite_name)
         store.store_validation_results(
@@ -203,10 +204,29 @@ def publish(context: Any, run_results: dict[Any, Any], site_name: str) -> None:
             suite_validation_result_identifier=identifier,
             expectation_suite_identifier=suite_id,
         )
-        context.build_data_docs(site_names=[site_name], resource_identifiers=[identifier, suite_id])
-    site_dir = _site_dir(context, site_name)
+        resources_ = [identifier]
+        if _suite_page_stale(context, site_dir, suite_id):
+            resources_.append(suite_id)
+        context.build_data_docs(site_names=[site_name], resource_identifiers=resources_)
     if site_dir is not None:
         localize_site(site_dir, since=started)
+
+
+def _suite_page_stale(context: Any, site_dir: Path | None, suite_id: Any) -> bool:
+    """Whether the suite's Data Docs page must be rendered: missing, or older than the stored suite.
+
+    The suite changes only with the contract, but rendering its page costs about as much as the run's
+    own page: rebuilt only when the stored suite is newer (or when either file cannot be found).
+    """
+    if site_dir is None:
+        return True
+    parts = tuple(str(p) for p in suite_id.to_tuple())
+    page = site_dir.joinpath("expectations", *parts).with_suffix(".html")
+    stored = Path(context.root_directory).joinpath("expectations", *parts).with_suffix(".json")
+    try:
+        return page.stat().st_mtime <= stored.stat().st_mtime
+    except (OSError, TypeError):
+        return True
 
 
 def _site_dir(context: Any, site_name: str) -> Path | None:

@@ -267,3 +267,27 @@ def _slow_as_text(series: pd.Series) -> pd.Series:
 def test_as_text_fast_path_matches_the_per_value_path(values: list[Any]) -> None:
     series = pd.Series(values, dtype=object)
     pd.testing.assert_series_equal(checks._as_text(series), _slow_as_text(series))
+
+
+def _float_text(v: float) -> str | None:
+    """``_as_text``'s rule for one value of a float column (ints stay ints)."""
+    if pd.isna(v):
+        return None
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [501.0, None, 502.0],  # an integer column with nulls (batch_number): whole floats
+        [1.5, None, 2.0],
+        [float("inf"), 1.0],
+        [-0.0, 2.0**60, None, 2.0**53 - 1],
+        [None, None],
+        [],
+    ],
+)
+def test_as_text_of_float_columns_matches_the_per_value_rule(values: list[Any]) -> None:
+    series = pd.Series(values, dtype="float64")
+    expected = series.map(_float_text).astype("str")
+    pd.testing.assert_series_equal(checks._as_text(series), expected)

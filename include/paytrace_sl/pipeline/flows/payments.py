@@ -190,6 +190,7 @@ def validate(ctx: RunContext) -> ValidateSummary:
         anomaly_floor=mapping.checks.row_count_floor,
     )
     del frame
+    result = dataclasses.replace(result, records=None)  # the window's frame is not needed any more
     failed_rows = {d.row for d in result.dead_letters}
     failed_payloads = (
         {i: row for i, row in enumerate(landing.read_jsonl(TX_FILE)) if i in failed_rows}
@@ -222,21 +223,52 @@ def validate(ctx: RunContext) -> ValidateSummary:
     )
 
 
+_FRAME_CHUNK = 50_000  # rows parsed before their repeated strings are folded into one object each
+
+
 def _frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
     """A landing file as a DataFrame, built column by column: the same frame as ``pd.DataFrame(rows)``
-    without holding a dict per row next to it (a 1M-row window's dicts alone are gigabytes)."""
+    without holding a dict per row next to it (a 1M-row window's dicts alone are gigabytes).
+
+    Every :data:`_FRAME_CHUNK` rows, a column whose values are all text has its equal strings folded
+    into one object (``pd.factorize``): states, codes, names, dates repeat across a day, and a million
+    separate copies of them were most of the step's memory. Values and dtypes are unchanged.
+    """
+    import numpy as np
     import pandas as pd
 
     keys: tuple[str, ...] | None = None
     columns: dict[str, list[Any]] = {}
-    for row in landing.read_jsonl(name):
+    pending: dict[str, list[Any]] = {}
+
+    def fold() -> None:
+        for key, values in pending.items():
+            column = np.array(values, dtype=object)
+            if len(column) and pd.api.types.infer_dtype(column, skipna=False) == "string":  # no nulls
+                codes, uniques = pd.factorize(column)
+                values = np.asarray(uniques, dtype=object).take(codes).tolist()
+            elif len(column) and pd.api.types.infer_dtype(column, skipna=True) == "string":
+                missing = pd.isna(column)
+                if all(v is None for v in column[missing]):  # JSON nulls only (a NaN stays as it is)
+                    codes, uniques = pd.factorize(column)
+                    column = np.asarray(uniques, dtype=object).take(codes)
+                    column[codes < 0] = None
+                    values = column.tolist()
+            columns[key].extend(values)
+            pending[key] = []
+
+    for count, row in enumerate(landing.read_jsonl(name), 1):
         if keys is None:
             keys = tuple(row)
             columns = {k: [] for k in keys}
+            pending = {k: [] for k in keys}
         elif tuple(row) != keys:  # rows of differing shape (never written by extract): pandas aligns them
             return pd.DataFrame(list(landing.read_jsonl(name)))
         for key in keys:
-            columns[key].append(row[key])
+            pending[key].append(row[key])
+        if count % _FRAME_CHUNK == 0:
+            fold()
+    fold()
     return pd.DataFrame(columns)
 
 
