@@ -1,4 +1,8 @@
-"""Shared fixtures: real PostgreSQL databases and SL replicas built from SL's own DDL script."""
+"""Shared fixtures: real PostgreSQL databases and SL replicas built from SL's own DDL script.
+
+The script runs once per session and backend; each test gets a copy of the result
+(tests/support/sl_replica.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sl_replica import create_pg_replica, create_sqlite_replica, new_pg_database
+from sl_replica import ReplicaTemplates, new_pg_database
 
 
 @pytest.fixture
@@ -17,17 +21,26 @@ def pg_database() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def sl_pg_url(pg_database: str) -> str:
-    """An empty SL replica on PostgreSQL created from ``dynamics-sl-replica.sql`` (not our metadata)."""
-    create_pg_replica(pg_database)
-    return pg_database
+@pytest.fixture(scope="session")
+def replica_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicaTemplates]:
+    """SL's replica DDL, run once per session and backend; the replica fixtures hand out copies."""
+    templates = ReplicaTemplates(tmp_path_factory.mktemp("sl-replica-template"))
+    yield templates
+    templates.close()
 
 
 @pytest.fixture
-def sl_sqlite_url(tmp_path: Path) -> str:
-    """An empty SL replica on SQLite created from ``dynamics-sl-replica.sql``."""
-    return create_sqlite_replica(tmp_path / "sl.db")
+def sl_pg_url(replica_templates: ReplicaTemplates) -> Iterator[str]:
+    """An empty SL replica on PostgreSQL created from ``dynamics-sl-replica.sql`` (not our metadata);
+    a new database per test, copied from the session's template database; dropped afterwards."""
+    with replica_templates.pg_replica() as url:
+        yield url
+
+
+@pytest.fixture
+def sl_sqlite_url(replica_templates: ReplicaTemplates, tmp_path: Path) -> str:
+    """An empty SL replica on SQLite created from ``dynamics-sl-replica.sql`` (copy of the session's file)."""
+    return replica_templates.sqlite_replica(tmp_path / "sl.db")
 
 
 @pytest.fixture(autouse=True, scope="session")
