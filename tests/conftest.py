@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sl_replica import ReplicaTemplates, new_pg_database
@@ -53,3 +54,29 @@ def _reports_outside_the_repo(tmp_path_factory: pytest.TempPathFactory) -> Itera
         os.environ.pop("PAYTRACE_SL_REPORTS_DIR", None)
     else:
         os.environ["PAYTRACE_SL_REPORTS_DIR"] = previous
+
+
+# Test files that share one scheduling unit under ``pytest -n 2`` (``make test``): they run one after the
+# other on one worker. Each starts a whole Airflow deployment (api-server, scheduler, dag-processor, and
+# a triggerer or two Celery workers); two at once on a 2-core machine would push both past their
+# start-up deadlines.
+XDIST_SERIAL = {
+    "tests/integration/airflow_local/test_make_airflow.py": "airflow-services",
+    "tests/integration/cluster/test_celery_backfill.py": "airflow-services",
+}
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Distribute whole test files (``--dist loadfile``), the files of :data:`XDIST_SERIAL` as one unit,
+    in collection order: module- and session-scoped fixtures are built at most once per worker, and the
+    long Airflow-deployment tests (alphabetically early) start first instead of ending the run."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return XDIST_SERIAL.get(path, path)
+
+    config.option.loadscopereorder = False
+    return FileScheduling(config, log)
