@@ -17,8 +17,11 @@ lint: env ## ruff + mypy
 	$(VENV)/bin/ruff format --check include plugins dags tests bench packages
 	$(VENV)/bin/mypy
 
+# Two pytest-xdist workers, whole test files per worker (tests/conftest.py); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: env lint ## The whole test suite (unit + integration against real PostgreSQL, HTTP and Airflow)
-	@$(VENV)/bin/pytest -q; rc=$$?; \
+	@$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 0; fi; exit $$rc
 
 test-fast: env ## Unit tests only

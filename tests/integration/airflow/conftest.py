@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sl_replica import create_pg_replica, new_pg_database
+from sl_replica import ReplicaTemplates
 
 REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "dags"
@@ -114,8 +114,7 @@ def run_dag(dagbag: Any) -> Iterator[Callable[[str, dt.date], Any]]:
 
 
 @pytest.fixture
-def second_sl_pg_url() -> Iterator[str]:
+def second_sl_pg_url(replica_templates: ReplicaTemplates) -> Iterator[str]:
     """Another SL replica on PostgreSQL (``sl_pg_url`` gives one per test), same DDL, dropped afterwards."""
-    with new_pg_database() as url:
-        create_pg_replica(url)
+    with replica_templates.pg_replica() as url:
         yield url

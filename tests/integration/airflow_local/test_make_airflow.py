@@ -111,6 +111,10 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
         PAYTRACE_SL_AIRFLOW_HOME=str(home),
         PAYTRACE_SL_AIRFLOW_DB=meta_db,
         AIRFLOW__API__PORT=str(api_port),
+        # the scheduler's and triggerer's log servers too: another Airflow on this machine (a second
+        # worker's test, a benchmark, someone's `make airflow`) holds the defaults 8793/8794
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()),
         PAYTRACE_SANDBOX_PORT=str(sandbox_port),
         PAYTRACE_SANDBOX_DAYS="1",
         PAYTRACE_SANDBOX_TX_PER_DAY="10",
@@ -125,10 +129,12 @@ def test_make_airflow_uses_postgres_and_one_sigint_stops_everything(tmp_path: Pa
     try:
         deadline = time.monotonic() + 300
         while not _healthy(api_port):
+            # noted while starting too: if the script dies, `finally` still stops what it started
+            sessions |= _sessions_of_descendants(proc.pid)
             assert proc.poll() is None, (tmp_path / "airflow.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "Airflow did not answer within 300 s"
             time.sleep(2)
-        sessions = _sessions_of_descendants(proc.pid)
+        sessions |= _sessions_of_descendants(proc.pid)
         assert len(_in_sessions(sessions)) >= 4, "the script, the sandbox and Airflow's components"
         # connections are in the metadata DB (PostgreSQL), with the sandbox's SL URL, not the env's
         with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{meta_db}") as conn:
