@@ -148,6 +148,11 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 result.already_posted = len(keys)
                 return result
             with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # psycopg prepares a statement run 5 times and PostgreSQL may then keep one plan for
+                    # any values: a value list becomes a parameter searched element by element per row
+                    # instead of a hashed constant. Batches repeat the same statements: plan each anew.
+                    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
                 self._step("begin")
                 if batch.kind == PostingKind.VOID:
                     self._write_voids(conn, batch, result)
