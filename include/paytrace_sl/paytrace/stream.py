@@ -23,6 +23,8 @@ from decimal import Decimal
 from json.scanner import make_scanner
 from typing import Any, cast
 
+from paytrace_sl.errors import PaytraceSlError
+
 __all__ = ["EnvelopeStream", "StreamFormatError"]
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -31,8 +33,11 @@ _SCAN: Any = make_scanner(cast(Any, json.JSONDecoder(parse_float=Decimal)))
 _MIN_READ = 64 * 1024  # characters to read ahead when a value is cut by the end of the buffer
 
 
-class StreamFormatError(ValueError):
-    """The body is not the expected JSON object (invalid, truncated, or the array is repeated)."""
+class StreamFormatError(PaytraceSlError, ValueError):
+    """The body is not the expected JSON object (invalid, truncated, or the array is repeated).
+
+    Its message gives a position in the body, never body text.
+    """
 
 
 class EnvelopeStream:
