@@ -344,9 +344,10 @@ def _plan_hook(value: dict[str, Any]) -> Any:
         if type(item) is list:
             value[key] = _tuples(item)
     if "__dc__" in value:
-        cls = _PLAN_CLASSES.get(value.pop("__dc__"))
+        name = value.pop("__dc__")
+        cls = _PLAN_CLASSES.get(name)
         if cls is None:
-            raise LandingError("plan file names an unknown type")
+            raise LandingError(f"plan file names unknown type {name!r}")
         return cls(**value)
     if "__enum__" in value:
         cls = _PLAN_CLASSES.get(value["__enum__"])
@@ -443,28 +444,13 @@ def encode_plan_value(value: Any) -> Any:
 
 
 def decode_plan_value(value: Any) -> Any:
+    """Inverse of :func:`encode_plan_value`: children first, then :func:`_plan_hook` on each dict (what
+    the C decoder does with the hook), so both readers build the same objects."""
     if isinstance(value, list):
         return tuple(decode_plan_value(v) for v in value)
     if not isinstance(value, dict):
         return value
-    if "__dc__" in value:
-        cls = _PLAN_CLASSES.get(value["__dc__"])
-        if cls is None:
-            raise LandingError(f"plan file names unknown type {value['__dc__']!r}")
-        kwargs = {k: decode_plan_value(v) for k, v in value.items() if k != "__dc__"}
-        return cls(**kwargs)
-    if "__enum__" in value:
-        cls = _PLAN_CLASSES.get(value["__enum__"])
-        if cls is None:
-            raise LandingError(f"plan file names unknown enum {value['__enum__']!r}")
-        return cls(value["value"])
-    if "__dec__" in value:
-        return Decimal(value["__dec__"])
-    if "__dt__" in value:
-        return dt.datetime.fromisoformat(value["__dt__"])
-    if "__date__" in value:
-        return dt.date.fromisoformat(value["__date__"])
-    return {k: decode_plan_value(v) for k, v in value.items()}
+    return _plan_hook({k: decode_plan_value(v) for k, v in value.items()})
 
 
 def encode_plan(posting_plan: plan_module.PostingPlan) -> dict[str, Any]:
