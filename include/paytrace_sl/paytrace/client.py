@@ -235,14 +235,9 @@ class PayTraceClient:
         attempt = 0
         while True:
             attempt += 1
-            self._bucket.acquire()
-            remaining = max(0.05, deadline - self._clock())
-            timeout = (min(s.connect_timeout, remaining), min(s.read_timeout, remaining))
+            timeout, watch = self._next_attempt(path, attempt, deadline)
             retry_after: float | None = None
             error: PayTraceTransientError
-            self.request_count += 1
-            log.debug("POST %s (attempt %d/%d)", path, attempt, s.max_attempts)
-            watch = Deadline(s.request_deadline)
             try:
                 with watch:
                     status, content, retry_after = self._exchange(path, url, form, body, headers, timeout)
@@ -276,6 +271,20 @@ class PayTraceClient:
             except Exception as exc:
                 error = self._attempt_error(path, exc, watch, timeout)
             self._wait_to_retry(error, attempt, started, deadline, retry_after)
+
+    def _next_attempt(
+        self, path: str, attempt: int, deadline: float, how: str = ""
+    ) -> tuple[tuple[float, float], Deadline]:
+        """Pace, count and time one attempt: its (connect, read) timeouts within the retry budget and
+        its total deadline. Shared by :meth:`_send` and the streamed attempt loop."""
+        s = self.settings
+        self._bucket.acquire()
+        remaining = max(0.05, deadline - self._clock())
+        self.request_count += 1
+        log.debug("POST %s (attempt %d/%d%s)", path, attempt, s.max_attempts, how)
+        return (min(s.connect_timeout, remaining), min(s.read_timeout, remaining)), Deadline(
+            s.request_deadline
+        )
 
     def _attempt_error(
         self, path: str, exc: Exception, watch: Deadline, timeout: tuple[float, float]
@@ -459,14 +468,9 @@ class PayTraceClient:
         attempt = 0
         while True:
             attempt += 1
-            self._bucket.acquire()
-            remaining = max(0.05, deadline - self._clock())
-            timeout = (min(s.connect_timeout, remaining), min(s.read_timeout, remaining))
+            timeout, watch = self._next_attempt(path, attempt, deadline, ", streamed")
             retry_after: float | None = None
             error: PayTraceTransientError
-            self.request_count += 1
-            log.debug("POST %s (attempt %d/%d, streamed)", path, attempt, s.max_attempts)
-            watch = Deadline(s.request_deadline)
             chunks: Iterator[bytes] | None = None
             try:
                 with watch:
