@@ -49,8 +49,13 @@ def money(amount: Decimal | int | float, decimals: int) -> float:
 
     Rounding happens only here, at write time: the plan carries exact Decimals.
     """
+    return float(money_decimal(amount, decimals))
+
+
+def money_decimal(amount: Decimal | int | float, decimals: int) -> Decimal:
+    """:func:`money` before the float: the exact rounded amount, for totals kept in Decimal."""
     dec = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-    return float(dec.quantize(_quantum(decimals), rounding=ROUND_HALF_UP))
+    return dec.quantize(_quantum(decimals), rounding=ROUND_HALF_UP)
 
 
 @functools.cache

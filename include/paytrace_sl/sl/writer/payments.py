@@ -16,7 +16,7 @@ from paytrace_sl.plan import PlannedBatch, PlannedPayment
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.own_tables import utcnow
-from paytrace_sl.sl.rows import ColumnRows, SLValueError, fiscal_year, money
+from paytrace_sl.sl.rows import ColumnRows, SLValueError, fiscal_year, money, money_decimal
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.model import (
     CENT,
@@ -86,7 +86,8 @@ class PaymentDocuments(RowBuilders):
                     )
                 if pay.amount <= 0:
                     raise WriterError(f"payment {pay.ledger_key}: amount {pay.amount} must be positive")
-        amounts = [money(a, dec) for a in plan_amounts]
+        rounded_amounts = [money_decimal(a, dec) for a in plan_amounts]
+        amounts = [float(a) for a in rounded_amounts]  # SL's float columns
         applied = [0.0] * count
         line_cntr = [0] * count
         notes: list[str | None] = [None] * count
@@ -172,7 +173,7 @@ class PaymentDocuments(RowBuilders):
                     "CnvFact": 0.0,
                 }
             )
-        rounded = sum(map(Decimal, map(str, amounts)), Decimal(0))
+        rounded = sum(rounded_amounts, Decimal(0))
         work.total += rounded
         work.deposit += rounded
         if banks:
