@@ -120,6 +120,24 @@ def test_services_are_the_official_shape_with_healthchecks() -> None:
     assert "pip install --no-cache-dir --no-deps /tmp/dist/paytrace_sl-*.whl" in DOCKERFILE.read_text()
 
 
+def test_api_server_healthcheck_warms_the_task_execution_api() -> None:
+    """The worker waits for the api-server's healthcheck; asking the execution API's health route makes
+    the api-server build that API (its slow first request) before any task starts."""
+    from urllib.parse import urlparse
+
+    from airflow.api_fastapi import app as api_app
+    from airflow.api_fastapi.execution_api.routes import health
+
+    svc = services()
+    test = svc["airflow-apiserver"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "curl", "--fail"]
+    path = urlparse(test[3]).path
+    prefix, route = "/execution", path.removeprefix("/execution")
+    assert path.startswith(prefix + "/") and prefix in api_app.RESERVED_URL_PREFIXES
+    assert route in {r.path for r in health.router.routes}
+    assert svc["airflow-worker"]["depends_on"]["airflow-apiserver"] == {"condition": "service_healthy"}
+
+
 def test_docker_compose_config_validates() -> None:
     docker = shutil.which("docker")
     probe = (
