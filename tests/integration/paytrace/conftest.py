@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import paytrace_settings
 import pytest
 
 from paytrace_sl.paytrace.client import PayTraceClient, clear_token_cache
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl_sandbox.server import SandboxServer
-
-SANDBOX_USER = "sandbox"
-SANDBOX_PASSWORD = "sandbox-password"
-SANDBOX_INTEGRATOR = "SANDBOXINT01"
 
 
 @pytest.fixture(autouse=True)
@@ -25,22 +22,7 @@ def fresh_token_cache() -> Iterator[None]:
 
 
 def _fast_settings(server: SandboxServer, **overrides: Any) -> PayTraceSettings:
-    """Small backoff so retry tests take milliseconds; pacing off unless a test turns it on."""
-    values: dict[str, Any] = {
-        "url": server.url,
-        "username": SANDBOX_USER,
-        "password": SANDBOX_PASSWORD,
-        "integrator_id": SANDBOX_INTEGRATOR,
-        "connect_timeout": 2.0,
-        "read_timeout": 5.0,
-        "max_attempts": 4,
-        "max_retry_seconds": 5.0,
-        "backoff_base": 0.01,
-        "backoff_cap": 0.05,
-        "requests_per_second": 0.0,
-    }
-    values.update(overrides)
-    return PayTraceSettings(**values)
+    return paytrace_settings.fast_settings(server.url, **overrides)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from drip_server import DripServer
 from hostile_paytrace import HostilePayTrace
+from paytrace_settings import fast_settings
 
 from paytrace_sl.paytrace.client import EXPORT_BY_DATE, TOKEN_PATH, PayTraceClient, clear_token_cache
 from paytrace_sl.paytrace.config import PayTraceSettings
@@ -32,21 +33,7 @@ SECRET_BODY = "SECRET-BODY-TEXT"  # appears in hostile bodies; must never reach 
 
 
 def _settings(url: str, **overrides: Any) -> PayTraceSettings:
-    values: dict[str, Any] = {
-        "url": url,
-        "username": "sandbox",
-        "password": "sandbox-password",
-        "connect_timeout": 2.0,
-        "read_timeout": 5.0,  # longer than any gap of the drip: per-read timeouts never fire
-        "request_deadline": 1.0,
-        "max_attempts": 1,
-        "max_retry_seconds": 5.0,
-        "backoff_base": 0.01,
-        "backoff_cap": 0.05,
-        "requests_per_second": 0.0,
-    }
-    values.update(overrides)
-    return PayTraceSettings(**values)
+    return fast_settings(url, **{"request_deadline": 1.0, "max_attempts": 1, **overrides})
 
 
 TOKEN_ANSWER = json.dumps({"access_token": "a" * 40, "expires_in": 7200, "note": SECRET_BODY}).encode()

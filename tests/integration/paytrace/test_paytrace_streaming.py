@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from drip_server import DripServer
 from hostile_paytrace import HostilePayTrace
+from paytrace_settings import fast_settings
 
 from paytrace_sl.paytrace.client import (
     EXPORT_BY_DATE,
     PayTraceAnswerChangedError,
     PayTraceClient,
-    clear_token_cache,
 )
 from paytrace_sl.paytrace.config import PayTraceSettings
 from paytrace_sl.paytrace.errors import (
@@ -48,29 +48,8 @@ DAY = dt.date(2025, 4, 1)
 SECRET_BODY = "SECRET-BODY-TEXT"
 
 
-@pytest.fixture(autouse=True)
-def fresh_token_cache() -> Iterator[None]:
-    clear_token_cache()
-    yield
-    clear_token_cache()
-
-
 def _settings(url: str, **overrides: Any) -> PayTraceSettings:
-    values: dict[str, Any] = {
-        "url": url,
-        "username": "sandbox",
-        "password": "sandbox-password",
-        "timezone": LA,
-        "connect_timeout": 2.0,
-        "read_timeout": 5.0,
-        "max_attempts": 3,
-        "max_retry_seconds": 5.0,
-        "backoff_base": 0.01,
-        "backoff_cap": 0.05,
-        "requests_per_second": 0.0,
-    }
-    values.update(overrides)
-    return PayTraceSettings(**values)
+    return fast_settings(url, **{"timezone": LA, "max_attempts": 3, **overrides})
 
 
 def _both(make_client: MakeClient, **overrides: Any) -> tuple[PayTraceClient, PayTraceClient]:
