@@ -940,14 +940,21 @@ def _cached_suspect_targets(
 def _target_docs(
     conn: sa.Connection, targets: Mapping[tuple[str, str, str], Any]
 ) -> dict[tuple[str, str, str], tuple[int, int, float]]:
-    """(Rlsed, OpenDoc, CuryDocBal) of the documents named by these targets (any batch row of each)."""
+    """(Rlsed, OpenDoc, CuryDocBal) of the documents named by these targets (any batch row of each).
+
+    On PostgreSQL one ``= ANY`` array parameter: one pass over ``ARDoc`` (the replica has no ``RefNbr``
+    index; SL's ``ARDoc2`` is one) instead of one per 500 documents — 15 s of a 73 s load step at 100k.
+    """
     docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
-    for chunk in _chunks(sorted({k[2] for k in targets})):
-        for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(
-            sa.select(D.c.CustId, D.c.DocType, D.c.RefNbr, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal).where(
-                D.c.RefNbr.in_(chunk)
-            )
-        ):
+    refs = sorted({k[2] for k in targets})
+    cols = (D.c.CustId, D.c.DocType, D.c.RefNbr, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal)
+    if conn.dialect.name == "postgresql":
+        on_refs = D.c.RefNbr == sa.any_(sa.bindparam("target_refs", refs, type_=ARRAY(D.c.RefNbr.type)))
+        stmts = [sa.select(*cols).where(on_refs)] if refs else []
+    else:
+        stmts = [sa.select(*cols).where(D.c.RefNbr.in_(chunk)) for chunk in _chunks(refs)]
+    for stmt in stmts:
+        for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(stmt):
             key = (_s(cust), _s(dtype), _s(ref))
             if key in targets:
                 docs[key] = (int(rlsed), int(open_doc), float(bal))
