@@ -315,7 +315,7 @@ class PlanReader:
         keeps for the load step (``SLWriter.write_batches``)."""
         if self._legacy is not None:
             return _refs_of(self._legacy.batches)
-        decode_item, refs = _ITEM_DECODER.decode, set()
+        decode_item, refs = _ITEM_DECODER.decode, set[str]()
         with self.path.open(encoding="utf-8") as fh:
             fh.readline()  # the header
             for line in fh:

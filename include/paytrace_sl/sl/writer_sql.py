@@ -172,8 +172,9 @@ def unreleased_ar_batch_rows_stmt(bat_nbr: str | None = None) -> sa.Select[Any]:
 
 
 def pending_lines_by_batch_stmt(bat_nbrs: Iterable[str] | None = None) -> sa.Select[Any]:
-    """Σ of application (U) lines per (adjusted document, batch): every unreleased AR batch's, or those of
-    ``bat_nbrs`` only. One pass over ``ARTran`` (SL has no ``BatNbr`` index); the caller keeps what it needs."""
+    """Σ of application (U) lines per (adjusted document, batch): every unreleased AR batch's, or those
+    of ``bat_nbrs`` only. One pass over ``ARTran`` (SL has no ``BatNbr`` index); the caller keeps what
+    it needs."""
     where = (
         T.c.BatNbr.in_(unreleased_ar_batches_stmt())
         if bat_nbrs is None

@@ -47,7 +47,10 @@ def another_writers_application(engine: sa.Engine, amount: float) -> None:
     line = fetch(engine, T, T.c.DrCr == "U")[0]
     with engine.begin() as conn:
         next_id = conn.execute(sa.select(sa.func.max(T.c.RecordID))).scalar_one() + 1
-        conn.execute(sa.insert(B), [{**batch, "BatNbr": OTHER_BATCH, "Rlsed": 0, "Status": "H", "CrTot": amount, "tstamp": None}])
+        conn.execute(
+            sa.insert(B),
+            [{**batch, "BatNbr": OTHER_BATCH, "Rlsed": 0, "Status": "H", "CrTot": amount, "tstamp": None}],
+        )
         conn.execute(
             sa.insert(T),
             [
@@ -89,7 +92,9 @@ def write_with(
 
 
 @pytest.mark.parametrize("cache", [True, False], ids=["cache", "per-batch"])
-def test_another_writers_new_application_between_batches_is_counted(sl_engine: sa.Engine, cache: bool) -> None:
+def test_another_writers_new_application_between_batches_is_counted(
+    sl_engine: sa.Engine, cache: bool
+) -> None:
     # INVOICE: open balance 300. Ours: 100, then another program's 150, then ours again 100: 50 is left.
     first, second = write_with(
         sl_engine,
@@ -112,7 +117,7 @@ def test_a_batch_voided_or_deleted_between_batches_no_longer_counts(
         with sl_engine.begin() as conn:
             conn.execute(sa.update(B).where(B.c.Module == "AR", B.c.BatNbr == bat_nbr).values(Status=status))
 
-    first, second = write_with(
+    _first, second = write_with(
         sl_engine, cache, pay_batch(3101, "100.00", "100.00"), void, pay_batch(3102, "250.00", "250.00")
     )
     assert applied_in(sl_engine, second) == [250.0]  # 300, the voided 100 no longer pending: fits
@@ -130,10 +135,12 @@ def test_a_batch_released_between_batches_moves_from_pending_to_the_balance(
             )
             conn.execute(sa.update(T).where(T.c.BatNbr == bat_nbr).values(Rlsed=1))
             conn.execute(
-                sa.update(D).where(D.c.RefNbr == INVOICE, D.c.DocType == "IN").values(CuryDocBal=200.0, DocBal=200.0)
+                sa.update(D)
+                .where(D.c.RefNbr == INVOICE, D.c.DocType == "IN")
+                .values(CuryDocBal=200.0, DocBal=200.0)
             )
 
-    first, second = write_with(
+    _first, second = write_with(
         sl_engine, cache, pay_batch(3201, "100.00", "100.00"), release, pay_batch(3202, "250.00", "250.00")
     )
     assert applied_in(sl_engine, second) == [200.0]  # balance 200, nothing pending: 200 of 250
@@ -155,7 +162,7 @@ def test_an_sl_users_edit_of_our_batch_is_seen_by_the_next_batch(sl_engine: sa.E
                 .values(LUpd_Prog="08030", LUpd_User="SYSADMIN")
             )
 
-    first, second = write_with(
+    _first, second = write_with(
         sl_engine, cache, pay_batch(3301, "200.00", "100.00"), edit, pay_batch(3302, "150.00", "150.00")
     )
     assert applied_in(sl_engine, second) == [100.0]  # 300 − the edited 200

@@ -104,7 +104,9 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
         self.prepare(cpny_ids)
         if refs is None and isinstance(batches, Sequence):
             refs = application_refs(batches)
-        self._pending = PendingApplications(refs) if self.pending_cache else None
+        self._pending = (
+            PendingApplications(None if refs is None else set(refs)) if self.pending_cache else None
+        )
         result = WriteResult()
         try:
             for batch in batches:
