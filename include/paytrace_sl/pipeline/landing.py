@@ -315,14 +315,16 @@ class PlanReader:
         keeps for the load step (``SLWriter.write_batches``)."""
         if self._legacy is not None:
             return _refs_of(self._legacy.batches)
-        decode_item, refs = _ITEM_DECODER.decode, set[str]()
+        refs = set[str]()
+        loads = json.loads  # plain JSON (no object hook): an application's ref_nbr is a bare string
         with self.path.open(encoding="utf-8") as fh:
             fh.readline()  # the header
             for line in fh:
                 if '"InvoiceApplication"' not in line:
                     continue
-                item = decode_item(line)
-                refs.update(a.ref_nbr for a in getattr(item, "applications", ()))
+                item = loads(line)
+                if item.get("__dc__") == "PlannedPayment":
+                    refs.update(str(a["ref_nbr"]) for a in item.get("applications") or ())
         return refs
 
     def plan(self) -> plan_module.PostingPlan:
