@@ -19,7 +19,6 @@ writers that touch ``ARTran`` alone sets ``sl.pending_cache: false``: the per-ba
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -48,9 +47,8 @@ class PendingApplications:
     def __init__(self, refs: Collection[str] | None = None) -> None:
         self._refs = None if refs is None else frozenset(_s(r) for r in refs)
         self._prints: dict[str, tuple[Any, ...]] = {}  # batch → fingerprint as last read or written
-        self._by_batch: dict[str, dict[Target, Decimal]] = {}
-        self._by_target: dict[Target, dict[str, Decimal]] = defaultdict(dict)
-        self._ref_targets: dict[str, set[Target]] = defaultdict(set)  # RefNbr → targets (lookups by ref)
+        self._by_batch: dict[str, dict[Target, Decimal]] = {}  # what each batch adds (to drop it again)
+        self._total: dict[Target, Decimal] = {}  # Σ over the batches held, exact (Decimal)
         self._staged: tuple[str, tuple[Any, ...], dict[Target, Decimal]] | None = None
         self.filled = False
         self.scans = 0
@@ -96,41 +94,25 @@ class PendingApplications:
     def _add(self, bat: str, target: Target, amount: Decimal) -> None:
         sums = self._by_batch.setdefault(bat, {})
         sums[target] = sums.get(target, Decimal(0)) + amount
-        self._by_target[target][bat] = sums[target]
-        self._ref_targets[target[2]].add(target)
+        self._total[target] = self._total.get(target, Decimal(0)) + amount
 
     def _drop(self, bat: str) -> None:
         self._prints.pop(bat, None)
-        for target in self._by_batch.pop(bat, {}):
-            per = self._by_target.get(target)
-            if per is not None:
-                per.pop(bat, None)
-                if not per:
-                    del self._by_target[target]
-                    same_ref = self._ref_targets.get(target[2])
-                    if same_ref is not None:
-                        same_ref.discard(target)
-                        if not same_ref:
-                            del self._ref_targets[target[2]]
+        for target, amount in self._by_batch.pop(bat, {}).items():
+            left = self._total[target] - amount  # exact: Decimal
+            if left:
+                self._total[target] = left
+            else:
+                del self._total[target]  # absent reads as 0
 
     # ---- answers ---------------------------------------------------------------------------------
 
-    def pending(self, refs: Iterable[str]) -> dict[Target, Decimal]:
-        """Σ pending per target on these invoice numbers (committed batches; not the one being written)."""
-        out: dict[Target, Decimal] = {}
-        for ref in {_s(r) for r in refs}:
-            for target in self._ref_targets.get(ref, ()):
-                out[target] = sum(self._by_target[target].values(), Decimal(0))
-        return out
-
-    def totals(self, targets: Iterable[Target]) -> dict[Target, Decimal]:
-        """Σ pending per target including the batch staged in the current transaction (preflight's view)."""
-        staged = self._staged[2] if self._staged is not None else {}
-        out: dict[Target, Decimal] = {}
-        for target in targets:
-            total = sum(self._by_target.get(target, {}).values(), Decimal(0))
-            out[target] = total + staged.get(target, Decimal(0))
-        return out
+    def totals(self, targets: Iterable[Target], *, staged: bool = False) -> dict[Target, Decimal]:
+        """Σ pending per target (0 when nothing is pending); ``staged``: with the batch staged in the
+        current transaction (preflight's view of the batch being written)."""
+        extra = self._staged[2] if staged and self._staged is not None else {}
+        zero = Decimal(0)
+        return {t: self._total.get(t, zero) + extra.get(t, zero) for t in targets}
 
     def staged_targets(self) -> set[Target]:
         return set(self._staged[2]) if self._staged is not None else set()

@@ -923,7 +923,7 @@ def _cached_suspect_targets(
         places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
     if set(targets) != pending.staged_targets():
         return None
-    sums = pending.totals(targets)
+    sums = pending.totals(targets, staged=True)
     docs = _target_docs(conn, targets)
     suspects = set()
     for key, site in targets.items():

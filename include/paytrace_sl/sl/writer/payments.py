@@ -72,7 +72,8 @@ class PaymentDocuments(RowBuilders):
                     )
             if cache is not None:
                 cache.refresh(conn)
-                pending.update(cache.pending(refs))
+                wanted = {(p.cust_id, a.doc_type, a.ref_nbr) for p in pays for a in p.applications}
+                pending.update(cache.totals(wanted))
             self._step("invoices_checked")
         chosen: dict[tuple[str, str, str], sa.Row[Any] | None] = {}
 
