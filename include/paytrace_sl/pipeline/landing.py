@@ -309,9 +309,37 @@ class PlanReader:
             f"{self.item_count} items, {seen_batches} batches of {seen_items} items were read"
         )
 
+    def application_refs(self) -> set[str]:
+        """The invoice numbers the plan's payments apply to, from one pass over the file that decodes only
+        the item lines naming an application (most payments have none): what the writer's pending cache
+        keeps for the load step (``SLWriter.write_batches``)."""
+        if self._legacy is not None:
+            return _refs_of(self._legacy.batches)
+        refs = set[str]()
+        loads = json.loads  # plain JSON (no object hook): an application's ref_nbr is a bare string
+        with self.path.open(encoding="utf-8") as fh:
+            fh.readline()  # the header
+            for line in fh:
+                if '"InvoiceApplication"' not in line:
+                    continue
+                item = loads(line)
+                if item.get("__dc__") == "PlannedPayment":
+                    refs.update(str(a["ref_nbr"]) for a in item.get("applications") or ())
+        return refs
+
     def plan(self) -> plan_module.PostingPlan:
         """The whole plan in memory (tests, tools, small plans): the same object ``decode_plan`` gives."""
         return plan_module.PostingPlan(batches=tuple(self.batches()), **self._fields)
+
+
+def _refs_of(batches: Iterable[plan_module.PlannedBatch]) -> set[str]:
+    return {
+        appl.ref_nbr
+        for batch in batches
+        for item in batch.items
+        if isinstance(item, plan_module.PlannedPayment)
+        for appl in item.applications
+    }
 
 
 def _plan_default(value: Any) -> Any:

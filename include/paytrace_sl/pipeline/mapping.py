@@ -140,6 +140,9 @@ class Mapping:
     # batches.max_documents: documents per SL batch at most; a larger group is split in transaction-id
     # order into parts of this size (0: no cap)
     batch_max_documents: int = 5000
+    # sl.pending_cache: the writer reads the applications pending in unreleased AR batches once per load
+    # step and carries them from batch to batch (sl/pending.py); false: read per batch, as before
+    sl_pending_cache: bool = True
 
     @property
     def tz(self) -> ZoneInfo:
@@ -266,6 +269,7 @@ _TOP_KEYS = (
     "periods",
     "fraud",
     "chargebacks",
+    "sl",
 )
 
 
@@ -413,6 +417,10 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         raise reader.fail(("customers", "unidentified_customer_id"), "longer than 15 characters (SL CustId)")
     invoices = reader.section(top.get("invoices"), ("invoices",), ("match",))
     periods = reader.section(top.get("periods"), ("periods",), ("late_items",))
+    sl = reader.section(top.get("sl"), ("sl",), ("pending_cache",))
+    pending_cache = sl.get("pending_cache", True)
+    if not isinstance(pending_cache, bool):
+        raise reader.fail(("sl", "pending_cache"), "must be true or false")
     checks = reader.section(
         top.get("checks"),
         ("checks",),
@@ -450,6 +458,7 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
         fraud=_fraud(reader, top.get("fraud")),
         chargebacks=_chargebacks(reader, top.get("chargebacks")),
         batch_max_documents=reader.integer(batches, "max_documents", ("batches",), 5000),
+        sl_pending_cache=pending_cache,
     )
 
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from paytrace_sl.sl import catalog
+from paytrace_sl.sl.pending import PendingApplications
 from paytrace_sl.sl.rows import ColumnRows
 from paytrace_sl.sl.writer_sql import pending_applications_stmt, unreleased_ar_batches_stmt
 
@@ -144,6 +145,7 @@ def run_preflight(
     module: str | None = None,
     bat_nbr: str | None = None,
     written: Mapping[str, int] | None = None,
+    pending: PendingApplications | None = None,
 ) -> list[Finding]:
     """All findings for unreleased batches (optionally one module and/or one batch number).
 
@@ -153,6 +155,10 @@ def run_preflight(
     value blank (:func:`required_filled`). When a table holds exactly that many rows of the batch, they
     are all the caller's and the NULL / over-long / required-blank check has nothing to find there; any
     other count means rows of other origin, and the table gets the full check.
+
+    ``pending`` (only with ``bat_nbr``): the writer's pending-applications cache, with the batch being
+    written staged in it; the pending sums of the batch's targets come from it instead of a pass over
+    ``ARTran`` (:func:`_batch_suspect_targets`). Standalone preflight reads them from SL.
     """
     scope = _Scope(module, bat_nbr)
     findings: list[Finding] = []
@@ -176,7 +182,7 @@ def run_preflight(
         findings += _ar_lines(conn, scope)
         findings += _ar_customers(conn, scope)
         findings += _ar_accounts(conn, scope)
-        findings += _ar_applications(conn, scope, decimals)
+        findings += _ar_applications(conn, scope, decimals, pending if bat_nbr else None)
         findings += _ar_perpost(conn, scope)
         findings += _ar_duplicate_payments(conn, scope)
     if scope.wants("GL"):
@@ -814,14 +820,20 @@ def _suspect_applications_stmt(scope: _Scope) -> sa.Select[Any]:
 
 
 def _suspect_targets(
-    conn: sa.Connection, scope: _Scope, decimals: Mapping[str, int] | None = None
+    conn: sa.Connection,
+    scope: _Scope,
+    decimals: Mapping[str, int] | None = None,
+    pending: PendingApplications | None = None,
 ) -> list[Any]:
     """The ``SiteId`` of every suspect application target of the batches in scope (see above)."""
     if not scope.bat_nbr:
         return sorted({r[0] for r in conn.execute(_suspect_applications_stmt(scope)).all()}, key=repr)
-    return _batch_suspect_targets(
-        conn, scope.batnbrs("AR"), _decimals(conn) if decimals is None else decimals
-    )
+    places = _decimals(conn) if decimals is None else decimals
+    if pending is not None:
+        found = _cached_suspect_targets(conn, scope.batnbrs("AR"), places, pending)
+        if found is not None:
+            return found
+    return _batch_suspect_targets(conn, scope.batnbrs("AR"), places)
 
 
 # Float noise allowed between the Python sum of pending lines here and the SQL sum the exact check reads.
@@ -878,16 +890,7 @@ def _batch_suspect_targets(
             if _s(bat) in own_bats:
                 targets[key] = site
                 places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
-    docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
-    for chunk in _chunks(sorted({k[2] for k in targets})):
-        for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(
-            sa.select(D.c.CustId, D.c.DocType, D.c.RefNbr, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal).where(
-                D.c.RefNbr.in_(chunk)
-            )
-        ):
-            key = (_s(cust), _s(dtype), _s(ref))
-            if key in targets:
-                docs[key] = (int(rlsed), int(open_doc), float(bal))
+    docs = _target_docs(conn, targets)
     suspects = set()
     for key, site in targets.items():
         doc = docs.get(key)
@@ -900,10 +903,73 @@ def _batch_suspect_targets(
     return sorted(suspects, key=repr)
 
 
-def _ar_applications(conn: sa.Connection, scope: _Scope, decimals: dict[str, int]) -> list[Finding]:
+def _cached_suspect_targets(
+    conn: sa.Connection, in_scope: sa.Select[Any], decimals: Mapping[str, int], pending: PendingApplications
+) -> list[Any] | None:
+    """:func:`_batch_suspect_targets` with the pending sums from the writer's cache: the batch's own U
+    lines are still read from SL (one filtered pass), the sums of what is pending on their targets are
+    not. None (→ the SQL path) when the batch's lines on SL are not exactly the targets the writer staged
+    (rows of other origin in the batch: their amounts are not in the cache)."""
+    own = (
+        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.CuryId)
+        .where(T.c.DrCr == "U", T.c.BatNbr.in_(in_scope))
+        .distinct()
+    )
+    targets: dict[tuple[str, str, str], Any] = {}
+    places: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+    for cust, cost, site, cury in conn.execute(own):
+        key = (_s(cust), _s(cost), _s(site))
+        targets[key] = site
+        places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
+    if set(targets) != pending.staged_targets():
+        return None
+    sums = pending.totals(targets, staged=True)
+    docs = _target_docs(conn, targets)
+    suspects = set()
+    for key, site in targets.items():
+        doc = docs.get(key)
+        if doc is None or not doc[0] or not doc[1] or doc[2] <= 0:
+            suspects.add(site)
+            continue
+        high = float(sums[key]) + _SUM_NOISE
+        if any(round(high, d) > round(doc[2], d) for d in places[key]):
+            suspects.add(site)
+    return sorted(suspects, key=repr)
+
+
+def _target_docs(
+    conn: sa.Connection, targets: Mapping[tuple[str, str, str], Any]
+) -> dict[tuple[str, str, str], tuple[int, int, float]]:
+    """(Rlsed, OpenDoc, CuryDocBal) of the documents named by these targets (any batch row of each).
+
+    On PostgreSQL one ``= ANY`` array parameter: one pass over ``ARDoc`` (the replica has no ``RefNbr``
+    index; SL's ``ARDoc2`` is one) instead of one per 500 documents — 15 s of a 73 s load step at 100k.
+    """
+    docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+    refs = sorted({k[2] for k in targets})
+    cols = (D.c.CustId, D.c.DocType, D.c.RefNbr, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal)
+    if conn.dialect.name == "postgresql":
+        on_refs = D.c.RefNbr == sa.any_(sa.bindparam("target_refs", refs, type_=ARRAY(D.c.RefNbr.type)))
+        stmts = [sa.select(*cols).where(on_refs)] if refs else []
+    else:
+        stmts = [sa.select(*cols).where(D.c.RefNbr.in_(chunk)) for chunk in _chunks(refs)]
+    for stmt in stmts:
+        for cust, dtype, ref, rlsed, open_doc, bal in conn.execute(stmt):
+            key = (_s(cust), _s(dtype), _s(ref))
+            if key in targets:
+                docs[key] = (int(rlsed), int(open_doc), float(bal))
+    return docs
+
+
+def _ar_applications(
+    conn: sa.Connection,
+    scope: _Scope,
+    decimals: dict[str, int],
+    pending: PendingApplications | None = None,
+) -> list[Finding]:
     """Application (U) lines must point at an existing, released, open document with enough balance."""
     out: list[Finding] = []
-    for cond in _in_or_null(T.c.SiteId, _suspect_targets(conn, scope, decimals)):
+    for cond in _in_or_null(T.c.SiteId, _suspect_targets(conn, scope, decimals, pending)):
         out += _application_findings(conn, scope, decimals, cond)
     return out
 

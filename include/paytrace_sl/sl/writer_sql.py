@@ -140,6 +140,53 @@ def pending_applications_stmt(refs: Iterable[str], *, pg_array: bool = False) ->
     )
 
 
+# What SL's screens and release procedures change on a ``Batch`` row whenever one of its documents changes
+# (saving a document re-totals the batch and stamps LUpd_*; release sets Rlsed/Status; void/delete set
+# Status) and ``tstamp``, SQL Server's rowversion, which changes on any update of the row. The pending-
+# applications cache (sl/pending.py) re-reads a batch's application lines when any of these differ.
+BATCH_FINGERPRINT = (
+    "Status",
+    "Rlsed",
+    "CrTot",
+    "DrTot",
+    "CtrlTot",
+    "CuryCrTot",
+    "CuryDrTot",
+    "CuryCtrlTot",
+    "DepositAmt",
+    "CuryDepositAmt",
+    "LUpd_DateTime",
+    "LUpd_Prog",
+    "LUpd_User",
+    "tstamp",
+)
+
+
+def unreleased_ar_batch_rows_stmt(bat_nbr: str | None = None) -> sa.Select[Any]:
+    """The unreleased AR batches (:func:`unreleased_ar_batches_stmt`) with their fingerprint columns
+    (``bat_nbr``: that one batch, by ``Batch0``)."""
+    stmt = sa.select(B.c.BatNbr, *(B.c[name] for name in BATCH_FINGERPRINT)).where(
+        B.c.Module == "AR", B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"
+    )
+    return stmt if bat_nbr is None else stmt.where(B.c.BatNbr == bat_nbr)
+
+
+def pending_lines_by_batch_stmt(bat_nbrs: Iterable[str] | None = None) -> sa.Select[Any]:
+    """Σ of application (U) lines per (adjusted document, batch): every unreleased AR batch's, or those
+    of ``bat_nbrs`` only. One pass over ``ARTran`` (SL has no ``BatNbr`` index); the caller keeps what
+    it needs."""
+    where = (
+        T.c.BatNbr.in_(unreleased_ar_batches_stmt())
+        if bat_nbrs is None
+        else T.c.BatNbr.in_(sorted(set(bat_nbrs)))
+    )
+    return (
+        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr, sa.func.sum(T.c.CuryTranAmt))
+        .where(T.c.DrCr == "U", where)
+        .group_by(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.BatNbr)
+    )
+
+
 def refund_candidate_payments_stmt(cust_id: str, ext_ref: str) -> sa.Select[Any]:
     """The customer's payments, newest first, that a refund of money on account may be paid from.
 
@@ -258,6 +305,9 @@ def golden_statements() -> dict[str, sa.Executable]:
         "open_reviews": open_reviews_stmt(["paytrace:1:payment"], "closed_period"),
         "adjusted_docs": adjusted_docs_stmt(["000451"]),
         "pending_applications": pending_applications_stmt(["000451"]),
+        "unreleased_ar_batch_rows": unreleased_ar_batch_rows_stmt(),
+        "pending_lines_by_batch": pending_lines_by_batch_stmt(),
+        "pending_lines_of_batches": pending_lines_by_batch_stmt(["000101", "000102"]),
         "customers": customers_stmt(["C100"]),
         "refund_candidate_payments": refund_candidate_payments_stmt("C100", "000451"),
         "lock_batch": lock_batch_stmt("AR", "000101"),

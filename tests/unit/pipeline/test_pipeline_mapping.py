@@ -126,3 +126,13 @@ def test_late_items_refuse_and_default(tmp_path: Path) -> None:
     without = GOOD.replace("periods:\n", "", 1).replace("  late_items: current\n", "", 1)
     assert "late_items" not in without
     assert load_mapping(write(tmp_path, without)).late_items == "current"
+
+
+def test_sl_pending_cache_defaults_on_and_can_be_turned_off(tmp_path: Path) -> None:
+    assert load_mapping(write(tmp_path, GOOD)).sl_pending_cache  # absent: on
+    off = load_mapping(write(tmp_path, GOOD + "sl:\n  pending_cache: false\n"))
+    assert off.sl_pending_cache is False
+    with pytest.raises(ConfigFileError, match="must be true or false"):
+        load_mapping(write(tmp_path, GOOD + "sl:\n  pending_cache: 'no'\n"))
+    with pytest.raises(ConfigFileError, match="unknown key"):
+        load_mapping(write(tmp_path, GOOD + "sl:\n  pending_cash: false\n"))

@@ -3,6 +3,7 @@ column-wise record frame: the same plan, outcomes and payer details as the objec
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from decimal import Decimal
@@ -38,7 +39,7 @@ from paytrace_sl.plan import (
     PostingPlan,
 )
 from paytrace_sl.review.store import payer_details
-from paytrace_sl.sl.writer import BatchResult, ItemOutcome
+from paytrace_sl.sl.writer import BatchResult, ItemOutcome, WriteResult
 
 VISA = "4111111111111111"  # Luhn-valid test PAN
 CLEARING = Account("1050", "000000")
@@ -229,8 +230,20 @@ def test_an_unknown_line_format_is_refused(tmp_path: Path) -> None:
 class _Writer:
     """Records what the load step asks of the SL writer (its public API only)."""
 
+    pending_cache = True
+
     def __init__(self) -> None:
         self.calls: list[Any] = []
+
+    def write_batches(self, cpny_ids: Any, batches: Any, *, keep_outcomes: bool, refs: Any) -> WriteResult:
+        """SLWriter.write_batches' contract as the load step relies on it (prepare first, then in order)."""
+        self.calls.append(("refs", sorted(refs)))
+        self.prepare(cpny_ids)
+        result = WriteResult()
+        for batch in batches:
+            written = self.write_batch(batch)
+            result.batches.append(written if keep_outcomes else dataclasses.replace(written, outcomes={}))
+        return result
 
     def prepare(self, cpny_ids: Any) -> None:
         self.calls.append(("prepare", tuple(cpny_ids)))
@@ -250,8 +263,11 @@ def test_write_plan_batches_prepares_first_then_writes_each_batch_in_order(tmp_p
     target.write_plan_lines("plan.jsonl", plan)
     reader = target.read_plan("plan.jsonl")
     writer = _Writer()
-    result = write_plan_batches(writer, reader.cpny_ids, reader.batches())
+    result = write_plan_batches(writer, reader)
+    refs = sorted({a.ref_nbr for b in plan.batches for i in b.items for a in getattr(i, "applications", ())})
+    assert refs  # the plan applies to invoices: the cheap pass must find them all
     assert writer.calls == [
+        ("refs", refs),
         ("prepare", ("0010", "0020")),
         *[("batch", b.description) for b in plan.batches],
     ]

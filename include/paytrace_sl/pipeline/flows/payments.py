@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from paytrace_sl.paytrace.records import Transaction, TransactionState
@@ -465,6 +465,7 @@ def sl_writer(ctx: RunContext) -> Any:
         run_id=ctx.run_id,
         time_zone=cfg.timezone,
         late_items=late_items,
+        pending_cache=ctx.mapping.sl_pending_cache,
     )
 
 
@@ -474,7 +475,7 @@ def load(ctx: RunContext) -> LoadSummary:
     # A plan landed before the line format (a run stopped across an upgrade) is plan.json: read it whole.
     plan = landing.read_plan(PLAN_FILE if landing.exists(PLAN_FILE) else LEGACY_PLAN_FILE)
     outcome = landing.read_json(OUTCOME_FILE)
-    result = write_plan_batches(sl_writer(ctx), plan.cpny_ids, plan.batches())
+    result = write_plan_batches(sl_writer(ctx), plan)
     counts, batches = write_counts(result)
     skips_new = record_skips(ctx.sl, run_id, outcome["skipped"])
     reviews_new = record_reviews(ctx.sl, run_id, outcome["review"])
@@ -500,18 +501,12 @@ def load(ctx: RunContext) -> LoadSummary:
     )
 
 
-def write_plan_batches(writer: Any, cpny_ids: Iterable[str], batches: Iterable[Any]) -> Any:
-    """``writer.write_plan`` fed one batch at a time: the same ``prepare`` first, the same batches in order,
-    stopping at the first failing one, so the whole plan is never in memory. The ``WriteResult`` keeps each
-    batch's counts and numbers but not its per-item outcomes (nothing after the load step reads them; at
-    1M transactions they would be ~700k objects)."""
-    from paytrace_sl.sl.writer import WriteResult
-
-    writer.prepare(cpny_ids)
-    result = WriteResult()
-    for batch in batches:
-        result.batches.append(dataclasses.replace(writer.write_batch(batch), outcomes={}))
-    return result
+def write_plan_batches(writer: Any, plan: Any) -> Any:
+    """The landed plan through ``writer.write_batches``, one batch at a time (the whole plan is never in
+    memory), without per-item outcomes (nothing after the load step reads them). The invoice numbers the
+    plan applies to come first, from a cheap pass over the file: they bound the writer's pending cache."""
+    refs = plan.application_refs() if getattr(writer, "pending_cache", False) else None
+    return writer.write_batches(plan.cpny_ids, plan.batches(), keep_outcomes=False, refs=refs)
 
 
 def _decline_item(tx: Transaction) -> dict[str, Any]:

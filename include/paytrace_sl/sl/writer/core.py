@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from paytrace_sl.plan import PlannedBatch
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl import writer_sql as q
+from paytrace_sl.sl.pending import PendingApplications
 from paytrace_sl.sl.periods import LATE_ITEMS
 from paytrace_sl.sl.setup import SLSetup, load_sl_setup
 from paytrace_sl.sl.writer.model import StepHook, WriterError
@@ -42,6 +43,7 @@ class WriterCore:
         preflight: bool = True,
         bulk: bool = True,
         late_items: str = "current",
+        pending_cache: bool = True,
     ) -> None:
         if not user or len(user) > 10:
             raise WriterError(f"user {user!r} must be 1..10 characters (SL Crtd_User is char(10))")
@@ -69,6 +71,9 @@ class WriterCore:
         self.late_items = late_items
         self._identity_by_db: bool | None = None
         self._setup: dict[str, SLSetup] = {}
+        # sl.pending_cache: carry the pending applications from batch to batch within write_batches
+        self.pending_cache = pending_cache
+        self._pending: PendingApplications | None = None  # set only for the life of write_batches
 
     def _step(self, name: str) -> None:
         self._last_step = _STEP_WORDS.get(name, name)

@@ -14,6 +14,7 @@ The document set for each PayTrace event, and the journal entries SL posts on re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -33,8 +34,10 @@ from paytrace_sl.plan import (
 from paytrace_sl.sl import catalog, numbering
 from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.engine import timeout_error
+from paytrace_sl.sl.pending import PendingApplications
 from paytrace_sl.sl.periods import PeriodError, PostingPeriod, posting_period
 from paytrace_sl.sl.preflight import required_filled, run_preflight
+from paytrace_sl.sl.rows import ColumnRows
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.chargebacks import ChargebackDocuments
 from paytrace_sl.sl.writer.model import (
@@ -79,10 +82,38 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
 
     def write_plan(self, plan: PostingPlan) -> WriteResult:
         """Write every batch of ``plan``, each in its own transaction; stops at the first failing batch."""
-        self.prepare(b.cpny_id for b in plan.batches)
+        return self.write_batches((b.cpny_id for b in plan.batches), plan.batches, keep_outcomes=True)
+
+    def write_batches(
+        self,
+        cpny_ids: Iterable[str],
+        batches: Iterable[PlannedBatch],
+        *,
+        keep_outcomes: bool = False,
+        refs: Iterable[str] | None = None,
+    ) -> WriteResult:
+        """:meth:`prepare`, then each batch in order in its own transaction, stopping at the first failure.
+
+        ``batches`` may be a stream (the load step reads the plan one batch at a time). ``keep_outcomes``
+        False drops each batch's per-item outcomes (at 1M transactions ~700k objects nothing reads).
+        With ``pending_cache`` (default) the applications pending in unreleased AR batches are read once
+        for the whole call and carried from batch to batch (:mod:`paytrace_sl.sl.pending`); ``refs``, the
+        invoice numbers the batches apply to, bounds what is kept — taken from ``batches`` when it is a
+        sequence, else every pending target is kept.
+        """
+        self.prepare(cpny_ids)
+        if refs is None and isinstance(batches, Sequence):
+            refs = application_refs(batches)
+        self._pending = (
+            PendingApplications(None if refs is None else set(refs)) if self.pending_cache else None
+        )
         result = WriteResult()
-        for batch in plan.batches:
-            result.batches.append(self.write_batch(batch))
+        try:
+            for batch in batches:
+                written = self.write_batch(batch)
+                result.batches.append(written if keep_outcomes else dataclasses.replace(written, outcomes={}))
+        finally:
+            self._pending = None
         return result
 
     def write_batch(self, batch: PlannedBatch) -> BatchResult:
@@ -147,20 +178,30 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                     result.add(ItemOutcome(k, "already_posted"))
                 result.already_posted = len(keys)
                 return result
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    # psycopg prepares a statement run 5 times and PostgreSQL may then keep one plan for
-                    # any values: a value list becomes a parameter searched element by element per row
-                    # instead of a hashed constant. Batches repeat the same statements: plan each anew.
-                    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-                self._step("begin")
-                if batch.kind == PostingKind.VOID:
-                    self._write_voids(conn, batch, result)
-                else:
-                    self._write_documents(conn, batch, result)
-                self._step("before_commit")
+            try:
+                self._write_transaction(conn, batch, result)
+            except BaseException:
+                if self._pending is not None:
+                    self._pending.discard()
+                raise
+            if self._pending is not None:
+                self._pending.commit()  # the batch just committed counts as pending from now on
             self._step("committed")
         return result
+
+    def _write_transaction(self, conn: sa.Connection, batch: PlannedBatch, result: BatchResult) -> None:
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # psycopg prepares a statement run 5 times and PostgreSQL may then keep one plan for
+                # any values: a value list becomes a parameter searched element by element per row
+                # instead of a hashed constant. Batches repeat the same statements: plan each anew.
+                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+            self._step("begin")
+            if batch.kind == PostingKind.VOID:
+                self._write_voids(conn, batch, result)
+            else:
+                self._write_documents(conn, batch, result)
+            self._step("before_commit")
 
     def _drop_posted_otherwise(
         self, conn: sa.Connection, items: list[Item], result: BatchResult
@@ -252,6 +293,8 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
             conn.execute(q.insert_stmt(catalog.Batch, include_identity=False), [batch_row])
             self._step("batch_inserted")
         self._insert_all(conn, work)
+        if self._pending is not None and module == "AR" and bat_nbr:
+            self._pending.stage(conn, bat_nbr, _application_lines(work))
         if self.preflight and bat_nbr:
             # Every row of the new batch was checked column by column on its way in (complete_row /
             # complete_columns): preflight re-reads them only if rows of other origin share the batch.
@@ -262,7 +305,9 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 "GLTran": work.gltran,
             }
             written = {name: len(rows) for name, rows in tables.items() if required_filled(name, rows)}
-            findings = run_preflight(conn, module=module, bat_nbr=bat_nbr, written=written)
+            findings = run_preflight(
+                conn, module=module, bat_nbr=bat_nbr, written=written, pending=self._pending
+            )
             self._step("preflight_done")
             if findings:
                 raise PreflightFailed(module, findings)
@@ -297,3 +342,28 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 "per batch — split it or set per_post"
             )
         return decided[min(decided)]
+
+
+def application_refs(batches: Iterable[PlannedBatch]) -> set[str]:
+    """The invoice numbers the payments of ``batches`` apply to (what the pending cache keeps)."""
+    return {
+        appl.ref_nbr
+        for batch in batches
+        for item in batch.items
+        if isinstance(item, PlannedPayment)
+        for appl in item.applications
+    }
+
+
+def _application_lines(work: _Work) -> list[tuple[object, object, object, object]]:
+    """The batch's U lines as written: (CustId, DocType = CostType, RefNbr = SiteId, CuryTranAmt)."""
+    rows = work.table("artran")
+    if isinstance(rows, ColumnRows):  # payments: one list per varying column, DrCr a constant
+        names = ("CustId", "CostType", "SiteId", "CuryTranAmt", "DrCr")
+        columns = [rows.varying.get(n) or [rows.constant.get(n)] * rows.count for n in names]
+        return [(c, t, s, a) for c, t, s, a, d in zip(*columns, strict=True) if str(d).strip() == "U"]
+    return [
+        (r.get("CustId"), r.get("CostType"), r.get("SiteId"), r.get("CuryTranAmt"))
+        for r in rows
+        if str(r.get("DrCr", "")).strip() == "U"
+    ]

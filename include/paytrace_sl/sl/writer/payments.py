@@ -55,16 +55,25 @@ class PaymentDocuments(RowBuilders):
             pg_array = conn.dialect.name == "postgresql"  # one array parameter instead of 1,000-item INs
             chunk_size = len(refs) if pg_array else 1000
             ordered = sorted(refs)
+            # The load step's cache (sl/pending.py): refreshed from the Batch table after the invoices
+            # are locked, instead of a pass over ARTran per batch; else read per batch as before.
+            cache = self._pending if self._pending is not None and self._pending.covers(refs) else None
             for start in range(0, len(ordered), chunk_size):
                 chunk = ordered[start : start + chunk_size]
                 for row in conn.execute(q.adjusted_docs_stmt(chunk, pg_array=pg_array)).all():
                     docs[(str(row.DocType).strip(), str(row.RefNbr).strip())].append(row)
+                if cache is not None:
+                    continue
                 for cust, dtype, ref, amt in conn.execute(
                     q.pending_applications_stmt(chunk, pg_array=pg_array)
                 ).all():
                     pending[(str(cust).strip(), str(dtype).strip(), str(ref).strip())] += Decimal(
                         str(amt or 0)
                     )
+            if cache is not None:
+                cache.refresh(conn)
+                wanted = {(p.cust_id, a.doc_type, a.ref_nbr) for p in pays for a in p.applications}
+                pending.update(cache.totals(wanted))
             self._step("invoices_checked")
         chosen: dict[tuple[str, str, str], sa.Row[Any] | None] = {}
 
