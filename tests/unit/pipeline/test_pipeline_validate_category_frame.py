@@ -26,6 +26,9 @@ def _rows(n: int) -> list[dict[str, Any]]:
             "batch_number": None if i % 5 == 0 else 500 + i % 2,
             "description": f"Order {i % 7}",
             "late_number": str(i) if i < 5 else i,  # text first, then an int: kept as plain values
+            "late_text": i if i < 5 else str(i),  # an int first, then text: kept as plain values
+            "late_int": None if i < 3 else i,  # nulls, then ints: float64 with NaN as pandas makes it
+            "huge": 2**63 + i if i == 7 else i,  # beyond int64: pandas decides
             "odd": ("x", 1, None, True, 2.5)[i % 5],
             "nulls": None,
         }
@@ -51,7 +54,16 @@ def test_text_columns_are_categoricals_of_the_same_values(tmp_path: Path) -> Non
         # categories: each distinct value once, in order of first appearance, none unused
         assert list(column.cat.categories) == list(dict.fromkeys(plain[name].dropna()))
         pd.testing.assert_series_equal(column.astype(plain[name].dtype), plain[name])
-    for name in ("transaction_id", "batch_number", "late_number", "odd", "nulls"):
+    for name in (
+        "transaction_id",
+        "batch_number",
+        "late_number",
+        "late_text",
+        "late_int",
+        "huge",
+        "odd",
+        "nulls",
+    ):
         pd.testing.assert_series_equal(frame[name], plain[name])
 
 
@@ -65,7 +77,7 @@ def test_rows_of_differing_shape_give_the_frame_pandas_gives(tmp_path: Path) -> 
 def test_gx_frame_of_the_categorical_frame_is_that_of_the_plain_frame(tmp_path: Path, pan_row: int) -> None:
     rows = [dict(r) for r in _rows(12)]
     for i, row in enumerate(rows):
-        for name in ("odd", "late_number", "nulls"):
+        for name in ("odd", "late_number", "late_text", "late_int", "huge", "nulls"):
             del row[name]
         row["card_masked"] = "411111******1111" if i % 2 else "************1111"
         row["amount"] = f"{10 + i % 3}.00"

@@ -285,21 +285,27 @@ def _category_frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
     Why: at 1M rows the object frame held a pointer per value plus a string per value and chunk
     (invoice ids, descriptions, masked cards, amounts repeat across chunks): ~470 MB of the validate
     step's 1.1 GB peak. Here each distinct string is held once per column and each row is an int code;
-    a column is built from a value → code dict and an ``array`` of codes, never a list of a million
-    objects. A column that meets a non-text value falls back to plain values (as ``pd.DataFrame`` would).
+    a column is built from a value → code dict and an ``array`` of codes, and a column of integers
+    (ids, batch numbers) in an ``array`` of int64, never a list of a million objects. A column that
+    meets any other value falls back to plain values; the dtypes are those ``pd.DataFrame`` infers
+    (integers with nulls: float64).
     """
     import numpy as np
     import pandas as pd
 
     keys: tuple[str, ...] | None = None
-    indexes: list[dict[str, int] | None] = []  # per column, value → code while all values are text/None
+    indexes: list[dict[str, int] | None] = []  # per text column, value → code (-1: null)
     codes: list[array.array[int]] = []
-    values: list[list[Any]] = []  # per column, the plain values once it is not (only) text
+    ints: list[array.array[int] | None] = []  # per integer column, its values (0 where null)
+    nulls: list[list[int]] = []  # per integer column, where it is null
+    values: list[list[Any]] = []  # per other column, its values
     for row in landing.read_jsonl(name):
         if keys is None:
             keys = tuple(row)
             indexes = [{} for _ in keys]
             codes = [array.array("i") for _ in keys]
+            ints = [None for _ in keys]
+            nulls = [[] for _ in keys]
             values = [[] for _ in keys]
         elif tuple(row) != keys:  # rows of differing shape (never written by extract): pandas aligns them
             return pd.DataFrame(list(landing.read_jsonl(name)))
@@ -315,17 +321,40 @@ def _category_frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
                 if value is None:
                     codes[i].append(-1)
                     continue
-                # not text: this column's values as pandas would hold them, from here on plainly
-                categories: list[Any] = [*index, None]  # code -1 → None
-                values[i] = [categories[c] for c in codes[i]]
+                if type(value) is int and not index:  # nulls so far, now an integer: an integer column
+                    nulls[i] = list(range(len(codes[i])))
+                    ints[i] = array.array("q", bytes(8 * len(codes[i])))
+                else:  # this column's values as pandas would hold them, from here on plainly
+                    categories: list[Any] = [*index, None]  # code -1 → None
+                    values[i] = [categories[c] for c in codes[i]]
                 indexes[i], codes[i] = None, array.array("i")
+            numbers = ints[i]
+            if numbers is not None:
+                if type(value) is int and -(2**63) <= value < 2**63:
+                    numbers.append(value)
+                    continue
+                if value is None:
+                    nulls[i].append(len(numbers))
+                    numbers.append(0)
+                    continue
+                plain: list[Any] = numbers.tolist()  # any other value: plain values from here on
+                for at in nulls[i]:
+                    plain[at] = None
+                values[i], ints[i], nulls[i] = plain, None, []
             values[i].append(value)
     if keys is None:
         return pd.DataFrame()
     columns: dict[str, Any] = {}
     for i, key in enumerate(keys):
-        index = indexes[i]
-        if index is None:
+        index, numbers = indexes[i], ints[i]
+        if numbers is not None:
+            column = np.frombuffer(numbers, dtype=np.int64)
+            if nulls[i]:
+                column = column.astype(np.float64)
+                column[nulls[i]] = np.nan
+            columns[key] = column.copy() if column.base is numbers else column
+            ints[i] = None
+        elif index is None:
             columns[key] = values[i]
         elif not index:  # nulls only: an object column of None, as pandas has it
             columns[key] = [None] * len(codes[i])
