@@ -3,6 +3,7 @@ and the same frame for GX as from the plain columns."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,11 @@ def test_a_categorical_not_in_order_of_appearance_is_read_as_its_values() -> Non
     got = checks._gx_frame(source, CONTRACT)
     pd.testing.assert_frame_equal(got, checks._gx_frame(plain, CONTRACT))
     assert list(got["status"].cat.categories) == ["pending", "settled"]
+
+
+def test_amount_total_of_a_categorical_column_is_that_of_its_values() -> None:
+    values = ["10.00", None, "2.50", "10.00", "x"]
+    plain = pd.Series(values, dtype=object)
+    category = pd.Series(pd.Categorical(values))
+    # a null is no amount (NaN would make the total NaN), an unreadable value is skipped, as for plain text
+    assert checks._decimal_sum(category) == checks._decimal_sum(plain) == Decimal("22.50")
