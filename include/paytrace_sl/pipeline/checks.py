@@ -26,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from paytrace_sl.errors import PaytraceSlError
@@ -176,6 +177,41 @@ def _categorical(text: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, categories=uniques), index=text.index, name=text.name)
 
 
+def _scrubbed(text: pd.Series, rule: FieldRule | None) -> pd.Series:
+    """``text`` as GX may see it: a sensitive value off its mask pattern redacted, card numbers in any
+    other text replaced by :data:`PAN_MARK` (value by value, so it applies to a column or to the
+    distinct values of a categorical alike)."""
+    if rule is not None and rule.sensitive and rule.pattern:
+        ok = text.isna() | text.str.fullmatch(rule.pattern).fillna(False).astype(bool)
+        return text.where(ok, text.map(lambda v: f"[REDACTED len={len(v)}]" if isinstance(v, str) else v))
+    if rule is None or rule.type == "string":  # scrub every text column; only free text gets the PAN rule
+        # a 13–19 digit run needs 13 characters: run the regex on the (few) values that long only
+        long_enough = text.str.len().ge(13).fillna(False).astype(bool)
+        has_digits = pd.Series(False, index=text.index)
+        if long_enough.any():
+            found = text[long_enough].str.contains(_PAN_RUN, regex=True).fillna(False).astype(bool)
+            has_digits[long_enough] = found
+        if has_digits.any():
+            text = text.where(~has_digits, text.map(lambda v: _scrub_pan(v) if isinstance(v, str) else v))
+    return text
+
+
+def _appearance_ordered(column: pd.Series) -> bool:
+    """Whether a categorical's categories are all used and in order of first appearance (what
+    :func:`_categorical` makes, and the validate step's landing frame holds)."""
+    codes = column.cat.codes.to_numpy()
+    first = pd.unique(codes[codes >= 0])
+    return len(first) == len(column.cat.categories) and bool((first == np.arange(len(first))).all())
+
+
+def _has_numeric_companion(rule: FieldRule | None) -> bool:
+    return (
+        rule is not None
+        and rule.type in ("integer", "decimal")
+        and (rule.minimum is not None or rule.maximum is not None)
+    )
+
+
 def _gx_frame(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """The scrubbed text view GX validates: one text column per field + numeric companions + _row.
 
@@ -183,34 +219,39 @@ def _gx_frame(df: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     whole frame by each column's nulls several times per expectation (``df[df[col].notnull()]``) and
     asks ``isna`` of a column hundreds of times per run; on codes both are array operations instead of
     a pass over a million Python strings, and repeated values (states, codes, names) are stored once.
+
+    A column that already is such a categorical (the validate step's landing frame) is converted,
+    scrubbed and parsed once per *distinct* value, its codes carried over: the same GX frame as from
+    the plain column, without a million-value text column in between.
     """
     rules = {r.name: r for r in contract.fields}
     columns: dict[str, pd.Series] = {ROW_COLUMN: pd.Series(range(len(df)), dtype="int64")}
     for name in df.columns:
-        text = _as_text(df[name].reset_index(drop=True))
         rule = rules.get(name)
-        if rule is not None and rule.sensitive and rule.pattern:
-            ok = text.isna() | text.str.fullmatch(rule.pattern).fillna(False).astype(bool)
-            text = text.where(ok, text.map(lambda v: f"[REDACTED len={len(v)}]" if isinstance(v, str) else v))
-        elif (
-            rule is None or rule.type == "string"
-        ):  # scrub every text column; only free text gets the PAN rule
-            # a 13–19 digit run needs 13 characters: run the regex on the (few) values that long only
-            long_enough = text.str.len().ge(13).fillna(False).astype(bool)
-            has_digits = pd.Series(False, index=text.index)
-            if long_enough.any():
-                found = text[long_enough].str.contains(_PAN_RUN, regex=True).fillna(False).astype(bool)
-                has_digits[long_enough] = found
-            if has_digits.any():
-                text = text.where(~has_digits, text.map(lambda v: _scrub_pan(v) if isinstance(v, str) else v))
+        source = df[name].reset_index(drop=True)
+        if isinstance(source.dtype, pd.CategoricalDtype) and _appearance_ordered(source):
+            codes = source.cat.codes.to_numpy()
+            text = _scrubbed(_as_text(pd.Series(source.cat.categories.to_numpy(dtype=object))), rule)
+            new_codes, uniques = pd.factorize(text, sort=False)  # scrubbing may make two values one
+            if len(uniques) == len(new_codes):  # one text per value (new_codes is 0, 1, 2, …): same codes
+                mapped = codes
+            else:
+                mapped = np.append(new_codes, -1)[codes]  # code -1 (null) stays -1
+            columns[str(name)] = pd.Series(
+                pd.Categorical.from_codes(mapped, categories=uniques, validate=False), name=source.name
+            )
+            if _has_numeric_companion(rule):
+                numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
+                columns[name + VALUE_SUFFIX] = pd.Series(np.append(numbers, np.nan)[codes], dtype="float64")
+            continue
+        if isinstance(source.dtype, pd.CategoricalDtype):  # any other categorical: as its plain values
+            source = source.astype(object).where(source.notna(), None)
+        text = _scrubbed(_as_text(source), rule)
         columns[str(name)] = _categorical(text)
-        if (
-            rule is not None
-            and rule.type in ("integer", "decimal")
-            and (rule.minimum is not None or rule.maximum is not None)
-        ):
+        if _has_numeric_companion(rule):
             columns[name + VALUE_SUFFIX] = pd.to_numeric(text, errors="coerce").astype("float64")
-    return pd.DataFrame(columns)
+    # the columns as they are (a copy of all of them was ~100 MB more at 1M rows; GX does not write)
+    return pd.DataFrame(columns, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,6 +282,8 @@ def _value_summary(rule: FieldRule | None, value: Any) -> str:
 
 
 def _decimal_sum(series: pd.Series) -> Decimal:
+    if isinstance(series.dtype, pd.CategoricalDtype):  # its values as the plain column holds them
+        series = series.astype(object).where(series.notna(), None)
     total = Decimal(0)
     for value in series:
         try:
@@ -389,16 +432,20 @@ def validate_window(
         )
 
     bad_rows = sorted(row_failures)
-    key_text = _as_text(records_df[key].reset_index(drop=True)) if key and key in records_df.columns else None
+    # the key text of the failed rows only (value by value the same text as of the whole column): a
+    # million-value text column here was the step's peak at 1M rows
+    key_text = (
+        _as_text(records_df[key].iloc[bad_rows].reset_index(drop=True))
+        if key and key in records_df.columns
+        else None
+    )
     dead = tuple(
         DeadLetterRow(
             row=row,
-            record_key=str(key_text.iloc[row])
-            if key_text is not None and pd.notna(key_text.iloc[row])
-            else "",
+            record_key=str(key_text.iloc[i]) if key_text is not None and pd.notna(key_text.iloc[i]) else "",
             failures=tuple(row_failures[row]),
         )
-        for row in bad_rows
+        for i, row in enumerate(bad_rows)
     )
     summary = (
         f"{contract.suite_name} window {label}: {len(records_df)} rows, "
