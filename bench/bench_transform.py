@@ -18,8 +18,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -31,6 +29,7 @@ import bench_validate as bv  # its landing of one sandbox day
 
 DEFAULT_CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / "ptsl-bench-transform"
 OUTPUTS = ("plan.jsonl", "transform_outcome.json")
+NO_PAYTRACE = "http://127.0.0.1:9"  # validate and transform do not call PayTrace
 
 
 def _env(code: str) -> dict[str, str]:
@@ -70,14 +69,16 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         work = Path(args.cache) / str(size)
         bv._land(size, work, bp._url(db))
         if not (work / "validated").exists():  # the validated file, once
-            out = bv._child("validate", size, bp._url(db), "http://127.0.0.1:9", work, dict(os.environ), False)
+            out = bv._child(
+                "validate", size, bp._url(db), "http://127.0.0.1:9", work, dict(os.environ), False
+            )
             (work / "validated").write_text(json.dumps(out["summary"], default=str))
         landing = work / "landing" / f"bench-{size}"
         runs = []
         for _ in range(args.repeat):
             for code in [c.strip() for c in (args.code or ".").split(",")]:  # interleaved: same load
                 load = bp._load_average()
-                out = bv._child("transform", size, bp._url(db), "http://127.0.0.1:9", work, _env(code), False)
+                out = bv._child("transform", size, bp._url(db), NO_PAYTRACE, work, _env(code), False)
                 out["code"] = "this checkout" if code == "." else code
                 out["load_average"] = f"{load} → {bp._load_average()}"
                 out["digests"] = _digests(landing)
@@ -86,12 +87,14 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                 accounted = s["posted"] + s["already_posted"] + sum(s["skipped"].values()) + s["review"]
                 print(
                     f"{size:>9} {out['code'][-28:]:>28} transform {out['seconds']:7.2f} s  "
-                    f"peak RSS {out['peak_rss_mb']:6.0f} MB (after imports {out['rss_after_imports_mb']:.0f})  "
+                    f"peak RSS {out['peak_rss_mb']:6.0f} MB "
+                    f"(after imports {out['rss_after_imports_mb']:.0f})  "
                     f"records {s['records']} = posted {s['posted']} + already {s['already_posted']} + "
                     f"skipped {sum(s['skipped'].values())} + review {s['review']}"
                     f"{'' if accounted == s['records'] + s.get('fraud_held', 0) else ' (ACCOUNTING OFF)'}  "
                     f"documents {s['planned_documents']} batches {s['planned_batches']}  "
-                    f"plan {out['digests']['plan.jsonl']} outcome {out['digests']['transform_outcome.json']}  "
+                    f"plan {out['digests']['plan.jsonl']} "
+                    f"outcome {out['digests']['transform_outcome.json']}  "
                     f"load {out['load_average']}",
                     flush=True,
                 )

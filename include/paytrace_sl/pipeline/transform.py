@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -90,18 +90,74 @@ class WindowBounds(Protocol):
     def end(self) -> dt.datetime: ...
 
 
-@dataclass(frozen=True)
 class TransformResult:
-    plan: PostingPlan
-    already_posted: tuple[int, ...]
-    skipped: dict[int, Reason]
-    review: dict[int, Reason]
-    outcomes: pd.DataFrame  # one row per input transaction: transaction_id, outcome, reason_code, …
+    """What one window's transform decided.
+
+    ``plan`` and ``outcomes`` are built when first read: the transform step writes the plan batch by batch
+    (:attr:`batches`, one batch's items alive at a time) and reads only the outcome counts and posted ids,
+    so at 1M records neither the whole plan's objects nor a per-row outcome frame is ever held.
+    """
+
+    __slots__ = (
+        "_outcome_builder",
+        "_outcomes",
+        "_plan",
+        "already_posted",
+        "batches",
+        "posted_ids",
+        "records",
+        "review",
+        "skipped",
+    )
+
+    def __init__(
+        self,
+        plan: PostingPlan | PlanBatches,
+        already_posted: tuple[int, ...],
+        skipped: dict[int, Reason],
+        review: dict[int, Reason],
+        outcomes: pd.DataFrame | Callable[[], pd.DataFrame],
+        *,
+        posted_ids: Sequence[int] | None = None,
+        records: int | None = None,
+    ) -> None:
+        self.batches: PostingPlan | PlanBatches = plan  # what Landing.write_plan_lines takes
+        self._plan = plan if isinstance(plan, PostingPlan) else None
+        self._outcomes = outcomes if isinstance(outcomes, pd.DataFrame) else None
+        self._outcome_builder = None if isinstance(outcomes, pd.DataFrame) else outcomes
+        self.already_posted = already_posted
+        self.skipped = skipped
+        self.review = review
+        if posted_ids is None:
+            frame = self.outcomes
+            posted_ids = (
+                sorted(int(t) for t in frame.loc[frame["outcome"] == POSTED, "transaction_id"])
+                if len(frame)
+                else []
+            )
+        self.posted_ids: list[int] = list(posted_ids)  # sorted: the transactions that produced a document
+        self.records = len(self.outcomes) if records is None else records
+
+    @property
+    def plan(self) -> PostingPlan:
+        """The whole plan (built once, on first use; the transform step writes :attr:`batches` instead)."""
+        if self._plan is None:
+            assert isinstance(self.batches, PlanBatches)
+            self._plan = PostingPlan(batches=tuple(self.batches.iter_batches()))
+        return self._plan
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        """One row per input transaction: transaction_id, outcome, reason_code, … (built on first use)."""
+        if self._outcomes is None:
+            assert self._outcome_builder is not None
+            self._outcomes = self._outcome_builder()
+        return self._outcomes
 
     @property
     def posted(self) -> int:
         """Input rows that produced a planned document (payments, refunds and voids)."""
-        return int((self.outcomes["outcome"] == POSTED).sum()) if len(self.outcomes) else 0
+        return len(self.posted_ids)
 
     def skipped_by_reason(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -582,17 +638,12 @@ def _money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def _group_key(mapping: Mapping, kind: str, cpny: str, day: dt.date) -> tuple[str, str, str]:
-    if mapping.batch_grouping == "window":
-        return kind, cpny, f"{day:%Y-%m}"
-    return kind, cpny, day.isoformat()
+def _group_label(mapping: Mapping, day: dt.date) -> str:
+    return f"{day:%Y-%m}" if mapping.batch_grouping == "window" else day.isoformat()
 
 
-_Item = PlannedPayment | PlannedRefund | PlannedVoid
-
-
-def _split(items: list[tuple[Any, _Item]], cap: int) -> list[list[tuple[Any, _Item]]]:
-    """One batch's documents cut into parts of at most ``cap`` (0: no cap), deterministically.
+def _split(positions: np.ndarray, tids: np.ndarray, cap: int) -> list[np.ndarray]:
+    """One batch's documents (plan positions, ascending) cut into parts of at most ``cap`` (0: no cap).
 
     Parts are cut in transaction-id order, so they do not depend on the order PayTrace listed the records,
     and the parts are written in that order: when a run stops after writing some of them, the re-run finds
@@ -600,15 +651,173 @@ def _split(items: list[tuple[Any, _Item]], cap: int) -> list[list[tuple[Any, _It
     documents keep the plan's order (``created_at``, then transaction id). A group within the cap is one
     part, unchanged.
     """
-    if cap <= 0 or len(items) <= cap:
-        return [items]
-    rank = {id(entry): n for n, entry in enumerate(items)}
-    by_id = sorted(items, key=lambda entry: entry[1].transaction_id)
-    parts = [by_id[start : start + cap] for start in range(0, len(by_id), cap)]
-    return [sorted(part, key=lambda entry: rank[id(entry)]) for part in parts]
+    if cap <= 0 or len(positions) <= cap:
+        return [positions]
+    by_id = positions[np.argsort(tids[positions], kind="stable")]
+    return [np.sort(by_id[start : start + cap]) for start in range(0, len(by_id), cap)]
 
 
 _KIND_ORDER = {PostingKind.PAYMENT.value: 0, PostingKind.REFUND.value: 1, PostingKind.VOID.value: 2}
+
+# the decided columns the plan's items are made of
+_ITEM_COLUMNS = (
+    "kind",
+    "tid",
+    "doc_date",
+    "cents",
+    "apply_ref",
+    "cust_id",
+    "ttype",
+    "ext_ref",
+    "review_note",
+    "state",
+    "invoice_id",
+    "customer_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchSpec:
+    kind: str
+    description: str
+    rows: np.ndarray  # the documents' rows in the decided columns, in plan order
+
+
+class PlanBatches:
+    """A window's plan as batches built one at a time from the decided columns (the plan's layout — which
+    document goes into which batch — is fixed up front; each batch's items are made only when it is reached,
+    so writing the plan never holds more than one batch's objects). Iterating twice gives equal batches."""
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        specs: list[_BatchSpec],
+        *,
+        cpny_id: str,
+        mapping: Mapping,
+        void_date: dt.date | None,
+    ) -> None:
+        self._table = table  # the decided columns: _ITEM_COLUMNS and "rule" (the clearing-account rule)
+        self._specs = specs
+        self._cpny = cpny_id
+        self._mapping = mapping
+        self._void_date = void_date
+        self._digests: dict[str, str] = {}  # one digest per distinct PayTrace customer id
+        self.batch_count = len(specs)
+        self.item_count = sum(len(s.rows) for s in specs)
+        self.cpny_ids: tuple[str, ...] = (cpny_id,) if specs else ()
+
+    def iter_batches(self) -> Iterator[PlannedBatch]:
+        for spec in self._specs:
+            yield PlannedBatch(
+                kind=PostingKind(spec.kind),
+                cpny_id=self._cpny,
+                items=self._items(spec.rows),
+                status=self._mapping.batch_status,
+                description=spec.description,
+            )
+
+    def _items(self, rows: np.ndarray) -> tuple[PlannedPayment | PlannedRefund | PlannedVoid, ...]:
+        part = self._table.iloc[rows]
+        mapping, gl_rules, digests = self._mapping, self._mapping.gl_rules, self._digests
+        items: list[PlannedPayment | PlannedRefund | PlannedVoid] = []
+        for (
+            kind,
+            tid,
+            day,
+            cents,
+            apply_ref,
+            cust_id,
+            ttype,
+            ext_ref,
+            note,
+            state,
+            inv,
+            customer,
+            rule,
+        ) in zip(*(part[c].tolist() for c in (*_ITEM_COLUMNS, "rule")), strict=True):
+            tid = int(tid)
+            digest = digests.get(customer)
+            if digest is None:
+                digest = digests[customer] = customer_digest(customer)
+            clearing = gl_rules[int(rule)].clearing
+            if kind == PostingKind.PAYMENT.value:
+                amount = _money(cents)
+                apps = (InvoiceApplication(ref_nbr=apply_ref, amount=amount),) if apply_ref else ()
+                items.append(
+                    PlannedPayment(
+                        transaction_id=tid,
+                        cust_id=cust_id,
+                        amount=amount,
+                        doc_date=day,
+                        cash_account=clearing,
+                        applications=apps,
+                        # ≤ 30 chars (SL's DocDesc/TranDesc) with a 9-digit id: "PayTrace capture 812345678"
+                        description=f"PayTrace {_DOC_LABEL.get(ttype, 'payment')} {tid}",
+                        ext_ref_nbr=ext_ref,
+                        review_reason=note,
+                        paytrace_state=state,
+                        paytrace_type=ttype,
+                        customer_digest=digest,
+                    )
+                )
+            elif kind == PostingKind.REFUND.value:
+                items.append(
+                    PlannedRefund(
+                        transaction_id=tid,
+                        cust_id=cust_id,
+                        amount=_money(cents),
+                        doc_date=day,
+                        clearing_account=clearing,
+                        refund_account=mapping.refund_account,
+                        description=f"PayTrace refund {tid}",
+                        ext_ref_nbr=inv[:EXT_REF_LEN],
+                        reverses_invoice=apply_ref,
+                        review_reason=note,
+                        paytrace_state=state,
+                        paytrace_type=ttype,
+                        customer_digest=digest,
+                    )
+                )
+            else:
+                items.append(
+                    PlannedVoid(
+                        transaction_id=tid,
+                        doc_date=self._void_date or day,
+                        description=f"PayTrace void of {tid}",
+                    )
+                )
+        return tuple(items)
+
+
+def _layout(
+    kinds: np.ndarray, days: np.ndarray, tids: np.ndarray, mapping: Mapping, void_date: dt.date | None
+) -> tuple[list[_BatchSpec], np.ndarray]:
+    """Which planned document (given in plan order) goes into which batch, and each one's batch number.
+
+    Batches group documents by kind, company and date (day or month, ``batches.grouping``; a void is dated
+    on the window's end), ordered by kind, then label; a group over ``batches.max_documents`` is cut by
+    :func:`_split`."""
+    specs: list[_BatchSpec] = []
+    batch_of = np.full(len(kinds), -1, dtype="int64")
+    if not len(kinds):
+        return specs, batch_of
+    if void_date is not None:
+        days = days.copy()
+        days[kinds == PostingKind.VOID.value] = void_date
+    label_of = {d: _group_label(mapping, d) for d in set(days.tolist())}
+    labels = np.array([label_of[d] for d in days.tolist()], dtype=object)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([kinds, labels]))
+    order = sorted(range(len(uniques)), key=lambda u: (_KIND_ORDER[uniques[u][0]], uniques[u][1]))
+    for u in order:
+        kind, label = uniques[u]
+        parts = _split(np.flatnonzero(codes == u), tids, mapping.batch_max_documents)
+        for number, part in enumerate(parts, start=1):
+            batch_of[part] = len(specs)
+            # SL's Batch.Descr is char(30): "PT payments 2026-03-02 #123" fits
+            description = f"PayTrace {kind}s {label}" if len(parts) == 1 else f"PT {kind}s {label} #{number}"
+            specs.append(_BatchSpec(kind, description, part))
+    return specs, batch_of
 
 
 def build_plan(
@@ -635,7 +844,8 @@ def build_plan(
     df = _normalize(raw, mapping)
     del raw, transactions  # not read again: a caller that let go of its frame gets the memory back now
     decided = _decide(df, ctx, mapping)
-    rule_index = _gl_rule_index(decided, mapping)
+    del df
+    rule_index = _gl_rule_index(decided, mapping).to_numpy(dtype="int64")
     window_end = window[1] if isinstance(window, tuple) else (window.end if window is not None else None)
     void_date = window_end.astimezone(mapping.tz).date() if window_end is not None else None
     window_start = window[0] if isinstance(window, tuple) else (window.start if window is not None else None)
@@ -645,133 +855,75 @@ def build_plan(
     if capture_floor is not None:
         late = decided["captured_auth"] & (decided["doc_date"] < capture_floor)
         if late.any():
-            decided = decided.copy()
             decided.loc[late, "doc_date"] = capture_floor
 
-    groups: dict[tuple[str, str, str], list[tuple[Any, PlannedPayment | PlannedRefund | PlannedVoid]]] = {}
-    planned = decided[decided["outcome"] == POSTED].sort_values(["created", "tid"])
-    gl_rules = mapping.gl_rules
-    columns = ("kind", "tid", "doc_date", "cents", "apply_ref", "cust_id", "ttype", "ext_ref", "review_note")
-    values = [planned[c].tolist() for c in columns]
-    rules_of = rule_index[planned.index].tolist()
-    digests = [customer_digest(c) for c in planned["customer_id"].tolist()]
-    for idx, rule_i, (
-        kind,
-        tid,
-        day,
-        cents,
-        apply_ref,
-        cust_id,
-        ttype,
-        ext_ref,
-        note,
-    ), state, inv, digest in zip(
-        planned.index.tolist(),
-        rules_of,
-        zip(*values, strict=True),
-        planned["state"].tolist(),
-        planned["invoice_id"].tolist(),
-        digests,
-        strict=True,
-    ):
-        tid = int(tid)
-        item: PlannedPayment | PlannedRefund | PlannedVoid
-        clearing = gl_rules[int(rule_i)].clearing
-        if kind == PostingKind.PAYMENT.value:
-            amount = _money(cents)
-            apps = (InvoiceApplication(ref_nbr=apply_ref, amount=amount),) if apply_ref else ()
-            item = PlannedPayment(
-                transaction_id=tid,
-                cust_id=cust_id,
-                amount=amount,
-                doc_date=day,
-                cash_account=clearing,
-                applications=apps,
-                # ≤ 30 chars (SL's DocDesc/TranDesc) with a 9-digit id: "PayTrace capture 812345678"
-                description=f"PayTrace {_DOC_LABEL.get(ttype, 'payment')} {tid}",
-                ext_ref_nbr=ext_ref,
-                review_reason=note,
-                paytrace_state=state,
-                paytrace_type=ttype,
-                customer_digest=digest,
-            )
-        elif kind == PostingKind.REFUND.value:
-            item = PlannedRefund(
-                transaction_id=tid,
-                cust_id=cust_id,
-                amount=_money(cents),
-                doc_date=day,
-                clearing_account=clearing,
-                refund_account=mapping.refund_account,
-                description=f"PayTrace refund {tid}",
-                ext_ref_nbr=inv[:EXT_REF_LEN],
-                reverses_invoice=apply_ref,
-                review_reason=note,
-                paytrace_state=state,
-                paytrace_type=ttype,
-                customer_digest=digest,
-            )
-        else:
-            day = void_date or day
-            item = PlannedVoid(transaction_id=tid, doc_date=day, description=f"PayTrace void of {tid}")
-        groups.setdefault(_group_key(mapping, kind, cpny, day), []).append((idx, item))
-
-    batches: list[PlannedBatch] = []
-    batch_of: dict[Any, int] = {}
-    for key in sorted(groups, key=lambda k: (_KIND_ORDER[k[0]], k[1], k[2])):
-        kind, company, label = key
-        parts = _split(groups[key], mapping.batch_max_documents)
-        for number, part in enumerate(parts, start=1):
-            for idx, _ in part:
-                batch_of[idx] = len(batches)
-            batches.append(
-                PlannedBatch(
-                    kind=PostingKind(kind),
-                    cpny_id=company,
-                    items=tuple(item for _, item in part),
-                    status=mapping.batch_status,
-                    # SL's Batch.Descr is char(30): "PT payments 2026-03-02 #123" fits
-                    description=f"PayTrace {kind}s {label}"
-                    if len(parts) == 1
-                    else f"PT {kind}s {label} #{number}",
-                )
-            )
-
-    outcomes = pd.DataFrame(
-        {
-            "transaction_id": decided["tid"],
-            "transaction_type": decided["ttype"],
-            "paytrace_state": decided["state"],
-            "outcome": decided["outcome"],
-            "reason_code": decided["reason_code"],
-            "reason_text": decided["reason_text"],
-            "kind": decided["kind"],
-            "cust_id": decided["cust_id"],
-            "amount": [_money(c) for c in decided["cents"]],
-            "doc_date": decided["doc_date"],
-            "gl_rule": [mapping.gl_rules[int(i)].name for i in rule_index],
-            "apply_ref": decided["apply_ref"],
-            "review_note": decided["review_note"],
-            "batch_index": [batch_of.get(i, -1) for i in decided.index],
-        }
+    # plan order: created_at, then transaction id (ids are unique, so the order is total)
+    tids = decided["tid"].to_numpy(dtype="int64")
+    is_posted = (decided["outcome"] == POSTED).to_numpy(dtype=bool)
+    posted_at = np.flatnonzero(is_posted)
+    created = pd.DatetimeIndex(decided["created"]).asi8[posted_at]
+    posted_at = posted_at[np.lexsort((tids[posted_at], created))]
+    del created
+    specs, plan_batch = _layout(
+        decided["kind"].to_numpy(dtype=object)[posted_at],
+        decided["doc_date"].to_numpy(dtype=object)[posted_at],
+        tids[posted_at],
+        mapping,
+        void_date,
     )
-    by = {code: decided["outcome"] == code for code in (ALREADY, SKIPPED, REVIEW)}
+    batch_of = np.full(len(decided), -1, dtype="int64")
+    batch_of[posted_at] = plan_batch
+    for spec in specs:  # plan positions → rows of the decided columns
+        spec.rows[:] = posted_at[spec.rows]
+
+    # only the columns the plan's items and the outcomes are made of (codes and cents, no per-row
+    # objects); the plan's batches and the per-row outcome frame are built from them on demand
+    keep = ["tid", "ttype", "state", "outcome", "reason_code", "reason_text", "kind", "cust_id", "cents"]
+    keep += ["doc_date", "apply_ref", "review_note", "ext_ref", "invoice_id", "customer_id"]
+    compact = decided[keep]
+    del decided
+    compact["rule"] = rule_index
+    plan = PlanBatches(compact, specs, cpny_id=cpny, mapping=mapping, void_date=void_date)
+
+    def outcomes() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "transaction_id": compact["tid"],
+                "transaction_type": compact["ttype"],
+                "paytrace_state": compact["state"],
+                "outcome": compact["outcome"],
+                "reason_code": compact["reason_code"],
+                "reason_text": compact["reason_text"],
+                "kind": compact["kind"],
+                "cust_id": compact["cust_id"],
+                "amount": [_money(c) for c in compact["cents"]],
+                "doc_date": compact["doc_date"],
+                "gl_rule": [mapping.gl_rules[int(i)].name for i in rule_index],
+                "apply_ref": compact["apply_ref"],
+                "review_note": compact["review_note"],
+                "batch_index": batch_of.tolist(),
+            }
+        ).reset_index(drop=True)
+
+    outcome = compact["outcome"]
     return TransformResult(
-        plan=PostingPlan(batches=tuple(batches)),
-        already_posted=tuple(int(t) for t in decided.loc[by[ALREADY], "tid"]),
+        plan,
+        already_posted=tuple(int(t) for t in compact.loc[outcome == ALREADY, "tid"]),
         skipped={
             int(t): Reason(c, x, int(t))
-            for t, c, x in decided.loc[by[SKIPPED], ["tid", "reason_code", "reason_text"]].itertuples(
+            for t, c, x in compact.loc[outcome == SKIPPED, ["tid", "reason_code", "reason_text"]].itertuples(
                 index=False
             )
         },
         review={
             int(t): Reason(c, x, int(t))
-            for t, c, x in decided.loc[by[REVIEW], ["tid", "reason_code", "reason_text"]].itertuples(
+            for t, c, x in compact.loc[outcome == REVIEW, ["tid", "reason_code", "reason_text"]].itertuples(
                 index=False
             )
         },
-        outcomes=outcomes.reset_index(drop=True),
+        outcomes=outcomes,
+        posted_ids=np.sort(tids[is_posted]).tolist(),
+        records=len(compact),
     )
 
 

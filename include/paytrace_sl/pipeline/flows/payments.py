@@ -352,15 +352,15 @@ def transform(ctx: RunContext) -> TransformSummary:
     outcome = outcome_lists(result, *_frame_facts(facts, result))
     del facts
     outcome["review"].extend(held.values())
-    landing.write_plan_lines(PLAN_FILE, result.plan)
+    landing.write_plan_lines(PLAN_FILE, result.batches)  # built and written one batch at a time
     if landing.exists(LEGACY_PLAN_FILE):  # a plan of this run from before the line format: superseded
         landing.path(LEGACY_PLAN_FILE).unlink(missing_ok=True)
     landing.write_json(OUTCOME_FILE, outcome)
     return ctx.write_summary(
         TransformSummary(
-            records=len(result.outcomes),
-            planned_documents=sum(len(b.items) for b in result.plan.batches),
-            planned_batches=len(result.plan.batches),
+            records=result.records,
+            planned_documents=result.batches.item_count,
+            planned_batches=result.batches.batch_count,
             posted=len(outcome["posted_ids"]),
             already_posted=len(outcome["already_posted"]),
             skipped=result.skipped_by_reason(),
@@ -435,14 +435,8 @@ def outcome_lists(
             for txid, reason in sorted(items.items())
         ]
 
-    outcomes = result.outcomes
-    posted_ids = (
-        sorted(int(t) for t in outcomes.loc[outcomes["outcome"] == "posted", "transaction_id"])
-        if len(outcomes)
-        else []
-    )
     return {
-        "posted_ids": posted_ids,
+        "posted_ids": list(result.posted_ids),
         "already_posted": sorted(int(t) for t in result.already_posted),
         "skipped": reasons(result.skipped),
         "review": [dict(r, details=details[r["transaction_id"]]) for r in reasons(result.review)],
