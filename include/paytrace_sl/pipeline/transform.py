@@ -512,9 +512,9 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
             + " not found in SL"
         )
         unmatched = unmatched & ~to_unident
-    texts = (
+    texts = (  # only for the unmatched rows (a text per row of the window was this step's peak)
         "PayTrace customer "
-        + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
+        + out.loc[unmatched, "customer_id"].map(lambda c: repr(c) if c else "(none)")
         + " not found in SL (exact id, xPTCustXref, invoice)"
     )
     _review(out, unmatched, "unknown_customer", texts)
@@ -525,8 +525,9 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     # otherwise it returns money the customer paid on account (docs/accounting.md §3).
     refund_todo = (out["outcome"] == "") & is_refund
     owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
-    reverses = refund_todo & (out["invoice_id"] + "\u241e" + out["cust_id"]).isin(owned)
-    out.loc[reverses, "apply_ref"] = out.loc[reverses, "invoice_id"]
+    refs = out.loc[refund_todo, "invoice_id"]
+    reverses = (refs + "\u241e" + out.loc[refund_todo, "cust_id"]).isin(owned)
+    out.loc[reverses.index[reverses], "apply_ref"] = refs[reverses]
     out.loc[(out["outcome"] == "") & is_pay, "kind"] = PostingKind.PAYMENT.value
     out.loc[(out["outcome"] == "") & is_refund, "kind"] = PostingKind.REFUND.value
     out.loc[(out["outcome"] == "") & (out["kind"] != ""), "reason_code"] = out["kind"]
@@ -537,10 +538,12 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
 
 
 def _review(out: pd.DataFrame, mask: pd.Series, code: str, texts: pd.Series) -> None:
+    """Undecided rows under ``mask`` go to review; ``texts`` holds their reason (indexed by row)."""
     mask = mask & (out["outcome"] == "")
-    out.loc[mask, "outcome"] = REVIEW
-    out.loc[mask, "reason_code"] = code
-    out.loc[mask, "reason_text"] = texts[mask]
+    rows = mask.index[mask]
+    out.loc[rows, "outcome"] = REVIEW
+    out.loc[rows, "reason_code"] = code
+    out.loc[rows, "reason_text"] = texts.loc[rows]
 
 
 def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping: Mapping) -> None:
@@ -559,73 +562,74 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
         return
     use_invoices = "invoice" in mapping.invoice_match
     use_orders = "order" in mapping.invoice_match
-    ref, cust = out["invoice_id"], out["cust_id"]
+    # texts and keys only for the rows with an invoice id (a column of strings per row of the whole
+    # window was this step's peak): masks below are over those rows
+    ref, cust = out.loc[has_ref, "invoice_id"], out.loc[has_ref, "cust_id"]
     pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
+    none = pd.Series(False, index=ref.index)
 
     owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
-    own = has_ref & pair.isin(owned) if use_invoices else has_ref & False
-    other = has_ref & ~own & ref.isin(set(ctx.invoice_owners)) if use_invoices else has_ref & False
-    out.loc[own, "apply_ref"] = ref[own]
+    own = pair.isin(owned) if use_invoices else none
+    other = ~own & ref.isin(set(ctx.invoice_owners)) if use_invoices else none
+    out.loc[own.index[own], "apply_ref"] = ref[own]
     if other.any():
         owners = {r: ", ".join(sorted(custs)) for r, custs in ctx.invoice_owners.items()}
         _add_note(
             out,
-            other,
             "invoice_other_customer: invoice "
-            + ref.map(repr)
+            + ref[other].map(repr)
             + " belongs to "
-            + ref.map(owners).fillna("")
+            + ref[other].map(owners).fillna("")
             + ", not "
-            + cust
+            + cust[other]
             + "; posted unapplied for the paying customer",
         )
 
-    rest = has_ref & ~own & ~other
+    rest = ~own & ~other
     if not rest.any():
         return
+    ref, cust, pair = ref[rest], cust[rest], pair[rest]
     own_orders = {f"{o.ord_nbr}\u241e{o.cust_id}": o.ord_nbr for os_ in ctx.orders.values() for o in os_}
-    order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=out.index)
-    mine = rest & order_nbr.notna()
+    order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=ref.index)
+    mine = order_nbr.notna()
     _add_note(
         out,
-        mine,
         "order_not_invoiced: PayTrace invoice id "
-        + ref.map(repr)
+        + ref[mine].map(repr)
         + " is SL sales order "
-        + order_nbr.astype("str")
+        + order_nbr[mine].astype("str")
         + "; posted unapplied, apply it when the order is invoiced",
     )
-    foreign = rest & ~mine & ref.isin(set(ctx.orders)) if use_orders else rest & False
+    foreign = ~mine & ref.isin(set(ctx.orders)) if use_orders else pd.Series(False, index=ref.index)
     if foreign.any():
         order_owner = {k: ", ".join(sorted({o.cust_id for o in v})) for k, v in ctx.orders.items()}
         _add_note(
             out,
-            foreign,
             "invoice_other_customer: sales order "
-            + ref.map(repr)
+            + ref[foreign].map(repr)
             + " belongs to customer "
-            + ref.map(order_owner).fillna("")
+            + ref[foreign].map(order_owner).fillna("")
             + ", not "
-            + cust
+            + cust[foreign]
             + "; posted unapplied for the paying customer",
         )
-    missing = rest & ~mine & ~foreign
+    missing = ~mine & ~foreign
     _add_note(
         out,
-        missing,
         "invoice_not_found: invoice id "
-        + ref.map(repr)
+        + ref[missing].map(repr)
         + " matches no SL invoice or sales order; posted unapplied",
     )
 
 
-def _add_note(out: pd.DataFrame, mask: pd.Series, texts: pd.Series) -> None:
-    """Append a review note (a row may already carry one, e.g. why its customer is unidentified)."""
-    if not mask.any():
+def _add_note(out: pd.DataFrame, texts: pd.Series) -> None:
+    """Append a review note to the rows of ``texts`` (a row may already carry one, e.g. why its customer
+    is unidentified)."""
+    if not len(texts):
         return
-    before = out.loc[mask, "review_note"]
-    joined = before.where(before == "", before + "; ") + texts[mask]
-    out.loc[mask, "review_note"] = joined.str.slice(0, REVIEW_NOTE_LEN)
+    before = out.loc[texts.index, "review_note"]
+    joined = before.where(before == "", before + "; ") + texts
+    out.loc[texts.index, "review_note"] = joined.str.slice(0, REVIEW_NOTE_LEN)
 
 
 # ---------------------------------------------------------------------------------------------
