@@ -310,7 +310,7 @@ def transform(ctx: RunContext) -> TransformSummary:
     landing = ctx.landing
     # The records column-wise (no Transaction per row): the plan, the SL look-ups and the outcome need a
     # few fields of each record; a 1M-row window's objects were most of this step's memory.
-    frame = records_frame(landing.read_jsonl(VALIDATED_FILE))
+    frame = records_frame(landing.read_jsonl(VALIDATED_FILE), compact=True)
     mapping = ctx.mapping
     ids = frame["transaction_id"].tolist() if len(frame) else []
     # fraud alerts the mapping holds: review, not posted (the items fraud_step.fraud_holds makes)
