@@ -408,11 +408,12 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
     cust = pd.Series("", index=df.index, dtype="str")
     # any invoice, open or closed, released or not, identifies its customer (issue 11 §4): who paid
     # must not depend on whether SL already released or closed the invoice
-    invoice_owner = {
-        ref: next(iter(custs))
-        for ref, custs in ctx.invoice_owners.items()
-        if len(custs) == 1  # an ambiguous RefNbr identifies nobody
-    }
+    owners_of = ctx.invoice_owners
+
+    def invoice_owner(ref: str) -> str:  # looked up per row, not a copy of the window's invoices
+        custs = owners_of.get(ref) if ref else None
+        return next(iter(custs)) if custs is not None and len(custs) == 1 else ""  # ambiguous: nobody
+
     for strategy in mapping.customers.strategy:
         todo = cust == ""
         if strategy == "exact":
@@ -422,8 +423,7 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
             found = df["customer_id"].map(xref).astype(object).fillna("").astype("str")
             found = found.where(found.isin(ctx.customers), "")
         else:  # invoice
-            owners = {k: v for k, v in invoice_owner.items() if k}
-            found = df["invoice_id"].map(owners).astype(object).fillna("").astype("str")
+            found = df["invoice_id"].map(invoice_owner).astype(object).fillna("").astype("str")
         cust = cust.where(~todo, found)
     if ctx.overrides:  # a person chose the customer of this transaction (review resolve): it wins
         chosen = {int(t): c for t, (c, _) in ctx.overrides.items() if c in ctx.customers}
@@ -558,9 +558,8 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     # A refund reverses an invoice only when it quotes an SL invoice of its customer (the sale paid it);
     # otherwise it returns money the customer paid on account (docs/accounting.md §3).
     refund_todo = (out["outcome"] == "") & is_refund
-    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
     refs = out.loc[refund_todo, "invoice_id"]
-    reverses = (refs + "\u241e" + out.loc[refund_todo, "cust_id"]).isin(owned)
+    reverses = _owns(refs, out.loc[refund_todo, "cust_id"], ctx)
     out.loc[reverses.index[reverses], "apply_ref"] = refs[reverses]
     out.loc[(out["outcome"] == "") & is_pay, "kind"] = PostingKind.PAYMENT.value
     out.loc[(out["outcome"] == "") & is_refund, "kind"] = PostingKind.REFUND.value
@@ -599,21 +598,19 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
     # texts and keys only for the rows with an invoice id (a column of strings per row of the whole
     # window was this step's peak): masks below are over those rows
     ref, cust = out.loc[has_ref, "invoice_id"], out.loc[has_ref, "cust_id"]
-    pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
     none = pd.Series(False, index=ref.index)
 
-    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
-    own = pair.isin(owned) if use_invoices else none
-    other = ~own & ref.isin(set(ctx.invoice_owners)) if use_invoices else none
+    owners = ctx.invoice_owners
+    own = _owns(ref, cust, ctx) if use_invoices else none
+    other = ~own & pd.Series([r in owners for r in ref.tolist()], index=ref.index) if use_invoices else none
     out.loc[own.index[own], "apply_ref"] = ref[own]
     if other.any():
-        owners = {r: ", ".join(sorted(custs)) for r, custs in ctx.invoice_owners.items()}
         _add_note(
             out,
             "invoice_other_customer: invoice "
             + ref[other].map(repr)
             + " belongs to "
-            + ref[other].map(owners).fillna("")
+            + ref[other].map(lambda r: ", ".join(sorted(owners[r])))
             + ", not "
             + cust[other]
             + "; posted unapplied for the paying customer",
@@ -622,7 +619,8 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
     rest = ~own & ~other
     if not rest.any():
         return
-    ref, cust, pair = ref[rest], cust[rest], pair[rest]
+    ref, cust = ref[rest], cust[rest]
+    pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
     own_orders = {f"{o.ord_nbr}\u241e{o.cust_id}": o.ord_nbr for os_ in ctx.orders.values() for o in os_}
     order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=ref.index)
     mine = order_nbr.notna()
@@ -653,6 +651,16 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
         "invoice_not_found: invoice id "
         + ref[missing].map(repr)
         + " matches no SL invoice or sales order; posted unapplied",
+    )
+
+
+def _owns(refs: pd.Series, custs: pd.Series, ctx: SLContext) -> pd.Series:
+    """Per row: is invoice ``refs`` one of customer ``custs``'s (looked up, no key set of all invoices)."""
+    owners = ctx.invoice_owners
+    return pd.Series(
+        [c in owners.get(r, ()) for r, c in zip(refs.tolist(), custs.tolist(), strict=True)],
+        index=refs.index,
+        dtype=bool,
     )
 
 

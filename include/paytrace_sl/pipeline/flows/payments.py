@@ -339,6 +339,7 @@ def transform(ctx: RunContext) -> TransformSummary:
             customer_ids=frame["customer_id"].tolist() if len(frame) else [],
             invoice_ids=frame["invoice_id"].tolist() if len(frame) else [],
             mapping=mapping,
+            open_invoices=False,  # build_plan reads who owns an invoice, never its open balance
         )
         sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
     del ids
