@@ -99,6 +99,7 @@ class TransformResult:
     """
 
     __slots__ = (
+        "_dropped",
         "_outcome_builder",
         "_outcomes",
         "_plan",
@@ -137,10 +138,19 @@ class TransformResult:
             )
         self.posted_ids: list[int] = list(posted_ids)  # sorted: the transactions that produced a document
         self.records = len(self.outcomes) if records is None else records
+        self._dropped = False
+
+    def drop_plan(self) -> None:
+        """Let go of the decided columns once the plan is landed (the step then builds the outcome file from
+        the ids and reasons, which stay); :attr:`plan`, :attr:`batches` and :attr:`outcomes` are gone."""
+        self._dropped = True
+        self.batches, self._plan, self._outcomes, self._outcome_builder = PostingPlan(), None, None, None
 
     @property
     def plan(self) -> PostingPlan:
         """The whole plan (built once, on first use; the transform step writes :attr:`batches` instead)."""
+        if self._dropped:
+            raise TransformError("the plan was dropped (drop_plan) after it was landed")
         if self._plan is None:
             assert isinstance(self.batches, PlanBatches)
             self._plan = PostingPlan(batches=tuple(self.batches.iter_batches()))
@@ -149,6 +159,8 @@ class TransformResult:
     @property
     def outcomes(self) -> pd.DataFrame:
         """One row per input transaction: transaction_id, outcome, reason_code, … (built on first use)."""
+        if self._dropped:
+            raise TransformError("the outcome columns were dropped (drop_plan) after the plan was landed")
         if self._outcomes is None:
             assert self._outcome_builder is not None
             self._outcomes = self._outcome_builder()
@@ -243,6 +255,7 @@ def records_frame(rows: Iterable[MappingOf[str, Any]], *, compact: bool = False)
     )
     billing = cols.get("billing_name")
     id_parts: list[np.ndarray] = []
+    invoice_parts: list[np.ndarray] = []
     shared: dict[Any, str] = {}  # one object per distinct repeated text (types, states, customers…)
     states: dict[Any, str] = {}
     amounts: dict[Any, str] = {}
@@ -274,12 +287,19 @@ def records_frame(rows: Iterable[MappingOf[str, Any]], *, compact: bool = False)
         if compact and len(created) >= _CREATED_CHUNK:
             created_parts.append(pd.Series(pd.to_datetime(created, utc=True, format="ISO8601")))
             id_parts.append(np.array(tids, dtype="int64"))
+            invoice_parts.append(np.array(invoice, dtype=str))
             created, tids = [], []
+            invoice.clear()
     if compact:
         if created:
             created_parts.append(pd.Series(pd.to_datetime(created, utc=True, format="ISO8601")))
             id_parts.append(np.array(tids, dtype="int64"))
+            invoice_parts.append(np.array(invoice, dtype=str))
         del created, tids
+        # the invoice ids (a distinct text per row) made into strings at the end, side by side, rather than
+        # kept as decoded amid each row's freed JSON objects (whose memory they would pin)
+        cols["invoice_id"] = np.concatenate(invoice_parts).astype(object).tolist() if invoice_parts else []
+        del invoice_parts
         if not id_parts:
             return pd.DataFrame()
         ids = np.concatenate(id_parts)
