@@ -122,6 +122,7 @@ class TransformResult:
         posted_ids: Sequence[int] | None = None,
         records: int | None = None,
     ) -> None:
+        self._dropped = False
         self.batches: PostingPlan | PlanBatches = plan  # what Landing.write_plan_lines takes
         self._plan = plan if isinstance(plan, PostingPlan) else None
         self._outcomes = outcomes if isinstance(outcomes, pd.DataFrame) else None
@@ -138,7 +139,6 @@ class TransformResult:
             )
         self.posted_ids: list[int] = list(posted_ids)  # sorted: the transactions that produced a document
         self.records = len(self.outcomes) if records is None else records
-        self._dropped = False
 
     def drop_plan(self) -> None:
         """Let go of the decided columns once the plan is landed (the step then builds the outcome file from
