@@ -45,13 +45,15 @@ BENCH_ARGS_matching ?= --sl 2000 --seeds 1
 BENCH_ARGS_airflow ?= --executors local --only hourly --hourly-tx 2000
 BENCH_ARGS_extract ?= --size 10000 --rounds 2
 BENCH_ARGS_validate ?= --sizes 10000 --repeat 2
+BENCH_ARGS_transform ?= --sizes 10000
 BENCH_ARGS_writer_cpu ?= --payments 5000 --repeat 3
 
-bench: env ## All benchmarks at small sizes (not part of the test suite): SL load, pipeline, extract, validate, writer CPU, preflight, matching, Airflow
+bench: env ## All benchmarks at small sizes (not part of the test suite): SL load, pipeline, extract, validate, transform, writer CPU, preflight, matching, Airflow
 	$(PY) bench/bench_sl_load.py $(BENCH_ARGS_sl_load)
 	$(PY) bench/bench_pipeline.py $(BENCH_ARGS_pipeline)
 	$(PY) bench/bench_extract.py $(BENCH_ARGS_extract)
 	$(PY) bench/bench_validate.py $(BENCH_ARGS_validate)
+	$(PY) bench/bench_transform.py $(BENCH_ARGS_transform)
 	$(PY) bench/bench_writer_cpu.py $(BENCH_ARGS_writer_cpu)
 	$(PY) bench/bench_preflight.py $(BENCH_ARGS_preflight)
 	$(PY) bench/bench_matching.py $(BENCH_ARGS_matching)

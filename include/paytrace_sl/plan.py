@@ -10,9 +10,11 @@ decimals when it writes SL's float columns.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 
 class PostingKind(StrEnum):
@@ -147,3 +149,35 @@ class PlannedBatch:
 @dataclass(frozen=True, slots=True)
 class PostingPlan:
     batches: tuple[PlannedBatch, ...] = field(default_factory=tuple)
+
+    # the PlanSource view (what the landing's plan writer reads)
+    @property
+    def batch_count(self) -> int:
+        return len(self.batches)
+
+    @property
+    def item_count(self) -> int:
+        return sum(len(b.items) for b in self.batches)
+
+    @property
+    def cpny_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({b.cpny_id for b in self.batches}))
+
+    def iter_batches(self) -> Iterator[PlannedBatch]:
+        return iter(self.batches)
+
+
+class PlanSource(Protocol):
+    """A plan whose counts and companies are known up front and whose batches may be built one at a time
+    as they are consumed (:class:`PostingPlan`, or the transform's ``PlanBatches``)."""
+
+    @property
+    def batch_count(self) -> int: ...
+
+    @property
+    def item_count(self) -> int: ...
+
+    @property
+    def cpny_ids(self) -> tuple[str, ...]: ...
+
+    def iter_batches(self) -> Iterator[PlannedBatch]: ...

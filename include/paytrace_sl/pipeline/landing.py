@@ -181,34 +181,38 @@ class Landing:
         lines.append("]}")
         yield self._checked(name, lines, "it contains")
 
-    def write_plan_lines(self, name: str, posting_plan: plan_module.PostingPlan) -> Path:
+    def write_plan_lines(self, name: str, posting_plan: plan_module.PlanSource) -> Path:
         """The plan as JSON lines (:data:`PLAN_LINES_FORMAT`), so the load step can read it one batch at a
         time (:meth:`read_plan`) instead of decoding the whole plan at once.
 
         Line 1 is a header (batch and item counts, the companies), then per batch a head line followed by
         one line per item (``encode_plan_value`` of it), and a closing line repeating the counts: a file cut
         short is refused on reading. Scanned for card numbers and written atomically like every landing file.
+        ``posting_plan`` may build its batches as they are written (the transform's ``PlanBatches``): only
+        one batch's items are held at a time; a source whose batches do not match its counts lands nothing.
         """
         return self._write_chunks(name, self._plan_line_chunks(name, posting_plan))
 
-    def _plan_line_chunks(self, name: str, posting_plan: plan_module.PostingPlan) -> Iterator[str]:
+    def _plan_line_chunks(self, name: str, posting_plan: plan_module.PlanSource) -> Iterator[str]:
         encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_json_default).encode
-        batches = posting_plan.batches
-        counts = {"batches": len(batches), "items": sum(len(b.items) for b in batches)}
+        counts = {"batches": posting_plan.batch_count, "items": posting_plan.item_count}
         header = {
             "__plan__": PLAN_LINES_FORMAT,
             **counts,
-            "cpny_ids": sorted({b.cpny_id for b in batches}),
+            "cpny_ids": sorted(posting_plan.cpny_ids),
             # plan-level fields other than the batches (none today) travel in the header
             "fields": {
                 f: encode_plan_value(getattr(posting_plan, f))
-                for f in _field_names(type(posting_plan))
+                for f in _field_names(plan_module.PostingPlan)
                 if f != "batches"
             },
         }
         lines = [encode(header)]
         encode_item = _ITEM_ENCODER.encode  # encode(encode_plan_value(item)), walked by the C encoder
-        for batch in batches:
+        seen_batches = seen_items = 0
+        for batch in posting_plan.iter_batches():
+            seen_batches += 1
+            seen_items += len(batch.items)
             head = {
                 f: encode_plan_value(getattr(batch, f)) for f in _field_names(type(batch)) if f != "items"
             }
@@ -218,6 +222,11 @@ class Landing:
                 if len(lines) >= _JSONL_CHUNK:
                     yield self._checked(name, lines, "it contains")
                     lines = []
+        if (seen_batches, seen_items) != (counts["batches"], counts["items"]):
+            raise LandingError(
+                f"refusing to land {name}: the plan announced {counts} but held {seen_batches} batches "
+                f"and {seen_items} items"
+            )
         lines.append(encode({"__end__": PLAN_LINES_FORMAT, **counts}))
         yield self._checked(name, lines, "it contains")
 

@@ -8,6 +8,7 @@ transform itself is pure: tests build an :class:`SLContext` in memory.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -101,12 +102,23 @@ class SLContext:
         open ``invoices`` are owners too.
         """
         by_ref: dict[str, list[OpenInvoice]] = {}
-        owners: dict[str, set[str]] = {}
+        # RefNbr → owners as frozensets built as they come, one shared set per customer: an invoice has one
+        # customer and customers have many invoices (a set per RefNbr was ~200 bytes × 600k at 1M)
+        owners: dict[str, frozenset[str]] = {}
+        single: dict[str, frozenset[str]] = {}
+
+        def own(ref_nbr: str, cust_id: str) -> None:
+            have = owners.get(ref_nbr)
+            if have is None:
+                owners[ref_nbr] = single.get(cust_id) or single.setdefault(cust_id, frozenset((cust_id,)))
+            elif cust_id not in have:
+                owners[ref_nbr] = have | {cust_id}
+
         for inv in invoices:
             by_ref.setdefault(inv.ref_nbr, []).append(inv)
-            owners.setdefault(inv.ref_nbr, set()).add(inv.cust_id)
+            own(inv.ref_nbr, inv.cust_id)
         for ref_nbr, cust_id in invoice_owners:
-            owners.setdefault(ref_nbr, set()).add(cust_id)
+            own(ref_nbr, cust_id)
         by_ord: dict[str, list[SalesOrder]] = {}
         for order in orders:
             by_ord.setdefault(order.ord_nbr, []).append(order)
@@ -117,11 +129,16 @@ class SLContext:
             open_invoices=MappingProxyType({k: tuple(v) for k, v in by_ref.items()}),
             orders=MappingProxyType({k: tuple(v) for k, v in by_ord.items()}),
             ledger=MappingProxyType(dict(ledger or {})),
-            invoice_owners=MappingProxyType({k: frozenset(v) for k, v in owners.items()}),
+            invoice_owners=MappingProxyType(owners),
         )
 
 
 def _chunks(values: Iterable[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    numpy = sys.modules.get("numpy")  # not imported for it: an array can only come from who imported it
+    if numpy is not None and isinstance(values, numpy.ndarray):  # sorted and unique (np.unique)
+        for start in range(0, len(values), size):
+            yield values[start : start + size].tolist()
+        return
     items = sorted(set(values))
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -165,12 +182,15 @@ def load_sl_context(
     invoice_ids: Iterable[str],
     cpny_id: str | None = None,
     mapping: Mapping_ | None = None,
+    open_invoices: bool = True,
 ) -> SLContext:
     """Read everything the transform needs for one window, in a handful of set-based queries.
 
     ``customer_ids`` are PayTrace vault customer ids (looked up as SL CustIds and in xPTCustXref);
     ``invoice_ids`` are PayTrace invoice ids (looked up as open invoice RefNbrs and SO OrdNbrs).
     The default company is ``cpny_id``, else ``mapping.company``, else SL's setup (GLSetup/vs_Company).
+    ``open_invoices=False`` leaves :attr:`SLContext.open_invoices` empty (the transform reads only who owns
+    an invoice, ``invoice_owners``; an ``OpenInvoice`` with its balance per invoice is memory it never reads).
     Our own tables must be installed (``paytrace_sl.sl.own_tables.install``).
     """
     from paytrace_sl.sl import catalog, own_tables
@@ -185,7 +205,10 @@ def load_sl_context(
             )
     pt_customers = {c.strip() for c in customer_ids if c and c.strip()}
     invoice_keys = {i.strip() for i in invoice_ids if i and i.strip()}
-    tx_ids = {int(t) for t in transaction_ids}
+    import numpy as np
+
+    # sorted unique ids as one int64 array (a window's million ids as a set of ints was ~100 MB)
+    tx_ids = np.unique(np.fromiter((int(t) for t in transaction_ids), dtype=np.int64))
 
     xref: dict[str, str] = {}
     x = own_tables.xPTCustXref
@@ -197,6 +220,7 @@ def load_sl_context(
 
     invoices: list[OpenInvoice] = []
     owners: list[tuple[str, str]] = []  # every invoice, open or closed, released or not: its customer
+    custs: dict[str, str] = {}  # one string per customer (they own many invoices)
     ar = catalog.ARDoc
     for key_filter in _key_filters(conn, ar.c.RefNbr, invoice_keys, sa.String()):
         inv_rows = conn.execute(
@@ -205,8 +229,9 @@ def load_sl_context(
             )
         )
         for r in inv_rows:
-            owners.append((_text(r[0]), _text(r[1])))
-            if int(r[4] or 0) == 1 and int(r[5] or 0) == 1:
+            cust = _text(r[1])
+            owners.append((_text(r[0]), custs.get(cust) or custs.setdefault(cust, cust)))
+            if open_invoices and int(r[4] or 0) == 1 and int(r[5] or 0) == 1:
                 invoices.append(OpenInvoice(_text(r[0]), _text(r[1]), _money(r[2]), _text(r[3])))
 
     orders: list[SalesOrder] = []

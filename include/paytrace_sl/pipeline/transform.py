@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -90,18 +90,86 @@ class WindowBounds(Protocol):
     def end(self) -> dt.datetime: ...
 
 
-@dataclass(frozen=True)
 class TransformResult:
-    plan: PostingPlan
-    already_posted: tuple[int, ...]
-    skipped: dict[int, Reason]
-    review: dict[int, Reason]
-    outcomes: pd.DataFrame  # one row per input transaction: transaction_id, outcome, reason_code, …
+    """What one window's transform decided.
+
+    ``plan`` and ``outcomes`` are built when first read: the transform step writes the plan batch by batch
+    (:attr:`batches`, one batch's items alive at a time) and reads only the outcome counts and posted ids,
+    so at 1M records neither the whole plan's objects nor a per-row outcome frame is ever held.
+    """
+
+    __slots__ = (
+        "_dropped",
+        "_outcome_builder",
+        "_outcomes",
+        "_plan",
+        "already_posted",
+        "batches",
+        "posted_ids",
+        "records",
+        "review",
+        "skipped",
+    )
+
+    def __init__(
+        self,
+        plan: PostingPlan | PlanBatches,
+        already_posted: tuple[int, ...],
+        skipped: dict[int, Reason],
+        review: dict[int, Reason],
+        outcomes: pd.DataFrame | Callable[[], pd.DataFrame],
+        *,
+        posted_ids: Sequence[int] | None = None,
+        records: int | None = None,
+    ) -> None:
+        self._dropped = False
+        self.batches: PostingPlan | PlanBatches = plan  # what Landing.write_plan_lines takes
+        self._plan = plan if isinstance(plan, PostingPlan) else None
+        self._outcomes = outcomes if isinstance(outcomes, pd.DataFrame) else None
+        self._outcome_builder = None if isinstance(outcomes, pd.DataFrame) else outcomes
+        self.already_posted = already_posted
+        self.skipped = skipped
+        self.review = review
+        if posted_ids is None:
+            frame = self.outcomes
+            posted_ids = (
+                sorted(int(t) for t in frame.loc[frame["outcome"] == POSTED, "transaction_id"])
+                if len(frame)
+                else []
+            )
+        self.posted_ids: list[int] = list(posted_ids)  # sorted: the transactions that produced a document
+        self.records = len(self.outcomes) if records is None else records
+
+    def drop_plan(self) -> None:
+        """Let go of the decided columns once the plan is landed (the step then builds the outcome file from
+        the ids and reasons, which stay); :attr:`plan`, :attr:`batches` and :attr:`outcomes` are gone."""
+        self._dropped = True
+        self.batches, self._plan, self._outcomes, self._outcome_builder = PostingPlan(), None, None, None
+
+    @property
+    def plan(self) -> PostingPlan:
+        """The whole plan (built once, on first use; the transform step writes :attr:`batches` instead)."""
+        if self._dropped:
+            raise TransformError("the plan was dropped (drop_plan) after it was landed")
+        if self._plan is None:
+            assert isinstance(self.batches, PlanBatches)
+            self._plan = PostingPlan(batches=tuple(self.batches.iter_batches()))
+        return self._plan
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        """One row per input transaction: transaction_id, outcome, reason_code, … (built on first use)."""
+        if self._dropped:
+            raise TransformError("the outcome columns were dropped (drop_plan) after the plan was landed")
+        if self._outcomes is None:
+            assert self._outcome_builder is not None
+            self._outcomes = self._outcome_builder()
+        return self._outcomes
 
     @property
     def posted(self) -> int:
         """Input rows that produced a planned document (payments, refunds and voids)."""
-        return int((self.outcomes["outcome"] == POSTED).sum()) if len(self.outcomes) else 0
+        return len(self.posted_ids)
 
     def skipped_by_reason(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -161,26 +229,33 @@ def _frame(transactions: pd.DataFrame | Sequence[Transaction]) -> pd.DataFrame:
     )
 
 
-def records_frame(rows: Iterable[MappingOf[str, Any]]) -> pd.DataFrame:
+_CREATED_CHUNK = 65_536  # created_at texts parsed to datetimes this many at a time (compact frames)
+
+
+def records_frame(rows: Iterable[MappingOf[str, Any]], *, compact: bool = False) -> pd.DataFrame:
     """Landing rows (``Transaction.to_json_dict`` form) → the frame :func:`build_plan` reads, column by
     column, with the values ``_frame`` takes from ``Transaction.from_json_dict`` of the same rows — without
     a ``Transaction`` per row (at 1M rows those objects and their copies were most of the transform's memory).
-    ``billing_name`` comes along for the review items' payer details; ``build_plan`` ignores it."""
+    ``billing_name`` comes along for the review items' payer details; ``build_plan`` ignores it.
+
+    ``compact`` (the transform step's one frame of the whole window): no ``billing_name``, ``created_at``
+    as UTC datetimes (parsed a chunk at a time, not a text per row; ``build_plan`` reads the same instants)
+    and transaction ids as int64 — about half the memory per row."""
     tids: list[int] = []
-    cols: dict[str, list[Any]] = {name: [] for name in (*_RECORD_COLUMNS[1:], "billing_name")}
-    ttype, status, amount, created = (
-        cols["transaction_type"],
-        cols["status"],
-        cols["amount"],
-        cols["created_at"],
-    )
-    customer, invoice, channel, masked, billing = (
+    names = _RECORD_COLUMNS[1:] if compact else (*_RECORD_COLUMNS[1:], "billing_name")
+    cols: dict[str, list[Any]] = {name: [] for name in names}
+    ttype, status, amount = cols["transaction_type"], cols["status"], cols["amount"]
+    created: list[str] = []
+    created_parts: list[pd.Series] = []
+    customer, invoice, channel, masked = (
         cols["customer_id"],
         cols["invoice_id"],
         cols["created_through"],
         cols["card_masked"],
-        cols["billing_name"],
     )
+    billing = cols.get("billing_name")
+    id_parts: list[np.ndarray] = []
+    invoice_parts: list[np.ndarray] = []
     shared: dict[Any, str] = {}  # one object per distinct repeated text (types, states, customers…)
     states: dict[Any, str] = {}
     amounts: dict[Any, str] = {}
@@ -207,10 +282,39 @@ def records_frame(rows: Iterable[MappingOf[str, Any]]) -> pd.DataFrame:
         channel.append(shared.get(value) or shared.setdefault(value, str(value)))
         value = row.get("card_masked", "")
         masked.append(shared.get(value) or shared.setdefault(value, str(value)))
-        billing.append(str(row.get("billing_name", "")))
+        if billing is not None:
+            billing.append(str(row.get("billing_name", "")))
+        if compact and len(created) >= _CREATED_CHUNK:
+            created_parts.append(pd.Series(pd.to_datetime(created, utc=True, format="ISO8601")))
+            id_parts.append(np.array(tids, dtype="int64"))
+            invoice_parts.append(np.array(invoice, dtype=str))
+            created, tids = [], []
+            invoice.clear()
+    if compact:
+        if created:
+            created_parts.append(pd.Series(pd.to_datetime(created, utc=True, format="ISO8601")))
+            id_parts.append(np.array(tids, dtype="int64"))
+            invoice_parts.append(np.array(invoice, dtype=str))
+        del created, tids
+        # the invoice ids (a distinct text per row) made into strings at the end, side by side, rather than
+        # kept as decoded amid each row's freed JSON objects (whose memory they would pin)
+        cols["invoice_id"] = np.concatenate(invoice_parts).astype(object).tolist() if invoice_parts else []
+        del invoice_parts
+        if not id_parts:
+            return pd.DataFrame()
+        ids = np.concatenate(id_parts)
+        del id_parts
+        data: dict[str, Any] = {"transaction_id": ids}
+        for name in names:
+            data[name] = (
+                pd.concat(created_parts, ignore_index=True) if name == "created_at" else cols.pop(name)
+            )
+        del created_parts
+        return pd.DataFrame(data)
     if not tids:
         return pd.DataFrame()
-    return pd.DataFrame({"transaction_id": tids, **cols})
+    cols["created_at"] = created
+    return pd.DataFrame({"transaction_id": tids, **{c: cols[c] for c in names}})
 
 
 def _cents(value: Any, tid: Any) -> int:
@@ -249,6 +353,12 @@ def _text_col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name].fillna("").astype("str").str.strip()
 
 
+def _shared_map(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """``fn`` of each value, computed once per distinct value: one shared text object per value (types
+    and states repeat), where ``.str.upper()`` made a new string per row."""
+    return column.map({value: fn(value) for value in column.unique().tolist()}).astype("str")
+
+
 def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     required = ("transaction_id", "transaction_type", "status", "amount", "created_at")
     missing = [c for c in required if c not in raw.columns]
@@ -259,8 +369,8 @@ def _normalize(raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     dupes = df["tid"][df["tid"].duplicated()]
     if len(dupes):
         raise TransformError(f"duplicate transaction ids in one window: {sorted(set(dupes.tolist()))[:10]}")
-    df["ttype"] = _text_col(raw, "transaction_type").str.upper()
-    df["state"] = _text_col(raw, "status").str.lower()
+    df["ttype"] = _shared_map(_text_col(raw, "transaction_type"), str.upper)
+    df["state"] = _shared_map(_text_col(raw, "status"), str.lower)
     df["cents"] = _cents_column(raw["amount"], df["tid"])
     negative = df.loc[df["cents"] < 0, "tid"]
     if len(negative):  # the contract forbids it; a refund is a positive REFUND, never a negative SALE
@@ -318,11 +428,12 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
     cust = pd.Series("", index=df.index, dtype="str")
     # any invoice, open or closed, released or not, identifies its customer (issue 11 §4): who paid
     # must not depend on whether SL already released or closed the invoice
-    invoice_owner = {
-        ref: next(iter(custs))
-        for ref, custs in ctx.invoice_owners.items()
-        if len(custs) == 1  # an ambiguous RefNbr identifies nobody
-    }
+    owners_of = ctx.invoice_owners
+
+    def invoice_owner(ref: str) -> str:  # looked up per row, not a copy of the window's invoices
+        custs = owners_of.get(ref) if ref else None
+        return next(iter(custs)) if custs is not None and len(custs) == 1 else ""  # ambiguous: nobody
+
     for strategy in mapping.customers.strategy:
         todo = cust == ""
         if strategy == "exact":
@@ -332,8 +443,7 @@ def _match_customers(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.S
             found = df["customer_id"].map(xref).astype(object).fillna("").astype("str")
             found = found.where(found.isin(ctx.customers), "")
         else:  # invoice
-            owners = {k: v for k, v in invoice_owner.items() if k}
-            found = df["invoice_id"].map(owners).astype(object).fillna("").astype("str")
+            found = df["invoice_id"].map(invoice_owner).astype(object).fillna("").astype("str")
         cust = cust.where(~todo, found)
     if ctx.overrides:  # a person chose the customer of this transaction (review resolve): it wins
         chosen = {int(t): c for t, (c, _) in ctx.overrides.items() if c in ctx.customers}
@@ -456,9 +566,9 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
             + " not found in SL"
         )
         unmatched = unmatched & ~to_unident
-    texts = (
+    texts = (  # only for the unmatched rows (a text per row of the window was this step's peak)
         "PayTrace customer "
-        + out["customer_id"].map(lambda c: repr(c) if c else "(none)")
+        + out.loc[unmatched, "customer_id"].map(lambda c: repr(c) if c else "(none)")
         + " not found in SL (exact id, xPTCustXref, invoice)"
     )
     _review(out, unmatched, "unknown_customer", texts)
@@ -468,9 +578,9 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
     # A refund reverses an invoice only when it quotes an SL invoice of its customer (the sale paid it);
     # otherwise it returns money the customer paid on account (docs/accounting.md §3).
     refund_todo = (out["outcome"] == "") & is_refund
-    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
-    reverses = refund_todo & (out["invoice_id"] + "\u241e" + out["cust_id"]).isin(owned)
-    out.loc[reverses, "apply_ref"] = out.loc[reverses, "invoice_id"]
+    refs = out.loc[refund_todo, "invoice_id"]
+    reverses = _owns(refs, out.loc[refund_todo, "cust_id"], ctx)
+    out.loc[reverses.index[reverses], "apply_ref"] = refs[reverses]
     out.loc[(out["outcome"] == "") & is_pay, "kind"] = PostingKind.PAYMENT.value
     out.loc[(out["outcome"] == "") & is_refund, "kind"] = PostingKind.REFUND.value
     out.loc[(out["outcome"] == "") & (out["kind"] != ""), "reason_code"] = out["kind"]
@@ -481,10 +591,12 @@ def _decide(df: pd.DataFrame, ctx: SLContext, mapping: Mapping) -> pd.DataFrame:
 
 
 def _review(out: pd.DataFrame, mask: pd.Series, code: str, texts: pd.Series) -> None:
+    """Undecided rows under ``mask`` go to review; ``texts`` holds their reason (indexed by row)."""
     mask = mask & (out["outcome"] == "")
-    out.loc[mask, "outcome"] = REVIEW
-    out.loc[mask, "reason_code"] = code
-    out.loc[mask, "reason_text"] = texts[mask]
+    rows = mask.index[mask]
+    out.loc[rows, "outcome"] = REVIEW
+    out.loc[rows, "reason_code"] = code
+    out.loc[rows, "reason_text"] = texts.loc[rows]
 
 
 def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping: Mapping) -> None:
@@ -503,73 +615,83 @@ def _match_invoices(out: pd.DataFrame, todo: pd.Series, ctx: SLContext, mapping:
         return
     use_invoices = "invoice" in mapping.invoice_match
     use_orders = "order" in mapping.invoice_match
-    ref, cust = out["invoice_id"], out["cust_id"]
-    pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
+    # texts and keys only for the rows with an invoice id (a column of strings per row of the whole
+    # window was this step's peak): masks below are over those rows
+    ref, cust = out.loc[has_ref, "invoice_id"], out.loc[has_ref, "cust_id"]
+    none = pd.Series(False, index=ref.index)
 
-    owned = {f"{r}\u241e{c}" for r, custs in ctx.invoice_owners.items() for c in custs}
-    own = has_ref & pair.isin(owned) if use_invoices else has_ref & False
-    other = has_ref & ~own & ref.isin(set(ctx.invoice_owners)) if use_invoices else has_ref & False
-    out.loc[own, "apply_ref"] = ref[own]
+    owners = ctx.invoice_owners
+    own = _owns(ref, cust, ctx) if use_invoices else none
+    other = ~own & pd.Series([r in owners for r in ref.tolist()], index=ref.index) if use_invoices else none
+    out.loc[own.index[own], "apply_ref"] = ref[own]
     if other.any():
-        owners = {r: ", ".join(sorted(custs)) for r, custs in ctx.invoice_owners.items()}
         _add_note(
             out,
-            other,
             "invoice_other_customer: invoice "
-            + ref.map(repr)
+            + ref[other].map(repr)
             + " belongs to "
-            + ref.map(owners).fillna("")
+            + ref[other].map(lambda r: ", ".join(sorted(owners[r])))
             + ", not "
-            + cust
+            + cust[other]
             + "; posted unapplied for the paying customer",
         )
 
-    rest = has_ref & ~own & ~other
+    rest = ~own & ~other
     if not rest.any():
         return
+    ref, cust = ref[rest], cust[rest]
+    pair = ref + "\u241e" + cust  # a printable separator: pandas str drops NUL on concatenation
     own_orders = {f"{o.ord_nbr}\u241e{o.cust_id}": o.ord_nbr for os_ in ctx.orders.values() for o in os_}
-    order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=out.index)
-    mine = rest & order_nbr.notna()
+    order_nbr = pair.map(own_orders) if use_orders else pd.Series(np.nan, index=ref.index)
+    mine = order_nbr.notna()
     _add_note(
         out,
-        mine,
         "order_not_invoiced: PayTrace invoice id "
-        + ref.map(repr)
+        + ref[mine].map(repr)
         + " is SL sales order "
-        + order_nbr.astype("str")
+        + order_nbr[mine].astype("str")
         + "; posted unapplied, apply it when the order is invoiced",
     )
-    foreign = rest & ~mine & ref.isin(set(ctx.orders)) if use_orders else rest & False
+    foreign = ~mine & ref.isin(set(ctx.orders)) if use_orders else pd.Series(False, index=ref.index)
     if foreign.any():
         order_owner = {k: ", ".join(sorted({o.cust_id for o in v})) for k, v in ctx.orders.items()}
         _add_note(
             out,
-            foreign,
             "invoice_other_customer: sales order "
-            + ref.map(repr)
+            + ref[foreign].map(repr)
             + " belongs to customer "
-            + ref.map(order_owner).fillna("")
+            + ref[foreign].map(order_owner).fillna("")
             + ", not "
-            + cust
+            + cust[foreign]
             + "; posted unapplied for the paying customer",
         )
-    missing = rest & ~mine & ~foreign
+    missing = ~mine & ~foreign
     _add_note(
         out,
-        missing,
         "invoice_not_found: invoice id "
-        + ref.map(repr)
+        + ref[missing].map(repr)
         + " matches no SL invoice or sales order; posted unapplied",
     )
 
 
-def _add_note(out: pd.DataFrame, mask: pd.Series, texts: pd.Series) -> None:
-    """Append a review note (a row may already carry one, e.g. why its customer is unidentified)."""
-    if not mask.any():
+def _owns(refs: pd.Series, custs: pd.Series, ctx: SLContext) -> pd.Series:
+    """Per row: is invoice ``refs`` one of customer ``custs``'s (looked up, no key set of all invoices)."""
+    owners = ctx.invoice_owners
+    return pd.Series(
+        [c in owners.get(r, ()) for r, c in zip(refs.tolist(), custs.tolist(), strict=True)],
+        index=refs.index,
+        dtype=bool,
+    )
+
+
+def _add_note(out: pd.DataFrame, texts: pd.Series) -> None:
+    """Append a review note to the rows of ``texts`` (a row may already carry one, e.g. why its customer
+    is unidentified)."""
+    if not len(texts):
         return
-    before = out.loc[mask, "review_note"]
-    joined = before.where(before == "", before + "; ") + texts[mask]
-    out.loc[mask, "review_note"] = joined.str.slice(0, REVIEW_NOTE_LEN)
+    before = out.loc[texts.index, "review_note"]
+    joined = before.where(before == "", before + "; ") + texts
+    out.loc[texts.index, "review_note"] = joined.str.slice(0, REVIEW_NOTE_LEN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -582,17 +704,12 @@ def _money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def _group_key(mapping: Mapping, kind: str, cpny: str, day: dt.date) -> tuple[str, str, str]:
-    if mapping.batch_grouping == "window":
-        return kind, cpny, f"{day:%Y-%m}"
-    return kind, cpny, day.isoformat()
+def _group_label(mapping: Mapping, day: dt.date) -> str:
+    return f"{day:%Y-%m}" if mapping.batch_grouping == "window" else day.isoformat()
 
 
-_Item = PlannedPayment | PlannedRefund | PlannedVoid
-
-
-def _split(items: list[tuple[Any, _Item]], cap: int) -> list[list[tuple[Any, _Item]]]:
-    """One batch's documents cut into parts of at most ``cap`` (0: no cap), deterministically.
+def _split(positions: np.ndarray, tids: np.ndarray, cap: int) -> list[np.ndarray]:
+    """One batch's documents (plan positions, ascending) cut into parts of at most ``cap`` (0: no cap).
 
     Parts are cut in transaction-id order, so they do not depend on the order PayTrace listed the records,
     and the parts are written in that order: when a run stops after writing some of them, the re-run finds
@@ -600,15 +717,173 @@ def _split(items: list[tuple[Any, _Item]], cap: int) -> list[list[tuple[Any, _It
     documents keep the plan's order (``created_at``, then transaction id). A group within the cap is one
     part, unchanged.
     """
-    if cap <= 0 or len(items) <= cap:
-        return [items]
-    rank = {id(entry): n for n, entry in enumerate(items)}
-    by_id = sorted(items, key=lambda entry: entry[1].transaction_id)
-    parts = [by_id[start : start + cap] for start in range(0, len(by_id), cap)]
-    return [sorted(part, key=lambda entry: rank[id(entry)]) for part in parts]
+    if cap <= 0 or len(positions) <= cap:
+        return [positions]
+    by_id = positions[np.argsort(tids[positions], kind="stable")]
+    return [np.sort(by_id[start : start + cap]) for start in range(0, len(by_id), cap)]
 
 
 _KIND_ORDER = {PostingKind.PAYMENT.value: 0, PostingKind.REFUND.value: 1, PostingKind.VOID.value: 2}
+
+# the decided columns the plan's items are made of
+_ITEM_COLUMNS = (
+    "kind",
+    "tid",
+    "doc_date",
+    "cents",
+    "apply_ref",
+    "cust_id",
+    "ttype",
+    "ext_ref",
+    "review_note",
+    "state",
+    "invoice_id",
+    "customer_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchSpec:
+    kind: str
+    description: str
+    rows: np.ndarray  # the documents' rows in the decided columns, in plan order
+
+
+class PlanBatches:
+    """A window's plan as batches built one at a time from the decided columns (the plan's layout — which
+    document goes into which batch — is fixed up front; each batch's items are made only when it is reached,
+    so writing the plan never holds more than one batch's objects). Iterating twice gives equal batches."""
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        specs: list[_BatchSpec],
+        *,
+        cpny_id: str,
+        mapping: Mapping,
+        void_date: dt.date | None,
+    ) -> None:
+        self._table = table  # the decided columns: _ITEM_COLUMNS and "rule" (the clearing-account rule)
+        self._specs = specs
+        self._cpny = cpny_id
+        self._mapping = mapping
+        self._void_date = void_date
+        self._digests: dict[str, str] = {}  # one digest per distinct PayTrace customer id
+        self.batch_count = len(specs)
+        self.item_count = sum(len(s.rows) for s in specs)
+        self.cpny_ids: tuple[str, ...] = (cpny_id,) if specs else ()
+
+    def iter_batches(self) -> Iterator[PlannedBatch]:
+        for spec in self._specs:
+            yield PlannedBatch(
+                kind=PostingKind(spec.kind),
+                cpny_id=self._cpny,
+                items=self._items(spec.rows),
+                status=self._mapping.batch_status,
+                description=spec.description,
+            )
+
+    def _items(self, rows: np.ndarray) -> tuple[PlannedPayment | PlannedRefund | PlannedVoid, ...]:
+        part = self._table.iloc[rows]
+        mapping, gl_rules, digests = self._mapping, self._mapping.gl_rules, self._digests
+        items: list[PlannedPayment | PlannedRefund | PlannedVoid] = []
+        for (
+            kind,
+            tid,
+            day,
+            cents,
+            apply_ref,
+            cust_id,
+            ttype,
+            ext_ref,
+            note,
+            state,
+            inv,
+            customer,
+            rule,
+        ) in zip(*(part[c].tolist() for c in (*_ITEM_COLUMNS, "rule")), strict=True):
+            tid = int(tid)
+            digest = digests.get(customer)
+            if digest is None:
+                digest = digests[customer] = customer_digest(customer)
+            clearing = gl_rules[int(rule)].clearing
+            if kind == PostingKind.PAYMENT.value:
+                amount = _money(cents)
+                apps = (InvoiceApplication(ref_nbr=apply_ref, amount=amount),) if apply_ref else ()
+                items.append(
+                    PlannedPayment(
+                        transaction_id=tid,
+                        cust_id=cust_id,
+                        amount=amount,
+                        doc_date=day,
+                        cash_account=clearing,
+                        applications=apps,
+                        # ≤ 30 chars (SL's DocDesc/TranDesc) with a 9-digit id: "PayTrace capture 812345678"
+                        description=f"PayTrace {_DOC_LABEL.get(ttype, 'payment')} {tid}",
+                        ext_ref_nbr=ext_ref,
+                        review_reason=note,
+                        paytrace_state=state,
+                        paytrace_type=ttype,
+                        customer_digest=digest,
+                    )
+                )
+            elif kind == PostingKind.REFUND.value:
+                items.append(
+                    PlannedRefund(
+                        transaction_id=tid,
+                        cust_id=cust_id,
+                        amount=_money(cents),
+                        doc_date=day,
+                        clearing_account=clearing,
+                        refund_account=mapping.refund_account,
+                        description=f"PayTrace refund {tid}",
+                        ext_ref_nbr=inv[:EXT_REF_LEN],
+                        reverses_invoice=apply_ref,
+                        review_reason=note,
+                        paytrace_state=state,
+                        paytrace_type=ttype,
+                        customer_digest=digest,
+                    )
+                )
+            else:
+                items.append(
+                    PlannedVoid(
+                        transaction_id=tid,
+                        doc_date=self._void_date or day,
+                        description=f"PayTrace void of {tid}",
+                    )
+                )
+        return tuple(items)
+
+
+def _layout(
+    kinds: np.ndarray, days: np.ndarray, tids: np.ndarray, mapping: Mapping, void_date: dt.date | None
+) -> tuple[list[_BatchSpec], np.ndarray]:
+    """Which planned document (given in plan order) goes into which batch, and each one's batch number.
+
+    Batches group documents by kind, company and date (day or month, ``batches.grouping``; a void is dated
+    on the window's end), ordered by kind, then label; a group over ``batches.max_documents`` is cut by
+    :func:`_split`."""
+    specs: list[_BatchSpec] = []
+    batch_of = np.full(len(kinds), -1, dtype="int64")
+    if not len(kinds):
+        return specs, batch_of
+    if void_date is not None:
+        days = days.copy()
+        days[kinds == PostingKind.VOID.value] = void_date
+    label_of = {d: _group_label(mapping, d) for d in set(days.tolist())}
+    labels = np.array([label_of[d] for d in days.tolist()], dtype=object)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([kinds, labels]))
+    order = sorted(range(len(uniques)), key=lambda u: (_KIND_ORDER[uniques[u][0]], uniques[u][1]))
+    for u in order:
+        kind, label = uniques[u]
+        parts = _split(np.flatnonzero(codes == u), tids, mapping.batch_max_documents)
+        for number, part in enumerate(parts, start=1):
+            batch_of[part] = len(specs)
+            # SL's Batch.Descr is char(30): "PT payments 2026-03-02 #123" fits
+            description = f"PayTrace {kind}s {label}" if len(parts) == 1 else f"PT {kind}s {label} #{number}"
+            specs.append(_BatchSpec(kind, description, part))
+    return specs, batch_of
 
 
 def build_plan(
@@ -635,7 +910,8 @@ def build_plan(
     df = _normalize(raw, mapping)
     del raw, transactions  # not read again: a caller that let go of its frame gets the memory back now
     decided = _decide(df, ctx, mapping)
-    rule_index = _gl_rule_index(decided, mapping)
+    del df
+    rule_index = _gl_rule_index(decided, mapping).to_numpy(dtype="int64")
     window_end = window[1] if isinstance(window, tuple) else (window.end if window is not None else None)
     void_date = window_end.astimezone(mapping.tz).date() if window_end is not None else None
     window_start = window[0] if isinstance(window, tuple) else (window.start if window is not None else None)
@@ -645,133 +921,75 @@ def build_plan(
     if capture_floor is not None:
         late = decided["captured_auth"] & (decided["doc_date"] < capture_floor)
         if late.any():
-            decided = decided.copy()
             decided.loc[late, "doc_date"] = capture_floor
 
-    groups: dict[tuple[str, str, str], list[tuple[Any, PlannedPayment | PlannedRefund | PlannedVoid]]] = {}
-    planned = decided[decided["outcome"] == POSTED].sort_values(["created", "tid"])
-    gl_rules = mapping.gl_rules
-    columns = ("kind", "tid", "doc_date", "cents", "apply_ref", "cust_id", "ttype", "ext_ref", "review_note")
-    values = [planned[c].tolist() for c in columns]
-    rules_of = rule_index[planned.index].tolist()
-    digests = [customer_digest(c) for c in planned["customer_id"].tolist()]
-    for idx, rule_i, (
-        kind,
-        tid,
-        day,
-        cents,
-        apply_ref,
-        cust_id,
-        ttype,
-        ext_ref,
-        note,
-    ), state, inv, digest in zip(
-        planned.index.tolist(),
-        rules_of,
-        zip(*values, strict=True),
-        planned["state"].tolist(),
-        planned["invoice_id"].tolist(),
-        digests,
-        strict=True,
-    ):
-        tid = int(tid)
-        item: PlannedPayment | PlannedRefund | PlannedVoid
-        clearing = gl_rules[int(rule_i)].clearing
-        if kind == PostingKind.PAYMENT.value:
-            amount = _money(cents)
-            apps = (InvoiceApplication(ref_nbr=apply_ref, amount=amount),) if apply_ref else ()
-            item = PlannedPayment(
-                transaction_id=tid,
-                cust_id=cust_id,
-                amount=amount,
-                doc_date=day,
-                cash_account=clearing,
-                applications=apps,
-                # ≤ 30 chars (SL's DocDesc/TranDesc) with a 9-digit id: "PayTrace capture 812345678"
-                description=f"PayTrace {_DOC_LABEL.get(ttype, 'payment')} {tid}",
-                ext_ref_nbr=ext_ref,
-                review_reason=note,
-                paytrace_state=state,
-                paytrace_type=ttype,
-                customer_digest=digest,
-            )
-        elif kind == PostingKind.REFUND.value:
-            item = PlannedRefund(
-                transaction_id=tid,
-                cust_id=cust_id,
-                amount=_money(cents),
-                doc_date=day,
-                clearing_account=clearing,
-                refund_account=mapping.refund_account,
-                description=f"PayTrace refund {tid}",
-                ext_ref_nbr=inv[:EXT_REF_LEN],
-                reverses_invoice=apply_ref,
-                review_reason=note,
-                paytrace_state=state,
-                paytrace_type=ttype,
-                customer_digest=digest,
-            )
-        else:
-            day = void_date or day
-            item = PlannedVoid(transaction_id=tid, doc_date=day, description=f"PayTrace void of {tid}")
-        groups.setdefault(_group_key(mapping, kind, cpny, day), []).append((idx, item))
-
-    batches: list[PlannedBatch] = []
-    batch_of: dict[Any, int] = {}
-    for key in sorted(groups, key=lambda k: (_KIND_ORDER[k[0]], k[1], k[2])):
-        kind, company, label = key
-        parts = _split(groups[key], mapping.batch_max_documents)
-        for number, part in enumerate(parts, start=1):
-            for idx, _ in part:
-                batch_of[idx] = len(batches)
-            batches.append(
-                PlannedBatch(
-                    kind=PostingKind(kind),
-                    cpny_id=company,
-                    items=tuple(item for _, item in part),
-                    status=mapping.batch_status,
-                    # SL's Batch.Descr is char(30): "PT payments 2026-03-02 #123" fits
-                    description=f"PayTrace {kind}s {label}"
-                    if len(parts) == 1
-                    else f"PT {kind}s {label} #{number}",
-                )
-            )
-
-    outcomes = pd.DataFrame(
-        {
-            "transaction_id": decided["tid"],
-            "transaction_type": decided["ttype"],
-            "paytrace_state": decided["state"],
-            "outcome": decided["outcome"],
-            "reason_code": decided["reason_code"],
-            "reason_text": decided["reason_text"],
-            "kind": decided["kind"],
-            "cust_id": decided["cust_id"],
-            "amount": [_money(c) for c in decided["cents"]],
-            "doc_date": decided["doc_date"],
-            "gl_rule": [mapping.gl_rules[int(i)].name for i in rule_index],
-            "apply_ref": decided["apply_ref"],
-            "review_note": decided["review_note"],
-            "batch_index": [batch_of.get(i, -1) for i in decided.index],
-        }
+    # plan order: created_at, then transaction id (ids are unique, so the order is total)
+    tids = decided["tid"].to_numpy(dtype="int64")
+    is_posted = (decided["outcome"] == POSTED).to_numpy(dtype=bool)
+    posted_at = np.flatnonzero(is_posted)
+    created = pd.DatetimeIndex(decided["created"]).asi8[posted_at]
+    posted_at = posted_at[np.lexsort((tids[posted_at], created))]
+    del created
+    specs, plan_batch = _layout(
+        decided["kind"].to_numpy(dtype=object)[posted_at],
+        decided["doc_date"].to_numpy(dtype=object)[posted_at],
+        tids[posted_at],
+        mapping,
+        void_date,
     )
-    by = {code: decided["outcome"] == code for code in (ALREADY, SKIPPED, REVIEW)}
+    batch_of = np.full(len(decided), -1, dtype="int64")
+    batch_of[posted_at] = plan_batch
+    for spec in specs:  # plan positions → rows of the decided columns
+        spec.rows[:] = posted_at[spec.rows]
+
+    # only the columns the plan's items and the outcomes are made of (codes and cents, no per-row
+    # objects); the plan's batches and the per-row outcome frame are built from them on demand
+    keep = ["tid", "ttype", "state", "outcome", "reason_code", "reason_text", "kind", "cust_id", "cents"]
+    keep += ["doc_date", "apply_ref", "review_note", "ext_ref", "invoice_id", "customer_id"]
+    compact = decided[keep]
+    del decided
+    compact["rule"] = rule_index
+    plan = PlanBatches(compact, specs, cpny_id=cpny, mapping=mapping, void_date=void_date)
+
+    def outcomes() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "transaction_id": compact["tid"],
+                "transaction_type": compact["ttype"],
+                "paytrace_state": compact["state"],
+                "outcome": compact["outcome"],
+                "reason_code": compact["reason_code"],
+                "reason_text": compact["reason_text"],
+                "kind": compact["kind"],
+                "cust_id": compact["cust_id"],
+                "amount": [_money(c) for c in compact["cents"]],
+                "doc_date": compact["doc_date"],
+                "gl_rule": [mapping.gl_rules[int(i)].name for i in rule_index],
+                "apply_ref": compact["apply_ref"],
+                "review_note": compact["review_note"],
+                "batch_index": batch_of.tolist(),
+            }
+        ).reset_index(drop=True)
+
+    outcome = compact["outcome"]
     return TransformResult(
-        plan=PostingPlan(batches=tuple(batches)),
-        already_posted=tuple(int(t) for t in decided.loc[by[ALREADY], "tid"]),
+        plan,
+        already_posted=tuple(int(t) for t in compact.loc[outcome == ALREADY, "tid"]),
         skipped={
             int(t): Reason(c, x, int(t))
-            for t, c, x in decided.loc[by[SKIPPED], ["tid", "reason_code", "reason_text"]].itertuples(
+            for t, c, x in compact.loc[outcome == SKIPPED, ["tid", "reason_code", "reason_text"]].itertuples(
                 index=False
             )
         },
         review={
             int(t): Reason(c, x, int(t))
-            for t, c, x in decided.loc[by[REVIEW], ["tid", "reason_code", "reason_text"]].itertuples(
+            for t, c, x in compact.loc[outcome == REVIEW, ["tid", "reason_code", "reason_text"]].itertuples(
                 index=False
             )
         },
-        outcomes=outcomes.reset_index(drop=True),
+        outcomes=outcomes,
+        posted_ids=np.sort(tids[is_posted]).tolist(),
+        records=len(compact),
     )
 
 

@@ -343,3 +343,22 @@ def test_item_lines_are_the_tagged_json_of_encode_plan_value() -> None:
         decoded = landing._ITEM_DECODER.decode(line)
         assert decoded == landing.decode_plan_value(json.loads(line)) == item
         assert landing.encode_plan_value(decoded) == landing.encode_plan_value(item)
+
+
+def test_a_plan_source_whose_batches_do_not_match_its_counts_lands_nothing(tmp_path: Path) -> None:
+    """A streamed plan announces its counts in the header before its batches are built: one that then
+    yields other batches is refused and no file is left behind."""
+    plan = _plan()
+
+    class Lying:
+        batch_count, item_count, cpny_ids = plan.batch_count, plan.item_count + 1, plan.cpny_ids
+
+        def iter_batches(self) -> Any:
+            return iter(plan.batches)
+
+    target = Landing(tmp_path, "r")
+    with pytest.raises(LandingError, match="announced"):
+        target.write_plan_lines("plan.jsonl", Lying())
+    assert list(target.dir.iterdir()) == []
+    target.write_plan_lines("plan.jsonl", plan)  # a PostingPlan is a PlanSource too
+    assert target.read_plan("plan.jsonl").plan() == plan

@@ -397,6 +397,8 @@ def _safe_payload(row: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def transform(ctx: RunContext) -> TransformSummary:
     """Validated records + SL context + mapping → posting plan (landed) and the per-record outcome."""
+    import numpy as np
+
     from paytrace_sl.fraud.store import held_transactions
     from paytrace_sl.pipeline.fraud_step import HOLD_REASON_CODE
     from paytrace_sl.pipeline.sl_context import load_sl_context
@@ -406,9 +408,9 @@ def transform(ctx: RunContext) -> TransformSummary:
     landing = ctx.landing
     # The records column-wise (no Transaction per row): the plan, the SL look-ups and the outcome need a
     # few fields of each record; a 1M-row window's objects were most of this step's memory.
-    frame = records_frame(landing.read_jsonl(VALIDATED_FILE))
+    frame = records_frame(landing.read_jsonl(VALIDATED_FILE), compact=True)
     mapping = ctx.mapping
-    ids = frame["transaction_id"].tolist() if len(frame) else []
+    ids = frame["transaction_id"].to_numpy(dtype="int64") if len(frame) else np.empty(0, dtype="int64")
     # fraud alerts the mapping holds: review, not posted (the items fraud_step.fraud_holds makes)
     held_text = held_transactions(ctx.sl, ids)
     held: dict[int, dict[str, Any]] = {}
@@ -427,7 +429,7 @@ def transform(ctx: RunContext) -> TransformSummary:
             for tid, text in sorted(held_text.items())
         }
         frame = frame[~frame["transaction_id"].isin(list(held))].reset_index(drop=True)
-        ids = frame["transaction_id"].tolist()
+        ids = frame["transaction_id"].to_numpy(dtype="int64")
     with ctx.sl.connect() as conn:
         sl = load_sl_context(
             conn,
@@ -435,6 +437,7 @@ def transform(ctx: RunContext) -> TransformSummary:
             customer_ids=frame["customer_id"].tolist() if len(frame) else [],
             invoice_ids=frame["invoice_id"].tolist() if len(frame) else [],
             mapping=mapping,
+            open_invoices=False,  # build_plan reads who owns an invoice, never its open balance
         )
         sl = with_overrides(conn, sl, landing)  # review resolve: a person's customer/invoice
     del ids
@@ -443,20 +446,25 @@ def transform(ctx: RunContext) -> TransformSummary:
     frames = [frame]
     del frame
     result = build_plan(frames.pop(), sl, mapping, window=ctx.window)
+    del sl  # read by build_plan only
+    # the plan first (built and written one batch at a time), then its columns go before the outcome
+    # file's lists are made: the step's peak holds one of the two, not both
+    landing.write_plan_lines(PLAN_FILE, result.batches)
+    if landing.exists(LEGACY_PLAN_FILE):  # a plan of this run from before the line format: superseded
+        landing.path(LEGACY_PLAN_FILE).unlink(missing_ok=True)
+    planned_documents, planned_batches = result.batches.item_count, result.batches.batch_count
+    result.drop_plan()
     wanted = {*result.skipped, *result.review}
     facts = records_frame(r for r in landing.read_jsonl(VALIDATED_FILE) if int(r["transaction_id"]) in wanted)
     outcome = outcome_lists(result, *_frame_facts(facts, result))
     del facts
     outcome["review"].extend(held.values())
-    landing.write_plan_lines(PLAN_FILE, result.plan)
-    if landing.exists(LEGACY_PLAN_FILE):  # a plan of this run from before the line format: superseded
-        landing.path(LEGACY_PLAN_FILE).unlink(missing_ok=True)
     landing.write_json(OUTCOME_FILE, outcome)
     return ctx.write_summary(
         TransformSummary(
-            records=len(result.outcomes),
-            planned_documents=sum(len(b.items) for b in result.plan.batches),
-            planned_batches=len(result.plan.batches),
+            records=result.records,
+            planned_documents=planned_documents,
+            planned_batches=planned_batches,
             posted=len(outcome["posted_ids"]),
             already_posted=len(outcome["already_posted"]),
             skipped=result.skipped_by_reason(),
@@ -531,14 +539,8 @@ def outcome_lists(
             for txid, reason in sorted(items.items())
         ]
 
-    outcomes = result.outcomes
-    posted_ids = (
-        sorted(int(t) for t in outcomes.loc[outcomes["outcome"] == "posted", "transaction_id"])
-        if len(outcomes)
-        else []
-    )
     return {
-        "posted_ids": posted_ids,
+        "posted_ids": list(result.posted_ids),
         "already_posted": sorted(int(t) for t in result.already_posted),
         "skipped": reasons(result.skipped),
         "review": [dict(r, details=details[r["transaction_id"]]) for r in reasons(result.review)],
