@@ -135,11 +135,18 @@ class WrittenKeys:
 def written_keys(
     rows: Iterable[Mapping[str, object]] | ColumnRows, names: tuple[str, str, str]
 ) -> frozenset[tuple[str, str, str]]:
-    """The distinct ``names`` key triples of rows as the writer built them (dicts or :class:`ColumnRows`)."""
+    """The distinct ``names`` key triples of rows as the writer built them (dicts or :class:`ColumnRows`).
+
+    Values as written, not stripped: SQLite compares text exactly (PostgreSQL's ``char`` ignores padding).
+    """
     if isinstance(rows, ColumnRows):
         cols = [rows.varying.get(n) or [rows.constant.get(n)] * rows.count for n in names]
-        return frozenset((_s(a), _s(b), _s(c)) for a, b, c in zip(*cols, strict=True))
-    return frozenset((_s(r.get(names[0])), _s(r.get(names[1])), _s(r.get(names[2]))) for r in rows)
+        return frozenset((_k(a), _k(b), _k(c)) for a, b, c in zip(*cols, strict=True))
+    return frozenset((_k(r.get(names[0])), _k(r.get(names[1])), _k(r.get(names[2]))) for r in rows)
+
+
+def _k(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _keyed(
@@ -1041,7 +1048,7 @@ def _target_docs(
     refs = sorted({k[2] for k in targets})
     cols = (D.c.CustId, D.c.DocType, D.c.RefNbr, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal)
     if conn.dialect.name == "postgresql":
-        keys = [(_s(k[0]), _s(k[1]), _s(k[2])) for k in targets]
+        keys = list(targets)
         on_keys = _keyed(conn, (D.c.CustId, D.c.DocType, D.c.RefNbr), keys, "target")
         stmts = [sa.select(*cols).where(on_keys)] if keys else []
     else:
