@@ -66,7 +66,7 @@ def test_a_key_left_out_is_a_row_missed(written: sa.Engine) -> None:
     """The keyed path reads only the keys it is given: drop the payment's line keys and its fault is
     no longer seen (so the equality test above would fail if the keyed read missed rows)."""
     bad_line = [T.c.BatNbr == PAY_BAT, T.c.DrCr == "U"]
-    with broken(written, lambda c: c.execute(sa.update(T).where(*bad_line).values(TranAmt=251.0))) as conn:
+    with broken(written, upd(T, bad_line, TranAmt=251.0)) as conn:
         keys = _keys(conn, PAY_BAT)
         assert ERR_CURY_NE_BASE in {
             f.error for f in run_preflight(conn, module="AR", bat_nbr=PAY_BAT, keys=keys)
