@@ -626,8 +626,10 @@ def _ar_lines(conn: sa.Connection, scope: _Scope) -> list[Finding]:
         T.c.DrCr != "U",
     )
     q = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId).where(
-        D.c.BatNbr.in_(memo_batches), scope.docs(), ~has_line
+        D.c.BatNbr.in_(memo_batches), ~has_line
     )
+    if scope.keys is not None:
+        q = q.where(scope.docs())
     for bat, dtype, ref, cust in conn.execute(q):
         out.append(
             Finding(
