@@ -121,14 +121,13 @@ def _blank(col: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True)
 class WrittenKeys:
-    """The SL keys of the rows the writer has just inserted into one AR batch.
+    """The SL keys of the ARTran rows the writer has just inserted into one AR batch.
 
-    ``docs``: ARDoc (CustId, DocType, RefNbr); ``trans``: ARTran (CustId, TranType, RefNbr) — the leading
-    columns of ``ARDoc0`` and ``ARTran0``. SL has no index on ``BatNbr`` of either table, so reading a
-    batch back by ``BatNbr`` is a pass over the whole table per batch (quadratic over a capped day).
+    ``trans``: (CustId, TranType, RefNbr), the leading columns of ``ARTran0``. SL has no index on
+    ``ARTran.BatNbr``, so reading a batch's lines back by ``BatNbr`` is a pass over the whole table per
+    batch (quadratic over a capped day). ``ARDoc`` needs no keys: SL's ``ARDoc8`` leads with ``BatNbr``.
     """
 
-    docs: frozenset[tuple[str, str, str]]
     trans: frozenset[tuple[str, str, str]]
 
 
@@ -173,7 +172,7 @@ class _Scope:
     """The unreleased batches preflight looks at, as reusable SQL fragments.
 
     With ``keys`` (one AR batch the writer has just written, inside the transaction that took its batch
-    number under lock) the batch's ARDoc/ARTran rows are read by the keys written, not by ``BatNbr``.
+    number under lock) the batch's ARTran rows are read by the keys written, not by ``BatNbr``.
     This assumes the batch holds nothing else: nobody else can have inserted rows under a number taken
     under lock in this transaction, so the keyed rows *are* the batch. The rows are still read from SL
     (the checks judge what SL holds, not what the writer meant to write). Standalone preflight (CLI,
@@ -189,30 +188,25 @@ class _Scope:
     ) -> None:
         self.module = module
         self.bat_nbr = bat_nbr
-        usable = keys is not None and bat_nbr and conn is not None and conn.dialect.name != "mssql"
-        self.keys = keys if usable else None
-        self._doc_cond: sa.ColumnElement[bool] | None = None
-        self._tran_cond: sa.ColumnElement[bool] | None = None
-        if self.keys is not None and conn is not None:
-            # An empty key set reads nothing: the writer wrote no row to that table.
-            self._doc_cond = sa.and_(
-                D.c.BatNbr == bat_nbr,
-                _keyed(conn, (D.c.CustId, D.c.DocType, D.c.RefNbr), self.keys.docs, "own_doc")
-                if self.keys.docs
-                else sa.false(),
-            )
-            self._tran_cond = sa.and_(
-                T.c.BatNbr == bat_nbr,
-                _keyed(conn, (T.c.CustId, T.c.TranType, T.c.RefNbr), self.keys.trans, "own_tran")
-                if self.keys.trans
-                else sa.false(),
-            )
         cond: list[sa.ColumnElement[bool]] = [B.c.Rlsed == 0, B.c.Status != "V", B.c.Status != "D"]
         if module:
             cond.append(B.c.Module == module)
         if bat_nbr:
             cond.append(B.c.BatNbr == bat_nbr)
         self.batch_cond = sa.and_(*cond)
+        usable = keys is not None and bat_nbr and conn is not None and conn.dialect.name != "mssql"
+        self.keys = keys if usable else None
+        self._tran_cond: sa.ColumnElement[bool] | None = None
+        if self.keys is not None and conn is not None:
+            # The batch must still be in scope (an uncorrelated EXISTS: one probe of Batch), as on the
+            # BatNbr path; an empty key set reads nothing (the writer wrote no line).
+            self._tran_cond = sa.and_(
+                sa.exists(self.batnbrs("AR")),
+                T.c.BatNbr == bat_nbr,
+                _keyed(conn, (T.c.CustId, T.c.TranType, T.c.RefNbr), self.keys.trans, "own_tran")
+                if self.keys.trans
+                else sa.false(),
+            )
 
     def batnbrs(self, module: str) -> sa.Select[Any]:
         return sa.select(B.c.BatNbr).where(self.batch_cond, B.c.Module == module)
@@ -221,13 +215,11 @@ class _Scope:
         return self.module in (None, module)
 
     def docs(self) -> sa.ColumnElement[bool]:
-        """The ARDoc rows of the AR batches in scope: by the written keys, else by ``BatNbr``."""
-        if self._doc_cond is not None:
-            return self._doc_cond
+        """The ARDoc rows of the AR batches in scope, by ``BatNbr`` (SL's ``ARDoc8``)."""
         return D.c.BatNbr.in_(self.batnbrs("AR"))
 
     def trans(self) -> sa.ColumnElement[bool]:
-        """The ARTran rows of the AR batches in scope: by the written keys, else by ``BatNbr``."""
+        """The ARTran rows of the AR batches in scope: by the written keys, else by ``BatNbr`` (a pass)."""
         if self._tran_cond is not None:
             return self._tran_cond
         return T.c.BatNbr.in_(self.batnbrs("AR"))
@@ -256,8 +248,8 @@ def run_preflight(
     ``ARTran`` (:func:`_batch_suspect_targets`). Standalone preflight reads them from SL.
 
     ``keys`` (only with ``bat_nbr``, module AR): the keys of the rows the writer has just inserted into
-    that batch, whose number it took under lock in this transaction; the batch's ARDoc/ARTran rows are
-    read back by them instead of by ``BatNbr`` (see :class:`_Scope`).
+    that batch, whose number it took under lock in this transaction; the batch's ARTran rows are read
+    back by them instead of by ``BatNbr`` (see :class:`_Scope`).
     """
     scope = _Scope(module, bat_nbr, keys if module == "AR" else None, conn)
     findings: list[Finding] = []
@@ -325,9 +317,7 @@ def _missing_batches(conn: sa.Connection, scope: _Scope) -> list[Finding]:
         q = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId).where(
             D.c.Rlsed == 0, D.c.BatNbr.not_in(ar_batches)
         )
-        if scope.keys is not None:
-            q = q.where(scope.docs())
-        elif scope.bat_nbr:
+        if scope.bat_nbr:
             q = q.where(D.c.BatNbr == scope.bat_nbr)
         for bat, dtype, ref, cust in conn.execute(q):
             out.append(
@@ -628,8 +618,6 @@ def _ar_lines(conn: sa.Connection, scope: _Scope) -> list[Finding]:
     q = sa.select(D.c.BatNbr, D.c.DocType, D.c.RefNbr, D.c.CustId).where(
         D.c.BatNbr.in_(memo_batches), ~has_line
     )
-    if scope.keys is not None:
-        q = q.where(scope.docs())
     for bat, dtype, ref, cust in conn.execute(q):
         out.append(
             Finding(
@@ -1042,9 +1030,9 @@ def _target_docs(
     """(Rlsed, OpenDoc, CuryDocBal) of the documents named by these targets (any batch row of each).
 
     On PostgreSQL one keyed look-up by (CustId, DocType, RefNbr), ``ARDoc0``'s leading columns, from
-    three array parameters: index probes, not a pass over ``ARDoc`` (the replica has no ``RefNbr`` index;
-    SL's ``ARDoc2`` is one) — ``RefNbr = ANY`` read the whole table per batch (2.3 s of the load step at
-    100k, quadratic over a capped day). Other dialects: ``RefNbr IN`` chunks.
+    three array parameters: one index probe per target for exactly its rows (EXPLAIN: nested loop over
+    the unnested keys, index-only scan on ``ARDoc0``), instead of every document of that number by
+    ``RefNbr`` filtered here. Other dialects: ``RefNbr IN`` chunks.
     """
     docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
     refs = sorted({k[2] for k in targets})
@@ -1201,7 +1189,7 @@ def _ar_perpost(conn: sa.Connection, scope: _Scope) -> list[Finding]:
         .distinct()
     )
     if scope.keys is not None:
-        q, q2 = q.where(scope.docs()), q2.where(scope.trans())
+        q2 = q2.where(scope.trans())
     return _perpost_findings(conn, q, "AR", "ARDoc") + _perpost_findings(conn, q2, "AR", "ARTran")
 
 
@@ -1224,7 +1212,7 @@ def _ar_duplicate_payments(conn: sa.Connection, scope: _Scope) -> list[Finding]:
                 D.c.CustId == cust,
                 D.c.RefNbr == ref,
                 D.c.DocType == "PA",
-                D.c.BatNbr.in_(scope.batnbrs("AR")) if scope.keys is None else D.c.BatNbr == scope.bat_nbr,
+                D.c.BatNbr.in_(scope.batnbrs("AR")),
             )
         ):
             out.append(

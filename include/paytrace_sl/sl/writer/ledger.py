@@ -305,15 +305,12 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 "GLTran": work.gltran,
             }
             written = {name: len(rows) for name, rows in tables.items() if required_filled(name, rows)}
-            # With the pending cache, the batch's rows are read back by the keys written (SL's primary
-            # keys), not by BatNbr (no index: a pass over ARDoc/ARTran per batch). The batch number was
+            # With the pending cache, the batch's lines are read back by the keys written (ARTran0), not
+            # by BatNbr (no index: a pass over ARTran per batch). The batch number was
             # taken under lock in this transaction, so the batch holds no row of anyone else.
             keys = None
             if self._pending is not None and module == "AR":
-                keys = WrittenKeys(
-                    docs=written_keys(tables["ARDoc"], ("CustId", "DocType", "RefNbr")),
-                    trans=written_keys(tables["ARTran"], ("CustId", "TranType", "RefNbr")),
-                )
+                keys = WrittenKeys(written_keys(tables["ARTran"], ("CustId", "TranType", "RefNbr")))
             findings = run_preflight(
                 conn, module=module, bat_nbr=bat_nbr, written=written, pending=self._pending, keys=keys
             )
