@@ -16,17 +16,27 @@ pytestmark = pytest.mark.integration
 D = catalog.ARDoc
 
 
-def test_rows_of_other_origin_in_the_new_batch_are_still_checked(sl_engine: sa.Engine) -> None:
-    """A stray ARDoc already carrying the batch number the writer takes next joins that batch: the count
-    differs from what the writer wrote, so its blank CpnyID is reported and the batch rolled back."""
+def _stray_row(sl_engine: sa.Engine) -> None:
+    """An ARDoc with a blank CpnyID already carrying the batch number the writer takes next."""
     with sl_engine.begin() as conn:
         row = dict(
             conn.execute(sa.select(D).where(D.c.RefNbr == INVOICE, D.c.DocType == "IN")).mappings().one()
         )
         row.update(BatNbr=PAY_BAT, RefNbr="000999", CpnyID=" ", Rlsed=0, tstamp=None)
         conn.execute(sa.insert(D).values(row))
+
+
+@pytest.mark.parametrize("pending_cache", [True, False])
+def test_rows_of_other_origin_in_the_new_batch_are_still_checked(
+    sl_engine: sa.Engine, pending_cache: bool
+) -> None:
+    """A stray ARDoc already carrying the batch number the writer takes next joins that batch: the count
+    differs from what the writer wrote, so its blank CpnyID is reported and the batch rolled back. With
+    the pending cache too: ARDoc is read by ``BatNbr`` on both paths (SL's ``ARDoc8``); only ARTran is
+    read by the keys written."""
+    _stray_row(sl_engine)
     with pytest.raises(PreflightFailed) as failed:
-        SLWriter(sl_engine).write_plan(PLAN)
+        SLWriter(sl_engine, pending_cache=pending_cache).write_plan(PLAN)
     blank = [f for f in failed.value.findings if f.error == PT_REQUIRED_BLANK]
     assert [(f.bat_nbr, f.ref_nbr, f.message) for f in blank] == [
         (PAY_BAT, "000999", "ARDoc.CpnyID is blank")

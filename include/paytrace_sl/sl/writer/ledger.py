@@ -36,7 +36,7 @@ from paytrace_sl.sl import writer_sql as q
 from paytrace_sl.sl.engine import timeout_error
 from paytrace_sl.sl.pending import PendingApplications
 from paytrace_sl.sl.periods import PeriodError, PostingPeriod, posting_period
-from paytrace_sl.sl.preflight import required_filled, run_preflight
+from paytrace_sl.sl.preflight import WrittenKeys, required_filled, run_preflight, written_keys
 from paytrace_sl.sl.rows import ColumnRows
 from paytrace_sl.sl.setup import SLSetup
 from paytrace_sl.sl.writer.chargebacks import ChargebackDocuments
@@ -305,8 +305,14 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 "GLTran": work.gltran,
             }
             written = {name: len(rows) for name, rows in tables.items() if required_filled(name, rows)}
+            # With the pending cache, the batch's lines are read back by the keys written (ARTran0), not
+            # by BatNbr (no index: a pass over ARTran per batch). The batch number was
+            # taken under lock in this transaction, so the batch holds no row of anyone else.
+            keys = None
+            if self._pending is not None and module == "AR":
+                keys = WrittenKeys(written_keys(tables["ARTran"], ("CustId", "TranType", "RefNbr")))
             findings = run_preflight(
-                conn, module=module, bat_nbr=bat_nbr, written=written, pending=self._pending
+                conn, module=module, bat_nbr=bat_nbr, written=written, pending=self._pending, keys=keys
             )
             self._step("preflight_done")
             if findings:
