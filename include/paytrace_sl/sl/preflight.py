@@ -974,7 +974,17 @@ def _batch_suspect_targets(
             if _s(bat) in own_bats:
                 targets[key] = site
                 places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
-    docs = _target_docs(conn, targets)
+    return _suspects(targets, places, _target_docs(conn, targets), pending)
+
+
+def _suspects(
+    targets: Mapping[tuple[str, str, str], Any],
+    places: Mapping[tuple[str, str, str], set[int]],
+    docs: Mapping[tuple[str, str, str], tuple[int, int, float]],
+    pending: Mapping[tuple[str, str, str], float],
+) -> list[Any]:
+    """The ``SiteId`` of each target whose document is missing, unreleased, closed or not positive, or
+    whose pending sum (at its upper float-noise bound) exceeds the balance at any of its decimals."""
     suspects = set()
     for key, site in targets.items():
         doc = docs.get(key)
@@ -1010,18 +1020,8 @@ def _cached_suspect_targets(
         places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
     if set(targets) != pending.staged_targets():
         return None
-    sums = pending.totals(targets, staged=True)
-    docs = _target_docs(conn, targets)
-    suspects = set()
-    for key, site in targets.items():
-        doc = docs.get(key)
-        if doc is None or not doc[0] or not doc[1] or doc[2] <= 0:
-            suspects.add(site)
-            continue
-        high = float(sums[key]) + _SUM_NOISE
-        if any(round(high, d) > round(doc[2], d) for d in places[key]):
-            suspects.add(site)
-    return sorted(suspects, key=repr)
+    sums = {key: float(total) for key, total in pending.totals(targets, staged=True).items()}
+    return _suspects(targets, places, _target_docs(conn, targets), sums)
 
 
 def _target_docs(
