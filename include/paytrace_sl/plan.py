@@ -10,7 +10,7 @@ decimals when it writes SL's float columns.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -181,3 +181,14 @@ class PlanSource(Protocol):
     def cpny_ids(self) -> tuple[str, ...]: ...
 
     def iter_batches(self) -> Iterator[PlannedBatch]: ...
+
+
+def application_refs(batches: Iterable[PlannedBatch]) -> set[str]:
+    """The invoice numbers the payments of ``batches`` apply to (what the writer's pending cache keeps)."""
+    return {
+        appl.ref_nbr
+        for batch in batches
+        for item in batch.items
+        if isinstance(item, PlannedPayment)
+        for appl in item.applications
+    }

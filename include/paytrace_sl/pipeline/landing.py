@@ -323,7 +323,7 @@ class PlanReader:
         the item lines naming an application (most payments have none): what the writer's pending cache
         keeps for the load step (``SLWriter.write_batches``)."""
         if self._legacy is not None:
-            return _refs_of(self._legacy.batches)
+            return plan_module.application_refs(self._legacy.batches)
         refs = set[str]()
         loads = json.loads  # plain JSON (no object hook): an application's ref_nbr is a bare string
         with self.path.open(encoding="utf-8") as fh:
@@ -339,16 +339,6 @@ class PlanReader:
     def plan(self) -> plan_module.PostingPlan:
         """The whole plan in memory (tests, tools, small plans): the same object ``decode_plan`` gives."""
         return plan_module.PostingPlan(batches=tuple(self.batches()), **self._fields)
-
-
-def _refs_of(batches: Iterable[plan_module.PlannedBatch]) -> set[str]:
-    return {
-        appl.ref_nbr
-        for batch in batches
-        for item in batch.items
-        if isinstance(item, plan_module.PlannedPayment)
-        for appl in item.applications
-    }
 
 
 def _plan_default(value: Any) -> Any:

@@ -30,6 +30,7 @@ from paytrace_sl.plan import (
     PlannedVoid,
     PostingKind,
     PostingPlan,
+    application_refs,
 )
 from paytrace_sl.sl import catalog, numbering
 from paytrace_sl.sl import writer_sql as q
@@ -348,17 +349,6 @@ class SLWriter(PaymentDocuments, RefundDocuments, SettlementEntries, VoidRemoval
                 "per batch — split it or set per_post"
             )
         return decided[min(decided)]
-
-
-def application_refs(batches: Iterable[PlannedBatch]) -> set[str]:
-    """The invoice numbers the payments of ``batches`` apply to (what the pending cache keeps)."""
-    return {
-        appl.ref_nbr
-        for batch in batches
-        for item in batch.items
-        if isinstance(item, PlannedPayment)
-        for appl in item.applications
-    }
 
 
 def _application_lines(work: _Work) -> list[tuple[object, object, object, object]]:
