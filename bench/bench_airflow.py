@@ -39,6 +39,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -291,6 +292,39 @@ def _log_times(path: Path, step: str) -> tuple[float | None, float | None]:
     return begin, finish
 
 
+_ACCESS_PATH = re.compile(r"path=['\"]?(/[^\s'\"]*)")
+_ACCESS_DURATION = re.compile(r"duration_us=['\"]?(\d+)")
+_ACCESS_STATUS = re.compile(r"status_code=['\"]?(\d+)")
+
+
+def api_server_requests(path: Path, offset: int = 0) -> dict[str, dict[str, float]]:
+    """Execution-API requests in the api-server's access log from byte ``offset`` on: per kind
+    (``variables``, ``xcoms``, …, the path's second part) the count, how many were 404s and the sum of
+    the server-side durations (``duration_us``: the request inside the api-server, not the task's wait)."""
+    out: dict[str, dict[str, float]] = {}
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        if "request finished" not in line or "/execution/" not in line:
+            continue
+        found, took = _ACCESS_PATH.search(line), _ACCESS_DURATION.search(line)
+        if not found or not took:
+            continue
+        parts = found.group(1).split("/")
+        kind = parts[2] if len(parts) > 2 else "?"
+        entry = out.setdefault(kind, {"count": 0, "not_found": 0, "seconds": 0.0})
+        entry["count"] += 1
+        entry["seconds"] += int(took.group(1)) / 1e6
+        status = _ACCESS_STATUS.search(line)
+        if status and status.group(1) == "404":
+            entry["not_found"] += 1
+    return out
+
+
 def add_log_breakdown(home: Path, runs: list[dict[str, Any]]) -> None:
     for run in runs:
         for task_id, ti in run["tasks"].items():
@@ -397,6 +431,8 @@ def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, w
                 f"{res['startup_dag_parsed_seconds']:.1f} s; load average {_load_average()}"
             )
             res["load_average_before_runs"] = _load_average()
+            access_log = cluster.logs / "api-server.log"
+            access_offset = access_log.stat().st_size if access_log.exists() else 0
             t0 = time.time()
             ids: dict[str, int] = {}
             for dag_id in reversed(phase.dags):  # settlements first: their reports must wait regardless
@@ -413,6 +449,7 @@ def run_phase(phase: Phase, args: argparse.Namespace, cluster: AirflowCluster, w
             res["wall_poll_seconds"] = time.time() - t0
             res["t0"] = t0
             res["load_average_end"] = _load_average()
+            res["api_requests"] = api_server_requests(access_log, access_offset)
         runs = read_metadata(cluster, DAG_ID, ids[DAG_ID])
         settle_runs = (
             read_metadata(cluster, SETTLE_DAG_ID, ids[SETTLE_DAG_ID]) if SETTLE_DAG_ID in ids else []
@@ -562,6 +599,18 @@ def report(phase: Phase) -> list[str]:
         p(
             f"between runs: the next run starts {statistics.mean(gaps):.1f} s after the previous success "
             f"(mean; min {min(gaps):.1f}, max {max(gaps):.1f}; Σ {sum(gaps):.1f} s)"
+        )
+    api = res.get("api_requests") or {}
+    if api:
+        p("")
+        p(
+            "execution-API requests during the runs (api-server access log; server-side time, the "
+            "task waits longer): "
+            + "; ".join(
+                f"{kind} {int(e['count'])} ({int(e['not_found'])} not found, {e['seconds']:.2f} s, "
+                f"{e['count'] / n:.0f} per run)"
+                for kind, e in sorted(api.items(), key=lambda kv: -kv[1]["count"])
+            )
         )
     total_d = sum(sums)
     steps = sum(t.get("step") or 0.0 for r in runs for t in r["tasks"].values())

@@ -6,7 +6,9 @@ Thin on purpose: all behaviour lives in ``paytrace_sl``; these classes only read
 from __future__ import annotations
 
 import json
+import os
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -53,23 +55,70 @@ def airflow_connection(conn_id: str) -> dict[str, str] | None:
         return None
 
 
-VARIABLE_MEMO_SECONDS = 5.0  # one task or request reads a setting many times; an edit shows within 5 s
-_variable_memo: dict[str, tuple[float, str | None]] = {}
+VARIABLE_MEMO_SECONDS = 5.0  # outside a task (UI pages, DAG parses): an edit shows within 5 s
+
+
+@dataclass
+class _VariableMemo:
+    """Remembered Variable values of one scope: a task run (its ti id) or, outside a task, ``None`` with
+    each value kept :data:`VARIABLE_MEMO_SECONDS`. ``pid`` makes a forked child start afresh."""
+
+    pid: int = 0
+    scope: str | None = None
+    values: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+
+
+_variable_memo = _VariableMemo()
 
 
 def clear_variable_memo() -> None:
     """Forget remembered Variable values (tests that edit a Variable and read it back at once)."""
-    _variable_memo.clear()
+    _variable_memo.values.clear()
+
+
+def _task_run_scope() -> str | None:
+    """The id of the task instance (one try) this process is running, or None outside a task.
+
+    In the task: the context's ``ti``; while the task process parses its DAG file (before the context
+    exists) the ti id the Task SDK's runner binds to its log context, with the try number (the API
+    server binds a ti id alone to its request logs: not a task run of this process). A new try has a
+    new id."""
+    import structlog.contextvars
+    from airflow.sdk import get_current_context
+
+    try:
+        return str(get_current_context()["ti"].id)
+    except RuntimeError:  # no task running here (UI page, DAG processor, CLI, the DAG parse in a task)
+        pass
+
+    bound = structlog.contextvars.get_contextvars()
+    return str(bound["ti_id"]) if bound.get("ti_id") and "try_number" in bound else None
+
+
+def _memo() -> _VariableMemo:
+    """The memo of the current scope; a new scope (another task run, a forked process) starts empty."""
+    global _variable_memo
+    pid, scope = os.getpid(), _task_run_scope()
+    if _variable_memo.pid != pid or _variable_memo.scope != scope:
+        _variable_memo = _VariableMemo(pid=pid, scope=scope)
+    return _variable_memo
 
 
 def airflow_variable(key: str) -> str | None:
     """The Airflow Variable ``key`` (secrets backend, ``AIRFLOW_VAR_<KEY>``, metadata DB: what the UI
     edits), or None when it is not defined: the lookup step 3 of ``paytrace_sl.settings`` uses inside
     Airflow. ``key`` is lower case (``paytrace_sl_interval``); a Variable created in the UI under the
-    upper-case name is found too."""
+    upper-case name is found too.
+
+    Each lookup is an execution-API call from a task (two for a setting that is not set), and one task
+    reads a setting many times (every SL engine reads its timeouts): inside a task each key is read
+    once per task run (the parse of the DAG file in the task process included), so a task sees one
+    value throughout and the next task, or the next try, reads the Variable again. Outside a task a
+    value is kept 5 s (:data:`VARIABLE_MEMO_SECONDS`)."""
+    memo = _memo()
     now = time.monotonic()
-    cached = _variable_memo.get(key)
-    if cached is not None and now - cached[0] < VARIABLE_MEMO_SECONDS:
+    cached = memo.values.get(key)
+    if cached is not None and (memo.scope is not None or now - cached[0] < VARIABLE_MEMO_SECONDS):
         return cached[1]
     from airflow.sdk import Variable
 
@@ -79,7 +128,7 @@ def airflow_variable(key: str) -> str | None:
         if value not in (None, ""):
             found = str(value)
             break
-    _variable_memo[key] = (now, found)
+    memo.values[key] = (now, found)
     return found
 
 

@@ -47,7 +47,8 @@ def _set_connection(conn_id: str, conn_type: str, **fields: Any) -> None:
         row.set_extra(json.dumps(extra or {}))
 
 
-def _set_variable(key: str, value: str | None) -> None:
+def _edit_variable(key: str, value: str | None) -> None:
+    """Create, change or (None) delete Variable ``key`` in the metadata DB, as the UI's form does."""
     from airflow.models import Variable
     from airflow.utils.session import create_session
 
@@ -55,9 +56,13 @@ def _set_variable(key: str, value: str | None) -> None:
         session.query(Variable).filter(Variable.key == key).delete()
         if value is not None:
             session.add(Variable(key=key, val=value))
+
+
+def _set_variable(key: str, value: str | None) -> None:
+    _edit_variable(key, value)
     from paytrace_sl_airflow.hooks import clear_variable_memo
 
-    clear_variable_memo()  # the 5 s memo of one process; the next task is another process
+    clear_variable_memo()  # outside a task a value is kept 5 s; this test reads it back at once
 
 
 def _posted_docs(url: str) -> int:
@@ -230,3 +235,35 @@ def test_startup_seeds_variables_once_and_the_banner_tells_the_truth(
         assert "paytrace_sl_interval:    daily <- environment PAYTRACE_SL_INTERVAL (pins it" in text
     finally:
         _set_variable("paytrace_sl_start_date", None)
+
+
+def test_variable_edited_between_runs_is_used_by_the_next_run_at_once(
+    airflow_db: Path,
+    run_dag: Callable[[str, dt.date], Any],
+    airflow_connections: Callable[[str, str], None],
+    paytrace_sandbox: SandboxServer,
+    sl_pg_url: str,
+    pipeline_dirs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tasks remember a Variable for their own task run only: a look-back edited right after a run
+    (no pause, nothing cleared; ``dag.test()`` runs every task in this one process) is the next run's.
+    With values kept for a time per process instead, the second run read the first run's look-back."""
+    monkeypatch.delenv("PAYTRACE_SL_LOOKBACK_HOURS", raising=False)
+    init_sandbox(sl_pg_url, MERCHANT)
+    airflow_connections(paytrace_sandbox.url, sl_pg_url)
+    key = "paytrace_sl_lookback_hours"
+    try:
+        _edit_variable(key, "0")
+        dr = run_dag("paytrace_payments_to_sl", DAY)
+        assert str(dr.state) == "success", {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+        first = dr.get_task_instance("extract").xcom_pull(task_ids="extract")
+        assert first["lookback_only"] == 0, first
+
+        _edit_variable(key, "48")  # the operator widens the look-back in Admin -> Variables
+        dr = run_dag("paytrace_payments_to_sl", DAY)
+        assert str(dr.state) == "success", {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+        second = dr.get_task_instance("extract").xcom_pull(task_ids="extract")
+        assert second["lookback_only"] > 0 and second["in_window"] == first["in_window"], (first, second)
+    finally:
+        _set_variable(key, None)
