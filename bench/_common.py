@@ -1,7 +1,8 @@
-"""What the bench scripts share, so each states only what it measures: the benchmark PostgreSQL (fresh
-databases), the load average, the sandbox day (seed, date, zone) served by its own process, one pipeline
-step run in a child process of ``bench_pipeline.py`` (as an Airflow task runs), one landed day cached per
-size, and the ``--sizes/--cache/--code/--json`` arguments of the step benchmarks (``bench_validate.py``,
+"""What the bench scripts share, so each states only what it measures: fresh PostgreSQL databases (the
+helpers of ``tests/support/airflow_cluster``, as the tests and ``bench_airflow.py`` use them), the load
+average, the sandbox day (seed, date, zone) served by its own process, one pipeline step run in a child
+process of ``bench_pipeline.py`` (as an Airflow task runs), one landed day cached per size, and the
+``--sizes/--cache/--code/--json`` arguments of the step benchmarks (``bench_validate.py``,
 ``bench_transform.py``) with their loop over sizes."""
 
 from __future__ import annotations
@@ -18,35 +19,38 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from airflow_cluster import create_database as create_db
+from airflow_cluster import drop_database as drop_db
+from airflow_cluster import pg_dsn as dsn
+from airflow_cluster import pg_url as url
 
-ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+__all__ = [
+    "NO_PAYTRACE",
+    "SEED",
+    "START",
+    "TIMEZONE",
+    "add_day_arguments",
+    "code_env",
+    "code_label",
+    "codes",
+    "create_db",
+    "drop_db",
+    "dsn",
+    "land_day",
+    "load_average",
+    "pipeline_config",
+    "run_sizes",
+    "sandbox_day",
+    "stage_child",
+    "url",
+]
+
 START = dt.date(2025, 4, 1)
 SEED = 42
 TIMEZONE = "America/Los_Angeles"
 NO_PAYTRACE = "http://127.0.0.1:9"  # for steps that do not call PayTrace (validate, transform)
 PIPELINE_SCRIPT = Path(__file__).resolve().with_name("bench_pipeline.py")
-
-# ------------------------------------------------------------------------------------------ database
-
-
-def url(name: str, driver: str = "postgresql+psycopg") -> str:
-    return f"{ADMIN_DSN.rsplit('/', 1)[0].replace('postgresql://', driver + '://')}/{name}"
-
-
-def dsn(name: str) -> str:
-    return f"{ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-
-
-def create_db(name: str) -> None:
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_db(name: str) -> None:
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def load_average() -> str:
