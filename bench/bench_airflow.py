@@ -69,7 +69,7 @@ from airflow_cluster import (
 )
 from ledger_audit import audit_ledger, expected_transactions
 
-from bench_pipeline import _load_average
+from _common import load_average as _load_average
 from paytrace_sl.pipeline.steps import PAYMENT_STEP_NAMES
 from paytrace_sl.pipeline.windows import Window
 from paytrace_sl_airflow.dag_support import PAYMENT_TASKS

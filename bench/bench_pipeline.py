@@ -28,13 +28,11 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import datetime as dt
 import io
 import json
 import os
 import pstats
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,70 +42,24 @@ from typing import Any
 
 import psycopg
 
-ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-START = dt.date(2025, 4, 1)
-SEED = 42
-TIMEZONE = "America/Los_Angeles"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    SEED,
+    START,
+    TIMEZONE,
+    create_db,
+    drop_db,
+    dsn,
+    load_average,
+    pipeline_config,
+    sandbox_day,
+    stage_child,
+    url,
+)
+
 WRITER_PROGRAM = "PTSL"
 SL_TABLES = ("Batch", "ARDoc", "ARTran", "GLTran", "RefNbr")
 LEDGER = "xPTLedger"
-
-# The sandbox serves a pre-generated day: its records (and their JSON) are made before the URL is
-# announced, so the extract stage times our client (HTTP, parse, landing), not the sandbox's generator.
-SANDBOX_CHILD = """
-import datetime as dt, sys, time, types
-from paytrace_sl_sandbox.merchant import MerchantConfig
-from paytrace_sl_sandbox.server import SandboxConfig, SandboxServer
-merchant = MerchantConfig(seed={seed}, start=dt.date.fromisoformat("{start}"), days=1, tx_per_day={n})
-cfg = SandboxConfig(merchant)
-server = SandboxServer(cfg, port=0)
-sim, started = server.sim, time.perf_counter()
-made, day = {{}}, sim.config.start
-while day <= sim.end:
-    made[day] = [
-        types.SimpleNamespace(
-            transaction_type=r.transaction_type, status_code=r.status_code, status_message=r.status_message,
-            customer_id=r.customer_id, transaction_id=r.transaction_id, to_json=(lambda j=r.to_json(): j),
-        )
-        for r in sim.rows_for_day(day, False)
-    ]
-    day += dt.timedelta(days=1)
-generate = sim.rows_for_day
-def served(d, include_bin=False):
-    return generate(d, True) if include_bin else iter(made.get(d, ()))
-sim.rows_for_day = served
-seconds = time.perf_counter() - started
-server.start()
-print(server.url, seconds, flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
-# ------------------------------------------------------------------------------------ database helpers
-
-
-def _url(name: str, driver: str = "postgresql+psycopg") -> str:
-    return f"{ADMIN_DSN.rsplit('/', 1)[0].replace('postgresql://', driver + '://')}/{name}"
-
-
-def _dsn(name: str) -> str:
-    return f"{ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-
-
-def _create_db(name: str) -> None:
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def _drop_db(name: str) -> None:
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
-def _load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ------------------------------------------------------------------------------- child: the pipeline
@@ -128,28 +80,11 @@ STAGES = ("extract", "validate", "transform", "load")
 
 def run_stage_child(args: argparse.Namespace) -> dict[str, Any]:
     """Run one pipeline step for one day in this process (as an Airflow task runs in its own process)."""
-    from paytrace_sl.paytrace.config import PayTraceSettings
     from paytrace_sl.pipeline import runner
     from paytrace_sl.pipeline.windows import day_window
     from paytrace_sl.sl.writer import SLWriter
-    from paytrace_sl_sandbox.demo import SANDBOX_PASSWORD, SANDBOX_USER, write_sandbox_mapping
 
-    work = Path(args.workdir)
-    mapping = work / "mapping.yaml"
-    cfg = runner.PipelineConfig(
-        sl_url=args.sl_url,
-        paytrace=PayTraceSettings(
-            url=args.paytrace_url,
-            username=SANDBOX_USER,
-            password=SANDBOX_PASSWORD,
-            timezone=TIMEZONE,
-            requests_per_second=0,
-        ),
-        mapping_path=mapping if mapping.exists() else write_sandbox_mapping(mapping),
-        landing_dir=work / "landing",
-        gx_dir=work / "gx",
-        lookback=dt.timedelta(0),
-    )
+    cfg = pipeline_config(Path(args.workdir), args.sl_url, args.paytrace_url)
     window = day_window(START, TIMEZONE)
     run_id = f"bench-{args.size}"
     step = {
@@ -230,14 +165,7 @@ def run_pipeline(
     peak_rss: dict[str, float] = {}
     result: dict[str, Any] = {"profile": "", "writer_seconds": 0.0, "writer_steps": {}}
     for stage in args.stages:
-        child = [sys.executable, __file__, "--child", "--stage", stage, "--size", str(size)]
-        child += ["--sl-url", sl_url, "--paytrace-url", paytrace_url, "--workdir", work]
-        for name in args.profile or ():
-            child += ["--profile", name]
-        done = subprocess.run(child, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"pipeline child ({stage}) failed:\n{done.stderr[-4000:]}")
-        out = json.loads(done.stdout.strip().splitlines()[-1])
+        out = stage_child(stage, size, sl_url, paytrace_url, work, profile=tuple(args.profile or ()))
         stages[stage] = out["seconds"]
         summaries[stage] = out["summary"]
         peak_rss[stage] = out["peak_rss_mb"]
@@ -272,7 +200,7 @@ def _written_filter(table: str) -> str:
 def export_written_rows(source_db: str) -> dict[str, tuple[list[str], bytes, int]]:
     """Per table: columns, COPY text of exactly the rows the writer produced, and their count."""
     out: dict[str, tuple[list[str], bytes, int]] = {}
-    with psycopg.connect(_dsn(source_db)) as conn:
+    with psycopg.connect(dsn(source_db)) as conn:
         for table in (*SL_TABLES, LEDGER):
             cols = _columns(conn, table)
             buf = bytearray()
@@ -293,8 +221,8 @@ def _fresh_replica(name: str) -> None:
     from paytrace_sl.sl.own_tables import install
     from paytrace_sl_sandbox.sl_seed import create_sl_tables
 
-    _create_db(name)
-    engine = create_sl_engine(_url(name))
+    create_db(name)
+    engine = create_sl_engine(url(name))
     try:
         with engine.begin() as conn:
             create_sl_tables(conn)
@@ -307,7 +235,7 @@ def _fresh_replica(name: str) -> None:
 
 def measure_copy(replica: str, data: dict[str, tuple[list[str], bytes, int]]) -> float:
     """Seconds to COPY the exported rows into the fresh replica, one transaction (the physical limit)."""
-    with psycopg.connect(_dsn(replica)) as conn:
+    with psycopg.connect(dsn(replica)) as conn:
         started = time.perf_counter()
         with conn.transaction():
             for table, (cols, payload, count) in data.items():
@@ -323,11 +251,11 @@ def measure_naive(
 ) -> tuple[float, int]:
     """Seconds and rows for one INSERT per row (autocommit) of a proportional sample of the rows."""
     total = sum(count for _, _, count in data.values())
-    with psycopg.connect(_dsn(replica), autocommit=True) as dst:
+    with psycopg.connect(dsn(replica), autocommit=True) as dst:
         for table in data:
             dst.execute(f"TRUNCATE {table.lower()}")
     rows_by_table: dict[str, list[tuple[Any, ...]]] = {}
-    with psycopg.connect(_dsn(source_db)) as src:
+    with psycopg.connect(dsn(source_db)) as src:
         for table, (cols, _, count) in data.items():
             k = max(1, round(sample * count / total)) if count else 0
             if k:
@@ -335,7 +263,7 @@ def measure_naive(
                     f"SELECT {', '.join(cols)} FROM {table.lower()}{_written_filter(table)} LIMIT {k}"
                 ).fetchall()
     done = 0
-    with psycopg.connect(_dsn(replica), autocommit=True) as dst:
+    with psycopg.connect(dsn(replica), autocommit=True) as dst:
         started = time.perf_counter()
         for table, rows in rows_by_table.items():
             cols = data[table][0]
@@ -353,44 +281,34 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
 
     tag = uuid.uuid4().hex[:8]
     db, replica = f"ptsl_pipe_{tag}", f"ptsl_pipe_{tag}_copy"
-    sandbox = subprocess.Popen(
-        [sys.executable, "-c", SANDBOX_CHILD.format(seed=SEED, start=START.isoformat(), n=size)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    result: dict[str, Any] = {"size": size, "load_average_start": _load_average()}
-    try:
-        assert sandbox.stdout is not None
-        paytrace_url, generated = sandbox.stdout.readline().split()
-        result["sandbox_generate_seconds"] = float(generated)
-        _create_db(db)
-        started = time.perf_counter()
-        init_sandbox(
-            _url(db),
-            MerchantConfig(seed=SEED, start=START, days=1, tx_per_day=size),
-            sl_config=SandboxSLConfig(ar_last_bat_nbr="005000"),  # room for a 1M day's invoice batches
-        )
-        result["seed_seconds"] = time.perf_counter() - started
-        with tempfile.TemporaryDirectory(prefix="ptsl-bench-") as work:
-            result.update(run_pipeline(args, size, _url(db), paytrace_url, work))
-        if "load" not in args.stages:  # --stages without load: no rows to compare with COPY
-            result["load_average_end"] = _load_average()
-            return result
-        data = export_written_rows(db)
-        result["rows"] = {t: c for t, (_, _, c) in data.items()}
-        _fresh_replica(replica)
-        result["copy_seconds"] = measure_copy(replica, data)
-        naive_s, naive_rows = measure_naive(db, replica, data, args.naive_sample)
-        result["naive_sample_seconds"], result["naive_sample_rows"] = naive_s, naive_rows
-        result["load_average_end"] = _load_average()
-    finally:
-        if sandbox.stdin is not None:
-            sandbox.stdin.close()
-        sandbox.wait(timeout=30)
-        if not args.keep:
-            _drop_db(db)
-            _drop_db(replica)
+    result: dict[str, Any] = {"size": size, "load_average_start": load_average()}
+    with sandbox_day(size) as (paytrace_url, generated):
+        try:
+            result["sandbox_generate_seconds"] = generated
+            create_db(db)
+            started = time.perf_counter()
+            init_sandbox(
+                url(db),
+                MerchantConfig(seed=SEED, start=START, days=1, tx_per_day=size),
+                sl_config=SandboxSLConfig(ar_last_bat_nbr="005000"),  # room for a 1M day's invoice batches
+            )
+            result["seed_seconds"] = time.perf_counter() - started
+            with tempfile.TemporaryDirectory(prefix="ptsl-bench-") as work:
+                result.update(run_pipeline(args, size, url(db), paytrace_url, work))
+            if "load" not in args.stages:  # --stages without load: no rows to compare with COPY
+                result["load_average_end"] = load_average()
+                return result
+            data = export_written_rows(db)
+            result["rows"] = {t: c for t, (_, _, c) in data.items()}
+            _fresh_replica(replica)
+            result["copy_seconds"] = measure_copy(replica, data)
+            naive_s, naive_rows = measure_naive(db, replica, data, args.naive_sample)
+            result["naive_sample_seconds"], result["naive_sample_rows"] = naive_s, naive_rows
+            result["load_average_end"] = load_average()
+        finally:
+            if not args.keep:
+                drop_db(db)
+                drop_db(replica)
     return result
 
 
@@ -505,15 +423,15 @@ def main(argv: list[str] | None = None) -> int:
     args.stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     if not set(args.stages) <= set(STAGES):
         parser.error(f"--stages: choose from {', '.join(STAGES)}")
-    print(f"machine: {os.cpu_count()} cores, load average {_load_average()}")
+    print(f"machine: {os.cpu_count()} cores, load average {load_average()}")
     results = []
     for size in sizes:
         print(f"-- {size} transactions ...", flush=True)
         results.append(bench_size(size, args))
         if "load" not in args.stages:
             report_stages(results[-1])
-            continue
-        report(results[-1:])  # each size as soon as it is measured (a later size may take long)
+        else:
+            report(results[-1:])  # each size as soon as it is measured (a later size may take long)
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     if len(results) > 1 and "load" in args.stages:

@@ -30,11 +30,13 @@ import time
 import uuid
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bc  # the benches' database helpers
 from paytrace_sl.plan import (
     Account,
     InvoiceApplication,
@@ -51,7 +53,6 @@ from paytrace_sl.sl.writer_sql import unreleased_ar_batches_stmt
 from paytrace_sl_sandbox.merchant import MerchantConfig
 from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
-ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CLEARING = Account("1020", "000000")  # sandbox chart: "Card clearing - PayTrace"
 T, D = catalog.ARTran, catalog.ARDoc
 
@@ -163,9 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     name = f"ptsl_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{ADMIN_DSN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    bc.create_db(name)
+    url = bc.url(name)
     try:
         cfg = SandboxSLConfig()
         merchant = MerchantConfig(days=30, tx_per_day=200, customers=args.customers)
@@ -206,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     finally:
         if not args.keep:
-            with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-                )
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            bc.drop_db(name)
     return 0
 
 

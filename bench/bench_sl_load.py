@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import sys
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bc  # the benches' database helpers
 from paytrace_sl.plan import Account, PlannedBatch, PlannedPayment, PostingKind, PostingPlan
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.engine import create_sl_engine
@@ -34,7 +35,6 @@ from paytrace_sl.sl.writer import SLWriter
 from paytrace_sl_sandbox.merchant import MerchantConfig
 from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
-ADMIN_DSN = os.environ.get("PAYTRACE_SL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CLEARING = Account("1020", "000000")  # sandbox chart: "Card clearing - PayTrace"
 
 
@@ -87,9 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     baseline = args.baseline_count or max(1000, args.count // 10)
 
     name = f"ptsl_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{ADMIN_DSN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    bc.create_db(name)
+    url = bc.url(name)
     try:
         cfg = SandboxSLConfig()
         merchant = MerchantConfig(days=1, tx_per_day=10, customers=50)
@@ -121,11 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"speed-up: {bulk_rate / naive_rate:.1f}x  (batch size {args.batch_size}; preflight per batch)")
     finally:
         if not args.keep:
-            with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-                )
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            bc.drop_db(name)
     return 0
 
 

@@ -17,29 +17,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_pipeline as bp  # the pipeline bench's sandbox, database and child helpers
-import bench_validate as bv  # its landing of one sandbox day
+import _common as bc  # the benches' database, sandbox day, step child and arguments
 
-DEFAULT_CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / "ptsl-bench-transform"
 OUTPUTS = ("plan.jsonl", "transform_outcome.json")
-NO_PAYTRACE = "http://127.0.0.1:9"  # validate and transform do not call PayTrace
-
-
-def _env(code: str) -> dict[str, str]:
-    env = dict(os.environ)
-    if code != ".":
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
-        contracts = Path(code).resolve().parent / "data_contracts"
-        if contracts.is_dir():  # that checkout's contracts, not this one's
-            env["PAYTRACE_SL_CONTRACTS_DIR"] = str(contracts)
-    return env
 
 
 def _digests(landing: Path) -> dict[str, str]:
@@ -58,29 +44,29 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     from paytrace_sl_sandbox.sl_seed import SandboxSLConfig, init_sandbox
 
     db = f"ptsl_tr_{uuid.uuid4().hex[:8]}"
-    bp._create_db(db)
+    bc.create_db(db)
     try:
         # the SL the transform reads: customers and open invoices as the sandbox seeds a day of this size
         init_sandbox(
-            bp._url(db),
-            MerchantConfig(seed=bp.SEED, start=bp.START, days=1, tx_per_day=size),
+            bc.url(db),
+            MerchantConfig(seed=bc.SEED, start=bc.START, days=1, tx_per_day=size),
             sl_config=SandboxSLConfig(ar_last_bat_nbr="005000"),
         )
         work = Path(args.cache) / str(size)
-        bv._land(size, work, bp._url(db))
+        bc.land_day(size, work, bc.url(db))
         if not (work / "validated").exists():  # the validated file, once
-            out = bv._child(
-                "validate", size, bp._url(db), "http://127.0.0.1:9", work, dict(os.environ), False
-            )
+            out = bc.stage_child("validate", size, bc.url(db), bc.NO_PAYTRACE, work)
             (work / "validated").write_text(json.dumps(out["summary"], default=str))
         landing = work / "landing" / f"bench-{size}"
         runs = []
         for _ in range(args.repeat):
-            for code in [c.strip() for c in (args.code or ".").split(",")]:  # interleaved: same load
-                load = bp._load_average()
-                out = bv._child("transform", size, bp._url(db), NO_PAYTRACE, work, _env(code), False)
-                out["code"] = "this checkout" if code == "." else code
-                out["load_average"] = f"{load} → {bp._load_average()}"
+            for code in bc.codes(args):  # interleaved: same load
+                load = bc.load_average()
+                out = bc.stage_child(
+                    "transform", size, bc.url(db), bc.NO_PAYTRACE, work, env=bc.code_env(code)
+                )
+                out["code"] = bc.code_label(code)
+                out["load_average"] = f"{load} → {bc.load_average()}"
                 out["digests"] = _digests(landing)
                 runs.append(out)
                 s = out["summary"]
@@ -102,28 +88,14 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         print(f"{size:>9} outputs (plan.jsonl, outcome file, summary) {'identical' if same else 'DIFFER'}")
         return runs
     finally:
-        bp._drop_db(db)
+        bc.drop_db(db)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated transaction counts")
+    bc.add_day_arguments(parser, "ptsl-bench-transform")
     parser.add_argument("--repeat", type=int, default=1, help="transform runs per size and checkout")
-    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the landed days are kept")
-    parser.add_argument(
-        "--code",
-        help="comma-separated checkouts' include/ folders to put first on PYTHONPATH, '.' for this one; "
-        "their runs are interleaved (e.g. /tmp/main/include,.)",
-    )
-    parser.add_argument("--json", help="also write the raw results to this file")
-    args = parser.parse_args(argv)
-    print(f"machine: {os.cpu_count()} cores, load average {bp._load_average()}; code {args.code or '.'}")
-    results: dict[int, list[dict[str, Any]]] = {}
-    for size in (int(s) for s in args.sizes.split(",") if s.strip()):
-        results[size] = bench_size(size, args)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2, default=str))
-    return 0
+    return bc.run_sizes(parser.parse_args(argv), bench_size)
 
 
 if __name__ == "__main__":

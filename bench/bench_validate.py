@@ -17,60 +17,14 @@ Timing excludes the interpreter's start-up and the top-level imports; the GX imp
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_pipeline as bp  # the pipeline bench's sandbox, database and child helpers
-
-DEFAULT_CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / "ptsl-bench-validate"
-
-
-def _child(
-    stage: str, size: int, sl_url: str, paytrace_url: str, work: Path, env: dict[str, str], profile: bool
-) -> dict[str, Any]:
-    cmd = [sys.executable, bp.__file__, "--child", "--stage", stage, "--size", str(size)]
-    cmd += ["--sl-url", sl_url, "--paytrace-url", paytrace_url, "--workdir", str(work)]
-    if profile:
-        cmd += ["--profile", stage]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"{stage} child failed:\n{done.stderr[-4000:]}")
-    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return out
-
-
-def _land(size: int, work: Path, sl_url: str) -> None:
-    """Extract one sandbox day of ``size`` transactions into ``work`` (once; reused afterwards)."""
-    if (work / "landed").exists():
-        return
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    sandbox = subprocess.Popen(
-        [sys.executable, "-c", bp.SANDBOX_CHILD.format(seed=bp.SEED, start=bp.START.isoformat(), n=size)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert sandbox.stdout is not None
-        paytrace_url, _generated = sandbox.stdout.readline().split()
-        out = _child("extract", size, sl_url, paytrace_url, work, dict(os.environ), False)
-        (work / "landed").write_text(json.dumps(out["summary"], default=str))
-    finally:
-        if sandbox.stdin is not None:
-            sandbox.stdin.close()
-        try:
-            sandbox.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # a 1M-transaction sandbox on a busy machine: stop it
-            sandbox.kill()
-            sandbox.wait()
+import _common as bc  # the benches' database, sandbox day, step child and arguments
 
 
 def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -78,36 +32,38 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     from paytrace_sl_sandbox.sl_seed import init_sandbox
 
     db = f"ptsl_val_{uuid.uuid4().hex[:8]}"
-    bp._create_db(db)
+    bc.create_db(db)
     try:
         # validate reads and writes only our own tables (run history, dead letters): a small seed will do
-        init_sandbox(bp._url(db), MerchantConfig(seed=bp.SEED, start=bp.START, days=1, tx_per_day=100))
+        init_sandbox(bc.url(db), MerchantConfig(seed=bc.SEED, start=bc.START, days=1, tx_per_day=100))
         work = Path(args.cache) / str(size)
-        _land(size, work, bp._url(db))
-        codes = [c.strip() for c in (args.code or ".").split(",")]
+        bc.land_day(size, work, bc.url(db))
+        codes = bc.codes(args)
         for i in range(len(codes)):
             shutil.rmtree(work / f"gx-{i}", ignore_errors=True)
         shutil.rmtree(work / "gx", ignore_errors=True)
         runs = []
         for attempt in range(args.repeat):
             for i, code in enumerate(codes):  # interleaved: each code sees the same machine load
-                env = dict(os.environ)
-                if code != ".":
-                    env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
-                    contracts = Path(code).resolve().parent / "data_contracts"
-                    if contracts.is_dir():  # that checkout's contracts, not this one's
-                        env["PAYTRACE_SL_CONTRACTS_DIR"] = str(contracts)
                 if (work / f"gx-{i}").exists():
                     (work / f"gx-{i}").rename(work / "gx")
-                load = bp._load_average()
+                load = bc.load_average()
                 try:
-                    out = _child("validate", size, bp._url(db), "http://127.0.0.1:9", work, env, args.profile)
+                    out = bc.stage_child(
+                        "validate",
+                        size,
+                        bc.url(db),
+                        bc.NO_PAYTRACE,
+                        work,
+                        env=bc.code_env(code),
+                        profile=("validate",) if args.profile else (),
+                    )
                 finally:
                     if (work / "gx").exists():
                         (work / "gx").rename(work / f"gx-{i}")
-                out["code"] = "this checkout" if code == "." else code
+                out["code"] = bc.code_label(code)
                 out["gx_dir"] = "empty" if attempt == 0 else "reused"
-                out["load_average"] = f"{load} → {bp._load_average()}"
+                out["load_average"] = f"{load} → {bc.load_average()}"
                 runs.append(out)
                 s = out["summary"]
                 print(
@@ -122,29 +78,15 @@ def bench_size(size: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                     print(out["profile"], flush=True)
         return runs
     finally:
-        bp._drop_db(db)
+        bc.drop_db(db)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated transaction counts")
+    bc.add_day_arguments(parser, "ptsl-bench-validate")
     parser.add_argument("--repeat", type=int, default=2, help="validate runs per size (first: empty GX dir)")
-    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the landed days are kept")
-    parser.add_argument(
-        "--code",
-        help="comma-separated checkouts' include/ folders to put first on PYTHONPATH, '.' for this one; "
-        "their runs are interleaved (e.g. /tmp/main/include,.)",
-    )
     parser.add_argument("--profile", action="store_true", help="cProfile summary of each validate run")
-    parser.add_argument("--json", help="also write the raw results to this file")
-    args = parser.parse_args(argv)
-    print(f"machine: {os.cpu_count()} cores, load average {bp._load_average()}; code {args.code or '.'}")
-    results: dict[int, list[dict[str, Any]]] = {}
-    for size in (int(s) for s in args.sizes.split(",") if s.strip()):
-        results[size] = bench_size(size, args)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2, default=str))
-    return 0
+    return bc.run_sizes(parser.parse_args(argv), bench_size)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_pipeline as bp
+import _common as bc
 
 
 def _status(field: str) -> float:
@@ -101,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     from paytrace_sl.pipeline import checks, runner
     from paytrace_sl.pipeline.flows import payments
     from paytrace_sl.pipeline.windows import day_window
-    from paytrace_sl_sandbox.demo import write_sandbox_mapping
     from paytrace_sl_sandbox.merchant import MerchantConfig
     from paytrace_sl_sandbox.sl_seed import init_sandbox
 
@@ -110,27 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no landed day in {work}: run bench_validate.py --cache {args.cache} first")
     gx_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ptsl-prof-gx-{uuid.uuid4().hex[:8]}"
     db = f"ptsl_prof_{uuid.uuid4().hex[:8]}"
-    bp._create_db(db)
+    bc.create_db(db)
     phases = Phases()
     try:
-        init_sandbox(bp._url(db), MerchantConfig(seed=bp.SEED, start=bp.START, days=1, tx_per_day=100))
-        from paytrace_sl.paytrace.config import PayTraceSettings
-
-        mapping = work / "mapping.yaml"
-        cfg = runner.PipelineConfig(
-            sl_url=bp._url(db),
-            paytrace=PayTraceSettings(
-                url="http://127.0.0.1:9",
-                username="u",
-                password="p",
-                timezone=bp.TIMEZONE,
-                requests_per_second=0,
-            ),
-            mapping_path=mapping if mapping.exists() else write_sandbox_mapping(mapping),
-            landing_dir=work / "landing",
-            gx_dir=gx_dir,
-            lookback=bp.dt.timedelta(0),
-        )
+        init_sandbox(bc.url(db), MerchantConfig(seed=bc.SEED, start=bc.START, days=1, tx_per_day=100))
+        cfg = bc.pipeline_config(work, bc.url(db), bc.NO_PAYTRACE, gx_dir=gx_dir)
         import great_expectations  # noqa: F401 - the import is not what is measured here
         from great_expectations.checkpoint.checkpoint import Checkpoint
 
@@ -156,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         phases._switch()
         phases.stack = ["validate step"]
-        summary = runner.validate_step(cfg, day_window(bp.START, bp.TIMEZONE), f"bench-{args.size}")
+        summary = runner.validate_step(cfg, day_window(bc.START, bc.TIMEZONE), f"bench-{args.size}")
         phases._switch()
         sampler.stop = True
         seconds = time.perf_counter() - started
-        print(f"size {args.size}: {seconds:.1f} s, load {bp._load_average()}, {summary}")
+        print(f"size {args.size}: {seconds:.1f} s, load {bc.load_average()}, {summary}")
         print(f"{'phase':<70} {'peak MB':>8} {'end MB':>8} {'s':>7}")
         for name, peak, end, seconds in phases.rows:
             print(f"{name:<70} {peak:8.0f} {end:8.0f} {seconds:7.1f}")
@@ -168,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in sampler.where:
             print("   ", line)
     finally:
-        bp._drop_db(db)
+        bc.drop_db(db)
         import shutil
 
         shutil.rmtree(gx_dir, ignore_errors=True)

@@ -11,21 +11,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from pipeline_tx_builders import tx
+from pipeline_tx_builders import WINDOW, sample_context, sample_plan, sample_records
 
-from paytrace_sl.paytrace.records import TransactionState
 from paytrace_sl.pipeline import checks, landing
 from paytrace_sl.pipeline.landing import Landing, LandingError, decode_plan, encode_plan
 from paytrace_sl.pipeline.mapping import load_mapping
-from paytrace_sl.pipeline.sl_context import LedgerEntry, OpenInvoice, SLContext
 from paytrace_sl.pipeline.transform import TransformError, _cents, _cents_column, build_plan
 from paytrace_sl.plan import (
-    Account,
-    InvoiceApplication,
     PlannedBatch,
-    PlannedPayment,
-    PlannedRefund,
-    PlannedVoid,
     PostingKind,
     PostingPlan,
 )
@@ -74,55 +67,12 @@ def test_contains_pan_agrees_with_find_pans_on_random_text() -> None:
 # ------------------------------------------------------------------------------------------ landing
 
 
-def _plan() -> PostingPlan:
-    clearing = Account("1050", "000000")
-    payments = tuple(
-        PlannedPayment(
-            transaction_id=i,
-            cust_id=f"C{i:03d}",
-            amount=Decimal("12.34"),
-            doc_date=dt.date(2025, 3, 9),
-            cash_account=clearing,
-            applications=(InvoiceApplication(f"INV{i}", Decimal("12.34")),) if i % 2 else (),
-            description=f"PayTrace sale {i}",
-            review_reason="" if i % 3 else "order_not_invoiced: x",
-            paytrace_state="settled",
-        )
-        for i in range(1, 40)
-    )
-    return PostingPlan(
-        batches=(
-            PlannedBatch(kind=PostingKind.PAYMENT, cpny_id="0010", items=payments, description="P"),
-            PlannedBatch(
-                kind=PostingKind.REFUND,
-                cpny_id="0010",
-                items=(
-                    PlannedRefund(
-                        transaction_id=77,
-                        cust_id="C1",
-                        amount=Decimal("1.00"),
-                        doc_date=dt.date(2025, 3, 9),
-                        clearing_account=clearing,
-                        refund_account=Account("2000", "x"),
-                    ),
-                ),
-            ),
-            PlannedBatch(
-                kind=PostingKind.VOID,
-                cpny_id="0010",
-                items=(PlannedVoid(transaction_id=5, doc_date=dt.date(2025, 3, 10)),),
-            ),
-            PlannedBatch(kind=PostingKind.PAYMENT, cpny_id="0020", items=()),
-        )
-    )
-
-
 @pytest.mark.parametrize("chunk", [1, 7, 5000])
 def test_write_plan_writes_the_document_write_json_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     monkeypatch.setattr(landing, "_JSONL_CHUNK", chunk)
-    plan = _plan()
+    plan = sample_plan()
     target = Landing(tmp_path, "r")
     target.write_json("a.json", encode_plan(plan))
     target.write_plan("b.json", plan)
@@ -141,7 +91,7 @@ def test_write_plan_refuses_a_card_number_and_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(landing, "_JSONL_CHUNK", 3)
-    plan = _plan()
+    plan = sample_plan()
     bad = PlannedBatch(kind=PostingKind.PAYMENT, cpny_id="0010", items=(), description=f"card {VISA}")
     target = Landing(tmp_path, "r")
     for poisoned in (PostingPlan(batches=(*plan.batches, bad)), PostingPlan(batches=(bad, *plan.batches))):
@@ -200,37 +150,7 @@ def test_cents_column_is_cents_per_row_and_names_the_first_bad_row() -> None:
 
 
 def test_records_and_their_json_rows_give_the_same_plan_and_outcomes() -> None:
-    mapping = load_mapping()
-    ctx = SLContext.build(
-        cpny_id="0010",
-        customers=["C100", "C200", "C300"],
-        xref={"vault-9": "C200", "": "C300"},
-        invoices=[
-            OpenInvoice("INV-1", "C100", Decimal("150.00")),
-            OpenInvoice("INV-2", "C200", Decimal("5.00")),
-        ],
-        ledger={
-            10: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="pending"),
-            11: LedgerEntry(kinds={"payment": "posted"}, paytrace_state="settled"),
-            12: LedgerEntry(kinds={"refund": "posted"}, paytrace_state="settled"),
-        },
-    )
-    records = [
-        tx(1, invoice_id="INV-1", amount="100.00"),
-        tx(2, invoice_id="INV-1", amount="60.00"),  # balance short: the writer splits it
-        tx(3, customer_id="vault-9", invoice_id="INV-2", amount="5.00"),
-        tx(4, customer_id="", invoice_id="INV-2"),  # owner by invoice
-        tx(5, customer_id="nobody"),
-        tx(6, status=TransactionState.DECLINED),
-        tx(7, transaction_type="AUTHORIZATION", status=TransactionState.AUTHORIZED),
-        tx(8, transaction_type="REFUND", amount="3.00"),
-        tx(9, amount="0.00"),
-        tx(10, status=TransactionState.VOIDED),  # posted before: void
-        tx(11),  # already posted, state unchanged
-        tx(12, transaction_type="REFUND", status=TransactionState.VOIDED),
-        tx(13, invoice_id="SO-404"),
-    ]
-    window = (dt.datetime(2025, 4, 10, tzinfo=dt.UTC), dt.datetime(2025, 4, 11, tzinfo=dt.UTC))
+    mapping, ctx, window, records = load_mapping(), sample_context(), WINDOW, sample_records()
     from_records = build_plan(records, ctx, mapping, window=window)
     from_rows = build_plan(pd.DataFrame([r.to_json_dict() for r in records]), ctx, mapping, window=window)
     assert encode_plan(from_records.plan) == encode_plan(from_rows.plan)

@@ -224,71 +224,20 @@ def validate(ctx: RunContext) -> ValidateSummary:
     )
 
 
-_FRAME_CHUNK = 50_000  # rows parsed before their repeated strings are folded into one object each
-
-
 def _frame_from_jsonl(landing: Landing, name: str, *, text_as_category: bool = False) -> pd.DataFrame:
-    """A landing file as a DataFrame, built column by column: the same frame as ``pd.DataFrame(rows)``
+    """A landing file as a DataFrame, built column by column: the values of ``pd.DataFrame(rows)``
     without holding a dict per row next to it (a 1M-row window's dicts alone are gigabytes).
 
-    Every :data:`_FRAME_CHUNK` rows, a column whose values are all text has its equal strings folded
-    into one object (``pd.factorize``): states, codes, names, dates repeat across a day, and a million
-    separate copies of them were most of the step's memory. Values and dtypes are unchanged.
+    Each column whose values are all text (or JSON null) is built from a value → code dict and an
+    ``array`` of int codes, so each distinct string is held once per column (states, codes, names,
+    dates, amounts repeat across a day; a million separate copies of them were most of the step's
+    memory); a column of integers (ids, batch numbers) in an ``array`` of int64, never a list of a
+    million objects. A column that meets any other value falls back to plain values; the dtypes are
+    those ``pd.DataFrame`` infers (integers with nulls: float64).
 
-    ``text_as_category`` (the validate step): see :func:`_category_frame_from_jsonl`.
-    """
-    import numpy as np
-    import pandas as pd
-
-    if text_as_category:
-        return _category_frame_from_jsonl(landing, name)
-
-    keys: tuple[str, ...] | None = None
-    columns: dict[str, list[Any]] = {}
-    pending: dict[str, list[Any]] = {}
-
-    def fold() -> None:
-        for key, values in pending.items():
-            column = np.array(values, dtype=object)
-            if len(column) and pd.api.types.infer_dtype(column, skipna=False) == "string":  # no nulls
-                codes, uniques = pd.factorize(column)
-                values = np.asarray(uniques, dtype=object).take(codes).tolist()
-            elif len(column) and pd.api.types.infer_dtype(column, skipna=True) == "string":
-                missing = pd.isna(column)
-                if all(v is None for v in column[missing]):  # JSON nulls only (a NaN stays as it is)
-                    codes, uniques = pd.factorize(column)
-                    column = np.asarray(uniques, dtype=object).take(codes)
-                    column[codes < 0] = None
-                    values = column.tolist()
-            columns[key].extend(values)
-            pending[key] = []
-
-    for count, row in enumerate(landing.read_jsonl(name), 1):
-        if keys is None:
-            keys = tuple(row)
-            columns = {k: [] for k in keys}
-            pending = {k: [] for k in keys}
-        elif tuple(row) != keys:  # rows of differing shape (never written by extract): pandas aligns them
-            return pd.DataFrame(list(landing.read_jsonl(name)))
-        for key in keys:
-            pending[key].append(row[key])
-        if count % _FRAME_CHUNK == 0:
-            fold()
-    fold()
-    return pd.DataFrame(columns)
-
-
-def _category_frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
-    """The frame of :func:`_frame_from_jsonl` with each column whose values are all text (or JSON null)
-    as a categorical: categories in order of first appearance, no unused one, nulls as missing codes.
-
-    Why: at 1M rows the object frame held a pointer per value plus a string per value and chunk
-    (invoice ids, descriptions, masked cards, amounts repeat across chunks): ~470 MB of the validate
-    step's 1.1 GB peak. Here each distinct string is held once per column and each row is an int code;
-    a column is built from a value → code dict and an ``array`` of codes, and a column of integers
-    (ids, batch numbers) in an ``array`` of int64, never a list of a million objects. A column that
-    meets any other value falls back to plain values; the dtypes are those ``pd.DataFrame`` infers
-    (integers with nulls: float64).
+    ``text_as_category`` (the validate step): text columns stay categoricals — categories in order of
+    first appearance, no unused one, nulls as missing codes. Otherwise they are decoded to plain
+    values, equal strings sharing one object: the very frame ``pd.DataFrame(rows)`` gives.
     """
     import numpy as np
     import pandas as pd
@@ -325,8 +274,7 @@ def _category_frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
                     nulls[i] = list(range(len(codes[i])))
                     ints[i] = array.array("q", bytes(8 * len(codes[i])))
                 else:  # this column's values as pandas would hold them, from here on plainly
-                    categories: list[Any] = [*index, None]  # code -1 → None
-                    values[i] = [categories[c] for c in codes[i]]
+                    values[i] = _decoded(index, codes[i])
                 indexes[i], codes[i] = None, array.array("i")
             numbers = ints[i]
             if numbers is not None:
@@ -358,6 +306,9 @@ def _category_frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
             columns[key] = values[i]
         elif not index:  # nulls only: an object column of None, as pandas has it
             columns[key] = [None] * len(codes[i])
+        elif not text_as_category:
+            columns[key] = _decoded(index, codes[i])
+            indexes[i], codes[i] = None, array.array("i")
         else:
             categories_index = pd.Index(list(index), dtype=object)
             indexes[i] = None  # the dict's memory goes before the next column's categorical is made
@@ -366,6 +317,12 @@ def _category_frame_from_jsonl(landing: Landing, name: str) -> pd.DataFrame:
             )
             codes[i] = array.array("i")
     return pd.DataFrame(columns)
+
+
+def _decoded(index: dict[str, int], codes: array.array[int]) -> list[Any]:
+    """A text column's codes as its values (code -1 → None), one object per distinct string."""
+    categories: list[Any] = [*index, None]  # code -1 → None
+    return [categories[c] for c in codes]
 
 
 _SAFE_KEYS = (
