@@ -98,25 +98,52 @@ def _ref_filter(col: sa.ColumnElement[Any], refs: Iterable[str], pg_array: bool)
     return col.in_(values)
 
 
+def _adjusted_doc_columns() -> tuple[sa.Column[Any], ...]:
+    """What the writer reads of an invoice it applies a payment to (both look-ups select the same)."""
+    return (
+        D.c.CustId,
+        D.c.DocType,
+        D.c.RefNbr,
+        D.c.Rlsed,
+        D.c.OpenDoc,
+        D.c.CuryDocBal,
+        D.c.DocBal,
+        D.c.BankAcct,
+        D.c.BankSub,
+        D.c.CuryRate,
+        D.c.CpnyID,
+    )
+
+
 def adjusted_docs_stmt(refs: Iterable[str], *, pg_array: bool = False) -> sa.Select[Any]:
     """Candidate invoices (any customer) for application lines, locked against concurrent changes."""
     return (
-        sa.select(
-            D.c.CustId,
-            D.c.DocType,
-            D.c.RefNbr,
-            D.c.Rlsed,
-            D.c.OpenDoc,
-            D.c.CuryDocBal,
-            D.c.DocBal,
-            D.c.BankAcct,
-            D.c.BankSub,
-            D.c.CuryRate,
-            D.c.CpnyID,
-        )
+        sa.select(*_adjusted_doc_columns())
         .where(_ref_filter(D.c.RefNbr, refs, pg_array))
         .with_hint(D, "WITH (UPDLOCK, ROWLOCK)", "mssql")
         .with_for_update()
+    )
+
+
+def adjusted_docs_keyed_stmt(keys: Iterable[tuple[str, str, str]]) -> sa.Select[Any]:
+    """PostgreSQL only: the documents of these (CustId, DocType, RefNbr) keys, locked (``FOR UPDATE``).
+
+    The keys are ``ARDoc0``'s leading columns, sent as three parallel ``varchar`` array parameters and
+    unnested into a semi-join, so PostgreSQL probes the primary key once per key whatever its statistics
+    say. ``RefNbr = ANY(:refs)`` on a table without statistics (autovacuum off, or a freshly loaded SL
+    copy) is planned as a pass over all of ``ARDoc``, once per batch (docs/performance.md, issue 17).
+    ``varchar``, not the columns' ``char(n)``: the comparison is SL's (trailing blanks ignored) and a value
+    longer than the column matches nothing, where a cast to ``char(n)`` would cut it to fit.
+    """
+    ordered = sorted(set(keys))
+    arrays = [
+        sa.func.unnest(sa.bindparam(f"applied_{name}", [k[i] for k in ordered], type_=ARRAY(sa.String)))
+        for i, name in enumerate(("cust", "doc_type", "ref"))
+    ]
+    return (
+        sa.select(*_adjusted_doc_columns())
+        .where(sa.tuple_(D.c.CustId, D.c.DocType, D.c.RefNbr).in_(sa.select(*arrays)))
+        .with_for_update(of=D)
     )
 
 

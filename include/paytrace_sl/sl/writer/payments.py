@@ -60,7 +60,14 @@ class PaymentDocuments(RowBuilders):
             cache = self._pending if self._pending is not None and self._pending.covers(refs) else None
             for start in range(0, len(ordered), chunk_size):
                 chunk = ordered[start : start + chunk_size]
-                for row in conn.execute(q.adjusted_docs_stmt(chunk, pg_array=pg_array)).all():
+                # PostgreSQL (one chunk): by the applications' keys, planned by ARDoc0 with or without
+                # statistics; elsewhere every document of each number (SQL Server: UPDLOCK, ROWLOCK).
+                found = (
+                    _lock_applied_docs_pg(conn, pays)
+                    if pg_array
+                    else conn.execute(q.adjusted_docs_stmt(chunk, pg_array=pg_array)).all()
+                )
+                for row in found:
                     docs[(str(row.DocType).strip(), str(row.RefNbr).strip())].append(row)
                 if cache is not None:
                     continue
@@ -387,6 +394,30 @@ class PaymentDocuments(RowBuilders):
             f"{available:.2f} of {amount:.2f}: applied {available:.2f}, {amount - available:.2f} posted "
             "unapplied (on account); apply or refund it in SL",
         ), available
+
+
+def _lock_applied_docs_pg(conn: sa.Connection, pays: Sequence[PlannedPayment]) -> list[sa.Row[Any]]:
+    """PostgreSQL: the documents the batch's applications name, read and locked by their key (``ARDoc0``),
+    plus, for an application whose customer has no such document, every document of its ``RefNbr``.
+
+    The decisions of ``_check_application`` and ``_find_doc`` see what they saw when every document of
+    every applied ``RefNbr`` was read (one ``RefNbr = ANY(:refs)``, still the path of the other dialects):
+    the customer's own documents when it has one (the only rows they use then), and all of the number's
+    documents otherwise (missing vs another customer's, and whose). What is no longer read nor locked is
+    another customer's or another type's document sharing the number of an invoice the payment's own
+    customer has; those never entered a decision. A key counts as found only if a row strips to it, as
+    ``_find_doc`` compares; any other key (blanks around a value, over-long) takes the ``RefNbr`` path.
+    """
+    keys = {(p.cust_id, a.doc_type, a.ref_nbr) for p in pays for a in p.applications}
+    rows = list(conn.execute(q.adjusted_docs_keyed_stmt(keys)).all())
+    found = {(str(r.CustId).strip(), str(r.DocType).strip(), str(r.RefNbr).strip()) for r in rows}
+    by_ref = {ref for cust, doc_type, ref in keys if (cust, doc_type, ref) not in found}
+    if by_ref:
+        seen = {tuple(r) for r in rows}
+        rows += [
+            r for r in conn.execute(q.adjusted_docs_stmt(by_ref, pg_array=True)).all() if tuple(r) not in seen
+        ]
+    return rows
 
 
 class _ApplicationLines:
