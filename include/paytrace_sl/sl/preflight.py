@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.pending import PendingApplications
-from paytrace_sl.sl.rows import ColumnRows
+from paytrace_sl.sl.rows import ColumnRows, money_decimal
 from paytrace_sl.sl.writer_sql import pending_applications_stmt, unreleased_ar_batches_stmt
 
 # SL's own error numbers (messages from pp_08400 / pp_01400).
@@ -346,6 +347,23 @@ def _decimals(conn: sa.Connection) -> dict[str, int]:
 
 def _differs(a: float, b: float, decimals: int) -> bool:
     return round(float(a), decimals) != round(float(b), decimals)
+
+
+def _amount(value: object) -> Decimal:
+    """An amount (or a sum of amounts) read from SL's float columns as the decimal it was written as: the
+    float's shortest repr (what :func:`paytrace_sl.sl.rows.money` wrote), not its binary expansion."""
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _exceeds(pending: Decimal, balance: object, decimals: int) -> bool:
+    """Applications pending on a document exceed its open balance: both rounded half-up to the currency's
+    decimals (:func:`paytrace_sl.sl.rows.money_decimal`, how the writer rounds money) and compared
+    exactly, in Decimal. The one comparison of the suspect filters and of the finding itself, so a target
+    the finding would flag is always suspect. (Before: Python's ``round`` of floats — a balance of
+    299.965 is the double 299.96499…, which rounded to 299.96 and flagged 299.97 applied to it.)"""
+    return money_decimal(pending, decimals) > money_decimal(_amount(balance), decimals)
 
 
 # ---- rules -----------------------------------------------------------------------------------------------
@@ -966,10 +984,6 @@ def _suspect_targets(
     return _batch_suspect_targets(conn, scope.trans(), places)
 
 
-# Float noise allowed between the Python sum of pending lines here and the SQL sum the exact check reads.
-_SUM_NOISE = 1e-6
-
-
 def _batch_suspect_targets(
     conn: sa.Connection, own_lines: sa.ColumnElement[bool], decimals: Mapping[str, int]
 ) -> list[Any]:
@@ -984,8 +998,7 @@ def _batch_suspect_targets(
     ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines).
 
     A target is suspect on balance when its pending sum, rounded to the decimals of the currency of any
-    of the batch's lines on it, exceeds the rounded balance — the caller's own test — with the sum taken
-    at its upper float-noise bound (rounding is monotonic, so nothing the exact check flags is missed).
+    of the batch's lines on it, exceeds the rounded balance — the finding's own test (:func:`_exceeds`).
     An invoice paid exactly in full (pending = balance, the common case) is not suspect: before, every
     target "within a cent" was, and a day of full payments re-read each batch's lines per 1,000 targets.
     """
@@ -995,7 +1008,7 @@ def _batch_suspect_targets(
     own_bats = {_s(r[1]) for r in own_rows}  # the batch number as SL stores it
     customers = sorted({r[0] for r in own_rows})  # ARTran0's first column: never NULL
     sites = sorted({r[2] for r in own_rows}, key=repr)  # as stored; None (never written) → IS NULL
-    pending: dict[tuple[str, str, str], float] = defaultdict(float)
+    pending: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     targets: dict[tuple[str, str, str], Any] = {}  # the batch's targets → SiteId as stored
     places: dict[tuple[str, str, str], set[int]] = defaultdict(set)  # decimals of the batch's lines
     # Only the lines on the documents this batch applies to, summed by the database per batch: the
@@ -1012,7 +1025,7 @@ def _batch_suspect_targets(
             if _s(bat) not in unreleased:
                 continue
             key = (_s(cust), _s(cost), _s(site))
-            pending[key] += float(amt or 0.0)
+            pending[key] += _amount(amt)
             if _s(bat) in own_bats:
                 targets[key] = site
                 places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
@@ -1023,18 +1036,17 @@ def _suspects(
     targets: Mapping[tuple[str, str, str], Any],
     places: Mapping[tuple[str, str, str], set[int]],
     docs: Mapping[tuple[str, str, str], tuple[int, int, float]],
-    pending: Mapping[tuple[str, str, str], float],
+    pending: Mapping[tuple[str, str, str], Decimal],
 ) -> list[Any]:
     """The ``SiteId`` of each target whose document is missing, unreleased, closed or not positive, or
-    whose pending sum (at its upper float-noise bound) exceeds the balance at any of its decimals."""
+    whose pending sum exceeds the balance at any of its decimals (:func:`_exceeds`)."""
     suspects = set()
     for key, site in targets.items():
         doc = docs.get(key)
         if doc is None or not doc[0] or not doc[1] or doc[2] <= 0:
             suspects.add(site)
             continue
-        high = pending[key] + _SUM_NOISE
-        if any(round(high, d) > round(doc[2], d) for d in places[key]):
+        if any(_exceeds(pending[key], doc[2], d) for d in places[key]):
             suspects.add(site)
     return sorted(suspects, key=repr)
 
@@ -1062,8 +1074,7 @@ def _cached_suspect_targets(
         places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
     if set(targets) != pending.staged_targets():
         return None
-    sums = {key: float(total) for key, total in pending.totals(targets, staged=True).items()}
-    return _suspects(targets, places, _target_docs(conn, targets), sums)
+    return _suspects(targets, places, _target_docs(conn, targets), pending.totals(targets, staged=True))
 
 
 def _target_docs(
@@ -1139,9 +1150,9 @@ def _application_findings(
             if prev is None or (int(rlsed), float(bal)) > (prev[0], prev[2]):
                 adjusted[key] = (int(rlsed), int(open_doc), float(bal))
     # Everything applied to these documents by ANY unreleased batch counts against the open balance.
-    pending: dict[tuple[str, str, str], float] = defaultdict(float)
+    pending: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for cust, dtype, ref, amt in conn.execute(pending_applications_stmt(refs)):
-        pending[(_s(cust), _s(dtype), _s(ref))] += float(amt or 0.0)
+        pending[(_s(cust), _s(dtype), _s(ref))] += _amount(amt)
     out: list[Finding] = []
     for bat, ttype, ref, cust, site, cost, amt, cury in appl:
         key = (_s(cust), _s(cost), _s(site))
@@ -1185,7 +1196,7 @@ def _application_findings(
                     key[0],
                 )
             )
-        elif round(pending[key], decimals[_s(cury)]) > round(bal, decimals[_s(cury)]):
+        elif _exceeds(pending[key], bal, decimals[_s(cury)]):
             out.append(
                 Finding(
                     PT_APPL_SHORT_BALANCE,
