@@ -1060,21 +1060,32 @@ def _cached_suspect_targets(
     """:func:`_batch_suspect_targets` with the pending sums from the writer's cache: the batch's own U
     lines are still read from SL (one filtered pass), the sums of what is pending on their targets are
     not. None (→ the SQL path) when the batch's lines on SL are not exactly the targets the writer staged
-    (rows of other origin in the batch: their amounts are not in the cache)."""
-    own = (
-        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.CuryId)
-        .where(T.c.DrCr == "U", own_lines)
-        .distinct()
-    )
+    (rows of other origin in the batch: their amounts are not in the cache).
+
+    On PostgreSQL the targets' documents come with the lines, joined by ``ARDoc0``'s leading columns
+    (what :func:`_target_docs` looks up, without sending the targets back as arrays).
+    """
+    cols = (T.c.CustId, T.c.CostType, T.c.SiteId, T.c.CuryId)
+    joined = conn.dialect.name == "postgresql"
+    if joined:
+        doc = sa.and_(D.c.CustId == T.c.CustId, D.c.DocType == T.c.CostType, D.c.RefNbr == T.c.SiteId)
+        own = sa.select(*cols, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal).select_from(T.outerjoin(D, doc))
+    else:
+        own = sa.select(*cols)
     targets: dict[tuple[str, str, str], Any] = {}
     places: dict[tuple[str, str, str], set[int]] = defaultdict(set)
-    for cust, cost, site, cury in conn.execute(own):
+    docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+    for cust, cost, site, cury, *found in conn.execute(own.where(T.c.DrCr == "U", own_lines).distinct()):
         key = (_s(cust), _s(cost), _s(site))
         targets[key] = site
         places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
+        if found and found[0] is not None:  # a document matched (outer join): any batch row of it
+            docs[key] = (int(found[0]), int(found[1]), float(found[2]))
     if set(targets) != pending.staged_targets():
         return None
-    return _suspects(targets, places, _target_docs(conn, targets), pending.totals(targets, staged=True))
+    if not joined:
+        docs = _target_docs(conn, targets)
+    return _suspects(targets, places, docs, pending.totals(targets, staged=True))
 
 
 def _target_docs(
