@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from paytrace_sl.sl import catalog
 from paytrace_sl.sl.pending import PendingApplications
-from paytrace_sl.sl.rows import ColumnRows
+from paytrace_sl.sl.rows import ColumnRows, money_decimal
 from paytrace_sl.sl.writer_sql import pending_applications_stmt, unreleased_ar_batches_stmt
 
 # SL's own error numbers (messages from pp_08400 / pp_01400).
@@ -148,6 +149,47 @@ def _k(value: object) -> str:
     return "" if value is None else str(value)
 
 
+# The keys of the batch the writer has just written, sent once per batch transaction (PostgreSQL): every
+# check that reads the batch's ARTran lines joins this table instead of receiving the keys again as three
+# array parameters (psycopg's array dumping was 10 s of a 300k load step, the keys sent ~10× per batch).
+_KEYS = sa.Table(
+    "ptsl_preflight_keys",
+    sa.MetaData(),
+    *(sa.Column(c.name, c.type, quote=False) for c in (T.c.CustId, T.c.TranType, T.c.RefNbr)),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+    quote=False,
+)
+
+
+def _can_send_keys(conn: sa.Connection) -> bool:
+    """PostgreSQL through psycopg 3 inside a transaction (an autocommit session would drop the table
+    again at once)."""
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return False
+    raw: Any = conn.connection.driver_connection
+    return not raw.autocommit
+
+
+def _sent_keys(conn: sa.Connection, keys: Iterable[tuple[str, str, str]]) -> sa.Select[Any]:
+    """Fill the transaction's temporary key table (PostgreSQL, in a transaction) with one ``COPY``.
+
+    ``ON COMMIT DROP``: it lives as long as the batch's transaction. A second call in the same
+    transaction empties it first. Deliberately not ``ANALYZE``d: with its true size the planner turned
+    the joins of the keyed lines with ``ARDoc`` into plans 10× slower inside the writer's transaction
+    (100k: preflight 15.6 → 48.9 s); without statistics it keeps the hashed semi-join driving index
+    look-ups on ``ARTran0`` that the unnested arrays got (100k: 12.7 s).
+    """
+    conn.execute(sa.schema.CreateTable(_KEYS, if_not_exists=True))
+    conn.execute(sa.delete(_KEYS))
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy("COPY ptsl_preflight_keys (CustId, TranType, RefNbr) FROM STDIN") as copy:
+            for key in sorted(keys):
+                copy.write_row(key)
+    return sa.select(_KEYS.c.CustId, _KEYS.c.TranType, _KEYS.c.RefNbr)
+
+
 def _keyed(
     conn: sa.Connection, cols: tuple[sa.Column[Any], ...], keys: Iterable[tuple[str, str, str]], name: str
 ) -> sa.ColumnElement[bool]:
@@ -200,13 +242,14 @@ class _Scope:
         if self.keys is not None and conn is not None:
             # The batch must still be in scope (an uncorrelated EXISTS: one probe of Batch), as on the
             # BatNbr path; an empty key set reads nothing (the writer wrote no line).
-            self._tran_cond = sa.and_(
-                sa.exists(self.batnbrs("AR")),
-                T.c.BatNbr == bat_nbr,
-                _keyed(conn, (T.c.CustId, T.c.TranType, T.c.RefNbr), self.keys.trans, "own_tran")
-                if self.keys.trans
-                else sa.false(),
-            )
+            own = (T.c.CustId, T.c.TranType, T.c.RefNbr)
+            if not self.keys.trans:
+                on_keys: sa.ColumnElement[bool] = sa.false()
+            elif _can_send_keys(conn):
+                on_keys = sa.tuple_(*own).in_(_sent_keys(conn, self.keys.trans))
+            else:
+                on_keys = _keyed(conn, own, self.keys.trans, "own_tran")
+            self._tran_cond = sa.and_(sa.exists(self.batnbrs("AR")), T.c.BatNbr == bat_nbr, on_keys)
 
     def batnbrs(self, module: str) -> sa.Select[Any]:
         return sa.select(B.c.BatNbr).where(self.batch_cond, B.c.Module == module)
@@ -215,7 +258,15 @@ class _Scope:
         return self.module in (None, module)
 
     def docs(self) -> sa.ColumnElement[bool]:
-        """The ARDoc rows of the AR batches in scope, by ``BatNbr`` (SL's ``ARDoc8``)."""
+        """The ARDoc rows of the AR batches in scope, by ``BatNbr`` (SL's ``ARDoc8``).
+
+        With the writer's keys: ``BatNbr = :bat`` and the batch in scope as an uncorrelated ``EXISTS``
+        (one probe of ``Batch``), as :meth:`trans` — the same rows. ``BatNbr IN (in-scope batches)`` was
+        planned as a semi-join probing ``Batch`` once per document in the duplicate-payment check,
+        each probe filtering every AR batch of the day (1.5 s per 5,000-document batch at 1M).
+        """
+        if self._tran_cond is not None:
+            return sa.and_(sa.exists(self.batnbrs("AR")), D.c.BatNbr == self.bat_nbr)
         return D.c.BatNbr.in_(self.batnbrs("AR"))
 
     def trans(self) -> sa.ColumnElement[bool]:
@@ -304,6 +355,23 @@ def _decimals(conn: sa.Connection) -> dict[str, int]:
 
 def _differs(a: float, b: float, decimals: int) -> bool:
     return round(float(a), decimals) != round(float(b), decimals)
+
+
+def _amount(value: object) -> Decimal:
+    """An amount (or a sum of amounts) read from SL's float columns as the decimal it was written as: the
+    float's shortest repr (what :func:`paytrace_sl.sl.rows.money` wrote), not its binary expansion."""
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _exceeds(pending: Decimal, balance: object, decimals: int) -> bool:
+    """Applications pending on a document exceed its open balance: both rounded half-up to the currency's
+    decimals (:func:`paytrace_sl.sl.rows.money_decimal`, how the writer rounds money) and compared
+    exactly, in Decimal. The one comparison of the suspect filters and of the finding itself, so a target
+    the finding would flag is always suspect. (Before: Python's ``round`` of floats — a balance of
+    299.965 is the double 299.96499…, which rounded to 299.96 and flagged 299.97 applied to it.)"""
+    return money_decimal(pending, decimals) > money_decimal(_amount(balance), decimals)
 
 
 # ---- rules -----------------------------------------------------------------------------------------------
@@ -924,10 +992,6 @@ def _suspect_targets(
     return _batch_suspect_targets(conn, scope.trans(), places)
 
 
-# Float noise allowed between the Python sum of pending lines here and the SQL sum the exact check reads.
-_SUM_NOISE = 1e-6
-
-
 def _batch_suspect_targets(
     conn: sa.Connection, own_lines: sa.ColumnElement[bool], decimals: Mapping[str, int]
 ) -> list[Any]:
@@ -942,8 +1006,7 @@ def _batch_suspect_targets(
     ``Batch`` × ``ARTran`` (33 s at 4,400 pending lines).
 
     A target is suspect on balance when its pending sum, rounded to the decimals of the currency of any
-    of the batch's lines on it, exceeds the rounded balance — the caller's own test — with the sum taken
-    at its upper float-noise bound (rounding is monotonic, so nothing the exact check flags is missed).
+    of the batch's lines on it, exceeds the rounded balance — the finding's own test (:func:`_exceeds`).
     An invoice paid exactly in full (pending = balance, the common case) is not suspect: before, every
     target "within a cent" was, and a day of full payments re-read each batch's lines per 1,000 targets.
     """
@@ -953,7 +1016,7 @@ def _batch_suspect_targets(
     own_bats = {_s(r[1]) for r in own_rows}  # the batch number as SL stores it
     customers = sorted({r[0] for r in own_rows})  # ARTran0's first column: never NULL
     sites = sorted({r[2] for r in own_rows}, key=repr)  # as stored; None (never written) → IS NULL
-    pending: dict[tuple[str, str, str], float] = defaultdict(float)
+    pending: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     targets: dict[tuple[str, str, str], Any] = {}  # the batch's targets → SiteId as stored
     places: dict[tuple[str, str, str], set[int]] = defaultdict(set)  # decimals of the batch's lines
     # Only the lines on the documents this batch applies to, summed by the database per batch: the
@@ -970,7 +1033,7 @@ def _batch_suspect_targets(
             if _s(bat) not in unreleased:
                 continue
             key = (_s(cust), _s(cost), _s(site))
-            pending[key] += float(amt or 0.0)
+            pending[key] += _amount(amt)
             if _s(bat) in own_bats:
                 targets[key] = site
                 places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
@@ -981,18 +1044,17 @@ def _suspects(
     targets: Mapping[tuple[str, str, str], Any],
     places: Mapping[tuple[str, str, str], set[int]],
     docs: Mapping[tuple[str, str, str], tuple[int, int, float]],
-    pending: Mapping[tuple[str, str, str], float],
+    pending: Mapping[tuple[str, str, str], Decimal],
 ) -> list[Any]:
     """The ``SiteId`` of each target whose document is missing, unreleased, closed or not positive, or
-    whose pending sum (at its upper float-noise bound) exceeds the balance at any of its decimals."""
+    whose pending sum exceeds the balance at any of its decimals (:func:`_exceeds`)."""
     suspects = set()
     for key, site in targets.items():
         doc = docs.get(key)
         if doc is None or not doc[0] or not doc[1] or doc[2] <= 0:
             suspects.add(site)
             continue
-        high = pending[key] + _SUM_NOISE
-        if any(round(high, d) > round(doc[2], d) for d in places[key]):
+        if any(_exceeds(pending[key], doc[2], d) for d in places[key]):
             suspects.add(site)
     return sorted(suspects, key=repr)
 
@@ -1006,22 +1068,32 @@ def _cached_suspect_targets(
     """:func:`_batch_suspect_targets` with the pending sums from the writer's cache: the batch's own U
     lines are still read from SL (one filtered pass), the sums of what is pending on their targets are
     not. None (→ the SQL path) when the batch's lines on SL are not exactly the targets the writer staged
-    (rows of other origin in the batch: their amounts are not in the cache)."""
-    own = (
-        sa.select(T.c.CustId, T.c.CostType, T.c.SiteId, T.c.CuryId)
-        .where(T.c.DrCr == "U", own_lines)
-        .distinct()
-    )
+    (rows of other origin in the batch: their amounts are not in the cache).
+
+    On PostgreSQL the targets' documents come with the lines, joined by ``ARDoc0``'s leading columns
+    (what :func:`_target_docs` looks up, without sending the targets back as arrays).
+    """
+    cols = (T.c.CustId, T.c.CostType, T.c.SiteId, T.c.CuryId)
+    joined = conn.dialect.name == "postgresql"
+    if joined:
+        doc = sa.and_(D.c.CustId == T.c.CustId, D.c.DocType == T.c.CostType, D.c.RefNbr == T.c.SiteId)
+        own = sa.select(*cols, D.c.Rlsed, D.c.OpenDoc, D.c.CuryDocBal).select_from(T.outerjoin(D, doc))
+    else:
+        own = sa.select(*cols)
     targets: dict[tuple[str, str, str], Any] = {}
     places: dict[tuple[str, str, str], set[int]] = defaultdict(set)
-    for cust, cost, site, cury in conn.execute(own):
+    docs: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+    for cust, cost, site, cury, *found in conn.execute(own.where(T.c.DrCr == "U", own_lines).distinct()):
         key = (_s(cust), _s(cost), _s(site))
         targets[key] = site
         places[key].add(decimals[_s(cury)] if _s(cury) in decimals else 2)
+        if found and found[0] is not None:  # a document matched (outer join): any batch row of it
+            docs[key] = (int(found[0]), int(found[1]), float(found[2]))
     if set(targets) != pending.staged_targets():
         return None
-    sums = {key: float(total) for key, total in pending.totals(targets, staged=True).items()}
-    return _suspects(targets, places, _target_docs(conn, targets), sums)
+    if not joined:
+        docs = _target_docs(conn, targets)
+    return _suspects(targets, places, docs, pending.totals(targets, staged=True))
 
 
 def _target_docs(
@@ -1097,9 +1169,9 @@ def _application_findings(
             if prev is None or (int(rlsed), float(bal)) > (prev[0], prev[2]):
                 adjusted[key] = (int(rlsed), int(open_doc), float(bal))
     # Everything applied to these documents by ANY unreleased batch counts against the open balance.
-    pending: dict[tuple[str, str, str], float] = defaultdict(float)
+    pending: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for cust, dtype, ref, amt in conn.execute(pending_applications_stmt(refs)):
-        pending[(_s(cust), _s(dtype), _s(ref))] += float(amt or 0.0)
+        pending[(_s(cust), _s(dtype), _s(ref))] += _amount(amt)
     out: list[Finding] = []
     for bat, ttype, ref, cust, site, cost, amt, cury in appl:
         key = (_s(cust), _s(cost), _s(site))
@@ -1143,7 +1215,7 @@ def _application_findings(
                     key[0],
                 )
             )
-        elif round(pending[key], decimals[_s(cury)]) > round(bal, decimals[_s(cury)]):
+        elif _exceeds(pending[key], bal, decimals[_s(cury)]):
             out.append(
                 Finding(
                     PT_APPL_SHORT_BALANCE,
