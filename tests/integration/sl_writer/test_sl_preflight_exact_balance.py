@@ -68,3 +68,37 @@ def test_the_cached_sums_are_judged_by_the_same_rule() -> None:
     docs = {key: (1, 1, 299.965)}
     assert _suspects({key: INVOICE}, {key: {2}}, docs, {key: Decimal("299.97")}) == []
     assert _suspects({key: INVOICE}, {key: {2}}, docs, {key: Decimal("299.98")}) == [INVOICE]
+
+
+def _applied(engine: sa.Engine, bat_nbr: str) -> Decimal:
+    t = catalog.ARTran
+    with engine.connect() as conn:
+        total = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(t.c.CuryTranAmt), 0)).where(
+                t.c.BatNbr == bat_nbr, t.c.DrCr == "U"
+            )
+        ).scalar_one()
+    return Decimal(str(total)).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize(
+    ("balance", "paid", "applied"),
+    [
+        (
+            299.965,
+            "299.97",
+            "299.97",
+        ),  # half-up 299.97 covers it (the raw float compare split it 299.96 + 0.01)
+        (299.955, "299.96", "299.96"),  # was "open balance 299.96 … is less than 299.96"
+        (299.9649, "299.97", "299.96"),  # 299.96: short by a cent, the rest stays on account
+    ],
+)
+def test_the_writer_decides_with_the_rule_preflight_checks(
+    sl_engine: sa.Engine, balance: float, paid: str, applied: str
+) -> None:
+    """The writer's own balance check and its partial split round SL's float balance half-up to the
+    currency's decimals, as preflight does: what it writes, preflight then finds nothing wrong with."""
+    _balance(sl_engine, balance)
+    bat_nbr = SLWriter(sl_engine).write_plan(_plan(paid)).batches[0].bat_nbr
+    assert _applied(sl_engine, bat_nbr) == Decimal(applied)
+    assert _short(sl_engine, bat_nbr) == ([], [])

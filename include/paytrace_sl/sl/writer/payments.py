@@ -269,9 +269,11 @@ class PaymentDocuments(RowBuilders):
             )
         for appl in pay.applications:
             problem = self._check_application(
-                pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, docs, pending, find
+                pay, appl.ref_nbr, appl.doc_type, appl.amount, applied_total, dec, docs, pending, find
             )
-            part = self._partial_application(pay, appl.ref_nbr, appl.doc_type, appl.amount, pending, find)
+            part = self._partial_application(
+                pay, appl.ref_nbr, appl.doc_type, appl.amount, dec, pending, find
+            )
             if problem and part is not None and problem[0] == "appl_short_balance":
                 problem, appl_amount = part
             else:
@@ -323,11 +325,16 @@ class PaymentDocuments(RowBuilders):
         doc_type: str,
         amount: Decimal,
         applied_so_far: Decimal,
+        dec: int,
         docs: dict[tuple[str, str], list[sa.Row[Any]]],
         pending: dict[tuple[str, str, str], Decimal],
         find: Callable[[str, str, str], sa.Row[Any] | None],
     ) -> tuple[str, str] | None:
-        """Why this application cannot be written now (reason code, text), or None when it can."""
+        """Why this application cannot be written now (reason code, text), or None when it can.
+
+        SL's balance (a float) and the sum awaiting release are compared rounded half-up to the currency's
+        decimals (:func:`money_decimal`), the rule preflight checks the written batch with: a balance stored
+        as 299.96499… is 299.97, and the message shows the amounts compared."""
         if amount <= 0:
             return "appl_bad_amount", f"application of {amount} to {doc_type} {ref} is not positive"
         if applied_so_far + amount > pay.amount:
@@ -350,13 +357,13 @@ class PaymentDocuments(RowBuilders):
                 "appl_invoice_unreleased",
                 f"{doc_type} {ref} is not released in SL yet; payment posted unapplied",
             )
-        balance = Decimal(str(doc.CuryDocBal))
+        balance = money_decimal(doc.CuryDocBal, dec)
         if int(doc.OpenDoc) != 1 or balance <= 0:
             return (
                 "appl_invoice_closed",
                 f"{doc_type} {ref} is already paid (closed); payment posted unapplied",
             )
-        already = pending[(pay.cust_id, doc_type, ref)]
+        already = money_decimal(pending[(pay.cust_id, doc_type, ref)], dec)
         if already + amount > balance:
             return "appl_short_balance", (
                 f"{doc_type} {ref} open balance {balance:.2f} (minus {already:.2f} "
@@ -370,6 +377,7 @@ class PaymentDocuments(RowBuilders):
         ref: str,
         doc_type: str,
         amount: Decimal,
+        dec: int,
         pending: dict[tuple[str, str, str], Decimal],
         find: Callable[[str, str, str], sa.Row[Any] | None],
     ) -> tuple[tuple[str, str], Decimal] | None:
@@ -383,8 +391,8 @@ class PaymentDocuments(RowBuilders):
         doc = find(doc_type, ref, pay.cust_id)
         if doc is None or int(doc.Rlsed) != 1 or int(doc.OpenDoc) != 1:
             return None
-        balance = Decimal(str(doc.CuryDocBal)).quantize(CENT)
-        already = pending[(pay.cust_id, doc_type, ref)]
+        balance = money_decimal(doc.CuryDocBal, dec)  # the rounding _check_application compares with
+        already = money_decimal(pending[(pay.cust_id, doc_type, ref)], dec)
         available = balance - already
         if available <= 0 or available >= amount:
             return None
